@@ -1,0 +1,1 @@
+"""StudySmart's model library: pure NumPy/SciPy (and lazily torch); no web or database imports."""
