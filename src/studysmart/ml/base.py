@@ -19,6 +19,7 @@ from studysmart.ml.data import Queries, Responses
 
 __all__ = [
     "MODELS",
+    "NEEDS_TORCH",
     "SOURCE_ITEM_PRIOR",
     "SOURCE_MODEL",
     "SOURCE_POPULATION_PRIOR",
@@ -126,6 +127,9 @@ MODELS: dict[str, str] = {
     "neural": "studysmart.ml.neural:NeuralLSTM",
     "neural-attn": "studysmart.ml.neural:NeuralAttention",
 }
+
+#: Models whose module imports torch: the web process only loads them when one of them is the one serving.
+NEEDS_TORCH = frozenset({"neural", "neural-attn"})
 
 
 def model_class(name: str) -> type[Model]:

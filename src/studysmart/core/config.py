@@ -1,0 +1,91 @@
+"""Application settings, read only here: environment variables ``STUDYSMART_*`` (and an optional ``.env``)."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "changethis", "secret", "placeholder", "dev", "test"}
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    """Where the app runs: development (embedded defaults), test, or production (strict)."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every setting of StudySmart; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="STUDYSMART_", env_file=".env", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    var_dir: Path = Path("./var")
+    database_url: str = ""  # default: sqlite:///<var_dir>/studysmart.db
+    secret_key: str = ""  # default (development only): generated once into <var_dir>/secret_key
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    retrain_threshold: Annotated[int, Field(ge=1)] = 5
+    token_ttl_minutes: Annotated[int, Field(ge=1)] = 60 * 24
+    session_ttl_hours: Annotated[int, Field(ge=1)] = 24 * 7
+    login_attempts_per_minute: Annotated[int, Field(ge=1)] = 10
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    model_refresh_seconds: Annotated[float, Field(ge=0)] = 5.0
+    serving_model: str = "auto"  # auto: the champion (LNIRT once trained), else the shrinkage fallback
+    min_samples_for_lnirt: Annotated[int, Field(ge=1)] = 50
+    training_models: str = "shrinkage,lnirt,neural,irt2pl,person-median,item-means,avg"
+    training_time_limit_seconds: Annotated[float, Field(gt=0)] = 600.0
+    training_retry_delay_seconds: Annotated[float, Field(ge=0)] = 30.0
+    training_retries: Annotated[int, Field(ge=0)] = 3
+    promote_tolerance: Annotated[float, Field(ge=0)] = 0.002
+    ab_challenger_share: Annotated[float, Field(ge=0, le=1)] = 0.0
+    torch_threads: Annotated[int, Field(ge=1)] = 1
+    worker_processes: Annotated[int, Field(ge=0)] = 1
+
+    @model_validator(mode="after")
+    def _defaults_and_production_rules(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.var_dir / 'studysmart.db').as_posix()}"
+        if self.env is Environment.PRODUCTION:
+            if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"STUDYSMART_SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                    "characters in production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def enabled_models(self) -> list[str]:
+        return [name.strip() for name in self.training_models.split(",") if name.strip()]
+
+    def resolved_secret_key(self) -> str:
+        """The signing key: the configured one, else (outside production) one generated once and kept in var_dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,28 @@
+"""Structured (key=value) logging set up once per process; secrets are never passed to loggers."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+_configured = False
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Log to stderr with timestamps at ``level`` (idempotent)."""
+    global _configured
+    if _configured:
+        logging.getLogger().setLevel(level.upper())
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    _configured = True
+
+
+def kv(event: str, **fields: Any) -> str:
+    """A structured log line: ``event key=value ...``."""
+    return event + "".join(f" {key}={value!r}" for key, value in fields.items())

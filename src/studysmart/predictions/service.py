@@ -1,0 +1,237 @@
+"""Serve predictions: the champion model of each name, cached per process and swapped atomically when a new
+version is promoted; the student's own history applied at prediction time (the online update); every active
+model's prediction logged per task and scored when the task is done."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from studysmart.core.config import get_settings
+from studysmart.ml import base as ml
+from studysmart.ml.data import Queries, Responses
+from studysmart.predictions.models import PredictionLog
+from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, item_label
+from studysmart.training.models import ModelVersion, TrainingState
+from studysmart.users.models import User
+
+FALLBACK_MODEL = "shrinkage"
+
+
+@dataclass(frozen=True)
+class ServedPrediction:
+    """One prediction as shown to a student."""
+
+    p_correct: float
+    expected_seconds: float
+    seconds_low: float
+    seconds_high: float
+    model: str
+    model_version: int | None
+    source: str
+    mean_log_time: float
+    sd_log_time: float
+    explanation: str
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    name: str
+    version: int | None  # None: the in-process fallback fitted on the current data
+    model: ml.Model
+    checked_at: float
+    stamp: int  # ModelVersion.id, or the sample count the fallback was fitted on
+
+
+class ModelCache:
+    """Per-process cache of serving models; reads the database at most every ``refresh_seconds`` per name."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, _Loaded] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._loaded.clear()
+
+    def versions(self) -> dict[str, int | None]:
+        """The version served per model name in this process."""
+        return {name: entry.version for name, entry in self._loaded.items()}
+
+    def get(self, session: Session, name: str) -> _Loaded | None:
+        """The champion of ``name`` (None if there is none); the fallback model is always available."""
+        refresh = get_settings().model_refresh_seconds
+        entry = self._loaded.get(name)
+        now = time.monotonic()
+        if entry is not None and now - entry.checked_at < refresh:
+            return entry
+        with self._lock:
+            entry = self._loaded.get(name)
+            if entry is not None and now - entry.checked_at < refresh:
+                return entry
+            champion = session.execute(
+                select(ModelVersion.id, ModelVersion.version)
+                .where(ModelVersion.model == name, ModelVersion.is_champion.is_(True))
+            ).first()
+            if champion is not None:
+                if entry is None or entry.stamp != champion.id or entry.version is None:
+                    blob = session.scalar(select(ModelVersion.artifact).where(ModelVersion.id == champion.id))
+                    entry = _Loaded(name, champion.version, ml.load(name, blob or b""), now, champion.id)
+                else:
+                    entry = _Loaded(name, entry.version, entry.model, now, entry.stamp)
+            elif name == FALLBACK_MODEL:
+                entry = self._fallback(session, entry, now)
+            else:
+                entry = None
+            if entry is None:
+                self._loaded.pop(name, None)
+            else:
+                self._loaded[name] = entry  # one assignment: readers see the old or the new model, never half
+            return entry
+
+    def _fallback(self, session: Session, entry: _Loaded | None, now: float) -> _Loaded:
+        samples = session.scalar(select(TrainingState.samples)) or 0
+        if entry is not None and entry.version is None and entry.stamp == samples:
+            return _Loaded(entry.name, None, entry.model, now, samples)
+        model = ml.create(FALLBACK_MODEL).fit(all_responses(session))
+        return _Loaded(FALLBACK_MODEL, None, model, now, samples)
+
+
+CACHE = ModelCache()
+
+
+def person_label(user_id: int) -> str:
+    """The person label of a user in model data."""
+    return f"u{user_id}"
+
+
+def _responses(rows: list[tuple[int, str, Difficulty, bool | None, float | None, datetime | None]]) -> Responses:
+    return Responses.from_columns(
+        person=[person_label(r[0]) for r in rows],
+        item=[item_label(r[1], r[2]) for r in rows],
+        correct=[None if r[3] is None else float(r[3]) for r in rows],
+        seconds=[r[4] for r in rows],
+        order=[r[5].timestamp() if r[5] else math.nan for r in rows],
+        topic=[r[1] for r in rows],
+        difficulty=[Difficulty(r[2]).value for r in rows],
+    )
+
+
+def _completed(session: Session, user_id: int | None = None, before: datetime | None = None) -> Responses:
+    stmt = (
+        select(Task.owner_id, Topic.key, Task.difficulty, Task.correct, Task.seconds_taken, Task.completed_at)
+        .join(Topic, Task.topic_id == Topic.id)
+        .where(Task.status == TaskStatus.DONE)
+        .order_by(Task.completed_at, Task.id)
+    )
+    if user_id is not None:
+        stmt = stmt.where(Task.owner_id == user_id)
+    if before is not None:
+        stmt = stmt.where(Task.completed_at < before)
+    return _responses([tuple(r) for r in session.execute(stmt)])  # type: ignore[misc]
+
+
+def all_responses(session: Session, *, before: datetime | None = None) -> Responses:
+    """Every completed task of every student, in completion order."""
+    return _completed(session, before=before)
+
+
+def user_history(session: Session, user: User, *, before: datetime | None = None) -> Responses:
+    """One student's completed tasks, in completion order."""
+    return _completed(session, user_id=user.id, before=before)
+
+
+def serving_model_name(session: Session, user: User) -> str:
+    """Which model serves this student: their preference or the configured choice, if it has a champion."""
+    settings = get_settings()
+    wanted = user.preference("preferred_model") if settings.serving_model == "auto" else settings.serving_model
+    candidates = ["lnirt"] if wanted in (None, "auto") else [wanted]
+    for name in candidates:
+        if name in ml.MODELS and CACHE.get(session, name) is not None:
+            return name
+    return FALLBACK_MODEL
+
+
+def _explain(history: Responses, topic: Topic, source: str) -> str:
+    if len(history) == 0:
+        return "No history yet: estimate from all students."
+    in_topic = int(np.sum(history.row_topic() == topic.key)) if history.item_topic is not None else 0
+    if in_topic:
+        return f"From your {in_topic} {topic.name} answer{'s' if in_topic != 1 else ''}."
+    return f"No {topic.name} answers yet: from your {len(history)} other answers and all students."
+
+
+def _predict_one(entry: _Loaded, user: User, topic: Topic, difficulty: Difficulty,
+                 history: Responses) -> ml.Prediction:
+    queries = Queries.from_columns([person_label(user.id)], [item_label(topic.key, difficulty)],
+                                   topic=[topic.key], difficulty=[Difficulty(difficulty).value])
+    return entry.model.predict(queries, history=history)
+
+
+def _served(entry: _Loaded, pred: ml.Prediction, explanation: str) -> ServedPrediction:
+    low, high = pred.seconds_interval()
+    return ServedPrediction(
+        p_correct=float(pred.p_correct[0]),
+        expected_seconds=float(pred.expected_seconds[0]),
+        seconds_low=float(low[0]),
+        seconds_high=float(high[0]),
+        model=entry.name,
+        model_version=entry.version,
+        source=str(pred.source[0]),
+        mean_log_time=float(pred.mean_log_time[0]),
+        sd_log_time=float(pred.sd_log_time[0]),
+        explanation=explanation,
+    )
+
+
+def predict_task(*, session: Session, user: User, topic: Topic, difficulty: Difficulty,
+                 now: datetime) -> ServedPrediction:
+    """The prediction the serving model makes for this student on a (topic, difficulty) task, right now."""
+    entry = CACHE.get(session, serving_model_name(session, user))
+    assert entry is not None  # the fallback always exists
+    history = user_history(session, user)
+    pred = _predict_one(entry, user, topic, difficulty, history)
+    return _served(entry, pred, _explain(history, topic, str(pred.source[0])))
+
+
+def shadow_models(session: Session) -> list[str]:
+    """Models scored alongside the served one in this process (torch models are scored by the worker)."""
+    names = [FALLBACK_MODEL, *get_settings().enabled_models]
+    return [n for n in dict.fromkeys(names) if n in ml.MODELS and n not in ml.NEEDS_TORCH]
+
+
+def log_task_predictions(*, session: Session, user: User, task: Task, now: datetime,
+                         replace: bool = False) -> None:
+    """Store one PredictionLog per active model for ``task`` (the served one marked), to score them later."""
+    if replace:
+        session.execute(PredictionLog.__table__.delete().where(PredictionLog.task_id == task.id))
+    history = user_history(session, user)
+    logs = []
+    for name in dict.fromkeys([task.model or FALLBACK_MODEL, *shadow_models(session)]):
+        entry = CACHE.get(session, name)
+        if entry is None:
+            continue
+        pred = _predict_one(entry, user, task.topic, task.difficulty, history)
+        logs.append(PredictionLog(
+            task_id=task.id, user_id=user.id, model=name, model_version=entry.version,
+            served=name == task.model, p_correct=float(pred.p_correct[0]),
+            mean_log_time=float(pred.mean_log_time[0]), sd_log_time=float(pred.sd_log_time[0]),
+            source=str(pred.source[0]), created_at=now,
+        ))
+    session.add_all(logs)
+
+
+def score_task(*, session: Session, task: Task, now: datetime) -> None:
+    """Attach the outcome of a completed task to every prediction logged for it."""
+    session.execute(
+        update(PredictionLog)
+        .where(PredictionLog.task_id == task.id)
+        .values(correct=task.correct, log_time=task.log_time, scored_at=now)
+    )

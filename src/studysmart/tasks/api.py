@@ -1,0 +1,112 @@
+"""Tasks and topics API (thin: parse, call the service, commit)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from studysmart.core.db import utcnow
+from studysmart.core.deps import CurrentUser, SessionDep
+from studysmart.tasks import service
+from studysmart.tasks.models import Task, TaskStatus, Topic
+from studysmart.tasks.schemas import (
+    CompleteTask,
+    PredictionRead,
+    TaskCreate,
+    TaskPage,
+    TaskRead,
+    TaskUpdate,
+    TopicCreate,
+    TopicName,
+    TopicRead,
+)
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+topics_router = APIRouter(prefix="/topics", tags=["topics"])
+
+
+def task_read(task: Task) -> TaskRead:
+    """The API view of a task, with the prediction shown at creation."""
+    prediction = None
+    if task.p_correct is not None:
+        prediction = PredictionRead(
+            p_correct=task.p_correct, expected_seconds=task.expected_seconds or 0.0,
+            seconds_low=task.seconds_low or 0.0, seconds_high=task.seconds_high or 0.0,
+            model=task.model or "", model_version=task.model_version, source=task.source or "",
+        )
+    return TaskRead(
+        id=task.id, title=task.title, topic=task.topic.name, difficulty=task.difficulty, notes=task.notes,
+        status=task.status, due_date=task.due_date, created_at=task.created_at, started_at=task.started_at,
+        completed_at=task.completed_at, correct=task.correct, seconds_taken=task.seconds_taken,
+        prediction=prediction,
+    )
+
+
+@router.post("", response_model=TaskRead, status_code=status.HTTP_201_CREATED)
+def create(body: TaskCreate, user: CurrentUser, session: SessionDep) -> TaskRead:
+    task = service.create_task(session=session, user=user, title=body.title, topic=body.topic,
+                               difficulty=body.difficulty, notes=body.notes, due_date=body.due_date, now=utcnow())
+    session.commit()
+    return task_read(task)
+
+
+@router.get("", response_model=TaskPage)
+def list_tasks(user: CurrentUser, session: SessionDep, status: TaskStatus | None = None,
+               topic: Annotated[str | None, Query(max_length=100)] = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 50,
+               offset: Annotated[int, Query(ge=0)] = 0) -> TaskPage:
+    tasks, total = service.list_tasks(session=session, user=user, status=status, topic=topic, limit=limit,
+                                      offset=offset)
+    return TaskPage(items=[task_read(t) for t in tasks], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{task_id}", response_model=TaskRead)
+def get(task_id: int, user: CurrentUser, session: SessionDep) -> TaskRead:
+    return task_read(service.get_task(session=session, user=user, task_id=task_id))
+
+
+@router.patch("/{task_id}", response_model=TaskRead)
+def patch(task_id: int, body: TaskUpdate, user: CurrentUser, session: SessionDep) -> TaskRead:
+    task = service.update_task(session=session, user=user, task_id=task_id,
+                               changes=body.model_dump(exclude_unset=True), now=utcnow())
+    session.commit()
+    return task_read(task)
+
+
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete(task_id: int, user: CurrentUser, session: SessionDep) -> None:
+    service.delete_task(session=session, user=user, task_id=task_id)
+    session.commit()
+
+
+@router.post("/{task_id}/start", response_model=TaskRead)
+def start(task_id: int, user: CurrentUser, session: SessionDep) -> TaskRead:
+    task = service.start_task(session=session, user=user, task_id=task_id, now=utcnow())
+    session.commit()
+    return task_read(task)
+
+
+@router.post("/{task_id}/complete", response_model=TaskRead)
+def complete(task_id: int, body: CompleteTask, user: CurrentUser, session: SessionDep) -> TaskRead:
+    result = service.complete_task(session=session, user=user, task_id=task_id, correct=body.correct,
+                                   seconds=body.seconds, now=utcnow())
+    session.commit()
+    return task_read(result.task)
+
+
+@topics_router.get("", response_model=list[TopicRead])
+def list_topics(session: SessionDep, user: CurrentUser,
+                q: Annotated[str | None, Query(max_length=100)] = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[Topic]:
+    return service.list_topics(session=session, query=q, limit=limit)
+
+
+@topics_router.post("", response_model=TopicRead, status_code=status.HTTP_201_CREATED)
+def create_topic(body: TopicCreate, session: SessionDep, user: CurrentUser) -> Topic:
+    topic = service.get_or_create_topic(session=session, name=body.name)
+    session.commit()
+    return topic
+
+
+__all__ = ["TopicName", "router", "topics_router"]

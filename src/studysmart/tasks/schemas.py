@@ -1,0 +1,93 @@
+"""Request and response bodies of the tasks and topics API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from studysmart.tasks.models import Difficulty, TaskStatus
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Notes = Annotated[str, StringConstraints(max_length=10_000)]
+Seconds = Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)]
+
+
+class PredictionRead(BaseModel):
+    """What the serving model expects for this student and task."""
+
+    p_correct: float
+    expected_seconds: float
+    seconds_low: float
+    seconds_high: float
+    model: str
+    model_version: int | None
+    source: str
+    explanation: str | None = None
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    topic: TopicName
+    difficulty: Difficulty
+    notes: Notes | None = None
+    due_date: date | None = None
+
+
+class TaskUpdate(BaseModel):
+    """Fields a student may edit; changing topic or difficulty re-predicts a task that is not done."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    topic: TopicName | None = None
+    difficulty: Difficulty | None = None
+    notes: Notes | None = None
+    due_date: date | None = None
+
+
+class CompleteTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    correct: bool
+    seconds: Seconds | None = None
+
+
+class TopicCreate(BaseModel):
+    name: TopicName
+
+
+class TopicRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+
+
+class TaskRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    topic: str
+    difficulty: Difficulty
+    notes: str | None
+    status: TaskStatus
+    due_date: date | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    correct: bool | None
+    seconds_taken: float | None
+    prediction: PredictionRead | None
+
+
+class TaskPage(BaseModel):
+    items: list[TaskRead]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,201 @@
+"""Study tasks: create (with a prediction), list, edit, start, complete (with the online update), delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from studysmart.predictions import service as predictions
+from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, topic_key
+from studysmart.training import service as training
+from studysmart.users.models import User
+
+MAX_SECONDS = 86_400.0
+
+
+class TaskNotFound(LookupError):
+    """No such task for this user (another user's task is indistinguishable from a missing one)."""
+
+
+class AlreadyCompleted(RuntimeError):
+    """The task is done already."""
+
+
+class InvalidTaskInput(ValueError):
+    """A value is not acceptable; ``field`` names it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    """The completed task and whether this completion started a retraining."""
+
+    task: Task
+    completed_since_training: int
+    training_due: bool
+
+
+# -- topics ----------------------------------------------------------------------------------------------------
+def get_or_create_topic(*, session: Session, name: str) -> Topic:
+    """The catalog topic with this name (case-insensitive), created if new."""
+    name = " ".join(name.split())
+    key = topic_key(name)
+    if not key:
+        raise InvalidTaskInput("topic", "must not be empty")
+    topic = session.scalar(select(Topic).where(Topic.key == key))
+    if topic is not None:
+        return topic
+    try:
+        with session.begin_nested():
+            topic = Topic(name=name, key=key)
+            session.add(topic)
+    except IntegrityError:  # created concurrently
+        topic = session.scalars(select(Topic).where(Topic.key == key)).one()
+    return topic
+
+
+def find_topic(*, session: Session, name: str) -> Topic | None:
+    """The catalog topic with this name, if any."""
+    return session.scalar(select(Topic).where(Topic.key == topic_key(name)))
+
+
+def list_topics(*, session: Session, query: str | None = None, limit: int = 100) -> list[Topic]:
+    """Catalog topics by name, optionally those containing ``query``."""
+    stmt = select(Topic).order_by(Topic.key).limit(limit)
+    if query:
+        stmt = stmt.where(Topic.key.contains(topic_key(query), autoescape=True))
+    return list(session.scalars(stmt))
+
+
+# -- tasks -----------------------------------------------------------------------------------------------------
+def _owned(session: Session, user: User, task_id: int, *, for_update: bool = False) -> Task:
+    stmt = select(Task).where(Task.id == task_id, Task.owner_id == user.id)
+    if for_update:
+        stmt = stmt.with_for_update(of=Task)
+    task = session.scalar(stmt)
+    if task is None:
+        raise TaskNotFound(task_id)
+    return task
+
+
+def get_task(*, session: Session, user: User, task_id: int) -> Task:
+    """One of the user's tasks; raises TaskNotFound."""
+    return _owned(session, user, task_id)
+
+
+def _apply_prediction(session: Session, user: User, task: Task, now: datetime) -> None:
+    served = predictions.predict_task(session=session, user=user, topic=task.topic, difficulty=task.difficulty,
+                                      now=now)
+    task.p_correct = served.p_correct
+    task.expected_seconds = served.expected_seconds
+    task.seconds_low = served.seconds_low
+    task.seconds_high = served.seconds_high
+    task.model = served.model
+    task.model_version = served.model_version
+    task.source = served.source
+
+
+def create_task(*, session: Session, user: User, title: str, topic: str, difficulty: Difficulty,
+                notes: str | None = None, due_date: date | None = None, now: datetime) -> Task:
+    """Plan a task and store the prediction shown for it (and every model's shadow prediction)."""
+    catalog_topic = get_or_create_topic(session=session, name=topic)
+    task = Task(owner_id=user.id, title=title, topic=catalog_topic, difficulty=Difficulty(difficulty), notes=notes,
+                due_date=due_date, status=TaskStatus.PLANNED, created_at=now)
+    session.add(task)
+    session.flush()
+    _apply_prediction(session, user, task, now)
+    predictions.log_task_predictions(session=session, user=user, task=task, now=now)
+    return task
+
+
+def list_tasks(*, session: Session, user: User, status: TaskStatus | None = None, topic: str | None = None,
+               limit: int = 50, offset: int = 0) -> tuple[list[Task], int]:
+    """The user's tasks, newest first, filtered by status and topic; with the total before paging."""
+    stmt = select(Task).where(Task.owner_id == user.id)
+    if status is not None:
+        stmt = stmt.where(Task.status == status)
+    if topic:
+        stmt = stmt.join(Topic, Task.topic_id == Topic.id).where(Topic.key == topic_key(topic))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(Task.created_at.desc(), Task.id.desc()).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def update_task(*, session: Session, user: User, task_id: int, changes: dict[str, Any], now: datetime) -> Task:
+    """Edit a task; a new topic or difficulty on an unfinished task gets a new prediction."""
+    task = _owned(session, user, task_id, for_update=True)
+    repredict = False
+    if "title" in changes and changes["title"] is not None:
+        task.title = changes["title"]
+    if "notes" in changes:
+        task.notes = changes["notes"]
+    if "due_date" in changes:
+        task.due_date = changes["due_date"]
+    if changes.get("topic") is not None:
+        new_topic = get_or_create_topic(session=session, name=changes["topic"])
+        repredict |= new_topic.id != task.topic_id
+        task.topic = new_topic
+    if changes.get("difficulty") is not None:
+        repredict |= Difficulty(changes["difficulty"]) != task.difficulty
+        task.difficulty = Difficulty(changes["difficulty"])
+    if repredict:
+        if task.status is TaskStatus.DONE:
+            raise InvalidTaskInput("topic", "a completed task keeps its topic and difficulty")
+        session.flush()
+        _apply_prediction(session, user, task, now)
+        predictions.log_task_predictions(session=session, user=user, task=task, now=now, replace=True)
+    return task
+
+
+def delete_task(*, session: Session, user: User, task_id: int) -> None:
+    """Delete one of the user's tasks (its prediction logs go with it)."""
+    session.delete(_owned(session, user, task_id))
+    session.flush()
+
+
+def start_task(*, session: Session, user: User, task_id: int, now: datetime) -> Task:
+    """Start (or restart) the timer of a task that is not done."""
+    task = _owned(session, user, task_id, for_update=True)
+    if task.status is TaskStatus.DONE:
+        raise AlreadyCompleted(task_id)
+    task.status = TaskStatus.IN_PROGRESS
+    task.started_at = now
+    return task
+
+
+def complete_task(*, session: Session, user: User, task_id: int, correct: bool, seconds: float | None,
+                  now: datetime) -> CompletionResult:
+    """Record the outcome, score every model's prediction, and count it toward retraining (one transaction).
+
+    Without ``seconds``, a started task takes the time since it was started.
+    """
+    task = _owned(session, user, task_id, for_update=True)
+    if task.status is TaskStatus.DONE:
+        raise AlreadyCompleted(task_id)
+    if seconds is None:
+        seconds = task.elapsed_seconds(now)
+        if seconds is None:
+            raise InvalidTaskInput("seconds", "required when the task was not started")
+        if seconds > MAX_SECONDS:
+            raise InvalidTaskInput("seconds", "the task was started over 24 hours ago; give the time taken")
+        seconds = max(seconds, 1.0)
+    if not 0 < seconds <= MAX_SECONDS:
+        raise InvalidTaskInput("seconds", f"must be > 0 and <= {MAX_SECONDS:.0f}")
+    task.status = TaskStatus.DONE
+    task.correct = correct
+    task.seconds_taken = float(seconds)
+    task.completed_at = now
+    session.flush()
+    predictions.score_task(session=session, task=task, now=now)
+    count = training.count_completion(session=session)
+    return CompletionResult(task=task, completed_since_training=count.completed_since_training,
+                            training_due=count.training_due)

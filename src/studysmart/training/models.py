@@ -1,0 +1,63 @@
+"""The retraining tracker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from studysmart.core.db import Base, UTCDateTime, utcnow
+
+TRACKER_ID = 1
+
+
+class TrainingState(Base):
+    """The single row tracking completions since the last training (updated with atomic statements only)."""
+
+    __tablename__ = "training_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    completed_since_training: Mapped[int] = mapped_column(default=0)
+    samples: Mapped[int] = mapped_column(default=0)
+    last_trained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="idle")
+
+
+class ModelVersion(Base):
+    """One trained model: its serialised artifact, held-out metrics, and whether it is the champion of its name."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(40), index=True)
+    version: Mapped[int]
+    artifact: Mapped[bytes] = mapped_column(LargeBinary())
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    n_train: Mapped[int] = mapped_column(default=0)
+    n_test: Mapped[int] = mapped_column(default=0)
+    fit_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    code_version: Mapped[str] = mapped_column(String(40), default="")
+    is_champion: Mapped[bool] = mapped_column(default=False)
+    promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("training_runs.id", ondelete="SET NULL"))
+
+
+class TrainingRun(Base):
+    """One training job: when, how it went, and a summary per model."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|succeeded|failed
+    trigger: Mapped[str] = mapped_column(String(20), default="threshold")
+    attempt: Mapped[int] = mapped_column(default=1)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    n_samples: Mapped[int] = mapped_column(default=0)
+    models: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)

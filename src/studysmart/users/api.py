@@ -1,0 +1,72 @@
+"""Accounts API: register, token (OAuth2 password flow), me, password, log out, delete."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from studysmart.core.db import utcnow
+from studysmart.core.deps import CurrentUser, SessionDep, SettingsDep, client_address
+from studysmart.users import service
+from studysmart.users.models import User
+from studysmart.users.schemas import ChangePassword, ProfileUpdate, Register, Token, UserRead
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/register", response_model=UserRead, status_code=status.HTTP_201_CREATED)
+def register(body: Register, session: SessionDep) -> User:
+    user = service.register(session=session, email=body.email, password=body.password,
+                            display_name=body.display_name, now=utcnow())
+    session.commit()
+    return user
+
+
+@router.post("/token", response_model=Token)
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, session: SessionDep,
+          settings: SettingsDep) -> Token:
+    now = utcnow()
+    try:
+        user = service.authenticate(session=session, email=form.username, password=form.password,
+                                    client=client_address(request), limit=settings.login_attempts_per_minute,
+                                    now=now)
+    finally:
+        session.commit()  # keep the attempt, successful or not, for the rate limit
+    access = service.issue_token(user=user, secret=settings.resolved_secret_key(),
+                                 ttl=timedelta(minutes=settings.token_ttl_minutes), now=now)
+    return Token(access_token=access)
+
+
+@router.get("/me", response_model=UserRead)
+def me(user: CurrentUser) -> User:
+    return user
+
+
+@router.patch("/me", response_model=UserRead)
+def update_me(body: ProfileUpdate, user: CurrentUser, session: SessionDep) -> User:
+    prefs = body.preferences.model_dump(exclude_none=True) if body.preferences else None
+    service.update_profile(session=session, user=user, display_name=body.display_name, preferences=prefs)
+    session.commit()
+    return user
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+def change_password(body: ChangePassword, user: CurrentUser, session: SessionDep) -> None:
+    service.change_password(session=session, user=user, current_password=body.current_password,
+                            new_password=body.new_password)
+    session.commit()
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(user: CurrentUser, session: SessionDep) -> None:
+    service.revoke_tokens(session=session, user=user)
+    session.commit()
+
+
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
+def delete_me(user: CurrentUser, session: SessionDep) -> None:
+    service.delete_account(session=session, user=user)
+    session.commit()

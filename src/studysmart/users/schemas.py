@@ -1,0 +1,54 @@
+"""Request and response bodies of the accounts API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+Password = Annotated[str, Field(min_length=8, max_length=256)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Register(BaseModel):
+    email: EmailStr
+    password: Password
+    display_name: DisplayName
+
+
+class ChangePassword(BaseModel):
+    current_password: str = Field(max_length=256)
+    new_password: Password
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+class Preferences(BaseModel):
+    """Settings a student can change; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    daily_goal_minutes: Annotated[int, Field(ge=5, le=24 * 60)] | None = None
+    preferred_model: Literal["auto", "lnirt", "neural"] | None = None
+    theme: Literal["light", "dark", "auto"] | None = None
+
+
+class ProfileUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: DisplayName | None = None
+    preferences: Preferences | None = None
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    display_name: str
+    created_at: datetime
+    preferences: dict[str, Any]

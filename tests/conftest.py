@@ -1,0 +1,100 @@
+"""Fixtures: a fresh database per test on SQLite and (marked ``postgres``) PostgreSQL, settings, app client.
+
+PostgreSQL and Redis come from STUDYSMART_TEST_POSTGRES_URL / STUDYSMART_TEST_REDIS_URL. Locally a missing server
+skips its tests; in CI (CI or STUDYSMART_REQUIRE_SERVICES set) it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from studysmart.core.config import Settings, get_settings
+from studysmart.core.db import make_engine, make_sessionmaker
+from studysmart.predictions.service import CACHE
+
+REQUIRE_SERVICES = bool(os.environ.get("STUDYSMART_REQUIRE_SERVICES") or os.environ.get("CI"))
+TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def service_url(variable: str, what: str) -> str:
+    """The URL of a test service, or skip (locally) / fail (CI) when it is not configured."""
+    url = os.environ.get(variable)
+    if not url:
+        message = f"{what} is needed: set {variable}"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def _reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: one run per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    url = service_url("STUDYSMART_TEST_POSTGRES_URL", "PostgreSQL")
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for one test (environment variables, as in production), caches cleared around it."""
+    for name in list(os.environ):
+        if name.startswith("STUDYSMART_") and not name.startswith(("STUDYSMART_TEST_", "STUDYSMART_SHARED")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("STUDYSMART_ENV", "test")
+    monkeypatch.setenv("STUDYSMART_DATABASE_URL", db_url)
+    monkeypatch.setenv("STUDYSMART_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("STUDYSMART_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("STUDYSMART_MODEL_REFRESH_SECONDS", "0")
+    get_settings.cache_clear()
+    CACHE.clear()
+    yield get_settings()
+    get_settings.cache_clear()
+    CACHE.clear()
+
+
+@pytest.fixture
+def migrated(settings: Settings) -> str:
+    """The test database at the latest migration."""
+    from studysmart.migrations import upgrade
+
+    upgrade(settings.database_url)
+    return settings.database_url
+
+
+@pytest.fixture
+def sessions(migrated: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with sessions() as s:
+        yield s
+
+
+@pytest.fixture
+def client(settings: Settings, migrated: str) -> Iterator[TestClient]:
+    """An API client on a fresh app (without the web UI)."""
+    from studysmart.app import create_app
+
+    with TestClient(create_app(settings, with_ui=False)) as test_client:
+        yield test_client

@@ -1,0 +1,43 @@
+"""50 parallel completions of one student's 50 tasks: the tracker loses no update (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from studysmart.core.db import transaction, utcnow
+from studysmart.tasks import service as tasks
+from studysmart.training import service as training
+from tests.factories import make_task, make_user
+
+N = 50
+
+
+def test_parallel_completions_lose_no_count(sessions: sessionmaker[Session]) -> None:
+    now = utcnow()
+    with transaction(sessions) as session:
+        user = make_user(session, now=now)
+        task_ids = [make_task(session, user, now=now, title=f"Task {i}").id for i in range(N)]
+        user_id = user.id
+
+    def complete(task_id: int) -> bool:
+        with transaction(sessions) as session:
+            owner = session.get(type(user), user_id)
+            assert owner is not None
+            result = tasks.complete_task(session=session, user=owner, task_id=task_id, correct=task_id % 2 == 0,
+                                         seconds=30.0, now=now + timedelta(seconds=1))
+            return result.training_due
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        due = list(pool.map(complete, task_ids))
+
+    with sessions() as session:
+        status = training.get_status(session=session)
+        assert status.completed_since_training == N
+        assert status.samples == N
+        done, total = tasks.list_tasks(session=session, user=session.get(type(user), user_id), status=None, limit=100)
+        assert total == N and all(t.status.value == "done" for t in done)
+    # Exactly the completions from the threshold on report a due training.
+    assert sum(due) == N - status.threshold + 1
