@@ -14,14 +14,14 @@ BASELINES = ["avg", "item-means", "person-median", "shrinkage", "irt2pl"]
 
 
 def simulate(n_persons: int = 150, n_items: int = 30, density: float = 0.5, seed: int = 0,
-             features: bool = True) -> Responses:
+             features: bool = True, speed_sd: float = 0.4, item_time_sd: float = 0.5) -> Responses:
     """Responses from a small joint model: logistic accuracy (ability - difficulty), log-time = item time -
     person speed + noise; items carry topic t0..t2 and difficulty easy/medium/hard when ``features``."""
     rng = np.random.default_rng(seed)
     ability = rng.normal(0, 1.0, n_persons)
-    speed = rng.normal(0, 0.4, n_persons)
+    speed = rng.normal(0, speed_sd, n_persons)
     difficulty = rng.normal(-0.5, 1.0, n_items)
-    item_time = rng.normal(3.6, 0.5, n_items)
+    item_time = rng.normal(3.6, item_time_sd, n_items)
     cells = np.argwhere(rng.random((n_persons, n_items)) < density)
     p, i = cells[:, 0], cells[:, 1]
     correct = (rng.random(p.size) < 1 / (1 + np.exp(-(ability[p] - difficulty[i])))).astype(float)
@@ -29,7 +29,8 @@ def simulate(n_persons: int = 150, n_items: int = 30, density: float = 0.5, seed
     level = np.digitize(difficulty, [-1.0, 0.0])
     topic = [f"t{k % 3}" for k in i] if features else None
     diff = [("easy", "medium", "hard")[level[k]] for k in i] if features else None
-    return Responses.from_columns([f"p{k:03d}" for k in p], [f"i{k:02d}" for k in i], correct, np.exp(log_time),
+    persons, items = [f"p{k:03d}" for k in p], [f"i{k:02d}" for k in i]
+    return Responses.from_columns(persons, items, correct, np.exp(log_time),
                                   order=np.arange(p.size, dtype=float), topic=topic, difficulty=diff)
 
 
@@ -157,6 +158,38 @@ def test_structured_models_beat_the_global_average(name: str) -> None:
     pred = base.create(name).fit(train).predict(queries)
     assert log_loss(pred.p_correct, test.correct) < log_loss(avg.p_correct, test.correct) - 0.02
     assert rmse(pred.mean_log_time, test.log_time) < rmse(avg.mean_log_time, test.log_time) - 0.05
-    if name in ("shrinkage", "person-median"):  # they use the person's speed as well
+    if name == "shrinkage":  # it uses the person's speed as well
         item = base.create("item-means").fit(train).predict(queries)
         assert rmse(pred.mean_log_time, test.log_time) < rmse(item.mean_log_time, test.log_time) - 0.05
+    if name == "irt2pl":  # abilities matter in this data: 2PL beats item means on accuracy
+        item = base.create("item-means").fit(train).predict(queries)
+        assert log_loss(pred.p_correct, test.correct) < log_loss(item.p_correct, test.correct) - 0.02
+
+
+def test_person_median_wins_when_persons_differ_more_than_items() -> None:
+    train, test = split(simulate(seed=8, speed_sd=1.0, item_time_sd=0.1))
+    queries = test.to_queries()
+    item = base.create("item-means").fit(train).predict(queries)
+    pred = base.create("person-median").fit(train).predict(queries)
+    assert rmse(pred.mean_log_time, test.log_time) < rmse(item.mean_log_time, test.log_time) - 0.2
+    inside = np.abs(test.log_time - pred.mean_log_time) < 1.2816 * pred.sd_log_time
+    assert 0.7 < inside.mean() < 0.95
+
+
+@pytest.mark.parametrize("name", ["person-median", "irt2pl"])
+def test_history_and_update_person_move_a_new_student(name: str) -> None:
+    model = base.create(name).fit(simulate(seed=9))
+    query = Queries.from_columns(["newbie"], ["i05"])
+    before = model.predict(query)
+    history = Responses.from_columns(["newbie"] * 6, [f"i{k:02d}" for k in range(6)], [1.0] * 6, [900.0] * 6)
+    during = model.predict(query, history=history)
+    assert during.source[0] == SOURCE_MODEL and before.source[0] == SOURCE_ITEM_PRIOR
+    if name == "irt2pl":  # person-median takes accuracy from the known item's mean
+        assert during.p_correct[0] > before.p_correct[0]
+    if name == "person-median":
+        assert during.expected_seconds[0] > before.expected_seconds[0] * 5
+    assert model.predict(query).source[0] == SOURCE_ITEM_PRIOR
+    model.update_person("newbie", history)
+    after = model.predict(query)
+    np.testing.assert_allclose(after.p_correct, during.p_correct)
+    np.testing.assert_allclose(after.mean_log_time, during.mean_log_time)

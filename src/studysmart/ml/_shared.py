@@ -169,3 +169,41 @@ class FittedState:
             raise CorruptModel(f"incomplete {cls.name!r} model data: {exc}") from exc
         obj._rebuild()
         return obj
+
+
+def unit_means(units: np.ndarray, n_units: int, data: Responses, p0: float, mu0: float, var0: float,
+               strength: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit (e.g. item): P(correct), mean and variance of log-time, each pulled toward the population
+    by ``strength`` pseudo-responses; and whether the unit has any observed outcome or time.
+
+    Returns:
+        (values of shape (n_units, 3) with columns p, mu, var; seen mask).
+    """
+    c = ~np.isnan(data.correct)
+    t = ~np.isnan(data.log_time)
+    n_c = np.bincount(units[c], minlength=n_units)
+    k = np.bincount(units[c], weights=data.correct[c], minlength=n_units)
+    n_t = np.bincount(units[t], minlength=n_units)
+    s1 = np.bincount(units[t], weights=data.log_time[t], minlength=n_units)
+    s2 = np.bincount(units[t], weights=data.log_time[t] ** 2, minlength=n_units)
+    p = (k + strength * p0) / (n_c + strength)
+    mu = (s1 + strength * mu0) / (n_t + strength)
+    ss = np.maximum(s2 - 2 * mu * s1 + n_t * mu**2, 0.0) + strength * (var0 + (mu0 - mu) ** 2)
+    var = ss / (n_t + strength)
+    return np.column_stack([p, mu, var]), (n_c + n_t) > 0
+
+
+def group_medians(units: np.ndarray, values: np.ndarray, n_units: int) -> np.ndarray:
+    """Median of ``values`` per unit, ignoring NaN (NaN for units without values)."""
+    ok = ~np.isnan(values)
+    u, v = units[ok], values[ok]
+    order = np.lexsort((v, u))
+    u, v = u[order], v[order]
+    counts = np.bincount(u, minlength=n_units)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.full(n_units, np.nan)
+    has = counts > 0
+    lo = starts[has] + (counts[has] - 1) // 2
+    hi = starts[has] + counts[has] // 2
+    out[has] = (v[lo] + v[hi]) / 2
+    return out
