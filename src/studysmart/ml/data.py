@@ -1,4 +1,5 @@
-"""Columnar containers for responses (who answered what, correct or not, how long) and prediction queries.
+"""Columnar containers for responses (who answered what, correct or not, how long) and prediction queries,
+and the readers of the long CSV format (``read_responses``) and of held-out cell lists (``read_cells``).
 
 Persons and items are coded as int32 indices into label arrays, so models work on dense NumPy arrays while
 callers keep their own string identifiers. Missing values are NaN (correct and log_time are float64).
@@ -6,12 +7,25 @@ callers keep their own string identifiers. Missing values are NaN (correct and l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import gzip
+import io
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Queries", "Responses"]
+__all__ = [
+    "ORDER_COLUMNS",
+    "TOPIC_COLUMNS",
+    "DataError",
+    "Queries",
+    "Responses",
+    "read_cells",
+    "read_responses",
+]
 
 
 def _labels(values: Sequence[object] | np.ndarray) -> np.ndarray:
@@ -62,8 +76,9 @@ class Queries:
 class Responses:
     """Observed responses in long format.
 
-    Row arrays (length n_rows): person, item (int32 codes), correct (1.0 / 0.0 / NaN), log_time (NaN = missing),
-    order (optional float: timestamp or position, for temporal splits and sequence models).
+    Row arrays (length n_rows): person, item (int32 codes), correct (1.0 / 0.0 / NaN),
+    log_time (NaN = missing), order (optional float: timestamp or position, for temporal splits and sequence
+    models).
     Label arrays: persons (n_persons), items (n_items). Item features (length n_items, optional):
     item_topic, item_difficulty. Person covariates: name -> array of length n_persons.
     """
@@ -175,3 +190,155 @@ class Responses:
             difficulty=difficulty,
             order=sub.order,
         )
+
+
+# -- reading CSV files ---------------------------------------------------------------------------------
+#: Order columns tried, in this order, when ``read_responses(order=None)``.
+ORDER_COLUMNS = ("timestamp", "order", "position", "time_point")
+#: Topic columns tried, in this order, when ``read_responses(topic=None)``.
+TOPIC_COLUMNS = ("topic", "skill")
+_MISSING_TEXT = frozenset({"", "na", "nan", "null", "none"})
+
+
+class DataError(ValueError):
+    """A data file cannot be used; the message names the file, the line and the reason."""
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    """Open a CSV file for reading text, gunzipping it when it starts with the gzip magic bytes."""
+    try:
+        with path.open("rb") as raw:
+            magic = raw.read(2)
+        if magic == b"\x1f\x8b":
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+        return path.open("r", encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _read_columns(path: str | Path, wanted: Sequence[str], required: Sequence[str],
+                  ) -> tuple[dict[str, list[str]], list[int]]:
+    """The named columns of a CSV file as lists of stripped strings, and the file line number of each row.
+
+    Raises DataError for an empty file, a missing required column or a row of the wrong length.
+    """
+    path = Path(path)
+    try:
+        with _open_text(path) as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"{path}: empty file (no header line)")
+            header = [h.strip() for h in header]
+            for name in required:
+                if name not in header:
+                    raise DataError(f"{path}: missing column {name!r} (columns: {', '.join(header)})")
+            positions = {name: header.index(name) for name in wanted if name in header}
+            columns: dict[str, list[str]] = {name: [] for name in positions}
+            lines: list[int] = []
+            width = len(header)
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                if len(row) != width:
+                    raise DataError(f"{path}:{reader.line_num}: expected {width} fields, found {len(row)}")
+                lines.append(reader.line_num)
+                for name, pos in positions.items():
+                    columns[name].append(row[pos].strip())
+    except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as exc:
+        raise DataError(f"{path}: cannot parse: {exc}") from exc
+    return columns, lines
+
+
+def _numbers(values: list[str], name: str, path: str | Path, lines: list[int]) -> np.ndarray:
+    """Floats with missing text as NaN; DataError naming the first line that is not a finite number."""
+    text = ["nan" if v.lower() in _MISSING_TEXT else v for v in values]
+    try:
+        out = np.asarray(text, dtype=np.float64)
+    except ValueError:
+        out = None
+    if out is not None and not np.isinf(out).any():
+        return out
+    for line, value in zip(lines, text, strict=True):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.inf
+        if math.isinf(number):
+            raise DataError(f"{path}:{line}: {name} is not a number: {value!r}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _labels_column(columns: dict[str, list[str]], name: str, path: str | Path, lines: list[int]) -> list[str]:
+    values = columns[name]
+    for line, value in zip(lines, values, strict=True):
+        if value.lower() in _MISSING_TEXT:
+            raise DataError(f"{path}:{line}: {name} is empty")
+    return values
+
+
+def read_responses(path: str | Path, *, order: str | None = None, topic: str | None = None,
+                   difficulty: str | None = "difficulty", columns: Mapping[str, str] | None = None,
+                   ) -> Responses:
+    """Read responses from a long CSV file (optionally gzipped): one row per answer.
+
+    Required columns: person, item, correct (0/1, empty = missing), seconds (>= 0; empty or 0 = missing time).
+    Other columns are ignored unless named here.
+
+    Args:
+        path: the CSV file (``.csv`` or gzip-compressed).
+        order: the order/timestamp column; None picks the first present of ORDER_COLUMNS; "" reads none.
+        topic: the item topic column; None picks the first present of TOPIC_COLUMNS; "" reads none.
+        difficulty: the item difficulty column, used when present; "" reads none.
+        columns: renames for the required columns, e.g. {"person": "studentId", "seconds": "timeTaken"}.
+
+    Returns:
+        The responses, with order and item topic/difficulty when those columns exist.
+
+    Raises:
+        DataError: the file cannot be read, a required column is missing, or a value is invalid (with the
+            line number): correct not 0/1, seconds not a number or negative, an empty person or item.
+    """
+    names = {key: (columns or {}).get(key, key) for key in ("person", "item", "correct", "seconds")}
+    with _open_text(Path(path)) as handle:
+        header = [h.strip() for h in next(csv.reader(handle), [])]
+    order_col = order if order is not None else next((c for c in ORDER_COLUMNS if c in header), "")
+    topic_col = topic if topic is not None else next((c for c in TOPIC_COLUMNS if c in header), "")
+    diff_col = difficulty if difficulty and difficulty in header else ""
+    optional = [c for c in (order_col, topic_col) if c]
+    data, lines = _read_columns(path, [*names.values(), *optional, *([diff_col] if diff_col else [])],
+                                [*names.values(), *optional])
+    person = _labels_column(data, names["person"], path, lines)
+    item = _labels_column(data, names["item"], path, lines)
+    correct = _numbers(data[names["correct"]], names["correct"], path, lines)
+    bad = ~np.isnan(correct) & (correct != 0) & (correct != 1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}:{lines[row]}: {names['correct']} must be 0 or 1, found "
+                        f"{data[names['correct']][row]!r}")
+    seconds = _numbers(data[names["seconds"]], names["seconds"], path, lines)
+    if (seconds < 0).any():
+        row = int(np.flatnonzero(seconds < 0)[0])
+        raise DataError(f"{path}:{lines[row]}: {names['seconds']} is negative: "
+                        f"{data[names['seconds']][row]!r}")
+    return Responses.from_columns(
+        person, item, correct, seconds,
+        order=_numbers(data[order_col], order_col, path, lines) if order_col else None,
+        topic=data[topic_col] if topic_col else None,
+        difficulty=data[diff_col] if diff_col else None,
+    )
+
+
+def read_cells(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read held-out cells: a CSV with columns person and item (optionally gzipped).
+
+    Returns:
+        (person labels, item labels) as object arrays of str, one entry per cell.
+
+    Raises:
+        DataError: the file cannot be read, a column is missing, or a person/item is empty (with the line).
+    """
+    data, lines = _read_columns(path, ["person", "item"], ["person", "item"])
+    person = _labels_column(data, "person", path, lines)
+    item = _labels_column(data, "item", path, lines)
+    return np.asarray(person, dtype=object), np.asarray(item, dtype=object)
