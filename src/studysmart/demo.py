@@ -1,0 +1,75 @@
+"""Demo data: students with realistic histories drawn from the LNIRT generative model, so a newcomer sees a
+living app. Idempotent: demo accounts are recognised by their email domain."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from studysmart.core.db import transaction, utcnow
+from studysmart.tasks import service as tasks
+from studysmart.tasks.models import Difficulty
+from studysmart.users import service as users
+from studysmart.users.models import User
+
+DEMO_DOMAIN = "demo.studysmart.local"
+DEMO_EMAIL = f"demo@{DEMO_DOMAIN}"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - a published demo login, not a secret
+TOPICS = ["Algebra", "Geometry", "Probability", "Calculus", "Statistics", "Linear algebra"]
+DIFFICULTY_SHIFT = {Difficulty.EASY: -0.8, Difficulty.MEDIUM: 0.0, Difficulty.HARD: 0.9}
+TITLES = {Difficulty.EASY: "Warm-up exercises", Difficulty.MEDIUM: "Practice set", Difficulty.HARD: "Challenge problems"}
+
+
+def _has_demo(session: Session) -> bool:
+    return session.scalar(select(User.id).where(User.email == DEMO_EMAIL)) is not None
+
+
+def load_demo(sessions: sessionmaker[Session], *, students: int = 12, seed: int = 7,
+              only_if_empty: bool = False) -> str:
+    """Create demo students and their histories (once). Returns a summary, or "" when nothing was created."""
+    with sessions() as session:
+        if _has_demo(session):
+            return ""
+        if only_if_empty and (session.scalar(select(func.count()).select_from(User)) or 0) > 0:
+            return ""
+    rng = np.random.default_rng(seed)
+    now = utcnow()
+    # Item parameters per (topic, difficulty) cell and person parameters, as in van der Linden's model.
+    cells = [(topic, difficulty) for topic in TOPICS for difficulty in Difficulty]
+    a = rng.lognormal(0.0, 0.25, len(cells))
+    b = np.array([DIFFICULTY_SHIFT[d] for _, d in cells]) + rng.normal(-0.4, 0.3, len(cells))
+    lam = np.log(np.array([{Difficulty.EASY: 180, Difficulty.MEDIUM: 420, Difficulty.HARD: 900}[d]
+                           for _, d in cells])) + rng.normal(0, 0.15, len(cells))
+    phi = rng.lognormal(0.0, 0.2, len(cells))
+    sigma = rng.uniform(0.3, 0.5, len(cells))
+    n_done = 0
+    for index in range(students):
+        theta, zeta = rng.multivariate_normal([0.0, 0.0], [[1.0, 0.3], [0.3, 0.25]])
+        email = DEMO_EMAIL if index == 0 else f"student{index}@{DEMO_DOMAIN}"
+        with transaction(sessions) as session:
+            user = users.register(session=session, email=email, password=DEMO_PASSWORD,
+                                  display_name="Demo student" if index == 0 else f"Student {index}", now=now)
+            session.flush()
+            favourite = rng.choice(len(TOPICS), size=3, replace=False)
+            history = int(rng.integers(25, 70))
+            for step in range(history):
+                topic = TOPICS[int(rng.choice(favourite))]
+                difficulty = list(Difficulty)[int(rng.choice(3, p=[0.35, 0.45, 0.2]))]
+                k = cells.index((topic, difficulty))
+                when = now - timedelta(days=30) + timedelta(days=30 * step / history, hours=float(rng.uniform(0, 6)))
+                task = tasks.create_task(session=session, user=user, title=TITLES[difficulty], topic=topic,
+                                         difficulty=difficulty, now=when)
+                p = 0.5 * (1 + np.tanh((a[k] * theta - b[k]) * 0.8))  # ≈ Phi(a theta - b)
+                seconds = float(np.clip(np.exp(rng.normal(lam[k] - phi[k] * zeta, sigma[k])), 20, 7200))
+                task.started_at = when
+                tasks.complete_task(session=session, user=user, task_id=task.id, correct=bool(rng.random() < p),
+                                    seconds=float(round(seconds)), now=when + timedelta(seconds=seconds))
+                n_done += 1
+            for _ in range(3):  # a few planned tasks for today
+                topic = TOPICS[int(rng.choice(favourite))]
+                tasks.create_task(session=session, user=user, title="Review", topic=topic,
+                                  difficulty=Difficulty.MEDIUM, now=now)
+    return f"{students} students, {n_done} completed tasks"
