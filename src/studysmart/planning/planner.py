@@ -1,0 +1,447 @@
+"""The day-by-day exam plan: which (topic, difficulty, count) to practise each day, and replanning.
+
+``plan_exam`` builds the allocation problem of ``optimise`` from an exam, the student's predictions and
+learning gains, solves it with the MILP (or the greedy for long horizons, or when the MILP finds nothing),
+re-checks every day exactly, tops up any slack greedily, and returns a ``Plan``. Passing the previous plan and
+the completed work replans: work done stays on its day, missed work leaves its topics less practised (so
+re-optimisation gives them more of the remaining days), today keeps what is done and only its remaining
+minutes are planned.
+
+A day's load is never above its minutes: planned minutes are the safe duration (mean + z * sd of the day's
+total time, z = the upper end of the 80% time interval), rounded up to 0.1 minute and checked after rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from studysmart.ml.base import Z80
+from studysmart.planning.optimise import Cell, Problem, TopicValues, safe_seconds, solve_greedy, solve_milp
+from studysmart.planning.readiness import GainEstimate, GainModel, topic_readiness
+from studysmart.planning.spec import CompletedWork, ExamSpec, PlanningError, StudentPredictions
+
+__all__ = ["Plan", "PlanDay", "PlanItem", "PlanOptions", "TaskSpec", "materialise", "plan_exam", "replan"]
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """How plans are made.
+
+    Args:
+        gain_model: desirable difficulty (target P(correct), width), saturation and the prior gain.
+        max_p_gap: cells with |p - target| above this are not planned (each topic keeps its closest cell).
+        safety_z: z of the safety margin on a day's total time (default: upper end of the 80% interval).
+        max_topic_share: the largest share of a day's minutes one topic may take (exams with 2+ topics).
+        spacing_penalty: cost of studying a topic on two consecutive days, in units of a typical topic's first
+            item's value (0 disables spacing).
+        solver: "auto" (the greedy, and the MILP up to ``max_milp_days`` study days; the better plan wins),
+            "milp" (MILP, greedy only as a fallback and to top up) or "greedy".
+        max_milp_days: the longest horizon (days with minutes) solved by the MILP under "auto".
+        time_limit: seconds for the MILP.
+        mip_rel_gap: relative gap at which the MILP stops.
+        breakpoints: grid points of the concave value approximation in the MILP.
+    """
+
+    gain_model: GainModel = field(default_factory=GainModel)
+    max_p_gap: float = 0.3
+    safety_z: float = Z80
+    max_topic_share: float = 0.5
+    spacing_penalty: float = 1.0
+    solver: str = "auto"
+    max_milp_days: int = 90
+    time_limit: float = 1.0
+    mip_rel_gap: float = 0.02
+    breakpoints: int = 40
+
+    def __post_init__(self) -> None:
+        if self.solver not in ("auto", "milp", "greedy"):
+            raise PlanningError("options.solver", f"unknown solver {self.solver!r}")
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """``count`` items of one cell on one day; ``done`` of them are completed. ``expected_seconds`` is the
+    expected total time of the ``count`` items (actual seconds for completed work when known)."""
+
+    topic: str
+    difficulty: str
+    count: int
+    expected_seconds: float
+    p_correct: float | None
+    done: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API shape: {topic, difficulty, count, expected_seconds, p_correct}."""
+        return {
+            "topic": self.topic,
+            "difficulty": self.difficulty,
+            "count": self.count,
+            "expected_seconds": round(self.expected_seconds, 1),
+            "p_correct": None if self.p_correct is None else round(self.p_correct, 3),
+        }
+
+
+@dataclass(frozen=True)
+class PlanDay:
+    """One calendar day: the minutes available, the minutes planned (safe duration) and the items."""
+
+    date: date
+    minutes_available: float
+    minutes_planned: float
+    items: tuple[PlanItem, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API shape: {date, minutes_available, minutes_planned, items: [...]}."""
+        return {
+            "date": self.date.isoformat(),
+            "minutes_available": round(self.minutes_available, 1),
+            "minutes_planned": self.minutes_planned,
+            "items": [item.to_dict() for item in self.items],
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A plan from ``created_on`` up to the day before ``exam_date``.
+
+    Attributes:
+        days: every calendar day of the plan (days off and zero-minute days have no items).
+        solver: "milp", "greedy" or "greedy-fallback" (the MILP found nothing).
+        status: the solver's status message.
+        expected_gain: the planned work's expected exam-score gain (the objective, without spacing costs).
+        missed: planned items of past days that were not done (on a replan).
+    """
+
+    created_on: date
+    exam_date: date
+    days: tuple[PlanDay, ...]
+    solver: str
+    status: str = ""
+    expected_gain: float = 0.0
+    missed: tuple[PlanItem, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API shape: {days: [...]}."""
+        return {"days": [day.to_dict() for day in self.days]}
+
+    def day(self, on: date) -> PlanDay | None:
+        """The plan of one date (None outside the plan)."""
+        return next((d for d in self.days if d.date == on), None)
+
+    def remaining_practice(self, since: date) -> dict[tuple[str, str], int]:
+        """(topic, difficulty) -> items planned but not done on days from ``since`` (for the forecast)."""
+        out: dict[tuple[str, str], int] = defaultdict(int)
+        for day in self.days:
+            if day.date >= since:
+                for item in day.items:
+                    if item.count > item.done:
+                        out[(item.topic, item.difficulty)] += item.count - item.done
+        return dict(out)
+
+
+def displayed_minutes(seconds: float) -> float:
+    """Seconds as minutes rounded *up* to 0.1 (what the plan shows and what is checked against the budget)."""
+    return math.ceil(seconds / 6.0 - 1e-9) / 10.0
+
+
+def _gain_values(
+    topics: Sequence[str], gains: Mapping[str, float | GainEstimate] | None, model: GainModel
+) -> list[float]:
+    out = []
+    for t in topics:
+        g = (gains or {}).get(t)
+        out.append(model.prior_mean if g is None else g.gain if isinstance(g, GainEstimate) else float(g))
+    return out
+
+
+def _done_by_day(
+    completed: Sequence[CompletedWork], predictions: StudentPredictions, start: date, end: date
+) -> dict[date, dict[tuple[str, str], tuple[int, float]]]:
+    """date -> (topic, difficulty) -> (count, seconds) of completed work in [start, end)."""
+    means = {(c.topic, c.difficulty): c.mean_seconds for c in predictions.cells}
+    out: dict[date, dict[tuple[str, str], tuple[int, float]]] = defaultdict(dict)
+    for work in completed:
+        if not start <= work.date < end or work.count == 0:
+            continue
+        key = (work.topic, work.difficulty)
+        seconds = work.seconds if work.seconds is not None else work.count * means.get(key, 0.0)
+        count, spent = out[work.date].get(key, (0, 0.0))
+        out[work.date][key] = (count + work.count, spent + seconds)
+    return out
+
+
+def _build_problem(
+    exam: ExamSpec,
+    predictions: StudentPredictions,
+    days: list[date],
+    budgets: list[float],
+    gains: Mapping[str, float | GainEstimate] | None,
+    already: Mapping[str, float],
+    options: PlanOptions,
+) -> Problem:
+    model = options.gain_model
+    topics = topic_readiness(exam, predictions)
+    names = [tr.topic for tr in topics]
+    values = TopicValues(
+        topics, _gain_values(names, gains, model), [already.get(t, 0.0) for t in names], model
+    )
+    cells: list[Cell] = []
+    for t, name in enumerate(names):
+        available = list(predictions.by_topic(name).values())
+        gaps = [abs(c.p_correct - model.target_p) for c in available]
+        keep = [c for c, gap in zip(available, gaps, strict=False) if gap <= options.max_p_gap] or [
+            available[gaps.index(min(gaps))]
+        ]
+        for c in keep:
+            eff = float(model.efficiency(c.p_correct))
+            cells.append(Cell(t, name, c.difficulty, c.p_correct, c.mean_seconds, c.var_seconds, eff))
+    caps = []
+    for budget in budgets:
+        row = []
+        for t in range(len(names)):
+            cheapest = min(c.mean_seconds for c in cells if c.topic_index == t)
+            share = options.max_topic_share if len(names) > 1 else 1.0
+            row.append(max(share * budget, cheapest) if budget > 0 else 0.0)
+        caps.append(row)
+    first_items = [
+        values.value(t, max(c.efficiency for c in cells if c.topic_index == t)) for t in range(len(names))
+    ]
+    penalty = options.spacing_penalty * sorted(first_items)[len(first_items) // 2]
+    return Problem(cells, values, budgets, caps, options.safety_z, penalty)
+
+
+def _solve(problem: Problem, options: PlanOptions) -> tuple[list[dict[int, int]], str, str]:
+    """Greedy always (milliseconds); the MILP too unless the horizon is long. The better plan wins."""
+    greedy = solve_greedy(problem)
+    study_days = sum(1 for b in problem.budgets if b > 0)
+    use_milp = options.solver == "milp" or (options.solver == "auto" and study_days <= options.max_milp_days)
+    if not use_milp:
+        return greedy, "greedy", "greedy"
+    result = solve_milp(
+        problem,
+        time_limit=options.time_limit,
+        mip_rel_gap=options.mip_rel_gap,
+        breakpoints=options.breakpoints,
+    )
+    if result.counts is None:
+        return greedy, "greedy-fallback", result.status
+    counts = result.counts
+    problem.repair(counts)
+    counts = solve_greedy(problem, counts)
+    if options.solver == "auto" and problem.score(greedy) > problem.score(counts):
+        return greedy, "greedy", f"greedy beat the MILP ({result.status})"
+    return counts, "milp", result.status
+
+
+def plan_exam(
+    exam: ExamSpec,
+    predictions: StudentPredictions,
+    *,
+    today: date,
+    gains: Mapping[str, float | GainEstimate] | None = None,
+    options: PlanOptions | None = None,
+    completed: Sequence[CompletedWork] = (),
+    previous: Plan | None = None,
+) -> Plan:
+    """Plan (or replan) the days from ``today`` to the day before the exam.
+
+    Args:
+        exam: the exam.
+        predictions: the student's current predictions per (topic, difficulty) cell.
+        today: the first day to plan.
+        gains: topic -> learning gain per effective item (float or GainEstimate); missing -> the prior.
+        options: planning options.
+        completed: work done so far; work done since the plan began counts as practice already done
+            (diminishing returns), today's work stays on today and uses up its minutes.
+        previous: the plan being replanned; its past days come back with what was done on them, and its
+            planned-but-undone past work is reported as ``missed``.
+
+    Returns:
+        The plan. Each day's planned minutes (new work) fit its minutes.
+
+    Raises:
+        InvalidExamError: when the exam is in the past.
+        MissingPredictionError: when an exam topic has no predictions.
+    """
+    options = options or PlanOptions()
+    exam.validate(today)
+    start = min(previous.created_on, today) if previous is not None else today
+    done = _done_by_day(completed, predictions, start, exam.date)
+    cell_of = {(c.topic, c.difficulty): c for c in predictions.cells}
+    already: dict[str, float] = defaultdict(float)
+    for by_cell in done.values():
+        for (topic, difficulty), (count, _) in by_cell.items():
+            if (topic, difficulty) in cell_of:
+                already[topic] += count * float(
+                    options.gain_model.efficiency(cell_of[(topic, difficulty)].p_correct)
+                )
+    days = exam.study_days(today)
+    budgets = []
+    for day in days:
+        spent = sum(seconds for _, seconds in done.get(day, {}).values())
+        free = exam.minutes_on(day) - spent / 60.0
+        budgets.append(max(0.0, math.floor(free * 10 + 1e-9) / 10.0) * 60.0)
+    problem = _build_problem(exam, predictions, days, budgets, gains, already, options)
+    counts, solver, status = _solve(problem, options) if days else ([], "none", "no days before the exam")
+    _enforce_minutes(exam, days, counts, problem, done)
+    out_days = [_past_day(exam, d, done.get(d, {}), cell_of) for d in exam.study_days(start) if d < today]
+    for j, day in enumerate(days):
+        out_days.append(_future_day(exam, day, counts[j], problem, done.get(day, {}), cell_of))
+    return Plan(
+        created_on=start,
+        exam_date=exam.date,
+        days=tuple(out_days),
+        solver=solver,
+        status=status,
+        expected_gain=problem.objective(counts) if days else 0.0,
+        missed=_missed(previous, done, today) if previous is not None else (),
+    )
+
+
+def replan(
+    previous: Plan,
+    exam: ExamSpec,
+    predictions: StudentPredictions,
+    *,
+    today: date,
+    completed: Sequence[CompletedWork],
+    gains: Mapping[str, float | GainEstimate] | None = None,
+    options: PlanOptions | None = None,
+) -> Plan:
+    """Replan after completions or missed days: ``plan_exam`` with the previous plan (see there)."""
+    return plan_exam(
+        exam, predictions, today=today, gains=gains, options=options, completed=completed, previous=previous
+    )
+
+
+def _enforce_minutes(
+    exam: ExamSpec,
+    days: list[date],
+    counts: list[dict[int, int]],
+    problem: Problem,
+    done: Mapping[date, Mapping],
+) -> None:
+    """The hard check after rounding: drop planned items (least value per second first) while a day's shown
+    minutes (work done + safe duration of the new work, rounded up) exceed its minutes."""
+    for j, day in enumerate(days):
+        spent = sum(seconds for _, seconds in done.get(day, {}).values())
+        planned = counts[j]
+        while planned and displayed_minutes(
+            spent + safe_seconds(*problem.load(planned), problem.z)
+        ) > exam.minutes_on(day):
+            worst = min(planned, key=lambda c: problem.density(c))
+            planned[worst] -= 1
+            if planned[worst] == 0:
+                del planned[worst]
+
+
+def _done_items(by_cell: Mapping[tuple[str, str], tuple[int, float]], cell_of: Mapping) -> list[PlanItem]:
+    return [
+        PlanItem(
+            topic,
+            difficulty,
+            count,
+            seconds,
+            cell_of[(topic, difficulty)].p_correct if (topic, difficulty) in cell_of else None,
+            done=count,
+        )
+        for (topic, difficulty), (count, seconds) in sorted(by_cell.items())
+    ]
+
+
+def _past_day(exam: ExamSpec, day: date, by_cell: Mapping, cell_of: Mapping) -> PlanDay:
+    spent = sum(seconds for _, seconds in by_cell.values())
+    return PlanDay(day, exam.minutes_on(day), displayed_minutes(spent), tuple(_done_items(by_cell, cell_of)))
+
+
+def _future_day(
+    exam: ExamSpec, day: date, planned: dict[int, int], problem: Problem, by_cell: Mapping, cell_of: Mapping
+) -> PlanDay:
+    done_items = {(i.topic, i.difficulty): i for i in _done_items(by_cell, cell_of)}
+    spent = sum(seconds for _, seconds in by_cell.values())
+    mean, var = problem.load(planned)
+    minutes = displayed_minutes(spent + safe_seconds(mean, var, problem.z))
+    items = []
+    for c, n in sorted(planned.items(), key=lambda kv: (problem.cells[kv[0]].topic, kv[0])):
+        cell = problem.cells[c]
+        prior = done_items.pop((cell.topic, cell.difficulty), None)
+        count = n + (prior.count if prior else 0)
+        seconds = n * cell.mean_seconds + (prior.expected_seconds if prior else 0.0)
+        items.append(
+            PlanItem(cell.topic, cell.difficulty, count, seconds, cell.p_correct, prior.done if prior else 0)
+        )
+    items.extend(done_items.values())
+    return PlanDay(day, exam.minutes_on(day), minutes, tuple(items))
+
+
+def _missed(previous: Plan, done: Mapping[date, Mapping], today: date) -> tuple[PlanItem, ...]:
+    out = []
+    for day in previous.days:
+        if day.date >= today:
+            continue
+        for item in day.items:
+            did = done.get(day.date, {}).get((item.topic, item.difficulty), (0, 0.0))[0]
+            if item.count > did:
+                share = item.expected_seconds / item.count if item.count else 0.0
+                out.append(
+                    PlanItem(
+                        item.topic,
+                        item.difficulty,
+                        item.count - did,
+                        share * (item.count - did),
+                        item.p_correct,
+                    )
+                )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task the service creates from a planned item: title, cell, planned date and expected seconds."""
+
+    title: str
+    topic: str
+    difficulty: str
+    planned_for: date
+    expected_seconds: float
+    p_correct: float | None
+
+
+def materialise(day: PlanDay, *, exam_name: str = "exam") -> list[TaskSpec]:
+    """Turn one day's planned (not yet done) items into task specs, interleaved across topics.
+
+    Args:
+        day: a day of a plan.
+        exam_name: used in the titles.
+
+    Returns:
+        One TaskSpec per item still to do, ordered round-robin over the day's items (A, B, C, A, B, ...).
+    """
+    queues = [(item, item.count - item.done) for item in day.items if item.count > item.done]
+    specs: list[TaskSpec] = []
+    position = {id(item): 0 for item, _ in queues}
+    while any(left > 0 for _, left in queues):
+        next_round = []
+        for item, left in queues:
+            if left <= 0:
+                continue
+            position[id(item)] += 1
+            total = item.count - item.done
+            specs.append(
+                TaskSpec(
+                    title=f"{exam_name}: {item.topic} ({item.difficulty}) {position[id(item)]}/{total}",
+                    topic=item.topic,
+                    difficulty=item.difficulty,
+                    planned_for=day.date,
+                    expected_seconds=item.expected_seconds / item.count if item.count else 0.0,
+                    p_correct=item.p_correct,
+                )
+            )
+            next_round.append((item, left - 1))
+        queues = next_round
+    return specs
