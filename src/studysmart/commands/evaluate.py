@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["evaluate", "report"]
+__all__ = ["evaluate", "print_table", "report"]
 
 _HELP = {
     "data": "Long CSV file (person,item,correct,seconds[,...]); .gz is fine.",
@@ -59,7 +59,7 @@ def report(*, data: str, split: str, n_train: int, n_test: int, models: dict[str
     }
 
 
-def _table(doc: dict[str, Any]) -> None:
+def print_table(doc: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -129,7 +129,7 @@ def evaluate(
     results = evaluate_models(names, chosen, params=params, on_result=said)
     doc = report(data=str(data), split=split_name, n_train=len(chosen.train), n_test=len(chosen.test),
                  models=results)
-    _table(doc)
+    print_table(doc)
     if json_out is not None:
         try:
             json_out.parent.mkdir(parents=True, exist_ok=True)

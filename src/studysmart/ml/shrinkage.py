@@ -14,6 +14,8 @@ above it (the row prior) and the unit's estimate is pulled toward that prior by 
 
 The pseudo-counts m, kappa, nu and r of each level are estimated by the method of moments from units with
 at least two answers (when there are at least ``min_units`` of them; otherwise ``default_pseudo_count``).
+Levels above the item level (difficulty, group) estimate their means from their children's means, each child
+(an item of the group, a group of the difficulty) one observation, with pseudo-counts in children.
 Item-side levels (difficulty, group, item) are nested, so their estimates are stored absolutely; person and
 cell shifts are stored relative to the item side. Without topic/difficulty features the items are the groups.
 A level that would not split anything (one item per group, e.g. app items labelled "topic|difficulty") is
@@ -112,16 +114,65 @@ def _estimate(s: _Sums, default: float, min_units: int) -> _Level:
     return _Level(float(m), float(kappa), float(nu), ratio)
 
 
-def _shifts(s: _Sums, level: _Level) -> np.ndarray:
-    """Per unit: logit shift, mean shift (in prior sds), variance factor; 0, 0, 1 for units without data."""
-    pi = np.clip(s.e / np.maximum(s.n_c, 1), _EPS, 1 - _EPS)
-    rate = np.clip((s.k + level.m * pi) / (s.n_c + level.m), _EPS, 1 - _EPS)
-    dlogit = np.where(s.n_c > 0, logit(rate) - logit(pi), 0.0)
-    shift = s.sz / (s.n_t + level.kappa)
+def _shifts(s: _Sums, level: _Level,
+            means: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Per unit: logit shift, mean shift (in prior sds), variance factor; 0, 0, 1 for units without data.
+
+    ``means`` = (logit shift, mean shift, effective count) replaces the row-based mean estimates (see
+    ``_child_means``); the variance factor is always computed from the rows.
+    """
+    if means is None:
+        pi = np.clip(s.e / np.maximum(s.n_c, 1), _EPS, 1 - _EPS)
+        rate = np.clip((s.k + level.m * pi) / (s.n_c + level.m), _EPS, 1 - _EPS)
+        dlogit = np.where(s.n_c > 0, logit(rate) - logit(pi), 0.0)
+        shift = s.sz / (s.n_t + level.kappa)
+        n_eff = s.n_t
+    else:
+        dlogit, shift, n_eff = means
     ss = np.maximum(s.szz - 2 * shift * s.sz + s.n_t * shift**2, 0.0)
-    factor = (ss + level.nu * level.ratio) / (s.n_t + level.nu) * (1 + 1 / (s.n_t + level.kappa))
+    factor = (ss + level.nu * level.ratio) / (s.n_t + level.nu) * (1 + 1 / (n_eff + level.kappa))
     factor = np.where(s.n_t > 0, factor, 1.0)
     return np.column_stack([dlogit, shift, factor])
+
+
+def _normal_pool(units: np.ndarray, n_units: int, x: np.ndarray, default: float, min_units: int,
+                 ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-unit sum and count of observations ``x``, and the normal-normal pseudo-count (moments)."""
+    n = np.bincount(units, minlength=n_units).astype(np.float64)
+    total = np.bincount(units, weights=x, minlength=n_units)
+    squares = np.bincount(units, weights=x * x, minlength=n_units)
+    pseudo = default
+    rep = n >= 2
+    if rep.sum() >= min_units:
+        within = float(np.sum(squares[rep] - total[rep] ** 2 / n[rep]) / np.sum(n[rep] - 1))
+        tau2 = (np.sum(total[rep] ** 2 / n[rep]) - within * rep.sum()) / n[rep].sum()
+        pseudo = float(np.clip(within / tau2, 0.1, _MAX_PSEUDO)) if tau2 > 0 else _MAX_PSEUDO
+    return total, n, pseudo
+
+
+def _child_means(units: np.ndarray, n_units: int, children: np.ndarray, data: Responses, prior: np.ndarray,
+                 default: float, min_units: int,
+                 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], float, float]:
+    """Mean shifts of units above the item level, with each child unit (e.g. an item in a group) counted
+    as one observation of its mean, so a group of two items is not treated as certain because those items
+    have many answers.
+
+    Returns:
+        ((logit shift, mean shift, number of children with times), m, kappa) - pseudo-counts in children.
+    """
+    child_names, child = np.unique(children, return_inverse=True)
+    parent = np.zeros(child_names.size, dtype=np.int64)
+    parent[child] = units
+    cs = _sums(child, child_names.size, data.correct, data.log_time, prior)
+    has_c, has_t = cs.n_c > 0, cs.n_t > 0
+    dev = (cs.k[has_c] - cs.e[has_c]) / cs.n_c[has_c]  # child rate - its prior mean
+    dev_sum, n_c, m = _normal_pool(parent[has_c], n_units, dev, default, min_units)
+    pi = np.bincount(parent[has_c], weights=cs.e[has_c] / cs.n_c[has_c], minlength=n_units)
+    pi = np.clip(pi / np.maximum(n_c, 1), _EPS, 1 - _EPS)
+    rate = np.clip(pi + dev_sum / (n_c + m), _EPS, 1 - _EPS)
+    dlogit = np.where(n_c > 0, logit(rate) - logit(pi), 0.0)
+    z_sum, n_t, kappa = _normal_pool(parent[has_t], n_units, cs.sz[has_t] / cs.n_t[has_t], default, min_units)
+    return (dlogit, z_sum / (n_t + kappa), n_t), m, kappa
 
 
 def _apply(prior: np.ndarray, shift: np.ndarray) -> np.ndarray:
@@ -146,7 +197,10 @@ class Shrinkage(FittedState):
         prior_seconds: population median time before any data.
         prior_sd_log_time: population sd of log-seconds before any data.
         prior_strength: pseudo-responses behind each population prior.
-        default_pseudo_count: m, kappa and nu of a level with too few repeated units to estimate them.
+        default_pseudo_count: m, kappa and nu (in answers) of a level with too few repeated units to estimate
+            them.
+        default_pseudo_units: the same for the mean pseudo-counts of levels above the item level (difficulty,
+            group), counted in child units (items of a group, groups of a difficulty).
         min_units: units with >= 2 answers needed before a level's pseudo-counts are estimated from data.
     """
 
@@ -157,12 +211,14 @@ class Shrinkage(FittedState):
 
     def __init__(self, prior_p: float = PRIOR_P, prior_seconds: float = PRIOR_SECONDS,
                  prior_sd_log_time: float = PRIOR_SD_LOG_TIME, prior_strength: float = PRIOR_STRENGTH,
-                 default_pseudo_count: float = 10.0, min_units: int = 5) -> None:
+                 default_pseudo_count: float = 10.0, default_pseudo_units: float = 2.0,
+                 min_units: int = 5) -> None:
         self.prior_p = prior_p
         self.prior_seconds = prior_seconds
         self.prior_sd_log_time = prior_sd_log_time
         self.prior_strength = prior_strength
         self.default_pseudo_count = default_pseudo_count
+        self.default_pseudo_units = default_pseudo_units
         self.min_units = min_units
 
     # -- fitting -----------------------------------------------------------------------------------------
@@ -192,8 +248,14 @@ class Shrinkage(FittedState):
             units = unit_of_item[data.item]
             s = _sums(units, unit_names.size, data.correct, data.log_time, prior)
             level = _estimate(s, self.default_pseudo_count, self.min_units)
+            means = None
+            if step + 1 < len(side):  # a level above others: its children's means are the observations
+                children = side[step + 1][1].astype(str)[data.item]
+                means, m, kappa = _child_means(units, unit_names.size, children, data, prior,
+                                               self.default_pseudo_units, self.min_units)
+                level = level._replace(m=m, kappa=kappa)
             levels[level_name] = list(level)
-            prior = _apply(prior, _shifts(s, level)[units])
+            prior = _apply(prior, _shifts(s, level, means)[units])
             table = np.zeros((unit_names.size, 3))
             table[units] = prior  # nested levels: every row of a unit carries the unit's value
             seen = (s.n_c + s.n_t) > 0  # units with data only; the others fall back to their parent

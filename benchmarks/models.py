@@ -1,0 +1,147 @@
+"""Every registered model on every shared data set: held-out quality and speed, one JSON file.
+
+    .venv/bin/python -m benchmarks.models [--shared DIR] [--models avg,shrinkage,...] [--runs chess,...]
+        [--iterations 2000] [--repeat 1] [--out benchmarks/results/models.json]
+
+Runs (each the same harness as ``studysmart evaluate``: fit on train, predict test, score the test rows only):
+
+* ``assistments``: ../shared/data/assistments2017_abroca_sample, temporal split by ``timestamp``
+  (each student's last 20% of actions);
+* ``chess``: ../shared/data/lnirt_amsterdam_chess, temporal split by ``position``;
+* ``credential``: ../shared/data/lnirt_credential_form1 (all 200 items), random split of 10% of cells, seed 0;
+* ``credential-heldout``: ../shared/peers/lnirt/credentialform1_long.csv with the R reference's held-out cells
+  (heldout_cells.csv), the comparison with the R package LNIRT (its numbers: README there).
+
+Models that cannot be imported yet (or fail) are reported under ``skipped`` with the reason. Timings are wall
+clock on this machine (2 shared cores: noisy); with ``--repeat N`` fit_seconds and predict_us_per_row are the
+median of N fits (metrics come from the first). Prints a table per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.paths import RESULTS, SHARED
+from studysmart.commands.evaluate import print_table, report
+from studysmart.ml import base
+from studysmart.ml.data import read_cells, read_responses
+from studysmart.ml.evaluate import Split, evaluate_model, split_heldout, split_random, split_temporal
+
+
+@dataclass(frozen=True)
+class Run:
+    """One data set and how it is split."""
+
+    name: str
+    data: str  # relative to the shared directory
+    split: str  # temporal | random | heldout
+    order: str | None = None
+    heldout: str | None = None
+
+
+RUNS = (
+    Run("assistments", "data/assistments2017_abroca_sample/data.csv", "temporal", order="timestamp"),
+    Run("chess", "data/lnirt_amsterdam_chess/data.csv", "temporal", order="position"),
+    Run("credential", "data/lnirt_credential_form1/data.csv.gz", "random"),
+    Run("credential-heldout", "peers/lnirt/credentialform1_long.csv", "heldout",
+        heldout="peers/lnirt/heldout_cells.csv"),
+)
+
+
+def make_split(run: Run, shared: Path, seed: int = 0) -> Split:
+    """Read the run's data and split it."""
+    data = read_responses(shared / run.data, order=run.order if run.order else "")
+    if run.split == "heldout":
+        assert run.heldout is not None
+        return split_heldout(data, *read_cells(shared / run.heldout))
+    if run.split == "temporal":
+        return split_temporal(data)
+    return split_random(data, seed=seed)
+
+
+def available(name: str) -> str | None:
+    """None when the model can be imported, else the reason it cannot."""
+    try:
+        base.model_class(name)
+    except Exception as exc:  # ImportError, AttributeError (class not written yet), torch missing ...
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def run_one(run: Run, shared: Path, names: list[str], params: dict[str, dict[str, Any]], repeat: int,
+            ) -> dict[str, Any]:
+    """Evaluate every model on one run; returns the ``studysmart evaluate`` JSON document plus ``skipped``."""
+    split = make_split(run, shared)
+    results: dict[str, dict[str, float]] = {}
+    skipped: dict[str, str] = {}
+    for name in names:
+        reason = available(name)
+        if reason:
+            skipped[name] = reason
+            print(f"  {name}: skipped ({reason})", flush=True)
+            continue
+        try:
+            tries = [evaluate_model(name, split, params=params.get(name)) for _ in range(repeat)]
+        except Exception as exc:  # one failing model must not hide the others' numbers
+            skipped[name] = f"failed: {type(exc).__name__}: {exc}"
+            print(f"  {name}: FAILED\n{traceback.format_exc()}", flush=True)
+            continue
+        result = dict(tries[0])
+        for timing in ("fit_seconds", "predict_us_per_row"):
+            result[timing] = statistics.median(t[timing] for t in tries)
+        results[name] = result
+        print(f"  {name}: auc {result['auc']:.4f}  rmse_log_time {result['rmse_log_time']:.4f}  "
+              f"fit {result['fit_seconds']:.2f} s", flush=True)
+    doc = report(data=str(shared / run.data), split=run.split, n_train=len(split.train),
+                 n_test=len(split.test), models=results)
+    doc["skipped"] = skipped
+    if run.heldout:
+        doc["heldout"] = str(shared / run.heldout)
+    return doc
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse arguments, run every selected (run, model), write and return the JSON document."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.models", description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=SHARED, help="shared directory (default: %(default)s)")
+    parser.add_argument("--models", default=",".join(base.MODELS), help="comma-separated (default: all)")
+    parser.add_argument("--runs", default=",".join(r.name for r in RUNS), help="comma-separated (all)")
+    parser.add_argument("--iterations", type=int, default=None, help="lnirt-gibbs iterations (its default)")
+    parser.add_argument("--repeat", type=int, default=1, help="fits per model; timings are their median")
+    parser.add_argument("--out", type=Path, default=RESULTS / "models.json")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    unknown = [n for n in names if n not in base.MODELS]
+    wanted = {n.strip() for n in args.runs.split(",") if n.strip()}
+    runs = [r for r in RUNS if r.name in wanted]
+    if unknown or len(runs) != len(wanted):
+        parser.error(f"unknown model(s) {unknown} or run(s) {sorted(wanted - {r.name for r in runs})}")
+    params = {"lnirt-gibbs": {"iterations": args.iterations}} if args.iterations else {}
+    started = time.time()
+    out: dict[str, Any] = {
+        "command": " ".join(["python -m benchmarks.models", *(sys.argv[1:] if argv is None else argv)]),
+        "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
+        "runs": {},
+    }
+    for run in runs:
+        print(f"{run.name}: {run.data} ({run.split})", flush=True)
+        out["runs"][run.name] = run_one(run, args.shared, names, params, args.repeat)
+        print_table(out["runs"][run.name])
+    out["total_seconds"] = round(time.time() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} ({out['total_seconds']} s)")
+    return out
+
+
+if __name__ == "__main__":
+    main()
