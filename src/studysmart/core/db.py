@@ -6,6 +6,7 @@ concurrent writers queue instead of failing; PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -71,6 +72,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    # One writer at a time per process, queued on a lock (woken at once) rather than on SQLite's busy handler
+    # (which sleeps in growing steps and gives multi-second tails under load). Other processes (the training
+    # worker, other web processes) still queue on busy_timeout.
+    write_lock = threading.Lock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN itself
@@ -85,7 +91,25 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: two writers queue on busy_timeout instead of deadlocking
         # on a read-to-write upgrade (which SQLite reports at once as "database is locked").
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        write_lock.acquire()
+        connection.info["holds_write_lock"] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(connection)
+            raise
+
+    def _release(connection: Any) -> None:
+        if connection.info.pop("holds_write_lock", False):
+            write_lock.release()
+
+    @event.listens_for(engine, "commit")
+    def _after_commit(connection: Any) -> None:
+        _release(connection)
+
+    @event.listens_for(engine, "rollback")
+    def _after_rollback(connection: Any) -> None:
+        _release(connection)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -1,0 +1,58 @@
+"""Start a throwaway StudySmart server (fresh SQLite under a temp dir, demo data) for benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(extra_env: dict[str, str] | None = None, demo: bool = True) -> Iterator[tuple[str, Path]]:
+    """Yield (base URL, var dir) of a server on a fresh embedded database; stops it afterwards."""
+    with tempfile.TemporaryDirectory(prefix="studysmart-bench-") as tmp:
+        env = {**os.environ, "STUDYSMART_VAR_DIR": tmp, "STUDYSMART_LOG_LEVEL": "WARNING", **(extra_env or {})}
+        env.pop("STUDYSMART_DATABASE_URL", None)
+        subprocess.run([BIN / "studysmart", "db", "upgrade"], env=env, check=True, capture_output=True)
+        if demo:
+            subprocess.run([BIN / "studysmart", "demo"], env=env, check=True, capture_output=True)
+        port = free_port()
+        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115 - closed below
+        proc = subprocess.Popen([BIN / "studysmart", "serve", "--port", str(port)], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"server did not start; see {tmp}/server.log")
+                time.sleep(0.3)
+            yield base, Path(tmp)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
