@@ -15,7 +15,8 @@ above it (the row prior) and the unit's estimate is pulled toward that prior by 
 The pseudo-counts m, kappa, nu and r of each level are estimated by the method of moments from units with
 at least two answers (when there are at least ``min_units`` of them; otherwise ``default_pseudo_count``).
 Levels above the item level (difficulty, group) estimate their means from their children's means, each child
-(an item of the group, a group of the difficulty) one observation, with pseudo-counts in children.
+(an item of the group, a group of the difficulty) one observation, with pseudo-counts in children (estimated
+once two units have two children each; otherwise ``default_pseudo_units``).
 Item-side levels (difficulty, group, item) are nested, so their estimates are stored absolutely; person and
 cell shifts are stored relative to the item side. Without topic/difficulty features the items are the groups.
 A level that would not split anything (one item per group, e.g. app items labelled "topic|difficulty") is
@@ -52,6 +53,9 @@ __all__ = ["PRIOR_P", "PRIOR_SD_LOG_TIME", "PRIOR_SECONDS", "PRIOR_STRENGTH", "S
 _Table = tuple[np.ndarray, np.ndarray]  # unit labels, per-unit shifts
 _MAX_PSEUDO = 1e6  # a level without between-unit variation: shifts vanish
 _EPS = 1e-6
+#: Units needed to estimate a level above the items (their within-unit spread is pooled over all children,
+#: so two groups suffice; e.g. three chess skills or three difficulties).
+_MIN_PARENTS = 2
 
 
 class _Level(NamedTuple):
@@ -252,7 +256,7 @@ class Shrinkage(FittedState):
             if step + 1 < len(side):  # a level above others: its children's means are the observations
                 children = side[step + 1][1].astype(str)[data.item]
                 means, m, kappa = _child_means(units, unit_names.size, children, data, prior,
-                                               self.default_pseudo_units, self.min_units)
+                                               self.default_pseudo_units, _MIN_PARENTS)
                 level = level._replace(m=m, kappa=kappa)
             levels[level_name] = list(level)
             prior = _apply(prior, _shifts(s, level, means)[units])
