@@ -195,6 +195,17 @@ def solve_greedy(problem: Problem, counts: list[dict[int, int]] | None = None) -
     gain = [0.0] * len(cells)
     for t in range(problem.n_topics):
         marginal(t)
+
+    def repeat_score(j: int, c: int, room: float) -> float:
+        """Value per second of starting a topic that an adjacent day already has: the spacing penalty is
+        charged to the batch of items that would fit today, not to the first item alone."""
+        cell = cells[c]
+        t = cell.topic_index
+        n = max(1, int(room // cell.mean_seconds))
+        batch = values.value(t, effective[t] + n * cell.efficiency) - values.value(t, effective[t])
+        return (batch - problem.penalty) / (n * cell.mean_seconds)
+
+    last = len(counts) - 1
     for j, day in enumerate(counts):
         budget = problem.budgets[j]
         if budget <= 0:
@@ -209,12 +220,11 @@ def solve_greedy(problem: Problem, counts: list[dict[int, int]] | None = None) -
                     continue
                 if not fits(mean + cell.mean_seconds, var + cell.var_seconds, z, budget):
                     continue
-                value = gain[c]
-                if not used[j][t] and (
-                    (j > 0 and used[j - 1][t]) or (j + 1 < len(counts) and used[j + 1][t])
-                ):
-                    value -= problem.penalty
-                score = value / cell.mean_seconds
+                if not used[j][t] and ((j > 0 and used[j - 1][t]) or (j < last and used[j + 1][t])):
+                    room = min(problem.caps[j][t] - topic_time[t], budget - safe_seconds(mean, var, z))
+                    score = repeat_score(j, c, room)
+                else:
+                    score = gain[c] / cell.mean_seconds
                 if score > best_score:
                     best, best_score = c, score
             if best < 0:

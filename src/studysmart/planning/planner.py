@@ -50,7 +50,7 @@ class PlanOptions:
     gain_model: GainModel = field(default_factory=GainModel)
     max_p_gap: float = 0.3
     safety_z: float = Z80
-    max_topic_share: float = 0.5
+    max_topic_share: float = 0.65
     spacing_penalty: float = 1.0
     solver: str = "auto"
     max_milp_days: int = 90

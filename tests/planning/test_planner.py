@@ -1,0 +1,259 @@
+"""The plan: never over a day's minutes, priorities, replanning, materialising, invalid exams."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from studysmart.planning import (
+    CompletedWork,
+    ExamSpec,
+    InvalidExamError,
+    MissingPredictionError,
+    PlanOptions,
+    materialise,
+    plan_exam,
+    replan,
+)
+from studysmart.planning.optimise import safe_seconds
+from studysmart.planning.planner import displayed_minutes
+from tests.planning import cells
+
+TODAY = date(2025, 3, 3)  # a Monday
+EVERY_DAY_60 = (60.0,) * 7
+
+
+def exam(topics, days=14, minutes=EVERY_DAY_60, **kw) -> ExamSpec:
+    return ExamSpec(
+        date=TODAY + timedelta(days=days), topics=tuple(topics), minutes_per_weekday=minutes, **kw
+    )
+
+
+def check_fits(plan, spec, predictions) -> None:
+    """Every day's items fit its minutes, recomputed from the predictions (safe duration, rounded up)."""
+    moments = {(c.topic, c.difficulty): (c.mean_seconds, c.var_seconds) for c in predictions.cells}
+    z = PlanOptions().safety_z
+    for day in plan.days:
+        assert day.minutes_available == spec.minutes_on(day.date)
+        mean = sum(item.count * moments[(item.topic, item.difficulty)][0] for item in day.items)
+        var = sum(item.count * moments[(item.topic, item.difficulty)][1] for item in day.items)
+        assert day.minutes_planned == displayed_minutes(safe_seconds(mean, var, z))
+        assert day.minutes_planned <= day.minutes_available
+        if day.minutes_available == 0:
+            assert day.items == ()
+        assert all(item.count > 0 for item in day.items)
+
+
+profiles = st.lists(st.tuples(*(st.floats(0.02, 0.98) for _ in range(3))), min_size=1, max_size=4)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ps=profiles,
+    weights=st.lists(st.floats(0.1, 5.0), min_size=4, max_size=4),
+    minutes=st.lists(st.one_of(st.just(0.0), st.floats(0.0, 150.0)), min_size=7, max_size=7),
+    days=st.integers(1, 8),
+    off=st.sets(st.integers(0, 7), max_size=3),
+    seconds=st.floats(20.0, 900.0),
+    sd=st.floats(0.05, 1.0),
+    solver=st.sampled_from(["milp", "greedy", "auto"]),
+)
+def test_no_day_is_ever_loaded_beyond_its_minutes(ps, weights, minutes, days, off, seconds, sd, solver):
+    topics = [f"t{i}" for i in range(len(ps))]
+    spec = exam(
+        zip(topics, weights, strict=False),
+        days=days,
+        minutes=tuple(minutes),
+        days_off=frozenset(TODAY + timedelta(days=k) for k in off),
+    )
+    predictions = cells(dict(zip(topics, ps, strict=True)), seconds=seconds, sd_log_time=sd)
+    plan = plan_exam(spec, predictions, today=TODAY, options=PlanOptions(solver=solver, time_limit=0.5))
+    assert [d.date for d in plan.days] == spec.study_days(TODAY)
+    check_fits(plan, spec, predictions)
+    for day in plan.days:
+        if day.date in spec.days_off:
+            assert day.items == ()
+
+
+def test_a_full_plan_uses_most_of_the_time_and_has_the_api_shape():
+    spec = exam([("algebra", 2), ("geometry", 1), ("calculus", 1)], days=10)
+    predictions = cells(
+        {"algebra": (0.85, 0.7, 0.5), "geometry": (0.8, 0.6, 0.4), "calculus": (0.9, 0.75, 0.6)}
+    )
+    plan = plan_exam(spec, predictions, today=TODAY)
+    check_fits(plan, spec, predictions)
+    assert sum(d.minutes_planned for d in plan.days) > 0.85 * sum(d.minutes_available for d in plan.days)
+    body = plan.to_dict()
+    assert set(body) == {"days"} and len(body["days"]) == 10
+    day = body["days"][0]
+    assert set(day) == {"date", "minutes_available", "minutes_planned", "items"}
+    assert day["date"] == TODAY.isoformat()
+    assert set(day["items"][0]) == {"topic", "difficulty", "count", "expected_seconds", "p_correct"}
+    assert plan.solver in ("milp", "greedy")
+
+
+@pytest.mark.parametrize("solver", ["milp", "greedy"])
+def test_weak_heavy_topics_get_more_time_than_strong_light_ones(solver):
+    spec = exam([("weak", 0.7), ("strong", 0.3)], days=10)
+    predictions = cells({"weak": (0.6, 0.45, 0.3), "strong": (0.95, 0.88, 0.75)})
+    plan = plan_exam(spec, predictions, today=TODAY, options=PlanOptions(solver=solver))
+    seconds = {"weak": 0.0, "strong": 0.0}
+    for day in plan.days:
+        for item in day.items:
+            seconds[item.topic] += item.expected_seconds
+    assert seconds["weak"] > 1.5 * seconds["strong"] > 0
+
+
+def test_practice_is_at_a_desirable_difficulty():
+    spec = exam([("algebra", 1)], days=5)
+    predictions = cells({"algebra": (0.97, 0.72, 0.25)})
+    plan = plan_exam(spec, predictions, today=TODAY)
+    planned = {item.difficulty for day in plan.days for item in day.items}
+    assert planned == {"medium"}
+
+
+def test_topics_are_interleaved_within_a_day_and_spaced_across_days():
+    topics = {f"t{i}": (0.85, 0.7, 0.55) for i in range(4)}
+    spec = exam([(t, 1) for t in topics], days=8)
+    plan = plan_exam(spec, cells(topics), today=TODAY)
+    for day in plan.days:
+        per_topic: dict[str, float] = {}
+        for item in day.items:
+            per_topic[item.topic] = per_topic.get(item.topic, 0.0) + item.expected_seconds
+        assert len(per_topic) >= 2
+        assert max(per_topic.values()) <= PlanOptions().max_topic_share * day.minutes_available * 60 + 1e-6
+    spaced = plan_exam(spec, cells(topics), today=TODAY)
+    massed = plan_exam(spec, cells(topics), today=TODAY, options=PlanOptions(spacing_penalty=0.0))
+
+    def repeats(p):
+        sets = [{i.topic for i in d.items} for d in p.days]
+        return sum(len(a & b) for a, b in zip(sets[:-1], sets[1:], strict=True))
+
+    assert repeats(spaced) < repeats(massed)
+
+
+def test_long_horizons_use_the_greedy_and_still_fit():
+    spec = exam([("a", 1), ("b", 2), ("c", 1)], days=200, minutes=(30, 45, 0, 60, 30, 90, 0))
+    predictions = cells({"a": (0.8, 0.7, 0.5), "b": (0.6, 0.5, 0.3), "c": (0.9, 0.8, 0.7)})
+    plan = plan_exam(spec, predictions, today=TODAY)
+    assert plan.solver == "greedy"
+    check_fits(plan, spec, predictions)
+
+
+def test_a_missed_day_is_redistributed_over_the_remaining_days():
+    spec = exam([("a", 1), ("b", 1), ("c", 1)], days=10, minutes=(30,) * 7)
+    predictions = cells({"a": (0.85, 0.7, 0.5), "b": (0.8, 0.65, 0.45), "c": (0.9, 0.75, 0.6)})
+    first = plan_exam(spec, predictions, today=TODAY)
+    missed_day = first.days[0]
+    missed_topics = {item.topic for item in missed_day.items}
+    assert missed_topics
+    tomorrow = TODAY + timedelta(days=1)
+    again = replan(first, spec, predictions, today=tomorrow, completed=[])
+    assert again.days[0].date == TODAY and again.days[0].items == ()  # nothing was done: the past stays empty
+    assert {(m.topic, m.difficulty, m.count) for m in again.missed} == {
+        (i.topic, i.difficulty, i.count) for i in missed_day.items
+    }
+
+    def later_items(plan):
+        return sum(
+            i.count for d in plan.days if d.date >= tomorrow for i in d.items if i.topic in missed_topics
+        )
+
+    assert later_items(again) > later_items(first)
+    check_fits(again, spec, predictions)
+
+
+def test_done_work_stays_and_today_keeps_only_its_remaining_minutes():
+    spec = exam([("a", 1), ("b", 1)], days=6, minutes=(40,) * 7)
+    predictions = cells({"a": (0.85, 0.7, 0.5), "b": (0.8, 0.65, 0.45)}, seconds=60)
+    first = plan_exam(spec, predictions, today=TODAY)
+    tomorrow = TODAY + timedelta(days=1)
+    done = [
+        CompletedWork(TODAY, "a", "medium", 3, 200.0),
+        CompletedWork(tomorrow, "b", "medium", 2, 20 * 60.0),  # 20 of tomorrow's 40 minutes already used
+    ]
+    again = replan(first, spec, predictions, today=tomorrow, completed=done)
+    past = again.day(TODAY)
+    assert past is not None and [(i.topic, i.count, i.done) for i in past.items] == [("a", 3, 3)]
+    today = again.day(tomorrow)
+    assert today is not None
+    kept = [i for i in today.items if i.topic == "b" and i.difficulty == "medium"]
+    assert kept and kept[0].done == 2 and kept[0].count >= 2
+    new_seconds = sum(i.expected_seconds for i in today.items) - 20 * 60.0
+    assert 0 < new_seconds <= 20 * 60.0
+    assert today.minutes_planned <= today.minutes_available
+    remaining = again.remaining_practice(tomorrow)
+    assert remaining[("b", "medium")] == kept[0].count - 2 + sum(
+        i.count
+        for d in again.days
+        if d.date > tomorrow
+        for i in d.items
+        if (i.topic, i.difficulty) == ("b", "medium")
+    )
+    specs = materialise(today)
+    assert len(specs) == sum(i.count - i.done for i in today.items)
+
+
+def test_materialise_interleaves_the_days_tasks():
+    spec = exam([("a", 1), ("b", 1)], days=3, minutes=(45,) * 7)
+    plan = plan_exam(spec, cells({"a": (0.8, 0.7, 0.5), "b": (0.8, 0.7, 0.5)}), today=TODAY)
+    day = plan.days[0]
+    specs = materialise(day, exam_name="Finals")
+    assert len(specs) == sum(i.count for i in day.items)
+    assert {s.topic for s in specs[:2]} == {"a", "b"}
+    assert all(s.planned_for == TODAY and s.title.startswith("Finals: ") for s in specs)
+    assert all(math.isclose(s.expected_seconds, 120 * math.exp(0.08), rel_tol=1e-6) for s in specs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"topics": ()}, "topics"),
+        ({"topics": (("a", 0.0),)}, "topics[0].weight"),
+        ({"topics": (("a", 1.0), ("b", -2.0))}, "topics[1].weight"),
+        ({"topics": (("a", 1.0), ("a", 1.0))}, "topics[1].topic"),
+        ({"minutes_per_weekday": (30,) * 6}, "minutes_per_weekday"),
+        ({"minutes_per_weekday": (30, 30, -5, 30, 30, 30, 30)}, "minutes_per_weekday[2]"),
+        ({"minutes_per_weekday": (30, float("nan"), 0, 0, 0, 0, 0)}, "minutes_per_weekday[1]"),
+        ({"target_score": 1.5}, "target_score"),
+        ({"difficulty_mix": {"trivial": 1.0}}, "difficulty_mix"),
+    ],
+)
+def test_invalid_exams_raise_a_value_error_naming_the_field(kwargs, field):
+    base = {"date": TODAY + timedelta(days=5), "topics": (("a", 1.0),), "minutes_per_weekday": EVERY_DAY_60}
+    with pytest.raises(InvalidExamError) as caught:
+        ExamSpec(**{**base, **kwargs})
+    assert isinstance(caught.value, ValueError)
+    assert caught.value.field == field
+    assert field in str(caught.value)
+
+
+def test_an_exam_in_the_past_is_refused_but_an_exam_today_has_an_empty_plan():
+    predictions = cells({"a": (0.8, 0.7, 0.5)})
+    with pytest.raises(InvalidExamError) as caught:
+        plan_exam(exam([("a", 1)], days=-1), predictions, today=TODAY)
+    assert caught.value.field == "date"
+    assert plan_exam(exam([("a", 1)], days=0), predictions, today=TODAY).days == ()
+
+
+def test_missing_predictions_are_reported():
+    with pytest.raises(MissingPredictionError):
+        plan_exam(exam([("a", 1), ("b", 1)]), cells({"a": (0.8, 0.7, 0.5)}), today=TODAY)
+
+
+def test_exam_from_api_shaped_data():
+    spec = ExamSpec.from_dict({
+        "name": "Finals", "date": "2025-03-20",
+        "topics": [{"topic": "a", "weight": 3}, {"topic": "b", "weight": 1}],
+        "minutes_per_weekday": [30, 30, 30, 30, 30, 0, 0], "days_off": ["2025-03-05"], "target_score": 0.8,
+    })  # fmt: skip
+    assert spec.weights() == {"a": 0.75, "b": 0.25}
+    assert spec.minutes_on(date(2025, 3, 5)) == 0 and spec.minutes_on(date(2025, 3, 6)) == 30
+    assert spec.minutes_on(date(2025, 3, 8)) == 0  # a Saturday
+    with pytest.raises(InvalidExamError) as caught:
+        ExamSpec.from_dict({"topics": [{"topic": "a"}], "minutes_per_weekday": [1] * 7})
+    assert caught.value.field == "date"
