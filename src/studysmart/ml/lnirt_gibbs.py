@@ -1,0 +1,357 @@
+"""Gibbs sampler for van der Linden's joint model of accuracy and speed, as the R package LNIRT runs it.
+
+Model (R package LNIRT 0.5.1 defaults: guess=FALSE, par1=FALSE, td=TRUE, WL=FALSE, ident=2):
+
+    P(Y_ik = 1) = Phi(a_k theta_i - b_k)                      (probit, latent Z_ik ~ N(a_k theta_i - b_k, 1))
+    log T_ik = lambda_k - phi_k zeta_i + e_ik,  e_ik ~ N(0, sigma2_k)
+    (theta_i, zeta_i) ~ N2(mu_P, Sigma_P);   (a_k, b_k, phi_k, lambda_k) ~ N4(mu_I, Sigma_I)
+    mu_P ~ N2(0, I);  Sigma_P ~ IW(N + 2, S_P + I)
+    mu_I ~ N4((1, 0, 1, 0), diag(.05, .3, .05, .3));  Sigma_I ~ IW(K + 4, S_I + diag(.05, .3, .05, .3))
+    sigma2_k | . = (SS_k + 10) / chi2(n_k)
+
+Each iteration updates, in the package's order: Z; theta (then re-centred); zeta (re-centred); a (made
+positive, rescaled to prod(a) = 1); b; phi (positive, prod(phi) = 1); lambda; sigma2; mu_P; Sigma_P; mu_I;
+Sigma_I. Every item parameter is drawn from its normal full conditional given the conditional prior from
+N4(mu_I, Sigma_I) and the other three parameters of that item. The package imputes missing cells every
+iteration; here only observed cells enter the sums, which integrates the missing cells out exactly (same
+posterior under missingness at random) and scales with the sparse designs of the app. One deliberate
+difference: the package centres the prior of b on -E[b | a, phi, lambda] (a sign slip in its reuse of the
+lambda sampler); here the prior is centred on +E[b | ...] as the model states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from studysmart.ml.base import Progress
+from studysmart.ml.lnirt_kernels import item_pass, item_pass_numpy, person_pass, person_pass_numpy
+
+__all__ = ["Cells", "GibbsState", "Posterior", "initial_state", "prepare_cells", "run_gibbs"]
+
+Backend = Literal["numba", "numpy"]
+
+PERSON_MEAN0 = np.zeros(2)
+PERSON_SCALE0 = np.eye(2)
+ITEM_MEAN0 = np.array([1.0, 0.0, 1.0, 0.0])
+ITEM_SCALE0 = np.diag([0.05, 0.3, 0.05, 0.3])
+SIGMA2_SS0 = 10.0
+
+
+@dataclass
+class Cells:
+    """Observed cells in long format, sorted by person (sequential memory access in the kernels).
+
+    Attributes:
+        person, item: int32 codes; y: 1/0/NaN; log_t: log-time or NaN.
+        n_persons, n_items: vocabulary sizes (persons/items without cells are drawn from their priors).
+        n_y, n_t: per item, number of responses and of times; sum_t, sum_t2: per item sums of log T, log T^2.
+    """
+
+    person: np.ndarray
+    item: np.ndarray
+    y: np.ndarray
+    log_t: np.ndarray
+    n_persons: int
+    n_items: int
+    n_y: np.ndarray = field(init=False)
+    n_t: np.ndarray = field(init=False)
+    sum_t: np.ndarray = field(init=False)
+    sum_t2: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        has_t = ~np.isnan(self.log_t)
+        it, lt = self.item[has_t], self.log_t[has_t]
+        self.n_y = np.bincount(self.item[~np.isnan(self.y)], minlength=self.n_items).astype(np.float64)
+        self.n_t = np.bincount(it, minlength=self.n_items).astype(np.float64)
+        self.sum_t = np.bincount(it, weights=lt, minlength=self.n_items)
+        self.sum_t2 = np.bincount(it, weights=lt * lt, minlength=self.n_items)
+
+
+def prepare_cells(
+    person: np.ndarray, item: np.ndarray, correct: np.ndarray, log_time: np.ndarray, *, n_persons: int,
+    n_items: int,
+) -> Cells:
+    """Drop rows with neither a response nor a time and sort the rest by person.
+
+    Args:
+        person, item: int codes per row; correct: 1/0/NaN; log_time: log-seconds or NaN.
+        n_persons, n_items: vocabulary sizes.
+
+    Returns:
+        Cells ready for ``run_gibbs``.
+    """
+    correct = np.asarray(correct, dtype=np.float64)
+    log_time = np.asarray(log_time, dtype=np.float64)
+    keep = ~(np.isnan(correct) & np.isnan(log_time))
+    order = np.argsort(np.asarray(person)[keep], kind="stable")
+    rows = np.flatnonzero(keep)[order]
+    return Cells(
+        person=np.ascontiguousarray(np.asarray(person)[rows], dtype=np.int32),
+        item=np.ascontiguousarray(np.asarray(item)[rows], dtype=np.int32),
+        y=np.ascontiguousarray(correct[rows]),
+        log_t=np.ascontiguousarray(log_time[rows]),
+        n_persons=int(n_persons),
+        n_items=int(n_items),
+    )
+
+
+@dataclass
+class GibbsState:
+    """One draw of every parameter (the chain's current position)."""
+
+    theta: np.ndarray
+    zeta: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    phi: np.ndarray
+    lam: np.ndarray
+    sigma2: np.ndarray
+    mu_p: np.ndarray
+    sigma_p: np.ndarray
+    mu_i: np.ndarray
+    sigma_i: np.ndarray
+
+    def items(self) -> np.ndarray:
+        """Item parameters as a (K, 4) matrix: a, b, phi, lambda."""
+        return np.column_stack([self.a, self.b, self.phi, self.lam])
+
+
+def initial_state(cells: Cells, rng: np.random.Generator) -> GibbsState:
+    """A moment-based starting point: b from item proportions correct, lambda and sigma2 from item log-times.
+
+    Args:
+        cells: the data; rng: random generator (persons start at small random values).
+
+    Returns:
+        A state close to the posterior mode for typical data, so burn-in is short.
+    """
+    k = cells.n_items
+    has_y = ~np.isnan(cells.y)
+    n_y = cells.n_y
+    p_item = (np.bincount(cells.item[has_y], weights=cells.y[has_y], minlength=k) + 0.5) / (n_y + 1.0)
+    from scipy.special import ndtri
+
+    b = -ndtri(p_item)
+    n_t = np.maximum(cells.n_t, 1.0)
+    mean_t = np.where(cells.n_t > 0, cells.sum_t / n_t, np.nan)
+    overall = np.nanmean(mean_t) if np.any(cells.n_t > 0) else 0.0
+    lam = np.where(np.isnan(mean_t), overall, mean_t)
+    var_t = np.where(cells.n_t > 1, cells.sum_t2 / n_t - np.nan_to_num(mean_t) ** 2, np.nan)
+    typical = float(np.nanmedian(var_t)) if np.any(cells.n_t > 1) else 1.0
+    sigma2 = np.where(np.isfinite(var_t) & (var_t > 1e-4), var_t, typical)
+    return GibbsState(
+        theta=0.1 * rng.standard_normal(cells.n_persons),
+        zeta=0.1 * rng.standard_normal(cells.n_persons),
+        a=np.ones(k),
+        b=b,
+        phi=np.ones(k),
+        lam=lam,
+        sigma2=np.asarray(sigma2, dtype=np.float64),
+        mu_p=np.zeros(2),
+        sigma_p=np.eye(2) * 0.5,
+        mu_i=np.array([1.0, float(np.mean(b)), 1.0, float(np.mean(lam))]),
+        sigma_i=np.diag([0.1, max(float(np.var(b)), 0.05), 0.05, max(float(np.var(lam)), 0.05)]),
+    )
+
+
+def _conditional(mu: np.ndarray, sigma: np.ndarray, values: np.ndarray, j: int) -> tuple[np.ndarray, float]:
+    """Mean (per row) and variance of coordinate j of N(mu, sigma) given the other others in ``values``."""
+    others = [c for c in range(mu.shape[0]) if c != j]
+    s_oo = sigma[np.ix_(others, others)]
+    s_oj = sigma[others, j]
+    w = np.linalg.solve(s_oo, s_oj)
+    mean = mu[j] + (values[:, others] - mu[others]) @ w
+    var = float(sigma[j, j] - s_oj @ w)
+    return mean, var
+
+
+def _inv_wishart(rng: np.random.Generator, df: float, scale: np.ndarray) -> np.ndarray:
+    """A draw of IW(df, scale) by Bartlett's decomposition of the Wishart(df, scale^-1) precision."""
+    m = scale.shape[0]
+    chol = np.linalg.cholesky(np.linalg.inv(scale))
+    bartlett = np.diag(np.sqrt(rng.chisquare(df - np.arange(m))))
+    bartlett[np.tril_indices(m, -1)] = rng.standard_normal(m * (m - 1) // 2)
+    factor = chol @ bartlett
+    inv_factor = np.linalg.inv(factor)
+    return inv_factor.T @ inv_factor
+
+
+def _normal_mean(
+    rng: np.random.Generator, values: np.ndarray, sigma: np.ndarray, mean0: np.ndarray, scale0: np.ndarray
+) -> np.ndarray:
+    """Draw the mean of iid N(mu, sigma) rows ``values`` under the prior mu ~ N(mean0, scale0)."""
+    prec_data = values.shape[0] * np.linalg.inv(sigma)
+    prec0 = np.linalg.inv(scale0)
+    cov = np.linalg.inv(prec_data + prec0)
+    mean = cov @ (np.linalg.solve(sigma, values.sum(axis=0)) + prec0 @ mean0)
+    return mean + np.linalg.cholesky(cov) @ rng.standard_normal(mean.shape[0])
+
+
+def _positive_unit_product(values: np.ndarray) -> np.ndarray:
+    """|values| rescaled to geometric mean 1 (ident=2 for a and phi)."""
+    out = np.abs(values)
+    return out / np.exp(np.mean(np.log(np.maximum(out, 1e-300))))
+
+
+class _Sampler:
+    """Work buffers and one-iteration update of the chain."""
+
+    def __init__(self, cells: Cells, state: GibbsState, rng: np.random.Generator, backend: Backend) -> None:
+        self.cells = cells
+        self.state = state
+        self.rng = rng
+        self.backend = backend
+        n = cells.person.shape[0]
+        self.u = np.empty(n)
+        self.z = np.empty(n)
+        self.person_stats = np.empty((4, cells.n_persons))
+        self.item_stats = np.empty((7, cells.n_items))
+
+    def step(self) -> None:
+        """One full Gibbs iteration (mutates ``self.state``)."""
+        c, s, rng = self.cells, self.state, self.rng
+        rng.random(out=self.u)
+        inv_s2 = 1.0 / s.sigma2
+        if self.backend == "numba":
+            person_pass(c.person, c.item, c.y, c.log_t, self.u, s.a, s.b, s.theta, s.phi, s.lam, inv_s2,
+                        self.z, self.person_stats)
+        else:
+            self.z, self.person_stats = person_pass_numpy(
+                c.person, c.item, c.y, c.log_t, self.u, s.a, s.b, s.theta, s.phi, s.lam, inv_s2, c.n_persons
+            )
+        self._draw_persons()
+        if self.backend == "numba":
+            item_pass(c.person, c.item, self.z, c.log_t, s.theta, s.zeta, self.item_stats)
+        else:
+            self.item_stats = item_pass_numpy(c.person, c.item, self.z, c.log_t, s.theta, s.zeta, c.n_items)
+        self._draw_items()
+        self._draw_hyper()
+
+    def _draw_persons(self) -> None:
+        s, rng, st = self.state, self.rng, self.person_stats
+        persons = np.column_stack([s.theta, s.zeta])
+        mean, var = _conditional(s.mu_p, s.sigma_p, persons, 0)
+        prec = st[1] + 1.0 / var
+        s.theta = (st[0] + mean / var) / prec + rng.standard_normal(prec.shape[0]) / np.sqrt(prec)
+        s.theta -= s.theta.mean()
+        persons[:, 0] = s.theta
+        mean, var = _conditional(s.mu_p, s.sigma_p, persons, 1)
+        prec = st[3] + 1.0 / var
+        s.zeta = (st[2] + mean / var) / prec + rng.standard_normal(prec.shape[0]) / np.sqrt(prec)
+        s.zeta -= s.zeta.mean()
+
+    def _draw_items(self) -> None:
+        c, s, rng, st = self.cells, self.state, self.rng, self.item_stats
+        k = c.n_items
+        sum_theta, sum_theta2, sum_z_theta, sum_z, sum_zeta, sum_zeta2, sum_t_zeta = st
+        ab = s.items()
+        mean, var = _conditional(s.mu_i, s.sigma_i, ab, 0)
+        prec = sum_theta2 + 1.0 / var
+        a = (sum_z_theta + s.b * sum_theta + mean / var) / prec + rng.standard_normal(k) / np.sqrt(prec)
+        s.a = _positive_unit_product(a)
+        ab[:, 0] = s.a
+        mean, var = _conditional(s.mu_i, s.sigma_i, ab, 1)
+        prec = c.n_y + 1.0 / var
+        s.b = (s.a * sum_theta - sum_z + mean / var) / prec + rng.standard_normal(k) / np.sqrt(prec)
+        ab[:, 1] = s.b
+        inv_s2 = 1.0 / s.sigma2
+        mean, var = _conditional(s.mu_i, s.sigma_i, ab, 2)
+        prec = sum_zeta2 * inv_s2 + 1.0 / var
+        phi = ((s.lam * sum_zeta - sum_t_zeta) * inv_s2 + mean / var) / prec
+        phi += rng.standard_normal(k) / np.sqrt(prec)
+        s.phi = _positive_unit_product(phi)
+        ab[:, 2] = s.phi
+        mean, var = _conditional(s.mu_i, s.sigma_i, ab, 3)
+        prec = c.n_t * inv_s2 + 1.0 / var
+        s.lam = ((c.sum_t + s.phi * sum_zeta) * inv_s2 + mean / var) / prec
+        s.lam += rng.standard_normal(k) / np.sqrt(prec)
+        ss = (c.sum_t2 + s.phi**2 * sum_zeta2 + c.n_t * s.lam**2 + 2.0 * s.phi * sum_t_zeta
+              - 2.0 * s.lam * c.sum_t - 2.0 * s.phi * s.lam * sum_zeta)
+        timed = c.n_t > 0
+        chi2 = rng.chisquare(np.maximum(c.n_t, 1.0))
+        sigma2 = (np.maximum(ss, 0.0) + SIGMA2_SS0) / chi2
+        if not timed.all():  # items never timed: no information; use the typical residual variance
+            sigma2[~timed] = np.median(sigma2[timed]) if timed.any() else 1.0
+        s.sigma2 = sigma2
+
+    def _draw_hyper(self) -> None:
+        s, rng = self.state, self.rng
+        persons = np.column_stack([s.theta, s.zeta])
+        s.mu_p = _normal_mean(rng, persons, s.sigma_p, PERSON_MEAN0, PERSON_SCALE0)
+        dev = persons - s.mu_p
+        s.sigma_p = _inv_wishart(rng, persons.shape[0] + 2.0, dev.T @ dev + PERSON_SCALE0)
+        ab = s.items()
+        s.mu_i = _normal_mean(rng, ab, s.sigma_i, ITEM_MEAN0, ITEM_SCALE0)
+        dev = ab - s.mu_i
+        s.sigma_i = _inv_wishart(rng, ab.shape[0] + 4.0, dev.T @ dev + ITEM_SCALE0)
+
+
+_TRACKED = ("theta", "zeta", "a", "b", "phi", "lam", "sigma2", "mu_p", "sigma_p", "mu_i", "sigma_i")
+
+
+@dataclass
+class Posterior:
+    """Posterior means and standard deviations over the kept draws, plus the chain's last state.
+
+    Attributes:
+        mean, sd: parameter name (see GibbsState) -> array.
+        last: the final state (to warm-start a later, shorter chain).
+        n_draws: number of draws averaged.
+    """
+
+    mean: dict[str, np.ndarray]
+    sd: dict[str, np.ndarray]
+    last: GibbsState
+    n_draws: int
+
+
+def run_gibbs(
+    cells: Cells,
+    *,
+    iterations: int,
+    burn_in: float,
+    seed: int | None,
+    init: GibbsState | None = None,
+    progress: Progress | None = None,
+    backend: Backend = "numba",
+) -> Posterior:
+    """Run the chain and summarise the draws after burn-in.
+
+    Args:
+        cells: observed data (``prepare_cells``).
+        iterations: total iterations; burn_in: fraction of them discarded (at least one draw is kept).
+        seed: seed of the NumPy generator; init: starting state (default ``initial_state``).
+        progress: optional progress(done, total, message) callback, called about 100 times.
+        backend: "numba" (fused kernels) or "numpy" (reference).
+
+    Returns:
+        Posterior means and sds of every parameter.
+    """
+    rng = np.random.default_rng(seed)
+    state = init if init is not None else initial_state(cells, rng)
+    sampler = _Sampler(cells, state, rng, backend)
+    iterations = max(int(iterations), 1)
+    first_kept = min(int(round(iterations * burn_in)), iterations - 1)
+    sums: dict[str, np.ndarray] = {}
+    squares: dict[str, np.ndarray] = {}
+    every = max(iterations // 100, 1)
+    for it in range(iterations):
+        sampler.step()
+        if it >= first_kept:
+            for name in _TRACKED:
+                value = getattr(sampler.state, name)
+                if name in sums:
+                    sums[name] += value
+                    squares[name] += value * value
+                else:
+                    sums[name] = value.astype(np.float64, copy=True)
+                    squares[name] = value * value
+        if progress is not None and ((it + 1) % every == 0 or it + 1 == iterations):
+            progress(it + 1, iterations, "gibbs")
+    n = iterations - first_kept
+    mean = {name: sums[name] / n for name in _TRACKED}
+    sd = {name: np.sqrt(np.maximum(squares[name] / n - mean[name] ** 2, 0.0)) for name in _TRACKED}
+    return Posterior(mean=mean, sd=sd, last=sampler.state, n_draws=n)
