@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.models [--shared DIR] [--models avg,shrinkage,...] [--runs chess,...]
         [--iterations 2000] [--repeat 1] [--out benchmarks/results/models.json]
+    .venv/bin/python -m benchmarks.models --markdown benchmarks/results/models.json   # tables for docs
 
 Runs (each the same harness as ``studysmart evaluate``: fit on train, predict test, score the test rows only):
 
@@ -109,6 +110,30 @@ def run_one(run: Run, shared: Path, names: list[str], params: dict[str, dict[str
     return doc
 
 
+SHOWN = ("auc", "log_loss", "ece", "rmse_log_time", "mae_seconds", "coverage80", "log_density", "fit_seconds",
+         "predict_us_per_row")
+
+
+_TWO_DIGITS = ("mae_seconds", "fit_seconds", "predict_us_per_row")
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The results as Markdown tables, one per run (skipped models listed with their reason)."""
+    lines: list[str] = []
+    for run_name, run in doc["runs"].items():
+        sizes = f"{run['n_train']} train / {run['n_test']} test rows"
+        lines += [f"**{run_name}** ({run['split']} split, {sizes})", "",
+                  "| model | " + " | ".join(SHOWN) + " |", "|---" * (len(SHOWN) + 1) + "|"]
+        for model, result in run["models"].items():
+            cells = ["-" if result.get(k) is None else f"{result[k]:.{2 if k in _TWO_DIGITS else 4}f}"
+                     for k in SHOWN]
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        for model, reason in run.get("skipped", {}).items():
+            lines.append(f"| {model} | skipped: {reason} |" + " |" * (len(SHOWN) - 1))
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Parse arguments, run every selected (run, model), write and return the JSON document."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.models", description=__doc__.split("\n")[0])
@@ -118,7 +143,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--iterations", type=int, default=None, help="lnirt-gibbs iterations (its default)")
     parser.add_argument("--repeat", type=int, default=1, help="fits per model; timings are their median")
     parser.add_argument("--out", type=Path, default=RESULTS / "models.json")
+    parser.add_argument("--markdown", type=Path, default=None, metavar="JSON",
+                        help="only print the Markdown tables of an earlier result file")
     args = parser.parse_args(argv)
+    if args.markdown:
+        doc = json.loads(args.markdown.read_text(encoding="utf-8"))
+        print(markdown(doc))
+        return dict(doc)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = [n for n in names if n not in base.MODELS]
     wanted = {n.strip() for n in args.runs.split(",") if n.strip()}

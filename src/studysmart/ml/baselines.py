@@ -51,6 +51,10 @@ __all__ = [
 ]
 
 
+#: Pseudo-items behind a topic|difficulty group's mean (toward the population) when it prices a new item.
+GROUP_STRENGTH = 2.0
+
+
 class _Priors(FittedState):
     """Population priors shared by the simple baselines (hyperparameters of every model here)."""
 
@@ -100,12 +104,16 @@ class _ItemSide(_Priors):
         values, seen = unit_means(data.item, data.n_items, data, p0, mu0, var0, self.prior_strength)
         labels = [f"item:{x}" for x in data.items[seen]]
         tables = [values[seen]]
-        if has_features:
-            names, inverse = np.unique(keys.astype(str), return_inverse=True)
-            g_values, g_seen = unit_means(inverse[data.item], names.size, data, p0, mu0, var0,
-                                          self.prior_strength)
-            labels += [f"group:{x}" for x in names[g_seen]]
-            tables.append(g_values[g_seen])
+        if has_features and seen.any():  # a group's numbers: the mean over its items, plus 2 pseudo-items
+            names, group = np.unique(keys[seen].astype(str), return_inverse=True)
+            n = np.bincount(group) + GROUP_STRENGTH
+            item = values[seen]
+            g_p = (np.bincount(group, item[:, 0]) + GROUP_STRENGTH * p0) / n
+            g_mu = (np.bincount(group, item[:, 1]) + GROUP_STRENGTH * mu0) / n
+            spread = item[:, 2] + (item[:, 1] - g_mu[group]) ** 2
+            g_var = (np.bincount(group, spread) + GROUP_STRENGTH * var0) / n
+            labels += [f"group:{x}" for x in names]
+            tables.append(np.column_stack([g_p, g_mu, g_var]))
         self.side_labels_ = np.asarray(labels, dtype=object)
         self.side_values_ = np.vstack(tables)
         self.item_labels_ = data.items.astype(object)
@@ -130,7 +138,8 @@ class _ItemSide(_Priors):
 
 class ItemMeans(_ItemSide):
     """``item-means``: each item's P(correct) and log-time normal, pulled toward the population by
-    ``prior_strength`` pseudo-responses; unknown items take their topic|difficulty group, else the population.
+    ``prior_strength`` pseudo-responses; unknown items take their topic|difficulty group (the mean over its
+    items plus GROUP_STRENGTH pseudo-items at the population), else the population.
     Never personal (sources: item-prior or population-prior)."""
 
     name: ClassVar[str] = "item-means"
@@ -262,13 +271,16 @@ def _theta_newton(theta: np.ndarray, persons: np.ndarray, a: np.ndarray, b: np.n
 
 class IRT2PL(_ItemSide):
     """``irt2pl``: the accuracy-only comparison, logistic 2PL P(correct) = expit(a_k theta_i - b_k), fitted by
-    MAP with alternating Newton steps (priors theta ~ N(0, 1), a ~ N(1, 0.5^2), b ~ N(-logit p0, 2^2)), with
+    MAP with alternating Newton steps (priors theta ~ N(0, 1), a ~ N(1, 0.5^2), b ~ N(-logit p0, 1)), with
     per-item lognormal time (as ``item-means``). Unknown persons get the marginal over theta ~ N(0, s^2),
-    P = expit(-b / sqrt(1 + pi a^2 s^2 / 8)); unknown items take their group's mean (a, b).
+    P = expit(-b / sqrt(1 + pi a^2 s^2 / 8)); unknown items take their group's mean (a, b) with
+    GROUP_STRENGTH pseudo-items at the overall mean.
 
     Args:
         max_iter: alternating Newton sweeps at most.
         tol: stop when no parameter moves more than this.
+        prior_sd_a, prior_sd_b: prior sds of the discriminations and intercepts.
+        prior_p, prior_seconds, prior_sd_log_time, prior_strength: the population priors.
     """
 
     name: ClassVar[str] = "irt2pl"
@@ -276,12 +288,15 @@ class IRT2PL(_ItemSide):
               "person_labels_", "person_theta_")
     _SCALARS = ("population_", "theta_var_", "mean_ab_")
 
-    def __init__(self, max_iter: int = 100, tol: float = 1e-4, prior_p: float = PRIOR_P,
-                 prior_seconds: float = PRIOR_SECONDS, prior_sd_log_time: float = PRIOR_SD_LOG_TIME,
+    def __init__(self, max_iter: int = 100, tol: float = 1e-4, prior_sd_a: float = 0.5,
+                 prior_sd_b: float = 1.0, prior_p: float = PRIOR_P, prior_seconds: float = PRIOR_SECONDS,
+                 prior_sd_log_time: float = PRIOR_SD_LOG_TIME,
                  prior_strength: float = PRIOR_STRENGTH) -> None:
         super().__init__(prior_p, prior_seconds, prior_sd_log_time, prior_strength)
         self.max_iter = max_iter
         self.tol = tol
+        self.prior_sd_a = prior_sd_a
+        self.prior_sd_b = prior_sd_b
 
     def fit(self, data: Responses, *, progress: Progress | None = None) -> Self:
         """Fit item (a, b), person theta and item time tables; returns self."""
@@ -299,10 +314,11 @@ class IRT2PL(_ItemSide):
             prob = expit(a[items] * theta[persons] - b[items])
             w, r, th = prob * (1 - prob), y - prob, theta[persons]
             n = data.n_items
-            g_a = np.bincount(items, weights=th * r, minlength=n) - (a - 1) / 0.25
-            g_b = -np.bincount(items, weights=r, minlength=n) - (b - b_prior) / 4.0
-            h_aa = np.bincount(items, weights=th * th * w, minlength=n) + 1 / 0.25
-            h_bb = np.bincount(items, weights=w, minlength=n) + 1 / 4.0
+            var_a, var_b = self.prior_sd_a**2, self.prior_sd_b**2
+            g_a = np.bincount(items, weights=th * r, minlength=n) - (a - 1) / var_a
+            g_b = -np.bincount(items, weights=r, minlength=n) - (b - b_prior) / var_b
+            h_aa = np.bincount(items, weights=th * th * w, minlength=n) + 1 / var_a
+            h_bb = np.bincount(items, weights=w, minlength=n) + 1 / var_b
             h_ab = -np.bincount(items, weights=th * w, minlength=n)
             det = h_aa * h_bb - h_ab**2
             a = np.clip(a + np.clip((h_bb * g_a - h_ab * g_b) / det, -1, 1), 0.05, 5.0)
@@ -314,18 +330,20 @@ class IRT2PL(_ItemSide):
         seen_items = np.bincount(items, minlength=data.n_items) > 0
         seen_persons = np.bincount(persons, minlength=data.n_persons) > 0
         keys, _, has_features = item_groups(data)
+        self.mean_ab_ = [float(a[seen_items].mean()), float(b[seen_items].mean())] if seen_items.any() \
+            else [1.0, b_prior]
         labels = [f"item:{x}" for x in data.items[seen_items]]
         ab = [np.column_stack([a, b])[seen_items]]
         if has_features and seen_items.any():
             names, inverse = np.unique(keys[seen_items].astype(str), return_inverse=True)
-            counts = np.bincount(inverse)
+            counts = np.bincount(inverse) + GROUP_STRENGTH
+            mean_a, mean_b = self.mean_ab_
             labels += [f"group:{x}" for x in names]
-            ab.append(np.column_stack([np.bincount(inverse, a[seen_items]) / counts,
-                                       np.bincount(inverse, b[seen_items]) / counts]))
+            sum_a = np.bincount(inverse, a[seen_items]) + GROUP_STRENGTH * mean_a
+            sum_b = np.bincount(inverse, b[seen_items]) + GROUP_STRENGTH * mean_b
+            ab.append(np.column_stack([sum_a / counts, sum_b / counts]))
         self.irt_labels_ = np.asarray(labels, dtype=object)
         self.irt_ab_ = np.vstack(ab)
-        self.mean_ab_ = [float(a[seen_items].mean()), float(b[seen_items].mean())] if seen_items.any() \
-            else [1.0, b_prior]
         self.person_labels_ = data.persons[seen_persons].astype(object)
         self.person_theta_ = theta[seen_persons]
         self.theta_var_ = float(np.mean(theta[seen_persons] ** 2 + inv_h[seen_persons])) \
