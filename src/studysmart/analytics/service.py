@@ -1,0 +1,338 @@
+"""Analytics of one student's own answers: today at a glance, progress over time, calibration of the
+predictions shown, ability per topic with its uncertainty, time per topic per week, and how every model scores
+on this student's completed tasks (from the prediction logs).
+
+Every function takes the user and reads only that user's rows. Days and weeks are the student's local ones
+(``zone``). Uncertainty of a rate of k correct out of n is the 80% interval of its Beta(1 + k, 1 + n - k)
+posterior (uniform prior), so a topic with three answers shows a wide interval rather than a confident 100%.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from scipy.special import betaincinv
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from studysmart.ml import metrics
+from studysmart.predictions import service as predictions
+from studysmart.predictions.models import PredictionLog
+from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
+from studysmart.users.models import User
+
+UTC = ZoneInfo("UTC")
+LOW_Q, HIGH_Q = 0.1, 0.9  # an 80% interval, like the time intervals shown with predictions
+DAILY_BUCKET_MAX_DAYS = 35  # longer histories are shown per week
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    """An unfinished task with the prediction shown for it."""
+
+    id: int
+    title: str
+    topic: str
+    difficulty: str
+    status: str
+    p_correct: float | None
+    expected_seconds: float | None
+    seconds_low: float | None
+    seconds_high: float | None
+    started_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """Today at a glance."""
+
+    planned: list[PlannedTask]
+    planned_seconds: float
+    daily_goal_minutes: int
+    done_today: int
+    seconds_today: float
+    streak_days: int
+    week_answered: int
+    week_correct: int
+
+    @property
+    def week_accuracy(self) -> float | None:
+        """Share correct over the last 7 days (None without answers)."""
+        return self.week_correct / self.week_answered if self.week_answered else None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Accuracy and median time per topic per period (a day, or a week for long histories)."""
+
+    bucket: str  # "day" | "week"
+    periods: list[str]  # ISO dates of each period's first day
+    accuracy: dict[str, list[float | None]]
+    median_seconds: dict[str, list[float | None]]
+    answered: dict[str, list[int]]
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    """One bin of shown P(correct): range, count, mean prediction, and the observed rate with its interval."""
+
+    low: float
+    high: float
+    count: int
+    mean_predicted: float | None
+    observed: float | None
+    observed_low: float | None
+    observed_high: float | None
+
+
+@dataclass(frozen=True)
+class TimeCheck:
+    """A completed task's predicted time (with its 80% range) against the time it took."""
+
+    task_id: int
+    title: str
+    topic: str
+    completed_at: datetime
+    expected_seconds: float
+    seconds_low: float
+    seconds_high: float
+    actual_seconds: float
+
+    @property
+    def inside(self) -> bool:
+        """Whether the actual time fell inside the predicted range."""
+        return self.seconds_low <= self.actual_seconds <= self.seconds_high
+
+
+@dataclass(frozen=True)
+class TopicAbility:
+    """How well the student does in one topic: the answered rate with its 80% Beta interval, and what the
+    serving model predicts for a medium task now."""
+
+    topic: str
+    answered: int
+    correct: int
+    mean: float
+    low: float
+    high: float
+    predicted: float | None
+    model: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class WeeklyTime:
+    """Minutes spent per topic per local week (weeks start on Monday)."""
+
+    weeks: list[str]
+    minutes: dict[str, list[float]]
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """One model's scores on this student's completed tasks (from predictions logged before each answer)."""
+
+    model: str
+    serving: bool
+    n: int
+    log_loss: float | None
+    auc: float | None
+    brier: float | None
+    mae_seconds: float | None
+    coverage80: float | None
+
+
+def beta_interval(correct: int, answered: int) -> tuple[float, float, float]:
+    """Posterior mean and 80% interval of a rate from ``correct`` of ``answered`` (uniform prior).
+
+    Args:
+        correct: number correct.
+        answered: number answered.
+
+    Returns:
+        (mean, low, high).
+    """
+    a, b = 1.0 + correct, 1.0 + answered - correct
+    low, high = betaincinv(a, b, [LOW_Q, HIGH_Q])
+    return a / (a + b), float(low), float(high)
+
+
+def _local_day(moment: datetime, zone: ZoneInfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+def _done_rows(session: Session, user: User) -> list[tuple[Task, str]]:
+    stmt = (select(Task, Topic.name).join(Topic, Task.topic_id == Topic.id)
+            .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at.is_not(None))
+            .order_by(Task.completed_at, Task.id))
+    return [(task, name) for task, name in session.execute(stmt)]
+
+
+def _planned(task: Task) -> PlannedTask:
+    return PlannedTask(id=task.id, title=task.title, topic=task.topic.name,
+                       difficulty=Difficulty(task.difficulty).value,
+                       status=TaskStatus(task.status).value, p_correct=task.p_correct,
+                       expected_seconds=task.expected_seconds, seconds_low=task.seconds_low,
+                       seconds_high=task.seconds_high, started_at=task.started_at)
+
+
+def streak(days: set[date], today: date) -> int:
+    """Consecutive days with a completion, ending today (or yesterday, while today is still open)."""
+    day = today if today in days else today - timedelta(days=1)
+    count = 0
+    while day in days:
+        count += 1
+        day -= timedelta(days=1)
+    return count
+
+
+def today_summary(*, session: Session, user: User, now: datetime, zone: ZoneInfo = UTC) -> DaySummary:
+    """Today's plan (unfinished tasks due today or earlier, or undated) with its predicted time, today's work,
+    the streak and the accuracy of the last 7 days."""
+    today = _local_day(now, zone)
+    stmt = (select(Task).where(Task.owner_id == user.id, Task.status != TaskStatus.DONE,
+                               or_(Task.due_date.is_(None), Task.due_date <= today))
+            .order_by(Task.status, Task.due_date, Task.created_at, Task.id))  # in progress first
+    planned = [_planned(task) for task in session.scalars(stmt)]
+    done = _done_rows(session, user)
+    days = {_local_day(task.completed_at, zone) for task, _ in done if task.completed_at}
+    today_rows = [task for task, _ in done
+                  if task.completed_at and _local_day(task.completed_at, zone) == today]
+    week_start = now - timedelta(days=7)
+    week = [task for task, _ in done if task.completed_at and task.completed_at >= week_start]
+    return DaySummary(
+        planned=planned,
+        planned_seconds=float(sum(t.expected_seconds or 0.0 for t in planned)),
+        daily_goal_minutes=int(user.preference("daily_goal_minutes")),
+        done_today=len(today_rows),
+        seconds_today=float(sum(t.seconds_taken or 0.0 for t in today_rows)),
+        streak_days=streak(days, today),
+        week_answered=len(week),
+        week_correct=sum(1 for t in week if t.correct),
+    )
+
+
+def _period_start(day: date, bucket: str) -> date:
+    return day - timedelta(days=day.weekday()) if bucket == "week" else day
+
+
+def progress(*, session: Session, user: User, zone: ZoneInfo = UTC) -> Progress:
+    """Accuracy and median time per topic per day (per week when the history spans more than 35 days)."""
+    done = _done_rows(session, user)
+    if not done:
+        return Progress("day", [], {}, {}, {})
+    days = [_local_day(task.completed_at, zone) for task, _ in done if task.completed_at]
+    bucket = "day" if (max(days) - min(days)).days <= DAILY_BUCKET_MAX_DAYS else "week"
+    periods = sorted({_period_start(day, bucket) for day in days})
+    index = {period: i for i, period in enumerate(periods)}
+    outcomes: dict[str, list[list[bool]]] = defaultdict(lambda: [[] for _ in periods])
+    times: dict[str, list[list[float]]] = defaultdict(lambda: [[] for _ in periods])
+    for (task, topic), day in zip(done, days, strict=True):
+        i = index[_period_start(day, bucket)]
+        outcomes[topic][i].append(bool(task.correct))
+        if task.seconds_taken:
+            times[topic][i].append(task.seconds_taken)
+    return Progress(
+        bucket=bucket,
+        periods=[p.isoformat() for p in periods],
+        accuracy={t: [float(np.mean(o)) if o else None for o in rows]
+                  for t, rows in sorted(outcomes.items())},
+        median_seconds={t: [float(np.median(s)) if s else None for s in times[t]] for t in sorted(outcomes)},
+        answered={t: [len(o) for o in rows] for t, rows in sorted(outcomes.items())},
+    )
+
+
+def calibration(*, session: Session, user: User, bins: int = 10) -> list[CalibrationBin]:
+    """The P(correct) shown at creation against the outcomes, in ``bins`` equal-width bins."""
+    rows = [(task.p_correct, bool(task.correct)) for task, _ in _done_rows(session, user)
+            if task.p_correct is not None and task.correct is not None]
+    out = []
+    for k in range(bins):
+        low, high = k / bins, (k + 1) / bins
+        inside = [(p, y) for p, y in rows if low <= p < high or (k == bins - 1 and p == 1.0)]
+        if not inside:
+            out.append(CalibrationBin(low, high, 0, None, None, None, None))
+            continue
+        hits = sum(y for _, y in inside)
+        _, lo, hi = beta_interval(hits, len(inside))
+        out.append(CalibrationBin(low, high, len(inside), float(np.mean([p for p, _ in inside])),
+                                  hits / len(inside), lo, hi))
+    return out
+
+
+def time_checks(*, session: Session, user: User, limit: int = 200) -> list[TimeCheck]:
+    """The latest completed tasks with a predicted time range, oldest first."""
+    out = [TimeCheck(task.id, task.title, topic, task.completed_at, task.expected_seconds, task.seconds_low,
+                     task.seconds_high, task.seconds_taken)
+           for task, topic in _done_rows(session, user)
+           if task.completed_at and task.expected_seconds and task.seconds_low and task.seconds_high
+           and task.seconds_taken]
+    return out[-limit:]
+
+
+def abilities(*, session: Session, user: User, now: datetime) -> list[TopicAbility]:
+    """Per topic the student has answered: the rate with its 80% interval and the serving model's P(correct)
+    for a medium task now (the model's view, which also uses other students' data)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    topics: dict[str, Topic] = {}
+    for task, name in _done_rows(session, user):
+        counts[name][0] += 1
+        counts[name][1] += int(bool(task.correct))
+        topics[name] = task.topic
+    out = []
+    for name in sorted(counts):
+        answered, correct = counts[name]
+        mean, low, high = beta_interval(correct, answered)
+        served = predictions.predict_task(session=session, user=user, topic=topics[name],
+                                          difficulty=Difficulty.MEDIUM, now=now)
+        out.append(TopicAbility(name, answered, correct, mean, low, high, served.p_correct, served.model,
+                                served.source))
+    return out
+
+
+def weekly_time(*, session: Session, user: User, zone: ZoneInfo = UTC) -> WeeklyTime:
+    """Minutes spent per topic per local week."""
+    minutes: dict[tuple[date, str], float] = defaultdict(float)
+    for task, topic in _done_rows(session, user):
+        if task.completed_at and task.seconds_taken:
+            week = _period_start(_local_day(task.completed_at, zone), "week")
+            minutes[(week, topic)] += task.seconds_taken / 60.0
+    weeks = sorted({week for week, _ in minutes})
+    names = sorted({topic for _, topic in minutes})
+    return WeeklyTime(weeks=[w.isoformat() for w in weeks],
+                      minutes={t: [round(minutes.get((w, t), 0.0), 1) for w in weeks] for t in names})
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def leaderboard(*, session: Session, user: User) -> list[ModelScore]:
+    """Every model with scored predictions for this student, best log loss first; marks the serving one."""
+    rows = session.execute(
+        select(PredictionLog.model, PredictionLog.p_correct, PredictionLog.mean_log_time,
+               PredictionLog.sd_log_time, PredictionLog.correct, PredictionLog.log_time)
+        .where(PredictionLog.user_id == user.id, PredictionLog.scored_at.is_not(None))
+    ).all()
+    serving = predictions.serving_model_name(session, user)
+    by_model: dict[str, list[tuple[float, float, float, float, float]]] = defaultdict(list)
+    for model, p_correct, mean_log_time, sd_log_time, correct, log_time in rows:
+        by_model[model].append((p_correct, mean_log_time, sd_log_time,
+                                math.nan if correct is None else float(correct),
+                                math.nan if log_time is None else log_time))
+    out = []
+    for model, values in by_model.items():
+        table = np.array(values, dtype=np.float64)
+        p, mu, sd, y, t = table[:, 0], table[:, 1], table[:, 2], table[:, 3], table[:, 4]
+        out.append(ModelScore(
+            model=model, serving=model == serving, n=len(values),
+            log_loss=_finite(metrics.log_loss(p, y)), auc=_finite(metrics.auc(p, y)),
+            brier=_finite(metrics.brier(p, y)), mae_seconds=_finite(metrics.mae_seconds(mu, t)),
+            coverage80=_finite(metrics.coverage80(mu, sd, t)),
+        ))
+    return sorted(out, key=lambda s: (s.log_loss is None, s.log_loss or 0.0, s.model))

@@ -1,0 +1,128 @@
+"""Exams, readiness and the day-by-day plan on the preparation page and the dashboard: the one place the UI
+talks to planning.
+
+Isolated on purpose: ``studysmart.planning`` has the pure planner but no stored exams yet. Until a planning
+service registers its exams with ``set_exam_source``, every student sees "no exams yet". Wiring it is one call
+at start-up, e.g. in ``mount``::
+
+    exams.set_exam_source(lambda *, session, user, now: [to_view(e) for e in planning.list_exams(...)])
+
+Everything else here only renders the ``ExamView`` values that source returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+from nicegui import ui
+from sqlalchemy.orm import Session
+
+from studysmart.users.models import User
+from studysmart.web.components.format import percent
+
+
+@dataclass(frozen=True)
+class ExamReadiness:
+    """Expected exam score now with its 10%-90% range, and the forecast on exam day with the plan."""
+
+    expected_score: float
+    low: float
+    high: float
+    forecast_on_exam_day: float | None = None
+
+
+@dataclass(frozen=True)
+class ExamPlanDay:
+    """One day of the plan: minutes available and planned, and one line per planned item."""
+
+    day: date
+    minutes_available: float
+    minutes_planned: float
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExamView:
+    """One exam as the pages show it."""
+
+    name: str
+    day: date
+    topics: tuple[tuple[str, float], ...]  # (topic, weight)
+    minutes_per_day: float | None = None
+    readiness: ExamReadiness | None = None
+    plan: tuple[ExamPlanDay, ...] = ()
+    ics: Callable[[], bytes] | None = field(default=None, compare=False)  # the plan as an .ics calendar
+
+
+class ExamSource(Protocol):
+    def __call__(self, *, session: Session, user: User, now: datetime) -> list[ExamView]: ...
+
+
+_source: ExamSource | None = None
+
+
+def set_exam_source(source: ExamSource | None) -> None:
+    """Register where exams come from (the planning service); None shows "no exams yet" again."""
+    global _source
+    _source = source
+
+
+def load_exams(*, session: Session, user: User, now: datetime) -> list[ExamView]:
+    """The student's upcoming exams, soonest first (empty until a planning source is registered).
+
+    Args:
+        session: a database session.
+        user: the student.
+        now: the current time.
+
+    Returns:
+        The exams.
+    """
+    if _source is None:
+        return []
+    return sorted(_source(session=session, user=user, now=now), key=lambda exam: exam.day)
+
+
+def readiness_line(readiness: ExamReadiness | None) -> str:
+    """``"Expected score now 64% (52–75%) · on exam day 78%"``."""
+    if readiness is None:
+        return "Readiness appears after your first answers in the exam's topics."
+    text = (f"Expected score now {percent(readiness.expected_score)} "
+            f"({percent(readiness.low)}–{percent(readiness.high)})")
+    if readiness.forecast_on_exam_day is not None:
+        text += f" · on exam day {percent(readiness.forecast_on_exam_day)} if you follow the plan"
+    return text
+
+
+def exam_card(exam: ExamView, *, today: date, on_ics: Callable[[ExamView], object] | None = None,
+              plan_days: int = 7) -> None:
+    """One exam: date, topics with weights, readiness, and (when given) the next days of its plan."""
+    days_left = (exam.day - today).days
+    with ui.card().props("flat bordered").classes("w-full gap-2").mark("exam"):
+        with ui.row().classes("w-full items-baseline gap-2"):
+            ui.label(exam.name).classes("text-lg font-semibold")
+            ui.label(f"{exam.day:%a %d %b %Y} · in {days_left} day{'s' if days_left != 1 else ''}") \
+                .classes("text-sm ss-muted")
+        with ui.row().classes("gap-1"):
+            for topic, weight in exam.topics:
+                ui.badge(f"{topic} {weight:.0%}" if weight <= 1 else f"{topic} ×{weight:g}") \
+                    .props("outline color=primary")
+        ui.label(readiness_line(exam.readiness)).classes("text-sm").mark("readiness")
+        if exam.readiness is not None:
+            ui.linear_progress(value=exam.readiness.expected_score, show_value=False) \
+                .props("rounded size=8px") \
+                .props(f'aria-label="Expected score {percent(exam.readiness.expected_score)}"')
+        if exam.plan:
+            with ui.expansion("Day-by-day plan", icon="calendar_month").classes("w-full"):
+                for day in exam.plan[:plan_days]:
+                    with ui.row().classes("w-full gap-2 items-baseline"):
+                        ui.label(f"{day.day:%a %d %b}").classes("w-24 font-medium")
+                        ui.label(f"{day.minutes_planned:.0f} of {day.minutes_available:.0f} min") \
+                            .classes("text-sm ss-muted w-28")
+                        ui.label("; ".join(day.items) or "rest").classes("text-sm flex-1")
+        if exam.ics is not None and on_ics is not None:
+            ui.button("Export to calendar (.ics)", icon="download", on_click=lambda: on_ics(exam)) \
+                .props("flat no-caps")

@@ -1,0 +1,146 @@
+"""/dashboard/analytics: progress per topic over time, calibration of the predictions shown, predicted against
+actual time, ability per topic with its uncertainty, time per topic per week, and the model leaderboard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+from sqlalchemy.orm import Session
+
+from studysmart.analytics import service as analytics
+from studysmart.core.db import utcnow
+from studysmart.users.models import User
+from studysmart.web import auth
+from studysmart.web.actions import perform
+from studysmart.web.components import charts
+from studysmart.web.components.format import duration, percent
+from studysmart.web.layout import empty_state, frame
+
+PATH = "/dashboard/analytics"
+MIN_FOR_CALIBRATION = 10
+
+
+@dataclass(frozen=True)
+class AnalyticsData:
+    progress: analytics.Progress
+    calibration: list[analytics.CalibrationBin]
+    times: list[analytics.TimeCheck]
+    abilities: list[analytics.TopicAbility]
+    weekly: analytics.WeeklyTime
+    leaderboard: list[analytics.ModelScore]
+
+
+def _load(zone: ZoneInfo) -> Callable[[Session, User], AnalyticsData]:
+    def load(session: Session, user: User) -> AnalyticsData:
+        return AnalyticsData(
+            progress=analytics.progress(session=session, user=user, zone=zone),
+            calibration=analytics.calibration(session=session, user=user),
+            times=analytics.time_checks(session=session, user=user),
+            abilities=analytics.abilities(session=session, user=user, now=utcnow()),
+            weekly=analytics.weekly_time(session=session, user=user, zone=zone),
+            leaderboard=analytics.leaderboard(session=session, user=user),
+        )
+    return load
+
+
+def _section(title: str, note: str) -> ui.card:
+    card = ui.card().classes("ss-card gap-2")
+    with card:
+        ui.label(title).classes("text-lg font-semibold").props('role=heading aria-level="2"')
+        ui.label(note).classes("text-sm ss-muted")
+    return card
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _leaderboard(rows: list[analytics.ModelScore]) -> None:
+    columns = [
+        {"name": "model", "label": "Model", "field": "model", "align": "left"},
+        {"name": "n", "label": "Answers", "field": "n"},
+        {"name": "log_loss", "label": "Log loss ↓", "field": "log_loss"},
+        {"name": "auc", "label": "AUC ↑", "field": "auc"},
+        {"name": "brier", "label": "Brier ↓", "field": "brier"},
+        {"name": "mae", "label": "Time MAE ↓", "field": "mae"},
+        {"name": "coverage", "label": "80% range hit", "field": "coverage"},
+    ]
+    table_rows = [{
+        "model": f"{row.model} (serving)" if row.serving else row.model, "n": row.n,
+        "log_loss": _number(row.log_loss), "auc": _number(row.auc), "brier": _number(row.brier),
+        "mae": duration(row.mae_seconds), "coverage": percent(row.coverage80),
+    } for row in rows]
+    ui.table(columns=columns, rows=table_rows, row_key="model").props("flat dense wrap-cells") \
+        .classes("w-full").mark("leaderboard")
+
+
+def _render(data: AnalyticsData) -> None:
+    answered = sum(b.count for b in data.calibration)
+    with ui.element("div").classes("w-full grid grid-cols-1 lg:grid-cols-2 gap-4"):
+        with _section("Accuracy over time", f"Share correct per topic per {data.progress.bucket}."):
+            charts.chart(charts.accuracy_over_time(data.progress), label="Accuracy per topic over time",
+                         marker="chart-accuracy")
+        with _section("Time over time", f"Median minutes per task per topic per {data.progress.bucket}."):
+            charts.chart(charts.time_over_time(data.progress), label="Time per task per topic over time",
+                         marker="chart-time")
+        with _section("Calibration", "When we said 70%, were you right about 70% of the time? Dashes: the "
+                      "mean prediction in each bin; dots and bands: what happened (80% interval)."):
+            if answered < MIN_FOR_CALIBRATION:
+                ui.label(f"{answered} answers so far; the bins become readable after "
+                         f"{MIN_FOR_CALIBRATION}.") \
+                    .classes("text-sm")
+            charts.chart(charts.calibration(data.calibration), label="Calibration of predicted P(correct)",
+                         marker="chart-calibration")
+        with _section("Predicted against actual time", _coverage_note(data.times)):
+            charts.chart(charts.time_checks(data.times), label="Predicted time range against actual time",
+                         marker="chart-times")
+        with _section("Ability per topic", "Your rate with its 80% interval (wide with few answers), and "
+                      "what the serving model expects for a medium task now."):
+            charts.chart(charts.abilities(data.abilities), label="Ability per topic with uncertainty",
+                         marker="chart-ability")
+        with _section("Time per topic per week", "Minutes spent, stacked by topic."):
+            charts.chart(charts.weekly_time(data.weekly), label="Minutes per topic per week",
+                         marker="chart-weekly")
+    with _section("Model leaderboard", "Every model predicted each of your tasks before you answered; "
+                  "this is how each scored on your answers."):
+        if data.leaderboard:
+            _leaderboard(data.leaderboard)
+        else:
+            ui.label("No scored predictions yet.").classes("text-sm")
+
+
+def _coverage_note(times: list[analytics.TimeCheck]) -> str:
+    if not times:
+        return "No timed tasks yet."
+    inside = sum(check.inside for check in times)
+    return (f"{inside} of {len(times)} actual times fell inside the predicted 80% range "
+            f"({inside / len(times):.0%}; well calibrated is about 80%). Showing the latest 30.")
+
+
+def register() -> None:
+    """Register the page."""
+
+    @ui.page(PATH)
+    async def analytics_page(request: Request) -> RedirectResponse | None:
+        checked = auth.require_user(request)
+        if isinstance(checked, RedirectResponse):
+            return checked
+        user, who = checked
+        with frame("Analytics", user=user, path=PATH):
+            outcome = await perform(who, _load(who.zone), path=PATH)
+            if not outcome.ok or outcome.value is None:
+                return None
+            data = outcome.value
+            if not data.progress.periods:
+                empty_state("No completed tasks yet. Complete a task (start it, then mark it correct or "
+                            "incorrect) and your progress, calibration and the model leaderboard "
+                            "appear here.",
+                            action="Go to tasks", target="/dashboard/tasks", icon="insights")
+                return None
+            _render(data)
+        return None

@@ -1,0 +1,141 @@
+"""/dashboard: today at a glance: the plan with predictions and its total time against the daily goal, today's
+work, the streak, the last 7 days' accuracy, the next exam, and the training status as a quiet badge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+from sqlalchemy.orm import Session
+
+from studysmart.analytics import service as analytics
+from studysmart.core.db import utcnow
+from studysmart.training import service as training
+from studysmart.users.models import User
+from studysmart.web import auth
+from studysmart.web.actions import perform
+from studysmart.web.components import exams
+from studysmart.web.components.format import duration, interval, local_datetime, percent
+from studysmart.web.components.timer import running_timer
+from studysmart.web.layout import empty_state, frame
+
+PATH = "/dashboard"
+SHOWN_PLANNED = 8
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    summary: analytics.DaySummary
+    training: training.TrainingStatus
+    next_exam: exams.ExamView | None
+
+
+def _load(zone: ZoneInfo) -> Callable[[Session, User], DashboardData]:
+    def load(session: Session, user: User) -> DashboardData:
+        now = utcnow()
+        upcoming = exams.load_exams(session=session, user=user, now=now)
+        return DashboardData(summary=analytics.today_summary(session=session, user=user, now=now, zone=zone),
+                             training=training.get_status(session=session),
+                             next_exam=next(iter(upcoming), None))
+    return load
+
+
+def _stat(label: str, value: str, detail: str, marker: str) -> None:
+    with ui.card().props("flat bordered").classes("gap-0 p-3").mark(marker):
+        ui.label(label).classes("text-xs uppercase ss-muted")
+        ui.label(value).classes("text-2xl font-semibold")
+        ui.label(detail).classes("text-sm ss-muted")
+
+
+def _training_badge(status: training.TrainingStatus, zone: ZoneInfo) -> None:
+    trained = (f"last trained {local_datetime(status.last_trained_at, zone)}" if status.last_trained_at
+               else "not trained yet")
+    state = " · training now" if status.running else ""
+    with ui.row().classes("items-center gap-1 text-xs ss-muted").mark("training-status"):
+        ui.icon("model_training").classes("text-sm")
+        ui.label(f"Models: {status.completed_since_training}/{status.threshold} answers toward the next "
+                 f"training · {trained}{state}")
+
+
+def _plan_card(summary: analytics.DaySummary) -> None:
+    goal_seconds = summary.daily_goal_minutes * 60.0
+    with ui.card().classes("ss-card gap-2").mark("today-plan"):
+        with ui.row().classes("w-full items-baseline gap-2"):
+            ui.label("Today's plan").classes("text-lg font-semibold").props('role=heading aria-level="2"')
+            ui.space()
+            ui.label(f"~{duration(summary.planned_seconds)} predicted · "
+                     f"goal {summary.daily_goal_minutes} min") \
+                .classes("text-sm").mark("plan-total")
+        ratio = summary.planned_seconds / goal_seconds if goal_seconds else 0.0
+        ui.linear_progress(value=min(ratio, 1.0), show_value=False,
+                           color="positive" if ratio <= 1 else "warning") \
+            .props(f'rounded size=8px aria-label="Planned {ratio:.0%} of the daily goal"')
+        if ratio > 1:
+            ui.label("That is more than your daily goal; consider moving some tasks to another day.") \
+                .classes("text-sm text-warning")
+        if not summary.planned:
+            empty_state("Nothing planned for today. Add a task to get its predicted time and chance.",
+                        action="Add a task", target="/dashboard/tasks", icon="event_available")
+            return
+        for task in summary.planned[:SHOWN_PLANNED]:
+            with ui.row().classes("w-full items-center gap-x-3 gap-y-0 py-1 border-b border-gray-200") \
+                    .mark("planned-task"):
+                ui.label(task.title).classes("font-medium")
+                ui.badge(task.topic).props("outline color=primary")
+                ui.space()
+                if task.status == "in_progress" and task.started_at is not None:
+                    running_timer(task.started_at)
+                if task.p_correct is not None and task.expected_seconds is not None:
+                    ui.label(f"{percent(task.p_correct)} · ~{duration(task.expected_seconds)}") \
+                        .classes("text-sm")
+                    if task.seconds_low and task.seconds_high:
+                        ui.label(f"({interval(task.seconds_low, task.seconds_high)})") \
+                            .classes("text-sm ss-muted")
+        if len(summary.planned) > SHOWN_PLANNED:
+            ui.link(f"and {len(summary.planned) - SHOWN_PLANNED} more", "/dashboard/tasks").classes("text-sm")
+
+
+def _exam_card(exam: exams.ExamView | None, today: datetime) -> None:
+    with ui.card().classes("ss-card gap-2").mark("next-exam"):
+        ui.label("Next exam").classes("text-lg font-semibold").props('role=heading aria-level="2"')
+        if exam is None:
+            empty_state("No exams yet. Add one on the preparation page to see how ready you are.",
+                        action="Preparation", target="/dashboard/preparation", icon="event")
+        else:
+            exams.exam_card(exam, today=today.date(), plan_days=0)
+
+
+def register() -> None:
+    """Register the page."""
+
+    @ui.page(PATH)
+    async def dashboard_page(request: Request) -> RedirectResponse | None:
+        checked = auth.require_user(request)
+        if isinstance(checked, RedirectResponse):
+            return checked
+        user, who = checked
+        with frame(f"Hello, {user.display_name}", user=user, path=PATH):
+            outcome = await perform(who, _load(who.zone), path=PATH)
+            if not outcome.ok or outcome.value is None:
+                return None
+            data = outcome.value
+            summary = data.summary
+            _training_badge(data.training, who.zone)
+            with ui.element("div").classes("w-full grid grid-cols-2 md:grid-cols-4 gap-3"):
+                _stat("Planned today", str(len(summary.planned)), f"~{duration(summary.planned_seconds)}",
+                      "stat-planned")
+                _stat("Done today", str(summary.done_today), duration(summary.seconds_today) if
+                      summary.done_today else "nothing yet", "stat-done")
+                _stat("Streak", f"{summary.streak_days} day{'s' if summary.streak_days != 1 else ''}",
+                      "days in a row with an answer", "stat-streak")
+                _stat("Last 7 days", percent(summary.week_accuracy),
+                      f"{summary.week_correct} of {summary.week_answered} correct" if summary.week_answered
+                      else "no answers yet", "stat-week")
+            _plan_card(summary)
+            _exam_card(data.next_exam, utcnow().astimezone(who.zone))
+        return None

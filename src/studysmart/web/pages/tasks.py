@@ -1,0 +1,264 @@
+"""/dashboard/tasks: create a task with a live prediction preview; the list filtered by status and topic;
+start (with a timer that counts from the stored start), complete, edit and delete."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from studysmart.core.db import utcnow
+from studysmart.tasks import service as tasks
+from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
+from studysmart.users.models import User
+from studysmart.web import auth
+from studysmart.web.actions import perform
+from studysmart.web.components import task_dialogs
+from studysmart.web.components.format import DIFFICULTY_LABELS, STATUS_LABELS, duration, local_datetime
+from studysmart.web.components.prediction import PreviewPanel, prediction_badge, preview_task
+from studysmart.web.components.timer import running_timer
+from studysmart.web.layout import empty_state, frame
+
+PATH = "/dashboard/tasks"
+PAGE_SIZE = 50
+PREVIEW_DELAY = 0.3  # seconds of quiet typing before a new preview is computed
+STATUS_FILTER = {"all": "All", **STATUS_LABELS}
+
+
+def _user_topics(session: Session, user: User) -> list[str]:
+    stmt = (select(Topic.name).join(Task, Task.topic_id == Topic.id).where(Task.owner_id == user.id)
+            .group_by(Topic.name).order_by(Topic.name))
+    return list(session.scalars(stmt))
+
+
+class TasksView:
+    """The state and widgets of one tasks page."""
+
+    def __init__(self, who: auth.Identity, user: User) -> None:
+        self.who = who
+        self.zone = who.zone
+        self.rows: list[Task] = []
+        self.total = 0
+        self.limit = PAGE_SIZE
+        self.catalog: list[str] = []
+        self.own_topics: list[str] = []
+        self.preview_changed_at: float | None = None
+        self.preview_seq = 0
+        self.host = ui.element("div")  # dialogs live here, outside the refreshed list
+
+    # -- building --------------------------------------------------------------------------------------------
+    def build(self) -> None:
+        """Build the form, the filters and the list."""
+        with ui.card().classes("ss-card gap-3").mark("create-card"):
+            ui.label("New task").classes("text-lg font-semibold").props('role=heading aria-level="2"')
+            with ui.grid().classes("w-full gap-3 grid-cols-1 sm:grid-cols-2"):
+                self.title = ui.input("Title", placeholder="e.g. Quadratic equations, set 3") \
+                    .props("maxlength=200").mark("new-title")
+                self.topic = ui.input("Topic", placeholder="e.g. Algebra", autocomplete=self.catalog,
+                                      on_change=self._preview_soon).props("maxlength=100").mark("new-topic")
+                self.difficulty = ui.select(DIFFICULTY_LABELS, value=Difficulty.MEDIUM.value,
+                                            label="Difficulty", on_change=self._preview_soon) \
+                    .mark("new-difficulty")
+                self.due = ui.input("Due date (optional)").props("type=date stack-label").mark("new-due")
+            self.preview = PreviewPanel()
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Add task", icon="add", on_click=self.create).props("no-caps").mark("add-task")
+        for field in (self.title, self.topic, self.due):
+            field.on("keydown.enter", self.create)
+        ui.timer(0.1, self._preview_if_quiet)
+
+        with ui.row().classes("w-full items-end gap-3"):
+            self.status_filter = ui.select(STATUS_FILTER, value="all", label="Status",
+                                           on_change=self.reload).classes("w-40").mark("filter-status")
+            self.topic_filter = ui.select({"": "All topics"}, value="", label="Topic",
+                                          on_change=self.reload).classes("w-48").mark("filter-topic")
+            ui.space()
+            self.count_label = ui.label("").classes("text-sm ss-muted").mark("task-count")
+        self.render_list()
+
+    @ui.refreshable_method
+    def render_list(self) -> None:
+        """The task cards (rebuilt after every change)."""
+        if not self.rows:
+            filtered = self.status_filter.value != "all" or bool(self.topic_filter.value)
+            empty_state("No tasks match these filters." if filtered else
+                        "No tasks yet: add your first one above to get a prediction of how it will go.",
+                        icon="checklist")
+            return
+        with ui.column().classes("w-full gap-2").mark("task-list"):
+            for task in self.rows:
+                self._task_card(task)
+        if self.total > len(self.rows):
+            ui.button(f"Show more ({self.total - len(self.rows)} left)", on_click=self.show_more) \
+                .props("flat no-caps").classes("self-center")
+
+    def _task_card(self, task: Task) -> None:
+        with ui.card().props("flat bordered").classes("w-full gap-1 py-3").mark(f"task-{task.id}"):
+            with ui.row().classes("w-full items-center gap-2"):
+                ui.label(task.title).classes("font-semibold text-base break-all")
+                ui.badge(task.topic.name).props("outline color=primary")
+                ui.badge(DIFFICULTY_LABELS[task.difficulty.value]).props("outline color=grey-7")
+                ui.space()
+                ui.badge(STATUS_LABELS[task.status.value], color={
+                    "planned": "grey-6", "in_progress": "positive", "done": "primary"}[task.status.value])
+            prediction_badge(task)
+            if task.status is TaskStatus.IN_PROGRESS and task.started_at is not None:
+                running_timer(task.started_at)
+            if task.status is TaskStatus.DONE:
+                mark = "✓ Correct" if task.correct else "✗ Incorrect"
+                ui.label(f"{mark} · took {duration(task.seconds_taken)} · "
+                         f"{local_datetime(task.completed_at, self.zone)}") \
+                    .classes("text-sm").mark("task-outcome")
+            with ui.row().classes("w-full gap-1 justify-end"):
+                if task.status is TaskStatus.PLANNED:
+                    ui.button("Start", icon="play_arrow", on_click=lambda t=task: self.start(t)) \
+                        .props("flat dense no-caps color=positive").mark("start")
+                if task.status is not TaskStatus.DONE:
+                    ui.button("Complete", icon="check", on_click=lambda t=task: self.ask_complete(t)) \
+                        .props("flat dense no-caps").mark("complete")
+                ui.button("Edit", icon="edit", on_click=lambda t=task: self.ask_edit(t)) \
+                    .props("flat dense no-caps").mark("edit")
+                ui.button("Delete", icon="delete", on_click=lambda t=task: self.ask_delete(t)) \
+                    .props("flat dense no-caps color=negative").mark("delete")
+
+    # -- loading ---------------------------------------------------------------------------------------------
+    async def reload(self) -> None:
+        """Load the list, topics and catalog for the current filters, then redraw."""
+        status = None if self.status_filter.value == "all" else TaskStatus(self.status_filter.value)
+        topic = self.topic_filter.value or None
+        limit = self.limit
+
+        def load(session: Session, user: User) -> tuple[list[Task], int, list[str], list[str]]:
+            rows, total = tasks.list_tasks(session=session, user=user, status=status, topic=topic,
+                                           limit=limit)
+            catalog = [t.name for t in tasks.list_topics(session=session, limit=500)]
+            return rows, total, _user_topics(session, user), catalog
+
+        outcome = await perform(self.who, load, path=PATH)
+        if not outcome.ok or outcome.value is None:
+            return
+        self.rows, self.total, self.own_topics, catalog = outcome.value
+        self.catalog[:] = catalog
+        self.topic.set_autocomplete(catalog)
+        options = {"": "All topics", **{name: name for name in self.own_topics}}
+        if self.topic_filter.value not in options:
+            options[self.topic_filter.value] = self.topic_filter.value
+        self.topic_filter.set_options(options, value=self.topic_filter.value)
+        shown = f"{len(self.rows)} of {self.total}" if self.total > len(self.rows) else f"{self.total}"
+        self.count_label.set_text(f"{shown} task{'s' if self.total != 1 else ''}")
+        self.render_list.refresh()
+
+    async def show_more(self) -> None:
+        """Load the next page of tasks."""
+        self.limit += PAGE_SIZE
+        await self.reload()
+
+    # -- preview ---------------------------------------------------------------------------------------------
+    def _preview_soon(self) -> None:
+        self.preview_changed_at = time.monotonic()
+        if (self.topic.value or "").strip():
+            self.preview.loading()
+
+    async def _preview_if_quiet(self) -> None:
+        if self.preview_changed_at is None or time.monotonic() - self.preview_changed_at < PREVIEW_DELAY:
+            return
+        self.preview_changed_at = None
+        await self.update_preview()
+
+    async def update_preview(self) -> None:
+        """Compute the prediction for the topic and difficulty in the form."""
+        topic, difficulty = (self.topic.value or "").strip(), self.difficulty.value
+        if not topic:
+            self.preview.show(None)
+            return
+        self.preview_seq += 1
+        seq = self.preview_seq
+        outcome = await perform(self.who, lambda s, u: preview_task(
+            session=s, user=u, topic=topic[:100], difficulty=difficulty, now=utcnow()), path=PATH)
+        if seq == self.preview_seq and outcome.ok:  # a newer request may have overtaken this one
+            self.preview.show(outcome.value)
+
+    # -- actions ---------------------------------------------------------------------------------------------
+    async def create(self) -> None:
+        """Create the task in the form (inline errors for missing fields)."""
+        title, topic = (self.title.value or "").strip(), (self.topic.value or "").strip()
+        self.title.error = None if title else "A title is needed."
+        self.topic.error = None if topic else "A topic is needed."
+        try:
+            due = date.fromisoformat(self.due.value) if self.due.value else None
+            self.due.error = None
+        except ValueError:
+            self.due.error = "Use a date like 2025-03-14."
+            return
+        if not title or not topic:
+            return
+        difficulty = Difficulty(self.difficulty.value)
+        outcome = await perform(self.who, lambda s, u: tasks.create_task(
+            session=s, user=u, title=title[:200], topic=topic[:100], difficulty=difficulty, due_date=due,
+            now=utcnow()), path=PATH, success=f"Added “{title[:60]}”")
+        if outcome.ok:
+            self.title.set_value("")
+            self.due.set_value("")
+            await self.reload()
+
+    async def start(self, task: Task) -> None:
+        """Start the timer of a task."""
+        outcome = await perform(self.who, lambda s, u: tasks.start_task(
+            session=s, user=u, task_id=task.id, now=utcnow()), path=PATH)
+        if outcome.ok:
+            await self.reload()
+
+    def ask_complete(self, task: Task) -> None:
+        """Open the complete dialog."""
+        async def save(correct: bool, seconds: float) -> bool:
+            outcome = await perform(self.who, lambda s, u: tasks.complete_task(
+                session=s, user=u, task_id=task.id, correct=correct, seconds=seconds, now=utcnow()),
+                path=PATH, success="Well done: recorded.")
+            await self.reload()
+            return outcome.ok
+
+        task_dialogs.open_complete(self.host, task, save)
+
+    def ask_edit(self, task: Task) -> None:
+        """Open the edit dialog."""
+        async def save(changes: dict[str, Any]) -> bool:
+            outcome = await perform(self.who, lambda s, u: tasks.update_task(
+                session=s, user=u, task_id=task.id, changes=changes, now=utcnow()), path=PATH,
+                success="Saved.")
+            await self.reload()
+            return outcome.ok
+
+        task_dialogs.open_edit(self.host, task, self.catalog, save)
+
+    def ask_delete(self, task: Task) -> None:
+        """Open the delete confirmation."""
+        async def confirm() -> bool:
+            outcome = await perform(self.who,
+                                    lambda s, u: tasks.delete_task(session=s, user=u, task_id=task.id),
+                                    path=PATH, success="Deleted.")
+            await self.reload()
+            return outcome.ok
+
+        task_dialogs.open_delete(self.host, task, confirm)
+
+
+def register() -> None:
+    """Register the page."""
+
+    @ui.page(PATH)
+    async def tasks_page(request: Request) -> RedirectResponse | None:
+        checked = auth.require_user(request)
+        if isinstance(checked, RedirectResponse):
+            return checked
+        user, who = checked
+        with frame("Tasks", user=user, path=PATH):
+            view = TasksView(who, user)
+            view.build()
+            await view.reload()
+        return None

@@ -1,0 +1,88 @@
+"""Web UI tests: NiceGUI's simulated ``user`` on the app that ``create_app`` builds, over a migrated SQLite
+database per test (the UI's behaviour does not depend on the backend, so these run on SQLite only).
+
+NiceGUI's ``user_plugin`` is loaded here by importing its hook and using its public ``user_simulation`` (a
+``pytest_plugins`` line is only allowed in the top-level conftest).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from nicegui.testing import User, user_simulation
+from nicegui.testing.general_fixtures import pytest_configure  # noqa: F401 - temporary dir for app.storage
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy.orm import Session, sessionmaker
+
+from studysmart.core import security
+from studysmart.core.db import transaction, utcnow
+from studysmart.users.models import User as Account
+from tests.factories import PASSWORD, make_user
+
+MAIN_FILE = Path(__file__).with_name("main_app.py")
+BROWSER_ZONE = "Europe/Berlin"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only for the UI tests (overrides the per-backend parametrisation)."""
+    return f"sqlite:///{tmp_path / 'web.db'}"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at minimal cost (same code path, much faster): the UI tests hash and verify many passwords."""
+    monkeypatch.setattr(security, "_hasher", PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024,
+                                                                        parallelism=1),)))
+
+
+@pytest.fixture
+async def user(migrated: str, caplog: pytest.LogCaptureFixture) -> AsyncIterator[User]:
+    """A simulated browser on the full app; fails the test on any ERROR log, like NiceGUI's own fixture."""
+    async with user_simulation(main_file=MAIN_FILE) as simulated:
+        loaded = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "studysmart"}
+        simulated.javascript_rules[re.compile(r".*Intl\.DateTimeFormat.*")] = lambda _: BROWSER_ZONE
+        yield simulated
+    # NiceGUI drops the modules of page functions (and their parents, ``studysmart`` itself) so that
+    # module-level @ui.page decorators run again; ours register inside mount(), so keep the modules intact.
+    sys.modules.update(loaded)
+    errors = [record for record in caplog.get_records("call") if record.levelname == "ERROR"]
+    if errors:
+        pytest.fail(f"unexpected ERROR logs: {[r.getMessage() for r in errors]}", pytrace=False)
+
+
+@pytest.fixture
+def now() -> datetime:
+    return utcnow()
+
+
+@pytest.fixture
+def student(sessions: sessionmaker[Session], now: datetime) -> Account:
+    """A registered student (password ``tests.factories.PASSWORD``)."""
+    with transaction(sessions) as session:
+        return make_user(session, now=now)
+
+
+WAIT = 60  # retries of 0.1 s for steps that hash a password or compute predictions in the thread pool
+
+
+async def see(user: User, target: str | None = None, *, marker: str | None = None) -> None:
+    """``should_see`` that waits up to 6 s (work in the thread pool, a busy CI machine)."""
+    if target is not None:
+        await user.should_see(target, retries=WAIT)
+    else:
+        await user.should_see(marker=marker, retries=WAIT)
+
+
+async def log_in(user: User, email: str, password: str = PASSWORD, *, path: str = "/") -> None:
+    """Log in through the form of the home page and wait for the page after it."""
+    await user.open(path)
+    user.find(marker="login-email").type(email)
+    user.find(marker="login-password").type(password).trigger("keydown.enter")
+    await see(user, marker="logout")
