@@ -14,9 +14,10 @@ positive, rescaled to prod(a) = 1); b; phi (positive, prod(phi) = 1); lambda; si
 Sigma_I. Every item parameter is drawn from its normal full conditional given the conditional prior from
 N4(mu_I, Sigma_I) and the other three parameters of that item. The package imputes missing cells every
 iteration; here only observed cells enter the sums, which integrates the missing cells out exactly (same
-posterior under missingness at random) and scales with the sparse designs of the app. One deliberate
-difference: the package centres the prior of b on -E[b | a, phi, lambda] (a sign slip in its reuse of the
-lambda sampler); here the prior is centred on +E[b | ...] as the model states.
+posterior under missingness at random) and scales with the sparse designs of the app. Two deliberate
+differences: the package centres the prior of b on -E[b | a, phi, lambda] (a sign slip in its reuse of the
+lambda sampler), here it is centred on +E[b | ...] as the model states; and the latent Z is drawn exactly
+from its truncated normal even for extreme predictors (``lnirt_kernels.draw_latent_numpy``).
 """
 
 from __future__ import annotations

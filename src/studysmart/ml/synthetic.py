@@ -112,11 +112,10 @@ def simulate_response(
     """
     from scipy.special import ndtr
 
-    eta = np.asarray(a) * np.asarray(theta) - np.asarray(b)
-    p = ndtr(eta)
-    correct = (rng.random(np.shape(p)) < p).astype(np.float64)
-    mean = np.asarray(lam) - np.asarray(phi) * np.asarray(zeta)
-    log_time = mean + np.sqrt(sigma2) * rng.standard_normal(np.shape(mean))
+    theta, zeta, a, b, phi, lam, sigma2 = np.broadcast_arrays(theta, zeta, a, b, phi, lam, sigma2)
+    p = ndtr(a * theta - b)
+    correct = (rng.random(p.shape) < p).astype(np.float64)
+    log_time = lam - phi * zeta + np.sqrt(sigma2) * rng.standard_normal(p.shape)
     return SimulatedResponse(p_correct=np.asarray(p), correct=correct, log_time=np.asarray(log_time))
 
 
