@@ -1,18 +1,17 @@
-"""The allocation problem behind a plan and its solvers: a MILP (scipy.optimize.milp) and a greedy.
+"""The allocation problem behind a plan, the greedy solver, and the spacing passes (the MILP is in ``milp``).
 
 Decision: x[c, j] items of cell c = (topic, difficulty) on day j. Value: the expected exam-score gain sum_t
-V_t(E_t), where E_t = sum_{c in t, j} eff_c x[c, j] is the topic's effective practice and V_t is concave-ish
-(see ``readiness``); the MILP uses the upper concave hull of V_t on a grid of breakpoints (epigraph
-constraints).
+V_t(E_t), where E_t = sum_{c in t, j} eff_c x[c, j] is the topic's effective practice (see ``readiness``). The
+value depends only on these totals; spacing is a separate, soft objective: a topic studied on two consecutive
+days costs ``penalty`` (``Problem.score`` = value - penalty x repeats).
 
 Time is a hard constraint with a safety margin: a day's load is safe when ``sum mean + z * sqrt(sum var) <=
-budget`` (seconds; lognormal item times, z = the upper end of the 80% time interval by default). The MILP uses
-the tangent bound ``sqrt(V) <= V / (2 s0) + s0 / 2`` (valid for any s0 > 0), a linear constraint that implies
-the exact one; everything is re-checked exactly after rounding.
+budget`` (seconds; lognormal item times; z = the upper end of the 80% time interval by default), checked
+exactly here. Interleaving: one topic may take at most ``max_topic_share`` of a day (at least one item).
 
-Interleaving: one topic may take at most ``max_topic_share`` of a day (at least one item). Spacing: studying a
-topic on two consecutive days costs ``penalty`` (binary topic-day indicators in the MILP), so a topic recurs
-daily only when its weight and marginal gain pay for it.
+``solve_greedy`` fills the days in order with the best marginal value per second (charging the spacing penalty
+to the batch a repeated topic would get); ``pack_spaced`` lays out given totals, each topic when it is due;
+``respace`` swaps whole days' contents to remove repeats without changing the value.
 """
 
 from __future__ import annotations
@@ -21,12 +20,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import LinearConstraint, milp
-from scipy.sparse import coo_matrix
 
 from studysmart.planning.readiness import GainModel, TopicReadiness
 
-__all__ = ["Cell", "Problem", "TopicValues", "fits", "safe_seconds", "solve_greedy", "solve_milp"]
+__all__ = ["Cell", "Problem", "TopicValues", "fits", "pack_spaced", "respace", "safe_seconds", "solve_greedy"]
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -240,153 +237,99 @@ def solve_greedy(problem: Problem, counts: list[dict[int, int]] | None = None) -
     return counts
 
 
-def _upper_hull(xs: np.ndarray, ys: np.ndarray) -> list[tuple[float, float]]:
-    """Vertices of the upper concave hull of points sorted by x."""
-    hull: list[tuple[float, float]] = []
-    for x, y in zip(xs.tolist(), ys.tolist(), strict=False):
-        while len(hull) >= 2:
-            (x1, y1), (x2, y2) = hull[-2], hull[-1]
-            if (y2 - y1) * (x - x1) <= (y - y1) * (x2 - x1):  # the middle point lies on or below the chord
-                hull.pop()
-            else:
-                break
-        hull.append((x, y))
-    return hull
+def pack_spaced(problem: Problem, totals: dict[int, int]) -> list[dict[int, int]]:
+    """Place per-cell totals on the days in date order, each topic when it is most due.
 
-
-@dataclass(frozen=True)
-class MilpResult:
-    """A MILP allocation (None when HiGHS found no solution) and HiGHS's status message."""
-
-    counts: list[dict[int, int]] | None
-    status: str
-
-
-def solve_milp(
-    problem: Problem, *, time_limit: float = 1.0, mip_rel_gap: float = 0.02, breakpoints: int = 40
-) -> MilpResult:
-    """Solve the allocation as a MILP with HiGHS.
-
-    Args:
-        problem: the allocation problem.
-        time_limit: seconds for HiGHS; the best solution found by then is used.
-        mip_rel_gap: relative optimality gap at which HiGHS stops.
-        breakpoints: grid points per topic (geometric from half an item to the most the topic could get) for
-            the concave hull of V_t.
+    A topic's urgency is the share of the remaining study time it still needs; a topic studied the day before
+    counts a tenth as urgent for its first item of the day (spacing). Items that fit nowhere are left out
+    (the greedy top-up fills any slack afterwards).
 
     Returns:
-        The allocation (before exact re-checking and topping up) and the solver status.
+        Per day, cell index -> count.
     """
     cells, z = problem.cells, problem.z
-    n_topics = problem.n_topics
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    lower: list[float] = []
-    upper: list[float] = []
-    cost: list[float] = []
-    integral: list[int] = []
-    var_lb: list[float] = []
-    var_ub: list[float] = []
-
-    def variable(c: float, lb: float, ub: float, integer: bool) -> int:
-        cost.append(c)
-        var_lb.append(lb)
-        var_ub.append(ub)
-        integral.append(1 if integer else 0)
-        return len(cost) - 1
-
-    def row(entries: list[tuple[int, float]], lo: float, hi: float) -> None:
-        r = len(lower)
-        for col, val in entries:
-            rows.append(r)
-            cols.append(col)
-            vals.append(val)
-        lower.append(lo)
-        upper.append(hi)
-
-    mean_bar = float(np.mean([c.mean_seconds for c in cells]))
-    var_bar = float(np.mean([c.var_seconds for c in cells]))
-    x_of: list[list[tuple[int, int]]] = [[] for _ in range(problem.n_days)]  # per day: (cell, column)
-    topic_day_x: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    topic_day_ub: dict[tuple[int, int], float] = {}
-    for j, budget in enumerate(problem.budgets):
-        if budget <= 0:
-            continue
-        s0 = math.sqrt(max(budget / mean_bar, 1.0) * var_bar)
-        singles = [ci for ci, c in enumerate(cells) if fits(c.mean_seconds, c.var_seconds, z, budget)]
-        if not singles:
-            continue
-        reserve = z * s0 / 2
-        coef = [c.mean_seconds + z * c.var_seconds / (2 * s0) for c in cells]
-        if reserve + min(coef[ci] for ci in singles) > budget:
-            # fall back to the tangent at the cheapest single item, where the bound is exact for that item
-            cheapest = min(
-                singles, key=lambda ci: safe_seconds(cells[ci].mean_seconds, cells[ci].var_seconds, z)
-            )
-            s0 = max(math.sqrt(cells[cheapest].var_seconds), 1e-6)
-            reserve = z * s0 / 2
-            coef = [c.mean_seconds + z * c.var_seconds / (2 * s0) for c in cells]
-        entries = []
-        for ci, cell in enumerate(cells):
-            t = cell.topic_index
-            ub = math.floor(min((budget - reserve) / coef[ci], problem.caps[j][t] / cell.mean_seconds) + 1e-9)
-            if ub <= 0:
-                continue
-            col = variable(0.0, 0.0, float(ub), True)
-            x_of[j].append((ci, col))
-            entries.append((col, coef[ci]))
-            topic_day_x.setdefault((t, j), []).append((ci, col))
-            topic_day_ub[(t, j)] = topic_day_ub.get((t, j), 0.0) + ub * cell.mean_seconds
-        if entries:
-            row(entries, -np.inf, budget - reserve)
-    for (t, j), pairs in topic_day_x.items():
-        if topic_day_ub[(t, j)] > problem.caps[j][t] + 1e-6:
-            row([(col, cells[ci].mean_seconds) for ci, col in pairs], -np.inf, problem.caps[j][t])
-    if problem.penalty > 0:
-        y_of: dict[tuple[int, int], int] = {}
-        for (t, j), pairs in topic_day_x.items():
-            y = variable(0.0, 0.0, 1.0, True)
-            y_of[(t, j)] = y
-            big = sum(var_ub[col] for _, col in pairs)
-            row([(col, 1.0) for _, col in pairs] + [(y, -big)], -np.inf, 0.0)
-        for (t, j), y in y_of.items():
-            previous = y_of.get((t, j - 1))
-            if previous is not None:
-                s = variable(problem.penalty, 0.0, 1.0, False)
-                row([(y, 1.0), (previous, 1.0), (s, -1.0)], -np.inf, 1.0)
-    for t in range(n_topics):
-        columns = [
-            (ci, col) for j in range(problem.n_days) for ci, col in x_of[j] if cells[ci].topic_index == t
-        ]
-        if not columns:
-            continue
-        e_max = sum(var_ub[col] * cells[ci].efficiency for ci, col in columns)
-        grid = np.concatenate([[0.0], np.geomspace(min(0.5, e_max), e_max, breakpoints)])
-        hull = _upper_hull(grid, problem.values.values(t, grid))
-        e = variable(0.0, 0.0, e_max, False)
-        u = variable(-1.0, 0.0, max(h[1] for h in hull), False)
-        row([(e, 1.0)] + [(col, -cells[ci].efficiency) for ci, col in columns], 0.0, 0.0)
-        for (x1, y1), (x2, y2) in zip(hull[:-1], hull[1:], strict=False):
-            slope = (y2 - y1) / (x2 - x1)
-            row([(u, 1.0), (e, -slope)], -np.inf, y1 - slope * x1)
-    if not cost or not any(x_of):
-        return MilpResult(problem.empty(), "nothing fits")
-    matrix = coo_matrix((vals, (rows, cols)), shape=(len(lower), len(cost))).tocsr()
-    result = milp(
-        np.array(cost),
-        integrality=np.array(integral),
-        bounds=(np.array(var_lb), np.array(var_ub)),
-        constraints=LinearConstraint(matrix, np.array(lower), np.array(upper)),
-        options={"time_limit": time_limit, "mip_rel_gap": mip_rel_gap, "disp": False},
-    )
-    if result.x is None:
-        return MilpResult(None, str(result.message))
+    remaining = dict(totals)
+    need = [0.0] * problem.n_topics
+    for c, n in remaining.items():
+        need[cells[c].topic_index] += n * cells[c].mean_seconds
+    ahead = list(np.cumsum(problem.budgets[::-1])[::-1])  # study seconds from each day to the exam
     counts = problem.empty()
-    for j in range(problem.n_days):
-        for ci, col in x_of[j]:
-            n = int(round(result.x[col]))
-            if n > 0:
-                counts[j][ci] = n
-    gap = getattr(result, "mip_gap", None)
-    return MilpResult(counts, f"{result.message} (gap {gap:.3f})" if gap is not None else str(result.message))
+    yesterday: set[int] = set()
+    for j, budget in enumerate(problem.budgets):
+        mean = var = 0.0
+        topic_time = [0.0] * problem.n_topics
+        while budget > 0:
+            best, best_urgency = -1, 0.0
+            for c, left in remaining.items():
+                cell = cells[c]
+                t = cell.topic_index
+                if left <= 0 or topic_time[t] + cell.mean_seconds > problem.caps[j][t] + 1e-6:
+                    continue
+                if not fits(mean + cell.mean_seconds, var + cell.var_seconds, z, budget):
+                    continue
+                urgency = need[t] / ahead[j]
+                if t in yesterday and topic_time[t] == 0:
+                    urgency *= 0.1
+                if urgency > best_urgency:
+                    best, best_urgency = c, urgency
+            if best < 0:
+                break
+            cell = cells[best]
+            counts[j][best] = counts[j].get(best, 0) + 1
+            remaining[best] -= 1
+            need[cell.topic_index] -= cell.mean_seconds
+            topic_time[cell.topic_index] += cell.mean_seconds
+            mean += cell.mean_seconds
+            var += cell.var_seconds
+        yesterday = {cells[c].topic_index for c in counts[j]}
+    return counts
+
+
+def respace(problem: Problem, counts: list[dict[int, int]], *, max_passes: int = 20) -> list[dict[int, int]]:
+    """Reduce same-topic repeats on consecutive days by swapping whole days' contents.
+
+    The value depends only on each topic's total practice, so moving a day's items, as a block, to another day
+    whose budget and caps it also fits leaves the value unchanged; pairwise swaps that lower the number of
+    repeats are applied until none is left (or ``max_passes``).
+
+    Returns:
+        The respaced allocation (a new list; the day dicts are reused).
+    """
+    counts = list(counts)
+    n = len(counts)
+    topics = [frozenset(problem.cells[c].topic_index for c in day) for day in counts]
+    loads = [problem.load(day) for day in counts]
+    times = [[problem.topic_time(day, t) for t in range(problem.n_topics)] for day in counts]
+
+    def fits_on(content: int, day: int) -> bool:
+        if not counts[content]:
+            return True
+        if not fits(*loads[content], problem.z, problem.budgets[day]):
+            return False
+        return all(times[content][t] <= problem.caps[day][t] + 1e-6 for t in topics[content])
+
+    def repeats_around(days: set[int]) -> int:
+        pairs = {(j - 1, j) for j in days if j > 0} | {(j, j + 1) for j in days if j + 1 < n}
+        return sum(len(topics[a] & topics[b]) for a, b in pairs)
+
+    def swap(j: int, k: int) -> None:
+        counts[j], counts[k] = counts[k], counts[j]
+        topics[j], topics[k] = topics[k], topics[j]
+        loads[j], loads[k] = loads[k], loads[j]
+        times[j], times[k] = times[k], times[j]
+
+    for _ in range(max_passes):
+        improved = False
+        for j in range(n):
+            for k in range(j + 1, n):
+                if topics[j] == topics[k] or not (fits_on(j, k) and fits_on(k, j)):
+                    continue
+                before = repeats_around({j, k})
+                swap(j, k)
+                if repeats_around({j, k}) < before:
+                    improved = True
+                else:
+                    swap(j, k)
+        if not improved:
+            break
+    return counts

@@ -1,9 +1,10 @@
 """The day-by-day exam plan: which (topic, difficulty, count) to practise each day, and replanning.
 
 ``plan_exam`` builds the allocation problem of ``optimise`` from an exam, the student's predictions and
-learning gains, solves it with the MILP (or the greedy for long horizons, or when the MILP finds nothing),
-re-checks every day exactly, tops up any slack greedily, and returns a ``Plan``. Passing the previous plan and
-the completed work replans: work done stays on its day, missed work leaves its topics less practised (so
+learning gains, solves it with the greedy and, unless the horizon is long, the MILP of ``milp`` (either
+topped up greedily and respaced; the better value minus spacing penalties wins; the greedy alone if the MILP
+finds nothing), re-checks every day exactly after rounding, and returns a ``Plan``. Passing the previous plan
+and the completed work replans: work done stays on its day, missed work leaves its topics less practised (so
 re-optimisation gives them more of the remaining days), today keeps what is done and only its remaining
 minutes are planned.
 
@@ -21,7 +22,15 @@ from datetime import date
 from typing import Any
 
 from studysmart.ml.base import Z80
-from studysmart.planning.optimise import Cell, Problem, TopicValues, safe_seconds, solve_greedy, solve_milp
+from studysmart.planning.milp import solve_milp
+from studysmart.planning.optimise import (
+    Cell,
+    Problem,
+    TopicValues,
+    respace,
+    safe_seconds,
+    solve_greedy,
+)
 from studysmart.planning.readiness import GainEstimate, GainModel, topic_readiness
 from studysmart.planning.spec import CompletedWork, ExamSpec, PlanningError, StudentPredictions
 
@@ -216,8 +225,9 @@ def _build_problem(
 
 
 def _solve(problem: Problem, options: PlanOptions) -> tuple[list[dict[int, int]], str, str]:
-    """Greedy always (milliseconds); the MILP too unless the horizon is long. The better plan wins."""
-    greedy = solve_greedy(problem)
+    """Greedy always (milliseconds); the MILP too unless the horizon is long. Both are topped up and respaced;
+    the better full objective (value minus spacing penalties) wins."""
+    greedy = respace(problem, solve_greedy(problem))
     study_days = sum(1 for b in problem.budgets if b > 0)
     use_milp = options.solver == "milp" or (options.solver == "auto" and study_days <= options.max_milp_days)
     if not use_milp:
@@ -232,7 +242,7 @@ def _solve(problem: Problem, options: PlanOptions) -> tuple[list[dict[int, int]]
         return greedy, "greedy-fallback", result.status
     counts = result.counts
     problem.repair(counts)
-    counts = solve_greedy(problem, counts)
+    counts = respace(problem, solve_greedy(problem, counts))
     if options.solver == "auto" and problem.score(greedy) > problem.score(counts):
         return greedy, "greedy", f"greedy beat the MILP ({result.status})"
     return counts, "milp", result.status
