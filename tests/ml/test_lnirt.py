@@ -154,7 +154,8 @@ def test_held_out_intervals_are_calibrated(small: SyntheticData) -> None:
 
 def test_progress_is_reported(small: SyntheticData) -> None:
     calls: list[tuple[int, int, str]] = []
-    LNIRT(iterations=50).fit(small.responses, progress=lambda done, total, msg: calls.append((done, total, msg)))
+    LNIRT(iterations=50).fit(small.responses,
+                             progress=lambda done, total, msg: calls.append((done, total, msg)))
     assert calls and calls[-1][:2] == (50, 50)
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
 
@@ -217,9 +218,8 @@ def test_unknown_items_take_their_group_prior(fitted: LNIRT, small: SyntheticDat
     # the prior mean is (close to) the mean of the fitted items of that group
     group = (truth.item_topic == topic) & (truth.item_difficulty == "hard")
     if group.sum() >= 2:
-        lam = fitted.item_params_[group, 3].mean()
-        assert pred.mean_log_time[2] == pytest.approx(lam - fitted.item_params_[group, 2].mean() * fitted.zeta_[0],
-                                                      abs=0.15)
+        lam, phi = fitted.item_params_[group, 3].mean(), fitted.item_params_[group, 2].mean()
+        assert pred.mean_log_time[2] == pytest.approx(lam - phi * fitted.zeta_[0], abs=0.15)
     # no features at all: the population of items
     bare = fitted.predict(Queries.from_columns([person], ["n4"]))
     assert bare.source[0] == SOURCE_ITEM_PRIOR and np.isfinite(bare.p_correct[0])
@@ -259,7 +259,9 @@ def test_a_new_students_predictions_move_the_right_way(fitted: LNIRT, small: Syn
         before = after
 
 
-def test_history_in_predict_equals_update_person_and_does_not_mutate(fitted: LNIRT, small: SyntheticData) -> None:
+def test_history_in_predict_equals_update_person_and_does_not_mutate(
+    fitted: LNIRT, small: SyntheticData
+) -> None:
     person = str(fitted.persons_[3])
     history = _history(person, ["i00", "i01", "i02"], [1.0, 1.0, 0.0], [30.0, 80.0, 45.0], small)
     q = Queries.from_columns([person, person, "someone-else"], ["i05", "brand-new", "i05"],
