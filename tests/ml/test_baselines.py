@@ -141,6 +141,28 @@ def test_shrinkage_history_is_used_for_one_call_and_update_person_keeps_it() -> 
     assert after.source[0] == SOURCE_MODEL
 
 
+def test_shrinkage_update_person_equals_a_fresh_history_even_when_it_shrinks() -> None:
+    model = base.create("shrinkage").fit(app_history())
+    topics = {"algebra|hard": ("algebra", "hard"), "geometry|easy": ("geometry", "easy")}
+
+    def history(items: list[str]) -> Responses:
+        return Responses.from_columns(["ann"] * len(items), items, [1, 0, 1, 0][: len(items)],
+                                      [30, 300, 40, 200][: len(items)], topic=[topics[i][0] for i in items],
+                                      difficulty=[topics[i][1] for i in items])
+
+    query = Queries.from_columns(["ann", "ann"], list(topics), [t for t, _ in topics.values()],
+                                 [d for _, d in topics.values()])
+    model.update_person("ann", history(["algebra|hard", "geometry|easy", "algebra|hard", "geometry|easy"]))
+    smaller = history(["algebra|hard", "algebra|hard"])
+    model.update_person("ann", smaller)  # geometry is no longer in ann's history: its cell must not linger
+    fresh = base.create("shrinkage").fit(app_history()).predict(query, history=smaller)
+    updated = model.predict(query)
+    np.testing.assert_allclose(updated.mean_log_time, fresh.mean_log_time)
+    np.testing.assert_allclose(updated.p_correct, fresh.p_correct)
+    again = base.load("shrinkage", model.to_bytes()).predict(query)
+    np.testing.assert_allclose(again.sd_log_time, fresh.sd_log_time)
+
+
 def test_shrinkage_without_features_uses_items_as_groups() -> None:
     train, test = split(simulate(features=False, seed=6))
     model = base.create("shrinkage").fit(train)

@@ -306,6 +306,7 @@ class Shrinkage(FittedState):
         self._item_group = {str(i): str(g) for i, g in zip(self.item_labels_, self.item_group_, strict=True)}
         self._persons = index_of(self.person_labels_)
         self._cells = index_of(self.cell_labels_)
+        self._cells_of: dict[str, list[int]] | None = None
 
     # -- prediction --------------------------------------------------------------------------------------
     def _item_side(self, items: np.ndarray, groups: np.ndarray, difficulty: np.ndarray | None,
@@ -385,16 +386,46 @@ class Shrinkage(FittedState):
         )
 
     def update_person(self, person: str, history: Responses) -> None:
-        """Re-estimate ``person`` from their rows in ``history`` (their full history), in place."""
+        """Re-estimate ``person`` from their rows in ``history`` (their full history), in place.
+
+        Incremental (milliseconds on large models): the person's rows are overwritten or appended, and their
+        cells missing from the new history are reset to no shift.
+        """
         self._check_fitted()
         rows = rows_of(history, person)
         if not len(rows):
             return
         (p_labels, p_shift), (c_labels, c_shift) = self._history_shifts(rows)
-        keep_p = self.person_labels_ != person
-        keep_c = ~np.array([str(c).startswith(person + "\x1f") for c in self.cell_labels_], dtype=bool)
-        self.person_labels_ = np.concatenate([self.person_labels_[keep_p], p_labels])
-        self.person_shift_ = np.vstack([self.person_shift_[keep_p], p_shift])
-        self.cell_labels_ = np.concatenate([self.cell_labels_[keep_c], c_labels])
-        self.cell_shift_ = np.vstack([self.cell_shift_[keep_c], c_shift])
-        self._rebuild()
+        if self._cells_of is None:  # person -> positions of their cells, built on first use
+            self._cells_of = {}
+            for pos, label in enumerate(self.cell_labels_):
+                self._cells_of.setdefault(str(label).partition("\x1f")[0], []).append(pos)
+        if not self.cell_shift_.flags.writeable:
+            self.cell_shift_ = self.cell_shift_.copy()
+        for pos in self._cells_of.get(person, []):
+            self.cell_shift_[pos] = (0.0, 0.0, 1.0)
+        self.person_labels_, self.person_shift_ = _upsert(self._persons, self.person_labels_,
+                                                          self.person_shift_, p_labels, p_shift)
+        self.cell_labels_, self.cell_shift_ = _upsert(self._cells, self.cell_labels_, self.cell_shift_,
+                                                      c_labels, c_shift)
+        self._cells_of[person] = [self._cells[str(c)] for c in c_labels]
+
+
+def _upsert(index: dict[str, int], labels: np.ndarray, table: np.ndarray, new_labels: np.ndarray,
+            new_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Overwrite the rows of known labels, append the others (updating ``index`` in place)."""
+    table = table if table.flags.writeable else table.copy()
+    fresh_labels: list[str] = []
+    fresh_rows: list[np.ndarray] = []
+    for label, row in zip(new_labels, new_rows, strict=True):
+        pos = index.get(str(label))
+        if pos is None:
+            index[str(label)] = labels.shape[0] + len(fresh_labels)
+            fresh_labels.append(str(label))
+            fresh_rows.append(row)
+        else:
+            table[pos] = row
+    if fresh_labels:
+        labels = np.concatenate([labels, np.asarray(fresh_labels, dtype=object)])
+        table = np.vstack([table, np.asarray(fresh_rows)])
+    return labels, table
