@@ -1,0 +1,122 @@
+"""The dashboard, analytics and preparation pages with and without data (empty states that say what to do)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+from sqlalchemy.orm import Session, sessionmaker
+
+from studysmart.core.db import transaction
+from studysmart.tasks import service as tasks
+from studysmart.tasks.models import Difficulty
+from studysmart.users.models import User as Account
+from studysmart.web.components import exams
+from tests.factories import make_task
+from tests.web.conftest import log_in, see
+
+
+def _history(sessions: sessionmaker[Session], student: Account, now: datetime) -> None:
+    """Eight answers over the last four days, and two planned tasks (one started)."""
+    with transaction(sessions) as session:
+        owner = session.get(Account, student.id)
+        assert owner is not None
+        for day in range(4):
+            for topic, correct in (("Algebra", True), ("Geometry", day % 2 == 0)):
+                when = now - timedelta(days=day, minutes=5)
+                task = make_task(session, owner, now=when, topic=topic)
+                tasks.complete_task(session=session, user=owner, task_id=task.id, correct=correct,
+                                    seconds=240 + 30 * day, now=when + timedelta(minutes=1))
+        make_task(session, owner, now=now, topic="Algebra", title="Planned practice")
+        started = make_task(session, owner, now=now, topic="Geometry", title="Started practice",
+                            difficulty=Difficulty.HARD)
+        tasks.start_task(session=session, user=owner, task_id=started.id, now=now)
+
+
+@pytest.fixture
+def exam_source() -> Iterator[None]:
+    exam = exams.ExamView(
+        name="Maths final", day=date.today() + timedelta(days=10),
+        topics=(("Algebra", 0.6), ("Geometry", 0.4)),
+        readiness=exams.ExamReadiness(expected_score=0.64, low=0.52, high=0.75, forecast_on_exam_day=0.78),
+        plan=(exams.ExamPlanDay(date.today(), 60, 45, ("3 × Algebra (medium)",)),),
+        ics=lambda: b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+    )
+    exams.set_exam_source(lambda *, session, user, now: [exam])
+    yield
+    exams.set_exam_source(None)
+
+
+async def test_dashboard_today_at_a_glance(user: User, student: Account, now: datetime,
+                                           sessions: sessionmaker[Session]) -> None:
+    _history(sessions, student, now)
+    await log_in(user, student.email)
+    await see(user, "Today's plan")
+    with user.scope(marker="today-plan"):
+        await user.should_see("Planned practice")
+        await user.should_see("Started practice")
+        await user.should_see(marker="timer")  # the started task's timer
+    with user.scope(marker="stat-planned"):
+        await user.should_see("2")
+    with user.scope(marker="stat-streak"):
+        await user.should_see("4 days")
+    with user.scope(marker="stat-week"):
+        await user.should_see("6 of 8 correct")
+        await user.should_see("75%")
+    await user.should_see("goal 60 min")
+    await user.should_see("8/5 answers toward the next training")
+    await user.should_see("No exams yet")
+
+
+async def test_dashboard_shows_the_next_exam_when_planning_provides_one(
+        user: User, student: Account, exam_source: None) -> None:
+    await log_in(user, student.email)
+    await see(user, "Maths final")
+    await user.should_see("Expected score now 64% (52%–75%)")
+
+
+async def test_empty_analytics_say_what_to_do(user: User, student: Account) -> None:
+    await log_in(user, student.email, path="/?next=/dashboard/analytics")
+    await see(user, "No completed tasks yet")
+    await user.should_see("Go to tasks")
+    await user.should_not_see(kind=ui.echart)
+
+
+async def test_analytics_with_history(user: User, student: Account, now: datetime,
+                                      sessions: sessionmaker[Session]) -> None:
+    _history(sessions, student, now)
+    await log_in(user, student.email, path="/?next=/dashboard/analytics")
+    await see(user, marker="chart-accuracy")
+    for marker in ("chart-time", "chart-calibration", "chart-times", "chart-ability", "chart-weekly"):
+        await user.should_see(marker=marker)
+    accuracy = user.find(marker="chart-accuracy").elements.pop()
+    assert isinstance(accuracy, ui.echart)
+    series = {s["name"]: s["data"] for s in accuracy.options["series"]}
+    assert series["Algebra"] == [100.0, 100.0, 100.0, 100.0]
+    assert sorted(v for v in series["Geometry"] if v is not None) == [0.0, 0.0, 100.0, 100.0]
+    await user.should_see("answers so far; the bins become readable after 10")
+    await user.should_see(marker="leaderboard")
+    table = user.find(marker="leaderboard").elements.pop()
+    assert isinstance(table, ui.table)
+    assert "shrinkage (serving)" in [row["model"] for row in table.rows]
+    assert all(row["n"] == 8 for row in table.rows)
+
+
+async def test_preparation_without_and_with_exams(user: User, student: Account) -> None:
+    await log_in(user, student.email, path="/?next=/dashboard/preparation")
+    await see(user, "No exams yet")
+    exams.set_exam_source(lambda *, session, user, now: [exams.ExamView(
+        name="Maths final", day=date.today() + timedelta(days=3), topics=(("Algebra", 1.0),),
+        ics=lambda: b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")])
+    try:
+        await user.open("/dashboard/preparation")
+        await see(user, "Maths final")
+        await user.should_see("Readiness appears after your first answers")
+        user.find("Export to calendar (.ics)").click()
+        response = await user.download.next(timeout=5)
+        assert response.content.startswith(b"BEGIN:VCALENDAR")
+    finally:
+        exams.set_exam_source(None)
