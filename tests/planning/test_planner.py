@@ -257,3 +257,16 @@ def test_exam_from_api_shaped_data():
     with pytest.raises(InvalidExamError) as caught:
         ExamSpec.from_dict({"topics": [{"topic": "a"}], "minutes_per_weekday": [1] * 7})
     assert caught.value.field == "date"
+
+
+def test_the_greedy_takes_over_when_the_milp_finds_nothing(monkeypatch):
+    from studysmart.planning import planner
+    from studysmart.planning.milp import MilpResult
+
+    monkeypatch.setattr(planner, "solve_milp", lambda problem, **kw: MilpResult(None, "Time limit reached"))
+    spec = exam([("a", 1), ("b", 1)], days=5)
+    predictions = cells({"a": (0.8, 0.7, 0.5), "b": (0.8, 0.7, 0.5)})
+    plan = plan_exam(spec, predictions, today=TODAY, options=PlanOptions(solver="milp"))
+    assert plan.solver == "greedy-fallback" and "Time limit" in plan.status
+    assert any(day.items for day in plan.days)
+    check_fits(plan, spec, predictions)

@@ -24,6 +24,7 @@ from studysmart.planning import (
     population_gain,
     readiness,
 )
+from studysmart.planning.readiness import topic_readiness
 from tests.planning import cells
 
 TODAY = date(2025, 3, 3)
@@ -82,6 +83,25 @@ def test_the_forecast_rises_with_practice_and_saturates():
     easy = readiness(spec, predictions, practice={("a", "easy"): 40}).forecast_on_exam_day
     medium = readiness(spec, predictions, practice={("a", "medium"): 40}).forecast_on_exam_day
     assert medium > easy
+
+
+def test_practice_counts_even_on_difficulties_the_exam_does_not_ask():
+    spec = exam([("a", 1)], difficulty_mix={"easy": 1, "medium": 1, "hard": 0})
+    predictions = cells({"a": (0.9, 0.6, 0.7)})
+    result = readiness(spec, predictions, practice={("a", "hard"): 50})
+    assert result.expected_score == pytest.approx((0.9 + 0.6) / 2)
+    assert result.forecast_on_exam_day > result.expected_score + 0.02
+
+
+def test_the_forecast_follows_p_correct_as_ability_grows():
+    spec = exam([("a", 1)])
+    predictions = cells({"a": (0.75, 0.7, 0.65)})
+    model = GainModel()
+    result = readiness(spec, predictions, practice={("a", "medium"): 150}, gain_model=model)
+    static_delta = float(model.ability_gain(150 * model.efficiency(0.7), model.prior_mean))
+    topic = topic_readiness(spec, predictions)[0]
+    static = float(topic.expected(static_delta))
+    assert result.expected_score < result.forecast_on_exam_day < static  # items got easier: less effective
 
 
 def test_forecast_from_a_plan_and_larger_gains():

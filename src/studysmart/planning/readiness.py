@@ -13,7 +13,9 @@ little when far too easy or too hard). E effective items raise the topic's abili
 - exp(-E / S))``: g per effective item at first, saturating at g * S (diminishing returns; S =
 ``saturation_items``). The per-topic gain g is estimated from the student's own history (``estimate_gain``):
 the slope of per-response ability residuals against the effective practice count, shrunk towards a population
-prior N(prior_mean, prior_sd^2) by precision weighting, so little history gives the prior.
+prior N(prior_mean, prior_sd^2) by precision weighting, so little history gives the prior. The exam-day
+forecast integrates the planned practice step by step, so each item's efficiency follows P(correct) as
+ability grows (``TopicReadiness.practice_delta``); the planner itself uses today's P(correct).
 """
 
 from __future__ import annotations
@@ -225,6 +227,40 @@ class TopicReadiness:
         d = np.asarray(delta, dtype=float)[..., None]
         return np.sum(self.mix * ndtr((self.z + self.slope * d) / self.scale), axis=-1)
 
+    def practice_delta(
+        self, counts: np.ndarray, gain: float | np.ndarray, already: float, model: GainModel, steps: int = 60
+    ) -> np.ndarray:
+        """Ability gain from practising ``counts[i]`` items of difficulty ``difficulties[i]``.
+
+        The items are spread evenly over the practice (in up to ``steps`` steps) and each counts ``eff(p)``
+        effective items at the P(correct) it has *when practised*: as ability grows, items get easier and
+        (past the target) less effective, so the gain is not overstated.
+
+        Args:
+            counts: items per difficulty (aligned with ``difficulties``).
+            gain: g, one value or an array of draws.
+            already: effective items practised before.
+            model: the gain model.
+            steps: integration steps.
+
+        Returns:
+            The ability gain, one per element of ``gain``.
+        """
+        g = np.atleast_1d(np.asarray(gain, dtype=float))
+        delta = np.zeros_like(g)
+        total = float(np.sum(counts))
+        if total <= 0:
+            return delta
+        n_steps = max(1, int(min(total, steps)))
+        share = np.asarray(counts, dtype=float) / total
+        per_step = total / n_steps
+        effective = np.zeros_like(g)
+        for _ in range(n_steps):
+            p = ndtr((self.z + self.slope * delta[:, None]) / self.scale)
+            effective += per_step * (model.efficiency(p) @ share)
+            delta = model.ability_gain(effective, g, already)
+        return delta
+
     def draws(self, delta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """P(correct) over the mix for ability draws around the estimate, one per element of ``delta``."""
         theta_noise = rng.standard_normal(delta.shape) * self.theta_sd
@@ -244,9 +280,7 @@ def topic_readiness(exam: ExamSpec, predictions: StudentPredictions) -> list[Top
     out = []
     for topic, weight in weights.items():
         cells = predictions.by_topic(topic)
-        diffs = tuple(d for d in DIFFICULTIES if d in cells and mix[d] > 0) or tuple(
-            d for d in DIFFICULTIES if d in cells
-        )
+        diffs = tuple(d for d in DIFFICULTIES if d in cells)  # all predicted cells: practice may use any
         m = np.array([mix[d] for d in diffs]) if any(mix[d] > 0 for d in diffs) else np.ones(len(diffs))
         ability = predictions.abilities.get(topic)
         sd = float(ability.theta_sd) if ability is not None else 0.0
@@ -333,17 +367,14 @@ def readiness(
     now_draws = np.zeros(n_draws)
     forecast_draws = np.zeros(n_draws)
     for tr in topics:
-        effective = sum(
-            float(model.efficiency(tr.p_now[i])) * practice.get((tr.topic, d), 0.0)
-            for i, d in enumerate(tr.difficulties)
-        )
+        counts = np.array([practice.get((tr.topic, d), 0.0) for d in tr.difficulties])
         g, g_sd = _gain_of(gains.get(tr.topic), model)
         already = prior_practice.get(tr.topic, 0.0)
-        delta = float(model.ability_gain(effective, g, already))
+        delta = float(tr.practice_delta(counts, g, already, model)[0])
         now += tr.weight * float(tr.expected(0.0))
         forecast += tr.weight * float(tr.expected(delta))
         g_draws = np.maximum(g + g_sd * rng.standard_normal(n_draws), 0.0)
-        delta_draws = model.ability_gain(effective, g_draws, already)
+        delta_draws = tr.practice_delta(counts, g_draws, already, model)
         now_draws += tr.weight * tr.draws(np.zeros(n_draws), rng)
         forecast_draws += tr.weight * tr.draws(delta_draws, rng)
     low, high = np.quantile(now_draws, [0.1, 0.9])
