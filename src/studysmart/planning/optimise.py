@@ -209,6 +209,7 @@ def solve_greedy(problem: Problem, counts: list[dict[int, int]] | None = None) -
             continue
         mean, var = problem.load(day)
         topic_time = [problem.topic_time(day, t) for t in range(problem.n_topics)]
+        repeat_scores: dict[int, float] = {}
         while True:
             best, best_score = -1, 0.0
             for c, cell in enumerate(cells):
@@ -218,8 +219,10 @@ def solve_greedy(problem: Problem, counts: list[dict[int, int]] | None = None) -
                 if not fits(mean + cell.mean_seconds, var + cell.var_seconds, z, budget):
                     continue
                 if not used[j][t] and ((j > 0 and used[j - 1][t]) or (j < last and used[j + 1][t])):
-                    room = min(problem.caps[j][t] - topic_time[t], budget - safe_seconds(mean, var, z))
-                    score = repeat_score(j, c, room)
+                    if c not in repeat_scores:  # computed once per day (the room only shrinks: a slight optimism)
+                        room = min(problem.caps[j][t] - topic_time[t], budget - safe_seconds(mean, var, z))
+                        repeat_scores[c] = repeat_score(j, c, room)
+                    score = repeat_scores[c]
                 else:
                     score = gain[c] / cell.mean_seconds
                 if score > best_score:
@@ -285,12 +288,15 @@ def pack_spaced(problem: Problem, totals: dict[int, int]) -> list[dict[int, int]
     return counts
 
 
-def respace(problem: Problem, counts: list[dict[int, int]], *, max_passes: int = 20) -> list[dict[int, int]]:
+def respace(
+    problem: Problem, counts: list[dict[int, int]], *, max_passes: int = 20, window: int = 14
+) -> list[dict[int, int]]:
     """Reduce same-topic repeats on consecutive days by swapping whole days' contents.
 
     The value depends only on each topic's total practice, so moving a day's items, as a block, to another day
-    whose budget and caps it also fits leaves the value unchanged; pairwise swaps that lower the number of
-    repeats are applied until none is left (or ``max_passes``).
+    whose budget and caps it also fits leaves the value unchanged; swaps of a day that repeats a topic of a
+    neighbour with a day at most ``window`` days away are applied when they lower the number of repeats, until
+    none is left (or ``max_passes``).
 
     Returns:
         The respaced allocation (a new list; the day dicts are reused).
@@ -321,8 +327,10 @@ def respace(problem: Problem, counts: list[dict[int, int]], *, max_passes: int =
     for _ in range(max_passes):
         improved = False
         for j in range(n):
-            for k in range(j + 1, n):
-                if topics[j] == topics[k] or not (fits_on(j, k) and fits_on(k, j)):
+            if not repeats_around({j}):
+                continue
+            for k in range(max(0, j - window), min(n, j + window + 1)):
+                if k == j or topics[j] == topics[k] or not (fits_on(j, k) and fits_on(k, j)):
                     continue
                 before = repeats_around({j, k})
                 swap(j, k)
