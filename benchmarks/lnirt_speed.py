@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -39,10 +40,11 @@ def _read_table(path: Path) -> dict[str, np.ndarray]:
     return {key: np.asarray([row[key] for row in rows]) for key in rows[0]}
 
 
-def _fit(model: Any, train: Responses) -> float:
-    start = time.perf_counter()
+def _fit(model: Any, train: Responses) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one fit."""
+    start, cpu = time.perf_counter(), time.process_time()
     model.fit(train)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def _r_metrics(peer: Path, test: Responses) -> dict[str, float]:
@@ -100,6 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--fast-iterations", type=int, default=None,
                         help="iterations of lnirt (default: its own default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="threads of the sampler's cell passes")
     parser.add_argument("--out", type=Path, default=RESULTS / "lnirt.json")
     args = parser.parse_args(argv)
     peer = args.shared / "peers" / "lnirt"
@@ -110,30 +113,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     queries = test.to_queries()
     results: dict[str, Any] = {
         "data": str(peer / "credentialform1_long.csv"), "n_train": len(train), "n_test": len(test),
+        "load_average_before": os.getloadavg()[0], "threads": args.threads,
         "r_reference": {"fit_seconds": R_SECONDS_2000, "iterations": 2000, **_r_metrics(peer, test)},
     }  # fmt: skip
 
-    gibbs = LNIRTGibbs(iterations=args.iterations, seed=args.seed)
-    fit_s = _fit(gibbs, train)
+    gibbs = LNIRTGibbs(iterations=args.iterations, seed=args.seed, n_threads=args.threads)
+    fit_s, cpu_s = _fit(gibbs, train)
     results["lnirt-gibbs"] = {
-        "fit_seconds": fit_s, "iterations": args.iterations,
+        "fit_seconds": fit_s, "fit_cpu_seconds": cpu_s, "iterations": args.iterations,
         "ms_per_iteration": fit_s / args.iterations * 1e3,
         "speedup_vs_r": R_SECONDS_2000 / fit_s * args.iterations / 2000,
         **all_metrics(gibbs.predict(queries), test.correct, test.log_time),
         "corr_with_r": _correlations(gibbs, peer),
     }  # fmt: skip
 
-    fast = LNIRT(seed=args.seed) if args.fast_iterations is None else LNIRT(iterations=args.fast_iterations,
-                                                                            seed=args.seed)
-    fit_s = _fit(fast, train)
+    fast = LNIRT(seed=args.seed, n_threads=args.threads)
+    if args.fast_iterations is not None:
+        fast.iterations = args.fast_iterations
+    fit_s, cpu_s = _fit(fast, train)
     metrics = all_metrics(fast.predict(queries), test.correct, test.log_time)
     results["lnirt"] = {
-        "fit_seconds": fit_s, "iterations": fast.iterations, **metrics,
+        "fit_seconds": fit_s, "fit_cpu_seconds": cpu_s, "iterations": fast.iterations, **metrics,
         "auc_minus_gibbs": metrics["auc"] - results["lnirt-gibbs"]["auc"],
         "rmse_log_time_minus_gibbs": metrics["rmse_log_time"] - results["lnirt-gibbs"]["rmse_log_time"],
         "corr_with_r": _correlations(fast, peer),
     }  # fmt: skip
 
+    results["load_average_after"] = os.getloadavg()[0]
     results["online_update_ms"] = {
         "full_history_median": _online_update_ms(fast, train, 300, None),
         "five_answers_median": _online_update_ms(fast, train, 300, 5),
@@ -148,9 +154,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def _print_table(results: dict[str, Any]) -> None:
     names = ("r_reference", "lnirt-gibbs", "lnirt")
-    print(f"CredentialForm1, {results['n_train']} training rows, {results['n_test']} held-out cells")
+    print(f"CredentialForm1, {results['n_train']} training rows, {results['n_test']} held-out cells; "
+          f"{results['threads']} thread(s); load average {results['load_average_before']:.2f} before, "
+          f"{results['load_average_after']:.2f} after (2 cores)")
     print(f"{'':16}" + "".join(f"{n:>14}" for n in names))
     print(f"{'fit_seconds':16}" + "".join(f"{results[n]['fit_seconds']:14.2f}" for n in names))
+    print(f"{'fit_cpu_seconds':16}" + "".join(f"{results[n].get('fit_cpu_seconds', float('nan')):14.2f}"
+                                             for n in names))
     print(f"{'iterations':16}" + "".join(f"{results[n]['iterations']:14d}" for n in names))
     for metric in SHOWN:
         print(f"{metric:16}" + "".join(f"{results[n][metric]:14.4f}" for n in names))

@@ -81,7 +81,7 @@ def test_person_and_item_passes_match_the_numpy_reference() -> None:
     phi, lam, inv_s2 = rng.uniform(0.5, 1.5, 30), rng.normal(4, 0.3, 30), 1 / rng.uniform(0.1, 0.5, 30)
     theta, zeta = rng.normal(0, 2, 200), rng.normal(0, 0.5, 200)
     z_ref, person_ref = person_pass_numpy(person, item, y, log_t, u, a, b, theta, phi, lam, inv_s2, 200)
-    z, person_stats = np.empty(y.size), np.empty((4, 200))
+    z, person_stats = np.empty(y.size), np.zeros((4, 200))
     person_pass(person, item, y, log_t, u, a, b, theta, phi, lam, inv_s2, z, person_stats)
     np.testing.assert_array_equal(np.isnan(z), np.isnan(y))
     np.testing.assert_allclose(z, z_ref, rtol=0, atol=1e-11)
@@ -89,7 +89,7 @@ def test_person_and_item_passes_match_the_numpy_reference() -> None:
     observed = ~np.isnan(y)
     assert np.all((z[observed] > 0) == (y[observed] == 1))  # the latent variable agrees with the answer
     item_ref = item_pass_numpy(person, item, z, log_t, theta, zeta, 30)
-    item_stats = np.empty((7, 30))
+    item_stats = np.zeros((7, 30))
     item_pass(person, item, z, log_t, theta, zeta, item_stats)
     np.testing.assert_allclose(item_stats, item_ref, rtol=1e-12, atol=1e-9)
 
@@ -108,8 +108,10 @@ def test_numba_chain_equals_numpy_chain(small: SyntheticData) -> None:
     cells = prepare_cells(r.person, r.item, r.correct, r.log_time, n_persons=r.n_persons, n_items=r.n_items)
     fast = run_gibbs(cells, iterations=15, burn_in=0.2, seed=5, backend="numba")
     ref = run_gibbs(cells, iterations=15, burn_in=0.2, seed=5, backend="numpy")
+    threads = run_gibbs(cells, iterations=15, burn_in=0.2, seed=5, backend="numba", n_threads=3)
     for name in ("theta", "zeta", "a", "b", "phi", "lam", "sigma2", "sigma_p", "sigma_i"):
         np.testing.assert_allclose(fast.mean[name], ref.mean[name], rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(threads.mean[name], fast.mean[name], rtol=1e-7, atol=1e-9)
 
 
 # -- estimation -------------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ class _LNIRTBase:
         warm_start: bool = False,
         group_strength: float = 1.0,
         backend: Backend = "numba",
+        n_threads: int = 1,
     ) -> None:
         self.iterations = iterations
         self.burn_in = burn_in
@@ -67,12 +68,14 @@ class _LNIRTBase:
         self.warm_start = warm_start
         self.group_strength = group_strength
         self.backend = backend
+        self.n_threads = n_threads
 
     def get_params(self) -> dict[str, Any]:
         """The hyperparameters (as passed to ``__init__``)."""
         return {
             "iterations": self.iterations, "burn_in": self.burn_in, "seed": self.seed,
             "warm_start": self.warm_start, "group_strength": self.group_strength, "backend": self.backend,
+            "n_threads": self.n_threads,
         }  # fmt: skip
 
     # -- fitting -------------------------------------------------------------------------------------------
@@ -93,7 +96,7 @@ class _LNIRTBase:
         init = self._warm_state(data, cells) if self.warm_start and hasattr(self, "theta_") else None
         post = run_gibbs(
             cells, iterations=self.iterations, burn_in=self.burn_in, seed=self.seed, init=init,
-            progress=progress, backend=self.backend,
+            progress=progress, backend=self.backend, n_threads=self.n_threads,
         )  # fmt: skip
         mean, sd = post.mean, post.sd
         self.persons_ = np.asarray(data.persons, dtype=object)
@@ -292,7 +295,8 @@ class LNIRTGibbs(_LNIRTBase):
     Args:
         iterations: chain length; burn_in: fraction discarded; seed: random seed.
         warm_start: start a refit from the previous estimates; group_strength: pseudo-count of the population
-            in item-group priors; backend: "numba" (fused kernels) or "numpy" (reference).
+            in item-group priors; backend: "numba" (fused kernels) or "numpy" (reference);
+        n_threads: threads for the sampler's cell passes (1 by default: training leaves a core to the web).
     """
 
     name: ClassVar[str] = "lnirt-gibbs"
@@ -306,10 +310,11 @@ class LNIRTGibbs(_LNIRTBase):
         warm_start: bool = False,
         group_strength: float = 1.0,
         backend: Backend = "numba",
+        n_threads: int = 1,
     ) -> None:
         super().__init__(
             iterations=iterations, burn_in=burn_in, seed=seed, warm_start=warm_start,
-            group_strength=group_strength, backend=backend,
+            group_strength=group_strength, backend=backend, n_threads=n_threads,
         )  # fmt: skip
 
 
@@ -330,8 +335,9 @@ class LNIRT(_LNIRTBase):
         warm_start: bool = False,
         group_strength: float = 1.0,
         backend: Backend = "numba",
+        n_threads: int = 1,
     ) -> None:
         super().__init__(
             iterations=iterations, burn_in=burn_in, seed=seed, warm_start=warm_start,
-            group_strength=group_strength, backend=backend,
+            group_strength=group_strength, backend=backend, n_threads=n_threads,
         )  # fmt: skip

@@ -22,6 +22,8 @@ from its truncated normal even for extreme predictors (``lnirt_kernels.draw_late
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -197,10 +199,24 @@ def _positive_unit_product(values: np.ndarray) -> np.ndarray:
     return out / np.exp(np.mean(np.log(np.maximum(out, 1e-300))))
 
 
-class _Sampler:
-    """Work buffers and one-iteration update of the chain."""
+def _person_chunks(person: np.ndarray, n_chunks: int) -> list[slice]:
+    """Split person-sorted cells into about equal runs that never split a person."""
+    n = person.shape[0]
+    cuts = [0]
+    for j in range(1, n_chunks):
+        cut = int(np.searchsorted(person, person[min(j * n // n_chunks, n - 1)], side="left"))
+        if cut > cuts[-1]:
+            cuts.append(cut)
+    cuts.append(n)
+    return [slice(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo]
 
-    def __init__(self, cells: Cells, state: GibbsState, rng: np.random.Generator, backend: Backend) -> None:
+
+class _Sampler:
+    """Work buffers and one-iteration update of the chain (the cell passes optionally in threads)."""
+
+    def __init__(
+        self, cells: Cells, state: GibbsState, rng: np.random.Generator, backend: Backend, n_threads: int = 1
+    ) -> None:
         self.cells = cells
         self.state = state
         self.rng = rng
@@ -209,7 +225,23 @@ class _Sampler:
         self.u = np.empty(n)
         self.z = np.empty(n)
         self.person_stats = np.empty((4, cells.n_persons))
+        self.chunks = _person_chunks(cells.person, max(int(n_threads), 1)) if n else [slice(0, 0)]
+        self.item_stats_parts = np.empty((len(self.chunks), 7, cells.n_items))
         self.item_stats = np.empty((7, cells.n_items))
+        self.pool = ThreadPoolExecutor(len(self.chunks)) if len(self.chunks) > 1 else None
+
+    def close(self) -> None:
+        """Stop the worker threads (if any)."""
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def _run(self, tasks: list[tuple[Callable[..., None], tuple[object, ...]]]) -> None:
+        if self.pool is None:
+            for fn, args in tasks:
+                fn(*args)
+        else:
+            for future in [self.pool.submit(fn, *args) for fn, args in tasks]:
+                future.result()
 
     def step(self) -> None:
         """One full Gibbs iteration (mutates ``self.state``)."""
@@ -217,15 +249,20 @@ class _Sampler:
         rng.random(out=self.u)
         inv_s2 = 1.0 / s.sigma2
         if self.backend == "numba":
-            person_pass(c.person, c.item, c.y, c.log_t, self.u, s.a, s.b, s.theta, s.phi, s.lam, inv_s2,
-                        self.z, self.person_stats)
+            self.person_stats.fill(0.0)
+            self._run([(person_pass, (c.person[ch], c.item[ch], c.y[ch], c.log_t[ch], self.u[ch], s.a, s.b,
+                                      s.theta, s.phi, s.lam, inv_s2, self.z[ch], self.person_stats))
+                       for ch in self.chunks])
         else:
             self.z, self.person_stats = person_pass_numpy(
                 c.person, c.item, c.y, c.log_t, self.u, s.a, s.b, s.theta, s.phi, s.lam, inv_s2, c.n_persons
             )
         self._draw_persons()
         if self.backend == "numba":
-            item_pass(c.person, c.item, self.z, c.log_t, s.theta, s.zeta, self.item_stats)
+            self.item_stats_parts.fill(0.0)
+            self._run([(item_pass, (c.person[ch], c.item[ch], self.z[ch], c.log_t[ch], s.theta, s.zeta, part))
+                       for ch, part in zip(self.chunks, self.item_stats_parts, strict=True)])
+            np.sum(self.item_stats_parts, axis=0, out=self.item_stats)
         else:
             self.item_stats = item_pass_numpy(c.person, c.item, self.z, c.log_t, s.theta, s.zeta, c.n_items)
         self._draw_items()
@@ -293,6 +330,17 @@ class _Sampler:
 _TRACKED = ("theta", "zeta", "a", "b", "phi", "lam", "sigma2", "mu_p", "sigma_p", "mu_i", "sigma_i")
 
 
+def _accumulate(state: GibbsState, sums: dict[str, np.ndarray], squares: dict[str, np.ndarray]) -> None:
+    for name in _TRACKED:
+        value = getattr(state, name)
+        if name in sums:
+            sums[name] += value
+            squares[name] += value * value
+        else:
+            sums[name] = value.astype(np.float64, copy=True)
+            squares[name] = value * value
+
+
 @dataclass
 class Posterior:
     """Posterior means and standard deviations over the kept draws, plus the chain's last state.
@@ -318,6 +366,7 @@ def run_gibbs(
     init: GibbsState | None = None,
     progress: Progress | None = None,
     backend: Backend = "numba",
+    n_threads: int = 1,
 ) -> Posterior:
     """Run the chain and summarise the draws after burn-in.
 
@@ -327,31 +376,28 @@ def run_gibbs(
         seed: seed of the NumPy generator; init: starting state (default ``initial_state``).
         progress: optional progress(done, total, message) callback, called about 100 times.
         backend: "numba" (fused kernels) or "numpy" (reference).
+        n_threads: threads for the cell passes (numba backend); 1 leaves the other core to the web server.
 
     Returns:
         Posterior means and sds of every parameter.
     """
     rng = np.random.default_rng(seed)
     state = init if init is not None else initial_state(cells, rng)
-    sampler = _Sampler(cells, state, rng, backend)
+    sampler = _Sampler(cells, state, rng, backend, n_threads)
     iterations = max(int(iterations), 1)
     first_kept = min(int(round(iterations * burn_in)), iterations - 1)
     sums: dict[str, np.ndarray] = {}
     squares: dict[str, np.ndarray] = {}
     every = max(iterations // 100, 1)
-    for it in range(iterations):
-        sampler.step()
-        if it >= first_kept:
-            for name in _TRACKED:
-                value = getattr(sampler.state, name)
-                if name in sums:
-                    sums[name] += value
-                    squares[name] += value * value
-                else:
-                    sums[name] = value.astype(np.float64, copy=True)
-                    squares[name] = value * value
-        if progress is not None and ((it + 1) % every == 0 or it + 1 == iterations):
-            progress(it + 1, iterations, "gibbs")
+    try:
+        for it in range(iterations):
+            sampler.step()
+            if it >= first_kept:
+                _accumulate(sampler.state, sums, squares)
+            if progress is not None and ((it + 1) % every == 0 or it + 1 == iterations):
+                progress(it + 1, iterations, "gibbs")
+    finally:
+        sampler.close()
     n = iterations - first_kept
     mean = {name: sums[name] / n for name in _TRACKED}
     sd = {name: np.sqrt(np.maximum(squares[name] / n - mean[name] ** 2, 0.0)) for name in _TRACKED}

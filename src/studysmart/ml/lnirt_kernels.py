@@ -259,11 +259,11 @@ def person_pass(
     z: np.ndarray,
     stats: np.ndarray,
 ) -> None:  # pragma: no cover - compiled; tested against person_pass_numpy
-    """Fused Numba version of ``person_pass_numpy``; writes ``z`` (per cell) and ``stats`` (4, n_persons).
+    """Fused Numba version of ``person_pass_numpy``: writes ``z`` per cell, ADDS into ``stats`` (4, N).
 
-    Cells must be sorted by person: sums are kept in registers while the person does not change.
+    Cells must be sorted by person: sums stay in registers while the person does not change. The caller
+    zeroes ``stats``; chunks of cells with disjoint persons may run in parallel threads (the GIL is released).
     """
-    stats[:] = 0.0
     n = person.shape[0]
     c = 0
     while c < n:
@@ -307,8 +307,7 @@ def item_pass(
     zeta: np.ndarray,
     stats: np.ndarray,
 ) -> None:  # pragma: no cover - compiled; tested against item_pass_numpy
-    """Fused Numba version of ``item_pass_numpy``; writes ``stats`` (7, n_items)."""
-    stats[:] = 0.0
+    """Fused Numba version of ``item_pass_numpy``: ADDS into ``stats`` (7, n_items); the caller zeroes it."""
     for c in range(person.shape[0]):
         i = person[c]
         k = item[c]
