@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date, timedelta
 
@@ -20,7 +21,7 @@ from studysmart.planning import (
     replan,
 )
 from studysmart.planning.optimise import safe_seconds
-from studysmart.planning.planner import displayed_minutes
+from studysmart.planning.plan import Plan, displayed_minutes
 from tests.planning import cells
 
 TODAY = date(2025, 3, 3)  # a Monday
@@ -28,9 +29,7 @@ EVERY_DAY_60 = (60.0,) * 7
 
 
 def exam(topics, days=14, minutes=EVERY_DAY_60, **kw) -> ExamSpec:
-    return ExamSpec(
-        date=TODAY + timedelta(days=days), topics=tuple(topics), minutes_per_weekday=minutes, **kw
-    )
+    return ExamSpec(date=TODAY + timedelta(days=days), topics=tuple(topics), minutes_per_weekday=minutes, **kw)
 
 
 def check_fits(plan, spec, predictions) -> None:
@@ -81,9 +80,7 @@ def test_no_day_is_ever_loaded_beyond_its_minutes(ps, weights, minutes, days, of
 
 def test_a_full_plan_uses_most_of_the_time_and_has_the_api_shape():
     spec = exam([("algebra", 2), ("geometry", 1), ("calculus", 1)], days=10)
-    predictions = cells(
-        {"algebra": (0.85, 0.7, 0.5), "geometry": (0.8, 0.6, 0.4), "calculus": (0.9, 0.75, 0.6)}
-    )
+    predictions = cells({"algebra": (0.85, 0.7, 0.5), "geometry": (0.8, 0.6, 0.4), "calculus": (0.9, 0.75, 0.6)})
     plan = plan_exam(spec, predictions, today=TODAY)
     check_fits(plan, spec, predictions)
     assert sum(d.minutes_planned for d in plan.days) > 0.85 * sum(d.minutes_available for d in plan.days)
@@ -159,12 +156,14 @@ def test_a_missed_day_is_redistributed_over_the_remaining_days():
     }
 
     def later_items(plan):
-        return sum(
-            i.count for d in plan.days if d.date >= tomorrow for i in d.items if i.topic in missed_topics
-        )
+        return sum(i.count for d in plan.days if d.date >= tomorrow for i in d.items if i.topic in missed_topics)
 
     assert later_items(again) > later_items(first)
     check_fits(again, spec, predictions)
+    # a second replan remembers what was missed before
+    day_after = tomorrow + timedelta(days=1)
+    third = replan(again, spec, predictions, today=day_after, completed=[])
+    assert sum(m.count for m in third.missed) == sum(i.count for d in first.days[:1] + again.days[1:2] for i in d.items)
 
 
 def test_done_work_stays_and_today_keeps_only_its_remaining_minutes():
@@ -188,11 +187,7 @@ def test_done_work_stays_and_today_keeps_only_its_remaining_minutes():
     assert today.minutes_planned <= today.minutes_available
     remaining = again.remaining_practice(tomorrow)
     assert remaining[("b", "medium")] == kept[0].count - 2 + sum(
-        i.count
-        for d in again.days
-        if d.date > tomorrow
-        for i in d.items
-        if (i.topic, i.difficulty) == ("b", "medium")
+        i.count for d in again.days if d.date > tomorrow for i in d.items if (i.topic, i.difficulty) == ("b", "medium")
     )
     specs = materialise(today)
     assert len(specs) == sum(i.count - i.done for i in today.items)
@@ -252,6 +247,7 @@ def test_exam_from_api_shaped_data():
         "minutes_per_weekday": [30, 30, 30, 30, 30, 0, 0], "days_off": ["2025-03-05"], "target_score": 0.8,
     })  # fmt: skip
     assert spec.weights() == {"a": 0.75, "b": 0.25}
+    assert ExamSpec(date=spec.date, topics={"a": 3, "b": 1}, minutes_per_weekday=(0,) * 7).weights() == spec.weights()
     assert spec.minutes_on(date(2025, 3, 5)) == 0 and spec.minutes_on(date(2025, 3, 6)) == 30
     assert spec.minutes_on(date(2025, 3, 8)) == 0  # a Saturday
     with pytest.raises(InvalidExamError) as caught:
@@ -270,3 +266,14 @@ def test_the_greedy_takes_over_when_the_milp_finds_nothing(monkeypatch):
     assert plan.solver == "greedy-fallback" and "Time limit" in plan.status
     assert any(day.items for day in plan.days)
     check_fits(plan, spec, predictions)
+
+
+def test_a_stored_plan_comes_back_equal_and_can_be_replanned():
+    spec = exam([("a", 1), ("b", 1)], days=5)
+    predictions = cells({"a": (0.8, 0.7, 0.5), "b": (0.8, 0.7, 0.5)})
+    done = [CompletedWork(TODAY, "a", "medium", 2, 250.0)]
+    plan = plan_exam(spec, predictions, today=TODAY, completed=done)
+    record = json.loads(json.dumps(plan.to_record()))
+    assert Plan.from_record(record) == plan
+    again = replan(Plan.from_record(record), spec, predictions, today=TODAY + timedelta(days=1), completed=done)
+    assert again.created_on == TODAY and again.days[0].items[0].done == 2

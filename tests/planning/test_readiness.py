@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -31,9 +32,7 @@ TODAY = date(2025, 3, 3)
 
 
 def exam(topics, **kw) -> ExamSpec:
-    return ExamSpec(
-        date=TODAY + timedelta(days=10), topics=tuple(topics), minutes_per_weekday=(45,) * 7, **kw
-    )
+    return ExamSpec(date=TODAY + timedelta(days=10), topics=tuple(topics), minutes_per_weekday=(45,) * 7, **kw)
 
 
 def test_expected_score_is_the_weighted_p_correct_over_topics_and_difficulty_mix():
@@ -42,9 +41,7 @@ def test_expected_score_is_the_weighted_p_correct_over_topics_and_difficulty_mix
     result = readiness(spec, predictions)
     expected = 0.75 * (0.9 + 0.6 + 2 * 0.3) / 4 + 0.25 * (0.8 + 0.8 + 2 * 0.4) / 4
     assert result.expected_score == pytest.approx(expected, abs=1e-9)
-    assert result.low == pytest.approx(expected) and result.high == pytest.approx(
-        expected
-    )  # no uncertainty given
+    assert result.low == pytest.approx(expected) and result.high == pytest.approx(expected)  # no uncertainty given
     assert result.forecast_on_exam_day == pytest.approx(expected)  # no practice planned
     assert set(result.to_dict()) == {"expected_score", "low", "high", "forecast_on_exam_day"}
 
@@ -58,6 +55,15 @@ def test_ability_uncertainty_gives_an_interval_that_widens_with_it():
     assert wide.high - wide.low > 2 * (narrow.high - narrow.low)
     # the centre is the model's predictive P(correct) whatever the uncertainty
     assert narrow.expected_score == pytest.approx(wide.expected_score, abs=1e-9)
+
+
+def test_a_shared_ability_widens_the_interval_over_many_topics():
+    spec = exam([(f"t{i}", 1) for i in range(6)])
+    predictions = cells({f"t{i}": (0.85, 0.7, 0.5) for i in range(6)}, theta_sd=0.5)
+    independent = readiness(spec, predictions)
+    shared = readiness(spec, replace(predictions, shared_ability=True))
+    assert shared.expected_score == pytest.approx(independent.expected_score)
+    assert shared.high - shared.low > 1.8 * (independent.high - independent.low)
 
 
 def test_lnirt_parameters_are_used_when_given():
@@ -74,8 +80,7 @@ def test_the_forecast_rises_with_practice_and_saturates():
     spec = exam([("a", 1)])
     predictions = cells({"a": (0.85, 0.7, 0.5)})
     scores = [
-        readiness(spec, predictions, practice={("a", "medium"): n}).forecast_on_exam_day
-        for n in (0, 20, 60, 600, 6000)
+        readiness(spec, predictions, practice={("a", "medium"): n}).forecast_on_exam_day for n in (0, 20, 60, 600, 6000)
     ]
     assert scores == sorted(scores) and scores[1] > scores[0]
     assert scores[4] - scores[3] < 0.01 < scores[1] - scores[0]  # diminishing returns
@@ -110,9 +115,7 @@ def test_forecast_from_a_plan_and_larger_gains():
     plan = plan_exam(spec, predictions, today=TODAY)
     practice = plan.remaining_practice(TODAY)
     slow = readiness(spec, predictions, practice=practice, gains={"a": 0.01, "b": 0.01})
-    fast = readiness(
-        spec, predictions, practice=practice, gains={"a": GainEstimate("a", 0.04, 0.01, 50, "history")}
-    )
+    fast = readiness(spec, predictions, practice=practice, gains={"a": GainEstimate("a", 0.04, 0.01, 50, "history")})
     assert slow.expected_score < slow.forecast_on_exam_day < fast.forecast_on_exam_day
     assert fast.forecast_low < fast.forecast_on_exam_day < fast.forecast_high
 
@@ -137,9 +140,7 @@ def learning_history(gain: float, n: int, seed: int, theta0: float = -0.3) -> To
 
 
 def test_gain_is_recovered_from_a_long_history():
-    estimates = [
-        estimate_gain(learning_history(0.002, 2000, seed), GainModel(prior_sd=1.0)) for seed in range(5)
-    ]
+    estimates = [estimate_gain(learning_history(0.002, 2000, seed), GainModel(prior_sd=1.0)) for seed in range(5)]
     assert all(e.source == "history" for e in estimates)
     assert np.mean([e.raw_slope for e in estimates]) == pytest.approx(0.002, rel=0.25)
     no_learning = [estimate_gain(learning_history(0.0, 2000, seed)).raw_slope for seed in range(5)]
@@ -152,9 +153,7 @@ def test_short_histories_fall_back_to_the_prior_and_estimates_shrink_towards_it(
     assert short.source == "prior" and short.gain == 0.02
     medium = estimate_gain(learning_history(0.0, 150, 1), model)
     assert medium.source == "history"
-    assert (
-        min(medium.raw_slope or 0.0, 0.02) <= medium.gain <= 0.02
-    )  # pulled from the slope towards the prior
+    assert min(medium.raw_slope or 0.0, 0.02) <= medium.gain <= 0.02  # pulled from the slope towards the prior
     assert medium.sd < model.prior_sd
     gains = estimate_gains([learning_history(0.0, 150, 1)], ["algebra", "geometry"], model)
     assert gains["geometry"].source == "prior" and gains["algebra"].source == "history"

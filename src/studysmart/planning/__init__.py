@@ -6,16 +6,8 @@ API shape, task specs for materialising a day, and an .ics calendar.
 """
 
 from studysmart.planning.ics import plan_to_ics
-from studysmart.planning.planner import (
-    Plan,
-    PlanDay,
-    PlanItem,
-    PlanOptions,
-    TaskSpec,
-    materialise,
-    plan_exam,
-    replan,
-)
+from studysmart.planning.plan import Plan, PlanDay, PlanItem, TaskSpec, materialise
+from studysmart.planning.planner import PlanOptions, plan_exam, replan
 from studysmart.planning.readiness import (
     GainEstimate,
     GainModel,

@@ -57,9 +57,7 @@ class _Model:
         self.integral: list[int] = []
         self.var_lb: list[float] = []
         self.var_ub: list[float] = []
-        self.x_of: list[list[tuple[int, int]]] = [
-            [] for _ in range(problem.n_days)
-        ]  # per day: (cell, column)
+        self.x_of: list[list[tuple[int, int]]] = [[] for _ in range(problem.n_days)]  # per day: (cell, column)
         self.topic_day: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._items()
 
@@ -90,14 +88,11 @@ class _Model:
                 continue
             s0 = math.sqrt(max(budget / mean_bar, 1.0) * var_bar)
             if (
-                z * s0 / 2
-                + min(cells[ci].mean_seconds + z * cells[ci].var_seconds / (2 * s0) for ci in singles)
+                z * s0 / 2 + min(cells[ci].mean_seconds + z * cells[ci].var_seconds / (2 * s0) for ci in singles)
                 > budget
             ):
                 # the tangent at the cheapest single item, where the bound is exact for that item
-                cheapest = min(
-                    singles, key=lambda ci: safe_seconds(cells[ci].mean_seconds, cells[ci].var_seconds, z)
-                )
+                cheapest = min(singles, key=lambda ci: safe_seconds(cells[ci].mean_seconds, cells[ci].var_seconds, z))
                 s0 = max(math.sqrt(cells[cheapest].var_seconds), 1e-6)
             reserve = z * s0 / 2
             entries = []
@@ -113,10 +108,7 @@ class _Model:
             if entries:
                 self.row(entries, -np.inf, budget - reserve)
         for (t, j), pairs in self.topic_day.items():
-            if (
-                sum(self.var_ub[col] * cells[ci].mean_seconds for ci, col in pairs)
-                > problem.caps[j][t] + 1e-6
-            ):
+            if sum(self.var_ub[col] * cells[ci].mean_seconds for ci, col in pairs) > problem.caps[j][t] + 1e-6:
                 self.row([(col, cells[ci].mean_seconds) for ci, col in pairs], -np.inf, problem.caps[j][t])
 
     def value(self, breakpoints: int) -> None:
@@ -160,9 +152,7 @@ class _Model:
                 if n > 0:
                     counts[j][ci] = n
         gap = getattr(result, "mip_gap", None)
-        return MilpResult(
-            counts, f"{result.message} (gap {gap:.3f})" if gap is not None else str(result.message)
-        )
+        return MilpResult(counts, f"{result.message} (gap {gap:.3f})" if gap is not None else str(result.message))
 
 
 def solve_milp(

@@ -19,7 +19,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from studysmart.ml.base import Z80
 from studysmart.planning.milp import solve_milp
@@ -31,10 +30,11 @@ from studysmart.planning.optimise import (
     safe_seconds,
     solve_greedy,
 )
+from studysmart.planning.plan import Plan, PlanDay, PlanItem, displayed_minutes
 from studysmart.planning.readiness import GainEstimate, GainModel, topic_readiness
 from studysmart.planning.spec import CompletedWork, ExamSpec, PlanningError, StudentPredictions
 
-__all__ = ["Plan", "PlanDay", "PlanItem", "PlanOptions", "TaskSpec", "materialise", "plan_exam", "replan"]
+__all__ = ["PlanOptions", "plan_exam", "replan"]
 
 
 @dataclass(frozen=True)
@@ -70,92 +70,6 @@ class PlanOptions:
     def __post_init__(self) -> None:
         if self.solver not in ("auto", "milp", "greedy"):
             raise PlanningError("options.solver", f"unknown solver {self.solver!r}")
-
-
-@dataclass(frozen=True)
-class PlanItem:
-    """``count`` items of one cell on one day; ``done`` of them are completed. ``expected_seconds`` is the
-    expected total time of the ``count`` items (actual seconds for completed work when known)."""
-
-    topic: str
-    difficulty: str
-    count: int
-    expected_seconds: float
-    p_correct: float | None
-    done: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """The API shape: {topic, difficulty, count, expected_seconds, p_correct}."""
-        return {
-            "topic": self.topic,
-            "difficulty": self.difficulty,
-            "count": self.count,
-            "expected_seconds": round(self.expected_seconds, 1),
-            "p_correct": None if self.p_correct is None else round(self.p_correct, 3),
-        }
-
-
-@dataclass(frozen=True)
-class PlanDay:
-    """One calendar day: the minutes available, the minutes planned (safe duration) and the items."""
-
-    date: date
-    minutes_available: float
-    minutes_planned: float
-    items: tuple[PlanItem, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The API shape: {date, minutes_available, minutes_planned, items: [...]}."""
-        return {
-            "date": self.date.isoformat(),
-            "minutes_available": round(self.minutes_available, 1),
-            "minutes_planned": self.minutes_planned,
-            "items": [item.to_dict() for item in self.items],
-        }
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A plan from ``created_on`` up to the day before ``exam_date``.
-
-    Attributes:
-        days: every calendar day of the plan (days off and zero-minute days have no items).
-        solver: "milp", "greedy" or "greedy-fallback" (the MILP found nothing).
-        status: the solver's status message.
-        expected_gain: the planned work's expected exam-score gain (the objective, without spacing costs).
-        missed: planned items of past days that were not done (on a replan).
-    """
-
-    created_on: date
-    exam_date: date
-    days: tuple[PlanDay, ...]
-    solver: str
-    status: str = ""
-    expected_gain: float = 0.0
-    missed: tuple[PlanItem, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The API shape: {days: [...]}."""
-        return {"days": [day.to_dict() for day in self.days]}
-
-    def day(self, on: date) -> PlanDay | None:
-        """The plan of one date (None outside the plan)."""
-        return next((d for d in self.days if d.date == on), None)
-
-    def remaining_practice(self, since: date) -> dict[tuple[str, str], int]:
-        """(topic, difficulty) -> items planned but not done on days from ``since`` (for the forecast)."""
-        out: dict[tuple[str, str], int] = defaultdict(int)
-        for day in self.days:
-            if day.date >= since:
-                for item in day.items:
-                    if item.count > item.done:
-                        out[(item.topic, item.difficulty)] += item.count - item.done
-        return dict(out)
-
-
-def displayed_minutes(seconds: float) -> float:
-    """Seconds as minutes rounded *up* to 0.1 (what the plan shows and what is checked against the budget)."""
-    return math.ceil(seconds / 6.0 - 1e-9) / 10.0
 
 
 def _gain_values(
@@ -196,9 +110,7 @@ def _build_problem(
     model = options.gain_model
     topics = topic_readiness(exam, predictions)
     names = [tr.topic for tr in topics]
-    values = TopicValues(
-        topics, _gain_values(names, gains, model), [already.get(t, 0.0) for t in names], model
-    )
+    values = TopicValues(topics, _gain_values(names, gains, model), [already.get(t, 0.0) for t in names], model)
     cells: list[Cell] = []
     for t, name in enumerate(names):
         available = list(predictions.by_topic(name).values())
@@ -217,9 +129,7 @@ def _build_problem(
             share = options.max_topic_share if len(names) > 1 else 1.0
             row.append(max(share * budget, cheapest) if budget > 0 else 0.0)
         caps.append(row)
-    first_items = [
-        values.value(t, max(c.efficiency for c in cells if c.topic_index == t)) for t in range(len(names))
-    ]
+    first_items = [values.value(t, max(c.efficiency for c in cells if c.topic_index == t)) for t in range(len(names))]
     penalty = options.spacing_penalty * sorted(first_items)[len(first_items) // 2]
     return Problem(cells, values, budgets, caps, options.safety_z, penalty)
 
@@ -287,9 +197,7 @@ def plan_exam(
     for by_cell in done.values():
         for (topic, difficulty), (count, _) in by_cell.items():
             if (topic, difficulty) in cell_of:
-                already[topic] += count * float(
-                    options.gain_model.efficiency(cell_of[(topic, difficulty)].p_correct)
-                )
+                already[topic] += count * float(options.gain_model.efficiency(cell_of[(topic, difficulty)].p_correct))
     days = exam.study_days(today)
     budgets = []
     for day in days:
@@ -341,9 +249,9 @@ def _enforce_minutes(
     for j, day in enumerate(days):
         spent = sum(seconds for _, seconds in done.get(day, {}).values())
         planned = counts[j]
-        while planned and displayed_minutes(
-            spent + safe_seconds(*problem.load(planned), problem.z)
-        ) > exam.minutes_on(day):
+        while planned and displayed_minutes(spent + safe_seconds(*problem.load(planned), problem.z)) > exam.minutes_on(
+            day
+        ):
             worst = min(planned, key=lambda c: problem.density(c))
             planned[worst] -= 1
             if planned[worst] == 0:
@@ -382,15 +290,14 @@ def _future_day(
         prior = done_items.pop((cell.topic, cell.difficulty), None)
         count = n + (prior.count if prior else 0)
         seconds = n * cell.mean_seconds + (prior.expected_seconds if prior else 0.0)
-        items.append(
-            PlanItem(cell.topic, cell.difficulty, count, seconds, cell.p_correct, prior.done if prior else 0)
-        )
+        items.append(PlanItem(cell.topic, cell.difficulty, count, seconds, cell.p_correct, prior.done if prior else 0))
     items.extend(done_items.values())
     return PlanDay(day, exam.minutes_on(day), minutes, tuple(items))
 
 
 def _missed(previous: Plan, done: Mapping[date, Mapping], today: date) -> tuple[PlanItem, ...]:
-    out = []
+    """The previous plan's missed items plus its items on days before ``today`` that were not done."""
+    out = list(previous.missed)
     for day in previous.days:
         if day.date >= today:
             continue
@@ -408,50 +315,3 @@ def _missed(previous: Plan, done: Mapping[date, Mapping], today: date) -> tuple[
                     )
                 )
     return tuple(out)
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """A task the service creates from a planned item: title, cell, planned date and expected seconds."""
-
-    title: str
-    topic: str
-    difficulty: str
-    planned_for: date
-    expected_seconds: float
-    p_correct: float | None
-
-
-def materialise(day: PlanDay, *, exam_name: str = "exam") -> list[TaskSpec]:
-    """Turn one day's planned (not yet done) items into task specs, interleaved across topics.
-
-    Args:
-        day: a day of a plan.
-        exam_name: used in the titles.
-
-    Returns:
-        One TaskSpec per item still to do, ordered round-robin over the day's items (A, B, C, A, B, ...).
-    """
-    queues = [(item, item.count - item.done) for item in day.items if item.count > item.done]
-    specs: list[TaskSpec] = []
-    position = {id(item): 0 for item, _ in queues}
-    while any(left > 0 for _, left in queues):
-        next_round = []
-        for item, left in queues:
-            if left <= 0:
-                continue
-            position[id(item)] += 1
-            total = item.count - item.done
-            specs.append(
-                TaskSpec(
-                    title=f"{exam_name}: {item.topic} ({item.difficulty}) {position[id(item)]}/{total}",
-                    topic=item.topic,
-                    difficulty=item.difficulty,
-                    planned_for=day.date,
-                    expected_seconds=item.expected_seconds / item.count if item.count else 0.0,
-                    p_correct=item.p_correct,
-                )
-            )
-            next_round.append((item, left - 1))
-        queues = next_round
-    return specs

@@ -5,7 +5,8 @@ with discrimination a and probit ``z = a*theta - b`` the student answers correct
 uncertain, theta ~ N(theta_hat, s_t^2), so the expected P(correct) is Phi(z / r) with r = sqrt(1 + a^2 s_t^2).
 A model that gives only P(correct) (no a, b) is read in probit units (a = 1) with the centre chosen so that
 Phi(z / r) equals its prediction. The expected score is sum_t w_t sum_d m_d Phi(z_td / r_td); its 10%-90%
-interval comes from Monte Carlo draws of theta per topic (shared by the topic's cells).
+interval comes from Monte Carlo draws of theta per topic (shared by the topic's cells; one draw for all topics
+when the model has a single ability per student, ``StudentPredictions.shared_ability``).
 
 Gain model (``GainModel``). Practising one item of a cell whose predicted P(correct) is p counts as ``eff(p) =
 exp(-(p - target)^2 / (2 width^2))`` effective items (desirable difficulty: a full item at the target p = 0.7,
@@ -14,8 +15,8 @@ little when far too easy or too hard). E effective items raise the topic's abili
 ``saturation_items``). The per-topic gain g is estimated from the student's own history (``estimate_gain``):
 the slope of per-response ability residuals against the effective practice count, shrunk towards a population
 prior N(prior_mean, prior_sd^2) by precision weighting, so little history gives the prior. The exam-day
-forecast integrates the planned practice step by step, so each item's efficiency follows P(correct) as
-ability grows (``TopicReadiness.practice_delta``); the planner itself uses today's P(correct).
+forecast integrates the planned practice step by step, so each item's efficiency follows P(correct) as ability
+grows (``TopicReadiness.practice_delta``); the planner itself uses today's P(correct).
 """
 
 from __future__ import annotations
@@ -191,9 +192,7 @@ def population_gain(histories: Iterable[TopicHistory], model: GainModel | None =
         ``model`` with ``prior_mean`` and ``prior_sd`` replaced (unchanged if fewer than 5 usable histories).
     """
     model = model or GainModel()
-    fits = [
-        f for h in histories if len(h.correct) >= model.min_responses and (f := _residual_slope(h, model))
-    ]
+    fits = [f for h in histories if len(h.correct) >= model.min_responses and (f := _residual_slope(h, model))]
     if len(fits) < 5:
         return model
     slopes = np.array([f[0] for f in fits])
@@ -261,10 +260,10 @@ class TopicReadiness:
             delta = model.ability_gain(effective, g, already)
         return delta
 
-    def draws(self, delta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """P(correct) over the mix for ability draws around the estimate, one per element of ``delta``."""
-        theta_noise = rng.standard_normal(delta.shape) * self.theta_sd
-        d = (delta + theta_noise)[..., None]
+    def draws(self, delta: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """P(correct) over the mix at abilities ``estimate + theta_sd * noise + delta`` (``noise`` standard
+        normal, same shape as ``delta``)."""
+        d = (delta + noise * self.theta_sd)[..., None]
         return np.sum(self.mix * ndtr(self.z + self.slope * d), axis=-1)
 
 
@@ -366,7 +365,9 @@ def readiness(
     forecast = 0.0
     now_draws = np.zeros(n_draws)
     forecast_draws = np.zeros(n_draws)
+    shared = rng.standard_normal(n_draws)
     for tr in topics:
+        noise = shared if predictions.shared_ability else rng.standard_normal(n_draws)
         counts = np.array([practice.get((tr.topic, d), 0.0) for d in tr.difficulties])
         g, g_sd = _gain_of(gains.get(tr.topic), model)
         already = prior_practice.get(tr.topic, 0.0)
@@ -375,8 +376,8 @@ def readiness(
         forecast += tr.weight * float(tr.expected(delta))
         g_draws = np.maximum(g + g_sd * rng.standard_normal(n_draws), 0.0)
         delta_draws = tr.practice_delta(counts, g_draws, already, model)
-        now_draws += tr.weight * tr.draws(np.zeros(n_draws), rng)
-        forecast_draws += tr.weight * tr.draws(delta_draws, rng)
+        now_draws += tr.weight * tr.draws(np.zeros(n_draws), noise)
+        forecast_draws += tr.weight * tr.draws(delta_draws, noise)
     low, high = np.quantile(now_draws, [0.1, 0.9])
     f_low, f_high = np.quantile(forecast_draws, [0.1, 0.9])
     return Readiness(

@@ -22,7 +22,8 @@ import numpy as np
 from scipy.special import ndtr
 
 from studysmart.ml.synthetic import simulate_response
-from studysmart.planning.planner import Plan, PlanOptions, materialise, plan_exam, replan
+from studysmart.planning.plan import Plan, materialise
+from studysmart.planning.planner import PlanOptions, plan_exam, replan
 from studysmart.planning.readiness import GainModel, readiness
 from studysmart.planning.spec import (
     DIFFICULTIES,
@@ -309,6 +310,4 @@ def compare(
         out["forecast"].append(forecast.forecast_on_exam_day)
         out["pm"].append(sum(planned.seconds_per_day) / 60.0)
         out["rm"].append(sum(random.seconds_per_day) / 60.0)
-    return Comparison(
-        list(seeds), out["start"], out["planned"], out["random"], out["forecast"], out["pm"], out["rm"]
-    )
+    return Comparison(list(seeds), out["start"], out["planned"], out["random"], out["forecast"], out["pm"], out["rm"])

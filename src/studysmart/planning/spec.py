@@ -67,7 +67,8 @@ class ExamSpec:
 
     Args:
         date: the exam day (not a study day).
-        topics: the exam's topics with positive weights; normalised to sum to 1 by ``weights()``.
+        topics: the exam's topics with positive weights (TopicWeight, (topic, weight) pairs, {topic, weight}
+            dicts, or one mapping topic -> weight); normalised to sum to 1 by ``weights()``.
         minutes_per_weekday: minutes available per weekday, Monday first (7 numbers >= 0).
         target_score: the score the student aims for, as a fraction in [0, 1] (optional).
         days_off: dates with no study at all.
@@ -89,7 +90,8 @@ class ExamSpec:
     name: str = "exam"
 
     def __post_init__(self) -> None:
-        topics = tuple(_coerce_topic(t) for t in self.topics) if self.topics is not None else ()
+        raw = self.topics.items() if isinstance(self.topics, Mapping) else (self.topics or ())
+        topics = tuple(_coerce_topic(t) for t in raw)
         object.__setattr__(self, "topics", topics)
         object.__setattr__(self, "days_off", frozenset(self.days_off or ()))
         object.__setattr__(self, "minutes_done", dict(self.minutes_done or {}))
@@ -108,16 +110,12 @@ class ExamSpec:
                 raise InvalidExamError(f"topics[{i}].weight", f"must be a positive number, got {tw.weight!r}")
         minutes = tuple(self.minutes_per_weekday or ())
         if len(minutes) != 7:
-            raise InvalidExamError(
-                "minutes_per_weekday", f"needs 7 numbers (Monday first), got {len(minutes)}"
-            )
+            raise InvalidExamError("minutes_per_weekday", f"needs 7 numbers (Monday first), got {len(minutes)}")
         for i, m in enumerate(minutes):
             if not _finite(m) or m < 0 or m > 24 * 60:
                 raise InvalidExamError(f"minutes_per_weekday[{i}]", f"must be between 0 and 1440, got {m!r}")
         object.__setattr__(self, "minutes_per_weekday", tuple(float(m) for m in minutes))
-        if self.target_score is not None and (
-            not _finite(self.target_score) or not 0 <= self.target_score <= 1
-        ):
+        if self.target_score is not None and (not _finite(self.target_score) or not 0 <= self.target_score <= 1):
             raise InvalidExamError("target_score", f"must be a fraction in [0, 1], got {self.target_score!r}")
         for day, m in self.minutes_done.items():
             if not _finite(m) or m < 0:
@@ -263,10 +261,19 @@ class TopicAbility:
 
 @dataclass(frozen=True)
 class StudentPredictions:
-    """All cells predicted for one student, plus per-topic abilities when the model has them."""
+    """All cells predicted for one student, plus per-topic abilities when the model has them.
+
+    Args:
+        cells: one prediction per (topic, difficulty) cell.
+        abilities: topic -> ability estimate (optional; without one a topic's score has no uncertainty).
+        shared_ability: True when every topic's ability is the same latent variable (a single-theta model such
+            as LNIRT: pass the person's theta and sd for every topic); the readiness interval then draws one
+            ability for all topics instead of independent ones.
+    """
 
     cells: tuple[CellPrediction, ...]
     abilities: Mapping[str, TopicAbility] = field(default_factory=dict)
+    shared_ability: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cells", tuple(self.cells))
@@ -295,6 +302,7 @@ class StudentPredictions:
         slopes: Sequence[float] | np.ndarray | None = None,
         intercepts: Sequence[float] | np.ndarray | None = None,
         abilities: Iterable[TopicAbility] = (),
+        shared_ability: bool = False,
     ) -> StudentPredictions:
         """Build from row arrays, e.g. the fields of ``studysmart.ml.base.Prediction`` for queries built
         one row per (topic, difficulty) cell.
@@ -311,7 +319,7 @@ class StudentPredictions:
             )
             for i in range(len(topics))
         )
-        return cls(cells=cells, abilities={a.topic: a for a in abilities})
+        return cls(cells=cells, abilities={a.topic: a for a in abilities}, shared_ability=shared_ability)
 
 
 @dataclass(frozen=True)
