@@ -10,7 +10,7 @@ population N2(mu_P, Sigma_P), and a student's history updates their (theta, zeta
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import numpy as np
 
@@ -25,8 +25,12 @@ from studysmart.ml.base import (
     unpack,
 )
 from studysmart.ml.data import Queries, Responses
-from studysmart.ml.lnirt_gibbs import Backend, GibbsState, initial_state, prepare_cells, run_gibbs
 from studysmart.ml.lnirt_predictive import ItemGroups, PersonEstimate, person_posterior, predictive
+
+if TYPE_CHECKING:  # the sampler (and numba) is imported by fit() only: serving predictions never needs it
+    from studysmart.ml.lnirt_gibbs import Cells, GibbsState
+
+Backend = Literal["numba", "numpy"]
 
 __all__ = ["LNIRT", "LNIRTGibbs"]
 
@@ -89,6 +93,8 @@ class _LNIRTBase:
         Returns:
             self, fitted.
         """
+        from studysmart.ml.lnirt_gibbs import prepare_cells, run_gibbs
+
         if len(data) == 0 or data.n_items == 0 or np.all(np.isnan(data.correct) & np.isnan(data.log_time)):
             raise ValueError(f"{self.name} needs at least one observed response or time to fit")
         cells = prepare_cells(data.person, data.item, data.correct, data.log_time,
@@ -115,8 +121,10 @@ class _LNIRTBase:
         self._reset_caches()
         return self
 
-    def _warm_state(self, data: Responses, cells: Any) -> GibbsState:
+    def _warm_state(self, data: Responses, cells: Cells) -> GibbsState:
         """Start from the previous fit: known persons and items keep their estimates, new ones the moments."""
+        from studysmart.ml.lnirt_gibbs import initial_state
+
         state = initial_state(cells, np.random.default_rng(self.seed))
         old_p = {label: i for i, label in enumerate(self.persons_)}
         old_i = {label: k for k, label in enumerate(self.items_)}

@@ -45,12 +45,10 @@ _TINY = 1e-300
 def draw_latent_numpy(eta: np.ndarray, positive: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Z ~ N(eta, 1) truncated to Z > 0 where ``positive`` (a correct answer), else to Z <= 0.
 
-    Exact in distribution and cheaper than a plain inverse-CDF draw: first propose Z = eta + Phi^-1(u), and
-    keep it when it falls on the right side (probability Phi(eta) or Phi(-eta)). Otherwise u is uniform on
-    the rejected part of (0, 1); rescaled to v in (0, 1) it drives an inverse-CDF draw written on the small
-    side of the normal, Z = eta - Phi^-1(Phi(eta) v) or eta + Phi^-1(Phi(-eta) v), accurate far in the tails.
-    (The R package draws Phi^-1 of a probability clipped to [1e-5, 1 - 1e-5], which puts Z on the wrong side
-    of 0 when |eta| > 4.26 against the answer; here Z always agrees with the answer.)
+    Inverse-CDF draws written on the side of the normal the answer allows: Z = eta - Phi^-1(Phi(eta) u) for a
+    correct answer, Z = eta + Phi^-1(Phi(-eta) u) for a wrong one, with Phi(+-eta) from the smaller tail so
+    they stay accurate far out. (The R package draws Phi^-1 of a probability clipped to [1e-5, 1 - 1e-5],
+    which puts Z on the wrong side of 0 when |eta| > 4.26 against the answer; here Z always agrees.)
 
     Args:
         eta: linear predictors a theta - b; positive: boolean outcomes; u: uniforms in [0, 1).
@@ -58,18 +56,11 @@ def draw_latent_numpy(eta: np.ndarray, positive: np.ndarray, u: np.ndarray) -> n
     Returns:
         The latent draws.
     """
-    u = np.maximum(u, _TINY)
-    z = eta + ndtri(u)
-    redo = (z > 0.0) != positive
-    if redo.any():
-        e, pos, ur = eta[redo], positive[redo], u[redo]
-        below, above = ndtr(-e), ndtr(e)  # P(Z <= 0), P(Z > 0)
-        v = np.where(pos, ur / np.maximum(below, _TINY), (ur - below) / np.maximum(above, _TINY))
-        v = np.clip(v, _TINY, 1.0)
-        side = np.maximum(np.where(pos, above, below), _TINY)
-        tail = ndtri(side * v)
-        z[redo] = np.where(pos, e - tail, e + tail)
-    return z
+    small = ndtr(-np.abs(eta))  # the smaller of P(Z <= 0) = Phi(-eta) and P(Z > 0) = Phi(eta)
+    above = np.where(eta >= 0.0, 1.0 - small, small)
+    below = np.where(eta >= 0.0, small, 1.0 - small)
+    tail = ndtri(np.maximum(np.where(positive, above, below) * u, _TINY))
+    return np.where(positive, eta - tail, eta + tail)
 
 
 def person_pass_numpy(
@@ -229,18 +220,13 @@ def _ndtri(p: float) -> float:  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "arcp"})
 def _draw_latent(eta: float, positive: bool, u: float) -> float:  # pragma: no cover - compiled
-    """Z ~ N(eta, 1) truncated to Z > 0 (positive) or Z <= 0, from one uniform; see ``draw_latent_numpy``."""
-    u = max(u, _TINY)
-    zc = eta + _ndtri(u)
-    if (zc > 0.0) == positive:
-        return zc
-    below = _ndtr(-eta)
-    above = _ndtr(eta)
+    """Z ~ N(eta, 1) truncated to the side of 0 given by ``positive``; see ``draw_latent_numpy``."""
+    small = _ndtr(-abs(eta))
     if positive:
-        v = min(max(u / max(below, _TINY), _TINY), 1.0)
-        return eta - _ndtri(max(above, _TINY) * v)
-    v = min(max((u - below) / max(above, _TINY), _TINY), 1.0)
-    return eta + _ndtri(max(below, _TINY) * v)
+        side = 1.0 - small if eta >= 0.0 else small
+        return eta - _ndtri(max(side * u, _TINY))
+    side = small if eta >= 0.0 else 1.0 - small
+    return eta + _ndtri(max(side * u, _TINY))
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "arcp"})
