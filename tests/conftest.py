@@ -62,6 +62,7 @@ def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("STUDYSMART_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("STUDYSMART_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("STUDYSMART_MODEL_REFRESH_SECONDS", "0")
+    monkeypatch.setenv("STUDYSMART_WORKER_PROCESSES", "0")  # tests drive the queue themselves
     get_settings.cache_clear()
     CACHE.clear()
     yield get_settings()

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from studysmart.core import errors
+from studysmart.core import errors, metrics
 from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction
 from studysmart.core.logging import setup_logging
@@ -53,6 +53,31 @@ def _health_router() -> APIRouter:
     return router
 
 
+def _start_embedded_worker(app: FastAPI, settings: Settings) -> Any:
+    """On the embedded default, run the training consumer beside the server (process workers, supervised);
+    with Redis, workers run standalone (`studysmart worker`). Also installs the queue health check."""
+    from studysmart.training.jobs import EmbeddedWorker, get_jobs  # noqa: PLC0415
+
+    jobs = get_jobs(settings)
+    worker = None
+    if not settings.redis_url and settings.worker_processes > 0:
+        worker = EmbeddedWorker(jobs, workers=settings.worker_processes)
+        worker.start()
+        app.state.worker = worker
+
+    def queue_health() -> tuple[bool, str]:
+        try:
+            depth = jobs.depth()
+        except Exception as exc:  # unreachable Redis, unreadable queue file
+            return False, f"error: {type(exc).__name__}"
+        if worker is not None and not worker.alive():
+            return True, f"ok (depth {depth}; worker restarting)"
+        return True, f"ok (depth {depth})"
+
+    app.state.queue_health = queue_health
+    return worker
+
+
 def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> FastAPI:
     """Build the app: database, routers, error mapping, then the web UI mounted last."""
     settings = settings or get_settings()
@@ -64,8 +89,12 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with transaction(sessions) as session:
             training.ensure_tracker(session=session)
-        log.info("studysmart started database=%s", engine.url.render_as_string(hide_password=True))
+        worker = _start_embedded_worker(app, settings)
+        log.info("studysmart started database=%s queue=%s", engine.url.render_as_string(hide_password=True),
+                 "redis" if settings.redis_url else "sqlite")
         yield
+        if worker is not None:
+            worker.stop()
         engine.dispose()
 
     app = FastAPI(title="StudySmart", version="0.1.0", lifespan=lifespan,
@@ -76,12 +105,17 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
+    from studysmart.training.jobs import get_jobs  # noqa: PLC0415
+
+    metrics.install(app, sessions, get_jobs(settings).depth)
+
     api = APIRouter(prefix="/api/v1")
     api.include_router(users_api.router)
     api.include_router(tasks_api.router)
     api.include_router(tasks_api.topics_router)
     api.include_router(predictions_api.router)
     api.include_router(training_api.router)
+    api.include_router(training_api.models_router)
     api.include_router(_health_router())
     app.include_router(api)
 

@@ -54,17 +54,25 @@ def serve(
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh every --interval seconds until Ctrl-C.")] = False,
+    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes with --watch.")] = 2.0,
 ) -> None:
-    """Users, topics, tasks, and the training tracker (n/N since the last training)."""
+    """Users, tasks, the training tracker (n/N), queue depth, the running job, recent runs and versions."""
     from studysmart.core.config import get_settings
     from studysmart.core.db import make_engine, make_sessionmaker
-    from studysmart.operations import collect_status, render_status
+    from studysmart.operations import collect_status, render_status, watch_status
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
     try:
-        with make_sessionmaker(engine)() as session:
+        if watch:
+            watch_status(sessions, interval=interval)
+            return
+        with sessions() as session:
             report = collect_status(session)
+    except KeyboardInterrupt:
+        return
     except Exception as exc:  # a missing or unmigrated database is an operator error, not a crash
         raise fail(f"cannot read the database ({type(exc).__name__}); run `studysmart db upgrade`") from None
     finally:
@@ -94,6 +102,76 @@ def demo(
         engine.dispose()
     typer.echo(("loaded demo data: " + created) if created else "demo data already present")
     typer.echo(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+
+
+@app.command()
+def worker(
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes.")] = 1,
+) -> None:
+    """Run training workers (needed with STUDYSMART_REDIS_URL; the embedded default runs one in the server)."""
+    from studysmart.core.config import get_settings
+    from studysmart.core.logging import setup_logging
+    from studysmart.training.jobs import run_standalone_worker
+
+    setup_logging(get_settings().log_level)
+    run_standalone_worker(workers=workers)
+
+
+@app.command()
+def train(
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the training has finished.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait at most with --wait.")] = 1800.0,
+) -> None:
+    """Queue a training now (it coalesces with one already queued or running)."""
+    import time
+
+    from studysmart.core.db import utcnow
+    from studysmart.training import service as training
+    from studysmart.training.jobs import get_jobs
+
+    jobs = get_jobs()
+    queued_at = utcnow()
+    if jobs.request_training(trigger="manual"):
+        typer.echo("training queued")
+    else:
+        typer.echo("a training is already queued or running; this request joins it")
+    if not wait:
+        return
+    deadline = time.monotonic() + timeout
+    with jobs.sessions()() as session:
+        while time.monotonic() < deadline:
+            session.expire_all()
+            runs = training.recent_runs(session=session, limit=1)
+            state = training.get_status(session=session)
+            finished = runs and runs[0].finished_at and runs[0].finished_at >= queued_at
+            if finished and state.status != "running" and (runs[0].status == "succeeded" or state.status == "idle"):
+                typer.echo(f"training {runs[0].status} (run {runs[0].id})")
+                if runs[0].status != "succeeded":
+                    raise typer.Exit(code=1)
+                return
+            time.sleep(1.0)
+    raise fail(f"no training finished within {timeout:.0f} s (is a worker running? `studysmart worker`)")
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Model versions, champions and the live leaderboard (last 7 and 30 days)."""
+    from studysmart.core.config import get_settings
+    from studysmart.core.db import make_engine, make_sessionmaker
+    from studysmart.operations import collect_models, render_status
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            report = collect_models(session)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+    else:
+        render_status({"tables": report["tables"]}, sections_only=True)
 
 
 def main() -> None:  # pragma: no cover

@@ -20,7 +20,8 @@ DEMO_EMAIL = f"demo@{DEMO_DOMAIN}"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a published demo login, not a secret
 TOPICS = ["Algebra", "Geometry", "Probability", "Calculus", "Statistics", "Linear algebra"]
 DIFFICULTY_SHIFT = {Difficulty.EASY: -0.8, Difficulty.MEDIUM: 0.0, Difficulty.HARD: 0.9}
-TITLES = {Difficulty.EASY: "Warm-up exercises", Difficulty.MEDIUM: "Practice set", Difficulty.HARD: "Challenge problems"}
+TITLES = {Difficulty.EASY: "Warm-up exercises", Difficulty.MEDIUM: "Practice set",
+          Difficulty.HARD: "Challenge problems"}
 
 
 def _has_demo(session: Session) -> bool:

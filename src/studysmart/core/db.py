@@ -6,8 +6,9 @@ concurrent writers queue instead of failing; PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,3 +123,33 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def on_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's current transaction has committed (never if it rolls back).
+
+    For side effects outside the database, such as enqueueing a job about rows this transaction writes.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+_AFTER_COMMIT = "studysmart.after_commit"
+_log = logging.getLogger("studysmart.db")
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint committed; the outer transaction is still open
+        return
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception:  # the data is committed; a failed side effect is logged and recovered elsewhere
+            _log.exception("after-commit callback failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint rolled back; the outer transaction may still commit
+        return
+    session.info.pop(_AFTER_COMMIT, None)

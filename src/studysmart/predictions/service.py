@@ -4,6 +4,7 @@ model's prediction logged per task and scored when the task is done."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -39,6 +40,7 @@ class ServedPrediction:
     mean_log_time: float
     sd_log_time: float
     explanation: str
+    arm: str = "champion"
 
 
 @dataclass(frozen=True)
@@ -148,15 +150,37 @@ def user_history(session: Session, user: User, *, before: datetime | None = None
     return _completed(session, user_id=user.id, before=before)
 
 
-def serving_model_name(session: Session, user: User) -> str:
-    """Which model serves this student: their preference or the configured choice, if it has a champion."""
+def _stable_fraction(user_id: int) -> float:
+    """A fixed number in [0, 1) per user, for A/B assignment that never changes between requests."""
+    digest = hashlib.sha256(f"studysmart-ab:{user_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def choose_model(session: Session, user: User) -> tuple[str, str]:
+    """Which model serves this student, and the A/B arm ("champion" or "challenger").
+
+    An explicit setting or the student's preference wins when that model has a champion version; otherwise the
+    model the last training chose (best held-out log loss). With ``ab_challenger_share`` > 0, that share of
+    students (by a stable hash) gets the runner-up servable model instead.
+    """
     settings = get_settings()
-    wanted = user.preference("preferred_model") if settings.serving_model == "auto" else settings.serving_model
-    candidates = ["lnirt"] if wanted in (None, "auto") else [wanted]
-    for name in candidates:
-        if name in ml.MODELS and CACHE.get(session, name) is not None:
-            return name
-    return FALLBACK_MODEL
+    wanted = settings.serving_model if settings.serving_model != "auto" else user.preference("preferred_model")
+    if wanted not in (None, "auto") and wanted in ml.MODELS and CACHE.get(session, wanted) is not None:
+        return wanted, "preference"
+    champion = session.scalar(select(TrainingState.serving_model)) or FALLBACK_MODEL
+    if champion != FALLBACK_MODEL and CACHE.get(session, champion) is None:
+        champion = FALLBACK_MODEL
+    if settings.ab_challenger_share > 0 and _stable_fraction(user.id) < settings.ab_challenger_share:
+        challenger = next((name for name in ("lnirt", "neural", "neural-attn", FALLBACK_MODEL)
+                           if name != champion and CACHE.get(session, name) is not None), None)
+        if challenger is not None:
+            return challenger, "challenger"
+    return champion, "champion"
+
+
+def serving_model_name(session: Session, user: User) -> str:
+    """The name of the model that serves this student (see choose_model)."""
+    return choose_model(session, user)[0]
 
 
 def _explain(history: Responses, topic: Topic, source: str) -> str:
@@ -175,7 +199,7 @@ def _predict_one(entry: _Loaded, user: User, topic: Topic, difficulty: Difficult
     return entry.model.predict(queries, history=history)
 
 
-def _served(entry: _Loaded, pred: ml.Prediction, explanation: str) -> ServedPrediction:
+def _served(entry: _Loaded, pred: ml.Prediction, explanation: str, arm: str) -> ServedPrediction:
     low, high = pred.seconds_interval()
     return ServedPrediction(
         p_correct=float(pred.p_correct[0]),
@@ -188,17 +212,19 @@ def _served(entry: _Loaded, pred: ml.Prediction, explanation: str) -> ServedPred
         mean_log_time=float(pred.mean_log_time[0]),
         sd_log_time=float(pred.sd_log_time[0]),
         explanation=explanation,
+        arm=arm,
     )
 
 
 def predict_task(*, session: Session, user: User, topic: Topic, difficulty: Difficulty,
                  now: datetime) -> ServedPrediction:
     """The prediction the serving model makes for this student on a (topic, difficulty) task, right now."""
-    entry = CACHE.get(session, serving_model_name(session, user))
+    name, arm = choose_model(session, user)
+    entry = CACHE.get(session, name)
     assert entry is not None  # the fallback always exists
     history = user_history(session, user)
     pred = _predict_one(entry, user, topic, difficulty, history)
-    return _served(entry, pred, _explain(history, topic, str(pred.source[0])))
+    return _served(entry, pred, _explain(history, topic, str(pred.source[0])), arm)
 
 
 def shadow_models(session: Session) -> list[str]:
@@ -208,7 +234,7 @@ def shadow_models(session: Session) -> list[str]:
 
 
 def log_task_predictions(*, session: Session, user: User, task: Task, now: datetime,
-                         replace: bool = False) -> None:
+                         replace: bool = False, arm: str | None = None) -> None:
     """Store one PredictionLog per active model for ``task`` (the served one marked), to score them later."""
     if replace:
         session.execute(PredictionLog.__table__.delete().where(PredictionLog.task_id == task.id))
@@ -221,7 +247,7 @@ def log_task_predictions(*, session: Session, user: User, task: Task, now: datet
         pred = _predict_one(entry, user, task.topic, task.difficulty, history)
         logs.append(PredictionLog(
             task_id=task.id, user_id=user.id, model=name, model_version=entry.version,
-            served=name == task.model, p_correct=float(pred.p_correct[0]),
+            served=name == task.model, arm=arm if name == task.model else None, p_correct=float(pred.p_correct[0]),
             mean_log_time=float(pred.mean_log_time[0]), sd_log_time=float(pred.sd_log_time[0]),
             source=str(pred.source[0]), created_at=now,
         ))

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from studysmart.core.db import on_commit
 from studysmart.predictions import service as predictions
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, topic_key
 from studysmart.training import service as training
@@ -42,6 +43,12 @@ class CompletionResult:
     task: Task
     completed_since_training: int
     training_due: bool
+
+
+def _request_training() -> None:
+    from studysmart.training import jobs  # noqa: PLC0415 - the queue is only needed when training is due
+
+    jobs.request_training(trigger="threshold")
 
 
 # -- topics ----------------------------------------------------------------------------------------------------
@@ -92,7 +99,7 @@ def get_task(*, session: Session, user: User, task_id: int) -> Task:
     return _owned(session, user, task_id)
 
 
-def _apply_prediction(session: Session, user: User, task: Task, now: datetime) -> None:
+def _apply_prediction(session: Session, user: User, task: Task, now: datetime) -> str:
     served = predictions.predict_task(session=session, user=user, topic=task.topic, difficulty=task.difficulty,
                                       now=now)
     task.p_correct = served.p_correct
@@ -102,6 +109,7 @@ def _apply_prediction(session: Session, user: User, task: Task, now: datetime) -
     task.model = served.model
     task.model_version = served.model_version
     task.source = served.source
+    return served.arm
 
 
 def create_task(*, session: Session, user: User, title: str, topic: str, difficulty: Difficulty,
@@ -112,8 +120,8 @@ def create_task(*, session: Session, user: User, title: str, topic: str, difficu
                 due_date=due_date, status=TaskStatus.PLANNED, created_at=now)
     session.add(task)
     session.flush()
-    _apply_prediction(session, user, task, now)
-    predictions.log_task_predictions(session=session, user=user, task=task, now=now)
+    arm = _apply_prediction(session, user, task, now)
+    predictions.log_task_predictions(session=session, user=user, task=task, now=now, arm=arm)
     return task
 
 
@@ -151,8 +159,8 @@ def update_task(*, session: Session, user: User, task_id: int, changes: dict[str
         if task.status is TaskStatus.DONE:
             raise InvalidTaskInput("topic", "a completed task keeps its topic and difficulty")
         session.flush()
-        _apply_prediction(session, user, task, now)
-        predictions.log_task_predictions(session=session, user=user, task=task, now=now, replace=True)
+        arm = _apply_prediction(session, user, task, now)
+        predictions.log_task_predictions(session=session, user=user, task=task, now=now, replace=True, arm=arm)
     return task
 
 
@@ -197,5 +205,7 @@ def complete_task(*, session: Session, user: User, task_id: int, correct: bool, 
     session.flush()
     predictions.score_task(session=session, task=task, now=now)
     count = training.count_completion(session=session)
+    if count.training_due:
+        on_commit(session, _request_training)
     return CompletionResult(task=task, completed_since_training=count.completed_since_training,
                             training_due=count.training_due)

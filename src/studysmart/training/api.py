@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
 from studysmart.core.deps import CurrentUser, SessionDep
+from studysmart.operations import collect_models
 from studysmart.training import service
 
 router = APIRouter(prefix="/training", tags=["training"])
+
+
+class LastRun(BaseModel):
+    started_at: datetime | None
+    finished_at: datetime | None
+    status: str
+    models: dict[str, Any]
 
 
 class TrainingStatusRead(BaseModel):
@@ -19,10 +28,33 @@ class TrainingStatusRead(BaseModel):
     last_trained_at: datetime | None
     samples: int
     running: bool
+    queued: bool
+    serving_model: str | None
+    last_run: LastRun | None
 
 
 @router.get("/status", response_model=TrainingStatusRead)
 def training_status(session: SessionDep, user: CurrentUser) -> TrainingStatusRead:
     state = service.get_status(session=session)
+    runs = service.recent_runs(session=session, limit=1)
+    last = None
+    if runs:
+        run = runs[0]
+        last = LastRun(started_at=run.started_at, finished_at=run.finished_at, status=run.status,
+                       models={name: {"version": info.get("version"), "promoted": info.get("promoted"),
+                                      "metrics": info.get("metrics")} for name, info in (run.models or {}).items()})
     return TrainingStatusRead(completed_since_training=state.completed_since_training, threshold=state.threshold,
-                              last_trained_at=state.last_trained_at, samples=state.samples, running=state.running)
+                              last_trained_at=state.last_trained_at, samples=state.samples, running=state.running,
+                              queued=state.queued, serving_model=state.serving_model or "shrinkage", last_run=last)
+
+
+models_router = APIRouter(prefix="/models", tags=["models"])
+
+
+@models_router.get("")
+def models(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """Champion versions with their held-out metrics, the live leaderboard over 7 and 30 days, the A/B arms."""
+    report = collect_models(session)
+    report.pop("tables", None)
+    report["serving_model"] = service.get_status(session=session).serving_model or "shrinkage"
+    return report

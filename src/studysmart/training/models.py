@@ -22,7 +22,13 @@ class TrainingState(Base):
     completed_since_training: Mapped[int] = mapped_column(default=0)
     samples: Mapped[int] = mapped_column(default=0)
     last_trained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(20), default="idle")
+    status: Mapped[str] = mapped_column(String(20), default="idle")  # idle | queued | running
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    run_id: Mapped[int | None]
+    # Completions counted when the running job started; subtracted when it ends, keeping later arrivals.
+    claimed_completions: Mapped[int] = mapped_column(default=0)
+    serving_model: Mapped[str | None] = mapped_column(String(40))
 
 
 class ModelVersion(Base):
@@ -61,3 +67,5 @@ class TrainingRun(Base):
     n_samples: Mapped[int] = mapped_column(default=0)
     models: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    worker_pid: Mapped[int | None]
+    next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studysmart.core.config import get_settings
-from studysmart.training.models import TRACKER_ID, TrainingState
+from studysmart.training.models import TRACKER_ID, TrainingRun, TrainingState
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class TrainingStatus:
     samples: int
     running: bool
     status: str
+    queued: bool = False
+    serving_model: str | None = None
 
 
 def ensure_tracker(*, session: Session) -> None:
@@ -68,4 +71,108 @@ def get_status(*, session: Session) -> TrainingStatus:
         samples=state.samples,
         running=state.status == "running",
         status=state.status,
+        queued=state.status == "queued",
+        serving_model=state.serving_model,
     )
+
+
+# -- the training state machine: idle -> queued -> running -> idle (or queued again for a retry) -------------
+# Every transition is one conditional UPDATE, so any number of web processes and workers agree on it: the
+# claim is the lock (never two trainings at once), and completions during a run are kept by subtracting only
+# the completions counted when it started.
+
+
+def mark_queued(*, session: Session, now: datetime) -> bool:
+    """idle -> queued. True when the caller should enqueue a job; False when one is queued or running."""
+    ensure_tracker(session=session)
+    row = session.execute(
+        update(TrainingState)
+        .where(TrainingState.id == TRACKER_ID, TrainingState.status == "idle")
+        .values(status="queued", queued_at=now)
+        .returning(TrainingState.id)
+    ).first()
+    return row is not None
+
+
+def unmark_queued(*, session: Session) -> None:
+    """queued -> idle, when the job could not be enqueued."""
+    session.execute(update(TrainingState).where(TrainingState.id == TRACKER_ID, TrainingState.status == "queued")
+                    .values(status="idle", queued_at=None))
+
+
+def claim_run(*, session: Session, now: datetime, trigger: str, attempt: int, pid: int) -> TrainingRun | None:
+    """queued -> running: start a TrainingRun, or None when there is nothing queued (another worker has it)."""
+    row = session.execute(
+        update(TrainingState)
+        .where(TrainingState.id == TRACKER_ID, TrainingState.status == "queued")
+        .values(status="running", heartbeat_at=now, claimed_completions=TrainingState.completed_since_training)
+        .returning(TrainingState.queued_at)
+    ).first()
+    if row is None:
+        return None
+    run = TrainingRun(status="running", trigger=trigger, attempt=attempt, queued_at=row[0] or now, started_at=now,
+                      worker_pid=pid, models={})
+    session.add(run)
+    session.flush()
+    session.execute(update(TrainingState).where(TrainingState.id == TRACKER_ID).values(run_id=run.id))
+    return run
+
+
+def heartbeat(*, session: Session, run_id: int, now: datetime) -> bool:
+    """Record that the run is alive; False when the run no longer owns the tracker (it was reaped)."""
+    row = session.execute(
+        update(TrainingState)
+        .where(TrainingState.id == TRACKER_ID, TrainingState.run_id == run_id, TrainingState.status == "running")
+        .values(heartbeat_at=now)
+        .returning(TrainingState.id)
+    ).first()
+    return row is not None
+
+
+def finish_run(*, session: Session, run_id: int, now: datetime, models: dict[str, Any], n_samples: int,
+               serving_model: str | None) -> int:
+    """running -> idle after success; returns the completions that arrived during the run."""
+    row = session.execute(
+        update(TrainingState)
+        .where(TrainingState.id == TRACKER_ID, TrainingState.run_id == run_id)
+        .values(completed_since_training=TrainingState.completed_since_training - TrainingState.claimed_completions,
+                claimed_completions=0, status="idle", last_trained_at=now, run_id=None, heartbeat_at=None,
+                serving_model=serving_model)
+        .returning(TrainingState.completed_since_training)
+    ).first()
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(
+        status="succeeded", finished_at=now, models=models, n_samples=n_samples))
+    return int(row[0]) if row else 0
+
+
+def fail_run(*, session: Session, run_id: int, now: datetime, error: str, retry_at: datetime | None) -> None:
+    """running -> queued (a retry is scheduled) or idle (given up); the champion keeps serving either way."""
+    session.execute(
+        update(TrainingState)
+        .where(TrainingState.id == TRACKER_ID, TrainingState.run_id == run_id)
+        .values(status="queued" if retry_at else "idle", claimed_completions=0, run_id=None, heartbeat_at=None,
+                queued_at=now if retry_at else None)
+    )
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(
+        status="failed", finished_at=now, error=error[:4000], next_retry_at=retry_at))
+
+
+def reap_stale_run(*, session: Session, now: datetime, stale_after: timedelta) -> TrainingRun | None:
+    """A running job whose worker stopped heart-beating (killed, machine lost) is failed and queued again.
+
+    Returns the reaped run (the caller enqueues its retry), or None.
+    """
+    state = session.get(TrainingState, TRACKER_ID)
+    if state is None or state.status != "running" or state.heartbeat_at is None:
+        return None
+    if now - state.heartbeat_at < stale_after or state.run_id is None:
+        return None
+    run = session.get(TrainingRun, state.run_id)
+    fail_run(session=session, run_id=state.run_id, now=now, error="worker stopped responding (killed or lost)",
+             retry_at=now)
+    return run
+
+
+def recent_runs(*, session: Session, limit: int = 5) -> list[TrainingRun]:
+    """The latest training runs, newest first."""
+    return list(session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit)))

@@ -24,7 +24,7 @@ class ChangePassword(BaseModel):
 
 class Token(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
 
 
 class Preferences(BaseModel):

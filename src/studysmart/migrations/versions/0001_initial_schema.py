@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 17:48:53.944343
+Create Date: 2026-11-26 17:58:03.030697
 """
 from collections.abc import Sequence
 
@@ -48,6 +48,8 @@ def upgrade() -> None:
     sa.Column('n_samples', sa.Integer(), nullable=False),
     sa.Column('models', sa.JSON(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('worker_pid', sa.Integer(), nullable=True),
+    sa.Column('next_retry_at', studysmart.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_training_runs'))
     )
     op.create_table('training_state',
@@ -56,6 +58,11 @@ def upgrade() -> None:
     sa.Column('samples', sa.Integer(), nullable=False),
     sa.Column('last_trained_at', studysmart.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('queued_at', studysmart.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('heartbeat_at', studysmart.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('run_id', sa.Integer(), nullable=True),
+    sa.Column('claimed_completions', sa.Integer(), nullable=False),
+    sa.Column('serving_model', sa.String(length=40), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_training_state'))
     )
     op.create_table('users',
@@ -147,9 +154,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_prediction_logs_user_id'), ['user_id'], unique=False)
 
     # ### end Alembic commands ###
-    op.bulk_insert(sa.table('training_state', sa.column('id', sa.Integer), sa.column('completed_since_training', sa.Integer),
-                            sa.column('samples', sa.Integer), sa.column('status', sa.String)),
-                   [{'id': 1, 'completed_since_training': 0, 'samples': 0, 'status': 'idle'}])
+    tracker = sa.table('training_state', sa.column('id', sa.Integer), sa.column('completed_since_training', sa.Integer),
+                       sa.column('samples', sa.Integer), sa.column('status', sa.String),
+                       sa.column('claimed_completions', sa.Integer))
+    op.bulk_insert(tracker, [{'id': 1, 'completed_since_training': 0, 'samples': 0, 'status': 'idle',
+                              'claimed_completions': 0}])
 
 
 def downgrade() -> None:

@@ -1,0 +1,217 @@
+"""The job queue (huey): an embedded SQLite-backed queue by default, Redis (RedisExpireHuey) for many workers.
+
+- ``request_training()`` moves the tracker idle -> queued and enqueues one job; while one is queued or running,
+  further requests coalesce into it.
+- The job (``train`` task) runs ``pipeline.run_training`` in a worker process; a failed job is retried with
+  exponential backoff; a run whose worker died is reaped (no heartbeat) and queued again.
+- ``EmbeddedWorker`` is the consumer the web server starts on the embedded default: one *process* worker, no
+  huey signal handlers (uvicorn keeps its own), and a supervisor thread that replaces a dead worker.
+- Messages are JSON, not pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from huey import Huey, RedisExpireHuey, SqliteHuey
+from huey.consumer import Consumer
+from huey.registry import Message
+from huey.serializer import Serializer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from studysmart.core.config import Settings, get_settings
+from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
+from studysmart.core.logging import kv
+from studysmart.training import service
+
+log = logging.getLogger("studysmart.jobs")
+TASK_NAME = "studysmart.train"
+
+
+class JsonSerializer(Serializer):
+    """huey messages as JSON (no pickle): datetimes and the Message tuple are tagged."""
+
+    def _serialize(self, data: Any) -> bytes:
+        return json.dumps(data, default=self._encode).encode("utf-8")
+
+    def _deserialize(self, data: bytes) -> Any:
+        return json.loads(data.decode("utf-8"), object_hook=self._decode)
+
+    @staticmethod
+    def _encode(value: Any) -> Any:
+        if isinstance(value, Message):
+            return {"__message__": {k: v for k, v in value._asdict().items()}}
+        if isinstance(value, datetime):
+            return {"__datetime__": value.isoformat()}
+        raise TypeError(f"cannot put {type(value).__name__} on the queue")
+
+    @staticmethod
+    def _decode(value: dict[str, Any]) -> Any:
+        if "__datetime__" in value:
+            return datetime.fromisoformat(value["__datetime__"])
+        if "__message__" in value:
+            fields = value["__message__"]
+            fields["args"] = tuple(fields.get("args") or ())
+            return Message(**fields)
+        return value
+
+
+def _make_huey(settings: Settings) -> Huey:
+    if settings.redis_url:
+        return RedisExpireHuey("studysmart", url=settings.redis_url, results=False, utc=True,
+                               serializer=JsonSerializer())
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("studysmart", filename=str(settings.var_dir / "queue.db"), results=False, utc=True,
+                      serializer=JsonSerializer())
+
+
+class Jobs:
+    """The queue of one configuration: its huey instance, the training task, and the database it trains from."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.huey = _make_huey(settings)
+        self._engine: Engine | None = None
+        self._pid = os.getpid()
+        self.train = self.huey.task(name=TASK_NAME)(self._train)
+
+    def sessions(self) -> sessionmaker[Session]:
+        """A session factory owned by the current process (a forked worker gets its own engine)."""
+        if self._engine is None or self._pid != os.getpid():
+            self._engine = make_engine(self.settings.database_url)
+            self._pid = os.getpid()
+        return make_sessionmaker(self._engine)
+
+    def _train(self, trigger: str = "threshold", attempt: int = 1) -> None:
+        from studysmart.training.pipeline import run_training  # noqa: PLC0415 - heavy: numpy models
+
+        outcome = run_training(self.sessions(), self.settings, trigger=trigger, attempt=attempt)
+        if outcome is None:
+            return
+        if outcome.status == "failed" and outcome.retry_in is not None:
+            self.train.schedule(kwargs={"trigger": "retry", "attempt": attempt + 1}, delay=outcome.retry_in)
+        elif outcome.status == "succeeded" and outcome.remaining >= self.settings.retrain_threshold:
+            self.request_training(trigger="threshold")  # completions that arrived during the run
+
+    def request_training(self, *, trigger: str = "threshold") -> bool:
+        """Queue one training unless one is queued or running (then the request coalesces into it)."""
+        with transaction(self.sessions()) as session:
+            if not service.mark_queued(session=session, now=utcnow()):
+                return False
+        try:
+            self.train(trigger=trigger)
+        except Exception:
+            with transaction(self.sessions()) as session:
+                service.unmark_queued(session=session)
+            raise
+        log.info(kv("training.queued", trigger=trigger))
+        return True
+
+    def depth(self) -> int:
+        """Jobs waiting: queued now plus scheduled retries."""
+        return int(self.huey.pending_count()) + int(self.huey.scheduled_count())
+
+    def reap(self, *, stale_after: timedelta | None = None) -> bool:
+        """Re-queue a run whose worker died, and a queued state whose job was lost. True if it enqueued."""
+        stale_after = stale_after or timedelta(seconds=max(15.0, 5 * 2.0))
+        now = utcnow()
+        with transaction(self.sessions()) as session:
+            reaped = service.reap_stale_run(session=session, now=now, stale_after=stale_after)
+            state = service.get_status(session=session)
+        if reaped is not None:
+            log.warning(kv("training.reaped", run=reaped.id, pid=reaped.worker_pid))
+            self.train(trigger="retry", attempt=reaped.attempt + 1)
+            return True
+        if state.queued and self.depth() == 0:
+            # Queued in the database, but nothing in the queue (lost between commit and enqueue, or flushed).
+            self.train(trigger="recovered")
+            return True
+        return False
+
+
+@lru_cache(maxsize=4)
+def _jobs_for(settings_key: tuple[str | None, str, str]) -> Jobs:
+    return Jobs(get_settings())
+
+
+def get_jobs(settings: Settings | None = None) -> Jobs:
+    """The queue for the current settings (one per configuration and process)."""
+    settings = settings or get_settings()
+    return _jobs_for((settings.redis_url, str(settings.var_dir.resolve()), settings.database_url))
+
+
+def request_training(*, trigger: str = "threshold") -> bool:
+    """Queue a training for the current settings (see Jobs.request_training)."""
+    return get_jobs().request_training(trigger=trigger)
+
+
+class _QuietConsumer(Consumer):
+    """A consumer that leaves signal handling to its host process (uvicorn or the CLI)."""
+
+    def _set_signal_handlers(self) -> None:
+        return None
+
+
+class EmbeddedWorker:
+    """The consumer a web server starts on the embedded default: process workers, a supervisor thread that
+    replaces dead workers and re-queues runs they abandoned."""
+
+    def __init__(self, jobs: Jobs, *, workers: int = 1, check_seconds: float = 5.0) -> None:
+        self.jobs = jobs
+        self.consumer = _QuietConsumer(jobs.huey, workers=workers, worker_type="process", periodic=False,
+                                       check_worker_health=True, flush_locks=True)
+        self.check_seconds = check_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name="studysmart-worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self.consumer.start()
+        self._thread.start()
+
+    def worker_pids(self) -> list[int]:
+        return [p.pid for _, p in self.consumer.worker_threads if p.pid is not None]
+
+    def alive(self) -> bool:
+        return all(self.consumer.environment.is_alive(p) for _, p in self.consumer.worker_threads)
+
+    def check(self) -> None:
+        """Replace dead workers, then re-queue abandoned work."""
+        self.consumer.check_worker_health()
+        try:
+            self.jobs.reap()
+        except Exception:  # the database may be briefly busy; try again next round
+            log.exception("worker supervisor check failed")
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(self.check_seconds):
+            self.check()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.consumer.stop(graceful=False)
+        self._thread.join(timeout=10)
+
+
+def run_standalone_worker(*, workers: int = 1) -> None:
+    """``studysmart worker``: a consumer with process workers and the supervisor, until SIGINT/SIGTERM."""
+    jobs = get_jobs()
+    worker = EmbeddedWorker(jobs, workers=workers)
+    stop = threading.Event()
+    import signal  # noqa: PLC0415
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    worker.start()
+    log.info(kv("worker.started", workers=workers, queue="redis" if jobs.settings.redis_url else "sqlite"))
+    try:
+        jobs.reap()
+        stop.wait()
+    finally:
+        worker.stop()
