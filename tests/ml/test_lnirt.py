@@ -175,6 +175,15 @@ def test_missing_answers_and_times_are_skipped_not_imputed_as_values(small: Synt
     assert np.all(np.isfinite(model.theta_)) and np.all(np.isfinite(model.sigma2_))
 
 
+def test_persons_and_items_without_data_stay_unknown(small: SyntheticData) -> None:
+    r = small.responses
+    train = r.subset((r.person != 0) & (r.item != 0))  # same vocabularies, no cells of person 0 or item 0
+    model = LNIRT(iterations=60).fit(train)
+    assert str(r.persons[0]) not in set(model.persons_) and str(r.items[0]) not in set(model.items_)
+    pred = model.predict(r.to_queries(np.flatnonzero((r.person == 0) | (r.item == 0))))
+    assert SOURCE_MODEL not in set(pred.source)
+
+
 def test_empty_data_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one"):
         LNIRT().fit(Responses.empty())

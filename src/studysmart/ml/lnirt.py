@@ -41,8 +41,8 @@ _ARRAYS = (
 )  # fmt: skip
 
 
-def _labels_or_none(labels: np.ndarray | None) -> np.ndarray | None:
-    return None if labels is None else np.asarray(labels, dtype=object)
+def _labels(labels: np.ndarray) -> np.ndarray:
+    return np.asarray([str(label) for label in labels], dtype=object)
 
 
 def _lookup(index: dict[str, int], labels: np.ndarray) -> np.ndarray:
@@ -86,6 +86,9 @@ class _LNIRTBase:
     def fit(self, data: Responses, *, progress: Progress | None = None) -> Self:
         """Run the Gibbs sampler on all observed cells of ``data`` and keep posterior means and sds.
 
+        Persons and items of the vocabulary without any observed cell are left out: predictions for them come
+        from the priors (and say so in their source).
+
         Args:
             data: responses (NaN correct or log-time = missing; both missing = row ignored).
             progress: optional progress(done, total, message) callback.
@@ -95,20 +98,26 @@ class _LNIRTBase:
         """
         from studysmart.ml.lnirt_gibbs import prepare_cells, run_gibbs
 
-        if len(data) == 0 or data.n_items == 0 or np.all(np.isnan(data.correct) & np.isnan(data.log_time)):
+        rows = np.flatnonzero(~(np.isnan(data.correct) & np.isnan(data.log_time)))
+        if rows.size == 0:
             raise ValueError(f"{self.name} needs at least one observed response or time to fit")
-        cells = prepare_cells(data.person, data.item, data.correct, data.log_time,
-                              n_persons=data.n_persons, n_items=data.n_items)
-        init = self._warm_state(data, cells) if self.warm_start and hasattr(self, "theta_") else None
+        persons, person_code = np.unique(data.person[rows], return_inverse=True)
+        items, item_code = np.unique(data.item[rows], return_inverse=True)
+        cells = prepare_cells(person_code, item_code, data.correct[rows], data.log_time[rows],
+                              n_persons=persons.size, n_items=items.size)
+        person_labels, item_labels = data.persons[persons], data.items[items]
+        init = None
+        if self.warm_start and hasattr(self, "theta_"):
+            init = self._warm_state(person_labels, item_labels, cells)
         post = run_gibbs(
             cells, iterations=self.iterations, burn_in=self.burn_in, seed=self.seed, init=init,
             progress=progress, backend=self.backend, n_threads=self.n_threads,
         )  # fmt: skip
         mean, sd = post.mean, post.sd
-        self.persons_ = np.asarray(data.persons, dtype=object)
-        self.items_ = np.asarray(data.items, dtype=object)
+        self.persons_ = np.asarray(person_labels, dtype=object)
+        self.items_ = np.asarray(item_labels, dtype=object)
         self.theta_, self.zeta_ = mean["theta"], mean["zeta"]
-        self.person_cov_ = np.zeros((data.n_persons, 2, 2))
+        self.person_cov_ = np.zeros((persons.size, 2, 2))
         self.person_cov_[:, 0, 0], self.person_cov_[:, 1, 1] = sd["theta"] ** 2, sd["zeta"] ** 2
         self.item_params_ = np.column_stack([mean["a"], mean["b"], mean["phi"], mean["lam"]])
         item_sd = np.column_stack([sd["a"], sd["b"], sd["phi"], sd["lam"]])
@@ -116,23 +125,21 @@ class _LNIRTBase:
         self.sigma2_ = mean["sigma2"]
         self.mu_p_, self.sigma_p_ = mean["mu_p"], mean["sigma_p"]
         self.mu_i_, self.sigma_i_ = mean["mu_i"], mean["sigma_i"]
-        self.item_topic_ = _labels_or_none(data.item_topic)
-        self.item_difficulty_ = _labels_or_none(data.item_difficulty)
+        self.item_topic_ = None if data.item_topic is None else _labels(data.item_topic[items])
+        self.item_difficulty_ = None if data.item_difficulty is None else _labels(data.item_difficulty[items])
         self._reset_caches()
         return self
 
-    def _warm_state(self, data: Responses, cells: Cells) -> GibbsState:
+    def _warm_state(self, persons: np.ndarray, items: np.ndarray, cells: Cells) -> GibbsState:
         """Start from the previous fit: known persons and items keep their estimates, new ones the moments."""
         from studysmart.ml.lnirt_gibbs import initial_state
 
         state = initial_state(cells, np.random.default_rng(self.seed))
-        old_p = {label: i for i, label in enumerate(self.persons_)}
-        old_i = {label: k for k, label in enumerate(self.items_)}
-        for new, label in enumerate(data.persons):
-            if (old := old_p.get(label)) is not None:
+        for new, old in enumerate(_lookup(self._person_index, persons)):
+            if old >= 0:
                 state.theta[new], state.zeta[new] = self.theta_[old], self.zeta_[old]
-        for new, label in enumerate(data.items):
-            if (old := old_i.get(label)) is not None:
+        for new, old in enumerate(_lookup(self._item_index, items)):
+            if old >= 0:
                 state.a[new], state.b[new], state.phi[new], state.lam[new] = self.item_params_[old]
                 state.sigma2[new] = self.sigma2_[old]
         state.mu_p, state.sigma_p = self.mu_p_.copy(), self.sigma_p_.copy()
