@@ -18,6 +18,7 @@ from studysmart.ml.lnirt_gibbs import prepare_cells, run_gibbs
 from studysmart.ml.lnirt_kernels import (
     _ndtr,
     _ndtri,
+    cell_flags,
     draw_latent_numpy,
     item_pass,
     item_pass_numpy,
@@ -82,7 +83,8 @@ def test_person_and_item_passes_match_the_numpy_reference() -> None:
     theta, zeta = rng.normal(0, 2, 200), rng.normal(0, 0.5, 200)
     z_ref, person_ref = person_pass_numpy(person, item, y, log_t, u, a, b, theta, phi, lam, inv_s2, 200)
     z, person_stats = np.empty(y.size), np.zeros((4, 200))
-    person_pass(person, item, y, log_t, u, a, b, theta, phi, lam, inv_s2, z, person_stats)
+    answer, timed = cell_flags(y, log_t)
+    person_pass(person, item, answer, timed, log_t, u, a, b, theta, phi, lam, inv_s2, z, person_stats)
     np.testing.assert_array_equal(np.isnan(z), np.isnan(y))
     np.testing.assert_allclose(z, z_ref, rtol=0, atol=1e-11)
     np.testing.assert_allclose(person_stats, person_ref, rtol=0, atol=1e-9)
@@ -90,7 +92,7 @@ def test_person_and_item_passes_match_the_numpy_reference() -> None:
     assert np.all((z[observed] > 0) == (y[observed] == 1))  # the latent variable agrees with the answer
     item_ref = item_pass_numpy(person, item, z, log_t, theta, zeta, 30)
     item_stats = np.zeros((7, 30))
-    item_pass(person, item, z, log_t, theta, zeta, item_stats)
+    item_pass(person, item, answer, timed, z, log_t, theta, zeta, item_stats)
     np.testing.assert_allclose(item_stats, item_ref, rtol=1e-12, atol=1e-9)
 
 

@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 
 from studysmart.ml.base import Progress
-from studysmart.ml.lnirt_kernels import item_pass, item_pass_numpy, person_pass, person_pass_numpy
+from studysmart.ml.lnirt_kernels import cell_flags, item_pass, item_pass_numpy, person_pass, person_pass_numpy
 
 __all__ = ["Cells", "GibbsState", "Posterior", "initial_state", "prepare_cells", "run_gibbs"]
 
@@ -50,6 +50,7 @@ class Cells:
     Attributes:
         person, item: int32 codes; y: 1/0/NaN; log_t: log-time or NaN.
         n_persons, n_items: vocabulary sizes (persons/items without cells are drawn from their priors).
+        answer, timed: int8 codes of y and of an observed time for the Numba kernels (``cell_flags``).
         n_y, n_t: per item, number of responses and of times; sum_t, sum_t2: per item sums of log T, log T^2.
     """
 
@@ -59,12 +60,15 @@ class Cells:
     log_t: np.ndarray
     n_persons: int
     n_items: int
+    answer: np.ndarray = field(init=False)
+    timed: np.ndarray = field(init=False)
     n_y: np.ndarray = field(init=False)
     n_t: np.ndarray = field(init=False)
     sum_t: np.ndarray = field(init=False)
     sum_t2: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
+        self.answer, self.timed = cell_flags(self.y, self.log_t)
         has_t = ~np.isnan(self.log_t)
         it, lt = self.item[has_t], self.log_t[has_t]
         self.n_y = np.bincount(self.item[~np.isnan(self.y)], minlength=self.n_items).astype(np.float64)
@@ -250,8 +254,9 @@ class _Sampler:
         inv_s2 = 1.0 / s.sigma2
         if self.backend == "numba":
             self.person_stats.fill(0.0)
-            self._run([(person_pass, (c.person[ch], c.item[ch], c.y[ch], c.log_t[ch], self.u[ch], s.a, s.b,
-                                      s.theta, s.phi, s.lam, inv_s2, self.z[ch], self.person_stats))
+            self._run([(person_pass, (c.person[ch], c.item[ch], c.answer[ch], c.timed[ch], c.log_t[ch],
+                                      self.u[ch], s.a, s.b, s.theta, s.phi, s.lam, inv_s2, self.z[ch],
+                                      self.person_stats))
                        for ch in self.chunks])
         else:
             self.z, self.person_stats = person_pass_numpy(
@@ -260,7 +265,8 @@ class _Sampler:
         self._draw_persons()
         if self.backend == "numba":
             self.item_stats_parts.fill(0.0)
-            self._run([(item_pass, (c.person[ch], c.item[ch], self.z[ch], c.log_t[ch], s.theta, s.zeta, part))
+            self._run([(item_pass, (c.person[ch], c.item[ch], c.answer[ch], c.timed[ch], self.z[ch],
+                                    c.log_t[ch], s.theta, s.zeta, part))
                        for ch, part in zip(self.chunks, self.item_stats_parts, strict=True)])
             np.sum(self.item_stats_parts, axis=0, out=self.item_stats)
         else:

@@ -25,6 +25,7 @@ from scipy.special import ndtr, ndtri
 __all__ = [
     "ITEM_STATS",
     "PERSON_STATS",
+    "cell_flags",
     "draw_latent_numpy",
     "item_pass",
     "item_pass_numpy",
@@ -39,6 +40,12 @@ PERSON_STATS = ("theta_num", "theta_prec", "zeta_num", "zeta_prec")
 ITEM_STATS = ("sum_theta", "sum_theta2", "sum_z_theta", "sum_z", "sum_zeta", "sum_zeta2", "sum_t_zeta")
 
 _TINY = 1e-300
+
+
+def cell_flags(y: np.ndarray, log_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The kernels' int8 codes of a cell: answer (1 right, -1 wrong, 0 missing) and timed (1 if a time)."""
+    answer = np.where(np.isnan(y), 0, np.where(y > 0.5, 1, -1)).astype(np.int8)
+    return answer, (~np.isnan(log_t)).astype(np.int8)
 
 
 # -- NumPy reference -------------------------------------------------------------------------------------
@@ -233,7 +240,8 @@ def _draw_latent(eta: float, positive: bool, u: float) -> float:  # pragma: no c
 def person_pass(
     person: np.ndarray,
     item: np.ndarray,
-    y: np.ndarray,
+    answer: np.ndarray,
+    timed: np.ndarray,
     log_t: np.ndarray,
     u: np.ndarray,
     a: np.ndarray,
@@ -247,8 +255,10 @@ def person_pass(
 ) -> None:  # pragma: no cover - compiled; tested against person_pass_numpy
     """Fused Numba version of ``person_pass_numpy``: writes ``z`` per cell, ADDS into ``stats`` (4, N).
 
-    Cells must be sorted by person: sums stay in registers while the person does not change. The caller
-    zeroes ``stats``; chunks of cells with disjoint persons may run in parallel threads (the GIL is released).
+    ``answer`` (int8: 1 right, -1 wrong, 0 missing) and ``timed`` (int8: 1 if log_t is observed) replace the
+    NaN tests of the reference. Cells must be sorted by person: sums stay in registers while the person does
+    not change. The caller zeroes ``stats``; chunks of cells with disjoint persons may run in parallel threads
+    (the GIL is released).
     """
     n = person.shape[0]
     c = 0
@@ -261,20 +271,18 @@ def person_pass(
         s3 = 0.0
         while c < n and person[c] == i:
             k = item[c]
-            yc = y[c]
-            if yc == yc:  # not NaN
+            if answer[c] != 0:
                 ak = a[k]
                 eta = ak * th - b[k]
-                zc = _draw_latent(eta, yc > 0.5, u[c])
+                zc = _draw_latent(eta, answer[c] > 0, u[c])
                 z[c] = zc
                 s0 += ak * (zc + b[k])
                 s1 += ak * ak
             else:
                 z[c] = np.nan
-            tc = log_t[c]
-            if tc == tc:
+            if timed[c] != 0:
                 w = phi[k] * inv_sigma2[k]
-                s2 += w * (lam[k] - tc)
+                s2 += w * (lam[k] - log_t[c])
                 s3 += w * phi[k]
             c += 1
         stats[0, i] += s0
@@ -287,6 +295,8 @@ def person_pass(
 def item_pass(
     person: np.ndarray,
     item: np.ndarray,
+    answer: np.ndarray,
+    timed: np.ndarray,
     z: np.ndarray,
     log_t: np.ndarray,
     theta: np.ndarray,
@@ -297,15 +307,15 @@ def item_pass(
     for c in range(person.shape[0]):
         i = person[c]
         k = item[c]
-        zc = z[c]
-        if zc == zc:
+        if answer[c] != 0:
+            zc = z[c]
             th = theta[i]
             stats[0, k] += th
             stats[1, k] += th * th
             stats[2, k] += zc * th
             stats[3, k] += zc
-        tc = log_t[c]
-        if tc == tc:
+        if timed[c] != 0:
+            tc = log_t[c]
             ze = zeta[i]
             stats[4, k] += ze
             stats[5, k] += ze * ze
