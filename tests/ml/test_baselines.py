@@ -99,11 +99,10 @@ def test_predictions_are_valid_and_sources_follow_what_is_known(name: str) -> No
 def app_history() -> Responses:
     """A small app: three students, items labelled topic|difficulty."""
     rows = []
-    for person, skill, pace in (("ann", 0.95, 20.0), ("bob", 0.3, 200.0), ("cy", 0.7, 60.0)):
+    for name, skill, pace in (("ann", 0.95, 20.0), ("bob", 0.3, 200.0), ("cy", 0.7, 60.0)):
         for k in range(12):
-            topic, diff = ("algebra", "hard") if k % 2 else ("geometry", "easy")
-            rows.append((person, f"{topic}|{diff}", float(k / 12 < skill), pace * (1.1 if k % 3 else 0.9),
-                         topic, diff))
+            t, d = ("algebra", "hard") if k % 2 else ("geometry", "easy")
+            rows.append((name, f"{t}|{d}", float(k / 12 < skill), pace * (1.1 if k % 3 else 0.9), t, d))
     person, item, correct, seconds, topic, diff = map(list, zip(*rows, strict=True))
     return Responses.from_columns(person, item, correct, seconds, topic=topic, difficulty=diff)
 
