@@ -232,7 +232,8 @@ def _read_columns(path: str | Path, wanted: Sequence[str], required: Sequence[st
             header = [h.strip() for h in header]
             for name in required:
                 if name not in header:
-                    raise DataError(f"{path}: missing column {name!r} (columns: {', '.join(header)})")
+                    shown = ", ".join(header[:12]) + (f", ... ({len(header)} in all)" if len(header) > 12 else "")
+                    raise DataError(f"{path}: missing column {name!r} (columns: {shown})")
             positions = {name: header.index(name) for name in wanted if name in header}
             columns: dict[str, list[str]] = {name: [] for name in positions}
             lines: list[int] = []
