@@ -72,21 +72,25 @@ def test_today_summary_counts_in_the_students_time_zone(session: Session) -> Non
     assert summary.daily_goal_minutes == 60
 
 
-def test_progress_per_day_then_per_week(session: Session) -> None:
+def test_progress_per_day_then_per_week_over_a_trailing_window(session: Session) -> None:
     student = make_user(session, now=T0)
     _answer(session, student, when=T0, topic="Algebra", correct=True, seconds=100)
     _answer(session, student, when=T0, topic="Algebra", correct=False, seconds=300)
     _answer(session, student, when=T0 + timedelta(days=1), topic="Geometry", correct=True, seconds=50)
+    _answer(session, student, when=T0 + timedelta(days=2), topic="Algebra", correct=True, seconds=80)
     daily = analytics.progress(session=session, user=student)
-    assert daily.bucket == "day" and daily.periods == ["2025-03-10", "2025-03-11"]
-    assert daily.accuracy == {"Algebra": [0.5, None], "Geometry": [None, 1.0]}
-    assert daily.median_seconds["Algebra"] == [200.0, None]
-    assert daily.answered == {"Algebra": [2, 0], "Geometry": [0, 1]}
+    assert daily.bucket == "day" and daily.periods == ["2025-03-10", "2025-03-11", "2025-03-12"]
+    assert daily.accuracy == {"Algebra": [0.5, None, pytest.approx(2 / 3)], "Geometry": [None, 1.0, None]}
+    assert daily.median_seconds["Algebra"] == [200.0, None, 100.0]
+    assert daily.answered == {"Algebra": [1 + 1, 0, 1], "Geometry": [0, 1, 0]}
+
+    narrow = analytics.progress(session=session, user=student, window=1)
+    assert narrow.accuracy["Algebra"] == [0.0, None, 1.0]  # the last answer of the day only
 
     _answer(session, student, when=T0 + timedelta(days=60), topic="Algebra", correct=True)
     weekly = analytics.progress(session=session, user=student)
     assert weekly.bucket == "week" and weekly.periods == ["2025-03-10", "2025-05-05"]
-    assert weekly.accuracy["Algebra"] == [0.5, 1.0]
+    assert weekly.accuracy["Algebra"] == [pytest.approx(2 / 3), 0.75]
 
 
 def test_calibration_bins_the_shown_predictions(session: Session) -> None:

@@ -51,8 +51,8 @@ async def test_profile_and_preferences_are_saved_and_the_theme_applies_at_once(
     assert saved.preferences == {"daily_goal_minutes": 90, "preferred_model": "lnirt", "theme": "dark"}
 
     await user.open("/dashboard")  # every page follows the saved theme and goal
+    await see(user, "goal 90 min")
     assert user.find(kind=ui.dark_mode).elements.pop().value is True
-    await user.should_see("goal 90 min")
 
 
 async def test_a_daily_goal_out_of_range_is_refused(user: User, student: Account,

@@ -87,6 +87,7 @@ async def test_start_then_complete_with_the_timer(user: User, student: Account, 
     with transaction(sessions) as session:  # as if the student had started two minutes ago
         session.get(Task, task_id).started_at = started.started_at - timedelta(seconds=125)
     await user.open(PATH)  # a reload: the timer counts from the stored start
+    await see(user, marker="timer")
     timer = user.find(marker="timer").elements.pop()
     assert isinstance(timer, ui.label) and timer.text >= "02:05", timer.text
 
@@ -184,4 +185,5 @@ async def test_nobody_sees_another_students_tasks(user: User, student: Account, 
     await see(user, "No tasks yet")
     await user.should_not_see("Someone else's secret task")
     await user.open("/dashboard")
+    await see(user, "Nothing planned for today")
     await user.should_not_see("Someone else's secret task")

@@ -29,6 +29,7 @@ from studysmart.users.models import User
 UTC = ZoneInfo("UTC")
 LOW_Q, HIGH_Q = 0.1, 0.9  # an 80% interval, like the time intervals shown with predictions
 DAILY_BUCKET_MAX_DAYS = 35  # longer histories are shown per week
+ROLLING_WINDOW = 5  # answers per topic behind each point of the progress lines
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,17 @@ class DaySummary:
 
 @dataclass(frozen=True)
 class Progress:
-    """Accuracy and median time per topic per period (a day, or a week for long histories)."""
+    """Per topic and period (a day, or a week for long histories): the share correct and the median time of
+    the topic's latest ``window`` answers as of the end of the period (None in periods without answers in
+    that topic), and the number answered in the period. A trailing window keeps one or two answers a day from
+    drawing a line that jumps between 0% and 100%."""
 
     bucket: str  # "day" | "week"
     periods: list[str]  # ISO dates of each period's first day
     accuracy: dict[str, list[float | None]]
     median_seconds: dict[str, list[float | None]]
     answered: dict[str, list[int]]
+    window: int = 5
 
 
 @dataclass(frozen=True)
@@ -221,30 +226,31 @@ def _period_start(day: date, bucket: str) -> date:
     return day - timedelta(days=day.weekday()) if bucket == "week" else day
 
 
-def progress(*, session: Session, user: User, zone: ZoneInfo = UTC) -> Progress:
-    """Accuracy and median time per topic per day (per week when the history spans more than 35 days)."""
+def progress(*, session: Session, user: User, zone: ZoneInfo = UTC, window: int = ROLLING_WINDOW) -> Progress:
+    """Accuracy and median time of each topic's latest ``window`` answers, per day (per week when the
+    history spans more than 35 days)."""
     done = _done_rows(session, user)
     if not done:
-        return Progress("day", [], {}, {}, {})
+        return Progress("day", [], {}, {}, {}, window)
     days = [_local_day(task.completed_at, zone) for task, _ in done if task.completed_at]
     bucket = "day" if (max(days) - min(days)).days <= DAILY_BUCKET_MAX_DAYS else "week"
     periods = sorted({_period_start(day, bucket) for day in days})
     index = {period: i for i, period in enumerate(periods)}
-    outcomes: dict[str, list[list[bool]]] = defaultdict(lambda: [[] for _ in periods])
-    times: dict[str, list[list[float]]] = defaultdict(lambda: [[] for _ in periods])
-    for (task, topic), day in zip(done, days, strict=True):
+    topics = sorted({topic for _, topic in done})
+    accuracy: dict[str, list[float | None]] = {t: [None] * len(periods) for t in topics}
+    median: dict[str, list[float | None]] = {t: [None] * len(periods) for t in topics}
+    answered: dict[str, list[int]] = {t: [0] * len(periods) for t in topics}
+    recent: dict[str, list[tuple[bool, float | None]]] = defaultdict(list)
+    for (task, topic), day in zip(done, days, strict=True):  # in completion order
         i = index[_period_start(day, bucket)]
-        outcomes[topic][i].append(bool(task.correct))
-        if task.seconds_taken:
-            times[topic][i].append(task.seconds_taken)
-    return Progress(
-        bucket=bucket,
-        periods=[p.isoformat() for p in periods],
-        accuracy={t: [float(np.mean(o)) if o else None for o in rows]
-                  for t, rows in sorted(outcomes.items())},
-        median_seconds={t: [float(np.median(s)) if s else None for s in times[t]] for t in sorted(outcomes)},
-        answered={t: [len(o) for o in rows] for t, rows in sorted(outcomes.items())},
-    )
+        recent[topic].append((bool(task.correct), task.seconds_taken))
+        latest = recent[topic][-window:]
+        answered[topic][i] += 1
+        accuracy[topic][i] = float(np.mean([correct for correct, _ in latest]))
+        times = [seconds for _, seconds in latest if seconds]
+        median[topic][i] = float(np.median(times)) if times else None
+    return Progress(bucket=bucket, periods=[p.isoformat() for p in periods], accuracy=accuracy,
+                    median_seconds=median, answered=answered, window=window)
 
 
 def calibration(*, session: Session, user: User, bins: int = 10) -> list[CalibrationBin]:

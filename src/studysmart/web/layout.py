@@ -38,13 +38,17 @@ def theme_value(theme: str | None) -> bool | None:
 def apply_style() -> None:
     """Colours shared by every page (the public home page too)."""
     ui.colors(primary="#3f51b5", secondary="#26a69a", accent="#7e57c2", positive="#2e7d32")
-    ui.query("body").classes("bg-grey-1")
     ui.add_css("""
-        body.body--dark { background: #121212 !important; }
+        body:not(.body--dark) { background-color: #f5f6f8; }
         .ss-card { width: 100%; }
+        .ss-rule { border-bottom: 1px solid rgba(140, 143, 152, 0.3); }
         .ss-muted { opacity: 0.72; }
         .ss-nav a { text-decoration: none; color: inherit; }
         .ss-nav a[aria-current="page"] { background: rgba(63, 81, 181, 0.14); font-weight: 600; }
+        .q-drawer--standard:has(.ss-nav) { background: transparent; }
+        .body--dark .text-primary { color: #9fa8da !important; }
+        .body--dark .text-positive { color: #81c784 !important; }
+        .body--dark .text-negative { color: #ef9a9a !important; }
     """)
 
 
@@ -75,7 +79,11 @@ def frame(title: str, *, user: User, path: str) -> Iterator[Frame]:
         ui.label(user.display_name).classes("text-sm gt-xs ss-name").mark("user-name")
         ui.button("Log out", icon="logout", on_click=_logout) \
             .props('flat dense no-caps color=white aria-label="Log out"').mark("logout")
-    with ui.left_drawer(bordered=True).props("width=220 breakpoint=1023").classes("ss-nav p-2") as drawer:
+    # Open above the breakpoint, closed on phones: Quasar decides in the browser (show-if-above) and reports the
+    # value back, rather than NiceGUI asking the browser for it (a JavaScript round trip that logs an error
+    # whenever the page is left within a second).
+    with ui.left_drawer(value=False).props("show-if-above width=220 breakpoint=1023") \
+            .classes("ss-nav p-2") as drawer:
         with ui.element("nav").props('aria-label="Main"').classes("w-full"):
             for target, label, icon in NAV:
                 current = "page" if target == path else "false"

@@ -6,6 +6,7 @@ end) on a category axis, which needs no custom renderers. Colours and text read 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from nicegui import ui
@@ -19,10 +20,15 @@ Options = dict[str, Any]
 
 
 def _axis(kind: str, **extra: Any) -> dict[str, Any]:
-    axis: dict[str, Any] = {"type": kind, "axisLabel": {"color": MUTED}, "nameTextStyle": {"color": MUTED},
+    axis: dict[str, Any] = {"type": kind, "axisLabel": {"color": MUTED, "hideOverlap": True},
                             "splitLine": {"lineStyle": {"color": GRID_LINE}}}
     axis.update(extra)
     return axis
+
+
+def short_date(iso: str) -> str:
+    """``"2025-03-10"`` -> ``"10 Mar"`` (axis labels that fit a phone)."""
+    return date.fromisoformat(iso).strftime("%d %b").lstrip("0")
 
 
 def _base(x: dict[str, Any], y: Any, series: list[dict[str, Any]], *, legend: bool = True) -> Options:
@@ -31,7 +37,7 @@ def _base(x: dict[str, Any], y: Any, series: list[dict[str, Any]], *, legend: bo
         "animation": False,
         "tooltip": {"trigger": "axis", "confine": True},
         "legend": {"show": legend, "type": "scroll", "top": 0, "textStyle": {"color": MUTED}},
-        "grid": {"left": 8, "right": 12, "top": 36 if legend else 12, "bottom": 8, "containLabel": True},
+        "grid": {"left": 8, "right": 16, "top": 40 if legend else 12, "bottom": 8, "containLabel": True},
         "xAxis": x,
         "yAxis": y,
         "series": series,
@@ -56,8 +62,8 @@ def accuracy_over_time(progress: analytics.Progress) -> Options:
     series = [{"name": topic, "type": "line", "connectNulls": True, "symbolSize": 6,
                "data": [None if v is None else round(100 * v, 1) for v in values]}
               for topic, values in progress.accuracy.items()]
-    return _base(_axis("category", data=progress.periods, boundaryGap=False),
-                 _axis("value", min=0, max=100, name="% correct"), series)
+    return _base(_axis("category", data=[short_date(p) for p in progress.periods], boundaryGap=False),
+                 _axis("value", min=0, max=100, axisLabel={"color": MUTED, "formatter": "{value}%"}), series)
 
 
 def time_over_time(progress: analytics.Progress) -> Options:
@@ -65,8 +71,8 @@ def time_over_time(progress: analytics.Progress) -> Options:
     series = [{"name": topic, "type": "line", "connectNulls": True, "symbolSize": 6,
                "data": [None if v is None else round(v / 60, 1) for v in values]}
               for topic, values in progress.median_seconds.items()]
-    return _base(_axis("category", data=progress.periods, boundaryGap=False),
-                 _axis("value", min=0, name="min per task"), series)
+    return _base(_axis("category", data=[short_date(p) for p in progress.periods], boundaryGap=False),
+                 _axis("value", min=0, axisLabel={"color": MUTED, "formatter": "{value} min"}), series)
 
 
 def calibration(bins: list[analytics.CalibrationBin]) -> Options:
@@ -86,10 +92,9 @@ def calibration(bins: list[analytics.CalibrationBin]) -> Options:
          "barWidth": "20%",
          "itemStyle": {"color": "rgba(140, 143, 152, 0.35)"}},
     ]
-    options = _base(_axis("category", data=labels, name="predicted P(correct)", nameLocation="middle",
-                          nameGap=28),
-                    [_axis("value", min=0, max=100, name="% correct"),
-                     _axis("value", name="answers", splitLine={"show": False}, minInterval=1)], series)
+    options = _base(_axis("category", data=labels),
+                    [_axis("value", min=0, max=100, axisLabel={"color": MUTED, "formatter": "{value}%"}),
+                     _axis("value", splitLine={"show": False}, minInterval=1)], series)
     options["legend"]["data"] = ["observed", "observed 80% interval", "predicted", "answers"]
     return options
 
@@ -106,7 +111,8 @@ def time_checks(checks: list[analytics.TimeCheck], *, last: int = 30) -> Options
         {"name": "actual", "type": "scatter", "symbolSize": 9,
          "data": [round(c.actual_seconds / 60, 1) for c in shown]},
     ]
-    options = _base(_axis("category", data=labels), _axis("value", min=0, name="minutes"), series)
+    options = _base(_axis("category", data=labels),
+                    _axis("value", min=0, axisLabel={"color": MUTED, "formatter": "{value} min"}), series)
     options["legend"]["data"] = ["actual", "predicted", "predicted 80% range"]
     return options
 
@@ -122,8 +128,9 @@ def abilities(rows: list[analytics.TopicAbility]) -> Options:
         {"name": "model, medium task", "type": "scatter", "symbol": "diamond", "symbolSize": 9,
          "data": [None if r.predicted is None else round(100 * r.predicted, 1) for r in rows]},
     ]
-    options = _base(_axis("category", data=labels, axisLabel={"color": MUTED, "interval": 0, "rotate": 30}),
-                    _axis("value", min=0, max=100, name="% correct"), series)
+    rotate = 30 if len(labels) > 4 else 0
+    options = _base(_axis("category", data=labels, axisLabel={"color": MUTED, "interval": 0, "rotate": rotate}),
+                    _axis("value", min=0, max=100, axisLabel={"color": MUTED, "formatter": "{value}%"}), series)
     options["legend"]["data"] = ["your rate", "80% interval", "model, medium task"]
     return options
 
@@ -132,8 +139,8 @@ def weekly_time(weekly: analytics.WeeklyTime) -> Options:
     """Minutes per topic per week, stacked."""
     series = [{"name": topic, "type": "bar", "stack": "minutes", "data": values, "barMaxWidth": 36}
               for topic, values in weekly.minutes.items()]
-    return _base(_axis("category", data=[f"week of {w}" for w in weekly.weeks]),
-                 _axis("value", name="minutes"), series)
+    return _base(_axis("category", data=[f"wk {short_date(w)}" for w in weekly.weeks]),
+                 _axis("value", axisLabel={"color": MUTED, "formatter": "{value} min"}), series)
 
 
 def chart(options: Options, *, label: str, marker: str) -> ui.echart:

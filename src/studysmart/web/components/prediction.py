@@ -131,5 +131,5 @@ def prediction_badge(task: Task) -> None:
         ui.icon("psychology").classes("text-base ss-muted")
         ui.label(f"{percent(task.p_correct)} likely correct · ~{duration(task.expected_seconds)}")
         if task.seconds_low and task.seconds_high:
-            ui.label(f"({interval(task.seconds_low, task.seconds_high)})").classes("ss-muted")
+            ui.label(f"({interval(task.seconds_low, task.seconds_high)})").classes("ss-muted whitespace-nowrap")
         ui.tooltip(f"Model {task.model or '?'}; {SOURCE_LABELS.get(task.source or '', task.source or '')}")

@@ -82,14 +82,17 @@ def _leaderboard(rows: list[analytics.ModelScore]) -> None:
 def _render(data: AnalyticsData) -> None:
     answered = sum(b.count for b in data.calibration)
     with ui.element("div").classes("w-full grid grid-cols-1 lg:grid-cols-2 gap-4"):
-        with _section("Accuracy over time", f"Share correct per topic per {data.progress.bucket}."):
+        with _section("Accuracy over time", f"Share correct of each topic's last {data.progress.window} "
+                      f"answers, per {data.progress.bucket}."):
             charts.chart(charts.accuracy_over_time(data.progress), label="Accuracy per topic over time",
                          marker="chart-accuracy")
-        with _section("Time over time", f"Median minutes per task per topic per {data.progress.bucket}."):
+        with _section("Time over time", f"Median minutes of each topic's last {data.progress.window} "
+                      f"answers, per {data.progress.bucket}."):
             charts.chart(charts.time_over_time(data.progress), label="Time per task per topic over time",
                          marker="chart-time")
-        with _section("Calibration", "When we said 70%, were you right about 70% of the time? Dashes: the "
-                      "mean prediction in each bin; dots and bands: what happened (80% interval)."):
+        with _section("Calibration", "When we said 70%, were you right about 70% of the time? Per bin of "
+                      "predictions: dashes, the mean prediction; dots and bands, what happened (80% interval); "
+                      "grey bars, the number of answers (right axis)."):
             if answered < MIN_FOR_CALIBRATION:
                 ui.label(f"{answered} answers so far; the bins become readable after "
                          f"{MIN_FOR_CALIBRATION}.") \

@@ -52,14 +52,23 @@ def _stat(label: str, value: str, detail: str, marker: str) -> None:
         ui.label(detail).classes("text-sm ss-muted")
 
 
-def _training_badge(status: training.TrainingStatus, zone: ZoneInfo) -> None:
+def training_line(status: training.TrainingStatus, zone: ZoneInfo) -> str:
+    """The quiet status line: answers since the last training (n/N), and when it last ran."""
     trained = (f"last trained {local_datetime(status.last_trained_at, zone)}" if status.last_trained_at
                else "not trained yet")
-    state = " · training now" if status.running else ""
-    with ui.row().classes("items-center gap-1 text-xs ss-muted").mark("training-status"):
+    if status.running:
+        progress = "training now"
+    elif status.completed_since_training >= status.threshold:
+        progress = f"{status.completed_since_training} new answers, training is due"
+    else:
+        progress = f"{status.completed_since_training}/{status.threshold} answers toward the next training"
+    return f"Models: {progress} · {trained}"
+
+
+def _training_badge(status: training.TrainingStatus, zone: ZoneInfo) -> None:
+    with ui.row().classes("items-start gap-1 text-xs ss-muted no-wrap").mark("training-status"):
         ui.icon("model_training").classes("text-sm")
-        ui.label(f"Models: {status.completed_since_training}/{status.threshold} answers toward the next "
-                 f"training · {trained}{state}")
+        ui.label(training_line(status, zone))
 
 
 def _plan_card(summary: analytics.DaySummary) -> None:
@@ -83,15 +92,14 @@ def _plan_card(summary: analytics.DaySummary) -> None:
                         action="Add a task", target="/dashboard/tasks", icon="event_available")
             return
         for task in summary.planned[:SHOWN_PLANNED]:
-            with ui.row().classes("w-full items-center gap-x-3 gap-y-0 py-1 border-b border-gray-200") \
-                    .mark("planned-task"):
+            with ui.row().classes("w-full items-center gap-x-3 gap-y-0 py-1 ss-rule").mark("planned-task"):
                 ui.label(task.title).classes("font-medium")
                 ui.badge(task.topic).props("outline color=primary")
                 ui.space()
                 if task.status == "in_progress" and task.started_at is not None:
                     running_timer(task.started_at)
                 if task.p_correct is not None and task.expected_seconds is not None:
-                    ui.label(f"{percent(task.p_correct)} · ~{duration(task.expected_seconds)}") \
+                    ui.label(f"{percent(task.p_correct)} chance · ~{duration(task.expected_seconds)}") \
                         .classes("text-sm")
                     if task.seconds_low and task.seconds_high:
                         ui.label(f"({interval(task.seconds_low, task.seconds_high)})") \

@@ -4,6 +4,7 @@ start (with a timer that counts from the stored start), complete, edit and delet
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -26,7 +27,7 @@ from studysmart.web.components.timer import running_timer
 from studysmart.web.layout import empty_state, frame
 
 PATH = "/dashboard/tasks"
-PAGE_SIZE = 50
+PAGE_SIZE = 20
 PREVIEW_DELAY = 0.3  # seconds of quiet typing before a new preview is computed
 STATUS_FILTER = {"all": "All", **STATUS_LABELS}
 
@@ -35,6 +36,15 @@ def _user_topics(session: Session, user: User) -> list[str]:
     stmt = (select(Topic.name).join(Task, Task.topic_id == Topic.id).where(Task.owner_id == user.id)
             .group_by(Topic.name).order_by(Topic.name))
     return list(session.scalars(stmt))
+
+
+def _action(label: str, icon: str, handler: Callable[[], Any], color: str) -> None:
+    """A task action: icon and word on wide screens, the icon alone (with its name for screen readers and as
+    a tooltip) on phones, so a card's actions fit one line."""
+    with ui.button(icon=icon, on_click=handler) \
+            .props(f'flat dense no-caps color={color} aria-label="{label}"').mark(label.lower()):
+        ui.label(label).classes("gt-xs ml-1")
+        ui.tooltip(label).classes("xs")
 
 
 class TasksView:
@@ -73,13 +83,13 @@ class TasksView:
             field.on("keydown.enter", self.create)
         ui.timer(0.1, self._preview_if_quiet)
 
-        with ui.row().classes("w-full items-end gap-3"):
+        with ui.row().classes("w-full items-end gap-3 no-wrap"):
             self.status_filter = ui.select(STATUS_FILTER, value="all", label="Status",
-                                           on_change=self.reload).classes("w-40").mark("filter-status")
+                                           on_change=self.reload).classes("w-40 min-w-0").mark("filter-status")
             self.topic_filter = ui.select({"": "All topics"}, value="", label="Topic",
-                                          on_change=self.reload).classes("w-48").mark("filter-topic")
+                                          on_change=self.reload).classes("w-48 min-w-0").mark("filter-topic")
             ui.space()
-            self.count_label = ui.label("").classes("text-sm ss-muted").mark("task-count")
+            self.count_label = ui.label("").classes("text-sm ss-muted whitespace-nowrap").mark("task-count")
         self.render_list()
 
     @ui.refreshable_method
@@ -99,33 +109,34 @@ class TasksView:
                 .props("flat no-caps").classes("self-center")
 
     def _task_card(self, task: Task) -> None:
-        with ui.card().props("flat bordered").classes("w-full gap-1 py-3").mark(f"task-{task.id}"):
+        with ui.card().props("flat bordered").classes("w-full gap-1 py-2").mark(f"task-{task.id}"):
             with ui.row().classes("w-full items-center gap-2"):
-                ui.label(task.title).classes("font-semibold text-base break-all")
+                ui.label(task.title).classes("font-semibold text-base break-words")
                 ui.badge(task.topic.name).props("outline color=primary")
                 ui.badge(DIFFICULTY_LABELS[task.difficulty.value]).props("outline color=grey-7")
                 ui.space()
                 ui.badge(STATUS_LABELS[task.status.value], color={
                     "planned": "grey-6", "in_progress": "positive", "done": "primary"}[task.status.value])
-            prediction_badge(task)
-            if task.status is TaskStatus.IN_PROGRESS and task.started_at is not None:
-                running_timer(task.started_at)
-            if task.status is TaskStatus.DONE:
-                mark = "✓ Correct" if task.correct else "✗ Incorrect"
-                ui.label(f"{mark} · took {duration(task.seconds_taken)} · "
-                         f"{local_datetime(task.completed_at, self.zone)}") \
-                    .classes("text-sm").mark("task-outcome")
-            with ui.row().classes("w-full gap-1 justify-end"):
-                if task.status is TaskStatus.PLANNED:
-                    ui.button("Start", icon="play_arrow", on_click=lambda t=task: self.start(t)) \
-                        .props("flat dense no-caps color=positive").mark("start")
-                if task.status is not TaskStatus.DONE:
-                    ui.button("Complete", icon="check", on_click=lambda t=task: self.ask_complete(t)) \
-                        .props("flat dense no-caps").mark("complete")
-                ui.button("Edit", icon="edit", on_click=lambda t=task: self.ask_edit(t)) \
-                    .props("flat dense no-caps").mark("edit")
-                ui.button("Delete", icon="delete", on_click=lambda t=task: self.ask_delete(t)) \
-                    .props("flat dense no-caps color=negative").mark("delete")
+            with ui.row().classes("w-full items-center gap-x-4 gap-y-1"):
+                prediction_badge(task)
+                if task.status is TaskStatus.IN_PROGRESS and task.started_at is not None:
+                    running_timer(task.started_at)
+                if task.status is TaskStatus.DONE:
+                    mark = "✓ Correct" if task.correct else "✗ Incorrect"
+                    ui.label(f"{mark} · took {duration(task.seconds_taken)} · "
+                             f"{local_datetime(task.completed_at, self.zone)}") \
+                        .classes("text-sm").mark("task-outcome")
+                ui.space()
+                with ui.row().classes("gap-0"):
+                    self._actions(task)
+
+    def _actions(self, task: Task) -> None:
+        if task.status is TaskStatus.PLANNED:
+            _action("Start", "play_arrow", lambda: self.start(task), "positive")
+        if task.status is not TaskStatus.DONE:
+            _action("Complete", "check", lambda: self.ask_complete(task), "primary")
+        _action("Edit", "edit", lambda: self.ask_edit(task), "primary")
+        _action("Delete", "delete", lambda: self.ask_delete(task), "negative")
 
     # -- loading ---------------------------------------------------------------------------------------------
     async def reload(self) -> None:

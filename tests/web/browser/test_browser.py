@@ -1,0 +1,191 @@
+"""The real browser: a uvicorn server on a temporary SQLite database with some history, Debian's Chromium
+driven by Playwright. Logs in through the form, visits all six pages at desktop and phone width (and the
+dashboard and analytics in dark mode), asserts no console errors and no failed requests, and saves
+screenshots into ./screenshots/ (git-ignored).
+
+Run on its own (Playwright's sync API and pytest-asyncio must not share an event loop):
+``.venv/bin/pytest -m browser -p no:cacheprovider tests/web/browser``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from studysmart.core.config import Settings
+from studysmart.core.db import transaction, utcnow
+from studysmart.tasks import service as tasks
+from studysmart.tasks.models import Difficulty
+from studysmart.users import service as users
+from studysmart.users.models import User
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[3]
+SHOTS = ROOT / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+EMAIL, PASSWORD = "ada@example.com", "correct horse battery"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 812}
+PAGES = {  # path -> text that shows the page is built
+    "/dashboard": "Today's plan",
+    "/dashboard/tasks": "New task",
+    "/dashboard/analytics": "Model leaderboard",
+    "/dashboard/preparation": "No exams yet",
+    "/dashboard/settings": "Delete account",
+}
+TOPICS = ("Algebra", "Geometry", "Probability")
+
+
+def _seed(sessions: sessionmaker[Session], now: datetime) -> None:
+    """Two students; Ada has 36 answers over three weeks and three planned tasks (one started)."""
+    rng = np.random.default_rng(3)
+    with transaction(sessions) as session:
+        ada = users.register(session=session, email=EMAIL, password=PASSWORD, display_name="Ada", now=now)
+        bob = users.register(session=session, email="bob@example.com", password=PASSWORD, display_name="Bob",
+                             now=now)
+        ada_id, bob_id = ada.id, bob.id
+    skill = {"Algebra": 0.8, "Geometry": 0.55, "Probability": 0.35}
+    for k in range(48):
+        owner_id = ada_id if k % 4 else bob_id
+        topic = TOPICS[k % 3]
+        difficulty = list(Difficulty)[int(rng.integers(0, 3))]
+        when = now - timedelta(days=21) + timedelta(hours=10.5 * k)
+        typical = 300 + 240 * list(Difficulty).index(difficulty)
+        seconds = float(np.clip(rng.lognormal(np.log(typical), 0.4), 30, 3600))
+        with transaction(sessions) as session:  # one transaction per answer, as the app does
+            owner = session.get(User, owner_id)
+            task = tasks.create_task(session=session, user=owner, title=f"{topic} practice {k}", topic=topic,
+                                     difficulty=difficulty, now=when)
+            tasks.complete_task(session=session, user=owner, task_id=task.id,
+                                correct=bool(rng.random() < skill[topic]), seconds=round(seconds),
+                                now=when + timedelta(seconds=seconds))
+    with transaction(sessions) as session:
+        ada = session.get(User, ada_id)
+        for topic, title in (("Algebra", "Factorising quadratics"), ("Probability", "Conditional probability"),
+                             ("Geometry", "Circle theorems")):
+            task = tasks.create_task(session=session, user=ada, title=title, topic=topic,
+                                     difficulty=Difficulty.MEDIUM, now=now)
+        tasks.start_task(session=session, user=ada, task_id=task.id, now=now - timedelta(minutes=4))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(settings: Settings, migrated: str, sessions: sessionmaker[Session], tmp_path: Path) -> Iterator[str]:
+    """A uvicorn process serving the app on a free loopback port; fails the test if the server logged an error."""
+    _seed(sessions, utcnow())
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    env = {**os.environ, "STUDYSMART_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "uvicorn", "studysmart.asgi:app", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            time.sleep(0.3)
+        else:
+            pytest.fail("the server did not become healthy:\n" + (tmp_path / "server.log").read_text())
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+    logged = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in logged and " ERROR " not in logged, logged
+
+
+class Watch:
+    """Console errors, page errors and failed requests of every page of a browser context."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def attach(self, page: object) -> None:
+        page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}")  # type: ignore[attr-defined]
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))  # type: ignore[attr-defined]
+        page.on("requestfailed", lambda r: self.problems.append(  # type: ignore[attr-defined]
+            f"request failed: {r.method} {r.url} {r.failure}"))
+        page.on("response", lambda r: self.problems.append(f"HTTP {r.status}: {r.url}")  # type: ignore[attr-defined]
+                if r.status >= 400 else None)
+
+
+def _visit(page: object, base: str, path: str, text: str, shot: str) -> None:
+    page.goto(base + path)  # type: ignore[attr-defined]
+    page.get_by_text(text, exact=False).first.wait_for(timeout=15_000)  # type: ignore[attr-defined]
+    if path == "/dashboard/analytics":
+        page.locator("canvas").first.wait_for(timeout=15_000)  # type: ignore[attr-defined]
+    page.wait_for_timeout(600)  # type: ignore[attr-defined]  # charts and fonts settle
+    page.screenshot(path=str(SHOTS / shot), full_page=True)  # type: ignore[attr-defined]
+
+
+def _log_in(page: object, base: str) -> None:
+    page.goto(base + "/")  # type: ignore[attr-defined]
+    page.get_by_label("Email").first.fill(EMAIL)  # type: ignore[attr-defined]
+    page.get_by_label("Password", exact=True).fill(PASSWORD)  # type: ignore[attr-defined]
+    page.get_by_label("Password", exact=True).press("Enter")  # type: ignore[attr-defined]
+    page.wait_for_url(f"{base}/dashboard", timeout=20_000)  # type: ignore[attr-defined]
+
+
+def test_six_pages_in_a_real_browser(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(exist_ok=True)
+    watch = Watch()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for name, viewport, mobile in (("desktop", DESKTOP, False), ("phone", PHONE, True)):
+                context = browser.new_context(viewport=viewport, is_mobile=mobile, has_touch=mobile,
+                                              color_scheme="light")
+                page = context.new_page()
+                watch.attach(page)
+                _visit(page, server, "/", "Know how a study task will go", f"home-{name}.png")
+                _log_in(page, server)
+                for path, text in PAGES.items():
+                    _visit(page, server, path, text, f"{path.strip('/').replace('/', '-')}-{name}.png")
+                page.goto(server + "/dashboard/tasks")
+                page.get_by_label("Topic", exact=True).first.fill("Probability")
+                page.get_by_text("Why: From your").first.wait_for(timeout=15_000)
+                page.screenshot(path=str(SHOTS / f"tasks-preview-{name}.png"), full_page=False)
+                state = context.storage_state()
+                context.close()
+            dark = browser.new_context(viewport=DESKTOP, color_scheme="dark", storage_state=state)
+            page = dark.new_page()
+            watch.attach(page)
+            for path in ("/dashboard", "/dashboard/analytics"):
+                _visit(page, server, path, PAGES[path], f"{path.strip('/').replace('/', '-')}-dark.png")
+            dark.close()
+        finally:
+            browser.close()
+    assert watch.problems == []
+    assert len(list(SHOTS.glob("*.png"))) >= 16
