@@ -66,8 +66,10 @@ def _correlations(model: Any, peer: Path) -> dict[str, float]:
     """Pearson correlation of posterior means with R's, matched by item and person label."""
     items = _read_table(peer / "r_item_params.csv")
     persons = _read_table(peer / "r_person_params.csv")
-    item_rows = np.asarray([model._item_index[label] for label in items["item"]])
-    person_rows = np.asarray([model._person_index[label] for label in persons["person"]])
+    item_index = {str(label): k for k, label in enumerate(model.items_)}
+    person_index = {str(label): i for i, label in enumerate(model.persons_)}
+    item_rows = np.asarray([item_index[label] for label in items["item"]])
+    person_rows = np.asarray([person_index[label] for label in persons["person"]])
     out = {}
     for col, name in enumerate(("a", "b", "phi", "lambda")):
         out[name] = float(np.corrcoef(items[name].astype(float), model.item_params_[item_rows, col])[0, 1])
