@@ -180,8 +180,18 @@ def test_leaderboard_without_both_outcomes_has_no_auc(session: Session) -> None:
     assert all(row.log_loss is not None and math.isfinite(row.log_loss) for row in board)
 
 
+def test_user_topics_are_the_students_own(session: Session) -> None:
+    student, other = make_user(session, now=T0), make_user(session, now=T0)
+    make_task(session, student, now=T0, topic="Geometry")
+    make_task(session, student, now=T0, topic="algebra")
+    make_task(session, student, now=T0, topic="Algebra")
+    make_task(session, other, now=T0, topic="Secret topic")
+    assert analytics.user_topics(session=session, user=student) == ["algebra", "Geometry"]
+
+
 def test_a_new_student_has_empty_analytics(session: Session) -> None:
     student = make_user(session, now=T0)
+    assert analytics.user_topics(session=session, user=student) == []
     assert analytics.progress(session=session, user=student).periods == []
     assert analytics.leaderboard(session=session, user=student) == []
     assert analytics.abilities(session=session, user=student, now=T0) == []

@@ -186,6 +186,13 @@ def _planned(task: Task) -> PlannedTask:
                        seconds_high=task.seconds_high, started_at=task.started_at)
 
 
+def user_topics(*, session: Session, user: User) -> list[str]:
+    """The names of the topics this student has tasks in, alphabetically (ignoring case)."""
+    stmt = (select(Topic.name).join(Task, Task.topic_id == Topic.id).where(Task.owner_id == user.id)
+            .group_by(Topic.id, Topic.name, Topic.key).order_by(Topic.key))
+    return list(session.scalars(stmt))
+
+
 def streak(days: set[date], today: date) -> int:
     """Consecutive days with a completion, ending today (or yesterday, while today is still open)."""
     day = today if today in days else today - timedelta(days=1)

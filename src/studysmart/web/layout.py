@@ -107,3 +107,19 @@ def empty_state(message: str, *, action: str | None = None, target: str | None =
         ui.label(message).classes("flex-1 min-w-[12rem]")
         if action and target:
             ui.button(action, on_click=lambda: ui.navigate.to(target)).props("outline no-caps")
+
+
+async def placeholder_until_connected(*, blocks: int, height: str, columns: str = "grid-cols-1") -> ui.element:
+    """Show skeletons in the shape of what is coming, deliver the page, and wait for the browser.
+
+    Pages whose data takes a while (predictions, analytics) call this before loading it, so the page never
+    hits NiceGUI's page-build timeout and the layout does not jump much when the data arrives. Delete the
+    returned element, then build the real content in its place.
+    """
+    holder = ui.element("div").classes(f"w-full grid {columns} gap-4").props('aria-busy=true')
+    with holder:
+        for _ in range(blocks):
+            ui.skeleton(height=height).classes("w-full rounded")
+    await ui.context.client.connected(timeout=30)
+    return holder
+

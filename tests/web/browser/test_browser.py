@@ -124,12 +124,18 @@ def server(settings: Settings, migrated: str, sessions: sessionmaker[Session], t
 
 
 class Watch:
-    """Console errors, page errors and failed requests of every page of a browser context."""
+    """Console errors, page errors, failed requests, and requests to any other host (assets are local)."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: str) -> None:
+        self.base = base
         self.problems: list[str] = []
 
+    def _check_host(self, url: str) -> None:
+        if not url.startswith((self.base, "data:", "blob:")):
+            self.problems.append(f"request to another host: {url}")
+
     def attach(self, page: object) -> None:
+        page.on("request", lambda r: self._check_host(r.url))  # type: ignore[attr-defined]
         page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}")  # type: ignore[attr-defined]
                 if m.type == "error" else None)
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))  # type: ignore[attr-defined]
@@ -160,7 +166,7 @@ def test_six_pages_in_a_real_browser(server: str) -> None:
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(exist_ok=True)
-    watch = Watch()
+    watch = Watch(server)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -19,10 +19,11 @@ from studysmart.web import auth
 from studysmart.web.actions import perform
 from studysmart.web.components import charts
 from studysmart.web.components.format import duration, percent
-from studysmart.web.layout import empty_state, frame
+from studysmart.web.layout import empty_state, frame, placeholder_until_connected
 
 PATH = "/dashboard/analytics"
 MIN_FOR_CALIBRATION = 10
+GRID = "grid-cols-1 lg:grid-cols-2"
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def _leaderboard(rows: list[analytics.ModelScore]) -> None:
 
 def _render(data: AnalyticsData) -> None:
     answered = sum(b.count for b in data.calibration)
-    with ui.element("div").classes("w-full grid grid-cols-1 lg:grid-cols-2 gap-4"):
+    with ui.element("div").classes(f"w-full grid {GRID} gap-4"):
         with _section("Accuracy over time", f"Share correct of each topic's last {data.progress.window} "
                       f"answers, per {data.progress.bucket}."):
             charts.chart(charts.accuracy_over_time(data.progress), label="Accuracy per topic over time",
@@ -135,7 +136,9 @@ def register() -> None:
             return checked
         user, who = checked
         with frame("Analytics", user=user, path=PATH):
+            placeholder = await placeholder_until_connected(blocks=6, height="22rem", columns=GRID)
             outcome = await perform(who, _load(who.zone), path=PATH)
+            placeholder.delete()
             if not outcome.ok or outcome.value is None:
                 return None
             data = outcome.value

@@ -22,7 +22,7 @@ from studysmart.web.actions import perform
 from studysmart.web.components import exams
 from studysmart.web.components.format import duration, interval, local_datetime, percent
 from studysmart.web.components.timer import running_timer
-from studysmart.web.layout import empty_state, frame
+from studysmart.web.layout import empty_state, frame, placeholder_until_connected
 
 PATH = "/dashboard"
 SHOWN_PLANNED = 8
@@ -128,7 +128,9 @@ def register() -> None:
             return checked
         user, who = checked
         with frame(f"Hello, {user.display_name}", user=user, path=PATH):
+            placeholder = await placeholder_until_connected(blocks=3, height="7rem")
             outcome = await perform(who, _load(who.zone), path=PATH)
+            placeholder.delete()
             if not outcome.ok or outcome.value is None:
                 return None
             data = outcome.value

@@ -14,7 +14,7 @@ from studysmart.core.db import utcnow
 from studysmart.web import auth, context
 from studysmart.web.actions import perform
 from studysmart.web.components import exams
-from studysmart.web.layout import empty_state, frame
+from studysmart.web.layout import empty_state, frame, placeholder_until_connected
 
 PATH = "/dashboard/preparation"
 
@@ -37,8 +37,10 @@ def register() -> None:
             return checked
         user, who = checked
         with frame("Preparation", user=user, path=PATH):
+            placeholder = await placeholder_until_connected(blocks=1, height="8rem")
             outcome = await perform(who, lambda s, u: exams.load_exams(session=s, user=u, now=utcnow()),
                                     path=PATH)
+            placeholder.delete()
             if not outcome.ok:
                 return None
             upcoming = outcome.value or []

@@ -11,12 +11,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from studysmart.analytics import service as analytics
 from studysmart.core.db import utcnow
 from studysmart.tasks import service as tasks
-from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
+from studysmart.tasks.models import Difficulty, Task, TaskStatus
 from studysmart.users.models import User
 from studysmart.web import auth
 from studysmart.web.actions import perform
@@ -30,12 +30,6 @@ PATH = "/dashboard/tasks"
 PAGE_SIZE = 20
 PREVIEW_DELAY = 0.3  # seconds of quiet typing before a new preview is computed
 STATUS_FILTER = {"all": "All", **STATUS_LABELS}
-
-
-def _user_topics(session: Session, user: User) -> list[str]:
-    stmt = (select(Topic.name).join(Task, Task.topic_id == Topic.id).where(Task.owner_id == user.id)
-            .group_by(Topic.name).order_by(Topic.name))
-    return list(session.scalars(stmt))
 
 
 def _action(label: str, icon: str, handler: Callable[[], Any], color: str) -> None:
@@ -149,7 +143,7 @@ class TasksView:
             rows, total = tasks.list_tasks(session=session, user=user, status=status, topic=topic,
                                            limit=limit)
             catalog = [t.name for t in tasks.list_topics(session=session, limit=500)]
-            return rows, total, _user_topics(session, user), catalog
+            return rows, total, analytics.user_topics(session=session, user=user), catalog
 
         outcome = await perform(self.who, load, path=PATH)
         if not outcome.ok or outcome.value is None:
