@@ -23,7 +23,8 @@ import inspect
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -40,6 +41,8 @@ from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATIO
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.neural_data import (
     TIMESTAMP_THRESHOLD,
+    TOPIC_SMOOTHING,
+    Batch,
     Seq,
     Vocab,
     build_batches,
@@ -107,6 +110,34 @@ class _Raw:
     difficulty: np.ndarray
     length: np.ndarray
     weights: list[np.ndarray]
+
+
+@dataclass
+class _Rows:
+    """Encoded query rows: codes, query features and the index of each row's person state."""
+
+    person: np.ndarray
+    item: np.ndarray
+    topic: np.ndarray
+    difficulty: np.ndarray
+    features: np.ndarray
+    state: np.ndarray
+
+    def take(self, rows: np.ndarray) -> _Rows:
+        """The given rows."""
+        return _Rows(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+
+def _mix(first: np.ndarray, second: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Head outputs (logit, mean, log-variance) of the mixture weight * first + (1 - weight) * second: the
+    probabilities mix, and the log-time Gaussian is moment-matched (its variance includes the disagreement)."""
+    w = weight[:, None]
+    p = w[:, 0] / (1 + np.exp(-first[:, 0])) + (1 - w[:, 0]) / (1 + np.exp(-second[:, 0]))
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    mean = w[:, 0] * first[:, 1] + (1 - w[:, 0]) * second[:, 1]
+    var = (w[:, 0] * np.exp(first[:, 2]) + (1 - w[:, 0]) * np.exp(second[:, 2])
+           + w[:, 0] * (1 - w[:, 0]) * (first[:, 1] - second[:, 1]) ** 2)
+    return np.stack([np.log(p / (1 - p)), mean, np.log(var)], axis=1)
 
 
 class NeuralModel:
@@ -194,10 +225,18 @@ class NeuralModel:
             self.net_ = self._new_net()
             self.net_.initialise(item_stats, topic_stats, self.item_topic_, self.p_correct_)
             seqs = [(self.persons_.code(label), seq) for label, seq in self.histories_.items()]
-            batches = build_batches(seqs, window=self.window, batch_size=self.batch_size,
-                                    valid_fraction=self.valid_fraction, valid_split=self.valid_split,
-                                    seed=self.seed, mean_log_time=self.mean_log_time_,
-                                    sd_log_time=self.sd_log_time_, timestamps=self.timestamps_)
+            make = partial(build_batches, seqs, window=self.window, batch_size=self.batch_size,
+                           valid_fraction=self.valid_fraction, valid_split=self.valid_split, seed=self.seed,
+                           mean_log_time=self.mean_log_time_, sd_log_time=self.sd_log_time_,
+                           timestamps=self.timestamps_)
+            fixed = make()
+
+            def batches(epoch: int) -> list[Batch]:
+                """Without an order, each epoch sees every person's responses in a new random order."""
+                if data.order is not None or epoch == 0:
+                    return fixed
+                return make(shuffle=np.random.default_rng([self.seed, epoch]))
+
             budget = self.max_seconds - (time.perf_counter() - started)
             self.report_ = train(self.net_, batches, epochs=self.epochs, lr=self.lr,
                                  weight_decay=self.weight_decay, patience=self.patience, max_seconds=budget,
@@ -312,22 +351,35 @@ class NeuralModel:
         length = np.array([s.length for s in states], dtype=np.int64)[inverse]
         summary = np.stack([s.summary for s in states])[inverse]
         features = np.c_[time_features(order, last, self.timestamps_), np.log1p(length) / 5.0, summary]
+        rows = _Rows(person, item, topic, difficulty, features.astype(np.float32), inverse)
+        out, weights = self._heads(rows, states)
+        by_topic = np.flatnonzero((item == 0) & (topic > 0))
+        if by_topic.size:  # a new item priced from a topic known through few items: trust the topic less
+            plain = rows.take(by_topic)
+            plain.topic = np.zeros_like(plain.topic)
+            members = np.bincount(self.item_topic_[1:], minlength=self.topics_.size)[topic[by_topic]]
+            trust = members / (members + TOPIC_SMOOTHING)
+            out[by_topic] = _mix(out[by_topic], self._heads(plain, states)[0], trust)
+        return _Raw(out, item, topic, difficulty, length, weights)
+
+    def _heads(self, rows: _Rows, states: list[_State]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Read each row's memory with its item and run the heads: outputs (n, 3) and attention weights."""
         net = self.net_
-        t_item, t_topic, t_diff = (torch.from_numpy(a) for a in (item, topic, difficulty))
+        t_item, t_topic, t_diff = (torch.from_numpy(a) for a in (rows.item, rows.topic, rows.difficulty))
         content = net.content(t_item, t_topic, t_diff)
         padded = torch.nn.utils.rnn.pad_sequence([s.memory for s in states], batch_first=True)
         steps = torch.tensor([s.steps for s in states], dtype=torch.int64)
-        rows = torch.from_numpy(inverse.astype(np.int64))
+        index = torch.from_numpy(rows.state.astype(np.int64))
         contexts, weights = [], []
-        for start in range(0, n, READ_CHUNK):
-            r, chunk = rows[start:start + READ_CHUNK], slice(start, start + READ_CHUNK)
+        for start in range(0, len(index), READ_CHUNK):
+            r, chunk = index[start:start + READ_CHUNK], slice(start, start + READ_CHUNK)
             context, attention = net.read(padded[r], content[chunk].unsqueeze(1), steps[r].unsqueeze(1))
             contexts.append(context[:, 0])
             if attention is not None:
                 weights.extend(list(attention[:, 0].numpy()))
-        out = net.predict_heads(torch.cat(contexts), torch.from_numpy(person), t_item, t_topic, t_diff, content,
-                                torch.from_numpy(features.astype(np.float32)))
-        return _Raw(out.numpy().astype(np.float64), item, topic, difficulty, length, weights)
+        out = net.predict_heads(torch.cat(contexts), torch.from_numpy(rows.person), t_item, t_topic, t_diff,
+                                content, torch.from_numpy(rows.features))
+        return out.numpy().astype(np.float64), weights
 
     def predict(self, queries: Queries, *, history: Responses | None = None) -> Prediction:
         """P(correct) and the log-time distribution of every query row.

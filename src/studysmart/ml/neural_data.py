@@ -348,7 +348,7 @@ def validation_masks(seqs: Sequence[Seq], fraction: float, split: str, seed: int
 
 def build_batches(seqs: Sequence[tuple[int, Seq]], *, window: int, batch_size: int, valid_fraction: float,
                   valid_split: str, seed: int, mean_log_time: float, sd_log_time: float,
-                  timestamps: bool) -> list[Batch]:
+                  timestamps: bool, shuffle: np.random.Generator | None = None) -> list[Batch]:
     """Training batches: every person's sequence cut into windows, bucketed by length, padded.
 
     Validation targets (see ``validation_masks``) are never training targets; the encoders are causal.
@@ -358,6 +358,8 @@ def build_batches(seqs: Sequence[tuple[int, Seq]], *, window: int, batch_size: i
         window, batch_size, valid_fraction, valid_split, seed: see the model's hyperparameters.
         mean_log_time, sd_log_time: standardisation of log-time.
         timestamps: whether order values are unix seconds.
+        shuffle: for data without an order: put each person's responses in a random order drawn from this
+            generator (a new one every epoch is augmentation, and keeps the encoder from learning row order).
 
     Returns:
         Batches sorted by window length (shuffle their order per epoch).
@@ -365,6 +367,11 @@ def build_batches(seqs: Sequence[tuple[int, Seq]], *, window: int, batch_size: i
     masks = validation_masks([s for _, s in seqs], valid_fraction, valid_split, seed)
     windows: list[_Window] = []
     for (code, seq), mask in zip(seqs, masks, strict=True):
+        if shuffle is not None and len(seq) > 1:  # no real order: a new random one (validation flags follow)
+            turn = shuffle.permutation(len(seq))
+            seq = Seq(seq.item[turn], seq.topic[turn], seq.difficulty[turn], seq.correct[turn],
+                      seq.log_time[turn], np.arange(len(seq), dtype=np.float64))
+            mask = mask[turn]
         windows.extend(_windows(code, seq, window, mask, timestamps))
     windows.sort(key=lambda w: len(w.seq))
     batches = []

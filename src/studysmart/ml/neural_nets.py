@@ -9,9 +9,15 @@ after k responses. A query (the next item) *reads* the memory of the steps befor
 * ``AttentionEncoder``: memory = the step vectors; the read is causal multi-head attention (SAKT style) from
   the query item over the prior steps, with a learned recency penalty per head (AKT's decay, simplified).
 
-Two heads share one trunk: the logit of P(correct) and a Gaussian over standardised log-time (mean, log-variance),
-each added to learned global / item / topic / difficulty biases. Code 0 of every vocabulary is a learned
-"unknown" embedding (trained by randomly dropping ids to it), so cold start is never a constant.
+Two heads share one trunk (the context, the query item's content, when the query happens, and a running summary
+of the history's residuals): the logit of P(correct) and a Gaussian over standardised log-time (mean,
+log-variance). Added to them: learned global / item / topic / difficulty biases, a direct path from the history
+summary (started as a shrinkage estimate), and the person embedding's effect on the three outputs. The person
+embedding enters only through that small effect, under a Gaussian prior (``person_prior``): measured on
+CredentialForm1, a person embedding inside the trunk (or an unpenalised effect) overfits, and the history
+already carries what is known about a person, also for persons the model has never seen. Code 0 of every
+vocabulary is a learned "unknown" embedding (trained by randomly dropping ids to it), so cold start is never a
+constant.
 
 Imported only through ``studysmart.ml.neural``, which checks that torch is installed.
 """
@@ -143,12 +149,14 @@ class MultiTaskNet(nn.Module):
         # A direct path from the history summary, started as a simple shrinkage estimate: a mean residual r of
         # the outcomes moves the logit by r / (p (1 - p)) ~ 4 r, one of the z-times moves the mean z-time by it.
         self.summary_effect = nn.Linear(N_SUMMARY, 3, bias=False)
+        # How strongly each item responds to the person's level (like IRT discriminations): 1 + item_slope.
+        self.item_slope = nn.Embedding(sizes["items"], 3)
         # Smoothed per-item / per-topic (P(correct), mean z-time), fixed at fit: residual features.
         self.register_buffer("item_stats", torch.zeros(sizes["items"], 2))
         self.register_buffer("topic_stats", torch.zeros(sizes["topics"], 2))
         for table in (self.person, self.item, self.topic, self.difficulty, self.outcome):
             nn.init.normal_(table.weight, std=0.1)
-        for table in (self.item_bias, self.topic_bias, self.difficulty_bias):
+        for table in (self.item_bias, self.topic_bias, self.difficulty_bias, self.item_slope):
             nn.init.zeros_(table.weight)
         nn.init.zeros_(self.person_effect.weight)
         with torch.no_grad():
@@ -211,9 +219,9 @@ class MultiTaskNet(nn.Module):
                       content: Tensor, query_features: Tensor) -> Tensor:
         """(..., 3): logit of P(correct), mean and log-variance of standardised log-time."""
         trunk = self.trunk(torch.cat([context, self.query_in(content), query_features], -1))
-        bias = (self.global_bias + self.person_effect(self.person(person)) + self.item_bias(item)
-                + self.topic_bias(topic) + self.difficulty_bias(difficulty))
-        out = self.head(trunk) + bias + self.summary_effect(query_features[..., -N_SUMMARY:])
+        bias = self.global_bias + self.item_bias(item) + self.topic_bias(topic) + self.difficulty_bias(difficulty)
+        level = self.person_effect(self.person(person)) + self.summary_effect(query_features[..., -N_SUMMARY:])
+        out = self.head(trunk) + bias + (1.0 + self.item_slope(item)) * level
         return torch.cat([out[..., :2], out[..., 2:].clamp(*LOGVAR_RANGE)], dim=-1)
 
     def read(self, memory: Tensor, content: Tensor, steps: Tensor) -> tuple[Tensor, Tensor | None]:

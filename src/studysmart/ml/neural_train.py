@@ -5,7 +5,8 @@ the standardised log-time), on next-step predictions with the person's history a
 targets predicted cold (no history, unknown person, more items dropped to unknown) so the priors are trained too.
 Ids are randomly dropped to the unknown code, so unknown persons, items and topics get learned embeddings.
 
-Early stopping on the validation targets (the last responses of each person), keeping the best weights; a time
+Early stopping on the validation targets (the last responses of each person), keeping the best weights, with
+the learning rate halved after every epoch without improvement; a time
 budget stops training early (validation is still run and the best weights kept). Deterministic for a given seed
 as long as the time budget is not what stops it.
 """
@@ -31,6 +32,7 @@ __all__ = ["TrainReport", "gaussian_nll", "train"]
 COLD_WEIGHT = 0.5  #: weight of the cold-start loss
 COLD_ITEM_DROPOUT = 0.3  #: extra share of items dropped to unknown in the cold-start pass
 CLIP_NORM = 5.0
+LR_DECAY = 0.5  #: the learning rate is multiplied by this after each epoch without validation improvement
 
 
 @dataclass
@@ -114,7 +116,7 @@ def _validate(net: MultiTaskNet, batches: list[dict[str, Tensor]]) -> float:
     return bce / max(n_c, 1.0) + nll / max(n_t, 1.0)
 
 
-def train(net: MultiTaskNet, batches: list[Batch], *, epochs: int, lr: float, weight_decay: float,
+def train(net: MultiTaskNet, batches: Callable[[int], list[Batch]], *, epochs: int, lr: float, weight_decay: float,
           patience: int, max_seconds: float, id_dropout: float, person_prior: float, seed: int,
           progress: Progress | None = None,
           clock: Callable[[], float] = time.perf_counter) -> TrainReport:
@@ -122,7 +124,8 @@ def train(net: MultiTaskNet, batches: list[Batch], *, epochs: int, lr: float, we
 
     Args:
         net: the network (initialised).
-        batches: training batches from ``build_batches``.
+        batches: batches(epoch) -> the training batches of that epoch (from ``build_batches``; the same list
+            object every epoch when nothing changes, so its tensors are reused).
         epochs, lr, weight_decay, patience, max_seconds, id_dropout, person_prior, seed: the model's
             hyperparameters.
         progress: progress(epoch, epochs, message) after each epoch.
@@ -130,18 +133,23 @@ def train(net: MultiTaskNet, batches: list[Batch], *, epochs: int, lr: float, we
     """
     started = clock()
     report = TrainReport()
-    if not batches:
+    first = batches(0)
+    if not first:
         report.stopped = "no data"
         net.eval()
         return report
-    tensors = [to_tensors(b) for b in batches]
-    has_valid = any(bool(b.valid.any()) for b in batches)
+    converted: tuple[list[Batch], list[dict[str, Tensor]]] = (first, [to_tensors(b) for b in first])
+    has_valid = any(bool(b.valid.any()) for b in first)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     best_loss, since_best, valid_seconds = math.inf, 0, 0.0
     for epoch in range(1, epochs + 1):
+        current = batches(epoch - 1)
+        if current is not converted[0]:
+            converted = (current, [to_tensors(b) for b in current])
+        tensors = converted[1]
         net.train()
         total, count, out_of_time = 0.0, 0, False
         for index in rng.permutation(len(tensors)):
@@ -181,6 +189,8 @@ def train(net: MultiTaskNet, batches: list[Batch], *, epochs: int, lr: float, we
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         else:
             since_best += 1
+            for group in optimizer.param_groups:  # a plateau: smaller steps before giving up
+                group["lr"] *= LR_DECAY
         if progress is not None:
             progress(epoch, epochs, f"epoch {epoch}: train loss {report.train_loss[-1]:.4f}"
                      + (f", validation loss {loss_value:.4f}" if has_valid else ""))
