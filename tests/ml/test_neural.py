@@ -15,7 +15,8 @@ import pytest
 from studysmart.ml import base
 from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATION_PRIOR, CorruptModel
 from studysmart.ml.data import Queries, Responses
-from studysmart.ml.neural_data import Seq, build_batches, time_features
+from studysmart.ml.neural_batches import build_batches
+from studysmart.ml.neural_data import Seq, time_features
 from studysmart.ml.synthetic import generate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,9 +24,9 @@ NAMES = ["neural", "neural-attn"]
 FAST = {"epochs": 8, "hidden": 16, "dim": 8}
 
 
-def _run(code: str) -> subprocess.CompletedProcess[str]:
+def _run(code: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          cwd=REPO, timeout=120, check=False)
+                          cwd=cwd, timeout=120, check=False)
 
 
 def _data(seed: int = 1, n_persons: int = 120) -> Responses:
@@ -60,6 +61,18 @@ def test_registry_does_not_import_torch() -> None:
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_web_app_does_not_import_torch(tmp_path: Path) -> None:
+    result = _run("""
+        import sys
+        from studysmart.app import create_app
+        import studysmart.predictions.service
+        create_app()
+        print("torch" in sys.modules)
+    """, cwd=tmp_path)  # create_app may write its local files (queue, secret) into the working directory
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "False"
 
 
 def test_missing_torch_gives_the_install_hint() -> None:

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar, Self
 
@@ -39,53 +37,27 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATION_PRIOR, Prediction, Progress
 from studysmart.ml.data import Queries, Responses
+from studysmart.ml.neural_batches import Batch, build_batches, pad_windows
 from studysmart.ml.neural_data import (
     TIMESTAMP_THRESHOLD,
     TOPIC_SMOOTHING,
-    Batch,
+    QueryRows,
     Seq,
     Vocab,
-    build_batches,
     encode_histories,
     item_statistics,
-    pad_windows,
+    mix_outputs,
     step_time_features,
     time_features,
 )
 from studysmart.ml.neural_explain import Explanation, explain
 from studysmart.ml.neural_nets import MultiTaskNet
 from studysmart.ml.neural_store import from_blob, to_blob
-from studysmart.ml.neural_train import train
+from studysmart.ml.neural_train import torch_session, train
 
 __all__ = ["Explanation", "NeuralAttention", "NeuralLSTM", "NeuralModel"]
 
 READ_CHUNK = 512  #: query rows per attention read
-
-
-@contextmanager
-def torch_session(num_threads: int, seed: int | None = None) -> Iterator[None]:
-    """Run torch with ``num_threads`` threads, restoring the process-wide setting afterwards. With a ``seed``
-    (training): deterministic algorithms and a forked, seeded random generator, both restored afterwards.
-    (``use_deterministic_algorithms`` imports torch's compiler on first use, about 2 s, so prediction, which
-    uses no randomness, skips it.)"""
-    threads = torch.get_num_threads()
-    if threads != num_threads:
-        torch.set_num_threads(num_threads)
-    try:
-        if seed is None:
-            yield
-            return
-        deterministic = torch.are_deterministic_algorithms_enabled()
-        torch.use_deterministic_algorithms(True)
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                yield
-        finally:
-            torch.use_deterministic_algorithms(deterministic)
-    finally:
-        if threads != num_threads:
-            torch.set_num_threads(threads)
 
 
 @dataclass
@@ -110,34 +82,6 @@ class _Raw:
     difficulty: np.ndarray
     length: np.ndarray
     weights: list[np.ndarray]
-
-
-@dataclass
-class _Rows:
-    """Encoded query rows: codes, query features and the index of each row's person state."""
-
-    person: np.ndarray
-    item: np.ndarray
-    topic: np.ndarray
-    difficulty: np.ndarray
-    features: np.ndarray
-    state: np.ndarray
-
-    def take(self, rows: np.ndarray) -> _Rows:
-        """The given rows."""
-        return _Rows(*(getattr(self, f.name)[rows] for f in fields(self)))
-
-
-def _mix(first: np.ndarray, second: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Head outputs (logit, mean, log-variance) of the mixture weight * first + (1 - weight) * second: the
-    probabilities mix, and the log-time Gaussian is moment-matched (its variance includes the disagreement)."""
-    w = weight[:, None]
-    p = w[:, 0] / (1 + np.exp(-first[:, 0])) + (1 - w[:, 0]) / (1 + np.exp(-second[:, 0]))
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    mean = w[:, 0] * first[:, 1] + (1 - w[:, 0]) * second[:, 1]
-    var = (w[:, 0] * np.exp(first[:, 2]) + (1 - w[:, 0]) * np.exp(second[:, 2])
-           + w[:, 0] * (1 - w[:, 0]) * (first[:, 1] - second[:, 1]) ** 2)
-    return np.stack([np.log(p / (1 - p)), mean, np.log(var)], axis=1)
 
 
 class NeuralModel:
@@ -202,7 +146,9 @@ class NeuralModel:
         """Learn vocabularies, statistics and weights from ``data``; store every person's history.
 
         Args:
-            data: responses (``order`` gives the sequence: timestamps > 1e8 or positions; else row order).
+            data: responses. ``order`` gives the sequence (unix timestamps when > 1e8, else positions); without
+                an order, each person's stored history keeps the row order and training shows the responses in
+                a new random order every epoch (there is no sequence to learn, only a set).
             progress: progress(epoch, epochs, message) after each epoch.
 
         Returns:
@@ -351,7 +297,7 @@ class NeuralModel:
         length = np.array([s.length for s in states], dtype=np.int64)[inverse]
         summary = np.stack([s.summary for s in states])[inverse]
         features = np.c_[time_features(order, last, self.timestamps_), np.log1p(length) / 5.0, summary]
-        rows = _Rows(person, item, topic, difficulty, features.astype(np.float32), inverse)
+        rows = QueryRows(person, item, topic, difficulty, features.astype(np.float32), inverse)
         out, weights = self._heads(rows, states)
         by_topic = np.flatnonzero((item == 0) & (topic > 0))
         if by_topic.size:  # a new item priced from a topic known through few items: trust the topic less
@@ -359,10 +305,10 @@ class NeuralModel:
             plain.topic = np.zeros_like(plain.topic)
             members = np.bincount(self.item_topic_[1:], minlength=self.topics_.size)[topic[by_topic]]
             trust = members / (members + TOPIC_SMOOTHING)
-            out[by_topic] = _mix(out[by_topic], self._heads(plain, states)[0], trust)
+            out[by_topic] = mix_outputs(out[by_topic], self._heads(plain, states)[0], trust)
         return _Raw(out, item, topic, difficulty, length, weights)
 
-    def _heads(self, rows: _Rows, states: list[_State]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _heads(self, rows: QueryRows, states: list[_State]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Read each row's memory with its item and run the heads: outputs (n, 3) and attention weights."""
         net = self.net_
         t_item, t_topic, t_diff = (torch.from_numpy(a) for a in (rows.item, rows.topic, rows.difficulty))

@@ -1,8 +1,9 @@
-"""The NumPy side of the neural sequence models: vocabularies, per-person histories, time features, batches.
+"""The NumPy side of the neural sequence models: vocabularies, per-person histories, time features, item
+statistics, and the mixing of head outputs.
 
 The neural models read a student's past responses in order. This module turns ``Responses`` and ``Queries``
-into integer codes (0 = unknown, so cold start maps onto learned "unknown" embeddings) and per-step features,
-and cuts the training sequences into padded, length-bucketed batches. It never imports torch.
+into integer codes (0 = unknown, so cold start maps onto learned "unknown" embeddings) and per-step features
+(``neural_batches`` cuts them into training batches). It never imports torch.
 
 Order: ``Responses.order`` holds either unix timestamps (values > 1e8: gaps in seconds, time of day and day of
 week become features) or positions (gaps in steps); without an order, the row order within a person is used.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -24,13 +25,13 @@ __all__ = [
     "TOPIC_SMOOTHING",
     "TIMESTAMP_THRESHOLD",
     "UNKNOWN",
-    "Batch",
+    "QueryRows",
     "Seq",
     "Vocab",
-    "build_batches",
     "clean_label",
     "encode_histories",
     "item_statistics",
+    "mix_outputs",
     "time_features",
 ]
 
@@ -112,21 +113,22 @@ class Seq:
         return cls(ints, ints, ints, floats, floats, floats)
 
 
-def item_feature_codes(data: Responses, items: Vocab, topics: Vocab, difficulties: Vocab,
+def item_feature_codes(data: Responses, rows: np.ndarray, items: Vocab, topics: Vocab, difficulties: Vocab,
                        item_topic: np.ndarray, item_difficulty: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per row of ``data``: the model's item code, and topic / difficulty codes.
+    """For the given rows of ``data``: the model's item codes, and topic / difficulty codes.
 
     Known items keep the topic and difficulty the model was trained with; unknown items use the labels in
-    ``data`` (so a new item is priced from its topic and difficulty).
+    ``data`` (so a new item is priced from its topic and difficulty). Only the items used by ``rows`` are looked
+    up, so a few rows of a large data set are cheap.
     """
-    n = len(data)
-    item_of_label = items.encode(data.items, data.n_items)
-    item = item_of_label[data.item] if n else np.zeros(0, dtype=np.int64)
-    topic_of_label = topics.encode(data.item_topic, data.n_items)
-    diff_of_label = difficulties.encode(data.item_difficulty, data.n_items)
-    topic = np.where(item > 0, item_topic[item], topic_of_label[data.item] if n else item)
-    difficulty = np.where(item > 0, item_difficulty[item], diff_of_label[data.item] if n else item)
-    return item, topic, difficulty
+    used, local = np.unique(data.item[rows], return_inverse=True)
+    n = used.size
+    item = items.encode(data.items[used], n)
+    topic = topics.encode(None if data.item_topic is None else data.item_topic[used], n)
+    difficulty = difficulties.encode(None if data.item_difficulty is None else data.item_difficulty[used], n)
+    topic = np.where(item > 0, item_topic[item], topic)
+    difficulty = np.where(item > 0, item_difficulty[item], difficulty)
+    return item[local], topic[local], difficulty[local]
 
 
 def encode_histories(data: Responses, persons: Sequence[str] | None, items: Vocab, topics: Vocab,
@@ -141,14 +143,17 @@ def encode_histories(data: Responses, persons: Sequence[str] | None, items: Voca
     Returns:
         person label -> Seq, sorted by ``order`` (row order when ``order`` is None; ties keep row order).
     """
-    item, topic, difficulty = item_feature_codes(data, items, topics, difficulties, item_topic, item_difficulty)
     keep = np.isfinite(data.correct) | np.isfinite(data.log_time)
-    if persons is not None:
-        wanted = np.isin(data.persons.astype(str), np.asarray(list(persons), dtype=str))
-        keep &= wanted[data.person] if len(data) else keep
+    if persons is not None and len(data):
+        present = np.unique(data.person[keep])
+        wanted = {str(p) for p in persons}
+        chosen = present[[str(label) in wanted for label in data.persons[present]]]
+        keep &= np.isin(data.person, chosen)
     rows = np.flatnonzero(keep)
     order = data.order if data.order is not None else np.arange(len(data), dtype=np.float64)
     rows = rows[np.lexsort((order[rows], data.person[rows]))]
+    item, topic, difficulty = item_feature_codes(data, rows, items, topics, difficulties, item_topic,
+                                                 item_difficulty)
     person = data.person[rows]
     out: dict[str, Seq] = {}
     if not rows.size:
@@ -158,8 +163,9 @@ def encode_histories(data: Responses, persons: Sequence[str] | None, items: Voca
     for start, end in zip(starts, ends, strict=True):
         r = rows[start:end]
         person_order = order[r] if data.order is not None else np.arange(r.size, dtype=np.float64)
+        within = slice(int(start), int(end))
         out[str(data.persons[person[start]])] = Seq(
-            item[r], topic[r], difficulty[r], data.correct[r].astype(np.float64),
+            item[within], topic[within], difficulty[within], data.correct[r].astype(np.float64),
             data.log_time[r].astype(np.float64), person_order.astype(np.float64))
     return out
 
@@ -239,147 +245,28 @@ def step_time_features(seq: Seq, timestamps: bool) -> np.ndarray:
 
 
 @dataclass
-class Batch:
-    """Padded sequences (B, T) of encoded responses; masks say which steps are trained / validated.
-
-    Attributes: person (B,), item/topic/difficulty (B, T) codes, correct and z_time (B, T) with NaN for missing
-    (and padding), time (B, T, N_TIME), n_prior (B, T) = steps before each one in the window,
-    train/valid (B, T) boolean loss masks, length (B,).
-    """
+class QueryRows:
+    """Encoded query rows: codes, query features and the index of each row's person state."""
 
     person: np.ndarray
     item: np.ndarray
     topic: np.ndarray
     difficulty: np.ndarray
-    correct: np.ndarray
-    z_time: np.ndarray
-    time: np.ndarray
-    n_prior: np.ndarray
-    train: np.ndarray
-    valid: np.ndarray
-    length: np.ndarray
+    features: np.ndarray
+    state: np.ndarray
+
+    def take(self, rows: np.ndarray) -> QueryRows:
+        """The given rows."""
+        return QueryRows(*(getattr(self, f.name)[rows] for f in fields(self)))
 
 
-@dataclass
-class _Window:
-    person: int
-    seq: Seq
-    time: np.ndarray
-    train: np.ndarray
-    valid: np.ndarray
-
-
-def _windows(person: int, seq: Seq, window: int, is_valid: np.ndarray, timestamps: bool) -> list[_Window]:
-    """Cut one sequence into windows of at most ``window`` steps, half-overlapping after the first one;
-    each step is a training (or validation) target in exactly one window, with at least window/2 steps of context
-    except at the very start."""
-    time = step_time_features(seq, timestamps)
-    n = len(seq)
-    half = max(window // 2, 1)
-    out: list[_Window] = []
-    start = 0
-    while True:
-        end = min(start + window, n)
-        cut = slice(start, end)
-        target = np.ones(end - start, dtype=bool)
-        if start > 0:
-            target[: window - half] = False
-        part = Seq(seq.item[cut], seq.topic[cut], seq.difficulty[cut], seq.correct[cut], seq.log_time[cut],
-                   seq.order[cut])
-        out.append(_Window(person, part, time[cut], target & ~is_valid[cut], target & is_valid[cut]))
-        if end >= n:
-            return out
-        start += half
-
-
-def pad_windows(windows: Sequence[tuple[int, Seq, np.ndarray]], mean_log_time: float,
-                sd_log_time: float) -> Batch:
-    """Stack (person code, sequence, time features) into one padded Batch without loss masks."""
-    size = len(windows)
-    longest = max((len(s) for _, s, _ in windows), default=0)
-    longest = max(longest, 1)
-    ints = np.zeros((size, longest), dtype=np.int64)
-    item, topic, difficulty = ints.copy(), ints.copy(), ints.copy()
-    correct = np.full((size, longest), np.nan, dtype=np.float32)
-    z_time = np.full((size, longest), np.nan, dtype=np.float32)
-    time = np.zeros((size, longest, N_TIME), dtype=np.float32)
-    length = np.zeros(size, dtype=np.int64)
-    person = np.zeros(size, dtype=np.int64)
-    for row, (code, seq, feats) in enumerate(windows):
-        n = len(seq)
-        person[row], length[row] = code, n
-        item[row, :n], topic[row, :n], difficulty[row, :n] = seq.item, seq.topic, seq.difficulty
-        correct[row, :n] = seq.correct
-        z_time[row, :n] = (seq.log_time - mean_log_time) / sd_log_time
-        time[row, :n] = feats
-    n_prior = np.log1p(np.broadcast_to(np.arange(longest, dtype=np.float32), (size, longest))) / 5.0
-    no_mask = np.zeros((size, longest), dtype=bool)
-    return Batch(person, item, topic, difficulty, correct, z_time, time, n_prior.astype(np.float32),
-                 no_mask, no_mask.copy(), length)
-
-
-def validation_masks(seqs: Sequence[Seq], fraction: float, split: str, seed: int) -> list[np.ndarray]:
-    """Which responses of each sequence are validation targets (never training targets).
-
-    ``split="last"``: the last ``fraction`` of each person's responses (at least one for persons with 4 or
-    more), the natural choice for data in time order. ``"random"``: the same number, drawn at random within each
-    person (for cross-sectional data, where "last" may mean the same few items for everyone). ``"auto"``:
-    "last", unless fewer than half of those validation responses are on items that still have training targets.
-    """
-    counts = [math.ceil(len(s) * fraction) if len(s) >= 4 and fraction > 0 else 0 for s in seqs]
-    last = [np.arange(len(s)) >= len(s) - k for s, k in zip(seqs, counts, strict=True)]
-    if split == "auto":
-        items = [s.item for s in seqs]
-        trained = set(np.concatenate([i[~m] for i, m in zip(items, last, strict=True)]).tolist()) if seqs else set()
-        held = np.concatenate([i[m] for i, m in zip(items, last, strict=True)]) if seqs else np.zeros(0)
-        split = "last" if held.size == 0 or np.isin(held, list(trained)).mean() >= 0.5 else "random"
-    if split == "last":
-        return last
-    if split != "random":
-        raise ValueError(f"valid_split must be 'auto', 'last' or 'random', not {split!r}")
-    rng = np.random.default_rng(seed)
-    masks = []
-    for s, k in zip(seqs, counts, strict=True):
-        mask = np.zeros(len(s), dtype=bool)
-        mask[rng.choice(len(s), size=k, replace=False)] = True
-        masks.append(mask)
-    return masks
-
-
-def build_batches(seqs: Sequence[tuple[int, Seq]], *, window: int, batch_size: int, valid_fraction: float,
-                  valid_split: str, seed: int, mean_log_time: float, sd_log_time: float,
-                  timestamps: bool, shuffle: np.random.Generator | None = None) -> list[Batch]:
-    """Training batches: every person's sequence cut into windows, bucketed by length, padded.
-
-    Validation targets (see ``validation_masks``) are never training targets; the encoders are causal.
-
-    Args:
-        seqs: (person code, Seq) per person.
-        window, batch_size, valid_fraction, valid_split, seed: see the model's hyperparameters.
-        mean_log_time, sd_log_time: standardisation of log-time.
-        timestamps: whether order values are unix seconds.
-        shuffle: for data without an order: put each person's responses in a random order drawn from this
-            generator (a new one every epoch is augmentation, and keeps the encoder from learning row order).
-
-    Returns:
-        Batches sorted by window length (shuffle their order per epoch).
-    """
-    masks = validation_masks([s for _, s in seqs], valid_fraction, valid_split, seed)
-    windows: list[_Window] = []
-    for (code, seq), mask in zip(seqs, masks, strict=True):
-        if shuffle is not None and len(seq) > 1:  # no real order: a new random one (validation flags follow)
-            turn = shuffle.permutation(len(seq))
-            seq = Seq(seq.item[turn], seq.topic[turn], seq.difficulty[turn], seq.correct[turn],
-                      seq.log_time[turn], np.arange(len(seq), dtype=np.float64))
-            mask = mask[turn]
-        windows.extend(_windows(code, seq, window, mask, timestamps))
-    windows.sort(key=lambda w: len(w.seq))
-    batches = []
-    for start in range(0, len(windows), batch_size):
-        chunk = windows[start:start + batch_size]
-        batch = pad_windows([(w.person, w.seq, w.time) for w in chunk], mean_log_time, sd_log_time)
-        for row, w in enumerate(chunk):
-            batch.train[row, : len(w.seq)] = w.train
-            batch.valid[row, : len(w.seq)] = w.valid
-        batches.append(batch)
-    return batches
+def mix_outputs(first: np.ndarray, second: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Head outputs (logit, mean, log-variance) of the mixture weight * first + (1 - weight) * second: the
+    probabilities mix, and the log-time Gaussian is moment-matched (its variance includes the disagreement)."""
+    w = weight[:, None]
+    p = w[:, 0] / (1 + np.exp(-first[:, 0])) + (1 - w[:, 0]) / (1 + np.exp(-second[:, 0]))
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    mean = w[:, 0] * first[:, 1] + (1 - w[:, 0]) * second[:, 1]
+    var = (w[:, 0] * np.exp(first[:, 2]) + (1 - w[:, 0]) * np.exp(second[:, 2])
+           + w[:, 0] * (1 - w[:, 0]) * (first[:, 1] - second[:, 1]) ** 2)
+    return np.stack([np.log(p / (1 - p)), mean, np.log(var)], axis=1)

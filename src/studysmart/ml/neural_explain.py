@@ -15,6 +15,7 @@ import torch
 
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.neural_data import Seq
+from studysmart.ml.neural_train import torch_session
 
 if TYPE_CHECKING:
     from studysmart.ml.neural import NeuralModel
@@ -91,8 +92,6 @@ def explain(model: NeuralModel, person: str, item: str, *, topic: str | None = N
             difficulty: str | None = None, order: float | None = None,
             history: Responses | None = None) -> Explanation:
     """Explain the prediction of ``model`` for one (person, item); see ``NeuralModel.explain``."""
-    from studysmart.ml.neural import torch_session
-
     query = Queries.from_columns([person], [item], None if topic is None else [topic],
                                  None if difficulty is None else [difficulty], None if order is None else [order])
     with torch_session(model.num_threads), torch.inference_mode():

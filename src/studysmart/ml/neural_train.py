@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,15 +25,41 @@ import torch
 from torch import Tensor, nn
 
 from studysmart.ml.base import Progress
-from studysmart.ml.neural_data import Batch
+from studysmart.ml.neural_batches import Batch
 from studysmart.ml.neural_nets import MultiTaskNet
 
-__all__ = ["TrainReport", "gaussian_nll", "train"]
+__all__ = ["TrainReport", "gaussian_nll", "torch_session", "train"]
 
 COLD_WEIGHT = 0.5  #: weight of the cold-start loss
 COLD_ITEM_DROPOUT = 0.3  #: extra share of items dropped to unknown in the cold-start pass
 CLIP_NORM = 5.0
 LR_DECAY = 0.5  #: the learning rate is multiplied by this after each epoch without validation improvement
+
+
+@contextmanager
+def torch_session(num_threads: int, seed: int | None = None) -> Iterator[None]:
+    """Run torch with ``num_threads`` threads, restoring the process-wide setting afterwards. With a ``seed``
+    (training): deterministic algorithms and a forked, seeded random generator, both restored afterwards.
+    (``use_deterministic_algorithms`` imports torch's compiler on first use, about 2 s, so prediction, which
+    uses no randomness, skips it.)"""
+    threads = torch.get_num_threads()
+    if threads != num_threads:
+        torch.set_num_threads(num_threads)
+    try:
+        if seed is None:
+            yield
+            return
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(True)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                yield
+        finally:
+            torch.use_deterministic_algorithms(deterministic)
+    finally:
+        if threads != num_threads:
+            torch.set_num_threads(threads)
 
 
 @dataclass
