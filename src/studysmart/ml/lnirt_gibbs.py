@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from scipy.special import ndtri
 
 from studysmart.ml.base import Progress
 from studysmart.ml.lnirt_kernels import cell_flags, item_pass, item_pass_numpy, person_pass, person_pass_numpy
@@ -139,8 +140,6 @@ def initial_state(cells: Cells, rng: np.random.Generator) -> GibbsState:
     has_y = ~np.isnan(cells.y)
     n_y = cells.n_y
     p_item = (np.bincount(cells.item[has_y], weights=cells.y[has_y], minlength=k) + 0.5) / (n_y + 1.0)
-    from scipy.special import ndtri
-
     b = -ndtri(p_item)
     n_t = np.maximum(cells.n_t, 1.0)
     mean_t = np.where(cells.n_t > 0, cells.sum_t / n_t, np.nan)
@@ -165,7 +164,7 @@ def initial_state(cells: Cells, rng: np.random.Generator) -> GibbsState:
 
 
 def _conditional(mu: np.ndarray, sigma: np.ndarray, values: np.ndarray, j: int) -> tuple[np.ndarray, float]:
-    """Mean (per row) and variance of coordinate j of N(mu, sigma) given the other others in ``values``."""
+    """Mean (per row) and variance of coordinate j of N(mu, sigma) given the others in ``values``."""
     others = [c for c in range(mu.shape[0]) if c != j]
     s_oo = sigma[np.ix_(others, others)]
     s_oj = sigma[others, j]
