@@ -178,6 +178,20 @@ def test_held_out_intervals_are_calibrated(small: SyntheticData) -> None:
     assert set(pred.source) == {SOURCE_MODEL}
 
 
+def test_pooled_residual_prior_keeps_sparse_intervals_calibrated() -> None:
+    """About 15 times per item: R's prior (lnirt-gibbs) over-covers, the pooled prior (lnirt) does not."""
+    data = generate(n_persons=400, n_items=120, n_topics=4, observed=0.05, seed=21).responses
+    test = np.random.default_rng(0).random(len(data)) < 0.25
+    coverage = {}
+    for df in (4.0, None):
+        pred = LNIRT(sigma2_df=df, seed=0).fit(data.subset(~test)).predict(data.to_queries(test))
+        t = data.log_time[test]
+        coverage[df] = np.mean(np.abs(t - pred.mean_log_time) <= base.Z80 * pred.sd_log_time)
+    assert 0.75 <= coverage[4.0] <= 0.85, coverage
+    assert coverage[None] > 0.9, coverage
+    assert LNIRTGibbs().sigma2_df is None and LNIRT().sigma2_df == 4.0
+
+
 def test_progress_is_reported(small: SyntheticData) -> None:
     calls: list[tuple[int, int, str]] = []
     LNIRT(iterations=50).fit(small.responses,

@@ -3,7 +3,8 @@
 Both estimate van der Linden's joint model of accuracy and speed exactly as the R package LNIRT defines it
 (see ``lnirt_gibbs``): ``LNIRTGibbs`` runs R's 2,000 iterations; ``LNIRT``, the estimator the app serves,
 runs a short chain from a moment-based start (or, with ``warm_start``, from its previous fit), which reaches
-the same held-out accuracy in a fraction of the time. Predictions average over parameter uncertainty
+the same held-out accuracy in a fraction of the time, with a pooled prior of the residual variances that keeps
+intervals calibrated on sparse data. Predictions average over parameter uncertainty
 (``lnirt_predictive``); unknown items are priced from their topic/difficulty group, unknown persons from the
 population N2(mu_P, Sigma_P), and a student's history updates their (theta, zeta) online in milliseconds.
 """
@@ -35,6 +36,7 @@ Backend = Literal["numba", "numpy"]
 __all__ = ["LNIRT", "LNIRTGibbs"]
 
 _FORMAT = 1
+SIGMA2_DF_DEFAULT = 4.0  # pseudo-observations of the pooled residual-variance prior of ``lnirt``
 _ARRAYS = (
     "persons", "items", "theta", "zeta", "person_cov", "item_params", "item_cov", "sigma2",
     "mu_p", "sigma_p", "mu_i", "sigma_i",
@@ -65,6 +67,7 @@ class _LNIRTBase:
         group_strength: float = 1.0,
         backend: Backend = "numba",
         n_threads: int = 1,
+        sigma2_df: float | None = None,
     ) -> None:
         self.iterations = iterations
         self.burn_in = burn_in
@@ -73,13 +76,14 @@ class _LNIRTBase:
         self.group_strength = group_strength
         self.backend = backend
         self.n_threads = n_threads
+        self.sigma2_df = sigma2_df
 
     def get_params(self) -> dict[str, Any]:
         """The hyperparameters (as passed to ``__init__``)."""
         return {
             "iterations": self.iterations, "burn_in": self.burn_in, "seed": self.seed,
             "warm_start": self.warm_start, "group_strength": self.group_strength, "backend": self.backend,
-            "n_threads": self.n_threads,
+            "n_threads": self.n_threads, "sigma2_df": self.sigma2_df,
         }  # fmt: skip
 
     # -- fitting -------------------------------------------------------------------------------------------
@@ -111,7 +115,7 @@ class _LNIRTBase:
             init = self._warm_state(person_labels, item_labels, cells)
         post = run_gibbs(
             cells, iterations=self.iterations, burn_in=self.burn_in, seed=self.seed, init=init,
-            progress=progress, backend=self.backend, n_threads=self.n_threads,
+            progress=progress, backend=self.backend, n_threads=self.n_threads, sigma2_df=self.sigma2_df,
         )  # fmt: skip
         mean, sd = post.mean, post.sd
         self.persons_ = np.asarray(person_labels, dtype=object)
@@ -305,13 +309,15 @@ class _LNIRTBase:
 
 
 class LNIRTGibbs(_LNIRTBase):
-    """The full Gibbs sampler (R's defaults: 2,000 iterations, 10% burn-in).
+    """The full Gibbs sampler with R's defaults: 2,000 iterations, 10% burn-in, R's residual-variance prior.
 
     Args:
         iterations: chain length; burn_in: fraction discarded; seed: random seed.
         warm_start: start a refit from the previous estimates; group_strength: pseudo-count of the population
             in item-group priors; backend: "numba" (fused kernels) or "numpy" (reference);
         n_threads: threads for the sampler's cell passes (1 by default: training leaves a core to the web).
+        sigma2_df: None = the R package's prior of the residual variances; a number = the pooled prior with
+            that many pseudo-observations (``lnirt_gibbs``).
     """
 
     name: ClassVar[str] = "lnirt-gibbs"
@@ -326,17 +332,21 @@ class LNIRTGibbs(_LNIRTBase):
         group_strength: float = 1.0,
         backend: Backend = "numba",
         n_threads: int = 1,
+        sigma2_df: float | None = None,
     ) -> None:
         super().__init__(
             iterations=iterations, burn_in=burn_in, seed=seed, warm_start=warm_start,
-            group_strength=group_strength, backend=backend, n_threads=n_threads,
+            group_strength=group_strength, backend=backend, n_threads=n_threads, sigma2_df=sigma2_df,
         )  # fmt: skip
 
 
 class LNIRT(_LNIRTBase):
     """The fast estimator the app serves: a short chain from a moment-based (or the previous fit's) start.
 
-    Args: as ``LNIRTGibbs``, with defaults of 300 iterations and 30% burn-in.
+    Args: as ``LNIRTGibbs``, with defaults of 300 iterations, 30% burn-in and the pooled residual-variance
+    prior (``sigma2_df`` = 4): R's prior makes the intervals far too wide when items have few times (held-out
+    coverage80 0.94 instead of 0.80 on the ASSISTments sample); with hundreds of times per item, as in
+    CredentialForm1, the two priors give the same numbers.
     """
 
     name: ClassVar[str] = "lnirt"
@@ -351,8 +361,9 @@ class LNIRT(_LNIRTBase):
         group_strength: float = 1.0,
         backend: Backend = "numba",
         n_threads: int = 1,
+        sigma2_df: float | None = SIGMA2_DF_DEFAULT,
     ) -> None:
         super().__init__(
             iterations=iterations, burn_in=burn_in, seed=seed, warm_start=warm_start,
-            group_strength=group_strength, backend=backend, n_threads=n_threads,
+            group_strength=group_strength, backend=backend, n_threads=n_threads, sigma2_df=sigma2_df,
         )  # fmt: skip

@@ -7,7 +7,7 @@ Model (R package LNIRT 0.5.1 defaults: guess=FALSE, par1=FALSE, td=TRUE, WL=FALS
     (theta_i, zeta_i) ~ N2(mu_P, Sigma_P);   (a_k, b_k, phi_k, lambda_k) ~ N4(mu_I, Sigma_I)
     mu_P ~ N2(0, I);  Sigma_P ~ IW(N + 2, S_P + I)
     mu_I ~ N4((1, 0, 1, 0), diag(.05, .3, .05, .3));  Sigma_I ~ IW(K + 4, S_I + diag(.05, .3, .05, .3))
-    sigma2_k | . = (SS_k + 10) / chi2(n_k)
+    sigma2_k | . = (SS_k + 10) / chi2(n_k)        (or, optionally, a pooled prior: see the end)
 
 Each iteration updates, in the package's order: Z; theta (then re-centred); zeta (re-centred); a (made
 positive, rescaled to prod(a) = 1); b; phi (positive, prod(phi) = 1); lambda; sigma2; mu_P; Sigma_P; mu_I;
@@ -18,6 +18,12 @@ posterior under missingness at random) and scales with the sparse designs of the
 differences: the package centres the prior of b on -E[b | a, phi, lambda] (a sign slip in its reuse of the
 lambda sampler), here it is centred on +E[b | ...] as the model states; and the latent Z is drawn exactly
 from its truncated normal even for extreme predictors (``lnirt_kernels.draw_latent_numpy``).
+
+The package's prior of the residual variances, (SS_k + 10) / chi2(n_k), suits its dense tests (hundreds of
+times per item); with a handful of times per item, as in sparse app data, it has no finite mean (n_k <= 2)
+and makes intervals far too wide. With ``sigma2_df`` = nu the residual variances instead share a scaled
+inverse-chi2 prior with nu pseudo-observations at a common scale tau, itself drawn each iteration:
+sigma2_k | . = (SS_k + nu tau) / chi2(n_k + nu), tau | . ~ Gamma(1 + K nu / 2, rate 1 + nu/2 sum 1/sigma2_k).
 """
 
 from __future__ import annotations
@@ -121,6 +127,7 @@ class GibbsState:
     sigma_p: np.ndarray
     mu_i: np.ndarray
     sigma_i: np.ndarray
+    sigma2_scale: float = 1.0
 
     def items(self) -> np.ndarray:
         """Item parameters as a (K, 4) matrix: a, b, phi, lambda."""
@@ -160,6 +167,7 @@ def initial_state(cells: Cells, rng: np.random.Generator) -> GibbsState:
         sigma_p=np.eye(2) * 0.5,
         mu_i=np.array([1.0, float(np.mean(b)), 1.0, float(np.mean(lam))]),
         sigma_i=np.diag([0.1, max(float(np.var(b)), 0.05), 0.05, max(float(np.var(lam)), 0.05)]),
+        sigma2_scale=typical,
     )
 
 
@@ -218,9 +226,11 @@ class _Sampler:
     """Work buffers and one-iteration update of the chain (the cell passes optionally in threads)."""
 
     def __init__(
-        self, cells: Cells, state: GibbsState, rng: np.random.Generator, backend: Backend, n_threads: int = 1
+        self, cells: Cells, state: GibbsState, rng: np.random.Generator, backend: Backend, n_threads: int = 1,
+        sigma2_df: float | None = None,
     ) -> None:
         self.cells = cells
+        self.sigma2_df = sigma2_df
         self.state = state
         self.rng = rng
         self.backend = backend
@@ -313,11 +323,17 @@ class _Sampler:
         s.lam += rng.standard_normal(k) / np.sqrt(prec)
         ss = (c.sum_t2 + s.phi**2 * sum_zeta2 + c.n_t * s.lam**2 + 2.0 * s.phi * sum_t_zeta
               - 2.0 * s.lam * c.sum_t - 2.0 * s.phi * s.lam * sum_zeta)
-        timed = c.n_t > 0
-        chi2 = rng.chisquare(np.maximum(c.n_t, 1.0))
-        sigma2 = (np.maximum(ss, 0.0) + SIGMA2_SS0) / chi2
-        if not timed.all():  # items never timed: no information; use the typical residual variance
-            sigma2[~timed] = np.median(sigma2[timed]) if timed.any() else 1.0
+        ss = np.maximum(ss, 0.0)
+        if self.sigma2_df is None:  # the R package's prior
+            timed = c.n_t > 0
+            sigma2 = (ss + SIGMA2_SS0) / rng.chisquare(np.maximum(c.n_t, 1.0))
+            if not timed.all():  # items never timed: no information; use the typical residual variance
+                sigma2[~timed] = np.median(sigma2[timed]) if timed.any() else 1.0
+        else:  # pooled: a common scaled inverse-chi2 prior
+            nu = self.sigma2_df
+            sigma2 = (ss + nu * s.sigma2_scale) / rng.chisquare(c.n_t + nu)
+            rate = 1.0 + 0.5 * nu * float(np.sum(1.0 / sigma2))
+            s.sigma2_scale = float(rng.gamma(1.0 + 0.5 * k * nu, 1.0 / rate))
         s.sigma2 = sigma2
 
     def _draw_hyper(self) -> None:
@@ -372,6 +388,7 @@ def run_gibbs(
     progress: Progress | None = None,
     backend: Backend = "numba",
     n_threads: int = 1,
+    sigma2_df: float | None = None,
 ) -> Posterior:
     """Run the chain and summarise the draws after burn-in.
 
@@ -382,13 +399,15 @@ def run_gibbs(
         progress: optional progress(done, total, message) callback, called about 100 times.
         backend: "numba" (fused kernels) or "numpy" (reference).
         n_threads: threads for the cell passes (numba backend); 1 leaves the other core to the web server.
+        sigma2_df: None for the R package's prior of the residual variances, else the pseudo-observations of
+            the pooled prior (see the module docstring).
 
     Returns:
         Posterior means and sds of every parameter.
     """
     rng = np.random.default_rng(seed)
     state = init if init is not None else initial_state(cells, rng)
-    sampler = _Sampler(cells, state, rng, backend, n_threads)
+    sampler = _Sampler(cells, state, rng, backend, n_threads, sigma2_df)
     iterations = max(int(iterations), 1)
     first_kept = min(int(round(iterations * burn_in)), iterations - 1)
     sums: dict[str, np.ndarray] = {}
