@@ -14,7 +14,8 @@ from studysmart.ml import base
 from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATION_PRIOR, CorruptModel
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.lnirt import LNIRT, LNIRTGibbs
-from studysmart.ml.lnirt_gibbs import _inv_wishart, prepare_cells, run_gibbs
+from studysmart.ml.lnirt_draws import inv_wishart
+from studysmart.ml.lnirt_gibbs import prepare_cells, run_gibbs
 from studysmart.ml.lnirt_kernels import (
     _ndtr,
     _ndtri,
@@ -109,7 +110,7 @@ def test_latent_draws_are_truncated_normals(eta: float, positive: bool) -> None:
 def test_inverse_wishart_draws_have_the_right_mean() -> None:
     rng = np.random.default_rng(0)
     scale = np.array([[2.0, 0.6], [0.6, 1.0]])
-    draws = np.asarray([_inv_wishart(rng, 12.0, scale) for _ in range(20000)])
+    draws = np.asarray([inv_wishart(rng, 12.0, scale) for _ in range(20000)])
     np.testing.assert_allclose(draws.mean(axis=0), scale / (12.0 - 2 - 1), rtol=0.03, atol=0.003)
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from studysmart.ml.base import Progress
+from studysmart.ml.lnirt_draws import conditional_normal, inv_wishart, normal_mean, positive_unit_product
 from studysmart.ml.lnirt_kernels import cell_flags, item_pass, item_pass_numpy, person_pass, person_pass_numpy
 
 __all__ = ["Cells", "GibbsState", "Posterior", "initial_state", "prepare_cells", "run_gibbs"]
@@ -171,45 +172,6 @@ def initial_state(cells: Cells, rng: np.random.Generator) -> GibbsState:
     )
 
 
-def _conditional(mu: np.ndarray, sigma: np.ndarray, values: np.ndarray, j: int) -> tuple[np.ndarray, float]:
-    """Mean (per row) and variance of coordinate j of N(mu, sigma) given the others in ``values``."""
-    others = [c for c in range(mu.shape[0]) if c != j]
-    s_oo = sigma[np.ix_(others, others)]
-    s_oj = sigma[others, j]
-    w = np.linalg.solve(s_oo, s_oj)
-    mean = mu[j] + (values[:, others] - mu[others]) @ w
-    var = float(sigma[j, j] - s_oj @ w)
-    return mean, var
-
-
-def _inv_wishart(rng: np.random.Generator, df: float, scale: np.ndarray) -> np.ndarray:
-    """A draw of IW(df, scale) by Bartlett's decomposition of the Wishart(df, scale^-1) precision."""
-    m = scale.shape[0]
-    chol = np.linalg.cholesky(np.linalg.inv(scale))
-    bartlett = np.diag(np.sqrt(rng.chisquare(df - np.arange(m))))
-    bartlett[np.tril_indices(m, -1)] = rng.standard_normal(m * (m - 1) // 2)
-    factor = chol @ bartlett
-    inv_factor = np.linalg.inv(factor)
-    return inv_factor.T @ inv_factor
-
-
-def _normal_mean(
-    rng: np.random.Generator, values: np.ndarray, sigma: np.ndarray, mean0: np.ndarray, scale0: np.ndarray
-) -> np.ndarray:
-    """Draw the mean of iid N(mu, sigma) rows ``values`` under the prior mu ~ N(mean0, scale0)."""
-    prec_data = values.shape[0] * np.linalg.inv(sigma)
-    prec0 = np.linalg.inv(scale0)
-    cov = np.linalg.inv(prec_data + prec0)
-    mean = cov @ (np.linalg.solve(sigma, values.sum(axis=0)) + prec0 @ mean0)
-    return mean + np.linalg.cholesky(cov) @ rng.standard_normal(mean.shape[0])
-
-
-def _positive_unit_product(values: np.ndarray) -> np.ndarray:
-    """|values| rescaled to geometric mean 1 (ident=2 for a and phi)."""
-    out = np.abs(values)
-    return out / np.exp(np.mean(np.log(np.maximum(out, 1e-300))))
-
-
 def _person_chunks(person: np.ndarray, n_chunks: int) -> list[slice]:
     """Split person-sorted cells into about equal runs that never split a person."""
     n = person.shape[0]
@@ -286,12 +248,12 @@ class _Sampler:
     def _draw_persons(self) -> None:
         s, rng, st = self.state, self.rng, self.person_stats
         persons = np.column_stack([s.theta, s.zeta])
-        mean, var = _conditional(s.mu_p, s.sigma_p, persons, 0)
+        mean, var = conditional_normal(s.mu_p, s.sigma_p, persons, 0)
         prec = st[1] + 1.0 / var
         s.theta = (st[0] + mean / var) / prec + rng.standard_normal(prec.shape[0]) / np.sqrt(prec)
         s.theta -= s.theta.mean()
         persons[:, 0] = s.theta
-        mean, var = _conditional(s.mu_p, s.sigma_p, persons, 1)
+        mean, var = conditional_normal(s.mu_p, s.sigma_p, persons, 1)
         prec = st[3] + 1.0 / var
         s.zeta = (st[2] + mean / var) / prec + rng.standard_normal(prec.shape[0]) / np.sqrt(prec)
         s.zeta -= s.zeta.mean()
@@ -301,23 +263,23 @@ class _Sampler:
         k = c.n_items
         sum_theta, sum_theta2, sum_z_theta, sum_z, sum_zeta, sum_zeta2, sum_t_zeta = st
         ab = s.items()
-        mean, var = _conditional(s.mu_i, s.sigma_i, ab, 0)
+        mean, var = conditional_normal(s.mu_i, s.sigma_i, ab, 0)
         prec = sum_theta2 + 1.0 / var
         a = (sum_z_theta + s.b * sum_theta + mean / var) / prec + rng.standard_normal(k) / np.sqrt(prec)
-        s.a = _positive_unit_product(a)
+        s.a = positive_unit_product(a)
         ab[:, 0] = s.a
-        mean, var = _conditional(s.mu_i, s.sigma_i, ab, 1)
+        mean, var = conditional_normal(s.mu_i, s.sigma_i, ab, 1)
         prec = c.n_y + 1.0 / var
         s.b = (s.a * sum_theta - sum_z + mean / var) / prec + rng.standard_normal(k) / np.sqrt(prec)
         ab[:, 1] = s.b
         inv_s2 = 1.0 / s.sigma2
-        mean, var = _conditional(s.mu_i, s.sigma_i, ab, 2)
+        mean, var = conditional_normal(s.mu_i, s.sigma_i, ab, 2)
         prec = sum_zeta2 * inv_s2 + 1.0 / var
         phi = ((s.lam * sum_zeta - sum_t_zeta) * inv_s2 + mean / var) / prec
         phi += rng.standard_normal(k) / np.sqrt(prec)
-        s.phi = _positive_unit_product(phi)
+        s.phi = positive_unit_product(phi)
         ab[:, 2] = s.phi
-        mean, var = _conditional(s.mu_i, s.sigma_i, ab, 3)
+        mean, var = conditional_normal(s.mu_i, s.sigma_i, ab, 3)
         prec = c.n_t * inv_s2 + 1.0 / var
         s.lam = ((c.sum_t + s.phi * sum_zeta) * inv_s2 + mean / var) / prec
         s.lam += rng.standard_normal(k) / np.sqrt(prec)
@@ -339,13 +301,13 @@ class _Sampler:
     def _draw_hyper(self) -> None:
         s, rng = self.state, self.rng
         persons = np.column_stack([s.theta, s.zeta])
-        s.mu_p = _normal_mean(rng, persons, s.sigma_p, PERSON_MEAN0, PERSON_SCALE0)
+        s.mu_p = normal_mean(rng, persons, s.sigma_p, PERSON_MEAN0, PERSON_SCALE0)
         dev = persons - s.mu_p
-        s.sigma_p = _inv_wishart(rng, persons.shape[0] + 2.0, dev.T @ dev + PERSON_SCALE0)
+        s.sigma_p = inv_wishart(rng, persons.shape[0] + 2.0, dev.T @ dev + PERSON_SCALE0)
         ab = s.items()
-        s.mu_i = _normal_mean(rng, ab, s.sigma_i, ITEM_MEAN0, ITEM_SCALE0)
+        s.mu_i = normal_mean(rng, ab, s.sigma_i, ITEM_MEAN0, ITEM_SCALE0)
         dev = ab - s.mu_i
-        s.sigma_i = _inv_wishart(rng, ab.shape[0] + 4.0, dev.T @ dev + ITEM_SCALE0)
+        s.sigma_i = inv_wishart(rng, ab.shape[0] + 4.0, dev.T @ dev + ITEM_SCALE0)
 
 
 _TRACKED = ("theta", "zeta", "a", "b", "phi", "lam", "sigma2", "mu_p", "sigma_p", "mu_i", "sigma_i")
