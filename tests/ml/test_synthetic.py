@@ -83,6 +83,13 @@ def test_missing_times_and_timestamps() -> None:
 def test_bad_design_is_refused() -> None:
     with pytest.raises(ValueError, match="observed"):
         generate(observed=0.0)
+    with pytest.raises(ValueError, match="topic names"):
+        generate(n_topics=3, topic_names=["Algebra"])
+
+
+def test_topic_names() -> None:
+    r = generate(n_persons=20, n_items=12, n_topics=2, topic_names=["Algebra", "Geometry"], seed=0).responses
+    assert r.item_topic is not None and set(r.item_topic) == {"Algebra", "Geometry"}
 
 
 def test_simulate_response_scalar_and_vectorised() -> None:

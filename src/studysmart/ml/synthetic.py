@@ -12,6 +12,7 @@ random offsets, so items of one group resemble each other, which is what the app
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,6 +148,7 @@ def generate(
     mean_log_time: float = 4.0,
     missing_time: float = 0.0,
     timestamps: bool = True,
+    topic_names: Sequence[str] | None = None,
 ) -> SyntheticData:
     """Draw a data set from the LNIRT model.
 
@@ -163,6 +165,7 @@ def generate(
         mean_log_time: typical log-seconds (4.0 is about 55 s).
         missing_time: fraction of answered cells whose time is missing.
         timestamps: attach ``order`` = seconds since the epoch of each answer's end.
+        topic_names: labels of the n_topics topics (default "topic-1", "topic-2", ...).
 
     Returns:
         SyntheticData(responses, truth); the truth is in the model's identification (ident=2: abilities and
@@ -170,6 +173,8 @@ def generate(
     """
     if not 0.0 < observed <= 1.0:
         raise ValueError(f"observed must be in (0, 1], got {observed}")
+    if topic_names is not None and len(topic_names) != n_topics:
+        raise ValueError(f"{len(topic_names)} topic names for {n_topics} topics")
     rng = np.random.default_rng(seed)
     cov = np.array([[sd_theta**2, rho * sd_theta * sd_zeta], [rho * sd_theta * sd_zeta, sd_zeta**2]])
     persons = rng.multivariate_normal(np.zeros(2), cov, size=n_persons)
@@ -203,7 +208,8 @@ def generate(
     width_p, width_i, width_t = len(str(n_persons)), len(str(n_items)), len(str(max(n_topics, 1)))
     person_labels = np.asarray([f"p{i:0{width_p}d}" for i in range(n_persons)], dtype=object)
     item_labels = np.asarray([f"i{k:0{width_i}d}" for k in range(n_items)], dtype=object)
-    topic_labels = np.asarray([f"topic-{t + 1:0{width_t}d}" for t in topic], dtype=object)
+    names = list(topic_names) if topic_names is not None else [f"topic-{t + 1:0{width_t}d}" for t in range(n_topics)]
+    topic_labels = np.asarray([names[t] for t in topic], dtype=object)
     difficulty_labels = np.asarray([DIFFICULTIES[lv] for lv in level], dtype=object)
     responses = Responses.from_columns(
         list(person_labels[person_idx]), list(item_labels[item_idx]), draw.correct, seconds, order=order,
