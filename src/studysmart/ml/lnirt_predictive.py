@@ -84,10 +84,12 @@ class ItemGroups:
             dev = rows[:, :4] - raw[:4]
             scatter += dev.T @ dev
             dof += n - 1
-        cov = scatter / dof if dof >= 8 else self._population_cov
-        # a group's items are still uncertain around it: never below a tenth of the population spread
-        cov = np.maximum(cov, 0.1 * np.diag(np.diag(self._population_cov))) if dof >= 8 else cov
-        return means, cov
+        if dof < 8:  # too few items in groups to estimate the spread within them
+            return means, self._population_cov
+        cov = scatter / dof
+        # a group's items are still uncertain around it: variances never below a tenth of the population's
+        floor = np.maximum(0.1 * np.diag(self._population_cov) - np.diag(cov), 0.0)
+        return means, cov + np.diag(floor)
 
     def prior(self, topic: np.ndarray | None, difficulty: np.ndarray | None, n: int) -> ItemPrior:
         """Prior of n unknown items with these labels (missing labels fall through to coarser groups).
