@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     training_time_limit_seconds: Annotated[float, Field(gt=0)] = 600.0
     training_retry_delay_seconds: Annotated[float, Field(ge=0)] = 30.0
     training_retries: Annotated[int, Field(ge=0)] = 3
+    training_stale_seconds: Annotated[float, Field(gt=0)] = 30.0
     promote_tolerance: Annotated[float, Field(ge=0)] = 0.002
     ab_challenger_share: Annotated[float, Field(ge=0, le=1)] = 0.0
     torch_threads: Annotated[int, Field(ge=1)] = 1

@@ -120,7 +120,7 @@ class Jobs:
 
     def reap(self, *, stale_after: timedelta | None = None) -> bool:
         """Re-queue a run whose worker died, and a queued state whose job was lost. True if it enqueued."""
-        stale_after = stale_after or timedelta(seconds=max(15.0, 5 * 2.0))
+        stale_after = stale_after or timedelta(seconds=self.settings.training_stale_seconds)
         now = utcnow()
         with transaction(self.sessions()) as session:
             reaped = service.reap_stale_run(session=session, now=now, stale_after=stale_after)
@@ -163,7 +163,7 @@ class EmbeddedWorker:
     """The consumer a web server starts on the embedded default: process workers, a supervisor thread that
     replaces dead workers and re-queues runs they abandoned."""
 
-    def __init__(self, jobs: Jobs, *, workers: int = 1, check_seconds: float = 5.0) -> None:
+    def __init__(self, jobs: Jobs, *, workers: int = 1, check_seconds: float = 2.0) -> None:
         self.jobs = jobs
         self.consumer = _QuietConsumer(jobs.huey, workers=workers, worker_type="process", periodic=False,
                                        check_worker_health=True, flush_locks=True)

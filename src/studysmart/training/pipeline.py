@@ -187,12 +187,13 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 
 @contextmanager
-def heartbeats(sessions: sessionmaker[Session], run_id: int) -> Iterator[None]:
+def heartbeats(sessions: sessionmaker[Session], run_id: int, settings: Settings) -> Iterator[None]:
     """Beat every few seconds while the run works, so a killed worker's run can be recognised and retried."""
     stop = threading.Event()
+    interval = min(HEARTBEAT_SECONDS, settings.training_stale_seconds / 4)
 
     def beat() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
+        while not stop.wait(interval):
             try:
                 with transaction(sessions) as session:
                     service.heartbeat(session=session, run_id=run_id, now=utcnow())
@@ -228,7 +229,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
     log.info(kv("training.started", run=run_id, trigger=trigger, attempt=attempt, pid=os.getpid()))
     started = time.perf_counter()
     try:
-        with heartbeats(sessions, run_id), time_limit(settings.training_time_limit_seconds):
+        with heartbeats(sessions, run_id, settings), time_limit(settings.training_time_limit_seconds):
             with sessions() as session:
                 data = all_responses(session)
             split = holdout_split(data)
