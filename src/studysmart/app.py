@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from studysmart.analytics import api as analytics_api
 from studysmart.core import errors, metrics
 from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     api.include_router(predictions_api.router)
     api.include_router(training_api.router)
     api.include_router(training_api.models_router)
+    api.include_router(analytics_api.router)
     api.include_router(_health_router())
     app.include_router(api)
 

@@ -174,5 +174,14 @@ def models(
         render_status({"tables": report["tables"]}, sections_only=True)
 
 
+def _register_commands() -> None:
+    from studysmart.commands.evaluate import evaluate
+
+    app.command("evaluate")(evaluate)
+
+
+_register_commands()
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

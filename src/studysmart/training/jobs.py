@@ -39,6 +39,8 @@ class JsonSerializer(Serializer):
     """huey messages as JSON (no pickle): datetimes and the Message tuple are tagged."""
 
     def _serialize(self, data: Any) -> bytes:
+        if isinstance(data, Message):  # a namedtuple: json would silently write it as a list
+            data = {"__message__": data._asdict()}
         return json.dumps(data, default=self._encode).encode("utf-8")
 
     def _deserialize(self, data: bytes) -> Any:
@@ -46,8 +48,6 @@ class JsonSerializer(Serializer):
 
     @staticmethod
     def _encode(value: Any) -> Any:
-        if isinstance(value, Message):
-            return {"__message__": {k: v for k, v in value._asdict().items()}}
         if isinstance(value, datetime):
             return {"__datetime__": value.isoformat()}
         raise TypeError(f"cannot put {type(value).__name__} on the queue")
