@@ -1,0 +1,99 @@
+"""Exams API (thin: parse, call the service, commit). Importing it maps the planning errors once: a missing or
+another student's exam is a 404, an invalid exam a 422 naming the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Response, status
+from fastapi.responses import JSONResponse
+
+from studysmart.core.db import utcnow
+from studysmart.core.deps import CurrentUser, SessionDep
+from studysmart.core.errors import field_error, register_error
+from studysmart.planning import service
+from studysmart.planning.schemas import ExamCreate, ExamRead, ExamUpdate, PlanRead, ReadinessRead, exam_read
+from studysmart.planning.spec import PlanningError
+from studysmart.tasks.api import task_read
+from studysmart.tasks.schemas import TaskRead
+
+router = APIRouter(prefix="/exams", tags=["exams"])
+
+
+def register_errors() -> None:
+    """Map ExamNotFound to 404 and PlanningError (``field`` names the input) to 422."""
+    register_error(service.ExamNotFound, lambda e: JSONResponse({"detail": "exam not found"}, status_code=404))
+    register_error(PlanningError, lambda e: field_error(422, e.field, e.message))  # type: ignore[attr-defined]
+
+
+register_errors()
+
+
+@router.post("", response_model=ExamRead, status_code=status.HTTP_201_CREATED)
+def create(body: ExamCreate, user: CurrentUser, session: SessionDep) -> ExamRead:
+    exam = service.create_exam(
+        session=session, user=user, name=body.name, date=body.date,
+        topics=[t.model_dump() for t in body.topics], minutes_per_weekday=body.minutes_per_weekday,
+        target_score=body.target_score, days_off=body.days_off, timezone=body.timezone, now=utcnow(),
+    )
+    session.commit()
+    return exam_read(exam)
+
+
+@router.get("", response_model=list[ExamRead])
+def list_exams(user: CurrentUser, session: SessionDep) -> list[ExamRead]:
+    return [exam_read(e) for e in service.list_exams(session=session, user=user)]
+
+
+@router.get("/{exam_id}", response_model=ExamRead)
+def get(exam_id: int, user: CurrentUser, session: SessionDep) -> ExamRead:
+    return exam_read(service.get_exam(session=session, user=user, exam_id=exam_id))
+
+
+@router.patch("/{exam_id}", response_model=ExamRead)
+def patch(exam_id: int, body: ExamUpdate, user: CurrentUser, session: SessionDep) -> ExamRead:
+    changes = body.model_dump(exclude_unset=True)
+    exam = service.update_exam(session=session, user=user, exam_id=exam_id, changes=changes, now=utcnow())
+    session.commit()
+    return exam_read(exam)
+
+
+@router.delete("/{exam_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete(exam_id: int, user: CurrentUser, session: SessionDep) -> None:
+    service.delete_exam(session=session, user=user, exam_id=exam_id)
+    session.commit()
+
+
+@router.get("/{exam_id}/readiness", response_model=ReadinessRead)
+def readiness(exam_id: int, user: CurrentUser, session: SessionDep) -> dict[str, float]:
+    result = service.exam_readiness(session=session, user=user, exam_id=exam_id, now=utcnow())
+    session.commit()  # a recomputed plan is stored
+    return result.to_dict()
+
+
+@router.get("/{exam_id}/plan", response_model=PlanRead)
+def plan(exam_id: int, user: CurrentUser, session: SessionDep) -> dict[str, object]:
+    result = service.exam_plan(session=session, user=user, exam_id=exam_id, now=utcnow())
+    session.commit()
+    return result.to_dict()
+
+
+@router.get("/{exam_id}/plan.ics", response_class=Response,
+            responses={200: {"content": {"text/calendar": {}}, "description": "The plan as an iCalendar file"}})
+def plan_ics(exam_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    calendar = service.exam_ics(session=session, user=user, exam_id=exam_id, now=utcnow())
+    session.commit()
+    return Response(calendar, media_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="exam-{exam_id}.ics"'})
+
+
+@router.post("/{exam_id}/plan/{date}/materialize", response_model=list[TaskRead],
+             status_code=status.HTTP_201_CREATED,
+             responses={200: {"description": "The day was materialized before: its tasks, none created"}})
+def materialize(exam_id: int, date: dt.date, user: CurrentUser, session: SessionDep,
+                response: Response) -> list[TaskRead]:
+    result = service.materialize_day(session=session, user=user, exam_id=exam_id, day=date, now=utcnow())
+    session.commit()
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return [task_read(task) for task in result.tasks]

@@ -1,0 +1,182 @@
+"""What the planner needs to know about one student, read from the database and the serving model.
+
+- ``StudentPredictions``: one query row per (topic, difficulty) cell of the exam through the model that serves
+  the student (with the student's history applied, as for a new task). Ability uncertainty for the readiness
+  interval: a single-ability model (LNIRT: one theta per student) gives its own posterior (theta, sd) of the
+  student, used for every topic with ``shared_ability=True``; any other model gets, per topic, the posterior sd
+  of a probit ability with a N(0, 1) prior from the Fisher information of the student's answers in that topic
+  (at the model's predicted P(correct)), topics independent.
+- Learning gains: a ``TopicHistory`` per exam topic (the student's answers, oldest first, with the model's
+  P(correct) for each at the current estimate) through ``estimate_gains``; the population prior without history.
+- ``CompletedWork``: the student's completed tasks in the exam's topics since a date, per local day and cell.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from scipy.special import ndtri
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from studysmart.ml.data import Queries, Responses
+from studysmart.planning.readiness import GainEstimate, TopicHistory, estimate_gains
+from studysmart.planning.spec import DIFFICULTIES, CompletedWork, StudentPredictions, TopicAbility
+from studysmart.predictions import service as predictions
+from studysmart.tasks.models import Task, TaskStatus, Topic, item_label
+from studysmart.users.models import User
+
+__all__ = ["StudentInputs", "completed_work", "serving_model_key", "student_inputs"]
+
+_P_CLIP = 1e-4
+
+
+@dataclass(frozen=True)
+class StudentInputs:
+    """The planner's view of one student for one exam.
+
+    Attributes:
+        predictions: the exam's cells (topics labelled by their catalog names).
+        gains: topic name -> learning-gain estimate.
+        model_key: which model version produced them ("name:version:stamp"), part of the plan's stamp.
+    """
+
+    predictions: StudentPredictions
+    gains: dict[str, GainEstimate]
+    model_key: str
+
+
+def _serving_entry(session: Session, user: User) -> Any:
+    name, _ = predictions.choose_model(session, user)
+    entry = predictions.CACHE.get(session, name)
+    assert entry is not None  # the fallback model always exists
+    return entry
+
+
+def serving_model_key(session: Session, user: User) -> str:
+    """A fingerprint of the model (and version) that serves this student right now."""
+    entry = _serving_entry(session, user)
+    return f"{entry.name}:{entry.version}:{entry.stamp}"
+
+
+def _single_ability(model: Any, person: str, history: Responses) -> tuple[float, float] | None:
+    """The student's (theta, sd) from a single-ability model (the LNIRT family), or None for other models.
+
+    LNIRT exposes its person posterior only through a private method today (``_estimate_persons``, the same
+    online update its ``predict`` applies); the fitted state it falls back on is public (``theta_``, ...).
+    """
+    estimate = getattr(model, "_estimate_persons", None)
+    prior_mean, prior_cov = getattr(model, "mu_p_", None), getattr(model, "sigma_p_", None)
+    if estimate is None or prior_mean is None or prior_cov is None:
+        return None
+    found = estimate(history).get(person) if len(history) else None
+    if found is not None:
+        return float(found.mean[0]), math.sqrt(max(float(found.cov[0, 0]), 0.0))
+    known = np.flatnonzero(np.asarray(getattr(model, "persons_", []), dtype=object) == person)
+    if known.size:
+        return float(model.theta_[known[0]]), math.sqrt(max(float(model.person_cov_[known[0], 0, 0]), 0.0))
+    return float(prior_mean[0]), math.sqrt(max(float(prior_cov[0, 0]), 0.0))
+
+
+def _fisher_sd(p: np.ndarray) -> float:
+    """Posterior sd of a probit ability (N(0, 1) prior) after answers predicted at P(correct) ``p``."""
+    p = np.clip(p, _P_CLIP, 1 - _P_CLIP)
+    density = np.exp(-0.5 * ndtri(p) ** 2) / math.sqrt(2 * math.pi)
+    return float(1.0 / math.sqrt(1.0 + np.sum(density**2 / (p * (1 - p)))))
+
+
+def _history_rows(history: Responses, keys: list[str]) -> tuple[np.ndarray, list[str], list[str], list[str]]:
+    """The history rows in the exam's topics: indices, item labels, topics and difficulties."""
+    row_topic, row_difficulty = history.row_topic(), history.row_difficulty()
+    if not len(history) or row_topic is None or row_difficulty is None:
+        return np.zeros(0, dtype=int), [], [], []
+    rows = np.flatnonzero(np.isin(row_topic.astype(str), keys))
+    items = [str(label) for label in history.items[history.item[rows]]]
+    return rows, items, [str(t) for t in row_topic[rows]], [str(d) for d in row_difficulty[rows]]
+
+
+def student_inputs(*, session: Session, user: User, topics: Sequence[Topic]) -> StudentInputs:
+    """Predictions per exam cell, ability uncertainty and learning gains of ``user`` for ``topics``.
+
+    Args:
+        session: a database session.
+        user: the student.
+        topics: the exam's catalog topics.
+
+    Returns:
+        The student's inputs; topics are labelled by their catalog names.
+    """
+    entry = _serving_entry(session, user)
+    person = predictions.person_label(user.id)
+    history = predictions.user_history(session, user)
+    name_of = {t.key: t.name for t in topics}
+    keys = [t.key for t in topics]
+    cell_topics = [k for k in keys for _ in DIFFICULTIES]
+    cell_diffs = [d for _ in keys for d in DIFFICULTIES]
+    rows, past_items, past_topics, past_diffs = _history_rows(history, keys)
+    queries = Queries.from_columns(
+        [person] * (len(cell_topics) + rows.size),
+        [item_label(k, d) for k, d in zip(cell_topics, cell_diffs, strict=True)] + past_items,
+        topic=cell_topics + past_topics,
+        difficulty=cell_diffs + past_diffs,
+    )
+    pred = entry.model.predict(queries, history=history)
+    n_cells = len(cell_topics)
+    p_past = np.asarray(pred.p_correct[n_cells:], dtype=float)
+    topic_of_row = np.asarray(past_topics, dtype=object)
+    correct = history.correct[rows]
+
+    single = _single_ability(entry.model, person, history)
+    if single is not None:
+        abilities = [TopicAbility(name_of[k], single[0], single[1]) for k in keys]
+    else:
+        abilities = [TopicAbility(name_of[k], 0.0, _fisher_sd(p_past[topic_of_row == k])) for k in keys]
+    student = StudentPredictions.from_arrays(
+        [name_of[k] for k in cell_topics], cell_diffs, pred.p_correct[:n_cells], pred.mean_log_time[:n_cells],
+        pred.sd_log_time[:n_cells], abilities=abilities, shared_ability=single is not None,
+    )
+    histories = [
+        TopicHistory(name_of[k], correct[topic_of_row == k].tolist(), p_past[topic_of_row == k].tolist())
+        for k in keys if np.any(topic_of_row == k)
+    ]
+    gains = estimate_gains(histories, [name_of[k] for k in keys])
+    return StudentInputs(student, gains, f"{entry.name}:{entry.version}:{entry.stamp}")
+
+
+def completed_work(*, session: Session, user: User, topics: Sequence[Topic], since: date,
+                   zone: ZoneInfo) -> list[CompletedWork]:
+    """The student's completed tasks in ``topics`` from local day ``since`` on, per local day and cell.
+
+    Args:
+        session: a database session.
+        user: the student.
+        topics: the exam's catalog topics (work is labelled by their names).
+        since: the first local day counted.
+        zone: the time zone of the student's days.
+
+    Returns:
+        One CompletedWork per (day, topic, difficulty) with the count and the seconds taken.
+    """
+    start = datetime.combine(since, time(0), tzinfo=zone).astimezone(UTC)
+    names = {t.id: t.name for t in topics}
+    done = session.execute(
+        select(Task.topic_id, Task.difficulty, Task.completed_at, Task.seconds_taken)
+        .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at >= start,
+               Task.topic_id.in_(list(names)))
+    )
+    cells: dict[tuple[date, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    for topic_id, difficulty, completed_at, seconds in done:
+        if completed_at is None:  # a done task always has its completion time; be safe with old rows
+            continue
+        cell = cells[(completed_at.astimezone(zone).date(), names[topic_id], str(difficulty.value))]
+        cell[0] += 1
+        cell[1] += float(seconds or 0.0)
+    return [CompletedWork(day, topic, difficulty, int(count), seconds)
+            for (day, topic, difficulty), (count, seconds) in sorted(cells.items())]

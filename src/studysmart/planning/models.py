@@ -1,0 +1,66 @@
+"""Stored exams: their topics with weights, the study minutes, and the last computed plan and readiness.
+
+The plan is cached on the exam row (``plan_record`` is ``Plan.to_record()``, ``readiness_record`` the readiness
+numbers) with ``plan_stamp``, a fingerprint of everything the plan depends on (the local date, the student's
+completed tasks, the serving model version). The service recomputes only when the stamp changes; editing the
+exam clears it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from studysmart.core.db import Base, UTCDateTime, utcnow
+from studysmart.tasks.models import Topic
+
+
+class Exam(Base):
+    """One student's exam: date, topics (``ExamTopic`` rows, in the order given), minutes per weekday (Monday
+    first), days off (ISO dates), optional target score (a fraction), the time zone its days are counted in,
+    the cached plan, and the tasks made from each planned day (``materialized``: ISO date -> task ids)."""
+
+    __tablename__ = "exams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    exam_date: Mapped[dt.date] = mapped_column(Date)
+    target_score: Mapped[float | None] = mapped_column(Float)
+    minutes_per_weekday: Mapped[list[float]] = mapped_column(JSON)
+    days_off: Mapped[list[str]] = mapped_column(JSON, default=list)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    plan_record: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    readiness_record: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    plan_stamp: Mapped[str | None] = mapped_column(String(200))
+    plan_updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    materialized: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
+
+    topics: Mapped[list[ExamTopic]] = relationship(
+        back_populates="exam", cascade="all, delete-orphan", order_by="ExamTopic.position", lazy="selectin"
+    )
+
+    def days_off_dates(self) -> list[dt.date]:
+        """The days off as dates."""
+        return [dt.date.fromisoformat(day) for day in self.days_off or ()]
+
+
+class ExamTopic(Base):
+    """One topic of an exam and its weight (its unnormalised share of the exam)."""
+
+    __tablename__ = "exam_topics"
+    __table_args__ = (UniqueConstraint("exam_id", "topic_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="RESTRICT"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    weight: Mapped[float] = mapped_column(Float)
+
+    exam: Mapped[Exam] = relationship(back_populates="topics")
+    topic: Mapped[Topic] = relationship(lazy="joined")

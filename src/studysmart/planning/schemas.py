@@ -1,0 +1,110 @@
+"""Request and response bodies of the exams API (unknown fields are refused; minutes are 7 numbers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from studysmart.planning.models import Exam
+from studysmart.tasks.models import Difficulty
+
+ExamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Minutes = Annotated[float, Field(ge=0, le=1440, allow_inf_nan=False)]
+WeekMinutes = Annotated[list[Minutes], Field(min_length=7, max_length=7, description="Monday first")]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+TimeZone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class ExamTopicIn(BaseModel):
+    """One topic of the exam and its weight (its share of the exam, normalised over the topics)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: TopicName
+    weight: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 1.0
+
+
+class ExamCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ExamName
+    date: dt.date
+    topics: Annotated[list[ExamTopicIn], Field(min_length=1, max_length=50)]
+    target_score: Fraction | None = None
+    minutes_per_weekday: WeekMinutes
+    days_off: Annotated[list[dt.date], Field(max_length=1000)] = []
+    timezone: TimeZone = "UTC"
+
+
+class ExamUpdate(BaseModel):
+    """Fields to change; the plan is recomputed on the next read, keeping the work done."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ExamName | None = None
+    date: dt.date | None = None
+    topics: Annotated[list[ExamTopicIn], Field(min_length=1, max_length=50)] | None = None
+    target_score: Fraction | None = None
+    minutes_per_weekday: WeekMinutes | None = None
+    days_off: Annotated[list[dt.date], Field(max_length=1000)] | None = None
+    timezone: TimeZone | None = None
+
+
+class ExamTopicRead(BaseModel):
+    topic: str
+    weight: float
+
+
+class ExamRead(BaseModel):
+    id: int
+    name: str
+    date: dt.date
+    topics: list[ExamTopicRead]
+    target_score: float | None
+    minutes_per_weekday: list[float]
+    days_off: list[dt.date]
+    timezone: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ReadinessRead(BaseModel):
+    """Expected exam score now (a fraction) with its 10%-90% range, and the forecast on exam day with the plan."""
+
+    expected_score: float
+    low: float
+    high: float
+    forecast_on_exam_day: float
+
+
+class PlanItemRead(BaseModel):
+    topic: str
+    difficulty: Difficulty
+    count: int
+    expected_seconds: float
+    p_correct: float | None
+
+
+class PlanDayRead(BaseModel):
+    date: dt.date
+    minutes_available: float
+    minutes_planned: float
+    items: list[PlanItemRead]
+
+
+class PlanRead(BaseModel):
+    days: list[PlanDayRead]
+
+
+def exam_read(exam: Exam) -> ExamRead:
+    """The API view of a stored exam."""
+    return ExamRead(
+        id=exam.id, name=exam.name, date=exam.exam_date,
+        topics=[ExamTopicRead(topic=et.topic.name, weight=et.weight) for et in exam.topics],
+        target_score=exam.target_score, minutes_per_weekday=list(exam.minutes_per_weekday),
+        days_off=exam.days_off_dates(), timezone=exam.timezone, created_at=exam.created_at,
+        updated_at=exam.updated_at,
+    )

@@ -1,0 +1,350 @@
+"""Exam preparation for one student: exams (create, list, edit, delete), their cached plan and readiness, the
+.ics export, and turning a planned day into real tasks.
+
+The plan is computed lazily: reading an exam's plan or readiness recomputes both only when the exam's
+``plan_stamp`` no longer matches (the local date, the student's completed tasks and the serving model version
+are in it; editing the exam clears it). A recompute replans from the stored plan, so work done stays on its
+day, missed days are redistributed and every day keeps within its minutes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from studysmart.planning.ics import plan_to_ics
+from studysmart.planning.inputs import completed_work, serving_model_key, student_inputs
+from studysmart.planning.models import Exam, ExamTopic
+from studysmart.planning.plan import Plan, materialise
+from studysmart.planning.planner import PlanOptions, plan_exam
+from studysmart.planning.readiness import Readiness, readiness
+from studysmart.planning.spec import ExamSpec, InvalidExamError, PlanningError, TopicWeight
+from studysmart.tasks import service as tasks
+from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
+from studysmart.users.models import User
+
+__all__ = [
+    "ExamNotFound",
+    "ExamState",
+    "Materialized",
+    "create_exam",
+    "delete_exam",
+    "exam_ics",
+    "exam_owner",
+    "exam_plan",
+    "exam_readiness",
+    "exam_spec",
+    "exam_state",
+    "get_exam",
+    "list_exams",
+    "local_today",
+    "materialize_day",
+    "update_exam",
+]
+
+EDITABLE = ("name", "date", "topics", "target_score", "minutes_per_weekday", "days_off", "timezone")
+READINESS_DRAWS = 2000
+
+
+class ExamNotFound(LookupError):
+    """No such exam for this user (another user's exam is indistinguishable from a missing one)."""
+
+
+@dataclass(frozen=True)
+class ExamState:
+    """An exam with its current plan and readiness."""
+
+    exam: Exam
+    plan: Plan
+    readiness: Readiness
+
+
+@dataclass(frozen=True)
+class Materialized:
+    """The tasks of one planned day; ``created`` is False when the day had been materialized before."""
+
+    tasks: list[Task]
+    created: bool
+
+
+# -- exams -----------------------------------------------------------------------------------------------------
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidExamError("timezone", f"unknown time zone {name!r}") from None
+
+
+def local_today(exam: Exam, now: datetime) -> date:
+    """The date in the exam's time zone at ``now``."""
+    return now.astimezone(_zone(exam.timezone)).date()
+
+
+def exam_spec(exam: Exam) -> ExamSpec:
+    """The planner's view of a stored exam (topics labelled by their catalog names)."""
+    return ExamSpec(
+        date=exam.exam_date,
+        topics=tuple(TopicWeight(et.topic.name, et.weight) for et in exam.topics),
+        minutes_per_weekday=tuple(exam.minutes_per_weekday),
+        target_score=exam.target_score,
+        days_off=frozenset(exam.days_off_dates()),
+        name=exam.name,
+    )
+
+
+def _topic_rows(session: Session, topics: Sequence[Mapping[str, Any]]) -> list[ExamTopic]:
+    rows: list[ExamTopic] = []
+    seen: set[int] = set()
+    for i, entry in enumerate(topics):
+        try:
+            topic = tasks.get_or_create_topic(session=session, name=str(entry.get("topic") or ""))
+        except tasks.InvalidTaskInput:
+            raise InvalidExamError(f"topics[{i}].topic", "must be a non-empty topic name") from None
+        if topic.id in seen:
+            raise InvalidExamError(f"topics[{i}].topic", f"duplicate topic {topic.name!r}")
+        seen.add(topic.id)
+        rows.append(ExamTopic(topic=topic, weight=float(entry.get("weight", 1.0)), position=i))
+    return rows
+
+
+def _check(exam: Exam, today: date) -> None:
+    """Validate the exam as the planner sees it (raises InvalidExamError naming the field)."""
+    if exam.name is None or not exam.name.strip():
+        raise InvalidExamError("name", "must not be empty")
+    exam_spec(exam).validate(today)
+
+
+def create_exam(*, session: Session, user: User, name: str, date: date, topics: Sequence[Mapping[str, Any]],
+                minutes_per_weekday: Sequence[float], target_score: float | None = None,
+                days_off: Sequence[date] = (), timezone: str = "UTC", now: datetime) -> Exam:
+    """Store a new exam (its plan is computed on first read).
+
+    Args:
+        session: a database session.
+        user: the student.
+        name: the exam's name.
+        date: the exam day (today or later in ``timezone``).
+        topics: ``{topic, weight}`` mappings; topics are catalog topics (created if new).
+        minutes_per_weekday: 7 numbers, Monday first.
+        target_score: the score aimed for, a fraction in [0, 1].
+        days_off: dates without study.
+        timezone: IANA name of the zone the student's days are counted in.
+        now: the current time.
+
+    Returns:
+        The exam.
+
+    Raises:
+        InvalidExamError: naming the offending field (exam in the past, no topics, negative minutes, ...).
+    """
+    exam = Exam(owner_id=user.id, name=name.strip(), exam_date=date, target_score=target_score,
+                minutes_per_weekday=[float(m) for m in minutes_per_weekday],
+                days_off=sorted({d.isoformat() for d in days_off}), timezone=timezone, created_at=now,
+                updated_at=now, materialized={})
+    _zone(timezone)
+    if not topics:
+        raise InvalidExamError("topics", "at least one topic is required")
+    exam.topics = _topic_rows(session, topics)
+    _check(exam, local_today(exam, now))
+    session.add(exam)
+    session.flush()
+    return exam
+
+
+def list_exams(*, session: Session, user: User) -> list[Exam]:
+    """The student's exams, soonest first."""
+    return list(session.scalars(select(Exam).where(Exam.owner_id == user.id).order_by(Exam.exam_date, Exam.id)))
+
+
+def get_exam(*, session: Session, user: User, exam_id: int, for_update: bool = False) -> Exam:
+    """One of the student's exams; raises ExamNotFound."""
+    stmt = select(Exam).where(Exam.id == exam_id, Exam.owner_id == user.id)
+    if for_update:
+        stmt = stmt.with_for_update(of=Exam)
+    exam = session.scalar(stmt)
+    if exam is None:
+        raise ExamNotFound(exam_id)
+    return exam
+
+
+def exam_owner(*, session: Session, exam_id: int) -> User:
+    """The student an exam belongs to (for operator commands); raises ExamNotFound."""
+    owner = session.scalar(select(User).join(Exam, Exam.owner_id == User.id).where(Exam.id == exam_id))
+    if owner is None:
+        raise ExamNotFound(exam_id)
+    return owner
+
+
+def update_exam(*, session: Session, user: User, exam_id: int, changes: Mapping[str, Any], now: datetime) -> Exam:
+    """Edit an exam (keys of ``EDITABLE``; ``date`` is the exam day); the plan is recomputed on the next read,
+    keeping the work done so far."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidExamError(sorted(unknown)[0], "cannot be changed")
+    exam = get_exam(session=session, user=user, exam_id=exam_id, for_update=True)
+    if "name" in changes:
+        exam.name = str(changes["name"] or "").strip()
+    if "date" in changes:
+        exam.exam_date = changes["date"]
+    if "target_score" in changes:
+        exam.target_score = changes["target_score"]
+    if "minutes_per_weekday" in changes:
+        exam.minutes_per_weekday = [float(m) for m in changes["minutes_per_weekday"] or ()]
+    if "days_off" in changes:
+        exam.days_off = sorted({d.isoformat() for d in changes["days_off"] or ()})
+    if "timezone" in changes:
+        _zone(str(changes["timezone"]))
+        exam.timezone = str(changes["timezone"])
+    if "topics" in changes:
+        if not changes["topics"]:
+            raise InvalidExamError("topics", "at least one topic is required")
+        exam.topics.clear()
+        session.flush()  # the old rows go first: a topic kept in the list would clash on (exam, topic)
+        exam.topics.extend(_topic_rows(session, changes["topics"]))
+    _check(exam, local_today(exam, now))
+    exam.updated_at = now
+    exam.plan_stamp = None
+    session.flush()
+    return exam
+
+
+def delete_exam(*, session: Session, user: User, exam_id: int) -> None:
+    """Delete one of the student's exams (tasks made from its plan stay)."""
+    session.delete(get_exam(session=session, user=user, exam_id=exam_id))
+    session.flush()
+
+
+# -- plan and readiness ----------------------------------------------------------------------------------------
+def _completion_stamp(session: Session, user: User) -> str:
+    count, id_sum, last = session.execute(
+        select(func.count(Task.id), func.coalesce(func.sum(Task.id), 0), func.max(Task.completed_at))
+        .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE)
+    ).one()
+    return f"{count}:{id_sum}:{last.isoformat() if last else '-'}"
+
+
+def _stamp(session: Session, user: User, today: date) -> str:
+    return f"{today.isoformat()}|{_completion_stamp(session, user)}|{serving_model_key(session, user)}"
+
+
+def _json(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain-JSON copy (NumPy scalars from the solvers become Python numbers)."""
+    return dict(json.loads(json.dumps(record, default=lambda value: value.item())))
+
+
+def _planning_day(exam: Exam, now: datetime) -> date:
+    """Today in the exam's zone, but never after the exam day (a past exam keeps its final plan)."""
+    return min(local_today(exam, now), exam.exam_date)
+
+
+def _compute(session: Session, user: User, exam: Exam, today: date, options: PlanOptions | None
+             ) -> tuple[Plan, Readiness]:
+    previous = Plan.from_record(exam.plan_record) if exam.plan_record else None
+    spec = exam_spec(exam)
+    topics: list[Topic] = [et.topic for et in exam.topics]
+    inputs = student_inputs(session=session, user=user, topics=topics)
+    start = min(previous.created_on, today) if previous is not None else today
+    done = completed_work(session=session, user=user, topics=topics, since=start,
+                          zone=_zone(exam.timezone))
+    plan = plan_exam(spec, inputs.predictions, today=today, gains=inputs.gains, options=options,
+                     completed=done, previous=previous)
+    model = (options or PlanOptions()).gain_model
+    p_of = {(c.topic, c.difficulty): c.p_correct for c in inputs.predictions.cells}
+    practised: dict[str, float] = {}
+    for work in done:
+        if work.date < today and (work.topic, work.difficulty) in p_of:
+            effective = work.count * float(model.efficiency(p_of[(work.topic, work.difficulty)]))
+            practised[work.topic] = practised.get(work.topic, 0.0) + effective
+    ready = readiness(spec, inputs.predictions, practice=plan.remaining_practice(today), gains=inputs.gains,
+                      gain_model=model, prior_practice=practised, n_draws=READINESS_DRAWS, seed=exam.id)
+    return plan, ready
+
+
+def exam_state(*, session: Session, user: User, exam_id: int, now: datetime, force: bool = False,
+               options: PlanOptions | None = None) -> ExamState:
+    """The exam with its plan and readiness, recomputed (and stored) only when something they depend on
+    changed since the stored plan: the local date, the student's completed tasks, the serving model, or the
+    exam itself.
+
+    Args:
+        session: a database session (the caller commits: a recompute writes the exam row).
+        user: the student.
+        exam_id: the exam.
+        now: the current time.
+        force: recompute even when the stored plan is current.
+        options: planning options (defaults otherwise).
+
+    Raises:
+        ExamNotFound: for a missing or another student's exam.
+    """
+    exam = get_exam(session=session, user=user, exam_id=exam_id)
+    today = _planning_day(exam, now)
+    stamp = _stamp(session, user, today)
+    if force or exam.plan_stamp != stamp or exam.plan_record is None or exam.readiness_record is None:
+        plan, ready = _compute(session, user, exam, today, options)
+        exam.plan_record = _json(plan.to_record())
+        exam.readiness_record = _json(asdict(ready))
+        exam.plan_stamp = stamp
+        exam.plan_updated_at = now
+        session.flush()
+        return ExamState(exam, plan, ready)
+    assert exam.plan_record is not None and exam.readiness_record is not None
+    return ExamState(exam, Plan.from_record(exam.plan_record), Readiness(**exam.readiness_record))
+
+
+def exam_plan(*, session: Session, user: User, exam_id: int, now: datetime) -> Plan:
+    """The exam's current day-by-day plan (see ``exam_state``)."""
+    return exam_state(session=session, user=user, exam_id=exam_id, now=now).plan
+
+
+def exam_readiness(*, session: Session, user: User, exam_id: int, now: datetime) -> Readiness:
+    """The exam's current readiness: expected score now (10%-90% range) and on exam day with the plan."""
+    return exam_state(session=session, user=user, exam_id=exam_id, now=now).readiness
+
+
+def exam_ics(*, session: Session, user: User, exam_id: int, now: datetime, start_hour: float = 18.0) -> bytes:
+    """The plan as an .ics calendar: one event per study block at ``start_hour`` in the exam's time zone."""
+    state = exam_state(session=session, user=user, exam_id=exam_id, now=now)
+    return plan_to_ics(state.plan, exam_name=state.exam.name, start_hour=start_hour,
+                       timezone=state.exam.timezone, uid_domain=f"exam-{state.exam.id}.studysmart",
+                       generated_at=now)
+
+
+def materialize_day(*, session: Session, user: User, exam_id: int, day: date, now: datetime) -> Materialized:
+    """Turn a planned day into real tasks (with predictions), interleaved across topics, due that day.
+
+    Idempotent: a day materialized before returns the tasks made then (those still existing) and creates none,
+    so a retried request never doubles the work.
+
+    Raises:
+        ExamNotFound: for a missing or another student's exam.
+        PlanningError: (field ``date``) for a day outside the remaining plan (past, or on/after the exam).
+    """
+    exam = get_exam(session=session, user=user, exam_id=exam_id, for_update=True)
+    key = day.isoformat()
+    if key in (exam.materialized or {}):
+        ids = exam.materialized[key]
+        made = list(session.scalars(select(Task).where(Task.owner_id == user.id, Task.id.in_(ids)).order_by(Task.id)))
+        return Materialized(made, created=False)
+    today = local_today(exam, now)
+    if not today <= day < exam.exam_date:
+        raise PlanningError("date", f"{day} is not a day of the remaining plan ({today} to the day before the exam)")
+    plan = exam_state(session=session, user=user, exam_id=exam_id, now=now).plan
+    planned = plan.day(day)
+    specs = materialise(planned, exam_name=exam.name) if planned is not None else []
+    made = [
+        tasks.create_task(session=session, user=user, title=spec.title[:200], topic=spec.topic,
+                          difficulty=Difficulty(spec.difficulty), due_date=spec.planned_for,
+                          notes=f"Planned for {exam.name}", now=now)
+        for spec in specs
+    ]
+    exam.materialized = {**(exam.materialized or {}), key: [task.id for task in made]}
+    session.flush()
+    return Materialized(made, created=True)
