@@ -24,14 +24,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(extra_env: dict[str, str] | None = None, demo: bool = True) -> Iterator[tuple[str, Path]]:
+def running_server(extra_env: dict[str, str] | None = None, demo_students: int = 12) -> Iterator[tuple[str, Path]]:
     """Yield (base URL, var dir) of a server on a fresh embedded database; stops it afterwards."""
     with tempfile.TemporaryDirectory(prefix="studysmart-bench-") as tmp:
         env = {**os.environ, "STUDYSMART_VAR_DIR": tmp, "STUDYSMART_LOG_LEVEL": "WARNING", **(extra_env or {})}
         env.pop("STUDYSMART_DATABASE_URL", None)
         subprocess.run([BIN / "studysmart", "db", "upgrade"], env=env, check=True, capture_output=True)
-        if demo:
-            subprocess.run([BIN / "studysmart", "demo"], env=env, check=True, capture_output=True)
+        if demo_students:
+            subprocess.run([BIN / "studysmart", "demo", "--students", str(demo_students)], env=env, check=True,
+                           capture_output=True)
         port = free_port()
         log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115 - closed below
         proc = subprocess.Popen([BIN / "studysmart", "serve", "--port", str(port)], env=env, stdout=log,

@@ -17,6 +17,7 @@ from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction
 from studysmart.core.logging import setup_logging
 from studysmart.core.middleware import BodySizeLimit
+from studysmart.planning import api as planning_api  # importing it maps the planning errors
 from studysmart.predictions import api as predictions_api
 from studysmart.predictions.service import CACHE
 from studysmart.tasks import api as tasks_api
@@ -118,14 +119,12 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     api.include_router(training_api.router)
     api.include_router(training_api.models_router)
     api.include_router(analytics_api.router)
+    api.include_router(planning_api.router)
     api.include_router(_health_router())
     app.include_router(api)
 
     if with_ui:
-        try:
-            from studysmart.web import mount  # noqa: PLC0415 - the UI is optional for API-only tests
-        except ImportError:  # pragma: no cover - web package not present
-            mount = None
-        if mount is not None:
-            mount(app, settings=settings)  # must stay last: NiceGUI answers every later route with 404
+        from studysmart.web import mount  # noqa: PLC0415 - API-only tests skip the UI
+
+        mount(app, settings=settings)  # must stay last: NiceGUI answers every later route with 404
     return app

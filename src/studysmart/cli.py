@@ -176,8 +176,10 @@ def models(
 
 def _register_commands() -> None:
     from studysmart.commands.evaluate import evaluate
+    from studysmart.commands.plan import plan
 
     app.command("evaluate")(evaluate)
+    app.command("plan")(plan)
 
 
 _register_commands()

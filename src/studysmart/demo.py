@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
+from studysmart.ml.synthetic import simulate_response
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty
 from studysmart.users import service as users
@@ -63,10 +64,11 @@ def load_demo(sessions: sessionmaker[Session], *, students: int = 12, seed: int 
                 when = now - timedelta(days=30) + timedelta(days=30 * step / history, hours=float(rng.uniform(0, 6)))
                 task = tasks.create_task(session=session, user=user, title=TITLES[difficulty], topic=topic,
                                          difficulty=difficulty, now=when)
-                p = 0.5 * (1 + np.tanh((a[k] * theta - b[k]) * 0.8))  # ≈ Phi(a theta - b)
-                seconds = float(np.clip(np.exp(rng.normal(lam[k] - phi[k] * zeta, sigma[k])), 20, 7200))
+                answer = simulate_response(theta=theta, zeta=zeta, a=a[k], b=b[k], phi=phi[k], lam=lam[k],
+                                           sigma2=sigma[k] ** 2, rng=rng)
+                seconds = float(np.clip(answer.seconds, 20, 7200))
                 task.started_at = when
-                tasks.complete_task(session=session, user=user, task_id=task.id, correct=bool(rng.random() < p),
+                tasks.complete_task(session=session, user=user, task_id=task.id, correct=bool(answer.correct),
                                     seconds=float(round(seconds)), now=when + timedelta(seconds=seconds))
                 n_done += 1
             for _ in range(3):  # a few planned tasks for today

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from studysmart.core.config import get_settings
@@ -237,7 +237,7 @@ def log_task_predictions(*, session: Session, user: User, task: Task, now: datet
                          replace: bool = False, arm: str | None = None) -> None:
     """Store one PredictionLog per active model for ``task`` (the served one marked), to score them later."""
     if replace:
-        session.execute(PredictionLog.__table__.delete().where(PredictionLog.task_id == task.id))
+        session.execute(delete(PredictionLog).where(PredictionLog.task_id == task.id))
     history = user_history(session, user)
     logs = []
     for name in dict.fromkeys([task.model or FALLBACK_MODEL, *shadow_models(session)]):

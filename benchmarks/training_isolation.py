@@ -1,0 +1,95 @@
+"""Does training slow the app? Task-creation latency with and without a neural training in the worker.
+
+    .venv/bin/python -m benchmarks.training_isolation [--clients 20] [--duration 30] [--rounds 2]
+
+A server runs on the embedded default (SQLite, its own supervised worker process). Rounds alternate: load with the
+worker idle, then load while the worker trains the neural model (re-queued whenever it finishes, so it trains
+throughout). Writes benchmarks/results/training_isolation.json with both runs' p50/p99 and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import threading
+import time
+from typing import Any
+
+from benchmarks.load import run_load
+from benchmarks.paths import RESULTS
+from benchmarks.server import running_server
+
+TRAINING_ENV = {
+    "STUDYSMART_LOGIN_ATTEMPTS_PER_MINUTE": "1000",
+    "STUDYSMART_TRAINING_MODELS": "neural",
+    "STUDYSMART_RETRAIN_THRESHOLD": "1000000",  # only this benchmark queues trainings
+    "STUDYSMART_WORKER_PROCESSES": "1",
+}
+
+
+def _keep_training(var_dir: str, stop: threading.Event, busy: list[float]) -> None:
+    """Queue a training whenever none is queued or running; record the time the worker spent training."""
+    os.environ.update({"STUDYSMART_VAR_DIR": var_dir, **TRAINING_ENV})
+    from studysmart.core.config import get_settings
+    from studysmart.training import service
+    from studysmart.training.jobs import get_jobs
+
+    get_settings.cache_clear()
+    jobs = get_jobs()
+    sessions = jobs.sessions()
+    while not stop.is_set():
+        jobs.request_training(trigger="benchmark")
+        with sessions() as session:
+            running = service.get_status(session=session).running
+        if running:
+            busy.append(time.monotonic())
+        stop.wait(0.25)
+
+
+def _load(base: str, clients: int, duration: float) -> dict[str, Any]:
+    return asyncio.run(run_load(base, clients, duration))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--students", type=int, default=40, help="demo students (data the neural model trains on)")
+    args = parser.parse_args()
+    idle_runs, training_runs = [], []
+    with running_server(TRAINING_ENV, demo_students=args.students) as (base, var_dir):
+        _load(base, args.clients, 5)  # warm-up
+        for _ in range(args.rounds):
+            idle_runs.append(_load(base, args.clients, args.duration))
+            print("idle    ", json.dumps(idle_runs[-1]))
+            stop, busy = threading.Event(), []
+            trainer = threading.Thread(target=_keep_training, args=(str(var_dir), stop, busy), daemon=True)
+            trainer.start()
+            time.sleep(3)  # let the first training start (torch import, data load)
+            started = time.monotonic()
+            result = _load(base, args.clients, args.duration)
+            result["training_busy_fraction"] = round(
+                sum(1 for t in busy if t >= started) * 0.25 / max(time.monotonic() - started, 1e-9), 2)
+            training_runs.append(result)
+            stop.set()
+            trainer.join()
+            print("training", json.dumps(training_runs[-1]))
+            time.sleep(5)  # let the running training finish before the next idle round
+    summary: dict[str, Any] = {}
+    for key in ("p50_ms", "p99_ms", "rps"):
+        idle = statistics.median(r[key] for r in idle_runs)
+        busy_value = statistics.median(r[key] for r in training_runs)
+        summary[key] = {"idle": idle, "training": busy_value, "ratio": round(busy_value / idle, 3)}
+    result = {"benchmark": "training_isolation", "clients": args.clients, "duration_s": args.duration,
+              "idle_runs": idle_runs, "training_runs": training_runs, "median": summary}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "training_isolation.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
