@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from studysmart.core.config import get_settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.ml import base as ml
+from studysmart.predictions.models import PredictionLog
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty
 from studysmart.training import pipeline
@@ -209,3 +210,32 @@ def test_a_worker_killed_mid_training_is_replaced_and_the_job_retried(
             assert training.get_status(session=session).status == "idle"
     finally:
         worker.stop()
+
+
+def test_the_worker_scores_the_torch_champion_on_new_tasks(
+        fast_models: Any, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDYSMART_TRAINING_MODELS", "shrinkage,neural")
+    monkeypatch.setenv("STUDYSMART_MIN_SAMPLES_FOR_LNIRT", "1")
+    get_settings.cache_clear()
+    user_id = _history(sessions)
+    _queue_run(sessions)
+    assert pipeline.run_training(sessions, get_settings()).status == "succeeded"  # type: ignore[union-attr]
+    # New tasks after the neural champion was promoted: the web process logs only non-torch models.
+    with transaction(sessions) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        done = make_task(session, user, now=utcnow())
+        tasks.complete_task(session=session, user=user, task_id=done.id, correct=True, seconds=20.0, now=utcnow())
+        planned = make_task(session, user, now=utcnow())
+        done_id, planned_id = done.id, planned.id
+    with sessions() as session:
+        logged = set(session.scalars(select(PredictionLog.model).where(PredictionLog.task_id == done_id)))
+        assert "neural" not in logged and "shrinkage" in logged
+    _queue_run(sessions)
+    assert pipeline.run_training(sessions, get_settings()).status == "succeeded"  # type: ignore[union-attr]
+    with sessions() as session:
+        rows = {r.task_id: r for r in session.scalars(select(PredictionLog).where(PredictionLog.model == "neural"))}
+        assert set(rows) == {done_id, planned_id}
+        assert rows[done_id].scored_at is not None and rows[done_id].correct is True
+        assert rows[planned_id].scored_at is None
+        assert 0 < rows[done_id].p_correct < 1 and rows[done_id].served is False

@@ -8,14 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
 from studysmart.tasks import service as tasks
+from studysmart.training import pipeline
 from studysmart.training import service as training
 from studysmart.training.jobs import Jobs
-from studysmart.training import pipeline
 from studysmart.training.pipeline import run_training
 from studysmart.users.models import User
 from tests.factories import make_task, make_user

@@ -32,6 +32,7 @@ from studysmart.ml.metrics import all_metrics
 from studysmart.predictions.service import all_responses
 from studysmart.training import service
 from studysmart.training.models import ModelVersion
+from studysmart.training.shadow import shadow_score
 
 log = logging.getLogger("studysmart.training")
 
@@ -209,6 +210,20 @@ def heartbeats(sessions: sessionmaker[Session], run_id: int, settings: Settings)
         thread.join(timeout=5)
 
 
+def shadow_score_champions(session: Session, settings: Settings, data: Responses) -> None:
+    """Score the torch champions on the tasks created since their promotion (see training.shadow)."""
+    for name in settings.enabled_models:
+        if name not in ml.NEEDS_TORCH:
+            continue
+        champion = _champion(session, name)
+        if champion is None or champion.promoted_at is None:
+            continue
+        model = ml.load(name, champion.artifact)
+        count = shadow_score(session, name=name, model=model, version=champion.version, since=champion.promoted_at,
+                             data=data, now=utcnow())
+        log.info(kv("training.shadow_scored", model=name, version=champion.version, tasks=count))
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     run_id: int
@@ -232,6 +247,8 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
         with heartbeats(sessions, run_id, settings), time_limit(settings.training_time_limit_seconds):
             with sessions() as session:
                 data = all_responses(session)
+            with transaction(sessions) as session:
+                shadow_score_champions(session, settings, data)
             split = holdout_split(data)
             names = models_to_train(settings, len(data))
             log.info(kv("training.data", run=run_id, samples=len(data), train=len(split.train),
