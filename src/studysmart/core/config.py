@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     promote_tolerance: Annotated[float, Field(ge=0)] = 0.002
     ab_challenger_share: Annotated[float, Field(ge=0, le=1)] = 0.0
     torch_threads: Annotated[int, Field(ge=1)] = 1
+    worker_nice: Annotated[int, Field(ge=0, le=19)] = 10
     worker_processes: Annotated[int, Field(ge=0)] = 1
 
     @model_validator(mode="after")

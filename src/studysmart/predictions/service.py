@@ -183,7 +183,7 @@ def serving_model_name(session: Session, user: User) -> str:
     return choose_model(session, user)[0]
 
 
-def _explain(history: Responses, topic: Topic, source: str) -> str:
+def _explain(history: Responses, topic: Topic) -> str:
     if len(history) == 0:
         return "No history yet: estimate from all students."
     in_topic = int(np.sum(history.row_topic() == topic.key)) if history.item_topic is not None else 0
@@ -224,7 +224,13 @@ def predict_task(*, session: Session, user: User, topic: Topic, difficulty: Diff
     assert entry is not None  # the fallback always exists
     history = user_history(session, user)
     pred = _predict_one(entry, user, topic, difficulty, history)
-    return _served(entry, pred, _explain(history, topic, str(pred.source[0])), arm)
+    explain = getattr(entry.model, "explain", None)  # models that can say what moved them (neural)
+    if callable(explain) and len(history):
+        sentence = explain(person_label(user.id), item_label(topic.key, difficulty), topic=topic.key,
+                           difficulty=Difficulty(difficulty).value, history=history).sentence
+    else:
+        sentence = _explain(history, topic)
+    return _served(entry, pred, sentence, arm)
 
 
 def shadow_models(session: Session) -> list[str]:

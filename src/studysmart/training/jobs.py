@@ -92,6 +92,7 @@ class Jobs:
     def _train(self, trigger: str = "threshold", attempt: int = 1) -> None:
         from studysmart.training.pipeline import run_training  # noqa: PLC0415 - heavy: numpy models
 
+        _lower_priority(self.settings.worker_nice)
         outcome = run_training(self.sessions(), self.settings, trigger=trigger, attempt=attempt)
         if outcome is None:
             return
@@ -136,6 +137,16 @@ class Jobs:
         return False
 
 
+_niced: set[int] = set()
+
+
+def _lower_priority(increment: int) -> None:
+    """Run training at a lower CPU priority (once per worker process), so serving keeps the CPU it needs."""
+    if increment and os.getpid() not in _niced:
+        os.nice(increment)
+        _niced.add(os.getpid())
+
+
 @lru_cache(maxsize=4)
 def _jobs_for(settings_key: tuple[str | None, str, str]) -> Jobs:
     return Jobs(get_settings())
@@ -165,8 +176,10 @@ class EmbeddedWorker:
 
     def __init__(self, jobs: Jobs, *, workers: int = 1, check_seconds: float = 2.0) -> None:
         self.jobs = jobs
+        # Poll an empty queue at most every second (huey's default backs off to 10 s between polls).
         self.consumer = _QuietConsumer(jobs.huey, workers=workers, worker_type="process", periodic=False,
-                                       check_worker_health=True, flush_locks=True)
+                                       check_worker_health=True, flush_locks=True, initial_delay=0.1,
+                                       backoff=1.15, max_delay=1.0)
         self.check_seconds = check_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._supervise, name="studysmart-worker-supervisor", daemon=True)
