@@ -1,13 +1,10 @@
 """Exams, readiness and the day-by-day plan on the preparation page and the dashboard: the one place the UI
-talks to planning.
+reads planning.
 
-Isolated on purpose: ``studysmart.planning`` has the pure planner but no stored exams yet. Until a planning
-service registers its exams with ``set_exam_source``, every student sees "no exams yet". Wiring it is one call
-at start-up, e.g. in ``mount``::
-
-    exams.set_exam_source(lambda *, session, user, now: [to_view(e) for e in planning.list_exams(...)])
-
-Everything else here only renders the ``ExamView`` values that source returns.
+``set_exam_source`` registers where exams come from; the preparation page registers ``planning_exams`` (the
+planning service: each exam with its cached plan and readiness, recomputed only when out of date) when the
+pages are registered. ``None`` shows "no exams yet" again. Everything else here only renders the ``ExamView``
+values that source returns.
 """
 
 from __future__ import annotations
@@ -20,6 +17,9 @@ from typing import Protocol
 from nicegui import ui
 from sqlalchemy.orm import Session
 
+from studysmart.planning import plan_to_ics
+from studysmart.planning import service as planning
+from studysmart.planning.plan import PlanDay
 from studysmart.users.models import User
 from studysmart.web.components.format import percent
 
@@ -55,6 +55,10 @@ class ExamView:
     readiness: ExamReadiness | None = None
     plan: tuple[ExamPlanDay, ...] = ()
     ics: Callable[[], bytes] | None = field(default=None, compare=False)  # the plan as an .ics calendar
+    id: int | None = None  # the stored exam (None: not editable here)
+    today: date | None = None  # today in the exam's time zone
+    planned_today: int = 0  # tasks still planned for today
+    materialized_today: bool = False  # today's planned tasks were added to the task list
 
 
 class ExamSource(Protocol):
@@ -86,6 +90,46 @@ def load_exams(*, session: Session, user: User, now: datetime) -> list[ExamView]
     return sorted(_source(session=session, user=user, now=now), key=lambda exam: exam.day)
 
 
+def _item_lines(day: PlanDay) -> tuple[str, ...]:
+    return tuple(f"{item.count} × {item.topic} ({item.difficulty}" + (f", {item.done} done)" if item.done else ")")
+                 for item in day.items)
+
+
+def exam_view(state: planning.ExamState, now: datetime) -> ExamView:
+    """The view of an exam with its plan (from today on) and readiness.
+
+    Args:
+        state: the exam with its current plan and readiness (``planning.exam_state``).
+        now: the current time.
+
+    Returns:
+        The exam as the pages show it; ``ics`` renders the plan as a calendar without the database.
+    """
+    exam, plan, ready = state.exam, state.plan, state.readiness
+    today = planning.local_today(exam, now)
+    total = sum(et.weight for et in exam.topics) or 1.0
+    planned = plan.day(today)
+    name, zone = exam.name, exam.timezone
+    return ExamView(
+        name=exam.name, day=exam.exam_date,
+        topics=tuple((et.topic.name, et.weight / total) for et in exam.topics),
+        minutes_per_day=sum(exam.minutes_per_weekday) / 7.0,
+        readiness=ExamReadiness(ready.expected_score, ready.low, ready.high, ready.forecast_on_exam_day),
+        plan=tuple(ExamPlanDay(d.date, d.minutes_available, d.minutes_planned, _item_lines(d))
+                   for d in plan.days if d.date >= today),
+        ics=lambda: plan_to_ics(plan, exam_name=name, timezone=zone, generated_at=now),
+        id=exam.id, today=today,
+        planned_today=sum(i.count - i.done for i in planned.items) if planned is not None else 0,
+        materialized_today=today.isoformat() in (exam.materialized or {}),
+    )
+
+
+def planning_exams(*, session: Session, user: User, now: datetime) -> list[ExamView]:
+    """The exam source backed by the planning service: every exam of the student with its plan."""
+    return [exam_view(planning.exam_state(session=session, user=user, exam_id=exam.id, now=now), now)
+            for exam in planning.list_exams(session=session, user=user)]
+
+
 def readiness_line(readiness: ExamReadiness | None) -> str:
     """``"Expected score now 64% (52–75%) · on exam day 78%"``."""
     if readiness is None:
@@ -98,8 +142,9 @@ def readiness_line(readiness: ExamReadiness | None) -> str:
 
 
 def exam_card(exam: ExamView, *, today: date, on_ics: Callable[[ExamView], object] | None = None,
-              plan_days: int = 7) -> None:
-    """One exam: date, topics with weights, readiness, and (when given) the next days of its plan."""
+              plan_days: int = 7, actions: Callable[[ExamView], None] | None = None) -> None:
+    """One exam: date, topics with weights, readiness, and (when given) the next days of its plan; ``actions``
+    adds the page's buttons for the exam (beside the calendar export)."""
     days_left = (exam.day - today).days
     with ui.card().props("flat bordered").classes("w-full gap-2").mark("exam"):
         with ui.row().classes("w-full items-baseline gap-2"):
@@ -123,6 +168,9 @@ def exam_card(exam: ExamView, *, today: date, on_ics: Callable[[ExamView], objec
                         ui.label(f"{day.minutes_planned:.0f} of {day.minutes_available:.0f} min") \
                             .classes("text-sm ss-muted w-28")
                         ui.label("; ".join(day.items) or "rest").classes("text-sm flex-1")
-        if exam.ics is not None and on_ics is not None:
-            ui.button("Export to calendar (.ics)", icon="download", on_click=lambda: on_ics(exam)) \
-                .props("flat no-caps")
+        with ui.row().classes("w-full gap-1 items-center"):
+            if exam.ics is not None and on_ics is not None:
+                ui.button("Export to calendar (.ics)", icon="download", on_click=lambda: on_ics(exam)) \
+                    .props("flat no-caps").mark("export-ics")
+            if actions is not None:
+                actions(exam)

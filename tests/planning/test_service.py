@@ -1,0 +1,273 @@
+"""The planning service on SQLite and PostgreSQL: exams, the cached plan and when it is recomputed (replanning
+after completions and missed days), materializing a day, the .ics export, LNIRT abilities, the CLI command."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+import typer
+from icalendar import Calendar
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from studysmart.commands.plan import plan as plan_command
+from studysmart.ml import base as ml
+from studysmart.ml.synthetic import generate
+from studysmart.planning import InvalidExamError, PlanningError, inputs, service
+from studysmart.planning.models import Exam, ExamTopic
+from studysmart.tasks import service as tasks
+from studysmart.tasks.models import Difficulty, Task, TaskStatus
+from studysmart.users.models import User
+from tests.factories import make_user
+
+NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday morning
+TODAY = NOW.date()
+TOPICS = [{"topic": "Algebra", "weight": 2.0}, {"topic": "Geometry", "weight": 1.0}]
+
+
+@pytest.fixture
+def student(session: Session) -> User:
+    user = make_user(session, now=NOW)
+    session.commit()
+    return user
+
+
+def new_exam(session: Session, user: User, *, days: int = 6, minutes: float = 30, **kw) -> Exam:
+    exam = service.create_exam(session=session, user=user, name=kw.pop("name", "Finals"),
+                               date=TODAY + timedelta(days=days), topics=kw.pop("topics", TOPICS),
+                               minutes_per_weekday=kw.pop("minutes_per_weekday", [minutes] * 7), now=NOW, **kw)
+    session.commit()
+    return exam
+
+
+def complete(session: Session, user: User, topic: str, difficulty: str = "easy", *, at: datetime = NOW,
+             correct: bool = True, seconds: float = 90.0) -> Task:
+    task = tasks.create_task(session=session, user=user, title="practice", topic=topic,
+                             difficulty=Difficulty(difficulty), now=at)
+    tasks.complete_task(session=session, user=user, task_id=task.id, correct=correct, seconds=seconds, now=at)
+    session.commit()
+    return task
+
+
+def test_exam_crud_and_isolation(session: Session, student: User) -> None:
+    exam = new_exam(session, student, target_score=0.8, days_off=[TODAY + timedelta(days=2)])
+    assert [(et.topic.name, et.weight) for et in exam.topics] == [("Algebra", 2.0), ("Geometry", 1.0)]
+    assert exam.days_off_dates() == [TODAY + timedelta(days=2)]
+    other = make_user(session, now=NOW)
+    assert service.list_exams(session=session, user=student) == [exam]
+    assert service.list_exams(session=session, user=other) == []
+    for call in (service.get_exam, service.delete_exam):
+        with pytest.raises(service.ExamNotFound):
+            call(session=session, user=other, exam_id=exam.id)
+    with pytest.raises(service.ExamNotFound):
+        service.exam_state(session=session, user=other, exam_id=exam.id, now=NOW)
+    service.update_exam(session=session, user=student, exam_id=exam.id, now=NOW,
+                        changes={"name": "Maths finals", "topics": [{"topic": "geometry", "weight": 1},
+                                                                   {"topic": "Calculus", "weight": 3}]})
+    session.commit()
+    session.expire_all()
+    again = service.get_exam(session=session, user=student, exam_id=exam.id)
+    assert again.name == "Maths finals"
+    assert [(et.topic.name, et.weight) for et in again.topics] == [("Geometry", 1.0), ("Calculus", 3.0)]
+    service.delete_exam(session=session, user=student, exam_id=exam.id)
+    session.commit()
+    assert session.scalars(select(ExamTopic)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"date": TODAY - timedelta(days=1)}, "date"),
+        ({"topics": []}, "topics"),
+        ({"topics": [{"topic": "Algebra"}, {"topic": "  algebra "}]}, "topics[1].topic"),
+        ({"topics": [{"topic": "Algebra", "weight": -1}]}, "topics[0].weight"),
+        ({"minutes_per_weekday": [30, -5, 30, 30, 30, 30, 30]}, "minutes_per_weekday[1]"),
+        ({"minutes_per_weekday": [30] * 8}, "minutes_per_weekday"),
+        ({"target_score": 1.5}, "target_score"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+    ],
+)
+def test_invalid_exams_name_the_field(session: Session, student: User, changes: dict, field: str) -> None:
+    arguments = {"name": "Finals", "date": TODAY + timedelta(days=5), "topics": TOPICS,
+                 "minutes_per_weekday": [30] * 7, **changes}
+    with pytest.raises(InvalidExamError) as caught:
+        service.create_exam(session=session, user=student, now=NOW, **arguments)
+    assert caught.value.field == field
+    session.rollback()
+    exam = new_exam(session, student)
+    with pytest.raises(InvalidExamError) as caught:
+        service.update_exam(session=session, user=student, exam_id=exam.id, changes=changes, now=NOW)
+    assert caught.value.field == field
+
+
+def test_the_plan_is_cached_and_recomputed_after_a_completion(session: Session, student: User) -> None:
+    exam = new_exam(session, student)
+    first = service.exam_state(session=session, user=student, exam_id=exam.id, now=NOW)
+    session.commit()
+    stamp, computed_at = exam.plan_stamp, exam.plan_updated_at
+    assert stamp and computed_at == NOW
+    assert [d.date for d in first.plan.days] == [TODAY + timedelta(days=k) for k in range(6)]
+    for day in first.plan.days:
+        assert 0 < day.minutes_planned <= day.minutes_available == 30
+    later = NOW + timedelta(hours=1)
+    cached = service.exam_state(session=session, user=student, exam_id=exam.id, now=later)
+    assert exam.plan_updated_at == NOW and cached.plan == first.plan  # nothing changed: no recompute
+
+    complete(session, student, "Algebra", "easy", at=later, seconds=600)
+    again = service.exam_state(session=session, user=student, exam_id=exam.id, now=later)
+    session.commit()
+    assert exam.plan_updated_at == later and exam.plan_stamp != stamp
+    today = again.plan.day(TODAY)
+    assert today is not None
+    done = [i for i in today.items if i.done]
+    assert [(i.topic, i.difficulty, i.done) for i in done] == [("Algebra", "easy", 1)]
+    assert today.minutes_planned <= today.minutes_available
+    assert again.plan.created_on == TODAY
+    # work outside the exam's topics changes the model's view of the student but is not exam work
+    complete(session, student, "History", at=later)
+    third = service.exam_state(session=session, user=student, exam_id=exam.id, now=later)
+    assert {i.topic for d in third.plan.days for i in d.items} <= {"Algebra", "Geometry"}
+
+
+def test_a_missed_day_is_replanned_the_next_day(session: Session, student: User) -> None:
+    exam = new_exam(session, student)
+    first = service.exam_plan(session=session, user=student, exam_id=exam.id, now=NOW)
+    session.commit()
+    tomorrow = NOW + timedelta(days=1)
+    again = service.exam_state(session=session, user=student, exam_id=exam.id, now=tomorrow)
+    assert again.plan.days[0].date == TODAY and again.plan.days[0].items == ()  # nothing was done
+    missed = {(m.topic, m.difficulty): m.count for m in again.plan.missed}
+    assert missed == {(i.topic, i.difficulty): i.count for i in first.days[0].items}
+    assert len(again.plan.days) == len(first.days)
+    for day in again.plan.days[1:]:
+        assert day.minutes_planned <= day.minutes_available
+    assert again.readiness.forecast_on_exam_day >= again.readiness.expected_score
+
+
+def test_editing_the_exam_replans_and_keeps_the_work_done(session: Session, student: User) -> None:
+    exam = new_exam(session, student)
+    service.exam_plan(session=session, user=student, exam_id=exam.id, now=NOW)
+    complete(session, student, "Geometry", "easy", seconds=300)
+    service.update_exam(session=session, user=student, exam_id=exam.id, now=NOW,
+                        changes={"minutes_per_weekday": [20] * 7, "days_off": [TODAY + timedelta(days=1)]})
+    session.commit()
+    assert exam.plan_stamp is None
+    plan = service.exam_plan(session=session, user=student, exam_id=exam.id, now=NOW)
+    assert all(d.minutes_available == (0 if d.date == TODAY + timedelta(days=1) else 20) for d in plan.days)
+    assert all(d.minutes_planned <= d.minutes_available for d in plan.days)
+    kept = plan.day(TODAY)
+    assert kept is not None and [(i.topic, i.done) for i in kept.items if i.done] == [("Geometry", 1)]
+
+
+def test_materialize_creates_the_days_tasks_once(session: Session, student: User) -> None:
+    exam = new_exam(session, student)
+    planned = service.exam_plan(session=session, user=student, exam_id=exam.id, now=NOW).day(TODAY)
+    assert planned is not None and planned.items
+    made = service.materialize_day(session=session, user=student, exam_id=exam.id, day=TODAY, now=NOW)
+    session.commit()
+    assert made.created and len(made.tasks) == sum(i.count for i in planned.items)
+    for task in made.tasks:
+        assert task.status is TaskStatus.PLANNED and task.due_date == TODAY and task.owner_id == student.id
+        assert task.p_correct is not None and task.expected_seconds is not None and task.model
+        assert task.title.startswith("Finals: ")
+    assert {t.topic.name for t in made.tasks[:2]} == {i.topic for i in planned.items} or len(planned.items) == 1
+    again = service.materialize_day(session=session, user=student, exam_id=exam.id, day=TODAY, now=NOW)
+    assert not again.created and [t.id for t in again.tasks] == [t.id for t in made.tasks]
+    assert session.scalar(select(Task.id).where(Task.owner_id == student.id).order_by(Task.id.desc())) == \
+        made.tasks[-1].id  # nothing new was created
+    for day in (TODAY - timedelta(days=1), exam.exam_date):
+        with pytest.raises(PlanningError) as caught:
+            service.materialize_day(session=session, user=student, exam_id=exam.id, day=day, now=NOW)
+        assert caught.value.field == "date"
+
+
+def test_the_ics_has_one_event_per_study_block(session: Session, student: User) -> None:
+    exam = new_exam(session, student, days=4, days_off=[TODAY + timedelta(days=1)], timezone="Europe/Berlin")
+    plan = service.exam_plan(session=session, user=student, exam_id=exam.id, now=NOW)
+    calendar = Calendar.from_ical(service.exam_ics(session=session, user=student, exam_id=exam.id, now=NOW))
+    events = calendar.walk("VEVENT")
+    blocks = [d for d in plan.days if d.items]
+    assert len(events) == len(blocks) == 3
+    starts = sorted(e.decoded("dtstart") for e in events)
+    assert [s.date() for s in starts] == [d.date for d in blocks]
+    assert all(s.hour == 18 and s.utcoffset() == timedelta(hours=1) for s in starts)
+
+
+def test_a_past_exam_keeps_its_final_plan(session: Session, student: User) -> None:
+    exam = new_exam(session, student, days=2)
+    service.exam_plan(session=session, user=student, exam_id=exam.id, now=NOW)
+    state = service.exam_state(session=session, user=student, exam_id=exam.id, now=NOW + timedelta(days=5))
+    assert [d.date for d in state.plan.days] == [TODAY, TODAY + timedelta(days=1)]
+    assert all(d.items == () for d in state.plan.days)  # nothing was done; nothing is planned after the exam
+    assert state.readiness.forecast_on_exam_day == pytest.approx(state.readiness.expected_score)
+
+
+def test_history_gives_gains_and_narrower_readiness(session: Session, student: User) -> None:
+    exam = new_exam(session, student)
+    before = service.exam_readiness(session=session, user=student, exam_id=exam.id, now=NOW)
+    for k in range(12):
+        complete(session, student, "Algebra", ("easy", "medium")[k % 2], correct=k % 3 != 0,
+                 at=NOW - timedelta(days=3, minutes=12 - k))
+    spec_topics = [et.topic for et in exam.topics]
+    found = inputs.student_inputs(session=session, user=student, topics=spec_topics)
+    assert found.gains["Algebra"].source == "history" and found.gains["Algebra"].n_responses == 12
+    assert found.gains["Geometry"].source == "prior"
+    sd = {a.topic: a.theta_sd for a in found.predictions.abilities.values()}
+    assert sd["Algebra"] < sd["Geometry"] == pytest.approx(1.0)
+    after = service.exam_readiness(session=session, user=student, exam_id=exam.id, now=NOW)
+    assert after.high - after.low < before.high - before.low
+
+
+def test_a_single_ability_model_shares_its_theta_over_topics(session: Session, student: User,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    data = generate(40, 12, 2, seed=3, topic_names=["algebra", "geometry"])
+    model = ml.create("lnirt").fit(data.responses)
+    monkeypatch.setattr(inputs, "_serving_entry",
+                        lambda session, user: SimpleNamespace(name="lnirt", version=1, stamp=1, model=model))
+    exam = new_exam(session, student)
+    found = inputs.student_inputs(session=session, user=student, topics=[et.topic for et in exam.topics])
+    assert found.predictions.shared_ability and found.model_key == "lnirt:1:1"
+    abilities = list(found.predictions.abilities.values())
+    assert len({(a.theta, a.theta_sd) for a in abilities}) == 1 and abilities[0].theta_sd > 0
+    complete(session, student, "Algebra", correct=False)
+    updated = inputs.student_inputs(session=session, user=student, topics=[et.topic for et in exam.topics])
+    assert next(iter(updated.predictions.abilities.values())).theta < abilities[0].theta  # the online update
+    ready = service.exam_readiness(session=session, user=student, exam_id=exam.id, now=NOW)
+    assert ready.low < ready.expected_score < ready.high
+
+
+def test_the_plan_command(session: Session, student: User, settings) -> None:
+    exam = new_exam(session, student, name="Maths finals")
+    app = typer.Typer()
+    app.command("plan")(plan_command)
+
+    @app.callback()
+    def main() -> None:
+        """A test app with one subcommand."""
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["plan", str(exam.id), "--days", "3"])
+    assert shown.exit_code == 0, shown.output
+    assert "Maths finals" in shown.output and "Expected score now" in shown.output
+    as_json = runner.invoke(app, ["plan", str(exam.id), "--json"])
+    assert as_json.exit_code == 0 and '"days"' in as_json.output
+    missing = runner.invoke(app, ["plan", "99999"])
+    assert missing.exit_code == 2 and missing.output.strip() == "error: no exam with id 99999"
+
+
+def test_deleting_the_student_deletes_their_exams(session: Session, student: User) -> None:
+    new_exam(session, student)
+    session.delete(session.get(User, student.id))
+    session.commit()
+    assert session.scalars(select(Exam)).all() == [] and session.scalars(select(ExamTopic)).all() == []
+
+
+def test_days_are_counted_in_the_exams_time_zone(session: Session, student: User) -> None:
+    late = datetime(2025, 3, 3, 23, 30, tzinfo=UTC)  # already Tuesday in Tokyo
+    exam = service.create_exam(session=session, user=student, name="Tokyo", date=date(2025, 3, 6), topics=TOPICS,
+                               minutes_per_weekday=[30] * 7, timezone="Asia/Tokyo", now=late)
+    plan = service.exam_plan(session=session, user=student, exam_id=exam.id, now=late)
+    assert plan.days[0].date == date(2025, 3, 4)

@@ -1,0 +1,143 @@
+"""The preparation page on the planning service: add an exam through the form, see its readiness and plan, add
+today's tasks, download the .ics, edit and delete, service errors as messages, nobody sees another's exams."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from icalendar import Calendar
+from nicegui.testing import User
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from studysmart.core.db import transaction
+from studysmart.planning import service as planning
+from studysmart.planning.models import Exam
+from studysmart.tasks.models import Task
+from studysmart.users.models import User as Account
+from studysmart.web.pages.preparation import parse_dates, parse_topics
+from tests.factories import make_user
+from tests.web.conftest import BROWSER_ZONE, log_in, see
+
+PATH = "/dashboard/preparation"
+
+
+def _exams(sessions: sessionmaker[Session], owner: Account) -> list[Exam]:
+    with sessions() as session:
+        return list(session.scalars(select(Exam).where(Exam.owner_id == owner.id)))
+
+
+def _add_exam(sessions: sessionmaker[Session], owner: Account, now: datetime, name: str = "Maths finals") -> int:
+    with transaction(sessions) as session:
+        account = session.get(Account, owner.id)
+        assert account is not None
+        return planning.create_exam(
+            session=session, user=account, name=name, now=now,
+            date=now.date() + timedelta(days=6), topics=[{"topic": "Algebra", "weight": 2}, {"topic": "Geometry"}],
+            minutes_per_weekday=[30] * 7, timezone=BROWSER_ZONE).id
+
+
+def test_parsing_the_form_fields() -> None:
+    assert parse_topics("Algebra: 2, Geometry ;Calculus:0.5") == [
+        {"topic": "Algebra", "weight": 2.0}, {"topic": "Geometry", "weight": 1.0},
+        {"topic": "Calculus", "weight": 0.5}]
+    assert parse_topics(" , ") == []
+    assert parse_dates("2025-03-05, 2025-03-07") == [date(2025, 3, 5), date(2025, 3, 7)]
+
+
+async def test_add_an_exam_through_the_form(user: User, student: Account, sessions: sessionmaker[Session]) -> None:
+    await log_in(user, student.email, path=f"/?next={PATH}")
+    await see(user, "No exams yet")
+    user.find(marker="add-exam").click()
+    await see(user, marker="exam-name")
+    user.find(marker="save-exam").click()
+    await user.should_see("A name is needed.")
+    user.find(marker="exam-name").type("Maths finals")
+    user.find(marker="exam-topics").type("Algebra: 2, Geometry")
+    user.find(marker="exam-target").type("80")
+    user.find(marker="save-exam").click()
+    await see(user, "Added “Maths finals”.")
+    await see(user, marker="exam")
+    await user.should_see("Expected score now")
+    await user.should_see("Day-by-day plan")
+    [exam] = _exams(sessions, student)
+    assert exam.name == "Maths finals" and exam.timezone == BROWSER_ZONE and exam.target_score == 0.8
+    assert [(et.topic.name, et.weight) for et in exam.topics] == [("Algebra", 2.0), ("Geometry", 1.0)]
+    assert exam.minutes_per_weekday == [60.0] * 7  # the student's daily goal
+    assert exam.plan_record is not None  # the page computed and stored the plan
+
+
+async def test_service_errors_are_messages_and_the_form_stays(user: User, student: Account,
+                                                              sessions: sessionmaker[Session]) -> None:
+    await log_in(user, student.email, path=f"/?next={PATH}")
+    user.find(marker="add-exam").click()
+    await see(user, marker="exam-name")
+    user.find(marker="exam-name").type("Old exam")
+    user.find(marker="exam-topics").type("Algebra")
+    user.find(marker="exam-date").clear().type("2001-01-01")
+    user.find(marker="save-exam").click()
+    await see(user, "Exam date: the exam (2001-01-01) is in the past")
+    await user.should_see(marker="save-exam")
+    assert _exams(sessions, student) == []
+
+
+async def test_add_todays_tasks_and_download_the_calendar(user: User, student: Account, now: datetime,
+                                                          sessions: sessionmaker[Session]) -> None:
+    _add_exam(sessions, student, now)
+    await log_in(user, student.email, path=f"/?next={PATH}")
+    await see(user, "Maths finals")
+    await see(user, marker="materialize")
+    user.find(marker="materialize").click()
+    await see(user, "for today to your task list.")
+    await see(user, marker="materialized")
+    with sessions() as session:
+        made = list(session.scalars(select(Task).where(Task.owner_id == student.id)))
+    assert made and all(t.p_correct is not None and t.title.startswith("Maths finals: ") for t in made)
+    user.find(marker="export-ics").click()
+    response = await user.download.next(timeout=5)
+    assert len(Calendar.from_ical(response.content).walk("VEVENT")) >= 1
+
+
+async def test_edit_and_delete_an_exam(user: User, student: Account, now: datetime,
+                                       sessions: sessionmaker[Session]) -> None:
+    _add_exam(sessions, student, now)
+    await log_in(user, student.email, path=f"/?next={PATH}")
+    await see(user, "Maths finals")
+    user.find(marker="edit-exam").click()
+    await see(user, marker="exam-name")
+    user.find(marker="exam-name").clear().type("Finals")
+    user.find(marker="exam-topics").clear().type("Geometry: 1, Calculus: 3")
+    user.find(marker="save-exam").click()
+    await see(user, "Saved.")
+    [exam] = _exams(sessions, student)
+    assert exam.name == "Finals" and [et.topic.name for et in exam.topics] == ["Geometry", "Calculus"]
+    await see(user, "Calculus 75%")
+
+    user.find(marker="delete-exam").click()
+    await see(user, "Delete “Finals”?")
+    user.find(marker="confirm-delete").click()
+    await see(user, "No exams yet")
+    assert _exams(sessions, student) == []
+
+
+async def test_nobody_sees_another_students_exams(user: User, student: Account, now: datetime,
+                                                  sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        other = make_user(session, now=now)
+    _add_exam(sessions, other, now, name="Someone else's exam")
+    await log_in(user, student.email, path=f"/?next={PATH}")
+    await see(user, "No exams yet")
+    await user.should_not_see("Someone else's exam")
+    await user.open("/dashboard")
+    await see(user, marker="next-exam")
+    await user.should_not_see("Someone else's exam")
+
+
+async def test_the_dashboard_shows_the_next_exam_from_planning(user: User, student: Account, now: datetime,
+                                                               sessions: sessionmaker[Session]) -> None:
+    _add_exam(sessions, student, now)
+    await log_in(user, student.email)
+    await see(user, marker="next-exam")
+    with user.scope(marker="next-exam"):
+        await see(user, "Maths finals")
+        await user.should_see("Expected score now")
