@@ -1,6 +1,7 @@
 """Imports every ORM model so that ``Base.metadata`` knows the whole schema (Alembic, tests)."""
 
 from studysmart.core.db import Base
+from studysmart.planning.models import Exam, ExamTopic  # noqa: F401 - tables of exam preparation
 from studysmart.predictions.models import PredictionLog
 from studysmart.tasks.models import Task, Topic
 from studysmart.training.models import ModelVersion, TrainingRun, TrainingState
