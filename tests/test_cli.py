@@ -39,3 +39,14 @@ def test_status_on_a_missing_database_exits_2(settings: Settings) -> None:
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 2
     assert "db upgrade" in result.output
+
+
+def test_status_never_imports_torch(settings: Settings) -> None:
+    import subprocess
+    import sys
+
+    runner.invoke(app, ["db", "upgrade"])
+    code = ("import sys; from typer.testing import CliRunner; from studysmart.cli import app; "
+            "r = CliRunner().invoke(app, ['status']); assert r.exit_code == 0, r.output; "
+            "assert 'torch' not in sys.modules and 'numba' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
