@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
 from studysmart.ml.synthetic import simulate_response
+from studysmart.planning import service as planning
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty
 from studysmart.users import service as users
@@ -71,6 +72,12 @@ def load_demo(sessions: sessionmaker[Session], *, students: int = 12, seed: int 
                 tasks.complete_task(session=session, user=user, task_id=task.id, correct=bool(answer.correct),
                                     seconds=float(round(seconds)), now=when + timedelta(seconds=seconds))
                 n_done += 1
+            if index == 0:  # the demo login prepares for an exam in three weeks
+                planning.create_exam(
+                    session=session, user=user, name="Mathematics final", date=(now + timedelta(days=21)).date(),
+                    topics=[{"topic": TOPICS[int(k)], "weight": w} for k, w in zip(favourite, (0.5, 0.3, 0.2),
+                                                                                   strict=True)],
+                    minutes_per_weekday=[45, 45, 45, 45, 30, 90, 0], target_score=0.75, now=now)
             for _ in range(3):  # a few planned tasks for today
                 topic = TOPICS[int(rng.choice(favourite))]
                 tasks.create_task(session=session, user=user, title="Review", topic=topic,
