@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from studysmart.ml.data import DataError, read_cells, read_responses
-from tests.paths import DATA, LNIRT_PEER
+from tests.paths import DATA, LNIRT_PEER, needs_shared
 
 GOOD = """person,item,correct,seconds,skill,position,extra
 p1,1,1,20.5,algebra,1,x
@@ -83,7 +83,7 @@ def test_read_cells(tmp_path: Path) -> None:
         read_cells(write(tmp_path, "person\n1\n", "bad.csv"))
 
 
-@pytest.mark.skipif(not (DATA / "lnirt_amsterdam_chess" / "data.csv").exists(), reason="shared data absent")
+@needs_shared(DATA / "lnirt_amsterdam_chess" / "data.csv")
 def test_reads_the_shared_chess_data() -> None:
     data = read_responses(DATA / "lnirt_amsterdam_chess" / "data.csv")
     assert (len(data), data.n_persons, data.n_items) == (10360, 259, 40)
@@ -91,7 +91,7 @@ def test_reads_the_shared_chess_data() -> None:
     assert data.item_topic is not None and set(data.item_topic) == {"tactical", "positional", "endgame"}
 
 
-@pytest.mark.skipif(not (LNIRT_PEER / "heldout_cells.csv").exists(), reason="shared data absent")
+@needs_shared(LNIRT_PEER / "heldout_cells.csv")
 def test_reads_the_reference_heldout_cells() -> None:
     person, item = read_cells(LNIRT_PEER / "heldout_cells.csv")
     assert person.shape == (27812,) and (person[0], item[0]) == ("1", "27")

@@ -11,7 +11,7 @@ import pytest
 
 from studysmart.ml import metrics
 from studysmart.ml.base import SOURCE_MODEL, Prediction
-from tests.paths import LNIRT_PEER
+from tests.paths import LNIRT_PEER, needs_shared
 
 
 def prediction(p: list[float], mu: list[float], sd: list[float]) -> Prediction:
@@ -57,7 +57,7 @@ def test_all_metrics_has_every_name() -> None:
     assert result["auc"] == 1.0 and result["coverage80"] == 1.0
 
 
-@pytest.mark.skipif(not (LNIRT_PEER / "r_predictions.csv").exists(), reason="shared data absent")
+@needs_shared(LNIRT_PEER / "r_predictions.csv")
 def test_reproduces_the_r_reference_metrics_from_its_predictions() -> None:
     with (LNIRT_PEER / "r_predictions.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
