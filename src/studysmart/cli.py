@@ -138,18 +138,17 @@ def train(
     if not wait:
         return
     deadline = time.monotonic() + timeout
-    with jobs.sessions()() as session:
-        while time.monotonic() < deadline:
-            session.expire_all()
+    while time.monotonic() < deadline:
+        with jobs.sessions()() as session:  # a new short transaction per poll (never hold SQLite's lock)
             runs = training.recent_runs(session=session, limit=1)
             state = training.get_status(session=session)
-            finished = runs and runs[0].finished_at and runs[0].finished_at >= queued_at
-            if finished and state.status != "running" and (runs[0].status == "succeeded" or state.status == "idle"):
-                typer.echo(f"training {runs[0].status} (run {runs[0].id})")
-                if runs[0].status != "succeeded":
-                    raise typer.Exit(code=1)
-                return
-            time.sleep(1.0)
+        finished = runs and runs[0].finished_at and runs[0].finished_at >= queued_at
+        if finished and state.status != "running" and (runs[0].status == "succeeded" or state.status == "idle"):
+            typer.echo(f"training {runs[0].status} (run {runs[0].id})")
+            if runs[0].status != "succeeded":
+                raise typer.Exit(code=1)
+            return
+        time.sleep(1.0)
     raise fail(f"no training finished within {timeout:.0f} s (is a worker running? `studysmart worker`)")
 
 

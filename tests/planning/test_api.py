@@ -76,6 +76,7 @@ def test_another_students_exam_is_a_404(client: TestClient, exam: dict[str, Any]
     ("overrides", "field"),
     [
         ({"date": "2000-01-01"}, "date"),
+        ({"date": "9999-12-31"}, "date"),
         ({"topics": []}, "topics"),
         ({"minutes_per_weekday": [30, 30, -5, 30, 30, 30, 30]}, "minutes_per_weekday"),
         ({"minutes_per_weekday": [30] * 8}, "minutes_per_weekday"),

@@ -168,3 +168,11 @@ def test_health(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.json()["database"] == "ok"
     assert response.json()["model"] == "ok"
+
+
+def test_huge_ids_and_long_folded_topics_are_4xx(client: TestClient) -> None:
+    headers = register(client)
+    assert client.get(f"/api/v1/tasks/{2**63}", headers=headers).status_code == 422
+    response = client.post("/api/v1/tasks", headers=headers,
+                           json={"title": "T", "topic": "ß" * 100, "difficulty": "easy"})  # folds to 200 chars
+    assert response.status_code == 422 and _field(response) == "topic"

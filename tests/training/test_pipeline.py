@@ -87,8 +87,9 @@ def test_a_worse_candidate_is_stored_but_not_promoted(trained: sessionmaker[Sess
     worse = ml.create("avg").fit(split.train)
     candidate = pipeline.Candidate(name="shrinkage", model=worse, metrics=pipeline._score(worse, split.test),
                                    n_train=len(split.train), n_test=len(split.test), fit_seconds=0.0)
+    pipeline.score_champions(trained, [candidate], split)
     with transaction(trained) as session:
-        pipeline.store_and_promote(session, [candidate], split, run_id=1, tolerance=0.0)
+        pipeline.store_and_promote(session, [candidate], run_id=1, tolerance=0.0)
     assert candidate.champion_metrics is not None
     assert candidate.metrics["log_loss"] > candidate.champion_metrics["log_loss"]
     assert not candidate.promoted

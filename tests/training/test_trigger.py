@@ -103,3 +103,21 @@ def test_only_one_claim_wins(jobs: Jobs) -> None:
     with transaction(sessions) as session:
         second = training.claim_run(session=session, now=utcnow(), trigger="t", attempt=1, pid=2)
     assert first is not None and second is None
+
+
+def test_a_reaped_run_cannot_finish_over_its_retry(jobs: Jobs) -> None:
+    sessions = jobs.sessions()
+    with transaction(sessions) as session:
+        training.mark_queued(session=session, now=utcnow())
+        run = training.claim_run(session=session, now=utcnow() - timedelta(minutes=5), trigger="t", attempt=1, pid=1)
+        assert run is not None
+        run_id = run.id
+    with transaction(sessions) as session:
+        reaped = training.reap_stale_run(session=session, now=utcnow(), stale_after=timedelta(seconds=30))
+        assert reaped is not None and reaped.id == run_id
+        assert training.reap_stale_run(session=session, now=utcnow(), stale_after=timedelta(seconds=30)) is None
+    with pytest.raises(training.RunReaped), transaction(sessions) as session:
+        training.finish_run(session=session, run_id=run_id, now=utcnow(), models={}, n_samples=0, serving_model=None)
+    with sessions() as session:
+        state = training.get_status(session=session)
+        assert state.queued and state.last_trained_at is None

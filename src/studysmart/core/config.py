@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from enum import StrEnum
 from functools import lru_cache
@@ -78,13 +79,21 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = self.var_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.touch(mode=0o600)
-        path.write_text(key)
-        return key
+        if not path.exists():
+            # Written to a private temp file and linked into place: concurrent processes never see a partial
+            # key, and the first link wins (the others read the winner's key below).
+            tmp = self.var_dir / f".secret_key.{os.getpid()}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip()
 
 
 @lru_cache

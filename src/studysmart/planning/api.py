@@ -4,8 +4,9 @@ another student's exam is a 404, an invalid exam a 422 naming the field."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, status
 from fastapi.responses import JSONResponse
 
 from studysmart.core.db import utcnow
@@ -18,6 +19,7 @@ from studysmart.tasks.api import task_read
 from studysmart.tasks.schemas import TaskRead
 
 router = APIRouter(prefix="/exams", tags=["exams"])
+ExamId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def register_errors() -> None:
@@ -46,12 +48,12 @@ def list_exams(user: CurrentUser, session: SessionDep) -> list[ExamRead]:
 
 
 @router.get("/{exam_id}", response_model=ExamRead)
-def get(exam_id: int, user: CurrentUser, session: SessionDep) -> ExamRead:
+def get(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> ExamRead:
     return exam_read(service.get_exam(session=session, user=user, exam_id=exam_id))
 
 
 @router.patch("/{exam_id}", response_model=ExamRead)
-def patch(exam_id: int, body: ExamUpdate, user: CurrentUser, session: SessionDep) -> ExamRead:
+def patch(exam_id: ExamId, body: ExamUpdate, user: CurrentUser, session: SessionDep) -> ExamRead:
     changes = body.model_dump(exclude_unset=True)
     exam = service.update_exam(session=session, user=user, exam_id=exam_id, changes=changes, now=utcnow())
     session.commit()
@@ -59,20 +61,20 @@ def patch(exam_id: int, body: ExamUpdate, user: CurrentUser, session: SessionDep
 
 
 @router.delete("/{exam_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(exam_id: int, user: CurrentUser, session: SessionDep) -> None:
+def delete(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> None:
     service.delete_exam(session=session, user=user, exam_id=exam_id)
     session.commit()
 
 
 @router.get("/{exam_id}/readiness", response_model=ReadinessRead)
-def readiness(exam_id: int, user: CurrentUser, session: SessionDep) -> dict[str, float]:
+def readiness(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> dict[str, float]:
     result = service.exam_readiness(session=session, user=user, exam_id=exam_id, now=utcnow())
     session.commit()  # a recomputed plan is stored
     return result.to_dict()
 
 
 @router.get("/{exam_id}/plan", response_model=PlanRead)
-def plan(exam_id: int, user: CurrentUser, session: SessionDep) -> dict[str, object]:
+def plan(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> dict[str, object]:
     result = service.exam_plan(session=session, user=user, exam_id=exam_id, now=utcnow())
     session.commit()
     return result.to_dict()
@@ -80,7 +82,7 @@ def plan(exam_id: int, user: CurrentUser, session: SessionDep) -> dict[str, obje
 
 @router.get("/{exam_id}/plan.ics", response_class=Response,
             responses={200: {"content": {"text/calendar": {}}, "description": "The plan as an iCalendar file"}})
-def plan_ics(exam_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def plan_ics(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> Response:
     calendar = service.exam_ics(session=session, user=user, exam_id=exam_id, now=utcnow())
     session.commit()
     return Response(calendar, media_type="text/calendar; charset=utf-8",
@@ -90,7 +92,7 @@ def plan_ics(exam_id: int, user: CurrentUser, session: SessionDep) -> Response:
 @router.post("/{exam_id}/plan/{date}/materialize", response_model=list[TaskRead],
              status_code=status.HTTP_201_CREATED,
              responses={200: {"description": "The day was materialized before: its tasks, none created"}})
-def materialize(exam_id: int, date: dt.date, user: CurrentUser, session: SessionDep,
+def materialize(exam_id: ExamId, date: dt.date, user: CurrentUser, session: SessionDep,
                 response: Response) -> list[TaskRead]:
     result = service.materialize_day(session=session, user=user, exam_id=exam_id, day=date, now=utcnow())
     session.commit()

@@ -31,6 +31,9 @@ __all__ = [
 
 DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard")
 
+#: The furthest exam date accepted: plans are day by day, so an exam years away is an input error.
+MAX_HORIZON_DAYS = 730
+
 
 class PlanningError(ValueError):
     """A planning input is unusable; ``field`` names the input field at fault (e.g. ``topics[1].weight``)."""
@@ -137,6 +140,8 @@ class ExamSpec:
         """
         if self.date < today:
             raise InvalidExamError("date", f"the exam ({self.date}) is in the past (today is {today})")
+        if self.date > today + dt.timedelta(days=MAX_HORIZON_DAYS):
+            raise InvalidExamError("date", f"the exam must be within {MAX_HORIZON_DAYS} days (a plan per day)")
 
     def weights(self) -> dict[str, float]:
         """Topic -> weight, normalised to sum to 1."""

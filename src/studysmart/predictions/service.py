@@ -24,6 +24,8 @@ from studysmart.training.models import ModelVersion, TrainingState
 from studysmart.users.models import User
 
 FALLBACK_MODEL = "shrinkage"
+FALLBACK_REFIT_SECONDS = 60.0
+FALLBACK_CHEAP_SAMPLES = 5000
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class _Loaded:
     model: ml.Model
     checked_at: float
     stamp: int  # ModelVersion.id, or the sample count the fallback was fitted on
+    fitted_at: float = 0.0  # the fallback: when it was fitted (refitted at most every FALLBACK_REFIT_SECONDS)
 
 
 class ModelCache:
@@ -100,10 +103,14 @@ class ModelCache:
 
     def _fallback(self, session: Session, entry: _Loaded | None, now: float) -> _Loaded:
         samples = session.scalar(select(TrainingState.samples)) or 0
-        if entry is not None and entry.version is None and entry.stamp == samples:
-            return _Loaded(entry.name, None, entry.model, now, samples)
+        if entry is not None and entry.version is None and (entry.stamp == samples or (
+                samples > FALLBACK_CHEAP_SAMPLES and now - entry.fitted_at < FALLBACK_REFIT_SECONDS)):
+            return _Loaded(entry.name, None, entry.model, now, entry.stamp, entry.fitted_at)
+        # Only until the first training stores a shrinkage version: a cheap pass over the data (milliseconds per
+        # thousand answers); past a few thousand answers at most once a minute per process (the student's own
+        # answers still apply at once, through their history).
         model = ml.create(FALLBACK_MODEL).fit(all_responses(session))
-        return _Loaded(FALLBACK_MODEL, None, model, now, samples)
+        return _Loaded(FALLBACK_MODEL, None, model, now, samples, now)
 
 
 CACHE = ModelCache()

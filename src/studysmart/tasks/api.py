@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from studysmart.core.db import utcnow
 from studysmart.core.deps import CurrentUser, SessionDep
@@ -23,6 +23,7 @@ from studysmart.tasks.schemas import (
 )
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
+TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 topics_router = APIRouter(prefix="/topics", tags=["topics"])
 
 
@@ -62,12 +63,12 @@ def list_tasks(user: CurrentUser, session: SessionDep, status: TaskStatus | None
 
 
 @router.get("/{task_id}", response_model=TaskRead)
-def get(task_id: int, user: CurrentUser, session: SessionDep) -> TaskRead:
+def get(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
     return task_read(service.get_task(session=session, user=user, task_id=task_id))
 
 
 @router.patch("/{task_id}", response_model=TaskRead)
-def patch(task_id: int, body: TaskUpdate, user: CurrentUser, session: SessionDep) -> TaskRead:
+def patch(task_id: TaskId, body: TaskUpdate, user: CurrentUser, session: SessionDep) -> TaskRead:
     task = service.update_task(session=session, user=user, task_id=task_id,
                                changes=body.model_dump(exclude_unset=True), now=utcnow())
     session.commit()
@@ -75,20 +76,20 @@ def patch(task_id: int, body: TaskUpdate, user: CurrentUser, session: SessionDep
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(task_id: int, user: CurrentUser, session: SessionDep) -> None:
+def delete(task_id: TaskId, user: CurrentUser, session: SessionDep) -> None:
     service.delete_task(session=session, user=user, task_id=task_id)
     session.commit()
 
 
 @router.post("/{task_id}/start", response_model=TaskRead)
-def start(task_id: int, user: CurrentUser, session: SessionDep) -> TaskRead:
+def start(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
     task = service.start_task(session=session, user=user, task_id=task_id, now=utcnow())
     session.commit()
     return task_read(task)
 
 
 @router.post("/{task_id}/complete", response_model=TaskRead)
-def complete(task_id: int, body: CompleteTask, user: CurrentUser, session: SessionDep) -> TaskRead:
+def complete(task_id: TaskId, body: CompleteTask, user: CurrentUser, session: SessionDep) -> TaskRead:
     result = service.complete_task(session=session, user=user, task_id=task_id, correct=body.correct,
                                    seconds=body.seconds, now=utcnow())
     session.commit()

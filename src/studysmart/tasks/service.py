@@ -17,6 +17,7 @@ from studysmart.training import service as training
 from studysmart.users.models import User
 
 MAX_SECONDS = 86_400.0
+TOPIC_KEY_LENGTH = 100
 
 
 class TaskNotFound(LookupError):
@@ -58,6 +59,8 @@ def get_or_create_topic(*, session: Session, name: str) -> Topic:
     key = topic_key(name)
     if not key:
         raise InvalidTaskInput("topic", "must not be empty")
+    if len(key) > TOPIC_KEY_LENGTH:  # case folding can lengthen a name ("ß" -> "ss")
+        raise InvalidTaskInput("topic", f"must be at most {TOPIC_KEY_LENGTH} characters")
     topic = session.scalar(select(Topic).where(Topic.key == key))
     if topic is not None:
         return topic

@@ -16,7 +16,6 @@ import logging
 import os
 import threading
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from huey import Huey, RedisExpireHuey, SqliteHuey
@@ -130,7 +129,8 @@ class Jobs:
             log.warning(kv("training.reaped", run=reaped.id, pid=reaped.worker_pid))
             self.train(trigger="retry", attempt=reaped.attempt + 1)
             return True
-        if state.queued and self.depth() == 0:
+        stale_queue = state.queued_at is not None and now - state.queued_at > stale_after
+        if state.queued and stale_queue and self.depth() == 0:
             # Queued in the database, but nothing in the queue (lost between commit and enqueue, or flushed).
             self.train(trigger="recovered")
             return True
@@ -147,15 +147,16 @@ def _lower_priority(increment: int) -> None:
         _niced.add(os.getpid())
 
 
-@lru_cache(maxsize=4)
-def _jobs_for(settings_key: tuple[str | None, str, str]) -> Jobs:
-    return Jobs(get_settings())
+_JOBS: dict[tuple[str | None, str, str], Jobs] = {}
 
 
 def get_jobs(settings: Settings | None = None) -> Jobs:
-    """The queue for the current settings (one per configuration and process)."""
+    """The queue for these settings (default: the current ones); one per configuration and process."""
     settings = settings or get_settings()
-    return _jobs_for((settings.redis_url, str(settings.var_dir.resolve()), settings.database_url))
+    key = (settings.redis_url, str(settings.var_dir.resolve()), settings.database_url)
+    if key not in _JOBS:
+        _JOBS[key] = Jobs(settings)
+    return _JOBS[key]
 
 
 def request_training(*, trigger: str = "threshold") -> bool:

@@ -115,25 +115,37 @@ def _champion(session: Session, name: str) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.model == name, ModelVersion.is_champion.is_(True)))
 
 
-def store_and_promote(session: Session, candidates: list[Candidate], split: Split, run_id: int,
-                      tolerance: float) -> None:
-    """Store each candidate as a new version; promote it when it is no worse than the champion on this hold-out."""
+def score_champions(sessions: sessionmaker[Session], candidates: list[Candidate], split: Split) -> None:
+    """Score each candidate's current champion on this run's hold-out (outside any write transaction: loading and
+    predicting can take seconds, and SQLite would hold its write lock meanwhile)."""
+    for cand in candidates:
+        with sessions() as session:
+            champion = _champion(session, cand.name)
+            blob = champion.artifact if champion is not None else None
+        if blob is None:
+            continue
+        try:
+            cand.champion_metrics = _score(ml.load(cand.name, blob), split.test)
+        except ml.CorruptModel as exc:
+            cand.notes.append(f"champion unreadable: {exc}")
+
+
+def store_and_promote(session: Session, candidates: list[Candidate], run_id: int, tolerance: float,
+                      artifacts: dict[str, bytes] | None = None) -> None:
+    """Store each candidate as a new version; promote it when it is no worse than its champion on the hold-out
+    (``score_champions`` first). Only quick writes: serialise the artifacts beforehand (``artifacts``)."""
     now = utcnow()
     for cand in candidates:
-        champion = _champion(session, cand.name)
-        if champion is not None:
-            try:
-                cand.champion_metrics = _score(ml.load(cand.name, champion.artifact), split.test)
-            except ml.CorruptModel as exc:
-                cand.notes.append(f"champion unreadable: {exc}")
+        has_champion = _champion(session, cand.name) is not None
         latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.model == cand.name)) or 0
         cand.version = latest + 1
         cand.promoted = cand.champion_metrics is None or no_worse(cand.metrics, cand.champion_metrics, tolerance)
-        if cand.promoted and champion is not None:
+        if cand.promoted and has_champion:
             session.execute(update(ModelVersion).where(ModelVersion.model == cand.name)
                             .values(is_champion=False))
+        blob = (artifacts or {}).get(cand.name) or cand.model.to_bytes()
         session.add(ModelVersion(
-            model=cand.name, version=cand.version, artifact=cand.model.to_bytes(), metrics=_finite(cand.metrics),
+            model=cand.name, version=cand.version, artifact=blob, metrics=_finite(cand.metrics),
             n_train=cand.n_train, n_test=cand.n_test, fit_seconds=cand.fit_seconds, code_version=__version__,
             is_champion=cand.promoted, promoted_at=now if cand.promoted else None, created_at=now, run_id=run_id,
         ))
@@ -210,18 +222,19 @@ def heartbeats(sessions: sessionmaker[Session], run_id: int, settings: Settings)
         thread.join(timeout=5)
 
 
-def shadow_score_champions(session: Session, settings: Settings, data: Responses) -> None:
+def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, data: Responses) -> None:
     """Score the torch champions on the tasks created since their promotion (see training.shadow)."""
     for name in settings.enabled_models:
         if name not in ml.NEEDS_TORCH:
             continue
-        champion = _champion(session, name)
-        if champion is None or champion.promoted_at is None:
-            continue
-        model = ml.load(name, champion.artifact)
-        count = shadow_score(session, name=name, model=model, version=champion.version, since=champion.promoted_at,
-                             data=data, now=utcnow())
-        log.info(kv("training.shadow_scored", model=name, version=champion.version, tasks=count))
+        with sessions() as session:
+            champion = _champion(session, name)
+            if champion is None or champion.promoted_at is None:
+                continue
+            version, since, blob = champion.version, champion.promoted_at, champion.artifact
+        count = shadow_score(sessions, name=name, model=ml.load(name, blob), version=version, since=since,
+                             data=data)
+        log.info(kv("training.shadow_scored", model=name, version=version, tasks=count))
 
 
 @dataclass(frozen=True)
@@ -247,8 +260,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
         with heartbeats(sessions, run_id, settings), time_limit(settings.training_time_limit_seconds):
             with sessions() as session:
                 data = all_responses(session)
-            with transaction(sessions) as session:
-                shadow_score_champions(session, settings, data)
+            shadow_score_champions(sessions, settings, data)
             split = holdout_split(data)
             names = models_to_train(settings, len(data))
             log.info(kv("training.data", run=run_id, samples=len(data), train=len(split.train),
@@ -260,12 +272,17 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
                 candidates.append(fit_candidate(name, split, data, settings))
                 log.info(kv("training.model.fitted", run=run_id, model=name,
                             seconds=round(candidates[-1].fit_seconds, 2)))
-            with transaction(sessions) as session:
-                store_and_promote(session, candidates, split, run_id, settings.promote_tolerance)
+            score_champions(sessions, candidates, split)
+            artifacts = {cand.name: cand.model.to_bytes() for cand in candidates}
+            with transaction(sessions) as session:  # short: only writes
+                store_and_promote(session, candidates, run_id, settings.promote_tolerance, artifacts)
                 serving = choose_serving(candidates)
                 remaining = service.finish_run(session=session, run_id=run_id, now=utcnow(),
                                                models=summary(candidates), n_samples=len(data),
                                                serving_model=serving)
+    except service.RunReaped:
+        log.warning(kv("training.discarded", run=run_id, reason="reaped while running"))
+        return RunOutcome(run_id, "reaped")
     except Exception as exc:
         retry_in = settings.training_retry_delay_seconds * (2 ** (attempt - 1))
         retry = attempt <= settings.training_retries

@@ -14,6 +14,10 @@ from studysmart.core.config import get_settings
 from studysmart.training.models import TRACKER_ID, TrainingRun, TrainingState
 
 
+class RunReaped(RuntimeError):
+    """The run lost the tracker to the reaper (its worker looked dead); its results are discarded."""
+
+
 @dataclass(frozen=True)
 class CompletionCount:
     completed_since_training: int
@@ -31,6 +35,7 @@ class TrainingStatus:
     status: str
     queued: bool = False
     serving_model: str | None = None
+    queued_at: datetime | None = None
 
 
 def ensure_tracker(*, session: Session) -> None:
@@ -73,6 +78,7 @@ def get_status(*, session: Session) -> TrainingStatus:
         status=state.status,
         queued=state.status == "queued",
         serving_model=state.serving_model,
+        queued_at=state.queued_at,
     )
 
 
@@ -140,21 +146,30 @@ def finish_run(*, session: Session, run_id: int, now: datetime, models: dict[str
                 serving_model=serving_model)
         .returning(TrainingState.completed_since_training)
     ).first()
-    session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(
+    if row is None:  # the run was reaped meanwhile (its worker looked dead): its retry owns the tracker now
+        raise RunReaped(run_id)
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == "running").values(
         status="succeeded", finished_at=now, models=models, n_samples=n_samples))
-    return int(row[0]) if row else 0
+    return int(row[0])
 
 
-def fail_run(*, session: Session, run_id: int, now: datetime, error: str, retry_at: datetime | None) -> None:
-    """running -> queued (a retry is scheduled) or idle (given up); the champion keeps serving either way."""
-    session.execute(
+def fail_run(*, session: Session, run_id: int, now: datetime, error: str, retry_at: datetime | None) -> bool:
+    """running -> queued (a retry is scheduled) or idle (given up); the champion keeps serving either way.
+
+    Returns False when the run no longer owned the tracker (it was reaped already): nothing is changed then.
+    """
+    owned = session.execute(
         update(TrainingState)
         .where(TrainingState.id == TRACKER_ID, TrainingState.run_id == run_id)
         .values(status="queued" if retry_at else "idle", claimed_completions=0, run_id=None, heartbeat_at=None,
                 queued_at=now if retry_at else None)
-    )
-    session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(
+        .returning(TrainingState.id)
+    ).first()
+    if owned is None:
+        return False
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == "running").values(
         status="failed", finished_at=now, error=error[:4000], next_retry_at=retry_at))
+    return True
 
 
 def reap_stale_run(*, session: Session, now: datetime, stale_after: timedelta) -> TrainingRun | None:
@@ -168,8 +183,9 @@ def reap_stale_run(*, session: Session, now: datetime, stale_after: timedelta) -
     if now - state.heartbeat_at < stale_after or state.run_id is None:
         return None
     run = session.get(TrainingRun, state.run_id)
-    fail_run(session=session, run_id=state.run_id, now=now, error="worker stopped responding (killed or lost)",
-             retry_at=now)
+    if not fail_run(session=session, run_id=state.run_id, now=now, error="worker stopped responding (killed or lost)",
+                    retry_at=now):
+        return None  # another supervisor reaped it first
     return run
 
 

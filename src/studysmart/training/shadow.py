@@ -13,8 +13,9 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from studysmart.core.db import transaction, utcnow
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries, Responses
 from studysmart.predictions.models import PredictionLog
@@ -23,6 +24,7 @@ from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, item_la
 
 log = logging.getLogger("studysmart.training")
 MAX_TASKS_PER_RUN = 5000
+BATCH = 200
 SHADOW_PERSON = "{}#shadow"  # a label the model never saw, so it cannot use the person's stored (later) history
 
 
@@ -42,17 +44,24 @@ def _history_before(data: Responses, person: str, before: datetime, label: str) 
         topic=None if topic is None else list(topic), difficulty=None if difficulty is None else list(difficulty))
 
 
-def shadow_score(session: Session, *, name: str, model: ml.Model, version: int, since: datetime,
-                 data: Responses, now: datetime) -> int:
-    """Log (and score) ``model``'s predictions for tasks created after ``since``; returns how many were logged."""
+def shadow_score(sessions: sessionmaker[Session], *, name: str, model: ml.Model, version: int, since: datetime,
+                 data: Responses) -> int:
+    """Log (and score) ``model``'s predictions for tasks created after ``since``; returns how many were logged.
+
+    Predictions are computed with no transaction open and written in small batches, so web requests never wait
+    behind this work for SQLite's write lock.
+    """
     already = exists().where(PredictionLog.task_id == Task.id, PredictionLog.model == name)
-    rows = session.execute(
-        select(Task.id, Task.owner_id, Task.created_at, Task.status, Task.correct, Task.seconds_taken,
-               Task.difficulty, Topic.key)
-        .join(Topic, Task.topic_id == Topic.id)
-        .where(Task.created_at >= since, ~already)
-        .order_by(Task.id).limit(MAX_TASKS_PER_RUN)
-    ).all()
+    with sessions() as session:
+        rows = session.execute(
+            select(Task.id, Task.owner_id, Task.created_at, Task.status, Task.correct, Task.seconds_taken,
+                   Task.difficulty, Topic.key)
+            .join(Topic, Task.topic_id == Topic.id)
+            .where(Task.created_at >= since, ~already)
+            .order_by(Task.id).limit(MAX_TASKS_PER_RUN)
+        ).all()
+    logs: list[PredictionLog] = []
+    now = utcnow()
     for row in rows:
         label = SHADOW_PERSON.format(person_label(row.owner_id))
         history = _history_before(data, person_label(row.owner_id), row.created_at, label)
@@ -60,11 +69,14 @@ def shadow_score(session: Session, *, name: str, model: ml.Model, version: int, 
                                        difficulty=[Difficulty(row.difficulty).value])
         pred = model.predict(queries, history=history)
         done = row.status is TaskStatus.DONE
-        session.add(PredictionLog(
+        logs.append(PredictionLog(
             task_id=row.id, user_id=row.owner_id, model=name, model_version=version, served=False,
             p_correct=float(pred.p_correct[0]), mean_log_time=float(pred.mean_log_time[0]),
             sd_log_time=float(pred.sd_log_time[0]), source=str(pred.source[0]), created_at=now,
             correct=row.correct if done else None,
             log_time=float(np.log(row.seconds_taken)) if done and row.seconds_taken else None,
             scored_at=now if done else None))
+    for start in range(0, len(logs), BATCH):
+        with transaction(sessions) as session:
+            session.add_all(logs[start:start + BATCH])
     return len(rows)

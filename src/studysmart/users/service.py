@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,6 +58,11 @@ def register(*, session: Session, email: str, password: str, display_name: str, 
 def check_rate_limit(*, session: Session, keys: list[str], limit: int, now: datetime) -> None:
     """Record one attempt under each key; raises TooManyAttempts when any key is over ``limit`` a minute."""
     since = now - RATE_WINDOW
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise attempts per key so that parallel guesses cannot all pass the count before any is recorded
+        # (SQLite already serialises writers with BEGIN IMMEDIATE).
+        for key in sorted(keys):
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
     session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < since))
     for key in keys:
         count, oldest = session.execute(
@@ -72,10 +77,13 @@ def check_rate_limit(*, session: Session, keys: list[str], limit: int, now: date
 
 def authenticate(*, session: Session, email: str, password: str, client: str, limit: int, now: datetime) -> User:
     """The user with these credentials. Attempts count per account and per client address (TooManyAttempts);
-    the attempt is recorded even when the credentials are wrong, so call it in a transaction that commits."""
+    the attempt is committed before the password is checked, so it counts even when the credentials are wrong."""
     email = normalize_email(email)
     check_rate_limit(session=session, keys=[f"account:{email}", f"client:{client}"], limit=limit, now=now)
     user = session.scalar(select(User).where(User.email == email))
+    # Commit the attempt now: it must count whatever happens next, and the slow hash check (~0.5 s) must not
+    # hold the database's write lock.
+    session.commit()
     if not security.verify_password(password, user.password_hash if user else None) or user is None:
         raise InvalidCredentials("wrong email or password")
     return user
