@@ -16,6 +16,7 @@ import os
 import statistics
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks.load import run_load
@@ -30,23 +31,38 @@ TRAINING_ENV = {
 }
 
 
-def _keep_training(var_dir: str, stop: threading.Event, busy: list[float]) -> None:
-    """Queue a training whenever none is queued or running; record the time the worker spent training."""
+def _jobs(var_dir: str) -> Any:
     os.environ.update({"STUDYSMART_VAR_DIR": var_dir, **TRAINING_ENV})
     from studysmart.core.config import get_settings
-    from studysmart.training import service
     from studysmart.training.jobs import get_jobs
 
     get_settings.cache_clear()
-    jobs = get_jobs()
-    sessions = jobs.sessions()
+    return get_jobs()
+
+
+def _keep_training(var_dir: str, stop: threading.Event) -> None:
+    """Queue a training whenever none is queued or running (requests coalesce), until stopped."""
+    jobs = _jobs(var_dir)
     while not stop.is_set():
         jobs.request_training(trigger="benchmark")
-        with sessions() as session:
-            running = service.get_status(session=session).running
-        if running:
-            busy.append(time.monotonic())
         stop.wait(0.25)
+
+
+def _training_share(var_dir: str, start: datetime, end: datetime) -> tuple[float, int]:
+    """The share of [start, end] during which a training ran, and how many runs overlapped it (from the runs'
+    recorded start and finish times)."""
+    from studysmart.training.models import TrainingRun
+
+    with _jobs(var_dir).sessions()() as session:
+        runs = session.query(TrainingRun).filter(TrainingRun.started_at < end).all()
+    busy, count = 0.0, 0
+    for run in runs:
+        finish = run.finished_at or end
+        overlap = (min(finish, end) - max(run.started_at, start)).total_seconds()
+        if overlap > 0:
+            busy += overlap
+            count += 1
+    return busy / (end - start).total_seconds(), count
 
 
 def _load(base: str, clients: int, duration: float) -> dict[str, Any]:
@@ -66,17 +82,18 @@ def main() -> None:
         for _ in range(args.rounds):
             idle_runs.append(_load(base, args.clients, args.duration))
             print("idle    ", json.dumps(idle_runs[-1]))
-            stop, busy = threading.Event(), []
-            trainer = threading.Thread(target=_keep_training, args=(str(var_dir), stop, busy), daemon=True)
+            stop = threading.Event()
+            trainer = threading.Thread(target=_keep_training, args=(str(var_dir), stop), daemon=True)
             trainer.start()
             time.sleep(3)  # let the first training start (torch import, data load)
-            started = time.monotonic()
+            window_start = datetime.now(UTC)
             result = _load(base, args.clients, args.duration)
-            result["training_busy_fraction"] = round(
-                sum(1 for t in busy if t >= started) * 0.25 / max(time.monotonic() - started, 1e-9), 2)
-            training_runs.append(result)
+            window_end = datetime.now(UTC)
             stop.set()
             trainer.join()
+            share, runs = _training_share(str(var_dir), window_start, window_end)
+            result["training_share"], result["trainings"] = round(share, 2), runs
+            training_runs.append(result)
             print("training", json.dumps(training_runs[-1]))
             time.sleep(5)  # let the running training finish before the next idle round
     summary: dict[str, Any] = {}
