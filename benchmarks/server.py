@@ -57,3 +57,16 @@ def running_server(extra_env: dict[str, str] | None = None, demo_students: int =
             except subprocess.TimeoutExpired:
                 proc.kill()
             log.close()
+
+
+def wait_for_training_idle(var_dir: Path, timeout: float = 300.0) -> None:
+    """Wait until the server's worker has no training queued or running (e.g. the one the demo data triggers)."""
+    env = {**os.environ, "STUDYSMART_VAR_DIR": str(var_dir)}
+    env.pop("STUDYSMART_DATABASE_URL", None)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run([BIN / "studysmart", "status", "--json"], env=env, capture_output=True, text=True)
+        if out.returncode == 0 and '"status": "idle"' in out.stdout:
+            return
+        time.sleep(2)
+    raise RuntimeError("the initial training did not finish")

@@ -14,7 +14,7 @@ import statistics
 
 from benchmarks.load import run_load
 from benchmarks.paths import RESULTS
-from benchmarks.server import running_server
+from benchmarks.server import running_server, wait_for_training_idle
 
 
 def main() -> None:
@@ -25,7 +25,8 @@ def main() -> None:
     args = parser.parse_args()
     runs = []
     # The benchmark measures task creation, not the login rate limit, which it would trip across runs.
-    with running_server({"STUDYSMART_LOGIN_ATTEMPTS_PER_MINUTE": "1000"}) as (base, _):
+    with running_server({"STUDYSMART_LOGIN_ATTEMPTS_PER_MINUTE": "1000"}) as (base, var_dir):
+        wait_for_training_idle(var_dir)  # measure serving alone (training_isolation measures it with training)
         for _ in range(args.runs):
             runs.append(asyncio.run(run_load(base, args.clients, args.duration)))
             print(json.dumps(runs[-1]))
