@@ -99,3 +99,10 @@ def test_preferences_update_and_validation(client: TestClient) -> None:
     assert ok.json()["preferences"]["daily_goal_minutes"] == 90
     bad = client.patch("/api/v1/auth/me", headers=headers, json={"preferences": {"theme": "purple"}})
     assert bad.status_code == 422
+
+
+def test_sign_ups_are_rate_limited_per_client(client: TestClient) -> None:
+    codes = [client.post("/api/v1/auth/register", json={"email": f"new{i}@example.com", "password": PASSWORD,
+                                                         "display_name": "N"}).status_code for i in range(11)]
+    assert codes[:10] == [201] * 10
+    assert codes[10] == 429

@@ -18,9 +18,10 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/register", response_model=UserRead, status_code=status.HTTP_201_CREATED)
-def register(body: Register, session: SessionDep) -> User:
+def register(body: Register, request: Request, session: SessionDep, settings: SettingsDep) -> User:
     user = service.register(session=session, email=body.email, password=body.password,
-                            display_name=body.display_name, now=utcnow())
+                            display_name=body.display_name, now=utcnow(), client=client_address(request),
+                            limit=settings.login_attempts_per_minute)
     session.commit()
     return user
 

@@ -40,12 +40,18 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def register(*, session: Session, email: str, password: str, display_name: str, now: datetime) -> User:
-    """Create an account; raises EmailTaken."""
+def register(*, session: Session, email: str, password: str, display_name: str, now: datetime,
+             client: str | None = None, limit: int | None = None) -> User:
+    """Create an account; raises EmailTaken. With ``client`` and ``limit``, sign-ups are rate-limited per client
+    address (TooManyAttempts); the attempt is then committed first, so it counts even if the sign-up fails."""
+    password_hash = security.hash_password(password)  # slow (~0.5 s): before any database lock is taken
+    if client is not None and limit is not None:
+        check_rate_limit(session=session, keys=[f"register:{client}"], limit=limit, now=now)
+        session.commit()
     email = normalize_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise EmailTaken(email)
-    user = User(email=email, display_name=display_name.strip(), password_hash=security.hash_password(password),
+    user = User(email=email, display_name=display_name.strip(), password_hash=password_hash,
                 created_at=now, preferences=dict(DEFAULT_PREFERENCES))
     session.add(user)
     try:

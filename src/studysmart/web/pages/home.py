@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 from pydantic import ValidationError
 
-from studysmart.core.db import transaction, utcnow
+from studysmart.core.db import utcnow
 from studysmart.users import service as users
 from studysmart.users.models import User
 from studysmart.users.schemas import Register
@@ -40,10 +40,12 @@ def _authenticate(email: str, password: str, client: str) -> User:
             session.commit()  # the attempt counts toward the rate limit whether or not it succeeded
 
 
-def _register(email: str, password: str, display_name: str) -> User:
-    with transaction(context.sessions()) as session:
-        return users.register(session=session, email=email, password=password, display_name=display_name,
-                              now=utcnow())
+def _register(email: str, password: str, display_name: str, client: str) -> User:
+    with context.sessions()() as session:
+        user = users.register(session=session, email=email, password=password, display_name=display_name,
+                              now=utcnow(), client=client, limit=context.settings().login_attempts_per_minute)
+        session.commit()
+        return user
 
 
 async def _browser_timezone() -> str:
@@ -107,9 +109,13 @@ def _signup_form(next_path: str | None) -> None:
                     fields[field_name].error = _readable(field_name, problem["msg"])
             return
         try:
-            user = await context.in_thread(_register, str(data.email), data.password, data.display_name)
+            user = await context.in_thread(_register, str(data.email), data.password, data.display_name,
+                                           ui.context.client.ip or "unknown")
         except users.EmailTaken:
             email.error = "An account with this email exists already; log in instead."
+            return
+        except users.TooManyAttempts as exc:
+            email.error = f"Too many sign-ups from here; try again in {exc.retry_after} s."
             return
         await _enter(user, next_path)
 
