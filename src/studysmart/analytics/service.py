@@ -9,10 +9,10 @@ posterior (uniform prior), so a topic with three answers shows a wide interval r
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -20,8 +20,8 @@ from scipy.special import betaincinv
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from studysmart.ml import metrics
 from studysmart.predictions import service as predictions
+from studysmart.predictions.leaderboard import score_rows
 from studysmart.predictions.models import PredictionLog
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.users.models import User
@@ -171,7 +171,19 @@ def _local_day(moment: datetime, zone: ZoneInfo) -> date:
     return moment.astimezone(zone).date()
 
 
-def _done_rows(session: Session, user: User) -> list[tuple[Task, str]]:
+DoneRows = list[tuple[Task, str]]
+
+
+def done_rows(*, session: Session, user: User) -> DoneRows:
+    """The student's completed tasks with their topic names, in completion order (load once, pass as ``done``)."""
+    return _done_rows(session, user)
+
+
+def _or_load(done: DoneRows | None, session: Session, user: User) -> DoneRows:
+    return _done_rows(session, user) if done is None else done
+
+
+def _done_rows(session: Session, user: User) -> DoneRows:
     stmt = (select(Task, Topic.name).join(Topic, Task.topic_id == Topic.id)
             .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at.is_not(None))
             .order_by(Task.completed_at, Task.id))
@@ -233,10 +245,11 @@ def _period_start(day: date, bucket: str) -> date:
     return day - timedelta(days=day.weekday()) if bucket == "week" else day
 
 
-def progress(*, session: Session, user: User, zone: ZoneInfo = UTC, window: int = ROLLING_WINDOW) -> Progress:
+def progress(*, session: Session, user: User, zone: ZoneInfo = UTC, window: int = ROLLING_WINDOW,
+             done: DoneRows | None = None) -> Progress:
     """Accuracy and median time of each topic's latest ``window`` answers, per day (per week when the
-    history spans more than 35 days)."""
-    done = _done_rows(session, user)
+    history spans more than 35 days). ``done``: the student's completed tasks, if already loaded."""
+    done = _done_rows(session, user) if done is None else done
     if not done:
         return Progress("day", [], {}, {}, {}, window)
     days = [_local_day(task.completed_at, zone) for task, _ in done if task.completed_at]
@@ -260,9 +273,10 @@ def progress(*, session: Session, user: User, zone: ZoneInfo = UTC, window: int 
                     median_seconds=median, answered=answered, window=window)
 
 
-def calibration(*, session: Session, user: User, bins: int = 10) -> list[CalibrationBin]:
+def calibration(*, session: Session, user: User, bins: int = 10, done: DoneRows | None = None
+                ) -> list[CalibrationBin]:
     """The P(correct) shown at creation against the outcomes, in ``bins`` equal-width bins."""
-    rows = [(task.p_correct, bool(task.correct)) for task, _ in _done_rows(session, user)
+    rows = [(task.p_correct, bool(task.correct)) for task, _ in _or_load(done, session, user)
             if task.p_correct is not None and task.correct is not None]
     out = []
     for k in range(bins):
@@ -278,40 +292,41 @@ def calibration(*, session: Session, user: User, bins: int = 10) -> list[Calibra
     return out
 
 
-def time_checks(*, session: Session, user: User, limit: int = 200) -> list[TimeCheck]:
+def time_checks(*, session: Session, user: User, limit: int = 200, done: DoneRows | None = None) -> list[TimeCheck]:
     """The latest completed tasks with a predicted time range, oldest first."""
     out = [TimeCheck(task.id, task.title, topic, task.completed_at, task.expected_seconds, task.seconds_low,
                      task.seconds_high, task.seconds_taken)
-           for task, topic in _done_rows(session, user)
+           for task, topic in _or_load(done, session, user)
            if task.completed_at and task.expected_seconds and task.seconds_low and task.seconds_high
            and task.seconds_taken]
     return out[-limit:]
 
 
-def abilities(*, session: Session, user: User, now: datetime) -> list[TopicAbility]:
+def abilities(*, session: Session, user: User, now: datetime, done: DoneRows | None = None) -> list[TopicAbility]:
     """Per topic the student has answered: the rate with its 80% interval and the serving model's P(correct)
     for a medium task now (the model's view, which also uses other students' data)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     topics: dict[str, Topic] = {}
-    for task, name in _done_rows(session, user):
+    for task, name in _or_load(done, session, user):
         counts[name][0] += 1
         counts[name][1] += int(bool(task.correct))
         topics[name] = task.topic
     out = []
+    history = predictions.user_history(session, user) if counts else None
     for name in sorted(counts):
         answered, correct = counts[name]
         mean, low, high = beta_interval(correct, answered)
         served = predictions.predict_task(session=session, user=user, topic=topics[name],
-                                          difficulty=Difficulty.MEDIUM, now=now)
+                                          difficulty=Difficulty.MEDIUM, now=now, history=history)
         out.append(TopicAbility(name, answered, correct, mean, low, high, served.p_correct, served.model,
                                 served.source))
     return out
 
 
-def weekly_time(*, session: Session, user: User, zone: ZoneInfo = UTC) -> WeeklyTime:
+def weekly_time(*, session: Session, user: User, zone: ZoneInfo = UTC, done: DoneRows | None = None) -> WeeklyTime:
     """Minutes spent per topic per local week."""
     minutes: dict[tuple[date, str], float] = defaultdict(float)
-    for task, topic in _done_rows(session, user):
+    for task, topic in _or_load(done, session, user):
         if task.completed_at and task.seconds_taken:
             week = _period_start(_local_day(task.completed_at, zone), "week")
             minutes[(week, topic)] += task.seconds_taken / 60.0
@@ -319,10 +334,6 @@ def weekly_time(*, session: Session, user: User, zone: ZoneInfo = UTC) -> Weekly
     names = sorted({topic for _, topic in minutes})
     return WeeklyTime(weeks=[w.isoformat() for w in weeks],
                       minutes={t: [round(minutes.get((w, t), 0.0), 1) for w in weeks] for t in names})
-
-
-def _finite(value: float) -> float | None:
-    return None if math.isnan(value) else value
 
 
 def leaderboard(*, session: Session, user: User) -> list[ModelScore]:
@@ -333,19 +344,9 @@ def leaderboard(*, session: Session, user: User) -> list[ModelScore]:
         .where(PredictionLog.user_id == user.id, PredictionLog.scored_at.is_not(None))
     ).all()
     serving = predictions.serving_model_name(session, user)
-    by_model: dict[str, list[tuple[float, float, float, float, float]]] = defaultdict(list)
-    for model, p_correct, mean_log_time, sd_log_time, correct, log_time in rows:
-        by_model[model].append((p_correct, mean_log_time, sd_log_time,
-                                math.nan if correct is None else float(correct),
-                                math.nan if log_time is None else log_time))
-    out = []
-    for model, values in by_model.items():
-        table = np.array(values, dtype=np.float64)
-        p, mu, sd, y, t = table[:, 0], table[:, 1], table[:, 2], table[:, 3], table[:, 4]
-        out.append(ModelScore(
-            model=model, serving=model == serving, n=len(values),
-            log_loss=_finite(metrics.log_loss(p, y)), auc=_finite(metrics.auc(p, y)),
-            brier=_finite(metrics.brier(p, y)), mae_seconds=_finite(metrics.mae_seconds(mu, t)),
-            coverage80=_finite(metrics.coverage80(mu, sd, t)),
-        ))
+    by_model: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for model, *values in rows:
+        by_model[model].append(tuple(values))
+    out = [ModelScore(model=model, serving=model == serving, **score_rows(values, digits=None))
+           for model, values in by_model.items()]
     return sorted(out, key=lambda s: (s.log_loss is None, s.log_loss or 0.0, s.model))

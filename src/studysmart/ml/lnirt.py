@@ -11,6 +11,7 @@ population N2(mu_P, Sigma_P), and a student's history updates their (theta, zeta
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import numpy as np
@@ -207,6 +208,25 @@ class _LNIRTBase:
                 self.mu_p_, self.sigma_p_,
             )
         return estimates
+
+    def ability(self, person: str, history: Responses | None = None) -> tuple[float, float]:
+        """One student's ability theta and its posterior sd: from ``history`` (the online update) when it has
+        their rows, else from the fit, else the population prior.
+
+        Args:
+            person: the person label.
+            history: responses that include this person's (optional).
+
+        Returns:
+            (theta, sd of theta).
+        """
+        found = self._estimate_persons(history).get(person) if history is not None and len(history) else None
+        if found is not None:
+            return float(found.mean[0]), math.sqrt(max(float(found.cov[0, 0]), 0.0))
+        known = np.flatnonzero(np.asarray(self.persons_, dtype=object) == person)
+        if known.size:
+            return float(self.theta_[known[0]]), math.sqrt(max(float(self.person_cov_[known[0], 0, 0]), 0.0))
+        return float(self.mu_p_[0]), math.sqrt(max(float(self.sigma_p_[0, 0]), 0.0))
 
     # -- prediction ----------------------------------------------------------------------------------------
     def predict(self, queries: Queries, *, history: Responses | None = None) -> Prediction:

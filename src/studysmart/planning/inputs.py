@@ -54,10 +54,7 @@ class StudentInputs:
 
 
 def _serving_entry(session: Session, user: User) -> Any:
-    name, _ = predictions.choose_model(session, user)
-    entry = predictions.CACHE.get(session, name)
-    assert entry is not None  # the fallback model always exists
-    return entry
+    return predictions.serving_entry(session, user)[0]
 
 
 def serving_model_key(session: Session, user: User) -> str:
@@ -67,22 +64,9 @@ def serving_model_key(session: Session, user: User) -> str:
 
 
 def _single_ability(model: Any, person: str, history: Responses) -> tuple[float, float] | None:
-    """The student's (theta, sd) from a single-ability model (the LNIRT family), or None for other models.
-
-    LNIRT exposes its person posterior only through a private method today (``_estimate_persons``, the same
-    online update its ``predict`` applies); the fitted state it falls back on is public (``theta_``, ...).
-    """
-    estimate = getattr(model, "_estimate_persons", None)
-    prior_mean, prior_cov = getattr(model, "mu_p_", None), getattr(model, "sigma_p_", None)
-    if estimate is None or prior_mean is None or prior_cov is None:
-        return None
-    found = estimate(history).get(person) if len(history) else None
-    if found is not None:
-        return float(found.mean[0]), math.sqrt(max(float(found.cov[0, 0]), 0.0))
-    known = np.flatnonzero(np.asarray(getattr(model, "persons_", []), dtype=object) == person)
-    if known.size:
-        return float(model.theta_[known[0]]), math.sqrt(max(float(model.person_cov_[known[0], 0, 0]), 0.0))
-    return float(prior_mean[0]), math.sqrt(max(float(prior_cov[0, 0]), 0.0))
+    """The student's (theta, sd) from a single-ability model (the LNIRT family's ``ability``), or None."""
+    ability = getattr(model, "ability", None)
+    return ability(person, history) if callable(ability) else None
 
 
 def _fisher_sd(p: np.ndarray) -> float:

@@ -33,8 +33,9 @@ def leaderboard(session: Session, *, now: datetime, days: int, user_id: int | No
     return {key: score_rows(rows) for key, rows in sorted(groups.items())}
 
 
-def score_rows(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """Metrics of (p_correct, mean_log_time, sd_log_time, correct, log_time) rows."""
+def score_rows(rows: list[tuple[Any, ...]], digits: int | None = 4) -> dict[str, Any]:
+    """Metrics of (p_correct, mean_log_time, sd_log_time, correct, log_time) rows (rounded to ``digits``;
+    None: not rounded). Missing and NaN metrics are None."""
     arr = np.array([[np.nan if v is None else float(v) for v in row] for row in rows], dtype=np.float64)
     pred = Prediction(p_correct=arr[:, 0], mean_log_time=arr[:, 1], sd_log_time=arr[:, 2],
                       source=np.full(len(arr), "model", dtype=object))
@@ -42,5 +43,6 @@ def score_rows(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(arr)}
     for name in LEADERBOARD_METRICS:
         value = scores.get(name, float("nan"))
-        out[name] = None if value is None or not np.isfinite(value) else round(float(value), 4)
+        finite = value is not None and np.isfinite(value)
+        out[name] = (round(float(value), digits) if digits is not None else float(value)) if finite else None
     return out

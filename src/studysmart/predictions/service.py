@@ -223,13 +223,17 @@ def _served(entry: _Loaded, pred: ml.Prediction, explanation: str, arm: str) -> 
     )
 
 
-def predict_task(*, session: Session, user: User, topic: Topic, difficulty: Difficulty,
-                 now: datetime) -> ServedPrediction:
-    """The prediction the serving model makes for this student on a (topic, difficulty) task, right now."""
+def serving_entry(session: Session, user: User) -> tuple[_Loaded, str]:
+    """The loaded model that serves this student (name, version, model) and the A/B arm."""
     name, arm = choose_model(session, user)
     entry = CACHE.get(session, name)
     assert entry is not None  # the fallback always exists
-    history = user_history(session, user)
+    return entry, arm
+
+
+def _serve(session: Session, user: User, topic: Topic, difficulty: Difficulty,
+           history: Responses) -> tuple[ServedPrediction, _Loaded, ml.Prediction]:
+    entry, arm = serving_entry(session, user)
     pred = _predict_one(entry, user, topic, difficulty, history)
     explain = getattr(entry.model, "explain", None)  # models that can say what moved them (neural)
     if callable(explain) and len(history):
@@ -237,7 +241,15 @@ def predict_task(*, session: Session, user: User, topic: Topic, difficulty: Diff
                            difficulty=Difficulty(difficulty).value, history=history).sentence
     else:
         sentence = _explain(history, topic)
-    return _served(entry, pred, sentence, arm)
+    return _served(entry, pred, sentence, arm), entry, pred
+
+
+def predict_task(*, session: Session, user: User, topic: Topic, difficulty: Difficulty,
+                 now: datetime, history: Responses | None = None) -> ServedPrediction:
+    """The prediction the serving model makes for this student on a (topic, difficulty) task, right now.
+    ``history``: the student's history if the caller already loaded it (``user_history``)."""
+    history = user_history(session, user) if history is None else history
+    return _serve(session, user, topic, difficulty, history)[0]
 
 
 def shadow_models(session: Session) -> list[str]:
@@ -246,25 +258,30 @@ def shadow_models(session: Session) -> list[str]:
     return [n for n in dict.fromkeys(names) if n in ml.MODELS and n not in ml.NEEDS_TORCH]
 
 
-def log_task_predictions(*, session: Session, user: User, task: Task, now: datetime,
-                         replace: bool = False, arm: str | None = None) -> None:
-    """Store one PredictionLog per active model for ``task`` (the served one marked), to score them later."""
+def predict_and_log(*, session: Session, user: User, task: Task, now: datetime,
+                    replace: bool = False) -> ServedPrediction:
+    """The served prediction for ``task``, with one PredictionLog per active model (the served one marked) to
+    score them when the task is done. The student's history is read once for all models."""
     if replace:
         session.execute(delete(PredictionLog).where(PredictionLog.task_id == task.id))
     history = user_history(session, user)
-    logs = []
-    for name in dict.fromkeys([task.model or FALLBACK_MODEL, *shadow_models(session)]):
-        entry = CACHE.get(session, name)
-        if entry is None:
+    served, entry, pred = _serve(session, user, task.topic, task.difficulty, history)
+    logs = [_log(task, user, entry, pred, now, arm=served.arm)]
+    for name in shadow_models(session):
+        shadow = CACHE.get(session, name)
+        if name == served.model or shadow is None:
             continue
-        pred = _predict_one(entry, user, task.topic, task.difficulty, history)
-        logs.append(PredictionLog(
-            task_id=task.id, user_id=user.id, model=name, model_version=entry.version,
-            served=name == task.model, arm=arm if name == task.model else None, p_correct=float(pred.p_correct[0]),
-            mean_log_time=float(pred.mean_log_time[0]), sd_log_time=float(pred.sd_log_time[0]),
-            source=str(pred.source[0]), created_at=now,
-        ))
+        logs.append(_log(task, user, shadow, _predict_one(shadow, user, task.topic, task.difficulty, history), now))
     session.add_all(logs)
+    return served
+
+
+def _log(task: Task, user: User, entry: _Loaded, pred: ml.Prediction, now: datetime,
+         arm: str | None = None) -> PredictionLog:
+    return PredictionLog(
+        task_id=task.id, user_id=user.id, model=entry.name, model_version=entry.version, served=arm is not None,
+        arm=arm, p_correct=float(pred.p_correct[0]), mean_log_time=float(pred.mean_log_time[0]),
+        sd_log_time=float(pred.sd_log_time[0]), source=str(pred.source[0]), created_at=now)
 
 
 def score_task(*, session: Session, task: Task, now: datetime) -> None:

@@ -102,9 +102,8 @@ def get_task(*, session: Session, user: User, task_id: int) -> Task:
     return _owned(session, user, task_id)
 
 
-def _apply_prediction(session: Session, user: User, task: Task, now: datetime) -> str:
-    served = predictions.predict_task(session=session, user=user, topic=task.topic, difficulty=task.difficulty,
-                                      now=now)
+def _apply_prediction(session: Session, user: User, task: Task, now: datetime, *, replace: bool = False) -> None:
+    served = predictions.predict_and_log(session=session, user=user, task=task, now=now, replace=replace)
     task.p_correct = served.p_correct
     task.expected_seconds = served.expected_seconds
     task.seconds_low = served.seconds_low
@@ -112,7 +111,6 @@ def _apply_prediction(session: Session, user: User, task: Task, now: datetime) -
     task.model = served.model
     task.model_version = served.model_version
     task.source = served.source
-    return served.arm
 
 
 def create_task(*, session: Session, user: User, title: str, topic: str, difficulty: Difficulty,
@@ -123,8 +121,7 @@ def create_task(*, session: Session, user: User, title: str, topic: str, difficu
                 due_date=due_date, status=TaskStatus.PLANNED, created_at=now)
     session.add(task)
     session.flush()
-    arm = _apply_prediction(session, user, task, now)
-    predictions.log_task_predictions(session=session, user=user, task=task, now=now, arm=arm)
+    _apply_prediction(session, user, task, now)
     return task
 
 
@@ -162,8 +159,7 @@ def update_task(*, session: Session, user: User, task_id: int, changes: dict[str
         if task.status is TaskStatus.DONE:
             raise InvalidTaskInput("topic", "a completed task keeps its topic and difficulty")
         session.flush()
-        arm = _apply_prediction(session, user, task, now)
-        predictions.log_task_predictions(session=session, user=user, task=task, now=now, replace=True, arm=arm)
+        _apply_prediction(session, user, task, now, replace=True)
     return task
 
 

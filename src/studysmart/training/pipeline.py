@@ -136,11 +136,10 @@ def store_and_promote(session: Session, candidates: list[Candidate], run_id: int
     (``score_champions`` first). Only quick writes: serialise the artifacts beforehand (``artifacts``)."""
     now = utcnow()
     for cand in candidates:
-        has_champion = _champion(session, cand.name) is not None
         latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.model == cand.name)) or 0
         cand.version = latest + 1
         cand.promoted = cand.champion_metrics is None or no_worse(cand.metrics, cand.champion_metrics, tolerance)
-        if cand.promoted and has_champion:
+        if cand.promoted:  # demote the previous champion (no rows when there is none)
             session.execute(update(ModelVersion).where(ModelVersion.model == cand.name)
                             .values(is_champion=False))
         blob = (artifacts or {}).get(cand.name) or cand.model.to_bytes()

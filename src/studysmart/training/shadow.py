@@ -29,11 +29,10 @@ SHADOW_PERSON = "{}#shadow"  # a label the model never saw, so it cannot use the
 
 
 def _history_before(data: Responses, person: str, before: datetime, label: str) -> Responses | None:
-    if person not in set(data.persons):
+    codes = np.flatnonzero(data.persons == person)
+    if codes.size == 0 or data.order is None:
         return None
-    code = int(np.flatnonzero(data.persons == person)[0])
-    order = data.order if data.order is not None else np.full(len(data), np.inf)
-    rows = np.flatnonzero((data.person == code) & (order < before.timestamp()))
+    rows = np.flatnonzero((data.person == codes[0]) & (data.order < before.timestamp()))
     if rows.size == 0:
         return None
     sub = data.subset(rows)

@@ -30,12 +30,8 @@ def register(body: Register, request: Request, session: SessionDep, settings: Se
 def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, session: SessionDep,
           settings: SettingsDep) -> Token:
     now = utcnow()
-    try:
-        user = service.authenticate(session=session, email=form.username, password=form.password,
-                                    client=client_address(request), limit=settings.login_attempts_per_minute,
-                                    now=now)
-    finally:
-        session.commit()  # keep the attempt, successful or not, for the rate limit
+    user = service.authenticate(session=session, email=form.username, password=form.password,
+                                client=client_address(request), limit=settings.login_attempts_per_minute, now=now)
     access = service.issue_token(user=user, secret=settings.resolved_secret_key(),
                                  ttl=timedelta(minutes=settings.token_ttl_minutes), now=now)
     return Token(access_token=access)

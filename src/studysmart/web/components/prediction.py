@@ -75,9 +75,9 @@ def preview_task(*, session: Session, user: User, topic: str, difficulty: Diffic
     """
     name = " ".join(topic.split())
     subject = tasks.find_topic(session=session, name=name) or Topic(name=name, key=topic_key(name))
+    history = predictions.user_history(session, user)  # read once: for the prediction and the answer count
     served = predictions.predict_task(session=session, user=user, topic=subject,
-                                      difficulty=Difficulty(difficulty), now=now)
-    history = predictions.user_history(session, user)
+                                      difficulty=Difficulty(difficulty), now=now, history=history)
     topics = history.row_topic()
     answers = int(np.sum(topics == subject.key)) if topics is not None and len(history) else 0
     return Preview(p_correct=served.p_correct, expected_seconds=served.expected_seconds,

@@ -38,12 +38,13 @@ class AnalyticsData:
 
 def _load(zone: ZoneInfo) -> Callable[[Session, User], AnalyticsData]:
     def load(session: Session, user: User) -> AnalyticsData:
+        done = analytics.done_rows(session=session, user=user)  # read once for every chart
         return AnalyticsData(
-            progress=analytics.progress(session=session, user=user, zone=zone),
-            calibration=analytics.calibration(session=session, user=user),
-            times=analytics.time_checks(session=session, user=user),
-            abilities=analytics.abilities(session=session, user=user, now=utcnow()),
-            weekly=analytics.weekly_time(session=session, user=user, zone=zone),
+            progress=analytics.progress(session=session, user=user, zone=zone, done=done),
+            calibration=analytics.calibration(session=session, user=user, done=done),
+            times=analytics.time_checks(session=session, user=user, done=done),
+            abilities=analytics.abilities(session=session, user=user, now=utcnow(), done=done),
+            weekly=analytics.weekly_time(session=session, user=user, zone=zone, done=done),
             leaderboard=analytics.leaderboard(session=session, user=user),
         )
     return load

@@ -32,12 +32,9 @@ TIMEZONE_JS = "return Intl.DateTimeFormat().resolvedOptions().timeZone"
 
 def _authenticate(email: str, password: str, client: str) -> User:
     settings = context.settings()
-    with context.sessions()() as session:
-        try:
-            return users.authenticate(session=session, email=email, password=password, client=client,
-                                      limit=settings.login_attempts_per_minute, now=utcnow())
-        finally:
-            session.commit()  # the attempt counts toward the rate limit whether or not it succeeded
+    with context.sessions()() as session:  # authenticate commits the attempt itself (it counts either way)
+        return users.authenticate(session=session, email=email, password=password, client=client,
+                                  limit=settings.login_attempts_per_minute, now=utcnow())
 
 
 def _register(email: str, password: str, display_name: str, client: str) -> User:
