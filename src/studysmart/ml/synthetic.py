@@ -145,6 +145,7 @@ def generate(
     sd_zeta: float = 0.5,
     sd_a: float = 0.4,
     sd_phi: float = 0.25,
+    mean_b: float = -0.7,
     mean_log_time: float = 4.0,
     missing_time: float = 0.0,
     timestamps: bool = True,
@@ -162,6 +163,8 @@ def generate(
         rho: correlation of ability and speed; sd_theta, sd_zeta: their spreads.
         sd_a, sd_phi: spreads of the discriminations around 1 (items are N4 with ITEM_CORRELATION; within a
             topic and difficulty level, b and lambda spread by 0.45 and 0.25).
+        mean_b: mean item intercept before the topic and level shifts (-0.7: most answers are right, as in
+            study data; 0.0 centres the items on the population, as R's simLNIRT does).
         mean_log_time: typical log-seconds (4.0 is about 55 s).
         missing_time: fraction of answered cells whose time is missing.
         timestamps: attach ``order`` = seconds since the epoch of each answer's end.
@@ -183,7 +186,7 @@ def generate(
     topic_b, topic_lam = rng.normal(0.0, 0.4, size=n_topics), rng.normal(0.0, 0.3, size=n_topics)
     sd = np.array([sd_a, 0.45, sd_phi, 0.25])
     item_cov = ITEM_CORRELATION * np.outer(sd, sd)
-    items = rng.multivariate_normal(np.array([1.0, -0.7, 1.0, mean_log_time]), item_cov, size=n_items)
+    items = rng.multivariate_normal(np.array([1.0, mean_b, 1.0, mean_log_time]), item_cov, size=n_items)
     items[:, 1] += topic_b[topic] + _B_SHIFT[level]
     items[:, 3] += topic_lam[topic] + _LAMBDA_SHIFT[level]
     items[:, [0, 2]] = np.maximum(np.abs(items[:, [0, 2]]), 0.1)  # discriminations are positive
