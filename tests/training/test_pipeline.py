@@ -100,6 +100,21 @@ def test_a_worse_candidate_is_stored_but_not_promoted(trained: sessionmaker[Sess
         assert stored.is_champion is False
 
 
+def test_scoring_champions_reuses_a_champion_already_loaded_at_its_version(trained: sessionmaker[Session]) -> None:
+    with trained() as session:
+        data = pipeline.all_responses(session)
+    split = pipeline.holdout_split(data)
+    stand_in = ml.create("avg").fit(split.train)  # distinguishable from the stored shrinkage champion
+    scores = {}
+    for version in (1, 2):  # the champion is version 1: reused; a stale version 2 is not
+        cand = pipeline.Candidate(name="shrinkage", model=stand_in, metrics={}, n_train=0, n_test=0,
+                                  fit_seconds=0.0)
+        pipeline.score_champions(trained, [cand], split, {"shrinkage": (version, stand_in)})
+        assert cand.champion_metrics is not None
+        scores[version] = cand.champion_metrics["log_loss"]
+    assert scores[1] == pipeline._score(stand_in, split.test)["log_loss"] != scores[2]
+
+
 @pytest.mark.parametrize("failure", ["error", "timeout"])
 def test_a_failed_training_keeps_the_champion_and_schedules_a_retry(
         trained: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, failure: str) -> None:

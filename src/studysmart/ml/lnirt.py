@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import numpy as np
 
+from studysmart.ml._shared import index_of, lookup
 from studysmart.ml.base import (
     SOURCE_ITEM_PRIOR,
     SOURCE_MODEL,
@@ -46,11 +47,6 @@ _ARRAYS = (
 
 def _labels(labels: np.ndarray) -> np.ndarray:
     return np.asarray([str(label) for label in labels], dtype=object)
-
-
-def _lookup(index: dict[str, int], labels: np.ndarray) -> np.ndarray:
-    """Codes of labels in ``index`` (-1 for unknown labels)."""
-    return np.fromiter((index.get(str(label), -1) for label in labels), dtype=np.int64, count=len(labels))
 
 
 class _LNIRTBase:
@@ -140,10 +136,10 @@ class _LNIRTBase:
         from studysmart.ml.lnirt_gibbs import initial_state
 
         state = initial_state(cells, np.random.default_rng(self.seed))
-        for new, old in enumerate(_lookup(self._person_index, persons)):
+        for new, old in enumerate(lookup(self._person_index, persons)):
             if old >= 0:
                 state.theta[new], state.zeta[new] = self.theta_[old], self.zeta_[old]
-        for new, old in enumerate(_lookup(self._item_index, items)):
+        for new, old in enumerate(lookup(self._item_index, items)):
             if old >= 0:
                 state.a[new], state.b[new], state.phi[new], state.lam[new] = self.item_params_[old]
                 state.sigma2[new] = self.sigma2_[old]
@@ -153,8 +149,8 @@ class _LNIRTBase:
 
     # -- lookups -------------------------------------------------------------------------------------------
     def _reset_caches(self) -> None:
-        self._person_index = {str(label): i for i, label in enumerate(self.persons_)}
-        self._item_index = {str(label): k for k, label in enumerate(self.items_)}
+        self._person_index = index_of(self.persons_)
+        self._item_index = index_of(self.items_)
         self._groups: ItemGroups | None = None
 
     def _check_fitted(self) -> None:
@@ -173,7 +169,7 @@ class _LNIRTBase:
         self, labels: np.ndarray, topic: np.ndarray | None, difficulty: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Item mean (n, 4), covariance (n, 4, 4), sigma2 (n,) and a known-item mask for item labels."""
-        idx = _lookup(self._item_index, labels)
+        idx = lookup(self._item_index, labels)
         known = idx >= 0
         mean = np.empty((len(labels), 4))
         cov = np.empty((len(labels), 4, 4))
@@ -243,7 +239,7 @@ class _LNIRTBase:
         """
         self._check_fitted()
         n = len(queries)
-        idx = _lookup(self._person_index, queries.person)
+        idx = lookup(self._person_index, queries.person)
         known_p = idx >= 0
         theta = np.full(n, self.mu_p_[0])
         zeta = np.full(n, self.mu_p_[1])

@@ -45,12 +45,10 @@ class StudentInputs:
     Attributes:
         predictions: the exam's cells (topics labelled by their catalog names).
         gains: topic name -> learning-gain estimate.
-        model_key: which model version produced them ("name:version:stamp"), part of the plan's stamp.
     """
 
     predictions: StudentPredictions
     gains: dict[str, GainEstimate]
-    model_key: str
 
 
 def _serving_entry(session: Session, user: User) -> Any:
@@ -131,7 +129,7 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic]) -> 
         for k in keys if np.any(topic_of_row == k)
     ]
     gains = estimate_gains(histories, [name_of[k] for k in keys])
-    return StudentInputs(student, gains, f"{entry.name}:{entry.version}:{entry.stamp}")
+    return StudentInputs(student, gains)
 
 
 def completed_work(*, session: Session, user: User, topics: Sequence[Topic], since: date,

@@ -115,17 +115,25 @@ def _champion(session: Session, name: str) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.model == name, ModelVersion.is_champion.is_(True)))
 
 
-def score_champions(sessions: sessionmaker[Session], candidates: list[Candidate], split: Split) -> None:
+#: Champions already loaded in this run: model name -> (version, model).
+Loaded = dict[str, tuple[int, ml.Model]]
+
+
+def score_champions(sessions: sessionmaker[Session], candidates: list[Candidate], split: Split,
+                    loaded: Loaded | None = None) -> None:
     """Score each candidate's current champion on this run's hold-out (outside any write transaction: loading and
-    predicting can take seconds, and SQLite would hold its write lock meanwhile)."""
+    predicting can take seconds, and SQLite would hold its write lock meanwhile); ``loaded`` champions of the
+    same version are reused instead of being deserialised again."""
     for cand in candidates:
         with sessions() as session:
             champion = _champion(session, cand.name)
-            blob = champion.artifact if champion is not None else None
-        if blob is None:
-            continue
+            if champion is None:
+                continue
+            version, blob = champion.version, champion.artifact
         try:
-            cand.champion_metrics = _score(ml.load(cand.name, blob), split.test)
+            reuse = (loaded or {}).get(cand.name)
+            model = reuse[1] if reuse is not None and reuse[0] == version else ml.load(cand.name, blob)
+            cand.champion_metrics = _score(model, split.test)
         except ml.CorruptModel as exc:
             cand.notes.append(f"champion unreadable: {exc}")
 
@@ -221,8 +229,13 @@ def heartbeats(sessions: sessionmaker[Session], run_id: int, settings: Settings)
         thread.join(timeout=5)
 
 
-def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, data: Responses) -> None:
-    """Score the torch champions on the tasks created since their promotion (see training.shadow)."""
+def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, data: Responses) -> Loaded:
+    """Score the torch champions on the tasks created since their promotion (see training.shadow).
+
+    Returns:
+        the champions it loaded, for ``score_champions`` to reuse.
+    """
+    loaded: Loaded = {}
     for name in settings.enabled_models:
         if name not in ml.NEEDS_TORCH:
             continue
@@ -231,9 +244,11 @@ def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, 
             if champion is None or champion.promoted_at is None:
                 continue
             version, since, blob = champion.version, champion.promoted_at, champion.artifact
-        count = shadow_score(sessions, name=name, model=ml.load(name, blob), version=version, since=since,
-                             data=data)
+        model = ml.load(name, blob)
+        loaded[name] = (version, model)
+        count = shadow_score(sessions, name=name, model=model, version=version, since=since, data=data)
         log.info(kv("training.shadow_scored", model=name, version=version, tasks=count))
+    return loaded
 
 
 @dataclass(frozen=True)
@@ -259,7 +274,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
         with heartbeats(sessions, run_id, settings), time_limit(settings.training_time_limit_seconds):
             with sessions() as session:
                 data = all_responses(session)
-            shadow_score_champions(sessions, settings, data)
+            loaded = shadow_score_champions(sessions, settings, data)
             split = holdout_split(data)
             names = models_to_train(settings, len(data))
             log.info(kv("training.data", run=run_id, samples=len(data), train=len(split.train),
@@ -271,7 +286,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
                 candidates.append(fit_candidate(name, split, data, settings))
                 log.info(kv("training.model.fitted", run=run_id, model=name,
                             seconds=round(candidates[-1].fit_seconds, 2)))
-            score_champions(sessions, candidates, split)
+            score_champions(sessions, candidates, split, loaded)
             artifacts = {cand.name: cand.model.to_bytes() for cand in candidates}
             with transaction(sessions) as session:  # short: only writes
                 store_and_promote(session, candidates, run_id, settings.promote_tolerance, artifacts)
