@@ -13,7 +13,7 @@ from scipy.special import ndtr, ndtri
 from studysmart.ml import base
 from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATION_PRIOR, CorruptModel
 from studysmart.ml.data import Queries, Responses
-from studysmart.ml.lnirt import LNIRT, LNIRTGibbs
+from studysmart.ml.lnirt import LNIRT, LNIRTGibbs, auto_iterations
 from studysmart.ml.lnirt_draws import inv_wishart
 from studysmart.ml.lnirt_gibbs import prepare_cells, run_gibbs
 from studysmart.ml.lnirt_kernels import (
@@ -158,10 +158,12 @@ def test_abilities_are_as_good_as_with_the_true_item_parameters(sparse: Syntheti
 INFORMATIVE = {"mean_b": 0.0, "sd_a": 0.7, "sd_theta": 1.5, "rho": 0.7}
 
 
-def test_sampler_meets_the_issue_thresholds_in_an_informative_sparse_design() -> None:
+@pytest.mark.parametrize("estimator", [LNIRTGibbs, LNIRT])
+def test_both_estimators_meet_the_issue_thresholds_in_an_informative_sparse_design(
+        estimator: type[LNIRT | LNIRTGibbs]) -> None:
     """Median over 5 data sets, so no single lucky draw decides (30 items make one correlation noisy)."""
     runs = [
-        recovery(LNIRTGibbs(seed=0).fit(d.responses), d)
+        recovery(estimator(seed=0).fit(d.responses), d)
         for d in (generate(n_persons=1000, n_items=30, n_topics=3, observed=0.3, seed=s, **INFORMATIVE)
                   for s in range(3, 8))
     ]  # fmt: skip
@@ -169,6 +171,13 @@ def test_sampler_meets_the_issue_thresholds_in_an_informative_sparse_design() ->
     for name in ("a", "b", "phi", "lam"):
         assert median[name] >= 0.95, median
     assert median["theta"] >= 0.9 and median["zeta"] >= 0.9, median
+
+
+def test_the_fast_chain_is_sized_to_the_data() -> None:
+    sizes = [100, 9_000, 40_000, 100_000, 250_308, 10_000_000]
+    lengths = [auto_iterations(n) for n in sizes]
+    assert lengths[:2] == [2000, 2000] and lengths[-2:] == [300, 300]  # app-sized data: R's length; CF1: 300
+    assert lengths == sorted(lengths, reverse=True)
 
 
 def test_sampler_recovers_every_parameter_from_a_denser_design() -> None:

@@ -2,8 +2,9 @@
 
 Both estimate van der Linden's joint model of accuracy and speed exactly as the R package LNIRT defines it
 (see ``lnirt_gibbs``): ``LNIRTGibbs`` runs R's 2,000 iterations; ``LNIRT``, the estimator the app serves,
-runs a short chain from a moment-based start (or, with ``warm_start``, from its previous fit), which reaches
-the same held-out accuracy in a fraction of the time, with a pooled prior of the residual variances that keeps
+runs a chain sized to the data (R's 2,000 iterations on app-sized data, down to 300 on large data sets) from
+a moment-based start (or, with ``warm_start``, from its previous fit), which reaches the same held-out
+accuracy in a fraction of the time, with a pooled prior of the residual variances that keeps
 intervals calibrated on sparse data. Predictions average over parameter uncertainty
 (``lnirt_predictive``); unknown items are priced from their topic/difficulty group, unknown persons from the
 population N2(mu_P, Sigma_P), and a student's history updates their (theta, zeta) online in milliseconds.
@@ -39,6 +40,17 @@ __all__ = ["LNIRT", "LNIRTGibbs"]
 
 _FORMAT = 1
 SIGMA2_DF_DEFAULT = 4.0  # pseudo-observations of the pooled residual-variance prior of ``lnirt``
+#: ``lnirt``'s chain length when not given: this many cell-iterations (about 2 s on one core), between
+#: 300 iterations (CredentialForm1's 250,000 cells) and R's 2,000 (app-sized data, where a short chain's
+#: Monte Carlo noise would cost more accuracy than the extra second costs time).
+AUTO_CELL_ITERATIONS = 75_000_000
+AUTO_ITERATIONS = (300, 2000)
+
+
+def auto_iterations(n_cells: int) -> int:
+    """The chain length ``lnirt`` runs on ``n_cells`` observed cells (see AUTO_CELL_ITERATIONS)."""
+    low, high = AUTO_ITERATIONS
+    return int(min(max(AUTO_CELL_ITERATIONS // max(n_cells, 1), low), high))
 _ARRAYS = (
     "persons", "items", "theta", "zeta", "person_cov", "item_params", "item_cov", "sigma2",
     "mu_p", "sigma_p", "mu_i", "sigma_i",
@@ -57,7 +69,7 @@ class _LNIRTBase:
     def __init__(
         self,
         *,
-        iterations: int,
+        iterations: int | None,
         burn_in: float,
         seed: int | None = 0,
         warm_start: bool = False,
@@ -110,8 +122,9 @@ class _LNIRTBase:
         init = None
         if self.warm_start and hasattr(self, "theta_"):
             init = self._warm_state(person_labels, item_labels, cells)
+        iterations = self.iterations if self.iterations is not None else auto_iterations(rows.size)
         post = run_gibbs(
-            cells, iterations=self.iterations, burn_in=self.burn_in, seed=self.seed, init=init,
+            cells, iterations=iterations, burn_in=self.burn_in, seed=self.seed, init=init,
             progress=progress, backend=self.backend, n_threads=self.n_threads, sigma2_df=self.sigma2_df,
         )  # fmt: skip
         mean, sd = post.mean, post.sd
@@ -357,12 +370,13 @@ class LNIRTGibbs(_LNIRTBase):
 
 
 class LNIRT(_LNIRTBase):
-    """The fast estimator the app serves: a short chain from a moment-based (or the previous fit's) start.
+    """The fast estimator the app serves: a chain sized to the data, from a moment-based or the last fit's start.
 
-    Args: as ``LNIRTGibbs``, with defaults of 300 iterations, 30% burn-in and the pooled residual-variance
-    prior (``sigma2_df`` = 4): R's prior makes the intervals far too wide when items have few times (held-out
-    coverage80 0.94 instead of 0.80 on the ASSISTments sample); with hundreds of times per item, as in
-    CredentialForm1, the two priors give the same numbers.
+    Args: as ``LNIRTGibbs``, with defaults of ``auto_iterations`` (300 to 2,000 by data size; an int fixes
+    the length), 30% burn-in and the pooled residual-variance prior (``sigma2_df`` = 4): R's prior makes the
+    intervals far too wide when items have few times (held-out coverage80 0.94 instead of 0.80 on the
+    ASSISTments sample); with hundreds of times per item, as in CredentialForm1, the two priors give the same
+    numbers.
     """
 
     name: ClassVar[str] = "lnirt"
@@ -370,7 +384,7 @@ class LNIRT(_LNIRTBase):
     def __init__(
         self,
         *,
-        iterations: int = 300,
+        iterations: int | None = None,
         burn_in: float = 0.3,
         seed: int | None = 0,
         warm_start: bool = False,
