@@ -78,6 +78,26 @@ async def test_dashboard_shows_the_next_exam_when_planning_provides_one(
     await user.should_see("Expected score now 64% (52%–75%)")
 
 
+async def test_dashboard_skips_exams_that_have_passed(user: User, student: Account) -> None:
+    def view(name: str, days: int) -> exams.ExamView:
+        return exams.ExamView(name=name, day=date.today() + timedelta(days=days), topics=(("Algebra", 1.0),))
+
+    exams.set_exam_source(lambda *, session, user, now: [view("Mock exam", -2), view("Final exam", 5)])
+    try:
+        await log_in(user, student.email)
+        await see(user, "Final exam")
+        await user.should_see("in 5 days")
+        await user.should_not_see("Mock exam")
+    finally:
+        exams.set_exam_source(None)
+
+
+def test_exam_days_read_naturally() -> None:
+    today = date(2026, 3, 10)
+    labels = [exams.when_label(today + timedelta(days=d), today) for d in (-5, -1, 0, 1, 3)]
+    assert labels == ["5 days ago", "yesterday", "today", "tomorrow", "in 3 days"]
+
+
 async def test_empty_analytics_say_what_to_do(user: User, student: Account) -> None:
     await log_in(user, student.email, path="/?next=/dashboard/analytics")
     await see(user, "No completed tasks yet")

@@ -74,20 +74,32 @@ def set_exam_source(source: ExamSource | None) -> None:
     _source = source
 
 
-def load_exams(*, session: Session, user: User, now: datetime) -> list[ExamView]:
-    """The student's upcoming exams, soonest first (empty until a planning source is registered).
+def load_exams(*, session: Session, user: User, now: datetime, upcoming_only: bool = False) -> list[ExamView]:
+    """The student's exams, soonest first (empty until a planning source is registered).
 
     Args:
         session: a database session.
         user: the student.
         now: the current time.
+        upcoming_only: leave out exams whose day has passed (in the exam's time zone when the view knows it).
 
     Returns:
         The exams.
     """
     if _source is None:
         return []
-    return sorted(_source(session=session, user=user, now=now), key=lambda exam: exam.day)
+    found = sorted(_source(session=session, user=user, now=now), key=lambda exam: exam.day)
+    if upcoming_only:
+        found = [exam for exam in found if exam.day >= (exam.today or now.date())]
+    return found
+
+
+def when_label(day: date, today: date) -> str:
+    """``"in 3 days"``, ``"tomorrow"``, ``"today"``, ``"yesterday"`` or ``"5 days ago"``."""
+    days = (day - today).days
+    if -1 <= days <= 1:
+        return {-1: "yesterday", 0: "today", 1: "tomorrow"}[days]
+    return f"in {days} days" if days > 0 else f"{-days} days ago"
 
 
 def _item_lines(day: PlanDay) -> tuple[str, ...]:
@@ -145,11 +157,10 @@ def exam_card(exam: ExamView, *, today: date, on_ics: Callable[[ExamView], objec
               plan_days: int = 7, actions: Callable[[ExamView], None] | None = None) -> None:
     """One exam: date, topics with weights, readiness, and (when given) the next days of its plan; ``actions``
     adds the page's buttons for the exam (beside the calendar export)."""
-    days_left = (exam.day - today).days
     with ui.card().props("flat bordered").classes("w-full gap-2").mark("exam"):
         with ui.row().classes("w-full items-baseline gap-2"):
             ui.label(exam.name).classes("text-lg font-semibold")
-            ui.label(f"{exam.day:%a %d %b %Y} · in {days_left} day{'s' if days_left != 1 else ''}") \
+            ui.label(f"{exam.day:%a %d %b %Y} · {when_label(exam.day, exam.today or today)}") \
                 .classes("text-sm ss-muted")
         with ui.row().classes("gap-1"):
             for topic, weight in exam.topics:

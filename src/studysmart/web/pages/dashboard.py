@@ -38,7 +38,7 @@ class DashboardData:
 def _load(zone: ZoneInfo) -> Callable[[Session, User], DashboardData]:
     def load(session: Session, user: User) -> DashboardData:
         now = utcnow()
-        upcoming = exams.load_exams(session=session, user=user, now=now)
+        upcoming = exams.load_exams(session=session, user=user, now=now, upcoming_only=True)
         return DashboardData(summary=analytics.today_summary(session=session, user=user, now=now, zone=zone),
                              training=training.get_status(session=session),
                              next_exam=next(iter(upcoming), None))
