@@ -176,3 +176,29 @@ def test_huge_ids_and_long_folded_topics_are_4xx(client: TestClient) -> None:
     response = client.post("/api/v1/tasks", headers=headers,
                            json={"title": "T", "topic": "ß" * 100, "difficulty": "easy"})  # folds to 200 chars
     assert response.status_code == 422 and _field(response) == "topic"
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("complete", '{"correct": true, "seconds": NaN}', "seconds"),
+    ("complete", '{"correct": true, "seconds": Infinity}', "seconds"),
+    ("complete", '{"correct": true, "seconds": -Infinity}', "seconds"),
+    ("create", '{"title": 1e999, "topic": "Algebra", "difficulty": "easy"}', "title"),
+    ("create", '{"title": "T", "topic": "\\ud800", "difficulty": "easy"}', "topic"),
+])
+def test_values_json_cannot_echo_are_still_a_422_naming_the_field(client: TestClient, path: str, body: str,
+                                                                   field: str) -> None:
+    """The 422 echoes the rejected input; NaN, Infinity and lone surrogates must not turn it into a 500."""
+    headers = register(client)
+    task = create_task(client, headers)
+    url = f"/api/v1/tasks/{task['id']}/complete" if path == "complete" else "/api/v1/tasks"
+    response = client.post(url, content=body, headers={**headers, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert _field(response) == field
+    json.loads(response.text)  # strict JSON
+    assert client.get("/api/v1/tasks", headers=headers).json()["total"] == 1
+
+
+def test_paging_beyond_any_database_integer_is_422(client: TestClient) -> None:
+    headers = register(client)
+    response = client.get("/api/v1/tasks", params={"offset": 2**63}, headers=headers)
+    assert response.status_code == 422 and _field(response) == "offset"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from studysmart.tasks.service import AlreadyCompleted, InvalidTaskInput, TaskNotFound
@@ -39,8 +43,35 @@ def register_error(error: type[Exception], mapper: ErrorMapper) -> None:
     MAPPERS[error] = mapper
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` if it can be written as strict JSON (no NaN/Infinity, no lone surrogates), else its repr."""
+    try:
+        json.dumps(jsonable_encoder(value), allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        return repr(value)
+    return value
+
+
+def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 body, with every echoed ``input`` and ``ctx`` made JSON-safe.
+
+    The default handler echoes the rejected value, so a NaN, an Infinity or a lone surrogate in a request turned
+    its own 422 into a 500 when the answer was rendered.
+    """
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        error = dict(error)
+        for key in ("input", "ctx"):
+            if key in error:
+                error[key] = _json_safe(error[key])
+        errors.append(error)
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
-    """Install one handler per mapped domain error."""
+    """Install one handler per mapped domain error, and the request-validation handler."""
+    app.add_exception_handler(RequestValidationError, validation_error)
     for error, mapper in MAPPERS.items():
         app.add_exception_handler(error, _handler(mapper))
 

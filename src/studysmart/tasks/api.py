@@ -56,7 +56,7 @@ def create(body: TaskCreate, user: CurrentUser, session: SessionDep) -> TaskRead
 def list_tasks(user: CurrentUser, session: SessionDep, status: TaskStatus | None = None,
                topic: Annotated[str | None, Query(max_length=100)] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
-               offset: Annotated[int, Query(ge=0)] = 0) -> TaskPage:
+               offset: Annotated[int, Query(ge=0, le=2**31)] = 0) -> TaskPage:
     tasks, total = service.list_tasks(session=session, user=user, status=status, topic=topic, limit=limit,
                                       offset=offset)
     return TaskPage(items=[task_read(t) for t in tasks], total=total, limit=limit, offset=offset)
