@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from studysmart.core.db import make_engine
+from studysmart.core.config import Settings
+from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
+from studysmart.migrations import upgrade
 from studysmart.models import Base
+from studysmart.planning.models import Exam
+from studysmart.predictions.models import PredictionLog
+from studysmart.tasks.models import Task
+from studysmart.users.models import User
+from tests.factories import make_task, make_user
 
 
 def test_migrations_match_models(migrated: str) -> None:
@@ -16,3 +25,38 @@ def test_migrations_match_models(migrated: str) -> None:
         diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def _counts(session: Session) -> dict[str, int]:
+    return {model.__name__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Task, PredictionLog, Exam)}
+
+
+def test_ids_of_deleted_tasks_are_not_reused_and_the_rebuild_keeps_every_row(settings: Settings) -> None:
+    """0003 rebuilds tasks and exams on SQLite (AUTOINCREMENT): rows and the rows that reference them survive."""
+    upgrade(settings.database_url, "0002")
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    now = utcnow()
+    with transaction(sessions) as session:
+        user = make_user(session, now=now)
+        made = [make_task(session, user, now=now) for _ in range(3)]  # each with its prediction log
+        session.add(Exam(owner_id=user.id, name="Final", exam_date=now.date(), minutes_per_weekday=[30] * 7,
+                         days_off=[], timezone="UTC", materialized={}, created_at=now, updated_at=now))
+    with sessions() as session:
+        before = _counts(session)
+    assert before["Task"] == 3 and before["PredictionLog"] >= 3 and before["Exam"] == 1
+    ids = [t.id for t in made]
+    upgrade(settings.database_url)
+    with transaction(sessions) as session:
+        assert session.scalars(select(Task.id).order_by(Task.id)).all() == ids
+        assert _counts(session) == before
+        owner = session.get(User, user.id)
+        assert owner is not None
+        logs_of_newest = session.scalar(select(func.count()).where(PredictionLog.task_id == ids[-1]))
+        session.delete(session.get(Task, ids[-1]))  # the newest task: the id SQLite used to hand out again
+        session.flush()
+        assert session.scalar(select(func.count()).select_from(PredictionLog)) == \
+            before["PredictionLog"] - logs_of_newest  # the cascade still works
+        assert make_task(session, owner, now=now).id > ids[-1]
+    engine.dispose()

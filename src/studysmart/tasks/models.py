@@ -49,7 +49,9 @@ class Task(Base):
     """One study task of one student, with the prediction shown when it was created and, once done, the outcome."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_owner_status", "owner_id", "status"),)
+    # AUTOINCREMENT: SQLite would otherwise give a deleted task's id to the next task, and a stale page or a
+    # stored reference (an exam's materialized days) would then act on an unrelated task.
+    __table_args__ = (Index("ix_tasks_owner_status", "owner_id", "status"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
