@@ -176,6 +176,9 @@ def test_huge_ids_and_long_folded_topics_are_4xx(client: TestClient) -> None:
     response = client.post("/api/v1/tasks", headers=headers,
                            json={"title": "T", "topic": "ß" * 100, "difficulty": "easy"})  # folds to 200 chars
     assert response.status_code == 422 and _field(response) == "topic"
+    response = client.post("/api/v1/topics", headers=headers, json={"name": "ß" * 60})
+    assert response.status_code == 422 and _field(response) == "name"  # this route's field
+    assert "at most" in response.json()["detail"][0]["msg"]
 
 
 @pytest.mark.parametrize(("path", "body", "field"), [

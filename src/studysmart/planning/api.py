@@ -25,7 +25,7 @@ ExamId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 def register_errors() -> None:
     """Map ExamNotFound to 404 and PlanningError (``field`` names the input) to 422."""
     register_error(service.ExamNotFound, lambda e: JSONResponse({"detail": "exam not found"}, status_code=404))
-    register_error(PlanningError, lambda e: field_error(422, e.field, e.message))  # type: ignore[attr-defined]
+    register_error(PlanningError, lambda e: field_error(422, e.field, e.message, e.where))  # type: ignore[attr-defined]
 
 
 register_errors()

@@ -105,8 +105,8 @@ def _topic_rows(session: Session, topics: Sequence[Mapping[str, Any]]) -> list[E
     for i, entry in enumerate(topics):
         try:
             topic = tasks.get_or_create_topic(session=session, name=str(entry.get("topic") or ""))
-        except tasks.InvalidTaskInput:
-            raise InvalidExamError(f"topics[{i}].topic", "must be a non-empty topic name") from None
+        except tasks.InvalidTaskInput as exc:
+            raise InvalidExamError(f"topics[{i}].topic", exc.reason) from None
         if topic.id in seen:
             raise InvalidExamError(f"topics[{i}].topic", f"duplicate topic {topic.name!r}")
         seen.add(topic.id)
@@ -335,7 +335,8 @@ def materialize_day(*, session: Session, user: User, exam_id: int, day: date, no
         return Materialized(made, created=False)
     today = local_today(exam, now)
     if not today <= day < exam.exam_date:
-        raise PlanningError("date", f"{day} is not a day of the remaining plan ({today} to the day before the exam)")
+        raise PlanningError("date", f"{day} is not a day of the remaining plan ({today} to the day before the exam)",
+                            where="path")
     plan = exam_state(session=session, user=user, exam_id=exam_id, now=now).plan
     planned = plan.day(day)
     specs = materialise(planned, exam_name=exam.name) if planned is not None else []

@@ -36,12 +36,14 @@ MAX_HORIZON_DAYS = 730
 
 
 class PlanningError(ValueError):
-    """A planning input is unusable; ``field`` names the input field at fault (e.g. ``topics[1].weight``)."""
+    """A planning input is unusable; ``field`` names the input field at fault (e.g. ``topics[1].weight``), and
+    ``where`` the part of the request it came in ("body", or "path" for a date in the URL)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, where: str = "body") -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.where = where
 
 
 class InvalidExamError(PlanningError):

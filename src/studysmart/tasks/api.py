@@ -105,7 +105,10 @@ def list_topics(session: SessionDep, user: CurrentUser,
 
 @topics_router.post("", response_model=TopicRead, status_code=status.HTTP_201_CREATED)
 def create_topic(body: TopicCreate, session: SessionDep, user: CurrentUser) -> Topic:
-    topic = service.get_or_create_topic(session=session, name=body.name)
+    try:
+        topic = service.get_or_create_topic(session=session, name=body.name)
+    except service.InvalidTaskInput as exc:  # the service names the task's field, "topic"; here it is "name"
+        raise service.InvalidTaskInput("name", exc.reason) from None
     session.commit()
     return topic
 
