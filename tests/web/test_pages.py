@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -76,6 +77,14 @@ async def test_dashboard_shows_the_next_exam_when_planning_provides_one(
     await log_in(user, student.email)
     await see(user, "Maths final")
     await user.should_see("Expected score now 64% (52%–75%)")
+    await user.should_not_see("Day-by-day plan")  # the dashboard shows no days of the plan: no empty section
+
+
+def test_the_readiness_line_compares_with_the_target() -> None:
+    ready = exams.ExamReadiness(expected_score=0.64, low=0.52, high=0.75, forecast_on_exam_day=0.78, target=0.8)
+    assert exams.readiness_line(ready).endswith("· target 80%: behind")
+    assert exams.readiness_line(replace(ready, target=0.75)).endswith("· target 75%: on track")  # by exam day
+    assert exams.readiness_line(replace(ready, forecast_on_exam_day=None, target=0.7)).endswith("target 70%: behind")
 
 
 async def test_dashboard_skips_exams_that_have_passed(user: User, student: Account) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pytest
 from icalendar import Calendar
 from nicegui.testing import User
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from studysmart.planning import service as planning
 from studysmart.planning.models import Exam
 from studysmart.tasks.models import Task
 from studysmart.users.models import User as Account
+from studysmart.web.pages import preparation
 from studysmart.web.pages.preparation import parse_dates, parse_topics
 from tests.factories import make_user
 from tests.web.conftest import BROWSER_ZONE, log_in, see
@@ -141,3 +143,42 @@ async def test_the_dashboard_shows_the_next_exam_from_planning(user: User, stude
     with user.scope(marker="next-exam"):
         await see(user, "Maths finals")
         await user.should_see("Expected score now")
+
+
+async def test_a_page_left_open_past_midnight_does_not_add_yesterdays_tasks(
+        user: User, student: Account, now: datetime, sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _add_exam(sessions, student, now)
+    await log_in(user, student.email, path=f"/?next={PATH}")
+    await see(user, marker="materialize")
+    monkeypatch.setattr(preparation, "utcnow", lambda: now + timedelta(days=1))  # the clock passes midnight
+    user.find(marker="materialize").click()
+    await see(user, "Your plan has moved on to a new day")
+    with sessions() as session:
+        assert list(session.scalars(select(Task).where(Task.owner_id == student.id))) == []
+
+
+async def test_a_past_exam_is_listed_last_can_be_renamed_and_is_not_the_next_exam(
+        user: User, student: Account, now: datetime, sessions: sessionmaker[Session]) -> None:
+    past_id = _add_exam(sessions, student, now - timedelta(days=9), name="Mock exam")  # its day was 3 days ago
+    with transaction(sessions) as session:
+        account = session.get(Account, student.id)
+        assert account is not None
+        planning.update_exam(session=session, user=account, exam_id=past_id, changes={"name": "Mock exam 1"},
+                             now=now)
+        planning.update_exam(session=session, user=account, exam_id=past_id, changes={"target_score": 0.5},
+                             now=now)
+    await log_in(user, student.email)
+    await see(user, marker="next-exam")
+    with user.scope(marker="next-exam"):
+        await see(user, "No upcoming exams")
+    _add_exam(sessions, student, now, name="Final exam")
+    await user.open(PATH)
+    await see(user, "Final exam")
+    await user.should_see("3 days ago")
+    [column] = user.find(marker="exams").elements
+    cards = [e for e in column.descendants() if "exam" in e._markers]  # in page order
+    assert len(cards) == 2
+    texts = [" ".join(str(getattr(c, "text", "")) for c in card.descendants()) for card in cards]
+    assert "Final exam" in texts[0] and "Mock exam 1" in texts[1]  # upcoming first, past last
+    assert "on exam day" not in texts[1] and "target 50%" in texts[1]  # no forecast for a day that has passed

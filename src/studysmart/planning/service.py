@@ -114,11 +114,14 @@ def _topic_rows(session: Session, topics: Sequence[Mapping[str, Any]]) -> list[E
     return rows
 
 
-def _check(exam: Exam, today: date) -> None:
-    """Validate the exam as the planner sees it (raises InvalidExamError naming the field)."""
+def _check(exam: Exam, today: date, *, check_date: bool = True) -> None:
+    """Validate the exam as the planner sees it (raises InvalidExamError naming the field); ``check_date``
+    False accepts an exam day that has passed (editing the name or topics of a past exam)."""
     if exam.name is None or not exam.name.strip():
         raise InvalidExamError("name", "must not be empty")
-    exam_spec(exam).validate(today)
+    spec = exam_spec(exam)
+    if check_date:
+        spec.validate(today)
 
 
 def create_exam(*, session: Session, user: User, name: str, date: date, topics: Sequence[Mapping[str, Any]],
@@ -208,7 +211,7 @@ def update_exam(*, session: Session, user: User, exam_id: int, changes: Mapping[
         exam.topics.clear()
         session.flush()  # the old rows go first: a topic kept in the list would clash on (exam, topic)
         exam.topics.extend(_topic_rows(session, changes["topics"]))
-    _check(exam, local_today(exam, now))
+    _check(exam, local_today(exam, now), check_date="date" in changes)
     exam.updated_at = now
     exam.plan_stamp = None
     session.flush()

@@ -32,6 +32,7 @@ class ExamReadiness:
     low: float
     high: float
     forecast_on_exam_day: float | None = None
+    target: float | None = None  # the student's target score, when they set one
 
 
 @dataclass(frozen=True)
@@ -74,24 +75,29 @@ def set_exam_source(source: ExamSource | None) -> None:
     _source = source
 
 
-def load_exams(*, session: Session, user: User, now: datetime, upcoming_only: bool = False) -> list[ExamView]:
-    """The student's exams, soonest first (empty until a planning source is registered).
+def is_upcoming(exam: ExamView, now: datetime) -> bool:
+    """Whether the exam's day has not passed (in the exam's time zone when the view knows it)."""
+    return exam.day >= (exam.today or now.date())
+
+
+def load_exams(*, session: Session, user: User, now: datetime) -> list[ExamView]:
+    """The student's exams: upcoming ones soonest first, then past ones, latest first (empty until a planning
+    source is registered).
 
     Args:
         session: a database session.
         user: the student.
         now: the current time.
-        upcoming_only: leave out exams whose day has passed (in the exam's time zone when the view knows it).
 
     Returns:
         The exams.
     """
     if _source is None:
         return []
-    found = sorted(_source(session=session, user=user, now=now), key=lambda exam: exam.day)
-    if upcoming_only:
-        found = [exam for exam in found if exam.day >= (exam.today or now.date())]
-    return found
+    found = _source(session=session, user=user, now=now)
+    upcoming = sorted((exam for exam in found if is_upcoming(exam, now)), key=lambda exam: exam.day)
+    past = sorted((exam for exam in found if not is_upcoming(exam, now)), key=lambda exam: exam.day, reverse=True)
+    return upcoming + past
 
 
 def when_label(day: date, today: date) -> str:
@@ -126,7 +132,9 @@ def exam_view(state: planning.ExamState, now: datetime) -> ExamView:
         name=exam.name, day=exam.exam_date,
         topics=tuple((et.topic.name, et.weight / total) for et in exam.topics),
         minutes_per_day=sum(exam.minutes_per_weekday) / 7.0,
-        readiness=ExamReadiness(ready.expected_score, ready.low, ready.high, ready.forecast_on_exam_day),
+        readiness=ExamReadiness(ready.expected_score, ready.low, ready.high,
+                                ready.forecast_on_exam_day if exam.exam_date > today else None,
+                                exam.target_score),
         plan=tuple(ExamPlanDay(d.date, d.minutes_available, d.minutes_planned, _item_lines(d))
                    for d in plan.days if d.date >= today),
         ics=lambda: plan_to_ics(plan, exam_name=name, timezone=zone, generated_at=now),
@@ -150,6 +158,10 @@ def readiness_line(readiness: ExamReadiness | None) -> str:
             f"({percent(readiness.low)}–{percent(readiness.high)})")
     if readiness.forecast_on_exam_day is not None:
         text += f" · on exam day {percent(readiness.forecast_on_exam_day)} if you follow the plan"
+    if readiness.target is not None:
+        outlook = readiness.expected_score if readiness.forecast_on_exam_day is None \
+            else readiness.forecast_on_exam_day
+        text += f" · target {percent(readiness.target)}: {'on track' if outlook >= readiness.target else 'behind'}"
     return text
 
 
@@ -171,7 +183,7 @@ def exam_card(exam: ExamView, *, today: date, on_ics: Callable[[ExamView], objec
             ui.linear_progress(value=exam.readiness.expected_score, show_value=False) \
                 .props("rounded size=8px") \
                 .props(f'aria-label="Expected score {percent(exam.readiness.expected_score)}"')
-        if exam.plan:
+        if exam.plan and plan_days > 0:
             with ui.expansion("Day-by-day plan", icon="calendar_month").classes("w-full"):
                 for day in exam.plan[:plan_days]:
                     with ui.row().classes("w-full gap-2 items-baseline"):

@@ -33,15 +33,17 @@ class DashboardData:
     summary: analytics.DaySummary
     training: training.TrainingStatus
     next_exam: exams.ExamView | None
+    has_exams: bool  # any exam, past ones included
 
 
 def _load(zone: ZoneInfo) -> Callable[[Session, User], DashboardData]:
     def load(session: Session, user: User) -> DashboardData:
         now = utcnow()
-        upcoming = exams.load_exams(session=session, user=user, now=now, upcoming_only=True)
+        found = exams.load_exams(session=session, user=user, now=now)  # upcoming (soonest first), then past
+        upcoming = [exam for exam in found if exams.is_upcoming(exam, now)]
         return DashboardData(summary=analytics.today_summary(session=session, user=user, now=now, zone=zone),
                              training=training.get_status(session=session),
-                             next_exam=next(iter(upcoming), None))
+                             next_exam=next(iter(upcoming), None), has_exams=bool(found))
     return load
 
 
@@ -108,11 +110,12 @@ def _plan_card(summary: analytics.DaySummary) -> None:
             ui.link(f"and {len(summary.planned) - SHOWN_PLANNED} more", "/dashboard/tasks").classes("text-sm")
 
 
-def _exam_card(exam: exams.ExamView | None, today: datetime) -> None:
+def _exam_card(exam: exams.ExamView | None, today: datetime, has_exams: bool) -> None:
     with ui.card().classes("ss-card gap-2").mark("next-exam"):
         ui.label("Next exam").classes("text-lg font-semibold").props('role=heading aria-level="2"')
         if exam is None:
-            empty_state("No exams yet. Add one on the preparation page to see how ready you are.",
+            empty_state("No upcoming exams. Add your next one on the preparation page to see how ready you are."
+                        if has_exams else "No exams yet. Add one on the preparation page to see how ready you are.",
                         action="Preparation", target="/dashboard/preparation", icon="event")
         else:
             exams.exam_card(exam, today=today.date(), plan_days=0)
@@ -147,5 +150,5 @@ def register() -> None:
                       f"{summary.week_correct} of {summary.week_answered} correct" if summary.week_answered
                       else "no answers yet", "stat-week")
             _plan_card(summary)
-            _exam_card(data.next_exam, utcnow().astimezone(who.zone))
+            _exam_card(data.next_exam, utcnow().astimezone(who.zone), data.has_exams)
         return None

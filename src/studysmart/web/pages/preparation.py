@@ -137,6 +137,13 @@ class PreparationView:
         """Add today's planned tasks of the exam to the task list."""
         exam_id, day = exam.id, exam.today
         assert exam_id is not None and day is not None
+        if not await self.load():
+            return
+        current = next((e for e in self.upcoming if e.id == exam_id), None)
+        if current is None or current.today != day:  # deleted elsewhere, or the page stayed open past midnight
+            self.render_list.refresh()
+            ui.notify("Your plan has moved on to a new day: check today's tasks, then add them.", type="info")
+            return
         outcome = await self.act(lambda s, u: planning.materialize_day(session=s, user=u, exam_id=exam_id,
                                                                        day=day, now=utcnow()))
         if outcome.ok and outcome.value is not None:
