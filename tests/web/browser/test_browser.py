@@ -139,8 +139,10 @@ class Watch:
         page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}")  # type: ignore[attr-defined]
                 if m.type == "error" else None)
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))  # type: ignore[attr-defined]
+        # ERR_ABORTED is the browser cancelling a request when the test navigates on (e.g. a component's module
+        # still loading): not a failure of the app. Every other failure, and every HTTP error, counts.
         page.on("requestfailed", lambda r: self.problems.append(  # type: ignore[attr-defined]
-            f"request failed: {r.method} {r.url} {r.failure}"))
+            f"request failed: {r.method} {r.url} {r.failure}") if "ERR_ABORTED" not in str(r.failure) else None)
         page.on("response", lambda r: self.problems.append(f"HTTP {r.status}: {r.url}")  # type: ignore[attr-defined]
                 if r.status >= 400 else None)
 
