@@ -184,6 +184,63 @@ def test_materialize_creates_the_days_tasks_once(session: Session, student: User
         assert caught.value.field == "date"
 
 
+def _cells(items) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for item in items:
+        out[(item.topic, item.difficulty)] = out.get((item.topic, item.difficulty), 0) + item.count - item.done
+    return out
+
+
+def _task_cells(found: list[Task]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for task in found:
+        key = (task.topic.name, task.difficulty.value)
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def test_once_todays_tasks_are_added_the_plan_keeps_them_as_todays_work(session: Session, student: User) -> None:
+    exam = new_exam(session, student)
+    made = service.materialize_day(session=session, user=student, exam_id=exam.id, day=TODAY, now=NOW).tasks
+    session.commit()
+    first = made[0]
+    tasks.complete_task(session=session, user=student, task_id=first.id, correct=True, seconds=60.0,
+                        now=NOW + timedelta(minutes=5))  # a completion moves the predictions: a replan
+    session.commit()
+    later = NOW + timedelta(minutes=10)
+    today = service.exam_plan(session=session, user=student, exam_id=exam.id, now=later).day(TODAY)
+    assert today is not None
+    pending = [t for t in made if t.id != first.id]
+    assert _cells(today.items) == _task_cells(pending)  # the plan's open work today is the task list
+    assert sum(i.done for i in today.items) == 1
+    tasks.delete_task(session=session, user=student, task_id=pending[0].id)  # the list changes: so does the plan
+    session.commit()
+    today = service.exam_plan(session=session, user=student, exam_id=exam.id, now=later).day(TODAY)
+    assert today is not None and _cells(today.items) == _task_cells(pending[1:])
+
+
+def test_unfinished_tasks_of_a_missed_day_move_to_the_next_day_instead_of_piling_up(
+        session: Session, student: User) -> None:
+    exam = new_exam(session, student)
+    yesterday = service.materialize_day(session=session, user=student, exam_id=exam.id, day=TODAY, now=NOW).tasks
+    session.commit()
+    tomorrow = NOW + timedelta(days=1)
+    result = service.materialize_day(session=session, user=student, exam_id=exam.id, day=TODAY + timedelta(days=1),
+                                     now=tomorrow)
+    session.commit()
+    assert result.created and result.carried > 0
+    carried = [t for t in result.tasks if t.id in {y.id for y in yesterday}]
+    assert len(carried) == result.carried and all(t.due_date == TODAY + timedelta(days=1) for t in carried)
+    open_tasks = list(session.scalars(select(Task).where(Task.owner_id == student.id,
+                                                         Task.status != TaskStatus.DONE)))
+    planned = service.exam_plan(session=session, user=student, exam_id=exam.id, now=tomorrow)
+    day = planned.day(TODAY + timedelta(days=1))
+    assert day is not None and day.minutes_planned <= day.minutes_available
+    # the open list is the day's tasks plus yesterday's leftovers the new day had no place for, never both
+    assert len(open_tasks) == len(result.tasks) + len(yesterday) - result.carried
+    assert _cells(day.items) == _task_cells(result.tasks)
+
+
 def test_the_ics_has_one_event_per_study_block(session: Session, student: User) -> None:
     exam = new_exam(session, student, days=4, days_off=[TODAY + timedelta(days=1)], timezone="Europe/Berlin")
     plan = service.exam_plan(session=session, user=student, exam_id=exam.id, now=NOW)

@@ -167,6 +167,8 @@ def plan_exam(
     options: PlanOptions | None = None,
     completed: Sequence[CompletedWork] = (),
     previous: Plan | None = None,
+    today_committed: Sequence[CompletedWork] = (),
+    today_closed: bool = False,
 ) -> Plan:
     """Plan (or replan) the days from ``today`` to the day before the exam.
 
@@ -180,6 +182,10 @@ def plan_exam(
             (diminishing returns), today's work stays on today and uses up its minutes.
         previous: the plan being replanned; its past days come back with what was done on them, and its
             planned-but-undone past work is reported as ``missed``.
+        today_committed: work on the student's task list for today and not done yet: it stays on today (shown
+            as planned), counts as practice and takes today's minutes before any new work.
+        today_closed: today's tasks are on the list: today gets no new work beyond ``today_committed``, so the
+            plan and the task list agree.
 
     Returns:
         The plan. Each day's planned minutes (new work) fit its minutes.
@@ -198,18 +204,26 @@ def plan_exam(
         for (topic, difficulty), (count, _) in by_cell.items():
             if (topic, difficulty) in cell_of:
                 already[topic] += count * float(options.gain_model.efficiency(cell_of[(topic, difficulty)].p_correct))
+    committed = _done_by_day(today_committed, predictions, today, exam.date).get(today, {})
+    for (topic, difficulty), (count, _) in committed.items():
+        if (topic, difficulty) in cell_of:
+            already[topic] += count * float(options.gain_model.efficiency(cell_of[(topic, difficulty)].p_correct))
     days = exam.study_days(today)
     budgets = []
     for day in days:
         spent = sum(seconds for _, seconds in done.get(day, {}).values())
+        if day == today:
+            spent += sum(seconds for _, seconds in committed.values())
         free = exam.minutes_on(day) - spent / 60.0
-        budgets.append(max(0.0, math.floor(free * 10 + 1e-9) / 10.0) * 60.0)
+        closed = day == today and today_closed
+        budgets.append(0.0 if closed else max(0.0, math.floor(free * 10 + 1e-9) / 10.0) * 60.0)
     problem = _build_problem(exam, predictions, days, budgets, gains, already, options)
     counts, solver, status = _solve(problem, options) if days else ([], "none", "no days before the exam")
-    _enforce_minutes(exam, days, counts, problem, done)
+    _enforce_minutes(exam, days, counts, problem, done, {today: sum(seconds for _, seconds in committed.values())})
     out_days = [_past_day(exam, d, done.get(d, {}), cell_of) for d in exam.study_days(start) if d < today]
     for j, day in enumerate(days):
-        out_days.append(_future_day(exam, day, counts[j], problem, done.get(day, {}), cell_of))
+        out_days.append(_future_day(exam, day, counts[j], problem, done.get(day, {}), cell_of,
+                                    committed if day == today else {}))
     return Plan(
         created_on=start,
         exam_date=exam.date,
@@ -243,11 +257,12 @@ def _enforce_minutes(
     counts: list[dict[int, int]],
     problem: Problem,
     done: Mapping[date, Mapping],
+    committed_seconds: Mapping[date, float],
 ) -> None:
     """The hard check after rounding: drop planned items (least value per second first) while a day's shown
-    minutes (work done + safe duration of the new work, rounded up) exceed its minutes."""
+    minutes (work done and committed + safe duration of the new work, rounded up) exceed its minutes."""
     for j, day in enumerate(days):
-        spent = sum(seconds for _, seconds in done.get(day, {}).values())
+        spent = sum(seconds for _, seconds in done.get(day, {}).values()) + committed_seconds.get(day, 0.0)
         planned = counts[j]
         while planned and displayed_minutes(spent + safe_seconds(*problem.load(planned), problem.z)) > exam.minutes_on(
             day
@@ -278,10 +293,16 @@ def _past_day(exam: ExamSpec, day: date, by_cell: Mapping, cell_of: Mapping) -> 
 
 
 def _future_day(
-    exam: ExamSpec, day: date, planned: dict[int, int], problem: Problem, by_cell: Mapping, cell_of: Mapping
+    exam: ExamSpec, day: date, planned: dict[int, int], problem: Problem, by_cell: Mapping, cell_of: Mapping,
+    committed: Mapping[tuple[str, str], tuple[int, float]],
 ) -> PlanDay:
     done_items = {(i.topic, i.difficulty): i for i in _done_items(by_cell, cell_of)}
-    spent = sum(seconds for _, seconds in by_cell.values())
+    for key, (count, seconds) in committed.items():  # on the task list, not done yet: planned items
+        prior = done_items.get(key)
+        done_items[key] = PlanItem(key[0], key[1], count + (prior.count if prior else 0),
+                                   seconds + (prior.expected_seconds if prior else 0.0),
+                                   cell_of[key].p_correct if key in cell_of else None, prior.done if prior else 0)
+    spent = sum(seconds for _, seconds in by_cell.values()) + sum(seconds for _, seconds in committed.values())
     mean, var = problem.load(planned)
     minutes = displayed_minutes(spent + safe_seconds(mean, var, problem.z))
     items = []

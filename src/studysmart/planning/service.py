@@ -5,10 +5,16 @@ The plan is computed lazily: reading an exam's plan or readiness recomputes both
 ``plan_stamp`` no longer matches (the local date, the student's completed tasks and the serving model version
 are in it; editing the exam clears it). A recompute replans from the stored plan, so work done stays on its
 day, missed days are redistributed and every day keeps within its minutes.
+
+Adding a day's tasks to the task list (``materialize_day``) closes that day in the plan: from then on its work
+is the tasks on the list (done or not), so the plan and the list agree. Unfinished tasks of earlier planned days
+move to the new day first, as far as its minutes go, and new tasks only fill the rest, so missed work does not
+pile up on the list.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -25,7 +31,7 @@ from studysmart.planning.models import Exam, ExamTopic
 from studysmart.planning.plan import Plan, materialise
 from studysmart.planning.planner import PlanOptions, plan_exam
 from studysmart.planning.readiness import Readiness, readiness
-from studysmart.planning.spec import ExamSpec, InvalidExamError, PlanningError, TopicWeight
+from studysmart.planning.spec import CompletedWork, ExamSpec, InvalidExamError, PlanningError, TopicWeight
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.users.models import User
@@ -68,10 +74,12 @@ class ExamState:
 
 @dataclass(frozen=True)
 class Materialized:
-    """The tasks of one planned day; ``created`` is False when the day had been materialized before."""
+    """The tasks of one planned day; ``created`` is False when the day had been materialized before, and
+    ``carried`` counts unfinished tasks of earlier planned days moved to this day instead of new ones."""
 
     tasks: list[Task]
     created: bool
+    carried: int = 0
 
 
 # -- exams -----------------------------------------------------------------------------------------------------
@@ -233,8 +241,20 @@ def _completion_stamp(session: Session, user: User) -> str:
     return f"{count}:{id_sum}:{last.isoformat() if last else '-'}"
 
 
-def _stamp(session: Session, user: User, today: date) -> str:
-    return f"{today.isoformat()}|{_completion_stamp(session, user)}|{serving_model_key(session, user)}"
+def _pending_today(session: Session, user: User, exam: Exam, today: date) -> list[Task] | None:
+    """None while today's planned tasks are not on the student's list; else those of them not done yet."""
+    ids = (exam.materialized or {}).get(today.isoformat())
+    if ids is None:
+        return None
+    return list(session.scalars(select(Task).where(Task.owner_id == user.id, Task.id.in_(ids),
+                                                   Task.status != TaskStatus.DONE).order_by(Task.id)))
+
+
+def _stamp(session: Session, user: User, today: date, pending: list[Task] | None) -> str:
+    today_list = "open" if pending is None else hashlib.sha256(
+        ",".join(f"{t.id}:{t.topic_id}:{t.difficulty.value}" for t in pending).encode()).hexdigest()[:16]
+    return (f"{today.isoformat()}|{_completion_stamp(session, user)}|{serving_model_key(session, user)}"
+            f"|{today_list}")
 
 
 def _json(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -247,8 +267,10 @@ def _planning_day(exam: Exam, now: datetime) -> date:
     return min(local_today(exam, now), exam.exam_date)
 
 
-def _compute(session: Session, user: User, exam: Exam, today: date, options: PlanOptions | None
-             ) -> tuple[Plan, Readiness]:
+def _compute(session: Session, user: User, exam: Exam, today: date, options: PlanOptions | None,
+             pending: list[Task] | None, *, closed: bool | None = None) -> tuple[Plan, Readiness]:
+    """Plan and readiness; ``pending`` are unfinished tasks on today's list (None: today's tasks were not added),
+    and today is closed to new work when they were (or as ``closed`` says)."""
     previous = Plan.from_record(exam.plan_record) if exam.plan_record else None
     spec = exam_spec(exam)
     topics: list[Topic] = [et.topic for et in exam.topics]
@@ -256,8 +278,12 @@ def _compute(session: Session, user: User, exam: Exam, today: date, options: Pla
     start = min(previous.created_on, today) if previous is not None else today
     done = completed_work(session=session, user=user, topics=topics, since=start,
                           zone=_zone(exam.timezone))
+    names = {t.id: t.name for t in topics}
+    committed = [CompletedWork(today, names[t.topic_id], t.difficulty.value, 1, t.expected_seconds)
+                 for t in pending or () if t.topic_id in names]
     plan = plan_exam(spec, inputs.predictions, today=today, gains=inputs.gains, options=options,
-                     completed=done, previous=previous)
+                     completed=done, previous=previous, today_committed=committed,
+                     today_closed=pending is not None if closed is None else closed)
     model = (options or PlanOptions()).gain_model
     p_of = {(c.topic, c.difficulty): c.p_correct for c in inputs.predictions.cells}
     practised: dict[str, float] = {}
@@ -289,9 +315,10 @@ def exam_state(*, session: Session, user: User, exam_id: int, now: datetime, for
     """
     exam = get_exam(session=session, user=user, exam_id=exam_id)
     today = _planning_day(exam, now)
-    stamp = _stamp(session, user, today)
+    pending = _pending_today(session, user, exam, today) if today < exam.exam_date else None
+    stamp = _stamp(session, user, today, pending)
     if force or exam.plan_stamp != stamp or exam.plan_record is None or exam.readiness_record is None:
-        plan, ready = _compute(session, user, exam, today, options)
+        plan, ready = _compute(session, user, exam, today, options, pending)
         exam.plan_record = _json(plan.to_record())
         exam.readiness_record = _json(asdict(ready))
         exam.plan_stamp = stamp
@@ -340,15 +367,47 @@ def materialize_day(*, session: Session, user: User, exam_id: int, day: date, no
     if not today <= day < exam.exam_date:
         raise PlanningError("date", f"{day} is not a day of the remaining plan ({today} to the day before the exam)",
                             where="path")
-    plan = exam_state(session=session, user=user, exam_id=exam_id, now=now).plan
+    carried: list[Task] = []
+    if day == today:  # unfinished tasks of earlier planned days come first, as far as today's minutes go
+        exam_state(session=session, user=user, exam_id=exam_id, now=now)  # the stored plan, brought up to date
+        carried = _leftovers_that_fit(session, user, exam, key, exam_spec(exam).minutes_on(day) * 60.0)
+        for task in carried:
+            task.due_date = day
+        plan, _ = _compute(session, user, exam, day, None, carried, closed=False)
+    else:
+        plan = exam_state(session=session, user=user, exam_id=exam_id, now=now).plan
     planned = plan.day(day)
     specs = materialise(planned, exam_name=exam.name) if planned is not None else []
-    made = [
-        tasks.create_task(session=session, user=user, title=spec.title[:200], topic=spec.topic,
-                          difficulty=Difficulty(spec.difficulty), due_date=spec.planned_for,
-                          notes=f"Planned for {exam.name}", now=now)
-        for spec in specs
-    ]
-    exam.materialized = {**(exam.materialized or {}), key: [task.id for task in made]}
+    taken = {(t.topic.name, t.difficulty.value): 0 for t in carried}
+    for t in carried:
+        taken[(t.topic.name, t.difficulty.value)] += 1
+    day_tasks = list(carried)
+    for spec in specs:
+        if taken.get((spec.topic, spec.difficulty), 0) > 0:  # this item is one of the carried tasks
+            taken[(spec.topic, spec.difficulty)] -= 1
+            continue
+        day_tasks.append(tasks.create_task(session=session, user=user, title=spec.title[:200], topic=spec.topic,
+                                           difficulty=Difficulty(spec.difficulty), due_date=spec.planned_for,
+                                           notes=f"Planned for {exam.name}", now=now))
+    exam.materialized = {**(exam.materialized or {}), key: [task.id for task in day_tasks]}
+    exam.plan_stamp = None  # today is now closed: the next read replans around these tasks
     session.flush()
-    return Materialized(made, created=True)
+    return Materialized(day_tasks, created=True, carried=len(carried))
+
+
+def _leftovers_that_fit(session: Session, user: User, exam: Exam, key: str, seconds: float) -> list[Task]:
+    """Unfinished tasks made for earlier planned days of ``exam`` (in its topics), oldest first, as many as
+    their expected times fit in ``seconds``."""
+    ids = sorted({i for day, made in (exam.materialized or {}).items() if day < key for i in made})
+    topic_ids = [et.topic_id for et in exam.topics]
+    if not ids:
+        return []
+    fit: list[Task] = []
+    for task in session.scalars(select(Task).where(Task.owner_id == user.id, Task.id.in_(ids),
+                                                   Task.status == TaskStatus.PLANNED, Task.topic_id.in_(topic_ids))
+                                .order_by(Task.id)):
+        seconds -= task.expected_seconds or 0.0
+        if seconds < 0:
+            break
+        fit.append(task)
+    return fit

@@ -147,9 +147,11 @@ class PreparationView:
         outcome = await self.act(lambda s, u: planning.materialize_day(session=s, user=u, exam_id=exam_id,
                                                                        day=day, now=utcnow()))
         if outcome.ok and outcome.value is not None:
-            count = len(outcome.value.tasks)
-            ui.notify(f"Added {count} task{'s' if count != 1 else ''} for today to your task list.",
-                      type="positive")
+            new = len(outcome.value.tasks) - outcome.value.carried
+            message = f"Added {new} task{'s' if new != 1 else ''} for today to your task list."
+            if outcome.value.carried:
+                message += f" {outcome.value.carried} unfinished from earlier days moved to today."
+            ui.notify(message, type="positive")
             await self.reload()
 
     def ask_delete(self, exam: exams.ExamView) -> None:
