@@ -16,7 +16,7 @@ from studysmart.core import errors, metrics
 from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction
 from studysmart.core.logging import setup_logging
-from studysmart.core.middleware import BodySizeLimit
+from studysmart.core.middleware import BodySizeLimit, SecurityHeaders
 from studysmart.planning import api as planning_api  # importing it maps the planning errors
 from studysmart.predictions import api as predictions_api
 from studysmart.predictions.service import CACHE
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     app.state.sessionmaker = sessions
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
 
     from studysmart.training.jobs import get_jobs  # noqa: PLC0415
 

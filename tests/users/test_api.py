@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
+from studysmart.core import security
 from tests.factories import PASSWORD, create_task, login, register
 
 
@@ -106,3 +108,42 @@ def test_sign_ups_are_rate_limited_per_client(client: TestClient) -> None:
                                                          "display_name": "N"}).status_code for i in range(11)]
     assert codes[:10] == [201] * 10
     assert codes[10] == 429
+
+
+def test_a_deleted_accounts_token_never_belongs_to_the_next_account(client: TestClient) -> None:
+    old = register(client, "first@example.com")  # the newest account: SQLite used to hand its id out again
+    assert client.delete("/api/v1/auth/me", headers=old).status_code == 204
+    new = register(client, "second@example.com")
+    assert client.get("/api/v1/auth/me", headers=old).status_code == 401
+    assert client.get("/api/v1/auth/me", headers=new).json()["email"] == "second@example.com"
+
+
+def test_guesses_at_the_current_password_are_rate_limited(client: TestClient) -> None:
+    headers = register(client, "hal@example.com")
+    codes = [client.post("/api/v1/auth/password", headers=headers,
+                         json={"current_password": f"guess number {i}", "new_password": "a new password"}
+                         ).status_code for i in range(11)]
+    assert codes == [400] * 10 + [429]
+    right = client.post("/api/v1/auth/password", headers=headers,
+                        json={"current_password": PASSWORD, "new_password": "a new password"})
+    assert right.status_code == 429  # even the right password waits: the limit is on attempts
+
+
+def test_a_refused_sign_up_costs_no_password_hash(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    hashed: list[str] = []
+    original = security.hash_password
+    monkeypatch.setattr(security, "hash_password", lambda password: hashed.append(password) or original(password))
+    for i in range(11):
+        client.post("/api/v1/auth/register", json={"email": f"n{i}@example.com", "password": PASSWORD,
+                                                   "display_name": "N"})
+    assert len(hashed) == 10
+
+
+def test_responses_carry_security_headers_and_never_echo_a_password(client: TestClient) -> None:
+    response = client.post("/api/v1/auth/register", json={"email": "i@example.com", "password": "xyzzy12",
+                                                         "display_name": "I"})
+    assert response.status_code == 422 and "xyzzy12" not in response.text
+    for r in (response, client.get("/api/v1/health")):
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert r.headers["x-content-type-options"] == "nosniff"

@@ -150,3 +150,28 @@ async def test_delete_my_account_needs_the_typed_confirmation(user: User, studen
         assert session.scalar(select(func.count()).select_from(Task)) == 0
     await user.open("/dashboard")
     await user.should_see(marker="login-email")
+
+
+async def test_a_tab_left_open_cannot_act_after_this_browser_logged_out(user: User, student: Account) -> None:
+    await log_in(user, student.email, path=f"/?next={PATH}")
+    settings_tab = user.client
+    await user.open("/dashboard")  # another tab of the same browser
+    user.find(marker="logout").click()
+    await see(user, marker="login-email")
+    user.client = settings_tab  # back to the settings tab, still open
+    user.find(marker="export-json").click()
+    await see(user, "Your session has ended; please log in again.")
+    assert not user.download.http_responses  # nothing was exported
+
+
+async def test_password_guesses_are_limited_here_too(user: User, student: Account) -> None:
+    await log_in(user, student.email, path=f"/?next={PATH}")
+    user.find(marker="new-password").type("a brand new password")
+    user.find(marker="repeat-password").type("a brand new password")
+    for i in range(10):
+        user.find(marker="current-password").clear().type(f"wrong guess {i}")
+        user.find(marker="change-password").click()
+        await see(user, "The current password is wrong.")
+    user.find(marker="current-password").clear().type(PASSWORD)
+    user.find(marker="change-password").click()
+    await see(user, "Too many attempts; try again in")

@@ -53,7 +53,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422 body, with every echoed ``input`` and ``ctx`` made JSON-safe.
+    """FastAPI's 422 body, with every echoed ``input`` and ``ctx`` made JSON-safe and no password echoed.
 
     The default handler echoes the rejected value, so a NaN, an Infinity or a lone surrogate in a request turned
     its own 422 into a 500 when the answer was rendered.
@@ -62,6 +62,8 @@ def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     errors = []
     for error in exc.errors():
         error = dict(error)
+        if any("password" in str(part) for part in error.get("loc", ())):
+            error.pop("input", None)  # never echo a password back
         for key in ("input", "ctx"):
             if key in error:
                 error[key] = _json_safe(error[key])

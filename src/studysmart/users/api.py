@@ -51,7 +51,9 @@ def update_me(body: ProfileUpdate, user: CurrentUser, session: SessionDep) -> Us
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
-def change_password(body: ChangePassword, user: CurrentUser, session: SessionDep) -> None:
+def change_password(body: ChangePassword, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> None:
+    service.password_attempt(session=session, user=user, limit=settings.login_attempts_per_minute, now=utcnow())
+    session.commit()
     service.change_password(session=session, user=user, current_password=body.current_password,
                             new_password=body.new_password)
     session.commit()

@@ -17,6 +17,8 @@ class User(Base):
     """A student. ``email`` is stored trimmed and lower-cased, so uniqueness is case-insensitive."""
 
     __tablename__ = "users"
+    # AUTOINCREMENT: a deleted account's id is never given to a new account (tokens and web sessions name the id)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)

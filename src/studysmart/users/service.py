@@ -44,10 +44,10 @@ def register(*, session: Session, email: str, password: str, display_name: str, 
              client: str | None = None, limit: int | None = None) -> User:
     """Create an account; raises EmailTaken. With ``client`` and ``limit``, sign-ups are rate-limited per client
     address (TooManyAttempts); the attempt is then committed first, so it counts even if the sign-up fails."""
-    password_hash = security.hash_password(password)  # slow (~0.5 s): before any database lock is taken
-    if client is not None and limit is not None:
+    if client is not None and limit is not None:  # first: a refused sign-up must not cost a hash
         check_rate_limit(session=session, keys=[f"register:{client}"], limit=limit, now=now)
         session.commit()
+    password_hash = security.hash_password(password)  # slow (~0.5 s): while no database lock is held
     email = normalize_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise EmailTaken(email)
@@ -115,6 +115,13 @@ def user_from_token(*, session: Session, token: str, secret: str) -> User:
 def revoke_tokens(*, session: Session, user: User) -> None:
     """Log out everywhere: every token and session issued so far stops working."""
     user.token_version += 1
+
+
+def password_attempt(*, session: Session, user: User, limit: int, now: datetime) -> None:
+    """Count one attempt at confirming ``user``'s current password; raises TooManyAttempts over ``limit`` a
+    minute. Commit it before ``change_password``, so that wrong guesses count (a stolen token must not be a way to
+    guess the password)."""
+    check_rate_limit(session=session, keys=[f"password:{user.id}"], limit=limit, now=now)
 
 
 def change_password(*, session: Session, user: User, current_password: str, new_password: str) -> None:

@@ -142,8 +142,12 @@ def require_user(request: Request) -> tuple[User, Identity] | RedirectResponse:
 async def act(who: Identity, work: Callable[[Session, User], R]) -> R:
     """Run ``work(session, user)`` for the logged-in user in one transaction, off the event loop.
 
-    Raises SessionExpired (checked again for every action, so a revoked session cannot keep acting).
+    Raises SessionExpired (checked again for every action, so a revoked session cannot keep acting, and a page
+    whose browser has logged out since, in another tab, or in as someone else, cannot act either).
     """
+    if identity() != who:
+        raise SessionExpired("this browser logged out")
+
     def run_in_transaction() -> R:
         with transaction(context.sessions()) as session:
             return work(session, load_user(session, who, utcnow()))

@@ -1,8 +1,9 @@
-"""ids of deleted tasks and exams are never reused on SQLite
+"""ids of deleted users, tasks and exams are never reused on SQLite
 
-Without AUTOINCREMENT, SQLite gives the next row the largest id plus one, so deleting the newest task and
-creating another handed out the deleted id again: a stale page, or an exam's record of the tasks it made,
-then pointed at an unrelated task. SQLite cannot add AUTOINCREMENT in place, so both tables are rebuilt
+Without AUTOINCREMENT, SQLite gives the next row the largest id plus one, so deleting the newest row and
+creating another handed out the deleted id again: a deleted account's token (or web session) then belonged to
+the next account, and a stale page, or an exam's record of the tasks it made, pointed at an unrelated task.
+SQLite cannot add AUTOINCREMENT in place, so the tables are rebuilt
 (copied with their ids; ``env.py`` turns foreign keys off for the rebuild and checks them afterwards).
 PostgreSQL's sequences never reuse ids: nothing to do there.
 
@@ -19,7 +20,7 @@ down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_TABLES = ("tasks", "exams")
+_TABLES = ("users", "tasks", "exams")
 
 
 def _rebuild(autoincrement: bool) -> None:

@@ -12,7 +12,7 @@ from studysmart.core.db import utcnow
 from studysmart.users import export
 from studysmart.users import service as users
 from studysmart.users.models import User
-from studysmart.web import auth
+from studysmart.web import auth, context
 from studysmart.web.actions import perform
 from studysmart.web.components.format import MODEL_LABELS, THEME_LABELS
 from studysmart.web.layout import Frame, frame, theme_value
@@ -115,8 +115,16 @@ class SettingsView:
                                           new_password=new.value)
                     return user
 
+                def attempt(session: Session, user: User) -> None:  # committed first: wrong guesses count
+                    users.password_attempt(session=session, user=user, now=utcnow(),
+                                           limit=context.settings().login_attempts_per_minute)
+
                 try:
+                    await auth.act(self.who, attempt)
                     changed = await auth.act(self.who, work)
+                except users.TooManyAttempts as exc:
+                    current.error = f"Too many attempts; try again in {exc.retry_after} s."
+                    return
                 except users.InvalidCredentials:
                     current.error = "The current password is wrong."
                     return
