@@ -3,6 +3,7 @@ after completions and missed days), materializing a day, the .ics export, LNIRT 
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
@@ -328,3 +329,12 @@ def test_days_are_counted_in_the_exams_time_zone(session: Session, student: User
                                minutes_per_weekday=[30] * 7, timezone="Asia/Tokyo", now=late)
     plan = service.exam_plan(session=session, user=student, exam_id=exam.id, now=late)
     assert plan.days[0].date == date(2025, 3, 4)
+
+
+def test_tasks_on_the_list_are_charged_their_mean_time_like_planned_items() -> None:
+    """A task keeps the median exp(mu) and its 80% interval; the planner counts lognormal means."""
+    z = 1.2815515655446004
+    task = Task(expected_seconds=60.0, seconds_low=60.0 * math.exp(-z), seconds_high=60.0 * math.exp(z))  # sd 1
+    assert service._mean_seconds(task) == pytest.approx(60.0 * math.exp(0.5))
+    assert service._mean_seconds(Task(expected_seconds=60.0)) == 60.0  # no interval: the median
+    assert service._mean_seconds(Task()) is None

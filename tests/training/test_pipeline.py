@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import get_settings
@@ -79,7 +79,28 @@ def test_first_training_stores_and_promotes_every_model(trained: sessionmaker[Se
         ml.load("shrinkage", version.artifact)  # the stored artifact loads
 
 
-def test_a_worse_candidate_is_stored_but_not_promoted(trained: sessionmaker[Session]) -> None:
+def _champions_before_the_data(sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if the champions had been trained before every answer: all hold-out answers are new to them."""
+    with transaction(sessions) as session:
+        session.execute(update(ModelVersion).values(created_at=utcnow() - timedelta(days=30)))
+    monkeypatch.setattr(pipeline, "MIN_FRESH_ROWS", 1)  # the fixture's hold-out has a few answers
+
+
+def test_a_champion_is_never_scored_on_answers_it_was_trained_on(trained: sessionmaker[Session]) -> None:
+    with trained() as session:
+        data = pipeline.all_responses(session)
+    split = pipeline.holdout_split(data)
+    worse = ml.create("avg").fit(split.train)
+    candidate = pipeline.Candidate(name="shrinkage", model=worse, metrics=pipeline._score(worse, split.test),
+                                   n_train=len(split.train), n_test=len(split.test), fit_seconds=0.0)
+    pipeline.score_champions(trained, [candidate], split)  # champion v1 was trained on every answer there is
+    assert candidate.champion_metrics is None and candidate.compared_metrics is None
+    assert "not compared with champion v1: 0 hold-out answers are newer" in candidate.notes[0]
+
+
+def test_a_worse_candidate_is_stored_but_not_promoted(trained: sessionmaker[Session],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    _champions_before_the_data(trained, monkeypatch)
     with trained() as session:
         data = pipeline.all_responses(session)
     split = pipeline.holdout_split(data)
@@ -90,8 +111,8 @@ def test_a_worse_candidate_is_stored_but_not_promoted(trained: sessionmaker[Sess
     pipeline.score_champions(trained, [candidate], split)
     with transaction(trained) as session:
         pipeline.store_and_promote(session, [candidate], run_id=1, tolerance=0.0)
-    assert candidate.champion_metrics is not None
-    assert candidate.metrics["log_loss"] > candidate.champion_metrics["log_loss"]
+    assert candidate.champion_metrics is not None and candidate.compared_metrics is not None
+    assert candidate.compared_metrics["log_loss"] > candidate.champion_metrics["log_loss"]
     assert not candidate.promoted
     with trained() as session:
         assert _champions(session)["shrinkage"] == 1
@@ -100,7 +121,9 @@ def test_a_worse_candidate_is_stored_but_not_promoted(trained: sessionmaker[Sess
         assert stored.is_champion is False
 
 
-def test_scoring_champions_reuses_a_champion_already_loaded_at_its_version(trained: sessionmaker[Session]) -> None:
+def test_scoring_champions_reuses_a_champion_already_loaded_at_its_version(
+        trained: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    _champions_before_the_data(trained, monkeypatch)
     with trained() as session:
         data = pipeline.all_responses(session)
     split = pipeline.holdout_split(data)
@@ -255,3 +278,23 @@ def test_the_worker_scores_the_torch_champion_on_new_tasks(
         assert rows[done_id].scored_at is not None and rows[done_id].correct is True
         assert rows[planned_id].scored_at is None
         assert 0 < rows[done_id].p_correct < 1 and rows[done_id].served is False
+
+
+def test_served_predictions_carry_the_time_they_are_made_as_training_and_evaluation_do(
+        trained: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sequence models read the gap since the last answer and the time of day from a row's ``order``."""
+    from studysmart.predictions import service as predictions
+    from studysmart.tasks.models import Topic
+
+    seen: list[Any] = []
+    with transaction(trained) as session:
+        student = session.scalars(select(User)).first()
+        assert student is not None
+        entry, _ = predictions.serving_entry(session, student)
+        real = entry.model.predict
+        monkeypatch.setattr(entry.model, "predict", lambda queries, **kw: seen.append(queries) or real(queries, **kw))
+        topic = session.scalars(select(Topic)).first()
+        assert topic is not None
+        now = utcnow()
+        predictions.predict_task(session=session, user=student, topic=topic, difficulty=Difficulty.EASY, now=now)
+    assert seen and list(seen[0].order) == [now.timestamp()]

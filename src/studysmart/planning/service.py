@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from studysmart.ml.base import Z80
 from studysmart.planning.ics import plan_to_ics
 from studysmart.planning.inputs import completed_work, serving_model_key, student_inputs
 from studysmart.planning.models import Exam, ExamTopic
@@ -241,6 +243,17 @@ def _completion_stamp(session: Session, user: User) -> str:
     return f"{count}:{id_sum}:{last.isoformat() if last else '-'}"
 
 
+def _mean_seconds(task: Task) -> float | None:
+    """The task's expected time as the planner counts it: the lognormal mean, exp(mu + sd^2 / 2). The task keeps
+    the median exp(mu) and its 80% interval exp(mu -/+ z sd), from which sd follows."""
+    if task.expected_seconds is None:
+        return None
+    sd = 0.0
+    if task.seconds_low and task.seconds_high and task.seconds_high > task.seconds_low:
+        sd = math.log(task.seconds_high / task.seconds_low) / (2 * Z80)
+    return task.expected_seconds * math.exp(sd * sd / 2)
+
+
 def _pending_today(session: Session, user: User, exam: Exam, today: date) -> list[Task] | None:
     """None while today's planned tasks are not on the student's list; else those of them not done yet."""
     ids = (exam.materialized or {}).get(today.isoformat())
@@ -279,7 +292,7 @@ def _compute(session: Session, user: User, exam: Exam, today: date, options: Pla
     done = completed_work(session=session, user=user, topics=topics, since=start,
                           zone=_zone(exam.timezone))
     names = {t.id: t.name for t in topics}
-    committed = [CompletedWork(today, names[t.topic_id], t.difficulty.value, 1, t.expected_seconds)
+    committed = [CompletedWork(today, names[t.topic_id], t.difficulty.value, 1, _mean_seconds(t))
                  for t in pending or () if t.topic_id in names]
     plan = plan_exam(spec, inputs.predictions, today=today, gains=inputs.gains, options=options,
                      completed=done, previous=previous, today_committed=committed,
@@ -406,7 +419,7 @@ def _leftovers_that_fit(session: Session, user: User, exam: Exam, key: str, seco
     for task in session.scalars(select(Task).where(Task.owner_id == user.id, Task.id.in_(ids),
                                                    Task.status == TaskStatus.PLANNED, Task.topic_id.in_(topic_ids))
                                 .order_by(Task.id)):
-        seconds -= task.expected_seconds or 0.0
+        seconds -= _mean_seconds(task) or 0.0
         if seconds < 0:
             break
         fit.append(task)

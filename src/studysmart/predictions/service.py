@@ -200,9 +200,12 @@ def _explain(history: Responses, topic: Topic) -> str:
 
 
 def _predict_one(entry: _Loaded, user: User, topic: Topic, difficulty: Difficulty,
-                 history: Responses) -> ml.Prediction:
+                 history: Responses, now: datetime) -> ml.Prediction:
+    # ``order`` = now, as in training and evaluation, where each answer carries its time (the sequence models
+    # read the gap since the previous answer and the time of day from it).
     queries = Queries.from_columns([person_label(user.id)], [item_label(topic.key, difficulty)],
-                                   topic=[topic.key], difficulty=[Difficulty(difficulty).value])
+                                   topic=[topic.key], difficulty=[Difficulty(difficulty).value],
+                                   order=[now.timestamp()])
     return entry.model.predict(queries, history=history)
 
 
@@ -232,9 +235,9 @@ def serving_entry(session: Session, user: User) -> tuple[_Loaded, str]:
 
 
 def _serve(session: Session, user: User, topic: Topic, difficulty: Difficulty,
-           history: Responses) -> tuple[ServedPrediction, _Loaded, ml.Prediction]:
+           history: Responses, now: datetime) -> tuple[ServedPrediction, _Loaded, ml.Prediction]:
     entry, arm = serving_entry(session, user)
-    pred = _predict_one(entry, user, topic, difficulty, history)
+    pred = _predict_one(entry, user, topic, difficulty, history, now)
     explain = getattr(entry.model, "explain", None)  # models that can say what moved them (neural)
     if callable(explain) and len(history):
         sentence = explain(person_label(user.id), item_label(topic.key, difficulty), topic=topic.key,
@@ -249,7 +252,7 @@ def predict_task(*, session: Session, user: User, topic: Topic, difficulty: Diff
     """The prediction the serving model makes for this student on a (topic, difficulty) task, right now.
     ``history``: the student's history if the caller already loaded it (``user_history``)."""
     history = user_history(session, user) if history is None else history
-    return _serve(session, user, topic, difficulty, history)[0]
+    return _serve(session, user, topic, difficulty, history, now)[0]
 
 
 def shadow_models(session: Session) -> list[str]:
@@ -265,13 +268,14 @@ def predict_and_log(*, session: Session, user: User, task: Task, now: datetime,
     if replace:
         session.execute(delete(PredictionLog).where(PredictionLog.task_id == task.id))
     history = user_history(session, user)
-    served, entry, pred = _serve(session, user, task.topic, task.difficulty, history)
+    served, entry, pred = _serve(session, user, task.topic, task.difficulty, history, now)
     logs = [_log(task, user, entry, pred, now, arm=served.arm)]
     for name in shadow_models(session):
         shadow = CACHE.get(session, name)
         if name == served.model or shadow is None:
             continue
-        logs.append(_log(task, user, shadow, _predict_one(shadow, user, task.topic, task.difficulty, history), now))
+        logs.append(_log(task, user, shadow, _predict_one(shadow, user, task.topic, task.difficulty, history, now),
+                         now))
     session.add_all(logs)
     return served
 

@@ -41,6 +41,9 @@ SERVABLE = ("lnirt", "neural", "neural-attn", "shrinkage")
 #: Models that need more data than a handful of answers before they are worth fitting.
 DATA_HUNGRY = frozenset({"lnirt", "lnirt-gibbs", "neural", "neural-attn", "irt2pl"})
 HEARTBEAT_SECONDS = 2.0
+#: A champion is compared with its candidate only on hold-out answers newer than the champion (the older ones
+#: were in its training data), and only when there are at least this many of them.
+MIN_FRESH_ROWS = 10
 
 
 class TrainingTimeout(Exception):
@@ -57,7 +60,9 @@ class Candidate:
     n_train: int
     n_test: int
     fit_seconds: float
-    champion_metrics: dict[str, float] | None = None
+    champion_metrics: dict[str, float] | None = None  # the champion on the hold-out answers it never saw
+    compared_metrics: dict[str, float] | None = None  # the candidate on those same answers
+    evaluated: ml.Model | None = None  # the model fitted on the training part only (``metrics`` are its scores)
     promoted: bool = False
     version: int | None = None
     notes: list[str] = field(default_factory=list)
@@ -97,7 +102,7 @@ def fit_candidate(name: str, split: Split, full: Responses, settings: Settings,
     metrics = _score(evaluated, split.test)
     final = ml.create(name, **params).fit(full, progress=progress)
     return Candidate(name=name, model=final, metrics=metrics, n_train=len(split.train), n_test=len(split.test),
-                     fit_seconds=time.perf_counter() - start)
+                     fit_seconds=time.perf_counter() - start, evaluated=evaluated)
 
 
 def no_worse(candidate: dict[str, float], champion: dict[str, float], tolerance: float) -> bool:
@@ -121,19 +126,32 @@ Loaded = dict[str, tuple[int, ml.Model]]
 
 def score_champions(sessions: sessionmaker[Session], candidates: list[Candidate], split: Split,
                     loaded: Loaded | None = None) -> None:
-    """Score each candidate's current champion on this run's hold-out (outside any write transaction: loading and
-    predicting can take seconds, and SQLite would hold its write lock meanwhile); ``loaded`` champions of the
-    same version are reused instead of being deserialised again."""
+    """Score each candidate and its current champion on the hold-out answers completed after the champion was
+    trained: the champion was fitted on every answer before it, so scoring it on older hold-out answers would
+    score it on its own training data. With fewer than MIN_FRESH_ROWS such answers they are not compared (the
+    candidate, the same model fitted on more data, is then promoted; a note says so).
+
+    Runs outside any write transaction (loading and predicting can take seconds, and SQLite would hold its write
+    lock meanwhile); ``loaded`` champions of the same version are reused instead of being deserialised again."""
     for cand in candidates:
         with sessions() as session:
             champion = _champion(session, cand.name)
             if champion is None:
                 continue
-            version, blob = champion.version, champion.artifact
+            version, blob, trained = champion.version, champion.artifact, champion.created_at
+        order = split.test.order
+        fresh = np.zeros(len(split.test), dtype=bool) if order is None else \
+            np.nan_to_num(order, nan=-np.inf) > trained.timestamp()
+        if int(fresh.sum()) < MIN_FRESH_ROWS:
+            cand.notes.append(f"not compared with champion v{version}: {int(fresh.sum())} hold-out answers are "
+                              f"newer than it (needs {MIN_FRESH_ROWS})")
+            continue
+        unseen = split.test.subset(fresh)
         try:
             reuse = (loaded or {}).get(cand.name)
             model = reuse[1] if reuse is not None and reuse[0] == version else ml.load(cand.name, blob)
-            cand.champion_metrics = _score(model, split.test)
+            cand.champion_metrics = _score(model, unseen)
+            cand.compared_metrics = _score(cand.evaluated or cand.model, unseen)
         except ml.CorruptModel as exc:
             cand.notes.append(f"champion unreadable: {exc}")
 
@@ -146,7 +164,8 @@ def store_and_promote(session: Session, candidates: list[Candidate], run_id: int
     for cand in candidates:
         latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.model == cand.name)) or 0
         cand.version = latest + 1
-        cand.promoted = cand.champion_metrics is None or no_worse(cand.metrics, cand.champion_metrics, tolerance)
+        cand.promoted = cand.champion_metrics is None or cand.compared_metrics is None or \
+            no_worse(cand.compared_metrics, cand.champion_metrics, tolerance)
         if cand.promoted:  # demote the previous champion (no rows when there is none)
             session.execute(update(ModelVersion).where(ModelVersion.model == cand.name)
                             .values(is_champion=False))
@@ -163,13 +182,13 @@ def store_and_promote(session: Session, candidates: list[Candidate], run_id: int
 
 
 def choose_serving(candidates: list[Candidate]) -> str | None:
-    """The servable model with the best held-out log loss among this run's champions."""
+    """The servable model whose configuration has the best held-out log loss in this run (each candidate was fitted
+    on the same training part and scored on the same hold-out, so the families compare fairly)."""
     scored = []
     for cand in candidates:
         if cand.name not in SERVABLE:
             continue
-        metrics = cand.metrics if cand.promoted else (cand.champion_metrics or cand.metrics)
-        loss = metrics.get("log_loss", float("nan"))
+        loss = cand.metrics.get("log_loss", float("nan"))
         if not np.isnan(loss):
             scored.append((loss, SERVABLE.index(cand.name), cand.name))
     return min(scored)[2] if scored else None
@@ -184,6 +203,7 @@ def summary(candidates: list[Candidate]) -> dict[str, Any]:
     return {c.name: {"version": c.version, "promoted": c.promoted, "fit_seconds": round(c.fit_seconds, 3),
                      "metrics": _finite(c.metrics),
                      "champion_metrics": _finite(c.champion_metrics) if c.champion_metrics else None,
+                     "compared_metrics": _finite(c.compared_metrics) if c.compared_metrics else None,
                      "notes": c.notes} for c in candidates}
 
 

@@ -65,7 +65,8 @@ def shadow_score(sessions: sessionmaker[Session], *, name: str, model: ml.Model,
         label = SHADOW_PERSON.format(person_label(row.owner_id))
         history = _history_before(data, person_label(row.owner_id), row.created_at, label)
         queries = Queries.from_columns([label], [item_label(row.key, row.difficulty)], topic=[row.key],
-                                       difficulty=[Difficulty(row.difficulty).value])
+                                       difficulty=[Difficulty(row.difficulty).value],
+                                       order=[row.created_at.timestamp()])  # as served: at creation
         pred = model.predict(queries, history=history)
         done = row.status is TaskStatus.DONE
         logs.append(PredictionLog(
