@@ -86,13 +86,18 @@ def _champions_before_the_data(sessions: sessionmaker[Session], monkeypatch: pyt
     monkeypatch.setattr(pipeline, "MIN_FRESH_ROWS", 1)  # the fixture's hold-out has a few answers
 
 
-def test_a_champion_is_never_scored_on_answers_it_was_trained_on(trained: sessionmaker[Session]) -> None:
-    with trained() as session:
+def _worse_shrinkage(sessions: sessionmaker[Session]) -> tuple[pipeline.Candidate, pipeline.Split]:
+    """A candidate for "shrinkage" that is really the global average (clearly worse), with this data's split."""
+    with sessions() as session:
         data = pipeline.all_responses(session)
     split = pipeline.holdout_split(data)
     worse = ml.create("avg").fit(split.train)
-    candidate = pipeline.Candidate(name="shrinkage", model=worse, metrics=pipeline._score(worse, split.test),
-                                   n_train=len(split.train), n_test=len(split.test), fit_seconds=0.0)
+    return pipeline.Candidate(name="shrinkage", model=worse, metrics=pipeline._score(worse, split.test),
+                              n_train=len(split.train), n_test=len(split.test), fit_seconds=0.0), split
+
+
+def test_a_champion_is_never_scored_on_answers_it_was_trained_on(trained: sessionmaker[Session]) -> None:
+    candidate, split = _worse_shrinkage(trained)
     pipeline.score_champions(trained, [candidate], split)  # champion v1 was trained on every answer there is
     assert candidate.champion_metrics is None and candidate.compared_metrics is None
     assert "not compared with champion v1: 0 hold-out answers are newer" in candidate.notes[0]
@@ -101,13 +106,7 @@ def test_a_champion_is_never_scored_on_answers_it_was_trained_on(trained: sessio
 def test_a_worse_candidate_is_stored_but_not_promoted(trained: sessionmaker[Session],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     _champions_before_the_data(trained, monkeypatch)
-    with trained() as session:
-        data = pipeline.all_responses(session)
-    split = pipeline.holdout_split(data)
-    # A candidate for "shrinkage" that is really the global average: clearly worse on this hold-out.
-    worse = ml.create("avg").fit(split.train)
-    candidate = pipeline.Candidate(name="shrinkage", model=worse, metrics=pipeline._score(worse, split.test),
-                                   n_train=len(split.train), n_test=len(split.test), fit_seconds=0.0)
+    candidate, split = _worse_shrinkage(trained)
     pipeline.score_champions(trained, [candidate], split)
     with transaction(trained) as session:
         pipeline.store_and_promote(session, [candidate], run_id=1, tolerance=0.0)

@@ -7,7 +7,9 @@ concurrent writers queue instead of failing; PostgreSQL goes through psycopg 3.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -72,11 +74,46 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
+#: The per-engine transaction locks of this process (see ``_configure_sqlite``), held across ``fork``.
+_WRITE_LOCKS: weakref.WeakSet[Any] = weakref.WeakSet()
+_FORK_WAIT_SECONDS = 30.0
+
+
+class _TransactionLock:
+    """A lock (weak-referenceable, unlike ``threading.Lock``) taken for every transaction of one engine."""
+
+    def __init__(self) -> None:
+        self.held_for_fork = False
+        self._lock = threading.Lock()
+        self.acquire = self._lock.acquire
+        self.release = self._lock.release
+
+
+def _before_fork() -> None:
+    # A worker process forked while a thread here is inside a SQLite transaction inherits SQLite's in-memory
+    # record that "this process" holds the database lock; its own new connection then waits on a lock nobody
+    # will release ("database is locked" after busy_timeout). So a fork waits for open transactions to end,
+    # and none starts until the fork is done.
+    for lock in list(_WRITE_LOCKS):
+        lock.held_for_fork = lock.acquire(timeout=_FORK_WAIT_SECONDS)
+
+
+def _after_fork() -> None:
+    for lock in list(_WRITE_LOCKS):
+        if getattr(lock, "held_for_fork", False):
+            lock.held_for_fork = False
+            lock.release()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # One writer at a time per process, queued on a lock (woken at once) rather than on SQLite's busy handler
     # (which sleeps in growing steps and gives multi-second tails under load). Other processes (the training
     # worker, other web processes) still queue on busy_timeout.
-    write_lock = threading.Lock()
+    write_lock = _TransactionLock()
+    _WRITE_LOCKS.add(write_lock)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
