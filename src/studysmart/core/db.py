@@ -100,7 +100,7 @@ def _before_fork() -> None:
 
 def _after_fork() -> None:
     for lock in list(_WRITE_LOCKS):
-        if getattr(lock, "held_for_fork", False):
+        if lock.held_for_fork:
             lock.held_for_fork = False
             lock.release()
 

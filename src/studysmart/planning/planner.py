@@ -199,27 +199,25 @@ def plan_exam(
     start = min(previous.created_on, today) if previous is not None else today
     done = _done_by_day(completed, predictions, start, exam.date)
     cell_of = {(c.topic, c.difficulty): c for c in predictions.cells}
-    already: dict[str, float] = defaultdict(float)
-    for by_cell in done.values():
+    committed = _done_by_day(today_committed, predictions, today, exam.date).get(today, {})
+    committed_seconds = sum(seconds for _, seconds in committed.values())
+    already: dict[str, float] = defaultdict(float)  # practice done or on today's list, per topic
+    for by_cell in [*done.values(), committed]:
         for (topic, difficulty), (count, _) in by_cell.items():
             if (topic, difficulty) in cell_of:
                 already[topic] += count * float(options.gain_model.efficiency(cell_of[(topic, difficulty)].p_correct))
-    committed = _done_by_day(today_committed, predictions, today, exam.date).get(today, {})
-    for (topic, difficulty), (count, _) in committed.items():
-        if (topic, difficulty) in cell_of:
-            already[topic] += count * float(options.gain_model.efficiency(cell_of[(topic, difficulty)].p_correct))
     days = exam.study_days(today)
     budgets = []
     for day in days:
         spent = sum(seconds for _, seconds in done.get(day, {}).values())
         if day == today:
-            spent += sum(seconds for _, seconds in committed.values())
+            spent += committed_seconds
         free = exam.minutes_on(day) - spent / 60.0
         closed = day == today and today_closed
         budgets.append(0.0 if closed else max(0.0, math.floor(free * 10 + 1e-9) / 10.0) * 60.0)
     problem = _build_problem(exam, predictions, days, budgets, gains, already, options)
     counts, solver, status = _solve(problem, options) if days else ([], "none", "no days before the exam")
-    _enforce_minutes(exam, days, counts, problem, done, {today: sum(seconds for _, seconds in committed.values())})
+    _enforce_minutes(exam, days, counts, problem, done, {today: committed_seconds})
     out_days = [_past_day(exam, d, done.get(d, {}), cell_of) for d in exam.study_days(start) if d < today]
     for j, day in enumerate(days):
         out_days.append(_future_day(exam, day, counts[j], problem, done.get(day, {}), cell_of,

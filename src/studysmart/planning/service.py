@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -254,13 +255,18 @@ def _mean_seconds(task: Task) -> float | None:
     return task.expected_seconds * math.exp(sd * sd / 2)
 
 
+def _tasks_of(session: Session, user: User, ids: Sequence[int], *where: Any) -> list[Task]:
+    """The student's tasks among ``ids`` (deleted ones are gone) that meet ``where``, oldest first."""
+    if not ids:
+        return []
+    return list(session.scalars(select(Task).where(Task.owner_id == user.id, Task.id.in_(ids), *where)
+                                .order_by(Task.id)))
+
+
 def _pending_today(session: Session, user: User, exam: Exam, today: date) -> list[Task] | None:
     """None while today's planned tasks are not on the student's list; else those of them not done yet."""
     ids = (exam.materialized or {}).get(today.isoformat())
-    if ids is None:
-        return None
-    return list(session.scalars(select(Task).where(Task.owner_id == user.id, Task.id.in_(ids),
-                                                   Task.status != TaskStatus.DONE).order_by(Task.id)))
+    return None if ids is None else _tasks_of(session, user, ids, Task.status != TaskStatus.DONE)
 
 
 def _stamp(session: Session, user: User, today: date, pending: list[Task] | None) -> str:
@@ -280,10 +286,10 @@ def _planning_day(exam: Exam, now: datetime) -> date:
     return min(local_today(exam, now), exam.exam_date)
 
 
-def _compute(session: Session, user: User, exam: Exam, today: date, options: PlanOptions | None,
-             pending: list[Task] | None, *, closed: bool | None = None) -> tuple[Plan, Readiness]:
-    """Plan and readiness; ``pending`` are unfinished tasks on today's list (None: today's tasks were not added),
-    and today is closed to new work when they were (or as ``closed`` says)."""
+def _compute(session: Session, user: User, exam: Exam, today: date, options: PlanOptions | None, *,
+             pending: Sequence[Task], closed: bool) -> tuple[Plan, Readiness]:
+    """Plan and readiness; ``pending`` are unfinished tasks on today's list, and ``closed`` says that today's tasks
+    were added (no new work today)."""
     previous = Plan.from_record(exam.plan_record) if exam.plan_record else None
     spec = exam_spec(exam)
     topics: list[Topic] = [et.topic for et in exam.topics]
@@ -293,10 +299,10 @@ def _compute(session: Session, user: User, exam: Exam, today: date, options: Pla
                           zone=_zone(exam.timezone))
     names = {t.id: t.name for t in topics}
     committed = [CompletedWork(today, names[t.topic_id], t.difficulty.value, 1, _mean_seconds(t))
-                 for t in pending or () if t.topic_id in names]
+                 for t in pending if t.topic_id in names]
     plan = plan_exam(spec, inputs.predictions, today=today, gains=inputs.gains, options=options,
                      completed=done, previous=previous, today_committed=committed,
-                     today_closed=pending is not None if closed is None else closed)
+                     today_closed=closed)
     model = (options or PlanOptions()).gain_model
     p_of = {(c.topic, c.difficulty): c.p_correct for c in inputs.predictions.cells}
     practised: dict[str, float] = {}
@@ -331,7 +337,8 @@ def exam_state(*, session: Session, user: User, exam_id: int, now: datetime, for
     pending = _pending_today(session, user, exam, today) if today < exam.exam_date else None
     stamp = _stamp(session, user, today, pending)
     if force or exam.plan_stamp != stamp or exam.plan_record is None or exam.readiness_record is None:
-        plan, ready = _compute(session, user, exam, today, options, pending)
+        plan, ready = _compute(session, user, exam, today, options, pending=pending or [],
+                               closed=pending is not None)
         exam.plan_record = _json(plan.to_record())
         exam.readiness_record = _json(asdict(ready))
         exam.plan_stamp = stamp
@@ -373,30 +380,25 @@ def materialize_day(*, session: Session, user: User, exam_id: int, day: date, no
     exam = get_exam(session=session, user=user, exam_id=exam_id, for_update=True)
     key = day.isoformat()
     if key in (exam.materialized or {}):
-        ids = exam.materialized[key]
-        made = list(session.scalars(select(Task).where(Task.owner_id == user.id, Task.id.in_(ids)).order_by(Task.id)))
-        return Materialized(made, created=False)
+        return Materialized(_tasks_of(session, user, exam.materialized[key]), created=False)
     today = local_today(exam, now)
     if not today <= day < exam.exam_date:
         raise PlanningError("date", f"{day} is not a day of the remaining plan ({today} to the day before the exam)",
                             where="path")
     carried: list[Task] = []
     if day == today:  # unfinished tasks of earlier planned days come first, as far as today's minutes go
-        exam_state(session=session, user=user, exam_id=exam_id, now=now)  # the stored plan, brought up to date
         carried = _leftovers_that_fit(session, user, exam, key, exam_spec(exam).minutes_on(day) * 60.0)
         for task in carried:
             task.due_date = day
-        plan, _ = _compute(session, user, exam, day, None, carried, closed=False)
+        plan, _ = _compute(session, user, exam, day, None, pending=carried, closed=False)
     else:
         plan = exam_state(session=session, user=user, exam_id=exam_id, now=now).plan
     planned = plan.day(day)
     specs = materialise(planned, exam_name=exam.name) if planned is not None else []
-    taken = {(t.topic.name, t.difficulty.value): 0 for t in carried}
-    for t in carried:
-        taken[(t.topic.name, t.difficulty.value)] += 1
+    taken = Counter((t.topic.name, t.difficulty.value) for t in carried)
     day_tasks = list(carried)
     for spec in specs:
-        if taken.get((spec.topic, spec.difficulty), 0) > 0:  # this item is one of the carried tasks
+        if taken[(spec.topic, spec.difficulty)] > 0:  # this item is one of the carried tasks
             taken[(spec.topic, spec.difficulty)] -= 1
             continue
         day_tasks.append(tasks.create_task(session=session, user=user, title=spec.title[:200], topic=spec.topic,
@@ -413,12 +415,8 @@ def _leftovers_that_fit(session: Session, user: User, exam: Exam, key: str, seco
     their expected times fit in ``seconds``."""
     ids = sorted({i for day, made in (exam.materialized or {}).items() if day < key for i in made})
     topic_ids = [et.topic_id for et in exam.topics]
-    if not ids:
-        return []
     fit: list[Task] = []
-    for task in session.scalars(select(Task).where(Task.owner_id == user.id, Task.id.in_(ids),
-                                                   Task.status == TaskStatus.PLANNED, Task.topic_id.in_(topic_ids))
-                                .order_by(Task.id)):
+    for task in _tasks_of(session, user, ids, Task.status == TaskStatus.PLANNED, Task.topic_id.in_(topic_ids)):
         seconds -= _mean_seconds(task) or 0.0
         if seconds < 0:
             break

@@ -139,9 +139,8 @@ def score_champions(sessions: sessionmaker[Session], candidates: list[Candidate]
             if champion is None:
                 continue
             version, blob, trained = champion.version, champion.artifact, champion.created_at
-        order = split.test.order
-        fresh = np.zeros(len(split.test), dtype=bool) if order is None else \
-            np.nan_to_num(order, nan=-np.inf) > trained.timestamp()
+        order = split.test.order  # completion times; NaN compares False (never fresh)
+        fresh = np.zeros(len(split.test), dtype=bool) if order is None else order > trained.timestamp()
         if int(fresh.sum()) < MIN_FRESH_ROWS:
             cand.notes.append(f"not compared with champion v{version}: {int(fresh.sum())} hold-out answers are "
                               f"newer than it (needs {MIN_FRESH_ROWS})")
