@@ -8,9 +8,10 @@ schema: a documented status code and content type, and a body that matches the d
 
 from __future__ import annotations
 
+import json
 import os
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import hypothesis
@@ -83,8 +84,8 @@ def _fuzz(operation: Any, strategy: st.SearchStrategy[Any], headers: dict[str, s
             case.call_and_validate(headers=headers, checks=CHECKS)
         except FailureGroup as group:  # collected: one run reports every failing operation
             for failure in group.exceptions:
-                failures.setdefault(f"{operation.label}: {failure.code} {failure.title} {getattr(failure, 'status_code', '')}",
-                                  str(group))
+                status = getattr(failure, "status_code", "")
+                failures.setdefault(f"{operation.label}: {failure.code} {failure.title} {status}", str(group))
         except Exception as exc:  # an exception the app did not handle: a 500 in production
             first = str(exc).splitlines()[0] if str(exc) else ""
             failures.setdefault(f"{operation.label}: unhandled {type(exc).__name__}: {first[:200]}", repr(exc)[:2000])
@@ -102,3 +103,42 @@ def test_openapi_fuzz_no_server_error_and_every_answer_keeps_its_schema(fuzz_app
         _fuzz(operation, _strategy(operation, ids), headers, EXAMPLES, failures)
         _fuzz(operation, operation.as_strategy(), {}, ANONYMOUS_EXAMPLES, failures)
     assert not failures, "\n".join(failures) + "\n\n" + "\n\n".join(failures.values())
+
+
+NUL_CASES = [  # (method, url, keyword arguments of the request, the field the 422 names)
+    ("POST", "/api/v1/auth/token", {"data": {"username": "a\x00b", "password": "x"}}, ["body", "username"]),
+    ("POST", "/api/v1/auth/register", {"json": {"email": "a\x00b@example.com", "password": "correct horse battery",
+                                                "display_name": "A"}}, ["body", "email"]),
+    ("POST", "/api/v1/auth/register", {"json": {"email": "nul@example.com", "password": "correct horse battery",
+                                                "display_name": "A\x00"}}, ["body", "display_name"]),
+    ("PATCH", "/api/v1/auth/me", {"json": {"display_name": "A\x00B"}}, ["body", "display_name"]),
+    ("POST", "/api/v1/auth/password", {"json": {"current_password": "\x00", "new_password": "another horse battery"}},
+     ["body", "current_password"]),
+    ("POST", "/api/v1/tasks", {"json": {"title": "T\x00", "topic": "Algebra", "difficulty": "easy"}},
+     ["body", "title"]),
+    ("POST", "/api/v1/tasks", {"json": {"title": "T", "topic": "Algebra", "difficulty": "easy", "notes": "\x00"}},
+     ["body", "notes"]),
+    ("PATCH", "/api/v1/tasks/{task_id}", {"json": {"topic": "Alg\x00ebra"}}, ["body", "topic"]),
+    ("GET", "/api/v1/tasks", {"params": {"topic": "a\x00b"}}, ["query", "topic"]),
+    ("GET", "/api/v1/topics", {"params": {"q": "\x00"}}, ["query", "q"]),
+    ("POST", "/api/v1/topics", {"json": {"name": "a\x00b"}}, ["body", "name"]),
+    ("GET", "/api/v1/predictions/preview", {"params": {"topic": "a\x00b", "difficulty": "easy"}}, ["query", "topic"]),
+    ("GET", "/api/v1/analytics/summary", {"params": {"tz": "Europe/Ber\x00lin"}}, ["query", "tz"]),
+    ("POST", "/api/v1/exams", {"json": {"name": "Finals", "date": "2030-01-01", "minutes_per_weekday": [60] * 7,
+                                        "topics": [{"topic": "Alg\x00ebra"}]}}, ["body", "topics", 0, "topic"]),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "request_args", "loc"), NUL_CASES,
+                         ids=[f"{m} {u} {'.'.join(map(str, loc[1:]))}" for m, u, _, loc in NUL_CASES])
+def test_nul_characters_are_a_422_naming_the_field(client: TestClient, method: str, url: str,
+                                                   request_args: dict[str, Any], loc: list[Any]) -> None:
+    """PostgreSQL cannot store U+0000 in text: every such input answered 500 there (SQLite stored it)."""
+    headers = register(client)
+    task = create_task(client, headers)
+    response = client.request(method, url.format(task_id=task["id"]), headers=headers, **request_args)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert [d["loc"] for d in detail] == [loc]
+    assert detail[0]["msg"] == "NUL characters are not allowed"
+    assert "a\x00b" not in response.text and "\x00" not in json.dumps(detail[0].get("input", ""))

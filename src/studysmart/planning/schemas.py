@@ -7,11 +7,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from studysmart.core.text import VisibleName
 from studysmart.planning.models import Exam
 from studysmart.tasks.models import Difficulty
 
-ExamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ExamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), VisibleName]
+TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), VisibleName]
 Minutes = Annotated[float, Field(ge=0, le=1440, allow_inf_nan=False)]
 WeekMinutes = Annotated[list[Minutes], Field(min_length=7, max_length=7, description="Monday first")]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
