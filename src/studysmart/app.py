@@ -11,7 +11,7 @@ from typing import Any
 import fastapi_offline
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
@@ -37,6 +37,7 @@ log = logging.getLogger("studysmart.app")
 #: Swagger UI and ReDoc assets, served by the app from a pinned package (no CDN, no download at run time).
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 DOCS_ASSETS_URL = "/docs-assets"
+REDOC_CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
 def _signed_in(request: Request, session: Any) -> bool:
@@ -83,6 +84,15 @@ def _health_router() -> APIRouter:
 def _add_docs(app: FastAPI) -> None:
     """Swagger UI at /docs and ReDoc at /redoc with their assets served by the app (FastAPI's defaults load them
     from a CDN)."""
+    # ReDoc's bundle shows a logo from its CDN in the menu (no option turns it off); it is served with the logo
+    # pointed at the local favicon, so the page loads nothing from another host and keeps within the CSP.
+    redoc_js = (DOCS_ASSETS / "redoc.standalone.js").read_bytes().replace(
+        REDOC_CDN_LOGO, f"{DOCS_ASSETS_URL}/favicon.png".encode())
+
+    @app.get(f"{DOCS_ASSETS_URL}/redoc.standalone.js", include_in_schema=False)
+    def redoc_bundle() -> Response:
+        return Response(redoc_js, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
     app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
     redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
 
@@ -92,7 +102,8 @@ def _add_docs(app: FastAPI) -> None:
                                    oauth2_redirect_url=redirect_url,
                                    swagger_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
-                                   swagger_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png")
+                                   swagger_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png",
+                                   swagger_ui_parameters={"validatorUrl": None})  # no badge from another site
 
     @app.get(redirect_url, include_in_schema=False)
     def swagger_ui_redirect() -> HTMLResponse:
@@ -169,8 +180,8 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
 
     # Every API route refuses NUL characters first, and declares the error answers it can give.
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_characters)],
-                    responses=responses(401, 413, 422))
-    api.include_router(users_api.router, responses=responses(400, 409, 429))
+                    responses=responses(400, 401, 413, 422))
+    api.include_router(users_api.router, responses=responses(409, 429))
     api.include_router(tasks_api.router)
     api.include_router(tasks_api.topics_router)
     api.include_router(predictions_api.router)

@@ -95,7 +95,7 @@ class ValidationErrors(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "The request was refused (e.g. wrong credentials)",
+    400: "The request was refused: a body that cannot be parsed, or (accounts) wrong credentials",
     401: "Not authenticated (missing, invalid, expired or revoked token)",
     404: "Not found (another student's resource is indistinguishable from a missing one)",
     409: "Conflicts with the resource's state",
