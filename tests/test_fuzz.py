@@ -3,7 +3,8 @@
 Every operation of ``/openapi.json`` gets a bounded number of generated requests, as a logged-in student (with
 their own task and exam to aim at) and anonymously. No answer may be a 5xx, and every answer must keep its own
 schema: a documented status code and content type, and a body that matches the declared response model.
-``STUDYSMART_FUZZ_EXAMPLES`` raises the number of examples per operation for a deeper run.
+``STUDYSMART_FUZZ_EXAMPLES`` raises the number of examples per operation for a deeper run, and
+``STUDYSMART_FUZZ_RANDOM=1`` draws new inputs each run (CI replays the same ones).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tests.factories import create_task, register
 EXAMPLES = int(os.environ.get("STUDYSMART_FUZZ_EXAMPLES", "25"))  # per operation, logged in (about 1 min a backend)
 ANONYMOUS_EXAMPLES = max(EXAMPLES // 5, 2)
 NEGATIVE_EXAMPLES = max(EXAMPLES // 3, 2)  # inputs that break the schema: each must be a documented 4xx, never 5xx
+RANDOM = os.environ.get("STUDYSMART_FUZZ_RANDOM") == "1"  # new inputs each run (default: the same, for CI)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAM = {"name": "Finals", "topics": [{"topic": "Algebra", "weight": 2}, {"topic": "Geometry"}],
         "minutes_per_weekday": [60, 60, 60, 60, 60, 30, 0]}
@@ -93,7 +95,7 @@ def _strategy(operation: Any, ids: dict[str, int]) -> st.SearchStrategy[Any]:
 def _fuzz(operation: Any, strategy: st.SearchStrategy[Any], headers: dict[str, str], examples: int,
           failures: dict[str, str]) -> None:
     @hypothesis.given(case=strategy)
-    @hypothesis.settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+    @hypothesis.settings(max_examples=examples, deadline=None, database=None, derandomize=not RANDOM,
                          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     def run(case: Any) -> None:
         try:
