@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     torch_threads: Annotated[int, Field(ge=1)] = 1
     worker_nice: Annotated[int, Field(ge=0, le=19)] = 10
     worker_processes: Annotated[int, Field(ge=0)] = 1
+    api_docs: bool | None = None  # /docs, /redoc, /openapi.json; default: on, except in production
+    metrics: bool | None = None  # /metrics; default: on, except in production
 
     @model_validator(mode="after")
     def _defaults_and_production_rules(self) -> Settings:
@@ -69,6 +71,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        """Whether the API docs and schema are served (off in production unless STUDYSMART_API_DOCS is set)."""
+        return self.api_docs if self.api_docs is not None else self.env is not Environment.PRODUCTION
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """Whether /metrics is served (off in production unless STUDYSMART_METRICS is set)."""
+        return self.metrics if self.metrics is not None else self.env is not Environment.PRODUCTION
 
     @property
     def enabled_models(self) -> list[str]:
