@@ -94,8 +94,15 @@ def test_person_and_item_passes_match_the_numpy_reference() -> None:
     assert np.all((z[observed] > 0) == (y[observed] == 1))  # the latent variable agrees with the answer
     item_ref = item_pass_numpy(person, item, z, log_t, theta, zeta, 30)
     item_stats = np.zeros((7, 30))
-    item_pass(person, item, answer, timed, z, log_t, theta, zeta, item_stats)
+    item_pass(person, item, answer, timed, z, log_t, theta, zeta, np.ones(y.size), item_stats)
     np.testing.assert_allclose(item_stats, item_ref, rtol=1e-12, atol=1e-9)
+    weight = rng.uniform(0.0, 1.0, y.size)  # the tempered likelihood: each cell's terms times its weight
+    weighted_ref = item_pass_numpy(person, item, z, log_t, theta, zeta, 30, weight)
+    weighted = np.zeros((7, 30))
+    item_pass(person, item, answer, timed, z, log_t, theta, zeta, weight, weighted)
+    np.testing.assert_allclose(weighted, weighted_ref, rtol=1e-12, atol=1e-9)
+    has_t = ~np.isnan(log_t)
+    np.testing.assert_allclose(weighted_ref[4], np.bincount(item[has_t], weight[has_t] * zeta[person[has_t]], 30))
 
 
 @pytest.mark.parametrize(("eta", "positive"),

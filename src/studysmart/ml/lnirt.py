@@ -100,7 +100,8 @@ class _LNIRTBase:
         """Run the Gibbs sampler on all observed cells of ``data`` and keep posterior means and sds.
 
         Persons and items of the vocabulary without any observed cell are left out: predictions for them come
-        from the priors (and say so in their source).
+        from the priors (and say so in their source). Row weights (``data.weight``) temper each cell's
+        likelihood in the item conditionals (``lnirt_gibbs.Cells``).
 
         Args:
             data: responses (NaN correct or log-time = missing; both missing = row ignored).
@@ -117,7 +118,8 @@ class _LNIRTBase:
         persons, person_code = np.unique(data.person[rows], return_inverse=True)
         items, item_code = np.unique(data.item[rows], return_inverse=True)
         cells = prepare_cells(person_code, item_code, data.correct[rows], data.log_time[rows],
-                              n_persons=persons.size, n_items=items.size)
+                              n_persons=persons.size, n_items=items.size,
+                              weight=None if data.weight is None else data.weight[rows])
         person_labels, item_labels = data.persons[persons], data.items[items]
         init = None
         if self.warm_start and hasattr(self, "theta_"):
