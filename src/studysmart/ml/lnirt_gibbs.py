@@ -162,7 +162,8 @@ def initial_state(cells: Cells, rng: np.random.Generator) -> GibbsState:
     k = cells.n_items
     has_y = ~np.isnan(cells.y)
     n_y = cells.n_y
-    p_item = (np.bincount(cells.item[has_y], weights=cells.cell_weight[has_y] * cells.y[has_y], minlength=k) + 0.5) / (n_y + 1.0)
+    correct = np.bincount(cells.item[has_y], weights=cells.cell_weight[has_y] * cells.y[has_y], minlength=k)
+    p_item = (correct + 0.5) / (n_y + 1.0)
     b = -ndtri(p_item)
     n_t = np.maximum(cells.n_t, 1.0)
     mean_t = np.where(cells.n_t > 0, cells.sum_t / n_t, np.nan)
