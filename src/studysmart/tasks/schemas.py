@@ -12,7 +12,8 @@ from studysmart.tasks.models import Difficulty, TaskStatus
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
-Seconds = Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)]
+#: A completion time: at least 1 s (the UI timer never records less) and at most a day.
+Seconds = Annotated[float, Field(ge=1, le=86_400, allow_inf_nan=False)]
 
 
 class PredictionRead(BaseModel):
