@@ -102,20 +102,24 @@ def inv_wishart(rng: np.random.Generator, df: float, scale: np.ndarray) -> np.nd
 
 
 def normal_mean(
-    rng: np.random.Generator, values: np.ndarray, sigma: np.ndarray, mean0: np.ndarray, scale0: np.ndarray
+    rng: np.random.Generator, values: np.ndarray, sigma: np.ndarray, mean0: np.ndarray, scale0: np.ndarray,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draw the mean of iid N(mu, sigma) rows under the prior mu ~ N(mean0, scale0).
 
     Args:
         rng: random generator; values: (n, d) rows; sigma: their covariance; mean0, scale0: the prior.
+        weight: optional (n,) weights of the rows' likelihoods (a tempered likelihood; None = 1).
 
     Returns:
         A (d,) draw of mu from its normal full conditional.
     """
-    prec_data = values.shape[0] * np.linalg.inv(sigma)
+    count = float(values.shape[0]) if weight is None else float(weight.sum())
+    total = values.sum(axis=0) if weight is None else (weight[:, None] * values).sum(axis=0)
+    prec_data = count * np.linalg.inv(sigma)
     prec0 = np.linalg.inv(scale0)
     cov = np.linalg.inv(prec_data + prec0)
-    mean = cov @ (np.linalg.solve(sigma, values.sum(axis=0)) + prec0 @ mean0)
+    mean = cov @ (np.linalg.solve(sigma, total) + prec0 @ mean0)
     return mean + psd_root(cov) @ rng.standard_normal(mean.shape[0])
 
 

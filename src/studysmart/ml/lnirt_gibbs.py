@@ -66,6 +66,8 @@ class Cells:
         weight: per cell, the weight of its likelihood in the item parameters' conditionals (a tempered
             likelihood; None = 1; ``cell_weight`` holds it as an array). The person conditionals use every
             cell fully.
+        person_weight: per person, the weight of their (theta, zeta) in the population: the centring and the
+            draws of mu_P and Sigma_P (None = 1; ``robust.person_weights``).
         answer, timed: int8 codes of y and of an observed time for the Numba kernels (``cell_flags``).
         n_y, n_t: per item, weighted number of responses and of times; sum_t, sum_t2: per item weighted sums
             of log T, log T^2.
@@ -78,6 +80,7 @@ class Cells:
     n_persons: int
     n_items: int
     weight: np.ndarray | None = None
+    person_weight: np.ndarray | None = None
     cell_weight: np.ndarray = field(init=False)
     answer: np.ndarray = field(init=False)
     timed: np.ndarray = field(init=False)
@@ -100,7 +103,7 @@ class Cells:
 
 def prepare_cells(
     person: np.ndarray, item: np.ndarray, correct: np.ndarray, log_time: np.ndarray, *, n_persons: int,
-    n_items: int, weight: np.ndarray | None = None,
+    n_items: int, weight: np.ndarray | None = None, person_weight: np.ndarray | None = None,
 ) -> Cells:
     """Drop rows with neither a response nor a time and sort the rest by person.
 
@@ -108,6 +111,7 @@ def prepare_cells(
         person, item: int codes per row; correct: 1/0/NaN; log_time: log-seconds or NaN.
         n_persons, n_items: vocabulary sizes.
         weight: per-row weights of the item conditionals (None = 1; see ``Cells``).
+        person_weight: per-person weights in the population (None = 1; see ``Cells``).
 
     Returns:
         Cells ready for ``run_gibbs``.
@@ -125,6 +129,7 @@ def prepare_cells(
         n_persons=int(n_persons),
         n_items=int(n_items),
         weight=None if weight is None else np.asarray(weight, dtype=np.float64)[rows],
+        person_weight=None if person_weight is None else np.asarray(person_weight, dtype=np.float64),
     )
 
 
@@ -269,12 +274,18 @@ class _Sampler:
         mean, var = conditional_normal(s.mu_p, s.sigma_p, persons, 0)
         prec = st[1] + 1.0 / var
         s.theta = (st[0] + mean / var) / prec + rng.standard_normal(prec.shape[0]) / np.sqrt(prec)
-        s.theta -= s.theta.mean()
+        s.theta -= self._population_mean(s.theta)
         persons[:, 0] = s.theta
         mean, var = conditional_normal(s.mu_p, s.sigma_p, persons, 1)
         prec = st[3] + 1.0 / var
         s.zeta = (st[2] + mean / var) / prec + rng.standard_normal(prec.shape[0]) / np.sqrt(prec)
-        s.zeta -= s.zeta.mean()
+        s.zeta -= self._population_mean(s.zeta)
+
+    def _population_mean(self, values: np.ndarray) -> float:
+        weight = self.cells.person_weight
+        if weight is None:
+            return float(values.mean())
+        return float(np.sum(weight * values) / max(float(weight.sum()), 1e-12))
 
     def _draw_items(self) -> None:
         c, s, rng, st, box = self.cells, self.state, self.rng, self.item_stats, self.box
@@ -321,9 +332,13 @@ class _Sampler:
     def _draw_hyper(self) -> None:
         s, rng = self.state, self.rng
         persons = np.column_stack([s.theta, s.zeta])
-        s.mu_p = normal_mean(rng, persons, s.sigma_p, PERSON_MEAN0, PERSON_SCALE0)
+        weight = self.cells.person_weight
+        s.mu_p = normal_mean(rng, persons, s.sigma_p, PERSON_MEAN0, PERSON_SCALE0, weight)
         dev = persons - s.mu_p
-        s.sigma_p = inv_wishart(rng, persons.shape[0] + 2.0, dev.T @ dev + PERSON_SCALE0)
+        if weight is None:
+            s.sigma_p = inv_wishart(rng, persons.shape[0] + 2.0, dev.T @ dev + PERSON_SCALE0)
+        else:
+            s.sigma_p = inv_wishart(rng, float(weight.sum()) + 2.0, dev.T @ (weight[:, None] * dev) + PERSON_SCALE0)
         ab = s.items()
         s.mu_i = normal_mean(rng, ab, s.sigma_i, ITEM_MEAN0, ITEM_SCALE0)
         dev = ab - s.mu_i

@@ -19,7 +19,9 @@ product of two factors:
   (a, b, r) = HAMPEL: full weight within 3 robust sds, then a / |z|, falling linearly in influence to zero
   at 9 robust sds; beyond that the row takes no part in item-level estimation.
 
-Rows without a time keep the first factor only. On clean data almost every row keeps weight 1 (the
+Rows without a time keep the first factor only. A student's weight in the population of students (the prior of
+a new student, where a model has one: LNIRT's mu_P, Sigma_P and centring) is the share of their rows' weight the
+second factor keeps (``person_weights``). On clean data almost every row keeps weight 1 (the
 sampler still reproduces the R package on CredentialForm1, where each student answers each item once).
 """
 
@@ -35,6 +37,7 @@ __all__ = [
     "PERSON_LIMIT",
     "SCALE_FLOOR",
     "hampel_weight",
+    "person_weights",
     "residual_weights",
     "robust_weights",
     "student_weights",
@@ -154,6 +157,23 @@ def residual_weights(data: Responses, cell_weight: np.ndarray | None = None) -> 
     scale2 = (rows * np.nan_to_num(per_item) ** 2 + SCALE_PSEUDO_ROWS * overall**2) / (rows + SCALE_PSEUDO_ROWS)
     scale = np.maximum(np.sqrt(scale2), SCALE_FLOOR)[data.item]
     out[timed] = hampel_weight(residual[timed] / scale[timed])
+    return out
+
+
+def person_weights(data: Responses) -> np.ndarray:
+    """Per person: the share of their data the row weights keep beyond the distinct-student factor,
+    sum(weight) / sum(student_weights), in [0, 1] (1 when ``data`` has no weights or the person no rows).
+
+    A student whose times are all plausible weighs 1 in the population of students (the prior of a new one);
+    one whose times are not, toward 0. Their own estimates still use all their rows.
+    """
+    out = np.ones(data.n_persons)
+    if data.weight is None or not len(data):
+        return out
+    kept = np.bincount(data.person, weights=data.weight, minlength=data.n_persons)
+    cap = np.bincount(data.person, weights=student_weights(data), minlength=data.n_persons)
+    has = cap > 0
+    out[has] = np.clip(kept[has] / cap[has], 0.0, 1.0)
     return out
 
 
