@@ -9,6 +9,7 @@ import pytest
 from studysmart.ml import base
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.robust import (
+    HAMPEL,
     hampel_weight,
     person_weights,
     residual_weights,
@@ -83,13 +84,15 @@ def test_weighted_medians_match_numpy_and_honour_weights() -> None:
 
 def test_hampel_weight_is_one_near_the_fit_and_zero_far_out() -> None:
     z = np.array([0.0, 2.9, -3.0, 4.0, 6.0, 7.5, -8.99, 9.0, 50.0])
-    w = hampel_weight(z)
+    w = hampel_weight(z, (3.0, 6.0, 9.0))
     np.testing.assert_allclose(w[:3], 1.0)
     np.testing.assert_allclose(w[3:5], [3 / 4, 3 / 6])
     np.testing.assert_allclose(w[5], 3 * 1.5 / (3 * 7.5))
     assert 0 < w[6] < 0.01 and w[7] == 0 and w[8] == 0
     influence = w * np.abs(z)  # bounded and redescending
     assert influence.max() <= 3.0 + 1e-12 and influence[7] == 0
+    a, _, r = HAMPEL
+    assert hampel_weight(np.array([a]))[0] == 1.0 and hampel_weight(np.array([-r]))[0] == 0.0
 
 
 def test_clean_data_keep_their_weights(honest: Responses) -> None:
@@ -101,21 +104,21 @@ def test_implausible_times_weigh_nothing_and_honest_answers_stay(honest: Respons
     data = attacked(honest)
     w = robust_weights(data)
     mallory = data.persons[data.person] == "mallory"
-    assert w[mallory].max() < 1e-3
+    assert w[mallory].max() < 0.05 and w[mallory].sum() < 1.5  # fifty answers weigh less than two
     same_item = ~mallory & (data.item == data.item[mallory][0])
     np.testing.assert_allclose(w[same_item], robust_weights(honest)[honest.item == 0], atol=0.05)
-    assert person_weights(data.weighted(w))[data.persons == "mallory"][0] < 1e-3
+    assert person_weights(data.weighted(w))[data.persons == "mallory"][0] < 0.2
     assert np.median(person_weights(data.weighted(w))) == 1.0
 
 
 def test_a_student_who_always_answers_in_one_second_weighs_less_and_moves_little(honest: Responses) -> None:
-    data = attacked(honest, seconds=(1.0, 1.0))  # consistently fast: their speed offset is kept plausible
+    data = attacked(honest, seconds=(1.0, 1.0))  # consistently fast: the implausible one is the student
     w = residual_weights(data, student_weights(data))
-    assert w[data.persons[data.person] == "mallory"].max() < 0.9  # 35x faster than the median: z about -3.7
+    assert w[data.persons[data.person] == "mallory"].max() < 0.7  # 26x faster than typical: 5.6 robust sds
     before = _fresh(base.create("shrinkage").fit(with_robust_weights(honest)), honest)
     robust = _moved(before, _fresh(base.create("shrinkage").fit(with_robust_weights(data)), data))
     plain = _moved(before, _fresh(base.create("shrinkage").fit(data), data))
-    assert robust[1] < plain[1] / 5 and robust[0] < plain[0] / 5, (robust, plain)
+    assert robust[1] < plain[1] / 3 and robust[0] < plain[0] / 3, (robust, plain)
 
 
 def test_weights_survive_subsets_and_are_validated(honest: Responses) -> None:

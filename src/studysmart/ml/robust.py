@@ -8,16 +8,17 @@ product of two factors:
   item are correlated through that student, so together they tell about the item what
   ``n / (1 + (n - 1) rho)`` independent students' answers would (Kish's effective sample size). Each of those
   rows weighs ``1 / (1 + (n - 1) rho)``: one answer counts fully, and however many answers a student gives to
-  an item they never count for more than ``1 / rho`` answers (5 with the default rho = 0.2). Ten students
-  with five answers each (2.8 effective answers each) outweigh one student with fifty (4.6).
+  an item they never count for more than ``1 / rho`` answers (10 with the default rho = 0.1). Ten students
+  with five answers each (3.6 effective answers each, 36 in all) outweigh one student with fifty (8.5).
 * **Plausible log-times** (a redescending M-estimator): each log-time is compared with a robust fit of
-  item + person effects (two rounds of weighted median polish; each person's offset is shrunk by
-  ``n / (n + 2)`` and kept within PERSON_LIMIT robust sds of the other students' offsets, so a student who
-  always answers in one second is not "plausibly" that fast). The residual is standardised by the item's
-  robust scale (1.4826 x the weighted median absolute residual, pooled with the data set's by
-  SCALE_PSEUDO_ROWS, never below SCALE_FLOOR) and weighted by Hampel's three-part function with
-  (a, b, r) = HAMPEL: full weight within 3 robust sds, then a / |z|, falling linearly in influence to zero
-  at 9 robust sds; beyond that the row takes no part in item-level estimation.
+  item + person effects (two rounds of weighted median polish; each person's speed offset is their median
+  residual shrunk by ``n / (n + 2)``). The residual is standardised by the item's robust scale (1.4826 x the
+  weighted median absolute residual, pooled with the data set's by SCALE_PSEUDO_ROWS, never below
+  SCALE_FLOOR) and weighted by Hampel's three-part function with (a, b, r) = HAMPEL: full weight within 4
+  robust sds, then a / |z|, falling linearly in influence to zero at 12 robust sds; beyond that the row takes
+  no part in item-level estimation. The person's offset is judged the same way among the other students'
+  offsets (Hampel's weight of its distance from their median in robust sds), so a student who always answers
+  in one second is not "plausibly" that fast: all their rows take that factor too.
 
 Rows without a time keep the first factor only. A student's weight in the population of students (the prior of
 a new student, where a model has one: LNIRT's mu_P, Sigma_P and centring) is the share of their rows' weight the
@@ -34,7 +35,6 @@ from studysmart.ml.data import Responses
 __all__ = [
     "CELL_CORRELATION",
     "HAMPEL",
-    "PERSON_LIMIT",
     "SCALE_FLOOR",
     "hampel_weight",
     "person_weights",
@@ -46,11 +46,9 @@ __all__ = [
 ]
 
 #: rho of the design effect: the share of an answer's variation that belongs to the student, not the item.
-CELL_CORRELATION = 0.2
+CELL_CORRELATION = 0.1
 #: Hampel's (a, b, r), in robust standard deviations of the log-time residual.
-HAMPEL = (3.0, 6.0, 9.0)
-#: How far (in robust sds of all students' offsets) a student's speed offset may lie from the typical one.
-PERSON_LIMIT = 3.0
+HAMPEL = (4.0, 8.0, 12.0)
 #: Pseudo-rows of the data set's residual scale in each item's scale; the smallest scale (log units).
 SCALE_PSEUDO_ROWS = 10.0
 SCALE_FLOOR = 0.05
@@ -103,10 +101,10 @@ def weighted_medians(groups: np.ndarray, values: np.ndarray, weights: np.ndarray
     return out
 
 
-def hampel_weight(z: np.ndarray, limits: tuple[float, float, float] = HAMPEL) -> np.ndarray:
+def hampel_weight(z: np.ndarray, limits: tuple[float, float, float] | None = None) -> np.ndarray:
     """Hampel's three-part redescending weight psi(z) / z: 1 up to a, a / |z| up to b, then
-    a (r - |z|) / ((r - b) |z|) down to 0 at r, and 0 beyond."""
-    a, b, r = limits
+    a (r - |z|) / ((r - b) |z|) down to 0 at r, and 0 beyond ((a, b, r) = ``limits``, default HAMPEL)."""
+    a, b, r = HAMPEL if limits is None else limits
     x = np.abs(np.asarray(z, dtype=np.float64))
     safe = np.maximum(x, 1e-300)
     out = np.ones_like(x)
@@ -115,22 +113,25 @@ def hampel_weight(z: np.ndarray, limits: tuple[float, float, float] = HAMPEL) ->
     return np.where(x >= r, 0.0, out)
 
 
-def _person_offsets(data: Responses, residual: np.ndarray) -> np.ndarray:
-    """Per row: the person's median residual, shrunk toward 0 and kept within the plausible range."""
+def _person_offsets(data: Responses, residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per person: their median residual shrunk toward 0 (their speed offset), and how plausible that offset is
+    among the other students' (Hampel's weight of its distance from the typical offset in robust sds)."""
     timed = np.isfinite(residual)
     n = np.bincount(data.person[timed], minlength=data.n_persons).astype(np.float64)
     offset = weighted_medians(data.person, residual, np.ones(len(data)), data.n_persons)
     offset = np.where(n > 0, np.nan_to_num(offset) * n / (n + _PERSON_SHRINK), 0.0)
+    plausible = np.ones(data.n_persons)
     informative = n >= 3
     if informative.sum() >= _MIN_PERSONS:
         typical = float(np.median(offset[informative]))
-        spread = _MAD * float(np.median(np.abs(offset[informative] - typical)))
-        offset = np.clip(offset, typical - PERSON_LIMIT * spread, typical + PERSON_LIMIT * spread)
-    return offset[data.person]
+        spread = max(_MAD * float(np.median(np.abs(offset[informative] - typical))), SCALE_FLOOR)
+        plausible = hampel_weight((offset - typical) / spread)
+    return offset, plausible
 
 
 def residual_weights(data: Responses, cell_weight: np.ndarray | None = None) -> np.ndarray:
-    """Per row: Hampel's weight of the log-time residual against a robust item + person fit (1 without a time).
+    """Per row: Hampel's weight of the log-time residual against a robust item + person fit (1 without a time),
+    times Hampel's weight of the person's speed offset among the other students' offsets.
 
     Args:
         data: the responses.
@@ -148,7 +149,8 @@ def residual_weights(data: Responses, cell_weight: np.ndarray | None = None) -> 
     person = np.zeros(len(data))
     for _ in range(2):  # median polish: items given persons, persons given items
         item = weighted_medians(data.item, t - person, w, data.n_items)[data.item]
-        person = _person_offsets(data, t - item)
+        offset, plausible = _person_offsets(data, t - item)
+        person = offset[data.person]
     residual = np.where(timed, t - item - person, np.nan)
     absolute = np.abs(residual)
     overall = _MAD * float(weighted_medians(np.zeros(len(data), dtype=np.int64), absolute, w, 1)[0])
@@ -157,7 +159,7 @@ def residual_weights(data: Responses, cell_weight: np.ndarray | None = None) -> 
     scale2 = (rows * np.nan_to_num(per_item) ** 2 + SCALE_PSEUDO_ROWS * overall**2) / (rows + SCALE_PSEUDO_ROWS)
     scale = np.maximum(np.sqrt(scale2), SCALE_FLOOR)[data.item]
     out[timed] = hampel_weight(residual[timed] / scale[timed])
-    return out
+    return out * plausible[data.person]
 
 
 def person_weights(data: Responses) -> np.ndarray:
