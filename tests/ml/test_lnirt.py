@@ -132,6 +132,23 @@ def test_numba_chain_equals_numpy_chain(small: SyntheticData) -> None:
         np.testing.assert_allclose(threads.mean[name], fast.mean[name], rtol=1e-7, atol=1e-9)
 
 
+def test_weighted_chains_agree_and_weights_of_one_change_nothing(small: SyntheticData) -> None:
+    r = small.responses
+    weight = np.random.default_rng(2).uniform(0.0, 1.0, len(r))
+    person_weight = np.random.default_rng(3).uniform(0.5, 1.0, r.n_persons)
+    args = (r.person, r.item, r.correct, r.log_time)
+    sizes = {"n_persons": r.n_persons, "n_items": r.n_items}
+    weighted = prepare_cells(*args, **sizes, weight=weight, person_weight=person_weight)
+    fast = run_gibbs(weighted, iterations=15, burn_in=0.2, seed=5, backend="numba")
+    ref = run_gibbs(weighted, iterations=15, burn_in=0.2, seed=5, backend="numpy")
+    plain = run_gibbs(prepare_cells(*args, **sizes), iterations=15, burn_in=0.2, seed=5)
+    ones = run_gibbs(prepare_cells(*args, **sizes, weight=np.ones(len(r))), iterations=15, burn_in=0.2, seed=5)
+    for name in ("theta", "zeta", "a", "b", "phi", "lam", "sigma2", "sigma_p", "sigma_i"):
+        np.testing.assert_allclose(fast.mean[name], ref.mean[name], rtol=1e-7, atol=1e-9)
+        np.testing.assert_array_equal(ones.mean[name], plain.mean[name])
+    assert not np.allclose(fast.mean["lam"], plain.mean["lam"])  # the weights do something
+
+
 # -- estimation -------------------------------------------------------------------------------------------
 def test_fast_estimator_recovers_parameters_in_the_issue_design(sparse: SyntheticData) -> None:
     got = recovery(LNIRT(seed=0).fit(sparse.responses), sparse)
