@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from studysmart.core.config import get_settings
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries, Responses
+from studysmart.ml.robust import with_robust_weights
 from studysmart.predictions.models import PredictionLog
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, item_label
 from studysmart.training.models import ModelVersion, TrainingState
@@ -109,7 +110,7 @@ class ModelCache:
         # Only until the first training stores a shrinkage version: a cheap pass over the data (milliseconds per
         # thousand answers); past a few thousand answers at most once a minute per process (the student's own
         # answers still apply at once, through their history).
-        model = ml.create(FALLBACK_MODEL).fit(all_responses(session))
+        model = ml.create(FALLBACK_MODEL).fit(with_robust_weights(all_responses(session)))  # as training does
         return _Loaded(FALLBACK_MODEL, None, model, now, samples, now)
 
 
@@ -199,6 +200,12 @@ def _explain(history: Responses, topic: Topic) -> str:
     return f"No {topic.name} answers yet: from your {len(history)} other answers and all students."
 
 
+def served_prediction(model: ml.Model, queries: Queries, history: Responses | None) -> ml.Prediction:
+    """What a model predicts for these rows as the app shows it: every number finite and within the served
+    ranges (``Prediction.bounded``). Every prediction a student sees (tasks, previews, plans) comes from here."""
+    return model.predict(queries, history=history).bounded()
+
+
 def _predict_one(entry: _Loaded, user: User, topic: Topic, difficulty: Difficulty,
                  history: Responses, now: datetime) -> ml.Prediction:
     # ``order`` = now, as in training and evaluation, where each answer carries its time (the sequence models
@@ -206,11 +213,11 @@ def _predict_one(entry: _Loaded, user: User, topic: Topic, difficulty: Difficult
     queries = Queries.from_columns([person_label(user.id)], [item_label(topic.key, difficulty)],
                                    topic=[topic.key], difficulty=[Difficulty(difficulty).value],
                                    order=[now.timestamp()])
-    return entry.model.predict(queries, history=history)
+    return served_prediction(entry.model, queries, history)
 
 
 def _served(entry: _Loaded, pred: ml.Prediction, explanation: str, arm: str) -> ServedPrediction:
-    low, high = pred.seconds_interval()
+    low, high = pred.served_interval()
     return ServedPrediction(
         p_correct=float(pred.p_correct[0]),
         expected_seconds=float(pred.expected_seconds[0]),

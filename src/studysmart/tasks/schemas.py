@@ -17,7 +17,8 @@ MAX_ROW_ID = 2**31 - 1
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), VisibleName]
 TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), VisibleName]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
-Seconds = Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)]
+#: A completion time: at least 1 s (the UI timer never records less) and at most a day.
+Seconds = Annotated[float, Field(ge=1, le=86_400, allow_inf_nan=False)]
 
 
 class PredictionRead(BaseModel):

@@ -17,6 +17,7 @@ from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, UserTop
 from studysmart.training import service as training
 from studysmart.users.models import User
 
+MIN_SECONDS = 1.0  # the UI timer never records less
 MAX_SECONDS = 86_400.0
 TOPIC_KEY_LENGTH = 100
 #: Topics every student sees in their lists and autocomplete (migration 0005 creates them); any other topic is
@@ -234,9 +235,9 @@ def complete_task(*, session: Session, user: User, task_id: int, correct: bool, 
             raise InvalidTaskInput("seconds", "required when the task was not started")
         if seconds > MAX_SECONDS:
             raise InvalidTaskInput("seconds", "the task was started over 24 hours ago; give the time taken")
-        seconds = max(seconds, 1.0)
-    if not 0 < seconds <= MAX_SECONDS:
-        raise InvalidTaskInput("seconds", f"must be > 0 and <= {MAX_SECONDS:.0f}")
+        seconds = max(seconds, MIN_SECONDS)
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:  # NaN fails too
+        raise InvalidTaskInput("seconds", f"must be >= {MIN_SECONDS:.0f} and <= {MAX_SECONDS:.0f}")
     task.status = TaskStatus.DONE
     task.correct = correct
     task.seconds_taken = float(seconds)

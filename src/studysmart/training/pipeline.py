@@ -29,6 +29,7 @@ from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
 from studysmart.ml.evaluate import Split, split_temporal
 from studysmart.ml.metrics import all_metrics
+from studysmart.ml.robust import with_robust_weights
 from studysmart.predictions.service import all_responses
 from studysmart.training import service
 from studysmart.training.models import ModelVersion
@@ -95,12 +96,16 @@ def _score(model: ml.Model, test: Responses) -> dict[str, float]:
 
 def fit_candidate(name: str, split: Split, full: Responses, settings: Settings,
                   progress: ml.Progress | None = None) -> Candidate:
-    """Fit on the training part, score on the hold-out, then refit on all data for serving."""
+    """Fit on the training part, score on the hold-out, then refit on all data for serving.
+
+    Both fits see robust row weights computed from their own data only (``ml.robust``: implausible times and
+    a student's many answers to one item weigh less in the item parameters); the hold-out is scored as is.
+    """
     params = model_params(name, settings)
     start = time.perf_counter()
-    evaluated = ml.create(name, **params).fit(split.train, progress=progress)
+    evaluated = ml.create(name, **params).fit(with_robust_weights(split.train), progress=progress)
     metrics = _score(evaluated, split.test)
-    final = ml.create(name, **params).fit(full, progress=progress)
+    final = ml.create(name, **params).fit(with_robust_weights(full), progress=progress)
     return Candidate(name=name, model=final, metrics=metrics, n_train=len(split.train), n_test=len(split.test),
                      fit_seconds=time.perf_counter() - start, evaluated=evaluated)
 
