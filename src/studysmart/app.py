@@ -111,6 +111,10 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     from studysmart.training.jobs import get_jobs  # noqa: PLC0415
 
     metrics.install(app, sessions, get_jobs(settings).depth)
+    if settings.forwarded_allow_ips.strip():  # outermost, so every limit and log sees the real client
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: PLC0415
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     api = APIRouter(prefix="/api/v1")
     api.include_router(users_api.router)

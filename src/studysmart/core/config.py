@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     torch_threads: Annotated[int, Field(ge=1)] = 1
     worker_nice: Annotated[int, Field(ge=0, le=19)] = 10
     worker_processes: Annotated[int, Field(ge=0)] = 1
+    #: Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or networks,
+    #: ``*`` for any); empty: none, the connecting address is the client's.
+    forwarded_allow_ips: str = ""
 
     @model_validator(mode="after")
     def _defaults_and_production_rules(self) -> Settings:
