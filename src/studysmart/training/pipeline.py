@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,6 +49,22 @@ MIN_FRESH_ROWS = 10
 
 class TrainingTimeout(Exception):
     """The job ran past its time limit."""
+
+
+class EveryModelFailed(RuntimeError):
+    """No model of the run could be fitted, scored and stored (each failure is in the run's record)."""
+
+
+#: model name -> its failure record (kept in TrainingRun.models beside the candidates' summaries).
+Failures = dict[str, dict[str, Any]]
+
+
+def record_failure(failures: Failures, name: str, stage: str, exc: Exception, run_id: int) -> None:
+    """Note that ``name`` failed at ``stage`` (its error and traceback), and log it with the traceback."""
+    error = f"{type(exc).__name__}: {exc}"
+    failures[name] = {"version": None, "promoted": False, "stage": stage, "error": error[:1000],
+                      "traceback": "".join(traceback.format_exception(exc))[-8000:]}
+    log.error(kv("training.model.failed", run=run_id, model=name, stage=stage, error=error), exc_info=exc)
 
 
 @dataclass
@@ -153,6 +170,11 @@ def score_champions(sessions: sessionmaker[Session], candidates: list[Candidate]
             cand.compared_metrics = _score(cand.evaluated or cand.model, unseen)
         except ml.CorruptModel as exc:
             cand.notes.append(f"champion unreadable: {exc}")
+        except Exception as exc:  # the champion cannot be compared (as if unreadable); the candidate stands
+            log.warning(kv("training.champion.unscored", model=cand.name, version=version,
+                           error=f"{type(exc).__name__}: {exc}"), exc_info=exc)
+            cand.champion_metrics = cand.compared_metrics = None
+            cand.notes.append(f"champion v{version} could not be scored: {type(exc).__name__}: {exc}")
 
 
 def store_and_promote(session: Session, candidates: list[Candidate], run_id: int, tolerance: float,
@@ -263,11 +285,51 @@ def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, 
             if champion is None or champion.promoted_at is None:
                 continue
             version, since, blob = champion.version, champion.promoted_at, champion.artifact
-        model = ml.load(name, blob)
-        loaded[name] = (version, model)
-        count = shadow_score(sessions, name=name, model=model, version=version, since=since, data=data)
+        try:
+            model = ml.load(name, blob)
+            loaded[name] = (version, model)
+            count = shadow_score(sessions, name=name, model=model, version=version, since=since, data=data)
+        except TrainingTimeout:
+            raise
+        except Exception as exc:  # shadow scores are a by-product: never the reason a training fails
+            log.warning(kv("training.shadow_failed", model=name, version=version,
+                           error=f"{type(exc).__name__}: {exc}"), exc_info=exc)
+            continue
         log.info(kv("training.shadow_scored", model=name, version=version, tasks=count))
     return loaded
+
+
+def fit_candidates(names: list[str], split: Split, data: Responses, settings: Settings, run_id: int,
+                   failures: Failures, progress: Callable[[str], None] | None = None) -> list[Candidate]:
+    """Fit and score each model; one that raises is recorded in ``failures`` and the others go on (a time-out
+    ends the whole run)."""
+    candidates = []
+    for name in names:
+        if progress:
+            progress(f"fitting {name}")
+        try:
+            candidate = fit_candidate(name, split, data, settings)
+        except TrainingTimeout:
+            raise
+        except Exception as exc:
+            record_failure(failures, name, "fit", exc, run_id)
+            continue
+        candidates.append(candidate)
+        log.info(kv("training.model.fitted", run=run_id, model=name, seconds=round(candidate.fit_seconds, 2)))
+    return candidates
+
+
+def serialise(candidates: list[Candidate], run_id: int, failures: Failures) -> dict[str, bytes]:
+    """Each candidate's artifact; one that cannot be written is recorded in ``failures`` instead."""
+    artifacts = {}
+    for cand in candidates:
+        try:
+            artifacts[cand.name] = cand.model.to_bytes()
+        except TrainingTimeout:
+            raise
+        except Exception as exc:
+            record_failure(failures, cand.name, "serialise", exc, run_id)
+    return artifacts
 
 
 @dataclass(frozen=True)
@@ -289,6 +351,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
         run_id = run.id
     log.info(kv("training.started", run=run_id, trigger=trigger, attempt=attempt, pid=os.getpid()))
     started = time.perf_counter()
+    failures: Failures = {}
     try:
         with heartbeats(sessions, run_id, settings), time_limit(settings.training_time_limit_seconds):
             with sessions() as session:
@@ -298,20 +361,18 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
             names = models_to_train(settings, len(data))
             log.info(kv("training.data", run=run_id, samples=len(data), train=len(split.train),
                         test=len(split.test), models=",".join(names)))
-            candidates = []
-            for name in names:
-                if progress:
-                    progress(f"fitting {name}")
-                candidates.append(fit_candidate(name, split, data, settings))
-                log.info(kv("training.model.fitted", run=run_id, model=name,
-                            seconds=round(candidates[-1].fit_seconds, 2)))
+            candidates = fit_candidates(names, split, data, settings, run_id, failures, progress)
             score_champions(sessions, candidates, split, loaded)
-            artifacts = {cand.name: cand.model.to_bytes() for cand in candidates}
+            artifacts = serialise(candidates, run_id, failures)
+            candidates = [cand for cand in candidates if cand.name in artifacts]
+            if not candidates:
+                raise EveryModelFailed("every model failed: " + "; ".join(
+                    f"{name}: {info['error']}" for name, info in failures.items()))
             with transaction(sessions) as session:  # short: only writes
                 store_and_promote(session, candidates, run_id, settings.promote_tolerance, artifacts)
                 serving = choose_serving(candidates)
                 remaining = service.finish_run(session=session, run_id=run_id, now=utcnow(),
-                                               models=summary(candidates), n_samples=len(data),
+                                               models={**summary(candidates), **failures}, n_samples=len(data),
                                                serving_model=serving)
     except service.RunReaped:
         log.warning(kv("training.discarded", run=run_id, reason="reaped while running"))
@@ -322,7 +383,8 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
         message = f"{type(exc).__name__}: {exc}"
         with transaction(sessions) as session:
             service.fail_run(session=session, run_id=run_id, now=utcnow(), error=message,
-                             retry_at=utcnow() + timedelta(seconds=retry_in) if retry else None)
+                             retry_at=utcnow() + timedelta(seconds=retry_in) if retry else None,
+                             models=failures if isinstance(exc, EveryModelFailed) else None)
         log.error(kv("training.failed", run=run_id, error=message, retry_in=retry_in if retry else None))
         return RunOutcome(run_id, "failed", error=message, retry_in=retry_in if retry else None)
     log.info(kv("training.finished", run=run_id, seconds=round(time.perf_counter() - started, 2),

@@ -153,8 +153,10 @@ def finish_run(*, session: Session, run_id: int, now: datetime, models: dict[str
     return int(row[0])
 
 
-def fail_run(*, session: Session, run_id: int, now: datetime, error: str, retry_at: datetime | None) -> bool:
+def fail_run(*, session: Session, run_id: int, now: datetime, error: str, retry_at: datetime | None,
+             models: dict[str, Any] | None = None) -> bool:
     """running -> queued (a retry is scheduled) or idle (given up); the champion keeps serving either way.
+    ``models``: what is known of each model (e.g. every model's failure), kept in the run's record.
 
     Returns False when the run no longer owned the tracker (it was reaped already): nothing is changed then.
     """
@@ -167,8 +169,11 @@ def fail_run(*, session: Session, run_id: int, now: datetime, error: str, retry_
     ).first()
     if owned is None:
         return False
-    session.execute(update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == "running").values(
-        status="failed", finished_at=now, error=error[:4000], next_retry_at=retry_at))
+    values: dict[str, Any] = {"status": "failed", "finished_at": now, "error": error[:4000], "next_retry_at": retry_at}
+    if models is not None:
+        values["models"] = models
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == "running")
+                    .values(**values))
     return True
 
 
