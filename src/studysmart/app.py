@@ -56,14 +56,16 @@ def _health_router() -> APIRouter:
 
 
 def _start_embedded_worker(app: FastAPI, settings: Settings) -> Any:
-    """On the embedded default, run the training consumer beside the server (process workers, supervised);
-    with Redis, workers run standalone (`studysmart worker`). Also installs the queue health check."""
-    from studysmart.training.jobs import EmbeddedWorker, get_jobs  # noqa: PLC0415
+    """On the embedded default, run the training consumer beside the server, as a child process of its own
+    (exec'd: it inherits no socket, and it leaves when the server does); with Redis, workers run standalone
+    (`studysmart worker`). Also installs the queue health check."""
+    from studysmart.training.consumer import ConsumerProcess  # noqa: PLC0415
+    from studysmart.training.jobs import get_jobs  # noqa: PLC0415
 
     jobs = get_jobs(settings)
     worker = None
     if not settings.redis_url and settings.worker_processes > 0:
-        worker = EmbeddedWorker(jobs, workers=settings.worker_processes)
+        worker = ConsumerProcess(settings, workers=settings.worker_processes)
         worker.start()
         app.state.worker = worker
 

@@ -332,6 +332,16 @@ def serialise(candidates: list[Candidate], run_id: int, failures: Failures) -> d
     return artifacts
 
 
+def hand_back(sessions: sessionmaker[Session], run_id: int) -> RunOutcome:
+    """Give an interrupted run back to the queue at once (not after the stale-run reaper's wait)."""
+    now = utcnow()
+    with transaction(sessions) as session:
+        owned = service.fail_run(session=session, run_id=run_id, now=now, retry_at=now,
+                                 error="interrupted: its worker stopped; queued again at once")
+    log.warning(kv("training.interrupted", run=run_id, requeued=owned))
+    return RunOutcome(run_id, "interrupted", retry_in=0.0 if owned else None)
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     run_id: int
@@ -377,6 +387,8 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
     except service.RunReaped:
         log.warning(kv("training.discarded", run=run_id, reason="reaped while running"))
         return RunOutcome(run_id, "reaped")
+    except KeyboardInterrupt:  # the worker is stopping (a deploy, the server's shutdown or death): hand it back
+        return hand_back(sessions, run_id)
     except Exception as exc:
         retry_in = settings.training_retry_delay_seconds * (2 ** (attempt - 1))
         retry = attempt <= settings.training_retries
