@@ -32,6 +32,7 @@ from studysmart.ml.evaluate import Split, split_temporal
 from studysmart.ml.metrics import all_metrics
 from studysmart.predictions.service import all_responses
 from studysmart.training import service
+from studysmart.training.erasure import apply_erasures, strip_champions
 from studysmart.training.models import ModelVersion
 from studysmart.training.shadow import shadow_score
 
@@ -359,6 +360,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
         if run is None:
             return None
         run_id = run.id
+        erasures = [(e.id, e.person) for e in service.pending_erasures(session=session)]  # before the data
     log.info(kv("training.started", run=run_id, trigger=trigger, attempt=attempt, pid=os.getpid()))
     started = time.perf_counter()
     failures: Failures = {}
@@ -378,8 +380,12 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
             if not candidates:
                 raise EveryModelFailed("every model failed: " + "; ".join(
                     f"{name}: {info['error']}" for name, info in failures.items()))
+            stripped = strip_champions(sessions, [person for _, person in erasures]) if erasures else {}
             with transaction(sessions) as session:  # short: only writes
                 store_and_promote(session, candidates, run_id, settings.promote_tolerance, artifacts)
+                if erasures:
+                    apply_erasures(session, run_id=run_id, erasures=[i for i, _ in erasures], stripped=stripped,
+                                   now=utcnow())
                 serving = choose_serving(candidates)
                 remaining = service.finish_run(session=session, run_id=run_id, now=utcnow(),
                                                models={**summary(candidates), **failures}, n_samples=len(data),
