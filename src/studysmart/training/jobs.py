@@ -214,8 +214,9 @@ class _QuietConsumer(Consumer):
 
 
 class EmbeddedWorker:
-    """The consumer a web server starts on the embedded default: process workers, a supervisor thread that
-    replaces dead workers and re-queues runs they abandoned."""
+    """The huey consumer of `studysmart worker` and of the embedded consumer process (``training.consumer``):
+    process workers that exit with it, and a supervisor thread that replaces dead workers and re-queues runs
+    they abandoned."""
 
     def __init__(self, jobs: Jobs, *, workers: int = 1, check_seconds: float = 2.0,
                  stop_seconds: float = 10.0) -> None:

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -33,6 +30,7 @@ from studysmart.ml.metrics import all_metrics
 from studysmart.predictions.service import all_responses
 from studysmart.training import service
 from studysmart.training.erasure import apply_erasures, strip_champions
+from studysmart.training.guards import TrainingTimeout, heartbeats, time_limit
 from studysmart.training.models import ModelVersion
 from studysmart.training.shadow import shadow_score
 
@@ -42,14 +40,9 @@ log = logging.getLogger("studysmart.training")
 SERVABLE = ("lnirt", "neural", "neural-attn", "shrinkage")
 #: Models that need more data than a handful of answers before they are worth fitting.
 DATA_HUNGRY = frozenset({"lnirt", "lnirt-gibbs", "neural", "neural-attn", "irt2pl"})
-HEARTBEAT_SECONDS = 2.0
 #: A champion is compared with its candidate only on hold-out answers newer than the champion (the older ones
 #: were in its training data), and only when there are at least this many of them.
 MIN_FRESH_ROWS = 10
-
-
-class TrainingTimeout(Exception):
-    """The job ran past its time limit."""
 
 
 class EveryModelFailed(RuntimeError):
@@ -227,48 +220,6 @@ def summary(candidates: list[Candidate]) -> dict[str, Any]:
                      "champion_metrics": _finite(c.champion_metrics) if c.champion_metrics else None,
                      "compared_metrics": _finite(c.compared_metrics) if c.compared_metrics else None,
                      "notes": c.notes} for c in candidates}
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise TrainingTimeout after ``seconds`` (in a process's main thread; elsewhere only the models' budgets)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _expired(_signum: int, _frame: Any) -> None:
-        raise TrainingTimeout(f"training exceeded its time limit of {seconds:.0f} s")
-
-    previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextmanager
-def heartbeats(sessions: sessionmaker[Session], run_id: int, settings: Settings) -> Iterator[None]:
-    """Beat every few seconds while the run works, so a killed worker's run can be recognised and retried."""
-    stop = threading.Event()
-    interval = min(HEARTBEAT_SECONDS, settings.training_stale_seconds / 4)
-
-    def beat() -> None:
-        while not stop.wait(interval):
-            try:
-                with transaction(sessions) as session:
-                    service.heartbeat(session=session, run_id=run_id, now=utcnow())
-            except Exception:  # a missed beat is not fatal; a long silence is handled by the reaper
-                log.warning(kv("training.heartbeat.failed", run=run_id))
-
-    thread = threading.Thread(target=beat, name="training-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
 
 
 def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, data: Responses) -> Loaded:
