@@ -117,14 +117,16 @@ def _add_docs(app: FastAPI) -> None:
 
 
 def _start_embedded_worker(app: FastAPI, settings: Settings) -> Any:
-    """On the embedded default, run the training consumer beside the server (process workers, supervised);
-    with Redis, workers run standalone (`studysmart worker`). Also installs the queue health check."""
-    from studysmart.training.jobs import EmbeddedWorker, get_jobs  # noqa: PLC0415
+    """On the embedded default, run the training consumer beside the server, as a child process of its own
+    (exec'd: it inherits no socket, and it leaves when the server does); with Redis, workers run standalone
+    (`studysmart worker`). Also installs the queue health check."""
+    from studysmart.training.consumer import ConsumerProcess  # noqa: PLC0415
+    from studysmart.training.jobs import get_jobs  # noqa: PLC0415
 
     jobs = get_jobs(settings)
     worker = None
     if not settings.redis_url and settings.worker_processes > 0:
-        worker = EmbeddedWorker(jobs, workers=settings.worker_processes)
+        worker = ConsumerProcess(settings, workers=settings.worker_processes)
         worker.start()
         app.state.worker = worker
 
@@ -177,6 +179,10 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
 
     if settings.metrics_enabled:
         metrics.install(app, sessions, get_jobs(settings).depth)
+    if settings.forwarded_allow_ips.strip():  # outermost, so every limit and log sees the real client
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: PLC0415
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     # Every API route refuses NUL characters first, and declares the error answers it can give.
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_nul_characters)],

@@ -47,8 +47,10 @@ def serve(
 
     settings = get_settings()
     typer.echo(f"StudySmart on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    # Forwarded headers are the app's business (STUDYSMART_FORWARDED_ALLOW_IPS): uvicorn's own would trust
+    # 127.0.0.1, letting any local caller claim another address.
     uvicorn.run("studysmart.asgi:app", host=host, port=port, workers=workers,
-                log_level=settings.log_level.lower(), proxy_headers=True)
+                log_level=settings.log_level.lower(), proxy_headers=False)
 
 
 @app.command()

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     worker_processes: Annotated[int, Field(ge=0)] = 1
     api_docs: bool | None = None  # /docs, /redoc, /openapi.json; default: on, except in production
     metrics: bool | None = None  # /metrics; default: on, except in production
+    #: Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or networks,
+    #: ``*`` for any); empty: none, the connecting address is the client's.
+    forwarded_allow_ips: str = ""
 
     @model_validator(mode="after")
     def _defaults_and_production_rules(self) -> Settings:

@@ -397,11 +397,18 @@ class Shrinkage(FittedState):
         """Re-estimate ``person`` from their rows in ``history`` (their full history), in place.
 
         Incremental (milliseconds on large models): the person's rows are overwritten or appended, and their
-        cells missing from the new history are reset to no shift.
+        cells missing from the new history are reset to no shift. A person without rows in ``history`` is
+        forgotten (their rows and cells removed: the prior).
         """
         self._check_fitted()
         rows = rows_of(history, person)
-        if not len(rows):
+        if not len(rows):  # no answers (e.g. the account was deleted): back to the prior, nothing of theirs kept
+            keep = np.asarray([str(label) != person for label in self.person_labels_], dtype=bool)
+            cells = np.asarray([str(label).partition("\x1f")[0] != person for label in self.cell_labels_],
+                               dtype=bool)
+            self.person_labels_, self.person_shift_ = self.person_labels_[keep], self.person_shift_[keep]
+            self.cell_labels_, self.cell_shift_ = self.cell_labels_[cells], self.cell_shift_[cells]
+            self._rebuild()
             return
         (p_labels, p_shift), (c_labels, c_shift) = self._history_shifts(rows)
         if self._cells_of is None:  # person -> positions of their cells, built on first use

@@ -205,8 +205,11 @@ def update_task(*, session: Session, user: User, task_id: int, changes: dict[str
 
 
 def delete_task(*, session: Session, user: User, task_id: int) -> None:
-    """Delete one of the user's tasks (its prediction logs go with it)."""
-    session.delete(_owned(session, user, task_id))
+    """Delete one of the user's tasks (its prediction logs go with it; a done one leaves the sample count)."""
+    task = _owned(session, user, task_id, for_update=True)  # locked: a completion cannot race the count
+    if task.status is TaskStatus.DONE:
+        training.uncount_completions(session=session, n=1)
+    session.delete(task)
     session.flush()
 
 

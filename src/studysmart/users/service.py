@@ -10,6 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studysmart.core import security
+from studysmart.core.db import on_commit, utcnow
+from studysmart.predictions import service as predictions
+from studysmart.training import service as training
 from studysmart.users.models import DEFAULT_PREFERENCES, LoginAttempt, User
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -143,6 +146,11 @@ def update_profile(*, session: Session, user: User, display_name: str | None,
 
 
 def delete_account(*, session: Session, user: User) -> None:
-    """Delete the account and, through cascades, every task, prediction and exam of it."""
+    """Delete the account and, through cascades, every task, prediction and exam of it. Its answers leave the
+    sample count, and its fitted parameters leave serving (this process at once, the others at their next model
+    refresh) and the stored models (at the next training): see training.service.forget_student."""
+    person = predictions.person_label(user.id)
+    training.forget_student(session=session, user_id=user.id, person=person, now=utcnow())
     session.delete(user)
     session.flush()
+    on_commit(session, lambda: predictions.forget_persons([person]))
