@@ -124,3 +124,8 @@ def test_through_the_api_rotating_guessers_are_slowed_and_the_owner_gets_in(clie
     assert again.status_code == 429 and int(again.headers["Retry-After"]) >= 1  # ... and then waits
     owner = at("192.0.2.55").post("/api/v1/auth/token", data={"username": "eve@example.com", "password": PASSWORD})
     assert owner.status_code == 200
+
+
+def test_a_very_long_username_is_a_failed_login_not_a_500(client: TestClient) -> None:
+    response = client.post("/api/v1/auth/token", data={"username": "a" * 5000 + "@example.com", "password": "x"})
+    assert response.status_code == 400

@@ -104,7 +104,8 @@ async def test_export_all_my_data_as_json_and_csv(user: User, student: Account, 
     document = json.loads(response.content)
     tables = document["tables"]
     assert [row["email"] for row in tables["users"]] == [student.email]
-    assert "password_hash" not in tables["users"][0] and "token_version" not in tables["users"][0]
+    assert not {"password_hash", "token_version", "account_key"} & set(tables["users"][0])
+    assert "login_tickets" not in tables
     assert [row["title"] for row in tables["tasks"]] == ["Mine"]
     assert tables["tasks"][0]["seconds_taken"] == 42 and tables["tasks"][0]["correct"] is True
     assert len(tables["prediction_logs"]) == n_logs > 0

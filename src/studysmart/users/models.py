@@ -51,7 +51,8 @@ class LoginAttempt(Base):
     __tablename__ = "login_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(400), index=True)  # e.g. "client:<address>", "failed-account:<email>"
+    # e.g. "client:<address>", "failed-client:<address>", "failed-account:<sha256 of the email>"
+    key: Mapped[str] = mapped_column(String(400), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 

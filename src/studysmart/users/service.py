@@ -136,9 +136,15 @@ def failure_delay(*, client_failures: int, account_failures: int, limit: int) ->
     return min(MAX_FAILURE_DELAY, FIRST_FAILURE_DELAY * 2 ** min(client_failures - max(free, 1), 20))
 
 
+def _failure_keys(email: str, client: str) -> tuple[str, str]:
+    # The email is whatever the form said (any length): its digest keeps the key short.
+    return f"failed-client:{client[:300]}", f"failed-account:{_digest(email)}"
+
+
 def _throttle_guessing(session: Session, *, email: str, client: str, limit: int, now: datetime) -> None:
-    client_failures, latest = _failures(session, f"failed-client:{client}", now)
-    account_failures, _ = _failures(session, f"failed-account:{email}", now)
+    client_key, account_key = _failure_keys(email, client)
+    client_failures, latest = _failures(session, client_key, now)
+    account_failures, _ = _failures(session, account_key, now)
     delay = failure_delay(client_failures=client_failures, account_failures=account_failures, limit=limit)
     if latest is not None and delay > timedelta(0) and latest + delay > now:
         raise TooManyAttempts(max(1, math.ceil((latest + delay - now).total_seconds())))
@@ -158,8 +164,7 @@ def authenticate(*, session: Session, email: str, password: str, client: str, li
     user = session.scalar(select(User).where(User.email == email))
     session.commit()  # the slow hash check (~0.5 s) must not hold the database's write lock
     if not security.verify_password(password, user.password_hash if user else None) or user is None:
-        session.add_all([LoginAttempt(key=f"failed-client:{client}", created_at=now),
-                         LoginAttempt(key=f"failed-account:{email}", created_at=now)])
+        session.add_all([LoginAttempt(key=key, created_at=now) for key in _failure_keys(email, client)])
         session.commit()
         raise InvalidCredentials("wrong email or password")
     return user
