@@ -6,8 +6,8 @@ from datetime import datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, defer
 
 from studysmart.core.config import Settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
@@ -17,7 +17,7 @@ from studysmart.planning.models import Exam
 from studysmart.predictions.models import PredictionLog
 from studysmart.tasks.models import Difficulty, Task, Topic
 from studysmart.users.models import User
-from tests.factories import make_task, make_user
+from tests.factories import make_task
 
 
 def test_migrations_match_models(migrated: str) -> None:
@@ -32,6 +32,15 @@ def test_migrations_match_models(migrated: str) -> None:
 def _counts(session: Session) -> dict[str, int]:
     return {model.__name__: session.scalar(select(func.count()).select_from(model)) or 0
             for model in (Task, PredictionLog, Exam)}
+
+
+def _user_before_0004(session: Session, now: datetime) -> User:
+    """An account made on a schema older than 0004 (which added ``users.account_key``)."""
+    session.execute(text("INSERT INTO users (email, display_name, password_hash, created_at, preferences, "
+                         "token_version) VALUES ('old@example.com', 'Old', 'x', :now, '{}', 0)"), {"now": now})
+    user = session.scalars(select(User).options(defer(User.account_key))
+                           .where(User.email == "old@example.com")).one()
+    return user
 
 
 def _task_with_log(session: Session, user: User, now: datetime) -> Task:
@@ -57,7 +66,7 @@ def test_ids_of_deleted_tasks_are_not_reused_and_the_rebuild_keeps_every_row(set
     sessions = make_sessionmaker(engine)
     now = utcnow()
     with transaction(sessions) as session:
-        user = make_user(session, now=now)
+        user = _user_before_0004(session, now)
         made = [_task_with_log(session, user, now) for _ in range(3)]
         session.add(Exam(owner_id=user.id, name="Final", exam_date=now.date(), minutes_per_weekday=[30] * 7,
                          days_off=[], timezone="UTC", materialized={}, created_at=now, updated_at=now))

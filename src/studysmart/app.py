@@ -20,6 +20,7 @@ from studysmart.core import errors, metrics
 from studysmart.core.config import Environment, Settings, get_settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction
 from studysmart.core.errors import refuse_nul_characters, responses
+from studysmart.core.files import secure_var_dir
 from studysmart.core.logging import setup_logging
 from studysmart.core.middleware import BodySizeLimit, SecurityHeaders
 from studysmart.planning import api as planning_api  # importing it maps the planning errors
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     """Build the app: database, routers, error mapping, then the web UI mounted last."""
     settings = settings or get_settings()
     setup_logging(settings.log_level)
+    secure_var_dir(settings.var_dir, sqlite_path=settings.sqlite_path, with_queue=not settings.redis_url)
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
 

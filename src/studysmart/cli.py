@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,6 +33,37 @@ def db_upgrade() -> None:
     settings = get_settings()
     upgrade(settings.database_url)
     typer.echo("database is up to date")
+
+
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="The backup file to write (replaced if it exists).")],
+) -> None:
+    """Back up the database to PATH while the app runs (SQLite online backup API, or pg_dump -Fc)."""
+    from studysmart import backup as backups
+    from studysmart.core.config import get_settings
+
+    try:
+        backups.backup(database_url=get_settings().database_url, path=path)
+    except backups.BackupError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"backed up to {path}")
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="A backup made by `studysmart backup`.")],
+) -> None:
+    """Restore the database from PATH (migrated to this release); every token and web session issued before is
+    refused afterwards."""
+    from studysmart import backup as backups
+    from studysmart.core.config import get_settings
+
+    try:
+        backups.restore(database_url=get_settings().database_url, path=path)
+    except backups.BackupError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"restored from {path}; every earlier token and web session is now refused")
 
 
 @app.command()

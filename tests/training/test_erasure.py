@@ -23,7 +23,7 @@ from studysmart.training import service as training
 from studysmart.training.models import Erasure, ModelVersion
 from studysmart.users import service as users
 from studysmart.users.models import User
-from tests.factories import make_task, make_user
+from tests.factories import PASSWORD, make_task, make_user
 from tests.training.test_pipeline import _history, _queue_run
 
 ITEM = "algebra|medium"
@@ -48,7 +48,7 @@ def test_the_sample_count_follows_deleted_tasks_and_accounts(sessions: sessionma
         tasks.delete_task(session=session, user=user, task_id=done)
         assert _samples(session) == (9, 9)
     with transaction(sessions) as session:
-        users.delete_account(session=session, user=session.get(User, bob))
+        users.delete_account(session=session, user=session.get(User, bob), current_password=PASSWORD)
     with sessions() as session:
         assert _samples(session) == (5, 5)
         assert session.scalars(select(Erasure.person)).all() == [person_label(bob)]
@@ -97,7 +97,7 @@ def _two_students_trained(sessions: sessionmaker[Session]) -> tuple[int, int]:
 
 def _delete(sessions: sessionmaker[Session], user_id: int) -> None:
     with transaction(sessions) as session:
-        users.delete_account(session=session, user=session.get(User, user_id))
+        users.delete_account(session=session, user=session.get(User, user_id), current_password=PASSWORD)
 
 
 def test_serving_drops_a_deleted_student_at_once_here_and_at_the_next_refresh_elsewhere(

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "changethis", "secret", "placeholder", "dev", "test"}
 MIN_SECRET_LENGTH = 32
@@ -86,6 +87,14 @@ class Settings(BaseSettings):
         return self.metrics if self.metrics is not None else self.env is not Environment.PRODUCTION
 
     @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file (None on PostgreSQL or an in-memory database)."""
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.database_url).database
+        return Path(database) if database and database != ":memory:" else None
+
+    @property
     def enabled_models(self) -> list[str]:
         return [name.strip() for name in self.training_models.split(",") if name.strip()]
 
@@ -94,7 +103,7 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = self.var_dir / "secret_key"
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
             # Written to a private temp file and linked into place: concurrent processes never see a partial
             # key, and the first link wins (the others read the winner's key below).

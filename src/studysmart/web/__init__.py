@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from nicegui import core, ui
 
 from studysmart.core.config import Environment, Settings
-from studysmart.web import context, pages
+from studysmart.web import auth, context, pages, storage
 from studysmart.web.layout import BRAND
 
 __all__ = ["mount", "same_origin"]
@@ -43,10 +43,13 @@ def mount(app: FastAPI, *, settings: Settings) -> None:
 
     Args:
         app: the FastAPI app; its ``state.sessionmaker`` is the database the pages use.
-        settings: the app's settings (the session cookie is signed with ``resolved_secret_key()``).
+        settings: the app's settings (the session cookie is signed with ``resolved_secret_key()``; session
+            storage lives in ``var_dir/sessions``).
     """
     context.configure(sessions=app.state.sessionmaker, settings=settings)
+    storage.keep_private(settings.var_dir / "sessions", max_age_hours=settings.session_ttl_hours)
     pages.register()
+    auth.register_routes()
     ui.run_with(
         app,
         title=BRAND,

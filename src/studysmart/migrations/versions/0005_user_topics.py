@@ -5,7 +5,7 @@ anyway); the shared list of common subjects is created in the catalog so everyon
 stay shared: the models pool answers on one topic across students.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-27 10:00:00
 """
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from alembic import op
 import studysmart.core.db
 
 revision: str = '0005'
-down_revision: str | None = '0003'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
