@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import URL, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import Settings, get_settings
@@ -23,14 +24,34 @@ TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
 def service_url(variable: str, what: str) -> str:
-    """The URL of a test service, or skip (locally) / fail (CI) when it is not configured."""
+    """The URL of a test service, or skip (locally) / fail (CI) when it is not configured.
+
+    Under pytest-xdist each worker gets its own PostgreSQL database (``<name>_gw0``, created on first use) and
+    its own Redis database number, so parallel workers never share state."""
     url = os.environ.get(variable)
     if not url:
         message = f"{what} is needed: set {variable}"
         if REQUIRE_SERVICES:
             pytest.fail(message)
         pytest.skip(message)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        return _worker_url(make_url(url), int(worker.removeprefix("gw")))
     return url
+
+
+def _worker_url(url: URL, index: int) -> str:
+    if url.drivername.startswith("redis"):
+        return url.set(database=str(int(url.database or 0) + 1 + index)).render_as_string(hide_password=False)
+    own = url.set(database=f"{url.database}_gw{index}")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                    {"name": own.database}).first()
+        if exists is None:
+            connection.exec_driver_sql(f'CREATE DATABASE "{own.database}"')
+    engine.dispose()
+    return own.render_as_string(hide_password=False)
 
 
 def _reset_postgres(url: str) -> None:

@@ -7,6 +7,7 @@ NiceGUI's ``user_plugin`` is loaded here by importing its hook and using its pub
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 from collections.abc import AsyncIterator
@@ -60,6 +61,17 @@ def _act_in_the_pages_request(simulated: User) -> None:
     simulated.find = find_on_the_current_page  # type: ignore[method-assign]
 
 
+def _wait_patiently(simulated: User) -> None:
+    """``should_see`` waits up to ``WAIT`` tries by default (NiceGUI's 3 tries of 0.1 s fail on a loaded machine,
+    where a navigation or the thread pool takes longer)."""
+    should_see = simulated.should_see
+
+    async def should_see_patiently(*args: Any, retries: int = WAIT, **kwargs: Any) -> None:
+        await should_see(*args, retries=retries, **kwargs)
+
+    simulated.should_see = should_see_patiently  # type: ignore[method-assign]
+
+
 def stored(user: User) -> PersistentDict:
     """``app.storage.user`` of the simulated browser's current page (its browser id)."""
     assert user.client is not None
@@ -70,10 +82,14 @@ def stored(user: User) -> PersistentDict:
 @pytest.fixture
 async def user(migrated: str, caplog: pytest.LogCaptureFixture) -> AsyncIterator[User]:
     """A simulated browser on the full app; fails the test on any ERROR log, like NiceGUI's own fixture."""
+    # NiceGUI's simulation runs a full gc.collect() before and after each test; after a few hundred tests in
+    # one process (torch, numba, hypothesis loaded) each took ~10 s. Objects that exist now are left out of it.
+    gc.freeze()
     async with user_simulation(main_file=MAIN_FILE) as simulated:
         loaded = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "studysmart"}
         simulated.javascript_rules[re.compile(r".*Intl\.DateTimeFormat.*")] = lambda _: BROWSER_ZONE
         _act_in_the_pages_request(simulated)
+        _wait_patiently(simulated)
         yield simulated
     # NiceGUI drops the modules of page functions (and their parents, ``studysmart`` itself) so that
     # module-level @ui.page decorators run again; ours register inside mount(), so keep the modules intact.

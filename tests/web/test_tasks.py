@@ -78,6 +78,7 @@ async def test_start_then_complete_with_the_timer(user: User, student: Account, 
     with transaction(sessions) as session:
         task_id = make_task(session, session.get(Account, student.id), now=now, title="Timed task").id
     await log_in(user, student.email, path=f"/?next={PATH}")
+    await see(user, marker=f"task-{task_id}")  # the list renders after the page: wait, then scope
     with user.scope(marker=f"task-{task_id}"):
         user.find(marker="start").click()
     await see(user, marker="timer")
@@ -91,6 +92,7 @@ async def test_start_then_complete_with_the_timer(user: User, student: Account, 
     timer = user.find(marker="timer").elements.pop()
     assert isinstance(timer, ui.label) and timer.text >= "02:05", timer.text
 
+    await see(user, marker=f"task-{task_id}")
     with user.scope(marker=f"task-{task_id}"):
         user.find(marker="complete").click()
     await see(user, marker="minutes")
@@ -110,6 +112,7 @@ async def test_completing_refuses_a_missing_time(user: User, student: Account, n
     with transaction(sessions) as session:
         task_id = make_task(session, session.get(Account, student.id), now=now).id
     await log_in(user, student.email, path=f"/?next={PATH}")
+    await see(user, marker=f"task-{task_id}")
     with user.scope(marker=f"task-{task_id}"):
         user.find(marker="complete").click()
     await see(user, marker="save-complete")
@@ -152,6 +155,7 @@ async def test_edit_and_delete_with_confirmation(user: User, student: Account, n
         task_id = make_task(session, session.get(Account, student.id), now=now, title="Old title",
                             difficulty=Difficulty.EASY).id
     await log_in(user, student.email, path=f"/?next={PATH}")
+    await see(user, marker=f"task-{task_id}")
     with user.scope(marker=f"task-{task_id}"):
         user.find(marker="edit").click()
     await see(user, marker="edit-title")
@@ -163,11 +167,13 @@ async def test_edit_and_delete_with_confirmation(user: User, student: Account, n
     [edited] = _tasks(sessions, student)
     assert edited.title == "New title" and edited.difficulty is Difficulty.HARD
 
+    await see(user, marker=f"task-{task_id}")
     with user.scope(marker=f"task-{task_id}"):
         user.find(marker="delete").click()
     await see(user, "Delete task?")
     user.find(marker="cancel").click()
     assert len(_tasks(sessions, student)) == 1
+    await see(user, marker=f"task-{task_id}")
     with user.scope(marker=f"task-{task_id}"):
         user.find(marker="delete").click()
     await see(user, marker="confirm-delete")
