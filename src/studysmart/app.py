@@ -180,7 +180,9 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     from studysmart.training.jobs import get_jobs  # noqa: PLC0415
 
     if settings.metrics_enabled:
-        metrics.install(app, sessions, get_jobs(settings).depth)
+        from studysmart.training.metrics import TrainingCollector  # noqa: PLC0415
+
+        metrics.install(app, [TrainingCollector(sessions, get_jobs(settings).depth)])
     if settings.forwarded_allow_ips.strip():  # outermost, so every limit and log sees the real client
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: PLC0415
 

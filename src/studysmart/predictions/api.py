@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from studysmart.core.db import utcnow
-from studysmart.core.deps import CurrentUser, SessionDep
+from studysmart.core.deps import SessionDep
 from studysmart.predictions import service
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Topic, topic_key
 from studysmart.tasks.schemas import PredictionRead
+from studysmart.users.deps import CurrentUser
 
 router = APIRouter(prefix="/predictions", tags=["predictions"])
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from studysmart.core.db import utcnow
-from studysmart.core.deps import CurrentUser, SessionDep
+from studysmart.core.deps import SessionDep
 from studysmart.core.errors import responses
 from studysmart.tasks import service
 from studysmart.tasks.models import Task, TaskStatus, Topic
@@ -23,6 +23,7 @@ from studysmart.tasks.schemas import (
     TopicName,
     TopicRead,
 )
+from studysmart.users.deps import CurrentUser
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 ONE_TASK = responses(404)

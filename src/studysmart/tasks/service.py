@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studysmart.core.db import on_commit
+from studysmart.core.errors import DomainError
 from studysmart.core.text import name_problem
 from studysmart.predictions import service as predictions
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, UserTopic, topic_key
@@ -27,20 +28,34 @@ SHARED_TOPICS = ("Algebra", "Biology", "Calculus", "Chemistry", "Computer scienc
                  "Spanish", "Statistics")
 
 
-class TaskNotFound(LookupError):
+class TaskNotFound(DomainError, LookupError):
     """No such task for this user (another user's task is indistinguishable from a missing one)."""
 
+    status = 404
 
-class AlreadyCompleted(RuntimeError):
+    def __init__(self, task_id: int) -> None:
+        super().__init__("task not found")
+        self.task_id = task_id
+
+
+class AlreadyCompleted(DomainError, RuntimeError):
     """The task is done already."""
 
+    status = 409
 
-class InvalidTaskInput(ValueError):
+    def __init__(self, task_id: int) -> None:
+        super().__init__("task is already completed")
+        self.task_id = task_id
+
+
+class InvalidTaskInput(DomainError, ValueError):
     """A value is not acceptable; ``field`` names it."""
 
+    status = 422
+    field: str
+
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
+        super().__init__(reason, field=field)
         self.reason = reason
 
 

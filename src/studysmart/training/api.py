@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from studysmart.core.deps import CurrentUser, SessionDep
+from studysmart.core.deps import SessionDep
 from studysmart.operations import collect_models
 from studysmart.training import service
+from studysmart.users.deps import CurrentUser
 
 router = APIRouter(prefix="/training", tags=["training"])
 
