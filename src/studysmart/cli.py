@@ -145,7 +145,7 @@ def worker(
     """Run training workers (needed with STUDYSMART_REDIS_URL; the embedded default runs one in the server)."""
     from studysmart.core.config import get_settings
     from studysmart.core.logging import setup_logging
-    from studysmart.training.jobs import run_standalone_worker
+    from studysmart.learning.jobs import run_standalone_worker
 
     setup_logging(get_settings().log_level)
     run_standalone_worker(workers=workers)
@@ -160,8 +160,8 @@ def train(
     import time
 
     from studysmart.core.db import utcnow
-    from studysmart.training import service as training
-    from studysmart.training.jobs import get_jobs
+    from studysmart.learning import tracker as training
+    from studysmart.learning.jobs import get_jobs
 
     jobs = get_jobs()
     queued_at = utcnow()

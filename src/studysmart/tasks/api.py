@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Query, status
 from studysmart.core.db import utcnow
 from studysmart.core.deps import SessionDep
 from studysmart.core.errors import responses
+from studysmart.learning import serving
 from studysmart.tasks import service
-from studysmart.tasks.models import Task, TaskStatus, Topic
+from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, topic_key
 from studysmart.tasks.schemas import (
     MAX_ROW_ID,
     CompleteTask,
@@ -118,3 +119,21 @@ def create_topic(body: TopicCreate, session: SessionDep, user: CurrentUser) -> T
 
 
 __all__ = ["TopicName", "router", "topics_router"]
+
+
+predictions_router = APIRouter(prefix="/predictions", tags=["predictions"])
+
+
+@predictions_router.get("/preview", response_model=PredictionRead)
+def preview(user: CurrentUser, session: SessionDep,
+            topic: Annotated[str, Query(min_length=1, max_length=100)],
+            difficulty: Difficulty) -> PredictionRead:
+    known = service.find_topic(session=session, name=topic)
+    # A topic not in the catalog yet is priced from the population prior; nothing is written.
+    subject = known or Topic(name=" ".join(topic.split()), key=topic_key(topic))
+    served = serving.predict_task(session=session, user=user, topic=subject, difficulty=difficulty, now=utcnow())
+    return PredictionRead(
+        p_correct=served.p_correct, expected_seconds=served.expected_seconds, seconds_low=served.seconds_low,
+        seconds_high=served.seconds_high, model=served.model, model_version=served.model_version,
+        source=served.source, explanation=served.explanation,
+    )

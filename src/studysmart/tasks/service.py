@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from studysmart.core.db import on_commit
 from studysmart.core.errors import DomainError
 from studysmart.core.text import name_problem
-from studysmart.predictions import service as predictions
+from studysmart.learning import serving as predictions
+from studysmart.learning import tracker as training
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, UserTopic, topic_key
-from studysmart.training import service as training
 from studysmart.users.models import User
 
 MIN_SECONDS = 1.0  # the UI timer never records less
@@ -69,7 +69,7 @@ class CompletionResult:
 
 
 def _request_training() -> None:
-    from studysmart.training import jobs  # noqa: PLC0415 - the queue is only needed when training is due
+    from studysmart.learning import jobs  # noqa: PLC0415 - the queue is only needed when training is due
 
     jobs.request_training(trigger="threshold")
 

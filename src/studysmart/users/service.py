@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from studysmart.core import security
 from studysmart.core.db import on_commit, utcnow
 from studysmart.core.errors import DomainError
-from studysmart.predictions import service as predictions
-from studysmart.training import service as training
+from studysmart.learning import serving as predictions
+from studysmart.learning import tracker as training
 from studysmart.users.models import DEFAULT_PREFERENCES, AuthState, LoginAttempt, LoginTicket, User, new_key
 from studysmart.users.passwords import password_problem
 

@@ -23,17 +23,17 @@ from studysmart import __version__
 from studysmart.core.config import Settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.core.logging import kv
+from studysmart.learning import tracker as service
+from studysmart.learning.erasure import apply_erasures, strip_champions
+from studysmart.learning.guards import TrainingTimeout, heartbeats, time_limit
+from studysmart.learning.models import ModelVersion
+from studysmart.learning.serving import all_responses
+from studysmart.learning.shadow import shadow_score
 from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
 from studysmart.ml.evaluate import Split, split_temporal
 from studysmart.ml.metrics import all_metrics
 from studysmart.ml.robust import with_robust_weights
-from studysmart.predictions.service import all_responses
-from studysmart.training import service
-from studysmart.training.erasure import apply_erasures, strip_champions
-from studysmart.training.guards import TrainingTimeout, heartbeats, time_limit
-from studysmart.training.models import ModelVersion
-from studysmart.training.shadow import shadow_score
 
 log = logging.getLogger("studysmart.training")
 

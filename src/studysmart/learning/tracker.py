@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studysmart.core.config import get_settings
+from studysmart.learning.models import TRACKER_ID, Erasure, TrainingRun, TrainingState
 from studysmart.tasks.models import Task, TaskStatus
-from studysmart.training.models import TRACKER_ID, Erasure, TrainingRun, TrainingState
 
 
 class RunReaped(RuntimeError):

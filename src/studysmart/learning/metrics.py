@@ -12,8 +12,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from studysmart.predictions.service import CACHE
-from studysmart.training.models import TrainingRun
+from studysmart.learning.models import TrainingRun
+from studysmart.learning.serving import CACHE
 
 
 class TrainingCollector(Collector):

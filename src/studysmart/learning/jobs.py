@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
 from studysmart.core.logging import kv
-from studysmart.training import service
-from studysmart.training.consumer import set_parent_death_signal
+from studysmart.learning import tracker as service
+from studysmart.learning.consumer import set_parent_death_signal
 
 log = logging.getLogger("studysmart.jobs")
 TASK_NAME = "studysmart.train"
@@ -94,7 +94,7 @@ class Jobs:
         return make_sessionmaker(self._engine)
 
     def _train(self, trigger: str = "threshold", attempt: int = 1) -> None:
-        from studysmart.training.pipeline import run_training  # noqa: PLC0415 - heavy: numpy models
+        from studysmart.learning.trainer import run_training  # noqa: PLC0415 - heavy: numpy models
 
         _lower_priority(self.settings.worker_nice)
         outcome = run_training(self.sessions(), self.settings, trigger=trigger, attempt=attempt)
