@@ -74,8 +74,7 @@ def get(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
 
 @router.patch("/{task_id}", response_model=TaskRead, responses=ONE_TASK)
 def patch(task_id: TaskId, body: TaskUpdate, user: CurrentUser, session: SessionDep) -> TaskRead:
-    task = service.update_task(session=session, user=user, task_id=task_id,
-                               changes=body.model_dump(exclude_unset=True), now=utcnow())
+    task = service.update_task(session=session, user=user, task_id=task_id, update=body, now=utcnow())
     session.commit()
     return task_read(task)
 

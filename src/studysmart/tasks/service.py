@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,6 +18,7 @@ from studysmart.core.text import name_problem
 from studysmart.learning import serving as predictions
 from studysmart.learning import tracker as training
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, UserTopic, topic_key
+from studysmart.tasks.schemas import TaskUpdate
 from studysmart.users.models import User
 
 MIN_SECONDS = 1.0  # the UI timer never records less
@@ -193,24 +196,35 @@ def list_tasks(*, session: Session, user: User, status: TaskStatus | None = None
     return list(rows), total
 
 
-def update_task(*, session: Session, user: User, task_id: int, changes: dict[str, Any], now: datetime) -> Task:
-    """Edit a task; a new topic or difficulty on an unfinished task gets a new prediction."""
+def task_update(changes: Mapping[str, Any]) -> TaskUpdate:
+    """The typed edit of these fields (a page's form), or InvalidTaskInput naming the first refused field."""
+    try:
+        return TaskUpdate.model_validate(dict(changes))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InvalidTaskInput(str(error["loc"][0]) if error["loc"] else "body", error["msg"]) from exc
+
+
+def update_task(*, session: Session, user: User, task_id: int, update: TaskUpdate, now: datetime) -> Task:
+    """Edit a task with the fields set in ``update`` (an explicit null clears notes or the due date); a new topic
+    or difficulty on an unfinished task gets a new prediction."""
     task = _owned(session, user, task_id, for_update=True)
+    given = update.model_fields_set
     repredict = False
-    if "title" in changes and changes["title"] is not None:
-        _check_title(changes["title"])
-        task.title = changes["title"]
-    if "notes" in changes:
-        task.notes = changes["notes"]
-    if "due_date" in changes:
-        task.due_date = changes["due_date"]
-    if changes.get("topic") is not None:
-        new_topic = get_or_create_topic(session=session, name=changes["topic"])
+    if update.title is not None:
+        _check_title(update.title)
+        task.title = update.title
+    if "notes" in given:
+        task.notes = update.notes
+    if "due_date" in given:
+        task.due_date = update.due_date
+    if update.topic is not None:
+        new_topic = get_or_create_topic(session=session, name=update.topic)
         repredict |= new_topic.id != task.topic_id
         task.topic = new_topic
-    if changes.get("difficulty") is not None:
-        repredict |= Difficulty(changes["difficulty"]) != task.difficulty
-        task.difficulty = Difficulty(changes["difficulty"])
+    if update.difficulty is not None:
+        repredict |= update.difficulty != task.difficulty
+        task.difficulty = update.difficulty
     if repredict:
         if task.status is TaskStatus.DONE:
             raise InvalidTaskInput("topic", "a completed task keeps its topic and difficulty")
