@@ -162,6 +162,7 @@ def train(
     from studysmart.core.db import utcnow
     from studysmart.learning import tracker as training
     from studysmart.learning.jobs import get_jobs
+    from studysmart.learning.models import RunStatus, TrackerStatus
 
     jobs = get_jobs()
     queued_at = utcnow()
@@ -177,9 +178,10 @@ def train(
             runs = training.recent_runs(session=session, limit=1)
             state = training.get_status(session=session)
         finished = runs and runs[0].finished_at and runs[0].finished_at >= queued_at
-        if finished and state.status != "running" and (runs[0].status == "succeeded" or state.status == "idle"):
+        settled = runs and (runs[0].status == RunStatus.SUCCEEDED or state.status == TrackerStatus.IDLE)
+        if finished and state.status != TrackerStatus.RUNNING and settled:
             typer.echo(f"training {runs[0].status} (run {runs[0].id})")
-            if runs[0].status != "succeeded":
+            if runs[0].status != RunStatus.SUCCEEDED:
                 raise typer.Exit(code=1)
             return
         time.sleep(1.0)

@@ -34,6 +34,7 @@ from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcn
 from studysmart.core.logging import kv
 from studysmart.learning import tracker as service
 from studysmart.learning.consumer import set_parent_death_signal
+from studysmart.learning.models import RunStatus
 
 log = logging.getLogger("studysmart.jobs")
 TASK_NAME = "studysmart.train"
@@ -100,11 +101,11 @@ class Jobs:
         outcome = run_training(self.sessions(), self.settings, trigger=trigger, attempt=attempt)
         if outcome is None:
             return
-        if outcome.status == "interrupted" and outcome.retry_in is not None:
+        if outcome.status == RunStatus.INTERRUPTED and outcome.retry_in is not None:
             self.train(trigger="resume", attempt=attempt)  # handed back by a stopping worker: again, at once
-        elif outcome.status == "failed" and outcome.retry_in is not None:
+        elif outcome.status == RunStatus.FAILED and outcome.retry_in is not None:
             self.train.schedule(kwargs={"trigger": "retry", "attempt": attempt + 1}, delay=outcome.retry_in)
-        elif outcome.status == "succeeded" and outcome.remaining >= self.settings.retrain_threshold:
+        elif outcome.status == RunStatus.SUCCEEDED and outcome.remaining >= self.settings.retrain_threshold:
             self.request_training(trigger="threshold")  # completions that arrived during the run
 
     def request_training(self, *, trigger: str = "threshold") -> bool:

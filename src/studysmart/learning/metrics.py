@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from studysmart.learning.models import TrainingRun
+from studysmart.learning.models import RunStatus, TrainingRun
 from studysmart.learning.serving import CACHE
 
 
@@ -27,10 +27,10 @@ class TrainingCollector(Collector):
         with self.sessions() as session:
             counts = dict(session.execute(select(TrainingRun.status, func.count()).group_by(TrainingRun.status)).all())
             last = session.execute(
-                select(TrainingRun.started_at, TrainingRun.finished_at).where(TrainingRun.status == "succeeded")
+                select(TrainingRun.started_at, TrainingRun.finished_at).where(TrainingRun.status == RunStatus.SUCCEEDED)
                 .order_by(TrainingRun.id.desc()).limit(1)).first()
         total = CounterMetricFamily("studysmart_trainings", "Training runs by outcome", labels=["status"])
-        for status in ("succeeded", "failed", "running"):
+        for status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.RUNNING):
             total.add_metric([status], float(counts.get(status, 0)))
         yield total
         duration = GaugeMetricFamily("studysmart_training_last_duration_seconds", "Duration of the last training")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from studysmart.core.db import utcnow
 from studysmart.learning import tracker as training
 from studysmart.learning.leaderboard import LEADERBOARD_METRICS, leaderboard
-from studysmart.learning.models import ModelVersion
+from studysmart.learning.models import ModelVersion, RunStatus
 
 
 def fmt(value: Any) -> str:
@@ -70,7 +70,7 @@ def collect_training(session: Session) -> dict[str, Any]:
         rows.append([run.id, run.status, run.trigger, run.attempt, fmt(run.started_at), fmt(duration),
                      run.n_samples, ", ".join(f"{n} {fmt(v)}" for n, v in best.items()) or (run.error or "")[:60]])
     running = next(({"id": r.id, "started_at": r.started_at, "pid": r.worker_pid} for r in runs
-                     if r.status == "running"), None)
+                     if r.status == RunStatus.RUNNING), None)
     return {
         "queue_depth": depth,
         "running": running,
