@@ -25,6 +25,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not browser" -p no:cacheprovider -n 2 --dist worksteal
 	$(BIN)/pytest -m browser -p no:cacheprovider tests/web/browser
 

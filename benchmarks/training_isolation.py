@@ -34,7 +34,7 @@ TRAINING_ENV = {
 def _jobs(var_dir: str) -> Any:
     os.environ.update({"STUDYSMART_VAR_DIR": var_dir, **TRAINING_ENV})
     from studysmart.core.config import get_settings
-    from studysmart.training.jobs import get_jobs
+    from studysmart.learning.jobs import get_jobs
 
     get_settings.cache_clear()
     return get_jobs()
@@ -51,7 +51,7 @@ def _keep_training(var_dir: str, stop: threading.Event) -> None:
 def _training_share(var_dir: str, start: datetime, end: datetime) -> tuple[float, int]:
     """The share of [start, end] during which a training ran, and how many runs overlapped it (from the runs'
     recorded start and finish times)."""
-    from studysmart.training.models import TrainingRun
+    from studysmart.learning.models import TrainingRun
 
     with _jobs(var_dir).sessions()() as session:
         runs = session.query(TrainingRun).filter(TrainingRun.started_at < end).all()

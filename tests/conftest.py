@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import make_engine, make_sessionmaker
-from studysmart.predictions.service import CACHE
+from studysmart.learning.serving import CACHE
 
 REQUIRE_SERVICES = bool(os.environ.get("STUDYSMART_REQUIRE_SERVICES") or os.environ.get("CI"))
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"

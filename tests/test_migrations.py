@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, defer
 
 from studysmart.core.config import Settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
+from studysmart.learning.logs import PredictionLog
 from studysmart.migrations import upgrade
 from studysmart.models import Base
 from studysmart.planning.models import Exam
-from studysmart.predictions.models import PredictionLog
 from studysmart.tasks.models import Difficulty, Task, Topic
 from studysmart.users.models import User
 from tests.factories import make_task

@@ -23,12 +23,11 @@ from studysmart.core.errors import refuse_nul_characters, responses
 from studysmart.core.files import secure_var_dir
 from studysmart.core.logging import setup_logging
 from studysmart.core.middleware import BodySizeLimit, SecurityHeaders
+from studysmart.learning import api as learning_api
+from studysmart.learning import tracker as training
+from studysmart.learning.serving import CACHE
 from studysmart.planning import api as planning_api  # importing it maps the planning errors
-from studysmart.predictions import api as predictions_api
-from studysmart.predictions.service import CACHE
 from studysmart.tasks import api as tasks_api
-from studysmart.training import api as training_api
-from studysmart.training import service as training
 from studysmart.users import api as users_api
 from studysmart.users import service as users
 
@@ -121,8 +120,8 @@ def _start_embedded_worker(app: FastAPI, settings: Settings) -> Any:
     """On the embedded default, run the training consumer beside the server, as a child process of its own
     (exec'd: it inherits no socket, and it leaves when the server does); with Redis, workers run standalone
     (`studysmart worker`). Also installs the queue health check."""
-    from studysmart.training.consumer import ConsumerProcess  # noqa: PLC0415
-    from studysmart.training.jobs import get_jobs  # noqa: PLC0415
+    from studysmart.learning.consumer import ConsumerProcess  # noqa: PLC0415
+    from studysmart.learning.jobs import get_jobs  # noqa: PLC0415
 
     jobs = get_jobs(settings)
     worker = None
@@ -177,10 +176,12 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.env is Environment.PRODUCTION)
 
-    from studysmart.training.jobs import get_jobs  # noqa: PLC0415
+    from studysmart.learning.jobs import get_jobs  # noqa: PLC0415
 
     if settings.metrics_enabled:
-        metrics.install(app, sessions, get_jobs(settings).depth)
+        from studysmart.learning.metrics import TrainingCollector  # noqa: PLC0415
+
+        metrics.install(app, [TrainingCollector(sessions, get_jobs(settings).depth)])
     if settings.forwarded_allow_ips.strip():  # outermost, so every limit and log sees the real client
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: PLC0415
 
@@ -192,9 +193,9 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     api.include_router(users_api.router, responses=responses(409, 429))
     api.include_router(tasks_api.router)
     api.include_router(tasks_api.topics_router)
-    api.include_router(predictions_api.router)
-    api.include_router(training_api.router)
-    api.include_router(training_api.models_router)
+    api.include_router(tasks_api.predictions_router)
+    api.include_router(learning_api.router)
+    api.include_router(learning_api.models_router)
     api.include_router(analytics_api.router)
     api.include_router(planning_api.router)
     api.include_router(_health_router())

@@ -145,7 +145,7 @@ def worker(
     """Run training workers (needed with STUDYSMART_REDIS_URL; the embedded default runs one in the server)."""
     from studysmart.core.config import get_settings
     from studysmart.core.logging import setup_logging
-    from studysmart.training.jobs import run_standalone_worker
+    from studysmart.learning.jobs import run_standalone_worker
 
     setup_logging(get_settings().log_level)
     run_standalone_worker(workers=workers)
@@ -160,8 +160,9 @@ def train(
     import time
 
     from studysmart.core.db import utcnow
-    from studysmart.training import service as training
-    from studysmart.training.jobs import get_jobs
+    from studysmart.learning import tracker as training
+    from studysmart.learning.jobs import get_jobs
+    from studysmart.learning.models import RunStatus, TrackerStatus
 
     jobs = get_jobs()
     queued_at = utcnow()
@@ -177,9 +178,10 @@ def train(
             runs = training.recent_runs(session=session, limit=1)
             state = training.get_status(session=session)
         finished = runs and runs[0].finished_at and runs[0].finished_at >= queued_at
-        if finished and state.status != "running" and (runs[0].status == "succeeded" or state.status == "idle"):
+        settled = runs and (runs[0].status == RunStatus.SUCCEEDED or state.status == TrackerStatus.IDLE)
+        if finished and state.status != TrackerStatus.RUNNING and settled:
             typer.echo(f"training {runs[0].status} (run {runs[0].id})")
-            if runs[0].status != "succeeded":
+            if runs[0].status != RunStatus.SUCCEEDED:
                 raise typer.Exit(code=1)
             return
         time.sleep(1.0)

@@ -1,10 +1,10 @@
 """Imports every ORM model so that ``Base.metadata`` knows the whole schema (Alembic, tests)."""
 
 from studysmart.core.db import Base
+from studysmart.learning.logs import PredictionLog
+from studysmart.learning.models import ModelVersion, TrainingRun, TrainingState
 from studysmart.planning.models import Exam, ExamTopic  # noqa: F401 - tables of exam preparation
-from studysmart.predictions.models import PredictionLog
 from studysmart.tasks.models import Task, Topic
-from studysmart.training.models import ModelVersion, TrainingRun, TrainingState
 from studysmart.users.models import LoginAttempt, User
 
 __all__ = ["Base", "LoginAttempt", "ModelVersion", "PredictionLog", "Task", "Topic", "TrainingRun",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from studysmart.analytics import service as analytics
-from studysmart.predictions.models import PredictionLog
+from studysmart.learning.logs import PredictionLog
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task
 from studysmart.users.models import User

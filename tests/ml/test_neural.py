@@ -67,7 +67,7 @@ def test_web_app_does_not_import_torch(tmp_path: Path) -> None:
     result = _run("""
         import sys
         from studysmart.app import create_app
-        import studysmart.predictions.service
+        import studysmart.learning.serving
         create_app()
         print("torch" in sys.modules)
     """, cwd=tmp_path)  # create_app may write its local files (queue, secret) into the working directory

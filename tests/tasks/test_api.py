@@ -81,6 +81,32 @@ def test_patch_repredicts_and_delete(client: TestClient) -> None:
     assert client.get(f"/api/v1/tasks/{task['id']}", headers=headers).status_code == 404
 
 
+def test_an_edit_of_difficulty_or_topic_repredicts_and_other_edits_keep_the_prediction(client: TestClient) -> None:
+    headers = register(client)
+    for _ in range(6):  # the student's own answers make topic and difficulty matter to the prediction
+        done = create_task(client, headers, topic="Algebra", difficulty="easy")
+        client.post(f"/api/v1/tasks/{done['id']}/complete", headers=headers, json={"correct": False, "seconds": 900})
+    task = create_task(client, headers, topic="Algebra", difficulty="easy")
+
+    def preview(topic: str, difficulty: str) -> dict[str, object]:
+        answer = client.get("/api/v1/predictions/preview", headers=headers,
+                            params={"topic": topic, "difficulty": difficulty})
+        assert answer.status_code == 200
+        return dict(answer.json())
+
+    assert preview("Algebra", "hard")["p_correct"] != task["prediction"]["p_correct"]  # a change can be seen
+    url = f"/api/v1/tasks/{task['id']}"
+    kept = client.patch(url, headers=headers, json={"title": "Renamed", "notes": "n", "due_date": "2030-01-01"})
+    assert kept.status_code == 200 and kept.json()["prediction"] == task["prediction"]
+    hard = client.patch(url, headers=headers, json={"difficulty": "hard"}).json()["prediction"]
+    assert {k: hard[k] for k in ("p_correct", "expected_seconds")} == {
+        k: preview("Algebra", "hard")[k] for k in ("p_correct", "expected_seconds")}
+    moved = client.patch(url, headers=headers, json={"topic": "Number theory"}).json()
+    assert moved["topic"] == "Number theory"
+    assert moved["prediction"]["p_correct"] == preview("Number theory", "hard")["p_correct"]
+    assert client.get(url, headers=headers).json()["prediction"] == moved["prediction"]
+
+
 def test_another_users_task_is_a_404(client: TestClient) -> None:
     owner = register(client)
     intruder = register(client)

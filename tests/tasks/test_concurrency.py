@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
+from studysmart.learning import tracker as training
 from studysmart.tasks import service as tasks
-from studysmart.training import service as training
 from tests.factories import make_task, make_user
 
 N = 50

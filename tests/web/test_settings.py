@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction
-from studysmart.predictions.models import PredictionLog
+from studysmart.learning.logs import PredictionLog
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Task
 from studysmart.users.models import User as Account

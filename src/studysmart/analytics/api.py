@@ -12,7 +12,8 @@ from fastapi import APIRouter, HTTPException, Query
 
 from studysmart.analytics import service
 from studysmart.core.db import utcnow
-from studysmart.core.deps import CurrentUser, SessionDep
+from studysmart.core.deps import SessionDep
+from studysmart.users.deps import CurrentUser
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 

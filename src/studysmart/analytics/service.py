@@ -20,9 +20,9 @@ from scipy.special import betaincinv
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from studysmart.predictions import service as predictions
-from studysmart.predictions.leaderboard import score_rows
-from studysmart.predictions.models import PredictionLog
+from studysmart.learning import serving as predictions
+from studysmart.learning.leaderboard import score_rows
+from studysmart.learning.logs import PredictionLog
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.users.models import User
 

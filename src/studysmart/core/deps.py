@@ -1,4 +1,5 @@
-"""FastAPI dependencies shared by every router: the database session, settings, and the current user."""
+"""FastAPI dependencies shared by every router: the database session and the settings (the signed-in user is
+``users.deps.CurrentUser``)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,9 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from studysmart.core.config import Settings, get_settings
-from studysmart.users import service as users
-from studysmart.users.models import User
-
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token")
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -33,12 +29,3 @@ def client_address(request: Request) -> str:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-def get_current_user(session: SessionDep, settings: SettingsDep,
-                     token: Annotated[str, Depends(oauth2_scheme)]) -> User:
-    """The user of the bearer token (401 otherwise)."""
-    return users.user_from_token(session=session, token=token, secret=settings.resolved_secret_key())
-
-
-CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -12,10 +12,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from studysmart.tasks.service import AlreadyCompleted, InvalidTaskInput, TaskNotFound
-from studysmart.users.service import EmailTaken, InvalidCredentials, NotAuthenticated, TooManyAttempts
 
-ErrorMapper = Callable[[Exception], JSONResponse]
+class DomainError(Exception):
+    """An error a service raises for the API to answer with ``status``: a 422-style body naming ``field`` when
+    one is given (``where`` is the part of the request it came in), else ``{"detail": message}``."""
+
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str, *, field: str | None = None, where: str = "body",
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.message = message
+        self.field = field
+        self.where = where
+        self.headers = dict(headers or {})
 
 
 def _detail(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -28,20 +38,12 @@ def field_error(status: int, field: str, reason: str, where: str = "body") -> JS
                         status_code=status)
 
 
-MAPPERS: dict[type[Exception], ErrorMapper] = {
-    TaskNotFound: lambda e: _detail(404, "task not found"),
-    AlreadyCompleted: lambda e: _detail(409, "task is already completed"),
-    InvalidTaskInput: lambda e: field_error(422, e.field, e.reason),  # type: ignore[attr-defined]
-    EmailTaken: lambda e: _detail(409, "an account with this email already exists"),
-    InvalidCredentials: lambda e: _detail(400, str(e)),
-    NotAuthenticated: lambda e: _detail(401, "not authenticated", {"WWW-Authenticate": "Bearer"}),
-    TooManyAttempts: lambda e: _detail(429, str(e), {"Retry-After": str(e.retry_after)}),  # type: ignore[attr-defined]
-}
-
-
-def register_error(error: type[Exception], mapper: ErrorMapper) -> None:
-    """Map another domain's error (planning, training) to an HTTP answer."""
-    MAPPERS[error] = mapper
+def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    """The HTTP answer of any :class:`DomainError`."""
+    assert isinstance(exc, DomainError)
+    if exc.field is not None:
+        return field_error(exc.status, exc.field, exc.message, exc.where)
+    return _detail(exc.status, exc.message, exc.headers or None)
 
 
 def _json_safe(value: Any) -> Any:
@@ -160,14 +162,6 @@ async def refuse_nul_characters(request: Request) -> None:
 
 
 def install(app: FastAPI) -> None:
-    """Install one handler per mapped domain error, and the request-validation handler."""
+    """Install the handlers of domain errors and of request validation."""
     app.add_exception_handler(RequestValidationError, validation_error)
-    for error, mapper in MAPPERS.items():
-        app.add_exception_handler(error, _handler(mapper))
-
-
-def _handler(mapper: ErrorMapper) -> Callable[[Request, Exception], JSONResponse]:
-    def handle(_request: Request, exc: Exception) -> JSONResponse:
-        return mapper(exc)
-
-    return handle
+    app.add_exception_handler(DomainError, domain_error)

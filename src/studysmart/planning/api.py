@@ -1,5 +1,5 @@
-"""Exams API (thin: parse, call the service, commit). Importing it maps the planning errors once: a missing or
-another student's exam is a 404, an invalid exam a 422 naming the field."""
+"""Exams API (thin: parse, call the service, commit). A missing or another student's exam is a 404, an invalid
+exam a 422 naming the field (both are core.errors.DomainError)."""
 
 from __future__ import annotations
 
@@ -7,29 +7,19 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
-from fastapi.responses import JSONResponse
 
 from studysmart.core.db import utcnow
-from studysmart.core.deps import CurrentUser, SessionDep
-from studysmart.core.errors import field_error, register_error, responses
+from studysmart.core.deps import SessionDep
+from studysmart.core.errors import responses
 from studysmart.planning import service
 from studysmart.planning.schemas import ExamCreate, ExamRead, ExamUpdate, PlanRead, ReadinessRead, exam_read
-from studysmart.planning.spec import PlanningError
 from studysmart.tasks.api import task_read
 from studysmart.tasks.schemas import MAX_ROW_ID, TaskRead
+from studysmart.users.deps import CurrentUser
 
 router = APIRouter(prefix="/exams", tags=["exams"])
 ONE_EXAM = responses(404)
 ExamId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
-
-
-def register_errors() -> None:
-    """Map ExamNotFound to 404 and PlanningError (``field`` names the input) to 422."""
-    register_error(service.ExamNotFound, lambda e: JSONResponse({"detail": "exam not found"}, status_code=404))
-    register_error(PlanningError, lambda e: field_error(422, e.field, e.message, e.where))  # type: ignore[attr-defined]
-
-
-register_errors()
 
 
 @router.post("", response_model=ExamRead, status_code=status.HTTP_201_CREATED)

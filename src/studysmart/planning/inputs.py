@@ -26,10 +26,10 @@ from scipy.special import ndtri
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from studysmart.learning import serving as predictions
 from studysmart.ml.data import Queries, Responses
 from studysmart.planning.readiness import GainEstimate, TopicHistory, estimate_gains
 from studysmart.planning.spec import DIFFICULTIES, CompletedWork, StudentPredictions, TopicAbility
-from studysmart.predictions import service as predictions
 from studysmart.tasks.models import Task, TaskStatus, Topic, item_label
 from studysmart.users.models import User
 

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from studysmart.core.errors import DomainError
 from studysmart.ml.base import SERVED_SD_LOG_TIME, SERVED_SECONDS, Z80
 from studysmart.planning.ics import plan_to_ics
 from studysmart.planning.inputs import completed_work, serving_model_key, student_inputs
@@ -62,8 +63,14 @@ EDITABLE = ("name", "date", "topics", "target_score", "minutes_per_weekday", "da
 READINESS_DRAWS = 2000
 
 
-class ExamNotFound(LookupError):
+class ExamNotFound(DomainError, LookupError):
     """No such exam for this user (another user's exam is indistinguishable from a missing one)."""
+
+    status = 404
+
+    def __init__(self, exam_id: int) -> None:
+        super().__init__("exam not found")
+        self.exam_id = exam_id
 
 
 @dataclass(frozen=True)

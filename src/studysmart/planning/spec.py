@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from studysmart.core.errors import DomainError
+
 __all__ = [
     "DIFFICULTIES",
     "CellPrediction",
@@ -38,15 +40,15 @@ MAX_HORIZON_DAYS = 730
 MAX_LOG_SECONDS = math.log(7 * 86_400.0)
 
 
-class PlanningError(ValueError):
+class PlanningError(DomainError, ValueError):
     """A planning input is unusable; ``field`` names the input field at fault (e.g. ``topics[1].weight``), and
     ``where`` the part of the request it came in ("body", or "path" for a date in the URL)."""
 
+    status = 422
+    field: str
+
     def __init__(self, field: str, message: str, where: str = "body") -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.where = where
+        super().__init__(message, field=field, where=where)
 
 
 class InvalidExamError(PlanningError):

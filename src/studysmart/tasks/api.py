@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from studysmart.core.db import utcnow
-from studysmart.core.deps import CurrentUser, SessionDep
+from studysmart.core.deps import SessionDep
 from studysmart.core.errors import responses
+from studysmart.learning import serving
 from studysmart.tasks import service
-from studysmart.tasks.models import Task, TaskStatus, Topic
+from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, topic_key
 from studysmart.tasks.schemas import (
     MAX_ROW_ID,
     CompleteTask,
@@ -23,6 +24,7 @@ from studysmart.tasks.schemas import (
     TopicName,
     TopicRead,
 )
+from studysmart.users.deps import CurrentUser
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 ONE_TASK = responses(404)
@@ -72,8 +74,7 @@ def get(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
 
 @router.patch("/{task_id}", response_model=TaskRead, responses=ONE_TASK)
 def patch(task_id: TaskId, body: TaskUpdate, user: CurrentUser, session: SessionDep) -> TaskRead:
-    task = service.update_task(session=session, user=user, task_id=task_id,
-                               changes=body.model_dump(exclude_unset=True), now=utcnow())
+    task = service.update_task(session=session, user=user, task_id=task_id, update=body, now=utcnow())
     session.commit()
     return task_read(task)
 
@@ -117,3 +118,21 @@ def create_topic(body: TopicCreate, session: SessionDep, user: CurrentUser) -> T
 
 
 __all__ = ["TopicName", "router", "topics_router"]
+
+
+predictions_router = APIRouter(prefix="/predictions", tags=["predictions"])
+
+
+@predictions_router.get("/preview", response_model=PredictionRead)
+def preview(user: CurrentUser, session: SessionDep,
+            topic: Annotated[str, Query(min_length=1, max_length=100)],
+            difficulty: Difficulty) -> PredictionRead:
+    known = service.find_topic(session=session, name=topic)
+    # A topic not in the catalog yet is priced from the population prior; nothing is written.
+    subject = known or Topic(name=" ".join(topic.split()), key=topic_key(topic))
+    served = serving.predict_task(session=session, user=user, topic=subject, difficulty=difficulty, now=utcnow())
+    return PredictionRead(
+        p_correct=served.p_correct, expected_seconds=served.expected_seconds, seconds_low=served.seconds_low,
+        seconds_high=served.seconds_high, model=served.model, model_version=served.model_version,
+        source=served.source, explanation=served.explanation,
+    )

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studysmart.core.db import on_commit
+from studysmart.core.errors import DomainError
 from studysmart.core.text import name_problem
-from studysmart.predictions import service as predictions
+from studysmart.learning import serving as predictions
+from studysmart.learning import tracker as training
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, UserTopic, topic_key
-from studysmart.training import service as training
+from studysmart.tasks.schemas import TaskUpdate
 from studysmart.users.models import User
 
 MIN_SECONDS = 1.0  # the UI timer never records less
@@ -27,20 +31,34 @@ SHARED_TOPICS = ("Algebra", "Biology", "Calculus", "Chemistry", "Computer scienc
                  "Spanish", "Statistics")
 
 
-class TaskNotFound(LookupError):
+class TaskNotFound(DomainError, LookupError):
     """No such task for this user (another user's task is indistinguishable from a missing one)."""
 
+    status = 404
 
-class AlreadyCompleted(RuntimeError):
+    def __init__(self, task_id: int) -> None:
+        super().__init__("task not found")
+        self.task_id = task_id
+
+
+class AlreadyCompleted(DomainError, RuntimeError):
     """The task is done already."""
 
+    status = 409
 
-class InvalidTaskInput(ValueError):
+    def __init__(self, task_id: int) -> None:
+        super().__init__("task is already completed")
+        self.task_id = task_id
+
+
+class InvalidTaskInput(DomainError, ValueError):
     """A value is not acceptable; ``field`` names it."""
 
+    status = 422
+    field: str
+
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
+        super().__init__(reason, field=field)
         self.reason = reason
 
 
@@ -54,7 +72,7 @@ class CompletionResult:
 
 
 def _request_training() -> None:
-    from studysmart.training import jobs  # noqa: PLC0415 - the queue is only needed when training is due
+    from studysmart.learning import jobs  # noqa: PLC0415 - the queue is only needed when training is due
 
     jobs.request_training(trigger="threshold")
 
@@ -178,24 +196,35 @@ def list_tasks(*, session: Session, user: User, status: TaskStatus | None = None
     return list(rows), total
 
 
-def update_task(*, session: Session, user: User, task_id: int, changes: dict[str, Any], now: datetime) -> Task:
-    """Edit a task; a new topic or difficulty on an unfinished task gets a new prediction."""
+def task_update(changes: Mapping[str, Any]) -> TaskUpdate:
+    """The typed edit of these fields (a page's form), or InvalidTaskInput naming the first refused field."""
+    try:
+        return TaskUpdate.model_validate(dict(changes))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InvalidTaskInput(str(error["loc"][0]) if error["loc"] else "body", error["msg"]) from exc
+
+
+def update_task(*, session: Session, user: User, task_id: int, update: TaskUpdate, now: datetime) -> Task:
+    """Edit a task with the fields set in ``update`` (an explicit null clears notes or the due date); a new topic
+    or difficulty on an unfinished task gets a new prediction."""
     task = _owned(session, user, task_id, for_update=True)
+    given = update.model_fields_set
     repredict = False
-    if "title" in changes and changes["title"] is not None:
-        _check_title(changes["title"])
-        task.title = changes["title"]
-    if "notes" in changes:
-        task.notes = changes["notes"]
-    if "due_date" in changes:
-        task.due_date = changes["due_date"]
-    if changes.get("topic") is not None:
-        new_topic = get_or_create_topic(session=session, name=changes["topic"])
+    if update.title is not None:
+        _check_title(update.title)
+        task.title = update.title
+    if "notes" in given:
+        task.notes = update.notes
+    if "due_date" in given:
+        task.due_date = update.due_date
+    if update.topic is not None:
+        new_topic = get_or_create_topic(session=session, name=update.topic)
         repredict |= new_topic.id != task.topic_id
         task.topic = new_topic
-    if changes.get("difficulty") is not None:
-        repredict |= Difficulty(changes["difficulty"]) != task.difficulty
-        task.difficulty = Difficulty(changes["difficulty"])
+    if update.difficulty is not None:
+        repredict |= update.difficulty != task.difficulty
+        task.difficulty = update.difficulty
     if repredict:
         if task.status is TaskStatus.DONE:
             raise InvalidTaskInput("topic", "a completed task keeps its topic and difficulty")

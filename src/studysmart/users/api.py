@@ -9,14 +9,13 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from studysmart.core.db import utcnow
-from studysmart.core.deps import CurrentUser, SessionDep, SettingsDep, client_address
-from studysmart.core.errors import field_error, register_error
+from studysmart.core.deps import SessionDep, SettingsDep, client_address
 from studysmart.users import service
+from studysmart.users.deps import CurrentUser
 from studysmart.users.models import User
 from studysmart.users.schemas import ChangePassword, DeleteAccount, ProfileUpdate, Register, Token, UserRead
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-register_error(service.WeakPassword, lambda e: field_error(422, e.field, e.reason))  # type: ignore[attr-defined]
 
 
 @router.post("/register", response_model=UserRead, status_code=status.HTTP_201_CREATED)

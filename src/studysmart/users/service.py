@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from studysmart.core import security
 from studysmart.core.db import on_commit, utcnow
-from studysmart.predictions import service as predictions
-from studysmart.training import service as training
+from studysmart.core.errors import DomainError
+from studysmart.learning import serving as predictions
+from studysmart.learning import tracker as training
 from studysmart.users.models import DEFAULT_PREFERENCES, AuthState, LoginAttempt, LoginTicket, User, new_key
 from studysmart.users.passwords import password_problem
 
@@ -32,32 +33,50 @@ TICKET_TTL = timedelta(seconds=60)
 _NO_EPOCH = "unset"  # the epoch of a database without an auth_state row (never the case after migration 0004)
 
 
-class EmailTaken(ValueError):
+class EmailTaken(DomainError, ValueError):
     """An account with this email exists already."""
 
+    status = 409
 
-class InvalidCredentials(PermissionError):
+    def __init__(self, email: str) -> None:
+        super().__init__("an account with this email already exists")
+        self.email = email
+
+
+class InvalidCredentials(DomainError, PermissionError):
     """Wrong email or password (deliberately not saying which)."""
 
+    status = 400
 
-class NotAuthenticated(PermissionError):
+
+class NotAuthenticated(DomainError, PermissionError):
     """No valid session or token."""
 
+    status = 401
 
-class WeakPassword(ValueError):
+    def __init__(self, message: str = "not authenticated") -> None:
+        super().__init__("not authenticated", headers={"WWW-Authenticate": "Bearer"})
+        self.reason = message
+
+
+class WeakPassword(DomainError, ValueError):
     """A new password is too short or too easy to guess; ``field`` names it, ``reason`` says why."""
 
+    status = 422
+
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
+        super().__init__(reason, field=field)
         self.reason = reason
 
 
-class TooManyAttempts(RuntimeError):
+class TooManyAttempts(DomainError, RuntimeError):
     """Too many login attempts for this client, or too many failures: wait ``retry_after`` seconds."""
 
+    status = 429
+
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many login attempts; try again in {retry_after} s")
+        super().__init__(f"too many login attempts; try again in {retry_after} s",
+                         headers={"Retry-After": str(retry_after)})
         self.retry_after = retry_after
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from nicegui import ui
 from sqlalchemy.orm import Session
 
-from studysmart.predictions import service as predictions
+from studysmart.learning import serving as predictions
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task, Topic, topic_key
 from studysmart.users.models import User

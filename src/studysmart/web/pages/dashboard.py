@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from studysmart.analytics import service as analytics
 from studysmart.core.db import utcnow
-from studysmart.training import service as training
+from studysmart.learning import tracker as training
 from studysmart.users.models import User
 from studysmart.web import auth
 from studysmart.web.actions import perform

@@ -8,8 +8,8 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 from sqlalchemy.orm import Session
 
+from studysmart import export
 from studysmart.core.db import utcnow
-from studysmart.users import export
 from studysmart.users import service as users
 from studysmart.users.models import User
 from studysmart.users.passwords import MAX_LENGTH, MIN_LENGTH

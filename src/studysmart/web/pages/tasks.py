@@ -234,7 +234,7 @@ class TasksView:
         """Open the edit dialog."""
         async def save(changes: dict[str, Any]) -> bool:
             outcome = await perform(self.who, lambda s, u: tasks.update_task(
-                session=s, user=u, task_id=task.id, changes=changes, now=utcnow()), path=PATH,
+                session=s, user=u, task_id=task.id, update=tasks.task_update(changes), now=utcnow()), path=PATH,
                 success="Saved.")
             await self.reload()
             return outcome.ok

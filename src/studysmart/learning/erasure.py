@@ -13,9 +13,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.logging import kv
+from studysmart.learning.models import Erasure, ModelVersion
 from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
-from studysmart.training.models import Erasure, ModelVersion
 
 log = logging.getLogger("studysmart.training")
 

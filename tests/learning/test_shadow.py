@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
+from studysmart.learning.logs import PredictionLog
+from studysmart.learning.serving import all_responses
+from studysmart.learning.shadow import shadow_score
 from studysmart.ml import base as ml
-from studysmart.predictions.models import PredictionLog
-from studysmart.predictions.service import all_responses
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Task
-from studysmart.training.shadow import shadow_score
 from tests.factories import make_task, make_user
 
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.factories import PASSWORD
-from tests.training.processes import Drill, gone_within, wait_for
+from tests.learning.processes import Drill, gone_within, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
+from studysmart.learning import tracker as training
+from studysmart.learning import trainer as pipeline
+from studysmart.learning.jobs import Jobs
+from studysmart.learning.trainer import run_training
 from studysmart.tasks import service as tasks
-from studysmart.training import pipeline
-from studysmart.training import service as training
-from studysmart.training.jobs import Jobs
-from studysmart.training.pipeline import run_training
 from studysmart.users.models import User
 from tests.factories import make_task, make_user
 

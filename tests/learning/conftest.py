@@ -9,9 +9,9 @@ import pytest
 import redis
 
 from studysmart.core.config import Settings, get_settings
-from studysmart.training.jobs import Jobs, get_jobs
+from studysmart.learning.jobs import Jobs, get_jobs
 from tests.conftest import service_url
-from tests.training.processes import Drill
+from tests.learning.processes import Drill
 
 FAST_MODELS = "shrinkage,item-means,avg"
 
@@ -40,7 +40,7 @@ def jobs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, fast_m
 
 @pytest.fixture
 def drill(tmp_path: Path) -> Iterator[Drill]:
-    """Real `studysmart` processes on a throwaway database (see tests.training.processes)."""
+    """Real `studysmart` processes on a throwaway database (see tests.learning.processes)."""
     run = Drill(tmp_path)
     try:
         yield run

@@ -23,17 +23,17 @@ from studysmart import __version__
 from studysmart.core.config import Settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.core.logging import kv
+from studysmart.learning import tracker as service
+from studysmart.learning.erasure import apply_erasures, strip_champions
+from studysmart.learning.guards import TrainingTimeout, heartbeats, time_limit
+from studysmart.learning.models import ModelVersion, RunStatus
+from studysmart.learning.serving import all_responses
+from studysmart.learning.shadow import shadow_score
 from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
 from studysmart.ml.evaluate import Split, split_temporal
 from studysmart.ml.metrics import all_metrics
 from studysmart.ml.robust import with_robust_weights
-from studysmart.predictions.service import all_responses
-from studysmart.training import service
-from studysmart.training.erasure import apply_erasures, strip_champions
-from studysmart.training.guards import TrainingTimeout, heartbeats, time_limit
-from studysmart.training.models import ModelVersion
-from studysmart.training.shadow import shadow_score
 
 log = logging.getLogger("studysmart.training")
 
@@ -296,7 +296,7 @@ def hand_back(sessions: sessionmaker[Session], run_id: int) -> RunOutcome:
         owned = service.fail_run(session=session, run_id=run_id, now=now, retry_at=now,
                                  error="interrupted: its worker stopped; queued again at once")
     log.warning(kv("training.interrupted", run=run_id, requeued=owned))
-    return RunOutcome(run_id, "interrupted", retry_in=0.0 if owned else None)
+    return RunOutcome(run_id, RunStatus.INTERRUPTED, retry_in=0.0 if owned else None)
 
 
 @dataclass(frozen=True)
@@ -348,7 +348,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
                                                serving_model=serving)
     except service.RunReaped:
         log.warning(kv("training.discarded", run=run_id, reason="reaped while running"))
-        return RunOutcome(run_id, "reaped")
+        return RunOutcome(run_id, RunStatus.REAPED)
     except KeyboardInterrupt:  # the worker is stopping (a deploy, the server's shutdown or death): hand it back
         return hand_back(sessions, run_id)
     except Exception as exc:
@@ -360,7 +360,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
                              retry_at=utcnow() + timedelta(seconds=retry_in) if retry else None,
                              models=failures if isinstance(exc, EveryModelFailed) else None)
         log.error(kv("training.failed", run=run_id, error=message, retry_in=retry_in if retry else None))
-        return RunOutcome(run_id, "failed", error=message, retry_in=retry_in if retry else None)
+        return RunOutcome(run_id, RunStatus.FAILED, error=message, retry_in=retry_in if retry else None)
     log.info(kv("training.finished", run=run_id, seconds=round(time.perf_counter() - started, 2),
                 serving=serving, remaining=remaining))
-    return RunOutcome(run_id, "succeeded", remaining=remaining)
+    return RunOutcome(run_id, RunStatus.SUCCEEDED, remaining=remaining)

@@ -16,13 +16,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from studysmart.core.config import get_settings
+from studysmart.learning.erasure import forget
+from studysmart.learning.logs import PredictionLog
+from studysmart.learning.models import Erasure, ModelVersion, TrainingState
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.robust import with_robust_weights
-from studysmart.predictions.models import PredictionLog
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, item_label
-from studysmart.training.erasure import forget
-from studysmart.training.models import Erasure, ModelVersion, TrainingState
 from studysmart.users.models import User
 
 FALLBACK_MODEL = "shrinkage"

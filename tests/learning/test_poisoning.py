@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import transaction, utcnow
+from studysmart.learning import tracker as training
+from studysmart.learning import trainer as pipeline
+from studysmart.learning.models import ModelVersion
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries, Responses
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty
-from studysmart.training import pipeline
-from studysmart.training import service as training
-from studysmart.training.models import ModelVersion
 from studysmart.users.models import User
 from tests.factories import PASSWORD, login, make_task, make_user, register
 

@@ -1,4 +1,5 @@
-"""Training status API: the retraining tracker."""
+"""The learning API: the retraining tracker's status and the models' report (champions, live leaderboard, A/B
+arms)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from studysmart.core.deps import CurrentUser, SessionDep
-from studysmart.operations import collect_models
-from studysmart.training import service
+from studysmart.core.deps import SessionDep
+from studysmart.learning import tracker as service
+from studysmart.learning.report import collect_models
+from studysmart.users.deps import CurrentUser
 
 router = APIRouter(prefix="/training", tags=["training"])
 

@@ -32,8 +32,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
 from studysmart.core.logging import kv
-from studysmart.training import service
-from studysmart.training.consumer import set_parent_death_signal
+from studysmart.learning import tracker as service
+from studysmart.learning.consumer import set_parent_death_signal
+from studysmart.learning.models import RunStatus
 
 log = logging.getLogger("studysmart.jobs")
 TASK_NAME = "studysmart.train"
@@ -94,17 +95,17 @@ class Jobs:
         return make_sessionmaker(self._engine)
 
     def _train(self, trigger: str = "threshold", attempt: int = 1) -> None:
-        from studysmart.training.pipeline import run_training  # noqa: PLC0415 - heavy: numpy models
+        from studysmart.learning.trainer import run_training  # noqa: PLC0415 - heavy: numpy models
 
         _lower_priority(self.settings.worker_nice)
         outcome = run_training(self.sessions(), self.settings, trigger=trigger, attempt=attempt)
         if outcome is None:
             return
-        if outcome.status == "interrupted" and outcome.retry_in is not None:
+        if outcome.status == RunStatus.INTERRUPTED and outcome.retry_in is not None:
             self.train(trigger="resume", attempt=attempt)  # handed back by a stopping worker: again, at once
-        elif outcome.status == "failed" and outcome.retry_in is not None:
+        elif outcome.status == RunStatus.FAILED and outcome.retry_in is not None:
             self.train.schedule(kwargs={"trigger": "retry", "attempt": attempt + 1}, delay=outcome.retry_in)
-        elif outcome.status == "succeeded" and outcome.remaining >= self.settings.retrain_threshold:
+        elif outcome.status == RunStatus.SUCCEEDED and outcome.remaining >= self.settings.retrain_threshold:
             self.request_training(trigger="threshold")  # completions that arrived during the run
 
     def request_training(self, *, trigger: str = "threshold") -> bool:

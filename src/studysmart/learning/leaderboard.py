@@ -9,9 +9,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from studysmart.learning.logs import PredictionLog
 from studysmart.ml import metrics
 from studysmart.ml.base import Prediction
-from studysmart.predictions.models import PredictionLog
 
 LEADERBOARD_METRICS = ("log_loss", "auc", "brier", "mae_seconds", "coverage80")
 

@@ -3,4 +3,4 @@
 
 from studysmart.ml import base
 
-base.MODELS.setdefault("slow-test", "tests.training.slow_model:SlowModel")
+base.MODELS.setdefault("slow-test", "tests.learning.slow_model:SlowModel")

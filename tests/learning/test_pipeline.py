@@ -17,17 +17,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import get_settings
 from studysmart.core.db import transaction, utcnow
+from studysmart.learning import tracker as training
+from studysmart.learning import trainer as pipeline
+from studysmart.learning.jobs import EmbeddedWorker, get_jobs
+from studysmart.learning.logs import PredictionLog
+from studysmart.learning.models import ModelVersion, TrainingRun
 from studysmart.ml import base as ml
-from studysmart.predictions.models import PredictionLog
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty
-from studysmart.training import pipeline
-from studysmart.training import service as training
-from studysmart.training.jobs import EmbeddedWorker, get_jobs
-from studysmart.training.models import ModelVersion, TrainingRun
 from studysmart.users.models import User
 from tests.factories import create_task, make_task, make_user, register
-from tests.training.slow_model import MARKER_ENV
+from tests.learning.slow_model import MARKER_ENV
 
 
 def _history(sessions: sessionmaker[Session], n: int = 12, user: int | None = None) -> int:
@@ -203,7 +203,7 @@ def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
 
 def test_a_worker_killed_mid_training_is_replaced_and_the_job_retried(
         fast_models: Any, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setitem(ml.MODELS, "slow-test", "tests.training.slow_model:SlowModel")
+    monkeypatch.setitem(ml.MODELS, "slow-test", "tests.learning.slow_model:SlowModel")
     monkeypatch.setenv("STUDYSMART_TRAINING_MODELS", "shrinkage,slow-test")
     monkeypatch.setenv("STUDYSMART_TRAINING_STALE_SECONDS", "2")
     marker = tmp_path / "slow-marker"
@@ -282,7 +282,7 @@ def test_the_worker_scores_the_torch_champion_on_new_tasks(
 def test_served_predictions_carry_the_time_they_are_made_as_training_and_evaluation_do(
         trained: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
     """The sequence models read the gap since the last answer and the time of day from a row's ``order``."""
-    from studysmart.predictions import service as predictions
+    from studysmart.learning import serving as predictions
     from studysmart.tasks.models import Topic
 
     seen: list[Any] = []

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from studysmart.core.config import Settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.core.logging import kv
-from studysmart.training import service
+from studysmart.learning import tracker as service
 
 log = logging.getLogger("studysmart.training")
 HEARTBEAT_SECONDS = 2.0

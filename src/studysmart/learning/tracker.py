@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studysmart.core.config import get_settings
+from studysmart.learning.models import TRACKER_ID, Erasure, RunStatus, TrackerStatus, TrainingRun, TrainingState
 from studysmart.tasks.models import Task, TaskStatus
-from studysmart.training.models import TRACKER_ID, Erasure, TrainingRun, TrainingState
 
 
 class RunReaped(RuntimeError):
@@ -45,7 +45,7 @@ def ensure_tracker(*, session: Session) -> None:
         try:
             with session.begin_nested():
                 session.execute(insert(TrainingState).values(id=TRACKER_ID, completed_since_training=0, samples=0,
-                                                             status="idle"))
+                                                             status=TrackerStatus.IDLE))
         except IntegrityError:
             pass
 
@@ -98,15 +98,15 @@ def get_status(*, session: Session) -> TrainingStatus:
     state = session.scalar(select(TrainingState).where(TrainingState.id == TRACKER_ID))
     threshold = get_settings().retrain_threshold
     if state is None:
-        return TrainingStatus(0, threshold, None, 0, False, "idle")
+        return TrainingStatus(0, threshold, None, 0, False, TrackerStatus.IDLE)
     return TrainingStatus(
         completed_since_training=state.completed_since_training,
         threshold=threshold,
         last_trained_at=state.last_trained_at,
         samples=state.samples,
-        running=state.status == "running",
+        running=state.status == TrackerStatus.RUNNING,
         status=state.status,
-        queued=state.status == "queued",
+        queued=state.status == TrackerStatus.QUEUED,
         serving_model=state.serving_model,
         queued_at=state.queued_at,
     )
@@ -123,8 +123,8 @@ def mark_queued(*, session: Session, now: datetime) -> bool:
     ensure_tracker(session=session)
     row = session.execute(
         update(TrainingState)
-        .where(TrainingState.id == TRACKER_ID, TrainingState.status == "idle")
-        .values(status="queued", queued_at=now)
+        .where(TrainingState.id == TRACKER_ID, TrainingState.status == TrackerStatus.IDLE)
+        .values(status=TrackerStatus.QUEUED, queued_at=now)
         .returning(TrainingState.id)
     ).first()
     return row is not None
@@ -132,22 +132,24 @@ def mark_queued(*, session: Session, now: datetime) -> bool:
 
 def unmark_queued(*, session: Session) -> None:
     """queued -> idle, when the job could not be enqueued."""
-    session.execute(update(TrainingState).where(TrainingState.id == TRACKER_ID, TrainingState.status == "queued")
-                    .values(status="idle", queued_at=None))
+    session.execute(update(TrainingState)
+                    .where(TrainingState.id == TRACKER_ID, TrainingState.status == TrackerStatus.QUEUED)
+                    .values(status=TrackerStatus.IDLE, queued_at=None))
 
 
 def claim_run(*, session: Session, now: datetime, trigger: str, attempt: int, pid: int) -> TrainingRun | None:
     """queued -> running: start a TrainingRun, or None when there is nothing queued (another worker has it)."""
     row = session.execute(
         update(TrainingState)
-        .where(TrainingState.id == TRACKER_ID, TrainingState.status == "queued")
-        .values(status="running", heartbeat_at=now, claimed_completions=TrainingState.completed_since_training)
+        .where(TrainingState.id == TRACKER_ID, TrainingState.status == TrackerStatus.QUEUED)
+        .values(status=TrackerStatus.RUNNING, heartbeat_at=now,
+                claimed_completions=TrainingState.completed_since_training)
         .returning(TrainingState.queued_at)
     ).first()
     if row is None:
         return None
-    run = TrainingRun(status="running", trigger=trigger, attempt=attempt, queued_at=row[0] or now, started_at=now,
-                      worker_pid=pid, models={})
+    run = TrainingRun(status=RunStatus.RUNNING, trigger=trigger, attempt=attempt, queued_at=row[0] or now,
+                      started_at=now, worker_pid=pid, models={})
     session.add(run)
     session.flush()
     session.execute(update(TrainingState).where(TrainingState.id == TRACKER_ID).values(run_id=run.id))
@@ -158,7 +160,8 @@ def heartbeat(*, session: Session, run_id: int, now: datetime) -> bool:
     """Record that the run is alive; False when the run no longer owns the tracker (it was reaped)."""
     row = session.execute(
         update(TrainingState)
-        .where(TrainingState.id == TRACKER_ID, TrainingState.run_id == run_id, TrainingState.status == "running")
+        .where(TrainingState.id == TRACKER_ID, TrainingState.run_id == run_id,
+               TrainingState.status == TrackerStatus.RUNNING)
         .values(heartbeat_at=now)
         .returning(TrainingState.id)
     ).first()
@@ -172,14 +175,14 @@ def finish_run(*, session: Session, run_id: int, now: datetime, models: dict[str
         update(TrainingState)
         .where(TrainingState.id == TRACKER_ID, TrainingState.run_id == run_id)
         .values(completed_since_training=TrainingState.completed_since_training - TrainingState.claimed_completions,
-                claimed_completions=0, status="idle", last_trained_at=now, run_id=None, heartbeat_at=None,
+                claimed_completions=0, status=TrackerStatus.IDLE, last_trained_at=now, run_id=None, heartbeat_at=None,
                 serving_model=serving_model)
         .returning(TrainingState.completed_since_training)
     ).first()
     if row is None:  # the run was reaped meanwhile (its worker looked dead): its retry owns the tracker now
         raise RunReaped(run_id)
-    session.execute(update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == "running").values(
-        status="succeeded", finished_at=now, models=models, n_samples=n_samples))
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.RUNNING).values(
+        status=RunStatus.SUCCEEDED, finished_at=now, models=models, n_samples=n_samples))
     return int(row[0])
 
 
@@ -193,16 +196,18 @@ def fail_run(*, session: Session, run_id: int, now: datetime, error: str, retry_
     owned = session.execute(
         update(TrainingState)
         .where(TrainingState.id == TRACKER_ID, TrainingState.run_id == run_id)
-        .values(status="queued" if retry_at else "idle", claimed_completions=0, run_id=None, heartbeat_at=None,
+        .values(status=TrackerStatus.QUEUED if retry_at else TrackerStatus.IDLE, claimed_completions=0, run_id=None,
+                heartbeat_at=None,
                 queued_at=now if retry_at else None)
         .returning(TrainingState.id)
     ).first()
     if owned is None:
         return False
-    values: dict[str, Any] = {"status": "failed", "finished_at": now, "error": error[:4000], "next_retry_at": retry_at}
+    values: dict[str, Any] = {"status": RunStatus.FAILED, "finished_at": now, "error": error[:4000],
+                              "next_retry_at": retry_at}
     if models is not None:
         values["models"] = models
-    session.execute(update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == "running")
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.RUNNING)
                     .values(**values))
     return True
 
@@ -213,7 +218,7 @@ def reap_stale_run(*, session: Session, now: datetime, stale_after: timedelta) -
     Returns the reaped run (the caller enqueues its retry), or None.
     """
     state = session.get(TrainingState, TRACKER_ID)
-    if state is None or state.status != "running" or state.heartbeat_at is None:
+    if state is None or state.status != TrackerStatus.RUNNING or state.heartbeat_at is None:
         return None
     if now - state.heartbeat_at < stale_after or state.run_id is None:
         return None

@@ -13,18 +13,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import get_settings
 from studysmart.core.db import transaction, utcnow
+from studysmart.learning import tracker as training
+from studysmart.learning import trainer as pipeline
+from studysmart.learning.models import Erasure, ModelVersion
+from studysmart.learning.serving import CACHE, ModelCache, person_label
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries
-from studysmart.predictions.service import CACHE, ModelCache, person_label
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task, TaskStatus
-from studysmart.training import pipeline
-from studysmart.training import service as training
-from studysmart.training.models import Erasure, ModelVersion
 from studysmart.users import service as users
 from studysmart.users.models import User
 from tests.factories import PASSWORD, make_task, make_user
-from tests.training.test_pipeline import _history, _queue_run
+from tests.learning.test_pipeline import _history, _queue_run
 
 ITEM = "algebra|medium"
 

@@ -1,6 +1,6 @@
 """The embedded default's training consumer as a child process of the web server.
 
-The web server execs (never forks) ``python -m studysmart.training.consumer``: the child inherits no listening
+The web server execs (never forks) ``python -m studysmart.learning.consumer``: the child inherits no listening
 socket, no thread and no database connection of the server. It runs the same consumer as ``studysmart worker``
 (huey process workers, their supervisor) and leaves when the server does, even a killed one: a parent-death
 signal (Linux ``prctl(PR_SET_PDEATHSIG)``) and a check of its parent every second. Its own workers and scheduler
@@ -68,7 +68,7 @@ class ConsumerProcess:
         self._thread.start()
 
     def _spawn(self) -> None:
-        command = [sys.executable, "-m", "studysmart.training.consumer", "--workers", str(self.workers),
+        command = [sys.executable, "-m", "studysmart.learning.consumer", "--workers", str(self.workers),
                    "--parent", str(os.getpid())]
         self._process = subprocess.Popen(command, env=settings_env(self.settings), close_fds=True)  # noqa: S603 - our own module
         log.info(kv("consumer.started", pid=self._process.pid, workers=self.workers))
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     if os.getppid() != args.parent:  # the server died before the signal was asked for
         return
     setup_logging(get_settings().log_level)
-    from studysmart.training.jobs import run_standalone_worker  # noqa: PLC0415
+    from studysmart.learning.jobs import run_standalone_worker  # noqa: PLC0415
 
     run_standalone_worker(workers=args.workers, parent=args.parent)
 

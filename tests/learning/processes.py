@@ -16,10 +16,10 @@ import httpx
 from sqlalchemy import select
 
 from studysmart.core.db import make_engine, make_sessionmaker
+from studysmart.learning.models import TrainingRun
 from studysmart.migrations import upgrade
-from studysmart.training.models import TrainingRun
 from tests.conftest import TEST_SECRET
-from tests.training.slow_model import MARKER_ENV
+from tests.learning.slow_model import MARKER_ENV
 
 DRILL_SITE = Path(__file__).parent / "drill_site"
 STUDYSMART = Path(sys.executable).parent / "studysmart"

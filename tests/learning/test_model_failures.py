@@ -11,14 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import get_settings
+from studysmart.learning import tracker as training
+from studysmart.learning import trainer as pipeline
+from studysmart.learning.models import ModelVersion, TrainingRun
 from studysmart.ml import base as ml
 from studysmart.ml.base import Progress
 from studysmart.ml.baselines import GlobalAverage
 from studysmart.ml.data import Responses
-from studysmart.training import pipeline
-from studysmart.training import service as training
-from studysmart.training.models import ModelVersion, TrainingRun
-from tests.training.test_pipeline import _history, _queue_run
+from tests.learning.test_pipeline import _history, _queue_run
 
 
 class BrokenModel(GlobalAverage):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, LargeBinary, String, Text, UniqueConstraint
@@ -11,6 +12,26 @@ from sqlalchemy.orm import Mapped, mapped_column
 from studysmart.core.db import Base, UTCDateTime, utcnow
 
 TRACKER_ID = 1
+
+
+class TrackerStatus(StrEnum):
+    """What the retraining tracker is doing."""
+
+    IDLE = "idle"
+    QUEUED = "queued"
+    RUNNING = "running"
+
+
+class RunStatus(StrEnum):
+    """The state of one training run (``interrupted``: handed back by a stopping worker, retried at once;
+    ``reaped``: its worker died and the reaper failed it)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    REAPED = "reaped"
 
 
 class TrainingState(Base):
@@ -22,7 +43,7 @@ class TrainingState(Base):
     completed_since_training: Mapped[int] = mapped_column(default=0)
     samples: Mapped[int] = mapped_column(default=0)
     last_trained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(20), default="idle")  # idle | queued | running
+    status: Mapped[str] = mapped_column(String(20), default=TrackerStatus.IDLE)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     run_id: Mapped[int | None]
@@ -58,7 +79,7 @@ class TrainingRun(Base):
     __tablename__ = "training_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|succeeded|failed
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED)
     trigger: Mapped[str] = mapped_column(String(20), default="threshold")
     attempt: Mapped[int] = mapped_column(default=1)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
