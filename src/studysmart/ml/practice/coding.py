@@ -84,34 +84,55 @@ class Vocab:
     def n_levels(self) -> int:
         return int(self.levels.shape[0])
 
-    def code(self, item: np.ndarray, topic: np.ndarray | None, level: np.ndarray | None) -> tuple[
-            np.ndarray, np.ndarray, np.ndarray]:
+    def code(self, item: np.ndarray, topic: np.ndarray | None, level: np.ndarray | None, *,
+             new_items: dict[str, int] | None = None, new_topics: dict[str, int] | None = None,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Item, topic and level codes of rows given their labels; the row's own topic/level labels win over
-        the fitted item's (as in the app, where the query names them), else the item's."""
+        the fitted item's (as in the app, where the query names them), else the item's. New items and topics get
+        codes past the known ones, in order of first appearance, continuing ``new_items`` / ``new_topics`` (label
+        -> code, updated in place) when given, so rows coded in two calls agree."""
+        new_items = {} if new_items is None else new_items
+        new_topics = {} if new_topics is None else new_topics
         n = item.shape[0]
-        new_items: dict[str, int] = {}
-        new_topics: dict[str, int] = {}
-        items = np.empty(n, dtype=np.int64)
-        topics = np.empty(n, dtype=np.int64)
-        levels = np.empty(n, dtype=np.int64)
-        for r in range(n):
-            label = str(item[r])
-            k = self._items.get(label)
-            if k is None:
-                k = new_items.setdefault(label, self.n_items + len(new_items))
-            items[r] = k
-            t = clean_label(topic[r]) if topic is not None else None
-            if t is None:
-                topics[r] = self.item_topic[k] if k < self.n_items else -1
-            else:
-                code = self._topics.get(t)
-                topics[r] = code if code is not None else new_topics.setdefault(t, self.n_topics + len(new_topics))
-            d = clean_label(level[r]) if level is not None else None
-            if d is None:
-                levels[r] = self.item_level[k] if k < self.n_items else -1
-            else:
-                levels[r] = self._levels.get(d, -1)
-        return items, topics, levels
+        if n == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty.copy(), empty.copy()
+        names, first, inverse = np.unique(item.astype(str), return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")  # first appearance, so new codes follow the rows' order
+        codes = np.empty(names.size, dtype=np.int64)
+        for u in order:
+            k = self._items.get(names[u])
+            codes[u] = k if k is not None else new_items.setdefault(names[u], self.n_items + len(new_items))
+        items = codes[inverse]
+        known = items < self.n_items
+        safe = np.where(known, items, 0)
+        topics = np.where(known, self.item_topic[safe] if self.n_items else -1, -1)
+        levels = np.where(known, self.item_level[safe] if self.n_items else -1, -1)
+        if topic is not None:
+            topics = self._override(topics, topic, self._topics, new_topics, self.n_topics)
+        if level is not None:
+            levels = self._override(levels, level, self._levels, None, self.n_levels)
+        return items, topics.astype(np.int64), levels.astype(np.int64)
+
+    @staticmethod
+    def _override(codes: np.ndarray, labels: np.ndarray, index: dict[str, int], new: dict[str, int] | None,
+                  n_known: int) -> np.ndarray:
+        """Codes of the rows' own labels where they have one (new labels: past the known ones, or -1)."""
+        out = codes.copy()
+        values, first, inverse = np.unique(np.asarray([str(v) for v in labels], dtype=object).astype(str),
+                                           return_index=True, return_inverse=True)
+        mapped = np.empty(values.size, dtype=np.int64)
+        for u in np.argsort(first, kind="stable"):
+            label = clean_label(values[u])
+            if label is None:
+                mapped[u] = -2  # keep the item's code
+                continue
+            code = index.get(label)
+            if code is None:
+                code = -1 if new is None else new.setdefault(label, n_known + len(new))
+            mapped[u] = code
+        row = mapped[inverse]
+        return np.where(row == -2, out, row)
 
     def code_responses(self, data: Responses) -> CodedRows:
         """Every row of ``data`` in model codes."""
@@ -121,10 +142,12 @@ class Vocab:
         return CodedRows(data.persons[data.person].astype(object), items, topics, levels, data.correct,
                          data.log_time, order, row_weights(data))
 
-    def code_queries(self, queries: Queries) -> CodedRows:
-        """Every query row in model codes (no outcomes)."""
+    def code_queries(self, queries: Queries, *, new_items: dict[str, int] | None = None,
+                     new_topics: dict[str, int] | None = None) -> CodedRows:
+        """Every query row in model codes (no outcomes); see ``code`` for the new-label maps."""
         n = len(queries)
-        items, topics, levels = self.code(queries.item, queries.topic, queries.difficulty)
+        items, topics, levels = self.code(queries.item, queries.topic, queries.difficulty, new_items=new_items,
+                                          new_topics=new_topics)
         order = np.full(n, np.nan) if queries.order is None else np.asarray(queries.order, dtype=np.float64)
         return CodedRows(queries.person.astype(object), items, topics, levels, np.full(n, np.nan),
                          np.full(n, np.nan), order, np.ones(n))

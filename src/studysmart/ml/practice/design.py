@@ -2,13 +2,17 @@
 
 Each part of the model (accuracy on the logit scale, log-time) adds, per row,
 
-    D(gap_topic) * [g_S log(1+S_t) + g_F log(1+F_t) + k_S zS log(1+S_t) + k_F zF log(1+F_t)]
-  + D(gap_item)  * [h_S log(1+S_k) + h_F log(1+F_k)]
-  + a_S log(1+S_all) + a_F log(1+F_all)
+    D(gap_topic) * [g_S log(1+S_t) + g_F log(1+F_t) + k_S zS log(1+S_t) + k_F zF log(1+F_t) + r_t last_t]
+  + D(gap_item)  * [h_S log(1+S_k) + h_F log(1+F_k) + r_k last_k]
+  + a_S log(1+S_all) + a_F log(1+F_all) + r_a last_all
+  + e_g log(1 + gap_all / scale) + e_v speed_last + e_x speed_last last_all
 
 with D(gap) = (1 + gap / scale)^-delta the forgetting factor (delta >= 0 estimated per part), zS and zF the
 mean hardness of the earlier correct and wrong answers on the topic (so k_S > 0: hard successes teach more
-than easy ones), and g_S, g_F the topic's own slopes (pooled slope + the topic's deviation).
+than easy ones), last_* the outcome of the latest earlier answer in the scope (+1 / -1 / 0: recent performance
+beyond the counts), gap_all the time since the student's latest answer (a new session), speed_last that
+answer's standardised log-time (alone and with its outcome: a very fast wrong answer is often a guess or a
+hint request), and g_S, g_F the topic's own slopes (pooled slope + the topic's deviation).
 """
 
 from __future__ import annotations
@@ -17,17 +21,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studysmart.ml.practice.features import Features, decay
+from studysmart.ml.practice.features import Features
 
-__all__ = ["N_COLUMNS", "TOPIC_SLOPES", "COLUMN_NAMES", "Columns", "columns", "linear", "linear_and_slope"]
+__all__ = ["COLUMN_NAMES", "N_COLUMNS", "OPTIONAL_BLOCKS", "TOPIC_SLOPES", "Columns", "active_columns", "columns",
+           "linear", "linear_and_slope"]
 
-COLUMN_NAMES = ("topic_correct", "topic_wrong", "topic_correct_hardness", "topic_wrong_hardness",
-                "item_correct", "item_wrong", "all_correct", "all_wrong")
+COLUMN_NAMES = ("topic_correct", "topic_wrong", "topic_correct_hardness", "topic_wrong_hardness", "topic_last",
+                "item_correct", "item_wrong", "item_last", "all_correct", "all_wrong", "all_last", "session_gap",
+                "last_speed", "last_speed_outcome")
 N_COLUMNS = len(COLUMN_NAMES)
 #: The columns whose slopes vary by topic (deviations from the pooled slope).
 TOPIC_SLOPES = (0, 1)
-_TOPIC_BLOCK = slice(0, 4)
-_ITEM_BLOCK = slice(4, 6)
+_TOPIC_BLOCK = slice(0, 5)
+_ITEM_BLOCK = slice(5, 8)
+_GENERAL = slice(8, 14)
+#: Auxiliary blocks of columns that the fit keeps only where they predict the inner hold-out (``model``): the
+#: topic and item practice blocks are the model of learning and always stay.
+OPTIONAL_BLOCKS = {"overall_practice": (8, 9), "last_outcome": (10,), "session_gap": (11,),
+                   "last_speed": (12, 13)}
+
+
+def active_columns(dropped: list[str] | tuple[str, ...]) -> np.ndarray:
+    """The mask of columns in use when the named optional blocks are dropped."""
+    active = np.ones(N_COLUMNS, dtype=bool)
+    for name in dropped:
+        active[list(OPTIONAL_BLOCKS[name])] = False
+    return active
 
 
 @dataclass(frozen=True)
@@ -45,7 +64,8 @@ class Columns:
 
     def take(self, rows: np.ndarray) -> Columns:
         """The given rows."""
-        return Columns(self.raw[rows], self.log_gap_topic[rows], self.log_gap_item[rows], self.position[rows])
+        return Columns(np.asfortranarray(self.raw[rows]), self.log_gap_topic[rows], self.log_gap_item[rows],
+                       self.position[rows])
 
 
 def columns(features: Features, scale: float) -> Columns:
@@ -54,8 +74,11 @@ def columns(features: Features, scale: float) -> Columns:
     with np.errstate(invalid="ignore", divide="ignore"):
         zs = np.where(features.topic_s > 0, features.topic_zs / np.maximum(features.topic_s, 1e-12), 0.0)
         zf = np.where(features.topic_f > 0, features.topic_zf / np.maximum(features.topic_f, 1e-12), 0.0)
-    raw = np.column_stack([ls, lf, zs * ls, zf * lf, np.log1p(features.item_s), np.log1p(features.item_f),
-                           np.log1p(features.all_s), np.log1p(features.all_f)])
+    raw = np.asfortranarray(np.column_stack([ls, lf, zs * ls, zf * lf, features.topic_last, np.log1p(features.item_s),
+                           np.log1p(features.item_f), features.item_last, np.log1p(features.all_s),
+                           np.log1p(features.all_f), features.all_last,
+                           np.log1p(np.maximum(features.all_gap, 0.0) / scale), features.last_speed,
+                           features.last_speed * features.all_last]))
     return Columns(raw, np.log1p(np.maximum(features.topic_gap, 0.0) / scale),
                    np.log1p(np.maximum(features.item_gap, 0.0) / scale),
                    np.log1p(features.topic_s + features.topic_f))
@@ -72,7 +95,23 @@ def decayed(cols: Columns, delta: float) -> np.ndarray:
 def linear(cols: Columns, weights: np.ndarray, delta: float, topic_slopes: np.ndarray | None = None,
            topic: np.ndarray | None = None) -> np.ndarray:
     """Per row: the practice term of the linear predictor (pooled weights plus the row's topic deviations)."""
-    return linear_and_slope(cols, weights, delta, topic_slopes, topic)[0]
+    return _terms(cols, weights, delta, topic_slopes, topic)[0]
+
+
+def _terms(cols: Columns, weights: np.ndarray, delta: float, topic_slopes: np.ndarray | None,
+           topic: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(term, topic part, item part, topic decay, item decay) per row."""
+    raw = cols.raw
+    topic_part = raw[:, _TOPIC_BLOCK] @ weights[_TOPIC_BLOCK]
+    if topic_slopes is not None and topic is not None and topic_slopes.size:
+        known = topic >= 0
+        t = np.where(known, topic, 0)
+        for j, col in enumerate(TOPIC_SLOPES):
+            topic_part = topic_part + np.where(known, topic_slopes[t, j], 0.0) * raw[:, col]
+    item_part = raw[:, _ITEM_BLOCK] @ weights[_ITEM_BLOCK]
+    general = raw[:, _GENERAL] @ weights[_GENERAL]
+    d_topic, d_item = np.exp(-delta * cols.log_gap_topic), np.exp(-delta * cols.log_gap_item)
+    return d_topic * topic_part + d_item * item_part + general, topic_part, item_part, d_topic, d_item
 
 
 def linear_and_slope(cols: Columns, weights: np.ndarray, delta: float, topic_slopes: np.ndarray | None = None,
@@ -83,14 +122,9 @@ def linear_and_slope(cols: Columns, weights: np.ndarray, delta: float, topic_slo
         cols: the rows' columns; weights: (N_COLUMNS,) pooled slopes; delta: forgetting rate.
         topic_slopes: (n_topics, len(TOPIC_SLOPES)) deviations, with ``topic`` the rows' topic codes (-1 = none).
     """
-    x = decayed(cols, delta)
-    w = np.broadcast_to(weights, x.shape).copy()
-    if topic_slopes is not None and topic is not None and topic_slopes.size:
-        known = topic >= 0
-        for j, col in enumerate(TOPIC_SLOPES):
-            w[known, col] += topic_slopes[topic[known], j]
-    term = np.einsum("ij,ij->i", x, w)
-    topic_part = np.einsum("ij,ij->i", x[:, _TOPIC_BLOCK], w[:, _TOPIC_BLOCK])
-    item_part = np.einsum("ij,ij->i", x[:, _ITEM_BLOCK], w[:, _ITEM_BLOCK])
-    slope = -(cols.log_gap_topic * topic_part + cols.log_gap_item * item_part)
+    term, topic_part, item_part, d_topic, d_item = _terms(cols, weights, delta, topic_slopes, topic)
+    slope = -(cols.log_gap_topic * d_topic * topic_part + cols.log_gap_item * d_item * item_part)
+    x = cols.raw.copy()
+    x[:, _TOPIC_BLOCK] *= d_topic[:, None]
+    x[:, _ITEM_BLOCK] *= d_item[:, None]
     return term, slope, x

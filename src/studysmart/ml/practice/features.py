@@ -3,9 +3,12 @@
 For every row (an answer, or a query: a task about to be answered) and three scopes, the same topic, the same
 item and everything, the student's earlier answers give: the number correct ``S`` and wrong ``F`` (an answer
 with an unknown outcome counts half to each), the summed hardness of those answers (``ZS``, ``ZF``: each
-answer's item hardness, a standardised difficulty), and the time since the scope was last practised
-(``gap``: clock seconds when the order column holds timestamps, else positions). The model turns these into
-gains with diminishing returns (log(1 + count)) that decay with the gap (``decay``).
+answer's item hardness, a standardised difficulty), the outcome of the latest of them (``last``: +1 correct,
+-1 wrong, 0 none or unknown; recent performance, as in recency-weighted PFA), for the whole history also the
+standardised log-time of the latest answer (``last_speed``: a very fast answer is often a guess or a hint
+request), and the time since the scope was last practised (``gap``: clock seconds when the order column holds
+timestamps, else positions). The model turns these into gains with diminishing returns (log(1 + count)) that
+decay with the gap (``decay``).
 
 Rows must be sorted by person, then time; ``sequence_features`` is vectorised over whole data sets (grouped
 cumulative sums), ``query_features`` prices queries from a history, and both give the same numbers for the same
@@ -18,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GAP_SCALE_POSITIONS", "GAP_SCALE_SECONDS", "TIMESTAMP_THRESHOLD", "Features", "decay",
-           "query_features", "sequence_features"]
+__all__ = ["GAP_SCALE_POSITIONS", "GAP_SCALE_SECONDS", "TIMESTAMP_THRESHOLD", "Features", "Summary", "decay",
+           "query_features", "sequence_features", "summarise", "summary_features"]
 
 #: Order values above this are unix timestamps (clock time), else positions.
 TIMESTAMP_THRESHOLD = 1e8
@@ -47,11 +50,16 @@ class Features:
     item_gap: np.ndarray
     all_s: np.ndarray
     all_f: np.ndarray
+    topic_last: np.ndarray
+    item_last: np.ndarray
+    all_last: np.ndarray
+    all_gap: np.ndarray  # time since the student's latest answer (0 when none)
+    last_speed: np.ndarray  # the standardised log-time of that answer (0: none or no time)
 
     @classmethod
     def zeros(cls, n: int) -> Features:
         """No earlier practice for ``n`` rows (also the features of data without an order)."""
-        return cls(*(np.zeros(n) for _ in range(10)))
+        return cls(*(np.zeros(n) for _ in range(15)))
 
     def take(self, rows: np.ndarray) -> Features:
         """The given rows."""
@@ -73,10 +81,16 @@ def _outcome_weights(correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s, 1.0 - s
 
 
-def _grouped_before(key: np.ndarray, order: np.ndarray, values: list[np.ndarray],
-                    ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Per row: sums of ``values`` over the earlier rows with the same key, and the gap since the latest of them
-    (0 when none). Rows must be in time order within each key (keys may interleave)."""
+def _signed(correct: np.ndarray) -> np.ndarray:
+    """+1 correct, -1 wrong, 0 unknown."""
+    return np.where(np.isnan(correct), 0.0, 2.0 * np.nan_to_num(correct) - 1.0)
+
+
+def _grouped_before(key: np.ndarray, order: np.ndarray, values: list[np.ndarray], latest: np.ndarray,
+                    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Per row: sums of ``values`` over the earlier rows with the same key, the gap since the latest of them
+    (0 when none) and that row's ``latest`` value (0 when none). Rows must be in time order within each key (keys
+    may interleave)."""
     idx = np.argsort(key, kind="stable")
     k = key[idx]
     first = np.r_[True, k[1:] != k[:-1]] if k.size else np.zeros(0, bool)
@@ -92,11 +106,14 @@ def _grouped_before(key: np.ndarray, order: np.ndarray, values: list[np.ndarray]
     gap = np.where(first, 0.0, when - previous)
     out_gap = np.empty(key.size)
     out_gap[idx] = np.maximum(gap, 0.0)
-    return sums, out_gap
+    value = latest[idx]
+    out_last = np.empty(key.size)
+    out_last[idx] = np.where(first, 0.0, np.r_[value[:1], value[:-1]])
+    return sums, out_gap, out_last
 
 
 def sequence_features(person: np.ndarray, topic: np.ndarray, item: np.ndarray, correct: np.ndarray,
-                      order: np.ndarray, hardness: np.ndarray) -> Features:
+                      order: np.ndarray, hardness: np.ndarray, speed: np.ndarray) -> Features:
     """Features of every row from the same person's earlier rows.
 
     Args:
@@ -104,6 +121,7 @@ def sequence_features(person: np.ndarray, topic: np.ndarray, item: np.ndarray, c
         correct: 1.0 / 0.0 / NaN per row.
         order: time of each row (NaN rows are treated as at the previous row's time).
         hardness: the row's item hardness (standardised difficulty; 0 = average).
+        speed: the row's standardised log-time (0 = the item's usual time; NaN: no time).
 
     Returns:
         Features per row.
@@ -116,10 +134,13 @@ def sequence_features(person: np.ndarray, topic: np.ndarray, item: np.ndarray, c
     p64 = person.astype(np.int64)
     n_topics = int(topic.max()) + 1
     n_items = int(item.max()) + 1
-    (ts, tf, tzs, tzf), tgap = _grouped_before(p64 * n_topics + topic, when, [s, f, s * hardness, f * hardness])
-    (is_, if_), igap = _grouped_before(p64 * n_items + item, when, [s, f])
-    (as_, af), _ = _grouped_before(p64, when, [s, f])
-    return Features(ts, tf, tzs, tzf, tgap, is_, if_, igap, as_, af)
+    sign = _signed(correct)
+    (ts, tf, tzs, tzf), tgap, tlast = _grouped_before(p64 * n_topics + topic, when, [s, f, s * hardness,
+                                                                                     f * hardness], sign)
+    (is_, if_), igap, ilast = _grouped_before(p64 * n_items + item, when, [s, f], sign)
+    (as_, af), agap, alast = _grouped_before(p64, when, [s, f], sign)
+    _, _, aspeed = _grouped_before(p64, when, [], np.nan_to_num(speed))
+    return Features(ts, tf, tzs, tzf, tgap, is_, if_, igap, as_, af, tlast, ilast, alast, agap, aspeed)
 
 
 def _filled(person: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -136,33 +157,74 @@ def _filled(person: np.ndarray, order: np.ndarray) -> np.ndarray:
     return when[last]
 
 
-def query_features(history_topic: np.ndarray, history_item: np.ndarray, history_correct: np.ndarray,
-                   history_order: np.ndarray, history_hardness: np.ndarray, query_topic: np.ndarray,
-                   query_item: np.ndarray, query_order: np.ndarray) -> Features:
-    """Features of queries of ONE person from all of that person's history rows (in time order).
+@dataclass(frozen=True)
+class Summary:
+    """A student's practice so far, per topic key and per item key: sorted keys, summed S, F, ZS, ZF (items:
+    S, F) and the time of the latest answer; totals and the latest time overall."""
 
-    Each query sees the whole history (never the other queries). A query without an order is priced as right
-    after the last answer (gap 0).
-    """
-    n = query_topic.shape[0]
-    if history_topic.shape[0] == 0 or n == 0:
-        return Features.zeros(n)
-    s, f = _outcome_weights(history_correct)
-    when = _filled(np.zeros(history_topic.shape[0], np.int64), history_order)
-    q_when = np.where(np.isnan(query_order), when[-1], query_order)
+    topic_keys: np.ndarray
+    topic_sums: np.ndarray  # (n_topic_keys, 5): S, F, ZS, ZF, the latest outcome
+    topic_last: np.ndarray
+    item_keys: np.ndarray
+    item_sums: np.ndarray  # (n_item_keys, 3): S, F, the latest outcome
+    item_last: np.ndarray
+    total_s: float
+    total_f: float
+    last: float
+    last_outcome: float
+    last_speed: float
 
-    def scope(h_key: np.ndarray, q_key: np.ndarray, values: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
-        keys, inverse = np.unique(h_key, return_inverse=True)
+
+def summarise(topic: np.ndarray, item: np.ndarray, correct: np.ndarray, order: np.ndarray,
+              hardness: np.ndarray, speed: np.ndarray) -> Summary | None:
+    """The summary of ONE student's history rows (in time order); None for no rows."""
+    if topic.shape[0] == 0:
+        return None
+    s, f = _outcome_weights(correct)
+    sign = _signed(correct)
+    when = _filled(np.zeros(topic.shape[0], np.int64), order)
+
+    def scope(key: np.ndarray, values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        keys, inverse = np.unique(key, return_inverse=True)
         last = np.full(keys.size, -np.inf)
         np.maximum.at(last, inverse, when)
-        pos = np.searchsorted(keys, q_key)
-        pos = np.minimum(pos, keys.size - 1)
-        hit = keys[pos] == q_key
-        sums = [np.where(hit, np.bincount(inverse, v, keys.size)[pos], 0.0) for v in values]
-        gap = np.where(hit, np.maximum(q_when - last[pos], 0.0), 0.0)
-        return sums, gap
+        latest = np.zeros(keys.size)
+        latest[inverse] = sign  # rows are in time order: the last write of a key is its latest answer
+        sums = np.column_stack([*(np.bincount(inverse, v, keys.size) for v in values), latest])
+        return keys, sums, last
 
-    (ts, tf, tzs, tzf), tgap = scope(history_topic, query_topic,
-                                     [s, f, s * history_hardness, f * history_hardness])
-    (is_, if_), igap = scope(history_item, query_item, [s, f])
-    return Features(ts, tf, tzs, tzf, tgap, is_, if_, igap, np.full(n, s.sum()), np.full(n, f.sum()))
+    t_keys, t_sums, t_last = scope(topic, [s, f, s * hardness, f * hardness])
+    i_keys, i_sums, i_last = scope(item, [s, f])
+    return Summary(t_keys, t_sums, t_last, i_keys, i_sums, i_last, float(s.sum()), float(f.sum()),
+                   float(when[-1]), float(sign[-1]), float(np.nan_to_num(speed[-1])))
+
+
+def summary_features(summary: Summary | None, query_topic: np.ndarray, query_item: np.ndarray,
+                     query_order: np.ndarray) -> Features:
+    """Features of queries of the summarised student: each query sees the whole history (never the other
+    queries); a query without an order is priced as right after the last answer (gap 0)."""
+    n = query_topic.shape[0]
+    if summary is None or n == 0:
+        return Features.zeros(n)
+    q_when = np.where(np.isnan(query_order), summary.last, query_order)
+
+    def scope(keys: np.ndarray, sums: np.ndarray, last: np.ndarray, q_key: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.minimum(np.searchsorted(keys, q_key), keys.size - 1)
+        hit = keys[pos] == q_key
+        return np.where(hit[:, None], sums[pos], 0.0), np.where(hit, np.maximum(q_when - last[pos], 0.0), 0.0)
+
+    t, tgap = scope(summary.topic_keys, summary.topic_sums, summary.topic_last, query_topic)
+    i, igap = scope(summary.item_keys, summary.item_sums, summary.item_last, query_item)
+    return Features(t[:, 0], t[:, 1], t[:, 2], t[:, 3], tgap, i[:, 0], i[:, 1], igap, np.full(n, summary.total_s),
+                    np.full(n, summary.total_f), t[:, 4], i[:, 2], np.full(n, summary.last_outcome),
+                    np.maximum(q_when - summary.last, 0.0), np.full(n, summary.last_speed))
+
+
+def query_features(history_topic: np.ndarray, history_item: np.ndarray, history_correct: np.ndarray,
+                   history_order: np.ndarray, history_hardness: np.ndarray, history_speed: np.ndarray,
+                   query_topic: np.ndarray, query_item: np.ndarray, query_order: np.ndarray) -> Features:
+    """Features of queries of ONE person from all of that person's history rows (in time order)."""
+    summary = summarise(history_topic, history_item, history_correct, history_order, history_hardness,
+                        history_speed)
+    return summary_features(summary, query_topic, query_item, query_order)

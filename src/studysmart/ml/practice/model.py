@@ -17,6 +17,7 @@ uncertainty (``person``), and are calibrated on an inner temporal hold-out of th
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -25,25 +26,49 @@ from scipy.special import expit, logit
 
 from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATION_PRIOR, Prediction, Progress
 from studysmart.ml.data import Queries, Responses
-from studysmart.ml.practice import store
+from studysmart.ml.practice import kernels, store
 from studysmart.ml.practice.coding import CodedRows, Vocab
-from studysmart.ml.practice.design import Columns, columns
-from studysmart.ml.practice.estimation import AccuracyFit, Rows, TimeFit, fit_accuracy, fit_time
+from studysmart.ml.practice.design import OPTIONAL_BLOCKS, Columns, active_columns, columns
+from studysmart.ml.practice.estimation import Rows
 from studysmart.ml.practice.features import (
     GAP_SCALE_POSITIONS,
     GAP_SCALE_SECONDS,
     TIMESTAMP_THRESHOLD,
     Features,
-    query_features,
+    Summary,
     sequence_features,
+    summarise,
+    summary_features,
 )
-from studysmart.ml.practice.person import Coded, PersonState, Population, person_state, price
+from studysmart.ml.practice.groups import GroupPrior
+from studysmart.ml.practice.person import (
+    NU,
+    Coded,
+    Inputs,
+    PersonState,
+    Population,
+    Priced,
+    first_appearance,
+    inputs,
+    person_state,
+    price_rows,
+    priced_inputs,
+)
+from studysmart.ml.practice.prequential import Structure, coupling, fit_parts
 
 __all__ = ["PracticeGain", "PracticeModel"]
 
 Z80 = 1.2815515655446004
+#: The structures of a part: additive (Rasch-like: one ability, items differ in easiness only), factor (plus a
+#: second latent factor with item loadings), full (plus item discriminations). ``auto`` chooses on an inner
+#: hold-out.
+STRUCTURES = ("additive", "factor", "full")
+#: At most this many training answers are used to choose the structure (a random subset of students).
+MAX_SELECTION_ROWS = 60_000
 #: Fewer inner hold-out answers than this: no calibration (identity).
 MIN_CALIBRATION_ROWS = 200
+#: Students whose state is kept (by the fingerprint of their history).
+CACHE_SIZE = 4096
 #: At most this many inner hold-out answers are predicted to calibrate (a random subset of students).
 MAX_CALIBRATION_ROWS = 20_000
 
@@ -60,14 +85,26 @@ class PracticeGain:
 
 
 @dataclass
+class _Student:
+    """A student's cached state: their prepared history, posterior, topic -> local cell, new-label maps."""
+
+    prep: _Prepared
+    practice: Summary | None
+    state: PersonState
+    local: dict[int, int]
+    new_items: dict[str, int]
+    new_topics: dict[str, int]
+
+
+@dataclass
 class _Prepared:
     """Per-row model inputs of coded rows, before practice features."""
 
     rows: CodedRows
-    b: np.ndarray
-    b_var: np.ndarray
-    lam: np.ndarray
-    lam_var: np.ndarray
+    acc: np.ndarray  # (n, 3): b, a, c
+    acc_var: np.ndarray
+    time: np.ndarray  # (n, 3): lambda, phi, d
+    time_var: np.ndarray
     omega: np.ndarray
     sigma2: np.ndarray
     hardness: np.ndarray
@@ -80,6 +117,7 @@ class PracticeModel:
 
     Args:
         sweeps: at most this many alternating sweeps per part.
+        rounds: prequential refits of the practice slopes (``prequential``).
         calibrate: recalibrate P(correct) (two-parameter logistic) and the log-time spread on an inner
             temporal hold-out of the training rows (the last 20% of each student's answers).
         seed: seed of the calibration's subsample of students.
@@ -87,29 +125,42 @@ class PracticeModel:
 
     name: ClassVar[str] = "practice"
 
-    def __init__(self, *, sweeps: int = 30, calibrate: bool = True, seed: int = 0) -> None:
+    def __init__(self, *, sweeps: int = 30, calibrate: bool = True, seed: int = 0,
+                 accuracy_structure: str = "auto", time_structure: str = "auto", prune: bool = True,
+                 rounds: int = 2) -> None:
         self.sweeps = sweeps
+        self.rounds = rounds
         self.calibrate = calibrate
         self.seed = seed
+        self.prune = prune
+        self.accuracy_structure = accuracy_structure
+        self.time_structure = time_structure
 
     def get_params(self) -> dict[str, Any]:
         """The hyperparameters (as passed to ``__init__``)."""
-        return {"sweeps": self.sweeps, "calibrate": self.calibrate, "seed": self.seed}
+        return {"sweeps": self.sweeps, "calibrate": self.calibrate, "seed": self.seed,
+                "accuracy_structure": self.accuracy_structure, "time_structure": self.time_structure,
+                "prune": self.prune, "rounds": self.rounds}
 
     # -- fitting -------------------------------------------------------------------------------------------
     def fit(self, data: Responses, *, progress: Progress | None = None) -> Self:
         """Estimate the population (items, groups, practice slopes, forgetting, variance components) from
         ``data``, calibrate on an inner hold-out, and keep every student's answers as their stored history."""
+        for value in (self.accuracy_structure, self.time_structure):
+            if value not in ("auto", *STRUCTURES):
+                raise ValueError(f"unknown structure {value!r}; use auto or one of {', '.join(STRUCTURES)}")
         if progress:
-            progress(0, 3, "practice: fitting")
+            progress(0, 3, "practice: choosing the structure on an inner hold-out")
+        self.calibration_ = np.asarray(store.IDENTITY + (0.0, 0.0), dtype=np.float64)
+        self.structure_ = [self.accuracy_structure, self.time_structure]
+        self.dropped_: list[list[str]] = [[], []]
+        if self.calibrate or "auto" in self.structure_:
+            self._select_and_calibrate(data)
+        if progress:
+            progress(1, 3, "practice: fitting")
         self._fit_population(data)
-        self.calibration_ = np.asarray(store.IDENTITY, dtype=np.float64)
-        if self.calibrate:
-            if progress:
-                progress(1, 3, "practice: calibrating")
-            self._calibrate(data)
         self.histories_ = store.histories(self.vocab_, data)
-        self._states: dict[str, tuple[PersonState, _Prepared, Features, np.ndarray]] = {}
+        self._cache = OrderedDict()
         if progress:
             progress(3, 3, "practice: done")
         return self
@@ -122,54 +173,126 @@ class PracticeModel:
         self.gap_scale_ = GAP_SCALE_SECONDS if self.timestamps_ else GAP_SCALE_POSITIONS
         coded = vocab.code_responses(data)
         self.hardness_ = _hardness(coded, vocab)
+        self.speed_ = _speed_norms(coded, vocab)
         seq = _time_sorted(data.person, coded.order)
         coded = coded.take(seq)
         person = data.person[seq]
-        feats = self._features(person, coded, self.hardness_[coded.item])
+        feats = self._features(person, coded, self.hardness_[coded.item], self._speed(coded))
         cols = columns(feats, self.gap_scale_)
-        cell_key = person.astype(np.int64) * max(vocab.n_topics, 1) + np.maximum(coded.topic, 0)
-        has_topics = vocab.n_topics > 0
-        cells, cell = np.unique(cell_key, return_inverse=True) if has_topics else (np.zeros(0, np.int64), None)
+        cell: np.ndarray | None = None
+        cells = np.zeros(0, np.int64)
+        if vocab.n_topics > 0:
+            with_topic = coded.topic >= 0
+            cell_key = person.astype(np.int64) * vocab.n_topics + coded.topic
+            cells, inverse = np.unique(cell_key[with_topic], return_inverse=True)
+            cell = np.full(len(coded), -1, dtype=np.int64)
+            cell[with_topic] = inverse
         rows = Rows(person.astype(np.int64), coded.item, coded.topic, cell,
                     (cells // max(vocab.n_topics, 1)).astype(np.int64), vocab.item_topic, vocab.item_level, cols,
                     coded.correct, coded.log_time, coded.weight, data.n_persons, vocab.n_items, vocab.n_topics,
                     vocab.n_levels, self.practice_)
-        self.acc_ = fit_accuracy(rows, sweeps=self.sweeps)
-        p_row = np.full(len(rows.item), float(np.nanmean(coded.correct)) if np.any(~np.isnan(coded.correct))
-                        else 0.7)
-        self.time_ = fit_time(rows, p_row, sweeps=self.sweeps)
+        structure = Structure(_flags(self.structure_[0]), _flags(self.structure_[1]),
+                              active_columns(self.dropped_[0]), active_columns(self.dropped_[1]))
+        self.acc_, self.time_ = fit_parts(rows, structure, sweeps=self.sweeps, rounds=self.rounds)
+        self.coupling_ = list(coupling(rows, self.acc_, self.time_))
         self.population_ = self._population()
 
-    def _features(self, person: np.ndarray, coded: CodedRows, hardness: np.ndarray) -> Features:
+    def _speed(self, rows: CodedRows) -> np.ndarray:
+        """Per row: the standardised log-time (log-time minus the item's usual one, in population sds)."""
+        centre, sd = self.speed_[:-1], self.speed_[-1]
+        known = rows.item < centre.size
+        usual = np.where(known, centre[np.minimum(rows.item, max(centre.size - 1, 0))] if centre.size else 0.0,
+                         float(np.mean(centre)) if centre.size else 0.0)
+        return (rows.log_time - usual) / sd
+
+    def _features(self, person: np.ndarray, coded: CodedRows, hardness: np.ndarray, speed: np.ndarray,
+                  ) -> Features:
         """Sequence features of time-sorted rows (zeros without an order); topic features need a topic."""
         if not self.practice_:
             return Features.zeros(len(coded))
-        feats = sequence_features(person, coded.topic + 1, coded.item, coded.correct, coded.order, hardness)
+        feats = sequence_features(person, coded.topic + 1, coded.item, coded.correct, coded.order, hardness,
+                                  speed)
         return _without_topic(feats, coded.topic < 0)
 
     def _population(self) -> Population:
         a, t = self.acc_, self.time_
+        beta, conditional = self.coupling_
         return Population(self.vocab_.n_topics, a.w, a.u, a.delta, a.var_person, a.var_cell, t.v, t.u, t.delta,
-                          t.var_person, t.var_cell, self.practice_)
+                          t.var_person, t.var_cell, self.practice_, beta, conditional)
 
-    def _calibrate(self, data: Responses) -> None:
-        """Fit the calibration on the online predictions of an inner hold-out of ``data``."""
+    def _select_and_calibrate(self, data: Responses) -> None:
+        """On an inner hold-out of ``data`` (the last 20% of each student's answers; random cells without an
+        order), fit each candidate structure on the rest, predict the hold-out online, and keep the structure of
+        each part with the best score on its answers to known items (accuracy: log loss; time: RMSE of log-time:
+        the structures differ in the items' own parameters, and a hold-out's new items need not resemble later
+        ones); then calibrate on the chosen parts' predictions of those answers. Too few of them: the additive
+        structure, uncalibrated.
+        """
         from studysmart.ml.evaluate import split_random, split_temporal
+        from studysmart.ml.metrics import log_loss, rmse_log_time
 
-        inner = split_temporal(data) if self.practice_ else split_random(data, fraction=0.2, seed=self.seed)
-        test = inner.test
-        if len(test) > MAX_CALIBRATION_ROWS:
-            rng = np.random.default_rng(self.seed)
-            persons = rng.permutation(np.unique(test.person))
-            counts = np.bincount(test.person, minlength=data.n_persons)[persons]
-            keep = persons[: int(np.searchsorted(np.cumsum(counts), MAX_CALIBRATION_ROWS)) + 1]
-            test = test.subset(np.isin(test.person, keep))
-        if int(np.sum(~np.isnan(test.correct))) < MIN_CALIBRATION_ROWS:
+        practice = bool(data.order is not None and np.any(~np.isnan(data.order)))
+        inner = split_temporal(data) if practice else split_random(data, fraction=0.2, seed=self.seed)
+        train, test = _subsample(inner.train, inner.test, self.seed)
+        known = np.isin(test.item, np.unique(train.item))
+        topics_seen = np.unique(train.row_topic().astype(str)) if train.item_topic is not None else np.zeros(0)
+        test_topic = test.row_topic()
+        topic_known = np.zeros(len(test), bool) if test_topic is None else np.isin(test_topic.astype(str),
+                                                                                       topics_seen)
+        kind = np.where(known, 0, np.where(topic_known, 1, 2))
+        enough = int(np.sum(~np.isnan(test.correct) & known)) >= MIN_CALIBRATION_ROWS
+        self.structure_ = [s if s != "auto" else ("additive" if not enough else "auto") for s in self.structure_]
+        if not enough:
             return
-        clone = PracticeModel(sweeps=self.sweeps, calibrate=False, seed=self.seed).fit(inner.train)
-        pred = clone.predict_sequence(inner.train, test, sequential=self.practice_)
-        kind = clone._kind(clone.vocab_.code_responses(test))
-        self.calibration_ = store.calibration(pred, test.correct, test.log_time, kind == 0)
+        candidates = STRUCTURES if "auto" in self.structure_ else tuple(dict.fromkeys(self.structure_))
+        preds: dict[str, Prediction] = {}
+        clones: dict[str, PracticeModel] = {}
+        for structure in candidates:
+            clone = PracticeModel(sweeps=max(self.sweeps // 2, 10), calibrate=False, seed=self.seed, prune=False,
+                                  accuracy_structure=structure, time_structure=structure, rounds=1).fit(train)
+            clones[structure] = clone
+            preds[structure] = clone.predict_sequence(train, test, sequential=practice)
+        y, t = np.where(known, test.correct, np.nan), np.where(known, test.log_time, np.nan)
+        self.selection_ = {s: [log_loss(preds[s].p_correct, y), rmse_log_time(preds[s].mean_log_time, t)]
+                           for s in candidates}
+        if self.structure_[0] == "auto":
+            self.structure_[0] = min(candidates, key=lambda s: self.selection_[s][0])
+        if self.structure_[1] == "auto":
+            self.structure_[1] = min(candidates, key=lambda s: self.selection_[s][1])
+        if practice and self.prune:
+            self._prune(clones, train, test, y, t)
+        if not self.calibrate:
+            return
+        acc, tim = preds[self.structure_[0]], preds[self.structure_[1]]
+        combined = Prediction(acc.p_correct, tim.mean_log_time, tim.sd_log_time, acc.source)
+        self.calibration_ = store.calibration(combined, test.correct, test.log_time, kind)
+
+    def _prune(self, clones: dict[str, PracticeModel], train: Responses, test: Responses, y: np.ndarray,
+               t: np.ndarray) -> None:
+        """Drop each optional practice block whose slopes, set to 0 in the chosen structure's inner fit, predict
+        the inner hold-out's known items better (accuracy: log loss; time: RMSE): a trend fitted in the past that
+        does not hold forward in time (e.g. overall practice speeding a student up, in a tutor whose later
+        problems take longer) is left out of the final fit."""
+        from studysmart.ml.metrics import log_loss, rmse_log_time
+
+        for part, clone in enumerate((clones[self.structure_[0]], clones[self.structure_[1]])):
+            fit = clone.acc_ if part == 0 else clone.time_
+            slopes = fit.w if part == 0 else fit.v
+            base = slopes.copy()
+            pred = clone.predict_sequence(train, test, sequential=True)
+            best = log_loss(pred.p_correct, y) if part == 0 else rmse_log_time(pred.mean_log_time, t)
+            for name, cols in OPTIONAL_BLOCKS.items():
+                slopes[:] = base
+                slopes[list(cols)] = 0.0
+                clone.population_ = clone._population()
+                clone._cache.clear()
+                pred = clone.predict_sequence(train, test, sequential=True)
+                score = log_loss(pred.p_correct, y) if part == 0 else rmse_log_time(pred.mean_log_time, t)
+                if score < best:
+                    self.dropped_[part].append(name)
+            slopes[:] = base
+            clone.population_ = clone._population()
+            clone._cache.clear()
 
     def _kind(self, rows: CodedRows) -> np.ndarray:
         """Cold-start class per row: 0 known item, 1 new item of a known topic, 2 nothing known."""
@@ -183,57 +306,58 @@ class PracticeModel:
         known = rows.item < v.n_items
         k = np.where(known, rows.item, 0)
         group_topic = np.where((rows.topic >= 0) & (rows.topic < v.n_topics), rows.topic, -1)
-        b = np.where(known, a.b[k], a.groups.mean(group_topic, rows.level))
-        b_var = np.where(known, a.b_var[k], a.groups.new_item_var(group_topic, rows.level))
-        lam = np.where(known, t.lam[k], t.groups.mean(group_topic, rows.level))
-        lam_var = np.where(known, t.lam_var[k], t.groups.new_item_var(group_topic, rows.level))
+
+        def params(fit_values: tuple[np.ndarray, ...], fit_vars: tuple[np.ndarray, ...], groups: GroupPrior,
+                   mean_load: float, var_load: float, var_factor: float) -> tuple[np.ndarray, np.ndarray]:
+            new_values = (groups.mean(group_topic, rows.level), mean_load, 0.0)
+            new_vars = (groups.new_item_var(group_topic, rows.level), var_load, var_factor)
+            values = np.column_stack([np.where(known, f[k], nv) for f, nv in zip(fit_values, new_values,
+                                                                                   strict=True)])
+            variances = np.column_stack([np.where(known, f[k], nv) for f, nv in zip(fit_vars, new_vars, strict=True)])
+            return values, variances
+
+        acc, acc_var = params((a.b, a.a, a.c), (a.b_var, a.a_var, a.c_var), a.groups, a.mean_a, a.var_a, a.var_c)
+        time, time_var = params((t.lam, t.phi, t.d), (t.lam_var, t.phi_var, t.d_var), t.groups, t.mean_phi,
+                                t.var_phi, t.var_d)
         omega = np.where(known, t.omega[k], t.omega0)
         sigma2 = np.where(known, t.sigma2[k], t.sigma2_pooled)
         hardness = np.where(known, self.hardness_[np.minimum(k, self.hardness_.size - 1)], 0.0)
-        return _Prepared(rows, b, b_var, lam, lam_var, omega, sigma2, hardness, group_topic, ~known)
+        return _Prepared(rows, acc, acc_var, time, time_var, omega, sigma2, hardness, group_topic, ~known)
 
-    def _coded(self, prep: _Prepared, rows: np.ndarray, cols: Columns, cells: np.ndarray) -> Coded:
-        """person.Coded of the given rows of ``prep`` with local cell codes (index in ``cells``)."""
-        topic = prep.rows.topic[rows]
-        pos = np.searchsorted(cells, topic)
-        hit = (pos < cells.size) & (cells[np.minimum(pos, max(cells.size - 1, 0))] == topic) if cells.size else \
-            np.zeros(topic.size, bool)
-        cell = np.where(topic < 0, -1, np.where(hit, pos, cells.size))
+    def _coded(self, prep: _Prepared, rows: np.ndarray, cols: Columns, cell: np.ndarray) -> Coded:
+        """person.Coded of the given rows of ``prep`` with their local cell codes."""
         new = prep.new[rows]
-        b, b_var, lam, lam_var = prep.b[rows], prep.b_var[rows], prep.lam[rows], prep.lam_var[rows]
-        if self.practice_ and new.any():  # new items at this point of the student's sequence
+        acc, acc_var = prep.acc[rows].copy(), prep.acc_var[rows].copy()
+        time, time_var = prep.time[rows].copy(), prep.time_var[rows].copy()
+        if self.practice_ and new.any():  # new items at this point of the student's sequence in the topic
             z = cols.position
-            for values, var, g in ((b, b_var, self.acc_.groups), (lam, lam_var, self.time_.groups)):
-                values += np.where(new, g.slope * (z - g.z_mean), 0.0)
-                var += np.where(new, g.slope_var * (z - g.z_mean) ** 2, 0.0)
-        return Coded(b, b_var, lam, lam_var, prep.omega[rows],
-                     prep.sigma2[rows], prep.slope_topic[rows], cell, cols, prep.rows.correct[rows],
-                     prep.rows.log_time[rows], prep.rows.weight[rows])
+            for values, var, g in ((acc, acc_var, self.acc_.groups), (time, time_var, self.time_.groups)):
+                values[:, 0] += np.where(new, g.slope * (z - g.z_mean), 0.0)
+                var[:, 0] += np.where(new, g.slope_var * (z - g.z_mean) ** 2, 0.0)
+        return Coded(acc, acc_var, time, time_var, prep.omega[rows], prep.sigma2[rows], prep.slope_topic[rows], cell,
+                     cols, prep.rows.correct[rows], prep.rows.log_time[rows], prep.rows.weight[rows],
+                     new & (prep.slope_topic[rows] >= 0))
 
-    def _state(self, prep: _Prepared, n: int, feats: Features) -> tuple[PersonState, np.ndarray]:
-        """The student's state from the first ``n`` rows of their time-sorted prepared history."""
-        rows = np.arange(n)
-        topics = prep.rows.topic[:n]
-        cells = np.unique(topics[topics >= 0])
-        coded = self._coded(prep, rows, columns(feats.take(rows), self.gap_scale_), cells)
-        return person_state(self.population_, coded, int(cells.size)), cells
+    def _history(self, rows: CodedRows) -> tuple[_Prepared, Coded, Inputs]:
+        """A student's time-sorted rows: prepared, coded (cells by first appearance) and as kernel inputs."""
+        prep = self._prepare(rows)
+        feats = self._features(np.zeros(len(rows), np.int64), rows, prep.hardness, self._speed(rows))
+        coded = self._coded(prep, np.arange(len(rows)), columns(feats, self.gap_scale_),
+                            first_appearance(rows.topic))
+        return prep, coded, inputs(self.population_, coded)
 
-    def _priced(self, state: PersonState, prep: _Prepared, rows: np.ndarray, feats: Features,
-                cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Calibrated (p, mean, sd) of the given query rows of ``prep`` with their features."""
-        coded = self._coded(prep, rows, columns(feats, self.gap_scale_), cells)
-        p, mean, var, _ = price(self.population_, state, coded)
-        a, c, shift, scale = self.calibration_
-        p = expit(a * logit(np.clip(p, 1e-12, 1 - 1e-12)) + c)
-        return p, mean + shift, scale * np.sqrt(var)
+    def _priced(self, state: PersonState, rows: Priced, start: int = 0, stop: int | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Calibrated (p, mean, sd) of rows [start, stop) of pricing inputs."""
+        p, mean, var = price_rows(self.population_, state, rows, start, stop)
+        return self._calibrated(p, mean, var, rows.novel[start:stop])
 
-    def _query_features(self, hist: _Prepared, query: _Prepared) -> Features:
-        if not self.practice_ or len(hist.rows) == 0:
-            return Features.zeros(len(query.rows))
-        h, q = hist.rows, query.rows
-        feats = query_features(h.topic + 1, h.item, h.correct, h.order, hist.hardness, q.topic + 1, q.item,
-                               q.order)
-        return _without_topic(feats, q.topic < 0)
+    def _calibrated(self, p: np.ndarray, mean: np.ndarray, var: np.ndarray, novel: np.ndarray,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw prices through the calibration (new items of known topics have their own intercept and shift)."""
+        a, c, shift, scale, c_novel, shift_novel = self.calibration_
+        p = expit(a * logit(np.clip(p, 1e-12, 1 - 1e-12)) + np.where(novel, c_novel, c))
+        return p, mean + np.where(novel, shift_novel, shift), scale * np.sqrt(var)
 
     # -- prediction ----------------------------------------------------------------------------------------
     def predict(self, queries: Queries, *, history: Responses | None = None) -> Prediction:
@@ -259,7 +383,7 @@ class PracticeModel:
             if hist is None:
                 hist = self.histories_.get(person)
             sub = store.take_queries(queries, rows)
-            p[rows], mean[rows], sd[rows], known = self._predict_person(hist, sub)
+            p[rows], mean[rows], sd[rows], known = self._predict_person(person, hist, sub)
             item_known = self._item_known(sub)
             source[rows] = np.where(item_known & known, SOURCE_MODEL,
                                     np.where(item_known, SOURCE_ITEM_PRIOR, SOURCE_POPULATION_PRIOR))
@@ -269,51 +393,97 @@ class PracticeModel:
         items, topics, _ = self.vocab_.code(queries.item, queries.topic, queries.difficulty)
         return (items < self.vocab_.n_items) | ((topics >= 0) & (topics < self.vocab_.n_topics))
 
-    def _predict_person(self, hist: store.History | None, queries: Queries,
+    def _person(self, person: str, hist: store.History | None) -> _Student:
+        """A student's state from their history (cached by the history's fingerprint; None: a new student)."""
+        if hist is None or not len(hist):
+            empty = store.History(*(np.zeros(0, dtype=object if f in ("item", "topic", "level") else np.float64)
+                                    for f in ("item", "topic", "level", "correct", "log_time", "order", "weight")))
+            hist = empty
+        key = store.fingerprint(person, hist)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        new_items: dict[str, int] = {}
+        new_topics: dict[str, int] = {}
+        rows = store.code_history(self.vocab_, hist, new_items, new_topics)
+        rows = rows.take(_time_sorted(np.zeros(len(rows), np.int64), rows.order))
+        prep, coded, data = self._history(rows)
+        local = {int(t): int(c) for t, c in zip(rows.topic, coded.cell, strict=True) if c >= 0}
+        summary = summarise(rows.topic + 1, rows.item, rows.correct, rows.order, prep.hardness,
+                            self._speed(rows)) if self.practice_ else None
+        student = _Student(prep, summary, person_state(self.population_, data), local, new_items, new_topics)
+        self._cache[key] = student
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return student
+
+    def _predict_person(self, person: str, hist: store.History | None, queries: Queries,
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """Priced query rows of one student from their history (None: a new student)."""
-        n_hist = 0 if hist is None else len(hist)
-        coded = self.vocab_.code_queries(queries) if hist is None else store.code_together(self.vocab_, hist, queries)
-        h_rows, q_rows = coded.take(np.arange(n_hist)), coded.take(np.arange(n_hist, len(coded)))
-        seq = _time_sorted(np.zeros(n_hist, np.int64), h_rows.order)
-        h_prep, q_prep = self._prepare(h_rows.take(seq)), self._prepare(q_rows)
-        feats = self._features(np.zeros(n_hist, np.int64), h_prep.rows, h_prep.hardness)
-        state, cells = self._state(h_prep, n_hist, feats)
-        q_feats = self._query_features(h_prep, q_prep)
-        p, mean, sd = self._priced(state, q_prep, np.arange(len(q_rows)), q_feats, cells)
-        return p, mean, sd, n_hist > 0
+        student = self._person(person, hist)
+        q_rows = self.vocab_.code_queries(queries, new_items=dict(student.new_items),
+                                          new_topics=dict(student.new_topics))
+        q_prep = self._prepare(q_rows)
+        q_feats = Features.zeros(len(q_rows)) if student.practice is None else _without_topic(
+            summary_features(student.practice, q_rows.topic + 1, q_rows.item, q_rows.order), q_rows.topic < 0)
+        local = student.local
+        q_cell = np.array([-1 if t < 0 else local.get(int(t), len(local)) for t in q_rows.topic], dtype=np.int64)
+        query = self._coded(q_prep, np.arange(len(q_rows)), columns(q_feats, self.gap_scale_), q_cell)
+        p, mean, sd = self._priced(student.state, priced_inputs(self.population_, query))
+        return p, mean, sd, student.state.n > 0
 
     def predict_sequence(self, history: Responses, rows: Responses, *, sequential: bool) -> Prediction:
         """Online predictions of ``rows`` (``ml.evaluate.SequentialPredictor``): each row from the student's rows
-        of ``history`` and, when ``sequential``, their rows of ``rows`` before it, in one pass per student."""
+        of ``history`` and, when ``sequential``, their rows of ``rows`` before it, exactly as the served call
+        would price it, in one vectorised pass (``kernels.sequential``: each answer updates the student's
+        state from the previous one's)."""
         from studysmart.ml.evaluate import served_predictions
 
         if not sequential:
             return served_predictions(self, history, rows, sequential=False)
         self._check_fitted()
-        n = len(rows)
-        p, mean, sd = np.empty(n), np.empty(n), np.empty(n)
-        source = np.empty(n, dtype=object)
-        for person, hist, mine in store.sequences(history, rows):
-            coded = store.code_together(self.vocab_, hist, None)
-            prep = self._prepare(coded)
-            feats = self._features(np.zeros(len(coded), np.int64), coded, prep.hardness)
-            item_known = (coded.item < self.vocab_.n_items) | ((coded.topic >= 0) &
-                                                               (coded.topic < self.vocab_.n_topics))
-            for position, row in mine:
-                if position == 0:  # nothing earlier: the served call falls back to the stored history
-                    query = store.take_queries(rows.to_queries(), np.array([row]))
-                    stored = self.histories_.get(person)
-                    out = self._predict_person(stored, query)
-                    p[row], mean[row], sd[row], has = out[0][0], out[1][0], out[2][0], out[3]
-                else:
-                    state, cells = self._state(prep, position, feats)
-                    one = np.array([position])
-                    priced = self._priced(state, prep, one, feats.take(one), cells)
-                    p[row], mean[row], sd[row], has = priced[0][0], priced[1][0], priced[2][0], True
-                source[row] = (SOURCE_MODEL if item_known[position] and has else
-                               SOURCE_ITEM_PRIOR if item_known[position] else SOURCE_POPULATION_PRIOR)
-        return Prediction(p, mean, sd, source)
+        mine = np.isin(history.person, np.unique(rows.person))  # one data set's codes
+        past = history.subset(mine)
+        combined = store.concat(past, rows)
+        coded = self.vocab_.code_responses(combined)
+        is_row = np.r_[np.zeros(len(past), bool), np.ones(len(rows), bool)]
+        person = combined.person
+        when = np.nan_to_num(coded.order, nan=-np.inf)
+        seq = np.lexsort((np.arange(len(coded)), is_row, when, person))
+        coded, person, is_row = coded.take(seq), person[seq], is_row[seq]
+        prep = self._prepare(coded)
+        feats = self._features(person, coded, prep.hardness, self._speed(coded))
+        starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1, person.size].astype(np.int64)
+        local = _first_appearance_by_person(person, coded.topic, starts)
+        full = self._coded(prep, np.arange(len(coded)), columns(feats, self.gap_scale_), local)
+        data, priced = inputs(self.population_, full), priced_inputs(self.population_, full)
+        pop = self.population_
+        p_raw, mean_raw, var_raw, earlier = kernels.sequential(
+            data.base, data.load, data.factor, data.correct, data.weight, data.cell, data.resid, data.time_load,
+            data.time_factor, data.sigma2, priced.acc, priced.acc_var, priced.time, priced.time_var, priced.omega,
+            starts, is_row, pop.acc_var_conditional if pop.beta else pop.acc_var_person, pop.acc_var_cell,
+            pop.time_var_person, pop.time_var_cell, NU, pop.beta)
+        p, mean, sd = self._calibrated(p_raw, mean_raw, var_raw, priced.novel)
+        item_known = (coded.item < self.vocab_.n_items) | ((coded.topic >= 0) & (coded.topic < self.vocab_.n_topics))
+        source = np.where(item_known & (earlier > 0), SOURCE_MODEL,
+                          np.where(item_known, SOURCE_ITEM_PRIOR, SOURCE_POPULATION_PRIOR)).astype(object)
+        out_p, out_mean, out_sd = np.empty(len(rows)), np.empty(len(rows)), np.empty(len(rows))
+        out_source = np.empty(len(rows), dtype=object)
+        row_index = seq[is_row] - len(past)
+        out_p[row_index], out_mean[row_index], out_sd[row_index] = p[is_row], mean[is_row], sd[is_row]
+        out_source[row_index] = source[is_row]
+        stored = [j for j in np.flatnonzero(is_row) if earlier[j] == 0
+                  and str(combined.persons[person[j]]) in self.histories_]
+        if stored:  # nothing earlier here, but a stored history: the served call prices from that
+            queries = rows.to_queries()
+            for j in stored:
+                row = int(seq[j] - len(past))
+                label = str(combined.persons[person[j]])
+                one = self._predict_person(label, self.histories_[label], store.take_queries(queries, np.array([row])))
+                out_p[row], out_mean[row], out_sd[row] = one[0][0], one[1][0], one[2][0]
+                out_source[row] = SOURCE_MODEL if item_known[j] else SOURCE_ITEM_PRIOR
+        return Prediction(out_p, out_mean, out_sd, out_source)
 
     def update_person(self, person: str, history: Responses) -> None:
         """Store ``person``'s rows of ``history`` as their history (replacing what was stored), in place."""
@@ -323,6 +493,7 @@ class PracticeModel:
             self.histories_.pop(str(person), None)
         else:
             self.histories_[str(person)] = hist
+            self._person(str(person), hist)  # the state, computed now and cached for the next predictions
 
     # -- what the planner and the UI read ------------------------------------------------------------------
     def practice_gain(self, topic: str, *, correct: float = 0.0, wrong: float = 0.0,
@@ -343,7 +514,7 @@ class PracticeModel:
         self._check_fitted()
         topic_code, level_code = self.vocab_._topics.get(str(topic), -1), self.vocab_._levels.get(str(difficulty), -1)
         b = float(self.acc_.groups.mean(np.array([topic_code]), np.array([level_code]))[0])
-        seen = self.acc_.b[self.acc_.b_seen]
+        seen = self.acc_.b[self.acc_.b_seen]  # hardness is on the scale of the items' intercepts
         return float(-(b - seen.mean()) / max(seen.std(), 1e-9)) if seen.size else 0.0
 
     def forgetting(self, gap: float) -> tuple[float, float]:
@@ -370,6 +541,45 @@ class PracticeModel:
         return model
 
 
+def _flags(structure: str) -> tuple[bool, bool]:
+    """(discrimination, factor) of a structure."""
+    return structure == "full", structure in ("factor", "full")
+
+
+def _subsample(train: Responses, test: Responses, seed: int) -> tuple[Responses, Responses]:
+    """The inner split restricted to a random subset of students: at most MAX_SELECTION_ROWS training answers
+    and MAX_CALIBRATION_ROWS hold-out answers."""
+    if len(train) <= MAX_SELECTION_ROWS and len(test) <= MAX_CALIBRATION_ROWS:
+        return train, test
+    rng = np.random.default_rng(seed)
+    n = max(train.n_persons, test.n_persons)
+    persons = rng.permutation(n)
+    per_train = np.bincount(train.person, minlength=n)[persons]
+    per_test = np.bincount(test.person, minlength=n)[persons]
+    fits = (np.cumsum(per_train) <= MAX_SELECTION_ROWS) & (np.cumsum(per_test) <= MAX_CALIBRATION_ROWS)
+    keep = persons[fits]
+    return train.subset(np.isin(train.person, keep)), test.subset(np.isin(test.person, keep))
+
+
+def _first_appearance_by_person(person: np.ndarray, topic: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per row of person-sorted rows: the rank of its topic among the person's topics by first appearance."""
+    n = person.shape[0]
+    out = np.full(n, -1, dtype=np.int64)
+    has = topic >= 0
+    if not has.any():
+        return out
+    key = person.astype(np.int64) * (int(topic.max()) + 1) + np.maximum(topic, 0)
+    keys, first, inverse = np.unique(key[has], return_index=True, return_inverse=True)
+    first_row = np.flatnonzero(has)[first]  # the first row of each (person, topic)
+    owner = person[first_row]
+    order = np.lexsort((first_row, owner))
+    rank = np.empty(keys.size, dtype=np.int64)
+    run_start = np.r_[0, np.flatnonzero(np.diff(owner[order])) + 1]
+    rank[order] = np.arange(order.size) - np.repeat(run_start, np.diff(np.r_[run_start, order.size]))
+    out[has] = rank[inverse]
+    return out
+
+
 def _time_sorted(person: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Row indices by person, then order (rows without an order first), then position."""
     when = np.nan_to_num(np.asarray(order, dtype=np.float64), nan=-np.inf)
@@ -382,7 +592,20 @@ def _without_topic(feats: Features, no_topic: np.ndarray) -> Features:
         return feats
     zero = ~no_topic
     return Features(feats.topic_s * zero, feats.topic_f * zero, feats.topic_zs * zero, feats.topic_zf * zero,
-                    feats.topic_gap * zero, feats.item_s, feats.item_f, feats.item_gap, feats.all_s, feats.all_f)
+                    feats.topic_gap * zero, feats.item_s, feats.item_f, feats.item_gap, feats.all_s, feats.all_f,
+                    feats.topic_last * zero, feats.item_last, feats.all_last, feats.all_gap, feats.last_speed)
+
+
+def _speed_norms(coded: CodedRows, vocab: Vocab) -> np.ndarray:
+    """Per item its usual log-time (mean, 5 pseudo-answers at the population mean), then the population sd."""
+    timed = ~np.isnan(coded.log_time)
+    lt = coded.log_time[timed]
+    if not lt.size:
+        return np.r_[np.zeros(vocab.n_items), 1.0]
+    mu = float(lt.mean())
+    total = np.bincount(coded.item[timed], lt, vocab.n_items)
+    count = np.bincount(coded.item[timed], minlength=vocab.n_items)
+    return np.r_[(total + 5 * mu) / (count + 5), max(float(lt.std()), 1e-6)]
 
 
 def _hardness(coded: CodedRows, vocab: Vocab) -> np.ndarray:

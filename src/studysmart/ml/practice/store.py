@@ -3,6 +3,7 @@ pickle-free serialisation (JSON header + npz arrays through ``base.pack``)."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,8 @@ from studysmart.ml.practice.groups import GroupPrior
 if TYPE_CHECKING:
     from studysmart.ml.practice.model import PracticeGain, PracticeModel
 
-__all__ = ["History", "calibration", "code_together", "from_bytes", "gain", "histories", "sequences",
-           "split_by_person", "take_queries", "to_bytes"]
+__all__ = ["History", "calibration", "code_history", "concat", "code_together", "fingerprint", "from_bytes", "gain",
+           "histories", "sequences", "split_by_person", "take_queries", "to_bytes"]
 
 Z80 = 1.2815515655446004
 _FORMAT = 1
@@ -44,9 +45,12 @@ class History:
         return int(self.item.shape[0])
 
 
-def _history(data: Responses, rows: np.ndarray) -> History:
+def _history(data: Responses, rows: np.ndarray, topic: np.ndarray | None = None,
+             level: np.ndarray | None = None) -> History:
+    """The given rows of ``data`` as a History (``topic`` / ``level``: the data's per-row labels, if computed)."""
     none = np.full(rows.size, None, dtype=object)
-    topic, level = data.row_topic(), data.row_difficulty()
+    topic = data.row_topic() if topic is None else topic
+    level = data.row_difficulty() if level is None else level
     order = np.full(rows.size, np.nan) if data.order is None else np.asarray(data.order, dtype=np.float64)[rows]
     return History(data.items[data.item[rows]].astype(object), none if topic is None else topic[rows],
                    none if level is None else level[rows], data.correct[rows], data.log_time[rows], order,
@@ -60,7 +64,8 @@ def split_by_person(data: Responses) -> dict[str, History]:
     idx = np.argsort(data.person, kind="stable")
     codes, starts = np.unique(data.person[idx], return_index=True)
     bounds = np.append(starts, idx.size)
-    return {str(data.persons[c]): _history(data, idx[lo:hi])
+    topic, level = data.row_topic(), data.row_difficulty()
+    return {str(data.persons[c]): _history(data, idx[lo:hi], topic, level)
             for c, lo, hi in zip(codes, bounds[:-1], bounds[1:], strict=True)}
 
 
@@ -73,6 +78,20 @@ def take_queries(queries: Queries, rows: np.ndarray) -> Queries:
     """The given rows of ``queries``."""
     return replace(queries, **{f.name: None if getattr(queries, f.name) is None else getattr(queries, f.name)[rows]
                                for f in fields(queries)})
+
+
+def fingerprint(person: str, hist: History) -> int:
+    """A hash of a student's history (equal histories, equal hashes): the key of the model's state cache."""
+    arrays = (hist.correct, hist.log_time, hist.order, hist.weight)
+    return hash((person, len(hist), *(np.ascontiguousarray(a, dtype=np.float64).tobytes() for a in arrays),
+                 tuple(hist.item.tolist()), tuple(hist.topic.tolist()), tuple(hist.level.tolist())))
+
+
+def code_history(vocab: Vocab, hist: History, new_items: dict[str, int], new_topics: dict[str, int]) -> CodedRows:
+    """A history's rows in model codes (new labels numbered into ``new_items`` / ``new_topics``)."""
+    item, topic, level = vocab.code(hist.item, hist.topic, hist.level, new_items=new_items, new_topics=new_topics)
+    return CodedRows(np.full(len(hist), "", dtype=object), item, topic, level, hist.correct, hist.log_time,
+                     hist.order, hist.weight)
 
 
 def code_together(vocab: Vocab, hist: History, queries: Queries | None) -> CodedRows:
@@ -90,6 +109,22 @@ def code_together(vocab: Vocab, hist: History, queries: Queries | None) -> Coded
     return CodedRows(person, item, topic, level, np.r_[hist.correct, np.full(n_q, np.nan)],
                      np.r_[hist.log_time, np.full(n_q, np.nan)], np.r_[hist.order, q_order],
                      np.r_[hist.weight, np.ones(n_q)])
+
+
+def concat(first: Responses, second: Responses) -> Responses:
+    """The rows of ``first`` then ``second`` (two subsets of one data set: same vocabularies)."""
+    changes: dict[str, Any] = {}
+    for name in ("person", "item", "correct", "log_time", "order", "weight"):
+        if not hasattr(first, name):
+            continue
+        a, b = getattr(first, name), getattr(second, name)
+        if a is None and b is None:
+            continue
+        fill = np.nan if name == "order" else 1.0
+        a = np.full(len(first), fill) if a is None else a
+        b = np.full(len(second), fill) if b is None else b
+        changes[name] = np.concatenate([a, b])
+    return replace(first, **changes)
 
 
 def _concat(a: History, b: History) -> History:
@@ -137,22 +172,45 @@ def _platt(x: np.ndarray, y: np.ndarray, prior: np.ndarray, strength: float) -> 
     return coef
 
 
-def calibration(pred: Prediction, correct: np.ndarray, log_time: np.ndarray, known_item: np.ndarray,
-                ) -> np.ndarray:
-    """[a, c, shift, scale]: P = expit(a logit(p) + c) (logistic regression), log-time mean + shift (the mean
-    residual) and sd times scale (so that 80% of the shifted residuals fall inside mean +- 1.2816 sd), fitted on
-    the rows of known items only: new items are priced by the group structure, whose uncertainty is already
-    integrated out, and a hold-out's new items need not resemble later ones."""
+#: Pseudo-answers pulling the calibration of new items of known topics toward that of known items.
+NOVEL_PRIOR = 100.0
+
+
+def calibration(pred: Prediction, correct: np.ndarray, log_time: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """[a, c, shift, scale, c_novel, shift_novel] from online predictions of an inner hold-out.
+
+    On the answers to known items (``kind`` 0): P = expit(a logit(p) + c) (logistic regression, weakly pulled to
+    the identity), log-time mean + shift (the mean residual) and sd times scale (80% of the shifted residuals
+    inside mean +- 1.2816 sd). New items of known topics (``kind`` 1) get their own intercept and shift,
+    pulled toward the known items' by NOVEL_PRIOR answers (items that appear later may differ from their
+    group's earlier ones in a way the group structure cannot see). New topics (``kind`` 2) are priced by the
+    group structure alone (with the known items' calibration)."""
     x = logit(np.clip(pred.p_correct, 1e-9, 1 - 1e-9))
-    y_rows = ~np.isnan(correct) & known_item
-    t_rows = ~np.isnan(log_time) & known_item
-    out = np.asarray(IDENTITY, dtype=np.float64)
+    has_y, has_t = ~np.isnan(correct), ~np.isnan(log_time)
+    out = np.asarray(IDENTITY + (0.0, 0.0), dtype=np.float64)
+    y_rows, t_rows = has_y & (kind == 0), has_t & (kind == 0)
     if y_rows.sum() >= 20:
         out[:2] = _platt(x[y_rows], correct[y_rows], np.array([1.0, 0.0]), CALIBRATION_PRIOR)
     if t_rows.sum() >= 20:
         r = log_time[t_rows] - pred.mean_log_time[t_rows]
         out[2] = float(r.sum() / (r.size + CALIBRATION_PRIOR))
         out[3] = float(np.clip(np.quantile(np.abs(r - out[2]) / pred.sd_log_time[t_rows], 0.8) / Z80, 0.5, 3.0))
+    out[4], out[5] = out[1], out[2]
+    y_new, t_new = has_y & (kind == 1), has_t & (kind == 1)
+    if y_new.any():
+        offset = out[0] * x[y_new]
+        c = out[1]
+        for _ in range(25):  # the intercept only, ridge toward the known items' intercept
+            p = expit(offset + c)
+            step = ((np.sum(correct[y_new] - p) - NOVEL_PRIOR / 4 * (c - out[1]))
+                    / (np.sum(p * (1 - p)) + NOVEL_PRIOR / 4))
+            c += step
+            if abs(step) < 1e-10:
+                break
+        out[4] = c
+    if t_new.any():
+        r = log_time[t_new] - pred.mean_log_time[t_new]
+        out[5] = float((r.sum() + NOVEL_PRIOR * out[2]) / (r.size + NOVEL_PRIOR))
     return out
 
 
@@ -161,14 +219,16 @@ def gain(acc: AccuracyFit, time: TimeFit, topic: int, correct: float, wrong: flo
     """The practice gain of one more answer on a topic (code -1: unknown), see ``PracticeModel.practice_gain``."""
     from studysmart.ml.practice.model import PracticeGain
 
-    def feats(s: float, f: float) -> Features:
+    def feats(s: float, f: float, last: float) -> Features:
         one = np.ones(1)
         return Features(one * s, one * f, one * s * hardness, one * f * hardness, one * 0.0, one * 0.0,
-                        one * 0.0, one * 0.0, one * s, one * f)
+                        one * 0.0, one * 0.0, one * s, one * f, one * last, one * 0.0, one * last, one * 0.0,
+                        one * 0.0)
 
     topics = np.array([topic])
-    before = columns(feats(correct, wrong), 1.0)
-    after_c, after_w = columns(feats(correct + 1, wrong), 1.0), columns(feats(correct, wrong + 1), 1.0)
+    before = columns(feats(correct, wrong, 0.0), 1.0)
+    after_c = columns(feats(correct + 1, wrong, 1.0), 1.0)
+    after_w = columns(feats(correct, wrong + 1, -1.0), 1.0)
 
     def delta(fit_w: np.ndarray, u: np.ndarray, d: float) -> tuple[float, float]:
         base = linear(before, fit_w, d, u, topics)[0]
@@ -181,10 +241,12 @@ def gain(acc: AccuracyFit, time: TimeFit, topic: int, correct: float, wrong: flo
 
 
 # -- serialisation ---------------------------------------------------------------------------------------
-_ACC_ARRAYS = ("b", "b_var", "b_seen", "theta", "theta_c", "w", "u")
-_ACC_SCALARS = ("delta", "var_person", "var_cell", "var_slope")
-_TIME_ARRAYS = ("lam", "lam_var", "lam_seen", "omega", "s", "s_c", "v", "u", "sigma2", "phi")
-_TIME_SCALARS = ("omega0", "var_omega", "delta", "var_person", "var_cell", "var_slope", "sigma2_pooled", "p0")
+_ACC_ARRAYS = ("b", "a", "c", "b_var", "a_var", "c_var", "b_seen", "theta", "psi", "theta_c", "w", "u")
+_ACC_SCALARS = ("delta", "var_person", "var_cell", "mean_a", "var_a", "var_c", "var_slope")
+_TIME_ARRAYS = ("lam", "phi", "d", "lam_var", "phi_var", "d_var", "lam_seen", "omega", "s", "chi", "s_c", "v", "u",
+                "sigma2", "kappa")
+_TIME_SCALARS = ("omega0", "var_omega", "delta", "var_person", "var_cell", "mean_phi", "var_phi", "var_d", "var_slope",
+                 "sigma2_pooled")
 _GROUP_ARRAYS = ("topic_effect", "topic_var", "level_effect", "level_var")
 _GROUP_SCALARS = ("intercept", "sd_topic2", "sd_item2", "slope", "slope_var", "z_mean")
 
@@ -194,9 +256,11 @@ def to_bytes(model: PracticeModel) -> bytes:
     arrays: dict[str, np.ndarray] = {
         "items": model.vocab_.items, "topics": model.vocab_.topics, "levels": model.vocab_.levels,
         "item_topic": model.vocab_.item_topic, "item_level": model.vocab_.item_level, "hardness": model.hardness_,
+        "speed": model.speed_,
     }  # fmt: skip
     scalars: dict[str, Any] = {"practice": model.practice_, "timestamps": model.timestamps_,
-                               "gap_scale": model.gap_scale_}
+                               "gap_scale": model.gap_scale_, "structure": list(model.structure_),
+                               "dropped": [list(d) for d in model.dropped_], "coupling": list(model.coupling_)}
     arrays["calibration"] = model.calibration_
     for prefix, fit, names, scalar_names in (("acc", model.acc_, _ACC_ARRAYS, _ACC_SCALARS),
                                              ("time", model.time_, _TIME_ARRAYS, _TIME_SCALARS)):
@@ -233,10 +297,14 @@ def from_bytes(model: PracticeModel, blob: bytes) -> None:
         model.vocab_ = Vocab(arrays["items"], arrays["topics"], arrays["levels"],
                              arrays["item_topic"].astype(np.int64), arrays["item_level"].astype(np.int64))
         model.hardness_ = arrays["hardness"].astype(np.float64)
+        model.speed_ = arrays["speed"].astype(np.float64)
         model.practice_, model.timestamps_ = bool(sc["practice"]), bool(sc["timestamps"])
         model.gap_scale_ = float(sc["gap_scale"])
+        model.structure_ = [str(x) for x in sc["structure"]]
+        model.dropped_ = [[str(x) for x in part] for part in sc["dropped"]]
+        model.coupling_ = [float(x) for x in sc["coupling"]]
         model.calibration_ = arrays["calibration"].astype(np.float64)
-        if model.calibration_.shape != (len(IDENTITY),):
+        if model.calibration_.shape != (len(IDENTITY) + 2,):
             raise CorruptModel(f"{model.name}: calibration of shape {model.calibration_.shape}")
         fits: list[Any] = []
         for prefix, cls, names, scalar_names in (("acc", AccuracyFit, _ACC_ARRAYS, _ACC_SCALARS),
@@ -257,7 +325,7 @@ def from_bytes(model: PracticeModel, blob: bytes) -> None:
             raise
         raise CorruptModel(f"incomplete {model.name} model data: {exc}") from exc
     model.population_ = model._population()
-    model._states = {}
+    model._cache = OrderedDict()
 
 
 def _read_histories(arrays: dict[str, np.ndarray]) -> dict[str, History]:
