@@ -30,8 +30,8 @@ from studysmart.ml.data import DataError, Responses
 from studysmart.ml.metrics import all_metrics
 
 __all__ = ["MODES", "SPLITS", "SequentialPredictor", "Split", "evaluate_model", "evaluate_models",
-           "online_predictions", "score_model", "served_predictions", "split_heldout", "split_random",
-           "split_temporal"]
+           "online_metrics", "online_predictions", "score_model", "served_predictions", "split_heldout",
+           "split_random", "split_temporal"]
 
 SPLITS = ("heldout", "random", "temporal")
 MODES = ("online", "frozen")
@@ -192,6 +192,11 @@ def online_predictions(model: base.Model, split: Split, *, fast: bool = True) ->
     if fast and isinstance(model, SequentialPredictor):
         return model.predict_sequence(split.train, split.test, sequential=sequential)
     return served_predictions(model, split.train, split.test, sequential=sequential)
+
+
+def online_metrics(model: base.Model, split: Split) -> dict[str, float]:
+    """Every metric of ``metrics.METRICS`` of the online predictions of ``split.test`` (as the app serves)."""
+    return all_metrics(online_predictions(model, split), split.test.correct, split.test.log_time)
 
 
 def score_model(model: base.Model, split: Split, *, mode: str = "online") -> dict[str, float]:

@@ -27,7 +27,7 @@ from studysmart.core.db import transaction, utcnow
 from studysmart.core.logging import kv
 from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
-from studysmart.ml.evaluate import Split, split_temporal
+from studysmart.ml.evaluate import Split, online_metrics, split_temporal
 from studysmart.ml.metrics import all_metrics
 from studysmart.predictions.service import all_responses
 from studysmart.training import service
@@ -37,7 +37,7 @@ from studysmart.training.shadow import shadow_score
 log = logging.getLogger("studysmart.training")
 
 #: Models that may serve students (the others are scored as baselines only).
-SERVABLE = ("lnirt", "neural", "neural-attn", "shrinkage")
+SERVABLE = ("practice", "lnirt", "neural", "neural-attn", "shrinkage")
 #: Models that need more data than a handful of answers before they are worth fitting.
 DATA_HUNGRY = frozenset({"lnirt", "lnirt-gibbs", "neural", "neural-attn", "irt2pl"})
 HEARTBEAT_SECONDS = 2.0
@@ -99,7 +99,7 @@ def fit_candidate(name: str, split: Split, full: Responses, settings: Settings,
     params = model_params(name, settings)
     start = time.perf_counter()
     evaluated = ml.create(name, **params).fit(split.train, progress=progress)
-    metrics = _score(evaluated, split.test)
+    metrics = online_metrics(evaluated, split)  # as served: each hold-out answer from the student's earlier ones
     final = ml.create(name, **params).fit(full, progress=progress)
     return Candidate(name=name, model=final, metrics=metrics, n_train=len(split.train), n_test=len(split.test),
                      fit_seconds=time.perf_counter() - start, evaluated=evaluated)

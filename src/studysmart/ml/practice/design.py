@@ -4,10 +4,14 @@ Each part of the model (accuracy on the logit scale, log-time) adds, per row,
 
     D(gap_topic) * [g_S log(1+S_t) + g_F log(1+F_t) + k_S zS log(1+S_t) + k_F zF log(1+F_t) + r_t last_t]
   + D(gap_item)  * [h_S log(1+S_k) + h_F log(1+F_k) + r_k last_k]
+  + G_S log(1+S_t) + G_F log(1+F_t) + H_S log(1+S_k) + H_F log(1+F_k)
   + a_S log(1+S_all) + a_F log(1+F_all) + r_a last_all
   + e_g log(1 + gap_all / scale) + e_v speed_last + e_x speed_last last_all
 
-with D(gap) = (1 + gap / scale)^-delta the forgetting factor (delta >= 0 estimated per part), zS and zF the
+with D(gap) = (1 + gap / scale)^-delta the forgetting factor (delta >= 0 estimated per part): the gain of a
+practised topic is a part that fades with time away (g, h) plus a part that lasts (G, H; a short-term and a
+long-term memory of practice, so a student back after a week is neither as practised as yesterday nor a
+novice), zS and zF the
 mean hardness of the earlier correct and wrong answers on the topic (so k_S > 0: hard successes teach more
 than easy ones), last_* the outcome of the latest earlier answer in the scope (+1 / -1 / 0: recent performance
 beyond the counts), gap_all the time since the student's latest answer (a new session), speed_last that
@@ -21,20 +25,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from studysmart.ml.practice import kernels
 from studysmart.ml.practice.features import Features
 
-__all__ = ["COLUMN_NAMES", "N_COLUMNS", "OPTIONAL_BLOCKS", "TOPIC_SLOPES", "Columns", "active_columns", "columns",
-           "linear", "linear_and_slope"]
+__all__ = ["COLUMN_NAMES", "KEPT", "N_COLUMNS", "OPTIONAL_BLOCKS", "TOPIC_SLOPES", "Columns", "active_columns",
+           "columns", "linear", "linear_and_slope"]
 
 COLUMN_NAMES = ("topic_correct", "topic_wrong", "topic_correct_hardness", "topic_wrong_hardness", "topic_last",
                 "item_correct", "item_wrong", "item_last", "all_correct", "all_wrong", "all_last", "session_gap",
-                "last_speed", "last_speed_outcome")
+                "last_speed", "last_speed_outcome", "topic_correct_kept", "topic_wrong_kept", "item_correct_kept",
+                "item_wrong_kept")
 N_COLUMNS = len(COLUMN_NAMES)
 #: The columns whose slopes vary by topic (deviations from the pooled slope).
 TOPIC_SLOPES = (0, 1)
 _TOPIC_BLOCK = slice(0, 5)
 _ITEM_BLOCK = slice(5, 8)
-_GENERAL = slice(8, 14)
+_GENERAL = slice(8, 18)  # not decayed: overall practice, session and recent-speed terms, the lasting gains
+#: The lasting part of each practice gain: (its column, the fading column it copies).
+KEPT = ((14, 0), (15, 1), (16, 5), (17, 6))
 #: Auxiliary blocks of columns that the fit keeps only where they predict the inner hold-out (``model``): the
 #: topic and item practice blocks are the model of learning and always stay.
 OPTIONAL_BLOCKS = {"overall_practice": (8, 9), "last_outcome": (10,), "session_gap": (11,),
@@ -64,7 +72,7 @@ class Columns:
 
     def take(self, rows: np.ndarray) -> Columns:
         """The given rows."""
-        return Columns(np.asfortranarray(self.raw[rows]), self.log_gap_topic[rows], self.log_gap_item[rows],
+        return Columns(np.ascontiguousarray(self.raw[rows]), self.log_gap_topic[rows], self.log_gap_item[rows],
                        self.position[rows])
 
 
@@ -74,11 +82,12 @@ def columns(features: Features, scale: float) -> Columns:
     with np.errstate(invalid="ignore", divide="ignore"):
         zs = np.where(features.topic_s > 0, features.topic_zs / np.maximum(features.topic_s, 1e-12), 0.0)
         zf = np.where(features.topic_f > 0, features.topic_zf / np.maximum(features.topic_f, 1e-12), 0.0)
-    raw = np.asfortranarray(np.column_stack([ls, lf, zs * ls, zf * lf, features.topic_last, np.log1p(features.item_s),
+    raw = np.ascontiguousarray(np.column_stack([ls, lf, zs * ls, zf * lf, features.topic_last, np.log1p(features.item_s),
                            np.log1p(features.item_f), features.item_last, np.log1p(features.all_s),
                            np.log1p(features.all_f), features.all_last,
                            np.log1p(np.maximum(features.all_gap, 0.0) / scale), features.last_speed,
-                           features.last_speed * features.all_last]))
+                           features.last_speed * features.all_last, ls, lf, np.log1p(features.item_s),
+                           np.log1p(features.item_f)]))
     return Columns(raw, np.log1p(np.maximum(features.topic_gap, 0.0) / scale),
                    np.log1p(np.maximum(features.item_gap, 0.0) / scale),
                    np.log1p(features.topic_s + features.topic_f))
@@ -102,14 +111,15 @@ def _terms(cols: Columns, weights: np.ndarray, delta: float, topic_slopes: np.nd
            topic: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(term, topic part, item part, topic decay, item decay) per row."""
     raw = cols.raw
-    topic_part = raw[:, _TOPIC_BLOCK] @ weights[_TOPIC_BLOCK]
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    topic_part = kernels.matvec(raw, w, _TOPIC_BLOCK.start, _TOPIC_BLOCK.stop)
     if topic_slopes is not None and topic is not None and topic_slopes.size:
         known = topic >= 0
         t = np.where(known, topic, 0)
         for j, col in enumerate(TOPIC_SLOPES):
             topic_part = topic_part + np.where(known, topic_slopes[t, j], 0.0) * raw[:, col]
-    item_part = raw[:, _ITEM_BLOCK] @ weights[_ITEM_BLOCK]
-    general = raw[:, _GENERAL] @ weights[_GENERAL]
+    item_part = kernels.matvec(raw, w, _ITEM_BLOCK.start, _ITEM_BLOCK.stop)
+    general = kernels.matvec(raw, w, _GENERAL.start, _GENERAL.stop)
     d_topic, d_item = np.exp(-delta * cols.log_gap_topic), np.exp(-delta * cols.log_gap_item)
     return d_topic * topic_part + d_item * item_part + general, topic_part, item_part, d_topic, d_item
 

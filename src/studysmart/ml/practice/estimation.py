@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from studysmart.ml.practice import kernels
 from studysmart.ml.practice.blocks import arrow_solve, item_solve, person_sums
 from studysmart.ml.practice.design import N_COLUMNS, TOPIC_SLOPES, Columns, linear_and_slope
 from studysmart.ml.practice.groups import GroupPrior, fit_groups
@@ -154,8 +155,9 @@ def fixed_step(x: np.ndarray, slope: np.ndarray, g: np.ndarray, w: np.ndarray, w
         slope_prec = np.where(active, slope_prec, _FIXED)
         weights = np.where(active, weights, 0.0)
     prior_prec = np.r_[slope_prec, 1 / _DELTA_PRIOR[1] ** 2]
-    grad = jac.T @ g - prior_prec * np.r_[weights, delta - _DELTA_PRIOR[0]]
-    hess = (jac * w[:, None]).T @ jac + np.diag(prior_prec)
+    jac = np.ascontiguousarray(jac)
+    grad = kernels.tdot(jac, np.ascontiguousarray(g)) - prior_prec * np.r_[weights, delta - _DELTA_PRIOR[0]]
+    hess = kernels.gram(jac, np.ascontiguousarray(w)) + np.diag(prior_prec)
     step = np.clip(np.linalg.solve(hess, grad), -1, 1)
     return weights + step[:N_COLUMNS], float(np.clip(delta + step[N_COLUMNS], 0.0, _MAX_DELTA))
 

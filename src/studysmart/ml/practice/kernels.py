@@ -322,3 +322,45 @@ def sequential(base: np.ndarray, load: np.ndarray, factor: np.ndarray, y: np.nda
             if cell[r] >= m:
                 m = cell[r] + 1
     return p_out, mean_out, var_out, earlier
+
+
+@njit(cache=True)
+def gram(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x^T diag(w) x in one thread (the shared BLAS's threads spin on a busy machine: 20x slower here)."""
+    n, k = x.shape
+    out = np.zeros((k, k))
+    for r in range(n):
+        wr = w[r]
+        for i in range(k):
+            xi = x[r, i] * wr
+            if xi != 0.0:
+                for j in range(i, k):
+                    out[i, j] += xi * x[r, j]
+    for i in range(k):
+        for j in range(i):
+            out[i, j] = out[j, i]
+    return out
+
+
+@njit(cache=True)
+def tdot(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """x^T g in one thread."""
+    n, k = x.shape
+    out = np.zeros(k)
+    for r in range(n):
+        for i in range(k):
+            out[i] += x[r, i] * g[r]
+    return out
+
+
+@njit(cache=True)
+def matvec(x: np.ndarray, v: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """x[:, lo:hi] @ v[lo:hi] in one thread."""
+    n = x.shape[0]
+    out = np.zeros(n)
+    for r in range(n):
+        total = 0.0
+        for j in range(lo, hi):
+            total += x[r, j] * v[j]
+        out[r] = total
+    return out

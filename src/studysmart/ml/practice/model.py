@@ -28,7 +28,7 @@ from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATIO
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.practice import kernels, store
 from studysmart.ml.practice.coding import CodedRows, Vocab
-from studysmart.ml.practice.design import OPTIONAL_BLOCKS, Columns, active_columns, columns
+from studysmart.ml.practice.design import KEPT, OPTIONAL_BLOCKS, TOPIC_SLOPES, Columns, active_columns, columns
 from studysmart.ml.practice.estimation import Rows
 from studysmart.ml.practice.features import (
     GAP_SCALE_POSITIONS,
@@ -508,6 +508,19 @@ class PracticeModel:
         self._check_fitted()
         code = self.vocab_._topics.get(str(topic), -1)
         return store.gain(self.acc_, self.time_, code, correct, wrong, hardness)
+
+    def topic_slopes(self) -> dict[str, np.ndarray]:
+        """Per topic (``vocab_.topics`` order): the logit slope of log(1 + earlier correct answers) and of
+        log(1 + earlier wrong answers) right after practice (the fading and the lasting parts together), and the
+        same slopes of log-time (negative: practice makes faster)."""
+        self._check_fitted()
+        out: dict[str, np.ndarray] = {"topic": self.vocab_.topics.copy()}
+        for prefix, weights, deviations in (("", self.acc_.w, self.acc_.u), ("time_", self.time_.v, self.time_.u)):
+            for j, (name, kept) in enumerate((("correct", KEPT[0][0]), ("wrong", KEPT[1][0]))):
+                deviation = deviations[:, j] if deviations.size else 0.0
+                out[prefix + name] = weights[TOPIC_SLOPES[j]] + deviation + weights[kept] + \
+                    np.zeros(self.vocab_.n_topics)
+        return out
 
     def hardness_of(self, topic: str | None, difficulty: str | None) -> float:
         """The standardised hardness of a new item of this topic and difficulty (0 = the average item)."""
