@@ -82,12 +82,13 @@ def columns(features: Features, scale: float) -> Columns:
     with np.errstate(invalid="ignore", divide="ignore"):
         zs = np.where(features.topic_s > 0, features.topic_zs / np.maximum(features.topic_s, 1e-12), 0.0)
         zf = np.where(features.topic_f > 0, features.topic_zf / np.maximum(features.topic_f, 1e-12), 0.0)
-    raw = np.ascontiguousarray(np.column_stack([ls, lf, zs * ls, zf * lf, features.topic_last, np.log1p(features.item_s),
-                           np.log1p(features.item_f), features.item_last, np.log1p(features.all_s),
-                           np.log1p(features.all_f), features.all_last,
-                           np.log1p(np.maximum(features.all_gap, 0.0) / scale), features.last_speed,
-                           features.last_speed * features.all_last, ls, lf, np.log1p(features.item_s),
-                           np.log1p(features.item_f)]))
+    item_s, item_f = np.log1p(features.item_s), np.log1p(features.item_f)
+    raw = np.ascontiguousarray(np.column_stack([
+        ls, lf, zs * ls, zf * lf, features.topic_last, item_s, item_f, features.item_last,
+        np.log1p(features.all_s), np.log1p(features.all_f), features.all_last,
+        np.log1p(np.maximum(features.all_gap, 0.0) / scale), features.last_speed,
+        features.last_speed * features.all_last, ls, lf, item_s, item_f,
+    ]))  # fmt: skip
     return Columns(raw, np.log1p(np.maximum(features.topic_gap, 0.0) / scale),
                    np.log1p(np.maximum(features.item_gap, 0.0) / scale),
                    np.log1p(features.topic_s + features.topic_f))

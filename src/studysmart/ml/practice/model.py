@@ -28,7 +28,7 @@ from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATIO
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.practice import kernels, store
 from studysmart.ml.practice.coding import CodedRows, Vocab
-from studysmart.ml.practice.design import KEPT, OPTIONAL_BLOCKS, TOPIC_SLOPES, Columns, active_columns, columns
+from studysmart.ml.practice.design import KEPT, TOPIC_SLOPES, active_columns, columns
 from studysmart.ml.practice.estimation import Rows
 from studysmart.ml.practice.features import (
     GAP_SCALE_POSITIONS,
@@ -36,41 +36,35 @@ from studysmart.ml.practice.features import (
     TIMESTAMP_THRESHOLD,
     Features,
     Summary,
-    sequence_features,
     summarise,
     summary_features,
 )
-from studysmart.ml.practice.groups import GroupPrior
 from studysmart.ml.practice.person import (
     NU,
-    Coded,
-    Inputs,
     PersonState,
     Population,
     Priced,
-    first_appearance,
     inputs,
     person_state,
     price_rows,
     priced_inputs,
 )
+from studysmart.ml.practice.prepare import (
+    Prepared,
+    RowInputs,
+    first_appearance_by_person,
+    hardness,
+    speed_norms,
+    time_sorted,
+    without_topic,
+)
 from studysmart.ml.practice.prequential import Structure, coupling, fit_parts
+from studysmart.ml.practice.selection import STRUCTURES, flags, select_and_calibrate
 
 __all__ = ["PracticeGain", "PracticeModel"]
 
-Z80 = 1.2815515655446004
-#: The structures of a part: additive (Rasch-like: one ability, items differ in easiness only), factor (plus a
-#: second latent factor with item loadings), full (plus item discriminations). ``auto`` chooses on an inner
-#: hold-out.
-STRUCTURES = ("additive", "factor", "full")
-#: At most this many training answers are used to choose the structure (a random subset of students).
-MAX_SELECTION_ROWS = 60_000
-#: Fewer inner hold-out answers than this: no calibration (identity).
-MIN_CALIBRATION_ROWS = 200
 #: Students whose state is kept (by the fingerprint of their history).
 CACHE_SIZE = 4096
-#: At most this many inner hold-out answers are predicted to calibrate (a random subset of students).
-MAX_CALIBRATION_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -88,7 +82,7 @@ class PracticeGain:
 class _Student:
     """A student's cached state: their prepared history, posterior, topic -> local cell, new-label maps."""
 
-    prep: _Prepared
+    prep: Prepared
     practice: Summary | None
     state: PersonState
     local: dict[int, int]
@@ -96,23 +90,7 @@ class _Student:
     new_topics: dict[str, int]
 
 
-@dataclass
-class _Prepared:
-    """Per-row model inputs of coded rows, before practice features."""
-
-    rows: CodedRows
-    acc: np.ndarray  # (n, 3): b, a, c
-    acc_var: np.ndarray
-    time: np.ndarray  # (n, 3): lambda, phi, d
-    time_var: np.ndarray
-    omega: np.ndarray
-    sigma2: np.ndarray
-    hardness: np.ndarray
-    slope_topic: np.ndarray  # topic code for the slope deviations (-1: none or new)
-    new: np.ndarray  # items the model never saw (priced from their group, at the row's sequence position)
-
-
-class PracticeModel:
+class PracticeModel(RowInputs):
     """The model of learning (registered as ``practice``); see the module docstring.
 
     Args:
@@ -153,14 +131,15 @@ class PracticeModel:
             progress(0, 3, "practice: choosing the structure on an inner hold-out")
         self.calibration_ = np.asarray(store.IDENTITY + (0.0, 0.0), dtype=np.float64)
         self.structure_ = [self.accuracy_structure, self.time_structure]
+        self.selection_: dict[str, list[float]] = {}
         self.dropped_: list[list[str]] = [[], []]
         if self.calibrate or "auto" in self.structure_:
-            self._select_and_calibrate(data)
+            select_and_calibrate(self, data)
         if progress:
             progress(1, 3, "practice: fitting")
         self._fit_population(data)
         self.histories_ = store.histories(self.vocab_, data)
-        self._cache = OrderedDict()
+        self._cache: OrderedDict[int, _Student] = OrderedDict()
         if progress:
             progress(3, 3, "practice: done")
         return self
@@ -172,9 +151,9 @@ class PracticeModel:
         self.timestamps_ = bool(self.practice_ and order is not None and np.nanmax(order) > TIMESTAMP_THRESHOLD)
         self.gap_scale_ = GAP_SCALE_SECONDS if self.timestamps_ else GAP_SCALE_POSITIONS
         coded = vocab.code_responses(data)
-        self.hardness_ = _hardness(coded, vocab)
-        self.speed_ = _speed_norms(coded, vocab)
-        seq = _time_sorted(data.person, coded.order)
+        self.hardness_ = hardness(coded, vocab)
+        self.speed_ = speed_norms(coded, vocab)
+        seq = time_sorted(data.person, coded.order)
         coded = coded.take(seq)
         person = data.person[seq]
         feats = self._features(person, coded, self.hardness_[coded.item], self._speed(coded))
@@ -191,28 +170,11 @@ class PracticeModel:
                     (cells // max(vocab.n_topics, 1)).astype(np.int64), vocab.item_topic, vocab.item_level, cols,
                     coded.correct, coded.log_time, coded.weight, data.n_persons, vocab.n_items, vocab.n_topics,
                     vocab.n_levels, self.practice_)
-        structure = Structure(_flags(self.structure_[0]), _flags(self.structure_[1]),
+        structure = Structure(flags(self.structure_[0]), flags(self.structure_[1]),
                               active_columns(self.dropped_[0]), active_columns(self.dropped_[1]))
         self.acc_, self.time_ = fit_parts(rows, structure, sweeps=self.sweeps, rounds=self.rounds)
         self.coupling_ = list(coupling(rows, self.acc_, self.time_))
         self.population_ = self._population()
-
-    def _speed(self, rows: CodedRows) -> np.ndarray:
-        """Per row: the standardised log-time (log-time minus the item's usual one, in population sds)."""
-        centre, sd = self.speed_[:-1], self.speed_[-1]
-        known = rows.item < centre.size
-        usual = np.where(known, centre[np.minimum(rows.item, max(centre.size - 1, 0))] if centre.size else 0.0,
-                         float(np.mean(centre)) if centre.size else 0.0)
-        return (rows.log_time - usual) / sd
-
-    def _features(self, person: np.ndarray, coded: CodedRows, hardness: np.ndarray, speed: np.ndarray,
-                  ) -> Features:
-        """Sequence features of time-sorted rows (zeros without an order); topic features need a topic."""
-        if not self.practice_:
-            return Features.zeros(len(coded))
-        feats = sequence_features(person, coded.topic + 1, coded.item, coded.correct, coded.order, hardness,
-                                  speed)
-        return _without_topic(feats, coded.topic < 0)
 
     def _population(self) -> Population:
         a, t = self.acc_, self.time_
@@ -220,132 +182,12 @@ class PracticeModel:
         return Population(self.vocab_.n_topics, a.w, a.u, a.delta, a.var_person, a.var_cell, t.v, t.u, t.delta,
                           t.var_person, t.var_cell, self.practice_, beta, conditional)
 
-    def _select_and_calibrate(self, data: Responses) -> None:
-        """On an inner hold-out of ``data`` (the last 20% of each student's answers; random cells without an
-        order), fit each candidate structure on the rest, predict the hold-out online, and keep the structure of
-        each part with the best score on its answers to known items (accuracy: log loss; time: RMSE of log-time:
-        the structures differ in the items' own parameters, and a hold-out's new items need not resemble later
-        ones); then calibrate on the chosen parts' predictions of those answers. Too few of them: the additive
-        structure, uncalibrated.
-        """
-        from studysmart.ml.evaluate import split_random, split_temporal
-        from studysmart.ml.metrics import log_loss, rmse_log_time
-
-        practice = bool(data.order is not None and np.any(~np.isnan(data.order)))
-        inner = split_temporal(data) if practice else split_random(data, fraction=0.2, seed=self.seed)
-        train, test = _subsample(inner.train, inner.test, self.seed)
-        known = np.isin(test.item, np.unique(train.item))
-        topics_seen = np.unique(train.row_topic().astype(str)) if train.item_topic is not None else np.zeros(0)
-        test_topic = test.row_topic()
-        topic_known = np.zeros(len(test), bool) if test_topic is None else np.isin(test_topic.astype(str),
-                                                                                       topics_seen)
-        kind = np.where(known, 0, np.where(topic_known, 1, 2))
-        enough = int(np.sum(~np.isnan(test.correct) & known)) >= MIN_CALIBRATION_ROWS
-        self.structure_ = [s if s != "auto" else ("additive" if not enough else "auto") for s in self.structure_]
-        if not enough:
-            return
-        candidates = STRUCTURES if "auto" in self.structure_ else tuple(dict.fromkeys(self.structure_))
-        preds: dict[str, Prediction] = {}
-        clones: dict[str, PracticeModel] = {}
-        for structure in candidates:
-            clone = PracticeModel(sweeps=max(self.sweeps // 2, 10), calibrate=False, seed=self.seed, prune=False,
-                                  accuracy_structure=structure, time_structure=structure, rounds=1).fit(train)
-            clones[structure] = clone
-            preds[structure] = clone.predict_sequence(train, test, sequential=practice)
-        y, t = np.where(known, test.correct, np.nan), np.where(known, test.log_time, np.nan)
-        self.selection_ = {s: [log_loss(preds[s].p_correct, y), rmse_log_time(preds[s].mean_log_time, t)]
-                           for s in candidates}
-        if self.structure_[0] == "auto":
-            self.structure_[0] = min(candidates, key=lambda s: self.selection_[s][0])
-        if self.structure_[1] == "auto":
-            self.structure_[1] = min(candidates, key=lambda s: self.selection_[s][1])
-        if practice and self.prune:
-            self._prune(clones, train, test, y, t)
-        if not self.calibrate:
-            return
-        acc, tim = preds[self.structure_[0]], preds[self.structure_[1]]
-        combined = Prediction(acc.p_correct, tim.mean_log_time, tim.sd_log_time, acc.source)
-        self.calibration_ = store.calibration(combined, test.correct, test.log_time, kind)
-
-    def _prune(self, clones: dict[str, PracticeModel], train: Responses, test: Responses, y: np.ndarray,
-               t: np.ndarray) -> None:
-        """Drop each optional practice block whose slopes, set to 0 in the chosen structure's inner fit, predict
-        the inner hold-out's known items better (accuracy: log loss; time: RMSE): a trend fitted in the past that
-        does not hold forward in time (e.g. overall practice speeding a student up, in a tutor whose later
-        problems take longer) is left out of the final fit."""
-        from studysmart.ml.metrics import log_loss, rmse_log_time
-
-        for part, clone in enumerate((clones[self.structure_[0]], clones[self.structure_[1]])):
-            fit = clone.acc_ if part == 0 else clone.time_
-            slopes = fit.w if part == 0 else fit.v
-            base = slopes.copy()
-            pred = clone.predict_sequence(train, test, sequential=True)
-            best = log_loss(pred.p_correct, y) if part == 0 else rmse_log_time(pred.mean_log_time, t)
-            for name, cols in OPTIONAL_BLOCKS.items():
-                slopes[:] = base
-                slopes[list(cols)] = 0.0
-                clone.population_ = clone._population()
-                clone._cache.clear()
-                pred = clone.predict_sequence(train, test, sequential=True)
-                score = log_loss(pred.p_correct, y) if part == 0 else rmse_log_time(pred.mean_log_time, t)
-                if score < best:
-                    self.dropped_[part].append(name)
-            slopes[:] = base
-            clone.population_ = clone._population()
-            clone._cache.clear()
-
     def _kind(self, rows: CodedRows) -> np.ndarray:
         """Cold-start class per row: 0 known item, 1 new item of a known topic, 2 nothing known."""
         topic_known = (rows.topic >= 0) & (rows.topic < self.vocab_.n_topics)
         return np.where(rows.item < self.vocab_.n_items, 0, np.where(topic_known, 1, 2))
 
     # -- online state --------------------------------------------------------------------------------------
-    def _prepare(self, rows: CodedRows) -> _Prepared:
-        """Item parameters (new items: their group's), hardness and slope topics of coded rows."""
-        v, a, t = self.vocab_, self.acc_, self.time_
-        known = rows.item < v.n_items
-        k = np.where(known, rows.item, 0)
-        group_topic = np.where((rows.topic >= 0) & (rows.topic < v.n_topics), rows.topic, -1)
-
-        def params(fit_values: tuple[np.ndarray, ...], fit_vars: tuple[np.ndarray, ...], groups: GroupPrior,
-                   mean_load: float, var_load: float, var_factor: float) -> tuple[np.ndarray, np.ndarray]:
-            new_values = (groups.mean(group_topic, rows.level), mean_load, 0.0)
-            new_vars = (groups.new_item_var(group_topic, rows.level), var_load, var_factor)
-            values = np.column_stack([np.where(known, f[k], nv) for f, nv in zip(fit_values, new_values,
-                                                                                   strict=True)])
-            variances = np.column_stack([np.where(known, f[k], nv) for f, nv in zip(fit_vars, new_vars, strict=True)])
-            return values, variances
-
-        acc, acc_var = params((a.b, a.a, a.c), (a.b_var, a.a_var, a.c_var), a.groups, a.mean_a, a.var_a, a.var_c)
-        time, time_var = params((t.lam, t.phi, t.d), (t.lam_var, t.phi_var, t.d_var), t.groups, t.mean_phi,
-                                t.var_phi, t.var_d)
-        omega = np.where(known, t.omega[k], t.omega0)
-        sigma2 = np.where(known, t.sigma2[k], t.sigma2_pooled)
-        hardness = np.where(known, self.hardness_[np.minimum(k, self.hardness_.size - 1)], 0.0)
-        return _Prepared(rows, acc, acc_var, time, time_var, omega, sigma2, hardness, group_topic, ~known)
-
-    def _coded(self, prep: _Prepared, rows: np.ndarray, cols: Columns, cell: np.ndarray) -> Coded:
-        """person.Coded of the given rows of ``prep`` with their local cell codes."""
-        new = prep.new[rows]
-        acc, acc_var = prep.acc[rows].copy(), prep.acc_var[rows].copy()
-        time, time_var = prep.time[rows].copy(), prep.time_var[rows].copy()
-        if self.practice_ and new.any():  # new items at this point of the student's sequence in the topic
-            z = cols.position
-            for values, var, g in ((acc, acc_var, self.acc_.groups), (time, time_var, self.time_.groups)):
-                values[:, 0] += np.where(new, g.slope * (z - g.z_mean), 0.0)
-                var[:, 0] += np.where(new, g.slope_var * (z - g.z_mean) ** 2, 0.0)
-        return Coded(acc, acc_var, time, time_var, prep.omega[rows], prep.sigma2[rows], prep.slope_topic[rows], cell,
-                     cols, prep.rows.correct[rows], prep.rows.log_time[rows], prep.rows.weight[rows],
-                     new & (prep.slope_topic[rows] >= 0))
-
-    def _history(self, rows: CodedRows) -> tuple[_Prepared, Coded, Inputs]:
-        """A student's time-sorted rows: prepared, coded (cells by first appearance) and as kernel inputs."""
-        prep = self._prepare(rows)
-        feats = self._features(np.zeros(len(rows), np.int64), rows, prep.hardness, self._speed(rows))
-        coded = self._coded(prep, np.arange(len(rows)), columns(feats, self.gap_scale_),
-                            first_appearance(rows.topic))
-        return prep, coded, inputs(self.population_, coded)
-
     def _priced(self, state: PersonState, rows: Priced, start: int = 0, stop: int | None = None,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Calibrated (p, mean, sd) of rows [start, stop) of pricing inputs."""
@@ -407,7 +249,7 @@ class PracticeModel:
         new_items: dict[str, int] = {}
         new_topics: dict[str, int] = {}
         rows = store.code_history(self.vocab_, hist, new_items, new_topics)
-        rows = rows.take(_time_sorted(np.zeros(len(rows), np.int64), rows.order))
+        rows = rows.take(time_sorted(np.zeros(len(rows), np.int64), rows.order))
         prep, coded, data = self._history(rows)
         local = {int(t): int(c) for t, c in zip(rows.topic, coded.cell, strict=True) if c >= 0}
         summary = summarise(rows.topic + 1, rows.item, rows.correct, rows.order, prep.hardness,
@@ -425,7 +267,7 @@ class PracticeModel:
         q_rows = self.vocab_.code_queries(queries, new_items=dict(student.new_items),
                                           new_topics=dict(student.new_topics))
         q_prep = self._prepare(q_rows)
-        q_feats = Features.zeros(len(q_rows)) if student.practice is None else _without_topic(
+        q_feats = Features.zeros(len(q_rows)) if student.practice is None else without_topic(
             summary_features(student.practice, q_rows.topic + 1, q_rows.item, q_rows.order), q_rows.topic < 0)
         local = student.local
         q_cell = np.array([-1 if t < 0 else local.get(int(t), len(local)) for t in q_rows.topic], dtype=np.int64)
@@ -455,7 +297,7 @@ class PracticeModel:
         prep = self._prepare(coded)
         feats = self._features(person, coded, prep.hardness, self._speed(coded))
         starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1, person.size].astype(np.int64)
-        local = _first_appearance_by_person(person, coded.topic, starts)
+        local = first_appearance_by_person(person, coded.topic, starts)
         full = self._coded(prep, np.arange(len(coded)), columns(feats, self.gap_scale_), local)
         data, priced = inputs(self.population_, full), priced_inputs(self.population_, full)
         pop = self.population_
@@ -554,83 +396,3 @@ class PracticeModel:
         return model
 
 
-def _flags(structure: str) -> tuple[bool, bool]:
-    """(discrimination, factor) of a structure."""
-    return structure == "full", structure in ("factor", "full")
-
-
-def _subsample(train: Responses, test: Responses, seed: int) -> tuple[Responses, Responses]:
-    """The inner split restricted to a random subset of students: at most MAX_SELECTION_ROWS training answers
-    and MAX_CALIBRATION_ROWS hold-out answers."""
-    if len(train) <= MAX_SELECTION_ROWS and len(test) <= MAX_CALIBRATION_ROWS:
-        return train, test
-    rng = np.random.default_rng(seed)
-    n = max(train.n_persons, test.n_persons)
-    persons = rng.permutation(n)
-    per_train = np.bincount(train.person, minlength=n)[persons]
-    per_test = np.bincount(test.person, minlength=n)[persons]
-    fits = (np.cumsum(per_train) <= MAX_SELECTION_ROWS) & (np.cumsum(per_test) <= MAX_CALIBRATION_ROWS)
-    keep = persons[fits]
-    return train.subset(np.isin(train.person, keep)), test.subset(np.isin(test.person, keep))
-
-
-def _first_appearance_by_person(person: np.ndarray, topic: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per row of person-sorted rows: the rank of its topic among the person's topics by first appearance."""
-    n = person.shape[0]
-    out = np.full(n, -1, dtype=np.int64)
-    has = topic >= 0
-    if not has.any():
-        return out
-    key = person.astype(np.int64) * (int(topic.max()) + 1) + np.maximum(topic, 0)
-    keys, first, inverse = np.unique(key[has], return_index=True, return_inverse=True)
-    first_row = np.flatnonzero(has)[first]  # the first row of each (person, topic)
-    owner = person[first_row]
-    order = np.lexsort((first_row, owner))
-    rank = np.empty(keys.size, dtype=np.int64)
-    run_start = np.r_[0, np.flatnonzero(np.diff(owner[order])) + 1]
-    rank[order] = np.arange(order.size) - np.repeat(run_start, np.diff(np.r_[run_start, order.size]))
-    out[has] = rank[inverse]
-    return out
-
-
-def _time_sorted(person: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Row indices by person, then order (rows without an order first), then position."""
-    when = np.nan_to_num(np.asarray(order, dtype=np.float64), nan=-np.inf)
-    return np.lexsort((np.arange(person.shape[0]), when, person))
-
-
-def _without_topic(feats: Features, no_topic: np.ndarray) -> Features:
-    """Topic-scope features are zero for rows without a topic."""
-    if not no_topic.any():
-        return feats
-    zero = ~no_topic
-    return Features(feats.topic_s * zero, feats.topic_f * zero, feats.topic_zs * zero, feats.topic_zf * zero,
-                    feats.topic_gap * zero, feats.item_s, feats.item_f, feats.item_gap, feats.all_s, feats.all_f,
-                    feats.topic_last * zero, feats.item_last, feats.all_last, feats.all_gap, feats.last_speed)
-
-
-def _speed_norms(coded: CodedRows, vocab: Vocab) -> np.ndarray:
-    """Per item its usual log-time (mean, 5 pseudo-answers at the population mean), then the population sd."""
-    timed = ~np.isnan(coded.log_time)
-    lt = coded.log_time[timed]
-    if not lt.size:
-        return np.r_[np.zeros(vocab.n_items), 1.0]
-    mu = float(lt.mean())
-    total = np.bincount(coded.item[timed], lt, vocab.n_items)
-    count = np.bincount(coded.item[timed], minlength=vocab.n_items)
-    return np.r_[(total + 5 * mu) / (count + 5), max(float(lt.std()), 1e-6)]
-
-
-def _hardness(coded: CodedRows, vocab: Vocab) -> np.ndarray:
-    """Per item: minus the standardised logit of its smoothed accuracy (hard items are positive)."""
-    known = ~np.isnan(coded.correct)
-    n = vocab.n_items
-    k = np.bincount(coded.item[known], coded.correct[known], n)
-    m = np.bincount(coded.item[known], minlength=n)
-    rate = (k + 1.0) / (m + 2.0)
-    z = -logit(rate)
-    seen = m > 0
-    if not seen.any():
-        return np.zeros(n)
-    z = (z - z[seen].mean()) / max(z[seen].std(), 1e-9)
-    return np.where(seen, z, 0.0)

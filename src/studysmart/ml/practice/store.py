@@ -76,8 +76,9 @@ def histories(vocab: Vocab, data: Responses) -> dict[str, History]:
 
 def take_queries(queries: Queries, rows: np.ndarray) -> Queries:
     """The given rows of ``queries``."""
-    return replace(queries, **{f.name: None if getattr(queries, f.name) is None else getattr(queries, f.name)[rows]
-                               for f in fields(queries)})
+    values: dict[str, Any] = {f.name: None if getattr(queries, f.name) is None else getattr(queries, f.name)[rows]
+                              for f in fields(queries)}
+    return replace(queries, **values)
 
 
 def fingerprint(person: str, hist: History) -> int:
@@ -309,9 +310,11 @@ def from_bytes(model: PracticeModel, blob: bytes) -> None:
         fits: list[Any] = []
         for prefix, cls, names, scalar_names in (("acc", AccuracyFit, _ACC_ARRAYS, _ACC_SCALARS),
                                                  ("time", TimeFit, _TIME_ARRAYS, _TIME_SCALARS)):
-            groups = GroupPrior(**{n: arrays[f"{prefix}.groups.{n}"].astype(np.float64) for n in _GROUP_ARRAYS},
-                                **{n: float(sc[f"{prefix}.groups.{n}"]) for n in _GROUP_SCALARS})
-            values = {n: arrays[f"{prefix}.{n}"] for n in names}
+            group_values: dict[str, Any] = {n: arrays[f"{prefix}.groups.{n}"].astype(np.float64)
+                                            for n in _GROUP_ARRAYS}
+            group_values.update({n: float(sc[f"{prefix}.groups.{n}"]) for n in _GROUP_SCALARS})
+            groups = GroupPrior(**group_values)
+            values: dict[str, Any] = {n: arrays[f"{prefix}.{n}"] for n in names}
             values.update({n: float(sc[f"{prefix}.{n}"]) for n in scalar_names})
             fits.append(cls(groups=groups, **values))
         model.acc_, model.time_ = fits

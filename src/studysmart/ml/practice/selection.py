@@ -1,0 +1,129 @@
+"""Choosing the practice model's structure and optional practice blocks, and its calibration, on an inner
+hold-out of the training rows (the last 20% of each student's answers; random cells without an order): what
+``PracticeModel.fit`` does before its final fit. Nothing here looks at anything but the training rows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from studysmart.ml.base import Prediction
+from studysmart.ml.data import Responses
+from studysmart.ml.practice import store
+from studysmart.ml.practice.design import OPTIONAL_BLOCKS
+
+if TYPE_CHECKING:
+    from studysmart.ml.practice.model import PracticeModel
+
+__all__ = ["MAX_CALIBRATION_ROWS", "MAX_SELECTION_ROWS", "MIN_CALIBRATION_ROWS", "STRUCTURES", "flags",
+           "select_and_calibrate"]
+
+#: The structures of a part: additive (Rasch-like: one ability, items differ in easiness only), factor (plus a
+#: second latent factor with item loadings), full (plus item discriminations). ``auto`` chooses on an inner
+#: hold-out.
+STRUCTURES = ("additive", "factor", "full")
+#: At most this many training answers are used to choose the structure (a random subset of students).
+MAX_SELECTION_ROWS = 60_000
+#: Fewer inner hold-out answers to known items than this: the additive structure, uncalibrated.
+MIN_CALIBRATION_ROWS = 200
+#: At most this many inner hold-out answers are predicted to choose and calibrate (a random subset of students).
+MAX_CALIBRATION_ROWS = 20_000
+
+
+def flags(structure: str) -> tuple[bool, bool]:
+    """(discrimination, factor) of a structure."""
+    return structure == "full", structure in ("factor", "full")
+
+
+def subsample(train: Responses, test: Responses, seed: int) -> tuple[Responses, Responses]:
+    """The inner split restricted to a random subset of students: at most MAX_SELECTION_ROWS training answers
+    and MAX_CALIBRATION_ROWS hold-out answers."""
+    if len(train) <= MAX_SELECTION_ROWS and len(test) <= MAX_CALIBRATION_ROWS:
+        return train, test
+    rng = np.random.default_rng(seed)
+    n = max(train.n_persons, test.n_persons)
+    persons = rng.permutation(n)
+    per_train = np.bincount(train.person, minlength=n)[persons]
+    per_test = np.bincount(test.person, minlength=n)[persons]
+    fits = (np.cumsum(per_train) <= MAX_SELECTION_ROWS) & (np.cumsum(per_test) <= MAX_CALIBRATION_ROWS)
+    keep = persons[fits]
+    return train.subset(np.isin(train.person, keep)), test.subset(np.isin(test.person, keep))
+
+
+
+def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
+    """On an inner hold-out of ``data`` (the last 20% of each student's answers; random cells without an
+    order), fit each candidate structure on the rest, predict the hold-out online, and keep the structure of
+    each part with the best score on its answers to known items (accuracy: log loss; time: RMSE of log-time:
+    the structures differ in the items' own parameters, and a hold-out's new items need not resemble later
+    ones); then calibrate on the chosen parts' predictions of those answers. Too few of them: the additive
+    structure, uncalibrated.
+    """
+    from studysmart.ml.evaluate import split_random, split_temporal
+    from studysmart.ml.metrics import log_loss, rmse_log_time
+
+    practice = bool(data.order is not None and np.any(~np.isnan(data.order)))
+    inner = split_temporal(data) if practice else split_random(data, fraction=0.2, seed=model.seed)
+    train, test = subsample(inner.train, inner.test, model.seed)
+    known = np.isin(test.item, np.unique(train.item))
+    train_topic, test_topic = train.row_topic(), test.row_topic()
+    topics_seen = np.unique(train_topic.astype(str)) if train_topic is not None else np.zeros(0)
+    topic_known = np.zeros(len(test), bool) if test_topic is None else np.isin(test_topic.astype(str),
+                                                                                   topics_seen)
+    kind = np.where(known, 0, np.where(topic_known, 1, 2))
+    enough = int(np.sum(~np.isnan(test.correct) & known)) >= MIN_CALIBRATION_ROWS
+    model.structure_ = [s if s != "auto" else ("additive" if not enough else "auto") for s in model.structure_]
+    if not enough:
+        return
+    candidates = STRUCTURES if "auto" in model.structure_ else tuple(dict.fromkeys(model.structure_))
+    preds: dict[str, Prediction] = {}
+    clones: dict[str, PracticeModel] = {}
+    for structure in candidates:
+        clone = type(model)(sweeps=max(model.sweeps // 2, 10), calibrate=False, seed=model.seed, prune=False,
+                            accuracy_structure=structure, time_structure=structure, rounds=1).fit(train)
+        clones[structure] = clone
+        preds[structure] = clone.predict_sequence(train, test, sequential=practice)
+    y, t = np.where(known, test.correct, np.nan), np.where(known, test.log_time, np.nan)
+    scores = {s: [log_loss(preds[s].p_correct, y), rmse_log_time(preds[s].mean_log_time, t)] for s in candidates}
+    model.selection_ = scores
+    if model.structure_[0] == "auto":
+        model.structure_[0] = min(candidates, key=lambda s: scores[s][0])
+    if model.structure_[1] == "auto":
+        model.structure_[1] = min(candidates, key=lambda s: scores[s][1])
+    if practice and model.prune:
+        prune(model, clones, train, test, y, t)
+    if not model.calibrate:
+        return
+    acc, tim = preds[model.structure_[0]], preds[model.structure_[1]]
+    combined = Prediction(acc.p_correct, tim.mean_log_time, tim.sd_log_time, acc.source)
+    model.calibration_ = store.calibration(combined, test.correct, test.log_time, kind)
+
+
+
+def prune(model: PracticeModel, clones: dict[str, PracticeModel], train: Responses, test: Responses,
+          y: np.ndarray, t: np.ndarray) -> None:
+    """Drop each optional practice block whose slopes, set to 0 in the chosen structure's inner fit, predict
+    the inner hold-out's known items better (accuracy: log loss; time: RMSE): a trend fitted in the past that
+    does not hold forward in time (e.g. overall practice speeding a student up, in a tutor whose later
+    problems take longer) is left out of the final fit."""
+    from studysmart.ml.metrics import log_loss, rmse_log_time
+
+    for part, clone in enumerate((clones[model.structure_[0]], clones[model.structure_[1]])):
+        slopes = clone.acc_.w if part == 0 else clone.time_.v
+        base = slopes.copy()
+        pred = clone.predict_sequence(train, test, sequential=True)
+        best = log_loss(pred.p_correct, y) if part == 0 else rmse_log_time(pred.mean_log_time, t)
+        for name, cols in OPTIONAL_BLOCKS.items():
+            slopes[:] = base
+            slopes[list(cols)] = 0.0
+            clone.population_ = clone._population()
+            clone._cache.clear()
+            pred = clone.predict_sequence(train, test, sequential=True)
+            score = log_loss(pred.p_correct, y) if part == 0 else rmse_log_time(pred.mean_log_time, t)
+            if score < best:
+                model.dropped_[part].append(name)
+        slopes[:] = base
+        clone.population_ = clone._population()
+        clone._cache.clear()
+
