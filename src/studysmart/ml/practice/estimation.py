@@ -18,7 +18,7 @@ variance components (EM: the mean of squared posterior means plus posterior vari
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import expit
@@ -90,6 +90,7 @@ class AccuracyFit:
     var_c: float
     var_slope: float
     groups: GroupPrior
+    theta_var: np.ndarray = field(default_factory=lambda: np.zeros(0))  # posterior variance of theta (fit rows)
 
 
 @dataclass
@@ -122,6 +123,7 @@ class TimeFit:
     sigma2_pooled: float
     kappa: np.ndarray
     groups: GroupPrior
+    s_var: np.ndarray = field(default_factory=lambda: np.zeros(0))  # posterior variance of s (fit rows)
 
 
 def _count(codes: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -298,7 +300,8 @@ def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int =
     c_var = np.where(seen, item_var[:, 2], var_c if factor else 0.0)
     a, c = np.where(seen, a, mean_a), np.where(seen, c, 0.0)
     return AccuracyFit(b, a, c, b_var, a_var, c_var, seen, theta, psi, theta_c, w, u, delta, var_p, var_cell,
-                       mean_a, var_a if discrimination else 0.0, var_c if factor else 0.0, var_u, groups)
+                       mean_a, var_a if discrimination else 0.0, var_c if factor else 0.0, var_u, groups,
+                       cov_p[:, 0, 0].copy())
 
 
 def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float = 1e-4, seed: int = 1,
@@ -402,4 +405,5 @@ def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float 
     phi_var, d_var = np.where(seen, item_var[:, 1], var_phi), np.where(seen, item_var[:, 2], var_d)
     phi, d = np.where(seen, phi, mean_phi), np.where(seen, d, 0.0)
     return TimeFit(lam, phi, d, lam_var, phi_var, d_var, seen, omega, omega0, var_omega, s, chi, s_c, v, u, delta,
-                   var_p, var_cell, mean_phi, var_phi, var_d, var_u, sigma2, pooled, kappa, groups)
+                   var_p, var_cell, mean_phi, var_phi, var_d, var_u, sigma2, pooled, kappa, groups,
+                   cov_p[:, 0, 0].copy())

@@ -71,14 +71,20 @@ def _local_cells(rows: Rows, starts: np.ndarray) -> np.ndarray:
 
 
 def coupling(rows: Rows, acc: AccuracyFit, time: TimeFit) -> tuple[float, float]:
-    """(beta, Var(ability | slowness)): the person-level regression of ability on slowness, from the fitted
-    person effects of students with both outcomes and times (moments of the posterior means: shrunk, so the
-    coupling is if anything understated); (0, var) when there are fewer than 20 such students."""
+    """(beta, Var(ability | slowness)): the person-level regression of ability on slowness (van der Linden's
+    correlation of ability and speed), from the fitted person effects of students with both outcomes and times.
+    Their posterior means are shrunk, each by its reliability lambda = 1 - posterior var / population var, so
+    E[theta_hat s_hat] = lambda_theta lambda_s Cov: the covariance is sum(theta_hat s_hat) / sum(lambda_theta
+    lambda_s). (0, var) when there are fewer than 20 such students."""
     both = (np.bincount(rows.person[~np.isnan(rows.correct)], minlength=rows.n_persons) > 0) & (
         np.bincount(rows.person[~np.isnan(rows.log_time)], minlength=rows.n_persons) > 0)
-    if both.sum() < 20 or time.var_person <= 0:
+    if both.sum() < 20 or time.var_person <= 0 or acc.theta_var.size != both.size or time.s_var.size != both.size:
         return 0.0, acc.var_person
-    cov = float(np.mean(acc.theta[both] * time.s[both]))
+    reliability = (np.clip(1 - acc.theta_var[both] / acc.var_person, 0, 1)
+                   * np.clip(1 - time.s_var[both] / time.var_person, 0, 1))
+    if reliability.sum() <= 1.0:
+        return 0.0, acc.var_person
+    cov = float(np.sum(acc.theta[both] * time.s[both]) / reliability.sum())
     beta = cov / time.var_person
     conditional = acc.var_person - beta * beta * time.var_person
     if conditional < 0.1 * acc.var_person:  # the moments overstate the coupling: cap the correlation at 0.95

@@ -242,10 +242,10 @@ def gain(acc: AccuracyFit, time: TimeFit, topic: int, correct: float, wrong: flo
 
 
 # -- serialisation ---------------------------------------------------------------------------------------
-_ACC_ARRAYS = ("b", "a", "c", "b_var", "a_var", "c_var", "b_seen", "theta", "psi", "theta_c", "w", "u")
+_ACC_ARRAYS = ("b", "a", "c", "b_var", "a_var", "c_var", "b_seen", "theta", "psi", "theta_c", "w", "u", "theta_var")
 _ACC_SCALARS = ("delta", "var_person", "var_cell", "mean_a", "var_a", "var_c", "var_slope")
 _TIME_ARRAYS = ("lam", "phi", "d", "lam_var", "phi_var", "d_var", "lam_seen", "omega", "s", "chi", "s_c", "v", "u",
-                "sigma2", "kappa")
+                "sigma2", "kappa", "s_var")
 _TIME_SCALARS = ("omega0", "var_omega", "delta", "var_person", "var_cell", "mean_phi", "var_phi", "var_d", "var_slope",
                  "sigma2_pooled")
 _GROUP_ARRAYS = ("topic_effect", "topic_var", "level_effect", "level_var")
