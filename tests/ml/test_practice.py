@@ -173,3 +173,17 @@ def test_per_topic_practice_slopes_are_recovered(seed: int) -> None:
     """Design: 400 students x 60 answers in 6 sessions, 6 topics of 10 items, slopes of correct answers
     ~ N(0.35, 0.25) per topic, forgetting rates ~ N(0.25, 0.08): correlation of true and estimated >= 0.9."""
     assert _slope_recovery(400, 60, seed) >= 0.9
+
+
+def test_the_explanation_names_the_practice_gain_and_the_forgetting(fitted: PracticeModel) -> None:
+    topic = str(fitted.vocab_.topics[0])
+    history = _history(topic, [1.0, 1.0, 0.0, 1.0])
+    fresh = fitted.explain("new", "q00", topic=topic, order=T0 + 400.0, history=history)
+    later = fitted.explain("new", "q00", topic=topic, order=T0 + 400.0 + 5 * 86_400.0, history=history)
+    assert f"your 4 {topic} answers (3 right) add" in fresh.sentence and "away" not in fresh.sentence
+    assert "5 days away have faded" in later.sentence
+    assert later.practice_logit < fresh.practice_logit and later.practice_logit < later.practice_logit_fresh
+    query = Queries.from_columns(["new"], ["q00"], topic=[topic], order=[T0 + 400.0])
+    assert fresh.p_correct == pytest.approx(float(fitted.predict(query, history=history).p_correct[0]))
+    none = fitted.explain("new", "q00", topic=topic, order=T0, history=None)
+    assert "no practice gain" in none.sentence

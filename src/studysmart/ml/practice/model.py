@@ -30,6 +30,7 @@ from studysmart.ml.practice import kernels, store
 from studysmart.ml.practice.coding import CodedRows, Vocab
 from studysmart.ml.practice.design import KEPT, TOPIC_SLOPES, active_columns, columns
 from studysmart.ml.practice.estimation import Rows
+from studysmart.ml.practice.explain import Explanation, explain_prediction
 from studysmart.ml.practice.features import (
     GAP_SCALE_POSITIONS,
     GAP_SCALE_SECONDS,
@@ -41,6 +42,7 @@ from studysmart.ml.practice.features import (
 )
 from studysmart.ml.practice.person import (
     NU,
+    Coded,
     PersonState,
     Population,
     Priced,
@@ -58,7 +60,7 @@ from studysmart.ml.practice.prepare import (
     time_sorted,
     without_topic,
 )
-from studysmart.ml.practice.prequential import Structure, coupling, fit_parts
+from studysmart.ml.practice.prequential import Structure, choose_coupling, fit_parts
 from studysmart.ml.practice.selection import STRUCTURES, flags, select_and_calibrate
 
 __all__ = ["PracticeGain", "PracticeModel"]
@@ -173,7 +175,7 @@ class PracticeModel(RowInputs):
         structure = Structure(flags(self.structure_[0]), flags(self.structure_[1]),
                               active_columns(self.dropped_[0]), active_columns(self.dropped_[1]))
         self.acc_, self.time_ = fit_parts(rows, structure, sweeps=self.sweeps, rounds=self.rounds)
-        self.coupling_ = list(coupling(rows, self.acc_, self.time_))
+        self.coupling_ = list(choose_coupling(rows, self.acc_, self.time_))
         self.population_ = self._population()
 
     def _population(self) -> Population:
@@ -260,9 +262,9 @@ class PracticeModel(RowInputs):
             self._cache.popitem(last=False)
         return student
 
-    def _predict_person(self, person: str, hist: store.History | None, queries: Queries,
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-        """Priced query rows of one student from their history (None: a new student)."""
+    def _query(self, person: str, hist: store.History | None, queries: Queries,
+               ) -> tuple[_Student, Coded, Features]:
+        """A student's state and their coded query rows with the queries' practice features."""
         student = self._person(person, hist)
         q_rows = self.vocab_.code_queries(queries, new_items=dict(student.new_items),
                                           new_topics=dict(student.new_topics))
@@ -271,9 +273,28 @@ class PracticeModel(RowInputs):
             summary_features(student.practice, q_rows.topic + 1, q_rows.item, q_rows.order), q_rows.topic < 0)
         local = student.local
         q_cell = np.array([-1 if t < 0 else local.get(int(t), len(local)) for t in q_rows.topic], dtype=np.int64)
-        query = self._coded(q_prep, np.arange(len(q_rows)), columns(q_feats, self.gap_scale_), q_cell)
+        return student, self._coded(q_prep, np.arange(len(q_rows)), columns(q_feats, self.gap_scale_), q_cell), \
+            q_feats
+
+    def _predict_person(self, person: str, hist: store.History | None, queries: Queries,
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """Priced query rows of one student from their history (None: a new student)."""
+        student, query, _ = self._query(person, hist, queries)
         p, mean, sd = self._priced(student.state, priced_inputs(self.population_, query))
         return p, mean, sd, student.state.n > 0
+
+    def explain(self, person: str, item: str, *, topic: str | None = None, difficulty: str | None = None,
+                order: float | None = None, history: Responses | None = None) -> Explanation:
+        """Why one prediction is what it is: one sentence for the UI naming the practice gain and the forgetting
+        it used, plus the numbers (``explain.Explanation``).
+
+        Args:
+            person, item, topic, difficulty, order: the query (as one row of Queries).
+            history: this person's answers for this call (else the stored history).
+        """
+        self._check_fitted()
+        return explain_prediction(self, person, item, topic=topic, difficulty=difficulty, order=order,
+                                  history=history)
 
     def predict_sequence(self, history: Responses, rows: Responses, *, sequential: bool) -> Prediction:
         """Online predictions of ``rows`` (``ml.evaluate.SequentialPredictor``): each row from the student's rows

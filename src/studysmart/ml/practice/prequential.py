@@ -12,7 +12,7 @@ log-time); the items are then refitted with the new slopes, twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import expit
@@ -29,7 +29,7 @@ from studysmart.ml.practice.estimation import (
     topic_deviation_step,
 )
 
-__all__ = ["Structure", "coupling", "fit_parts"]
+__all__ = ["Structure", "choose_coupling", "coupling", "fit_parts"]
 
 ROUNDS = 2
 PRACTICE_STEPS = 6
@@ -93,14 +93,62 @@ def coupling(rows: Rows, acc: AccuracyFit, time: TimeFit) -> tuple[float, float]
     return beta, conditional
 
 
+#: Correlations of ability and slowness tried by ``choose_coupling``, on at most COUPLING_ROWS answers (whole
+#: students, the first ones of the person-sorted rows: the person codes carry no order of their own).
+RHO_GRID = np.round(np.linspace(-0.9, 0.9, 13), 2)
+COUPLING_ROWS = 30_000
+
+
+def choose_coupling(rows: Rows, acc: AccuracyFit, time: TimeFit) -> tuple[float, float]:
+    """(beta, Var(ability | slowness)) with the correlation of ability and slowness that predicts the training
+    answers best prequentially (each from the student's earlier answers and times; grid RHO_GRID): the
+    moments of shrunk estimates (``coupling``) understate it where students have few answers."""
+    if time.var_person <= 0 or acc.var_person <= 0:
+        return 0.0, acc.var_person
+    if rows.person.size > COUPLING_ROWS:
+        rows = _first_rows(rows, int(rows.person[COUPLING_ROWS]))
+    starts = _starts(rows.person)
+    cells = _local_cells(rows, starts)
+    p0 = float(np.nanmean(rows.correct)) if np.any(~np.isnan(rows.correct)) else 0.7
+    wrong = np.where(np.isnan(rows.correct), 1 - p0, 1 - np.nan_to_num(rows.correct))
+    known = ~np.isnan(rows.correct)
+    k = rows.item
+    base = acc.b[k] + (linear_and_slope(rows.cols, acc.w, acc.delta, acc.u, rows.topic)[0] if rows.practice else 0)
+    best = (np.inf, 0.0, acc.var_person)
+    ratio = float(np.sqrt(acc.var_person / time.var_person))
+    for rho in RHO_GRID:
+        beta, conditional = float(rho * ratio), float(acc.var_person * (1 - rho**2))
+        a_mean, a_var = _online_moments(rows, acc, time, wrong, starts, cells, (beta, conditional))[:2]
+        p = expit((base + a_mean) / np.sqrt(1 + np.pi / 8 * (a_var + acc.b_var[k])))
+        p = np.clip(p[known], 1e-12, 1 - 1e-12)
+        y, w = rows.correct[known], rows.weight[known]
+        loss = float(-np.sum(w * (y * np.log(p) + (1 - y) * np.log1p(-p))))
+        if loss < best[0]:
+            best = (loss, beta, conditional)
+    return best[1], best[2]
+
+
+def _first_rows(rows: Rows, stop_person: int) -> Rows:
+    """The rows of the persons before ``stop_person`` (rows sorted by person)."""
+    n = int(np.searchsorted(rows.person, stop_person))
+    keep = np.arange(n)
+    cell = None if rows.cell is None else rows.cell[keep]
+    return replace(rows, person=rows.person[keep], item=rows.item[keep], topic=rows.topic[keep], cell=cell,
+                   cols=rows.cols.take(keep), correct=rows.correct[keep], log_time=rows.log_time[keep],
+                   weight=rows.weight[keep])
+
+
 def _online_moments(rows: Rows, acc: AccuracyFit, time: TimeFit, wrong: np.ndarray, starts: np.ndarray,
-                    cells: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The kernel's per-row online moments of the person parts under the current fits."""
+                    cells: np.ndarray, given: tuple[float, float] | None = None) -> tuple[np.ndarray, ...]:
+    """The kernel's per-row online moments of the person parts under the current fits (``given``: the
+    coupling (beta, conditional variance), else its moment estimate)."""
     acc_term = linear_and_slope(rows.cols, acc.w, acc.delta, acc.u, rows.topic)[0]
     time_term = linear_and_slope(rows.cols, time.v, time.delta, time.u, rows.topic)[0]
+    if not rows.practice:
+        acc_term, time_term = np.zeros_like(acc_term), np.zeros_like(time_term)
     k = rows.item
     resid = rows.log_time - time.lam[k] - time_term - wrong * time.omega[k]
-    beta, conditional = coupling(rows, acc, time)
+    beta, conditional = coupling(rows, acc, time) if given is None else given
     return kernels.prequential(
         np.ascontiguousarray(acc.b[k] + acc_term), np.ascontiguousarray(acc.a[k]), np.ascontiguousarray(acc.c[k]),
         np.ascontiguousarray(rows.correct), np.ascontiguousarray(rows.weight), cells, np.ascontiguousarray(resid),
