@@ -110,3 +110,20 @@ def test_bad_data_file_exits_2_with_the_line(tmp_path: Path) -> None:
     assert code == 2 and stderr.strip() == f"error: {bad}:3: correct is not a number: 'maybe'"
     code, _, stderr = run("--data", str(tmp_path / "missing.csv"), "--models", "avg")
     assert code == 2 and stderr.count("\n") == 1 and "cannot read" in stderr
+
+
+def test_the_pipeline_scores_its_candidates_as_served(data_file: Path) -> None:
+    """The worker chooses the serving model by the online scores of its hold-out (each answer predicted from
+    the student's earlier ones), not by predictions made without the student's later answers."""
+    from studysmart.core.config import Settings
+    from studysmart.ml.data import read_responses
+    from studysmart.ml.evaluate import online_metrics, score_model
+    from studysmart.training.pipeline import fit_candidate, holdout_split
+
+    data = read_responses(data_file)
+    split = holdout_split(data)
+    candidate = fit_candidate("shrinkage", split, data, Settings(_env_file=None))  # type: ignore[call-arg]
+    assert candidate.evaluated is not None
+    online = online_metrics(candidate.evaluated, split)
+    frozen = score_model(candidate.evaluated, split, mode="frozen")
+    assert candidate.metrics["log_loss"] == online["log_loss"] != frozen["log_loss"]
