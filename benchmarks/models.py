@@ -125,9 +125,36 @@ SHOWN = ("auc", "log_loss", "ece", "rmse_log_time", "mae_seconds", "coverage80",
 _TWO_DIGITS = ("mae_seconds", "fit_seconds", "predict_us_per_row")
 
 
+#: The issue's reference bar per run (log loss, RMSE of log-time); see benchmarks.reference.
+REFERENCE = {"assistments": (0.6439, 1.2682), "chess": (0.6355, 0.5628), "credential-heldout": (0.5013, 0.5070),
+             "junyi": (0.4039, 0.7776)}
+
+
+def _ranked(models: dict[str, dict[str, Any]], metric: str) -> str:
+    ranked = sorted(models.items(), key=lambda kv: kv[1].get(metric) or 1e9)
+    return ", ".join(f"{name} {result[metric]:.4f}" for name, result in ranked if result.get(metric) is not None)
+
+
+def summary(doc: dict[str, Any]) -> list[str]:
+    """The issue's table refilled: reference, auto (chosen model) and every model's log loss and RMSE."""
+    lines = ["| data set | reference LL | auto LL (chosen) | models' LL | reference RMSE | auto RMSE | models' RMSE |",
+             "|---|---|---|---|---|---|---|"]
+    for run_name, run in doc["runs"].items():
+        if run_name not in REFERENCE or "auto" not in run["models"]:
+            continue
+        auto = run["models"]["auto"]
+        others = {k: v for k, v in run["models"].items() if k != "auto"}
+        ll, rmse = REFERENCE[run_name]
+        lines.append(f"| {run_name} | {ll:.4f} | {auto['log_loss']:.4f} ({auto['chosen']}) | "
+                     f"{_ranked(others, 'log_loss')} | {rmse:.4f} | {auto['rmse_log_time']:.4f} | "
+                     f"{_ranked(others, 'rmse_log_time')} |")
+    return [*lines, ""]
+
+
 def markdown(doc: dict[str, Any]) -> str:
-    """The results as Markdown tables, one per run (skipped models listed with their reason)."""
-    lines: list[str] = []
+    """The results as Markdown tables, one per run (skipped models listed with their reason), after the
+    issue's table refilled (``summary``)."""
+    lines: list[str] = summary(doc)
     for run_name, run in doc["runs"].items():
         sizes = f"{run['n_train']} train / {run['n_test']} test rows"
         lines += [f"**{run_name}** ({run['split']} split, {run.get('mode', 'frozen')}, {sizes})", "",
