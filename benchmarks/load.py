@@ -29,8 +29,8 @@ STUDENTS = 5
 
 async def _login(http: httpx.AsyncClient) -> dict[str, str]:
     email = f"load-{uuid.uuid4().hex[:12]}@example.com"
-    await http.post("/api/v1/auth/register", json={"email": email, "password": "load-test-pw", "display_name": "L"})
-    response = await http.post("/api/v1/auth/token", data={"username": email, "password": "load-test-pw"})
+    await http.post("/api/v1/auth/register", json={"email": email, "password": "load-test-phrase", "display_name": "L"})
+    response = await http.post("/api/v1/auth/token", data={"username": email, "password": "load-test-phrase"})
     response.raise_for_status()
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 

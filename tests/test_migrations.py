@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, defer
 
 from studysmart.core.config import Settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
@@ -13,9 +15,9 @@ from studysmart.migrations import upgrade
 from studysmart.models import Base
 from studysmart.planning.models import Exam
 from studysmart.predictions.models import PredictionLog
-from studysmart.tasks.models import Task
+from studysmart.tasks.models import Difficulty, Task, Topic
 from studysmart.users.models import User
-from tests.factories import make_task, make_user
+from tests.factories import make_task
 
 
 def test_migrations_match_models(migrated: str) -> None:
@@ -32,6 +34,31 @@ def _counts(session: Session) -> dict[str, int]:
             for model in (Task, PredictionLog, Exam)}
 
 
+def _user_before_0004(session: Session, now: datetime) -> User:
+    """An account made on a schema older than 0004 (which added ``users.account_key``)."""
+    session.execute(text("INSERT INTO users (email, display_name, password_hash, created_at, preferences, "
+                         "token_version) VALUES ('old@example.com', 'Old', 'x', :now, '{}', 0)"), {"now": now})
+    user = session.scalars(select(User).options(defer(User.account_key))
+                           .where(User.email == "old@example.com")).one()
+    return user
+
+
+def _task_with_log(session: Session, user: User, now: datetime) -> Task:
+    """A task and its prediction log written as rows (the services expect the latest schema, not 0002's)."""
+    topic = session.scalar(select(Topic).where(Topic.key == "algebra"))
+    if topic is None:
+        topic = Topic(name="Algebra", key="algebra", created_at=now)
+        session.add(topic)
+        session.flush()
+    task = Task(owner_id=user.id, topic_id=topic.id, title="Practice", difficulty=Difficulty.MEDIUM, created_at=now)
+    session.add(task)
+    session.flush()
+    session.add(PredictionLog(task_id=task.id, user_id=user.id, model="shrinkage", served=True, p_correct=0.5,
+                              mean_log_time=4.0, sd_log_time=1.0, source="population-prior", created_at=now))
+    session.flush()
+    return task
+
+
 def test_ids_of_deleted_tasks_are_not_reused_and_the_rebuild_keeps_every_row(settings: Settings) -> None:
     """0003 rebuilds tasks and exams on SQLite (AUTOINCREMENT): rows and the rows that reference them survive."""
     upgrade(settings.database_url, "0002")
@@ -39,8 +66,8 @@ def test_ids_of_deleted_tasks_are_not_reused_and_the_rebuild_keeps_every_row(set
     sessions = make_sessionmaker(engine)
     now = utcnow()
     with transaction(sessions) as session:
-        user = make_user(session, now=now)
-        made = [make_task(session, user, now=now) for _ in range(3)]  # each with its prediction log
+        user = _user_before_0004(session, now)
+        made = [_task_with_log(session, user, now) for _ in range(3)]
         session.add(Exam(owner_id=user.id, name="Final", exam_date=now.date(), minutes_per_weekday=[30] * 7,
                          days_off=[], timezone="UTC", materialized={}, created_at=now, updated_at=now))
     with sessions() as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,6 +36,37 @@ def db_upgrade() -> None:
 
 
 @app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="The backup file to write (replaced if it exists).")],
+) -> None:
+    """Back up the database to PATH while the app runs (SQLite online backup API, or pg_dump -Fc)."""
+    from studysmart import backup as backups
+    from studysmart.core.config import get_settings
+
+    try:
+        backups.backup(database_url=get_settings().database_url, path=path)
+    except backups.BackupError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"backed up to {path}")
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="A backup made by `studysmart backup`.")],
+) -> None:
+    """Restore the database from PATH (migrated to this release); every token and web session issued before is
+    refused afterwards."""
+    from studysmart import backup as backups
+    from studysmart.core.config import get_settings
+
+    try:
+        backups.restore(database_url=get_settings().database_url, path=path)
+    except backups.BackupError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"restored from {path}; every earlier token and web session is now refused")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", envvar="PORT")] = 8000,
@@ -47,8 +79,10 @@ def serve(
 
     settings = get_settings()
     typer.echo(f"StudySmart on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    # Forwarded headers are the app's business (STUDYSMART_FORWARDED_ALLOW_IPS): uvicorn's own would trust
+    # 127.0.0.1, letting any local caller claim another address.
     uvicorn.run("studysmart.asgi:app", host=host, port=port, workers=workers,
-                log_level=settings.log_level.lower(), proxy_headers=True)
+                log_level=settings.log_level.lower(), proxy_headers=False)
 
 
 @app.command()

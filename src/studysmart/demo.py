@@ -21,7 +21,7 @@ from studysmart.users.models import User
 
 DEMO_DOMAIN = "demo.studysmart.local"
 DEMO_EMAIL = f"demo@{DEMO_DOMAIN}"
-DEMO_PASSWORD = "demo-password"  # noqa: S105 - a published demo login, not a secret
+DEMO_PASSWORD = "studysmart-demo-login"  # noqa: S105 - a published demo login, not a secret
 TOPICS = ["Algebra", "Geometry", "Probability", "Calculus", "Statistics", "Linear algebra"]
 DIFFICULTY_SHIFT = {Difficulty.EASY: -0.8, Difficulty.MEDIUM: 0.0, Difficulty.HARD: 0.9}
 TITLES = {Difficulty.EASY: "Warm-up exercises", Difficulty.MEDIUM: "Practice set",

@@ -94,8 +94,15 @@ def test_person_and_item_passes_match_the_numpy_reference() -> None:
     assert np.all((z[observed] > 0) == (y[observed] == 1))  # the latent variable agrees with the answer
     item_ref = item_pass_numpy(person, item, z, log_t, theta, zeta, 30)
     item_stats = np.zeros((7, 30))
-    item_pass(person, item, answer, timed, z, log_t, theta, zeta, item_stats)
+    item_pass(person, item, answer, timed, z, log_t, theta, zeta, np.ones(y.size), item_stats)
     np.testing.assert_allclose(item_stats, item_ref, rtol=1e-12, atol=1e-9)
+    weight = rng.uniform(0.0, 1.0, y.size)  # the tempered likelihood: each cell's terms times its weight
+    weighted_ref = item_pass_numpy(person, item, z, log_t, theta, zeta, 30, weight)
+    weighted = np.zeros((7, 30))
+    item_pass(person, item, answer, timed, z, log_t, theta, zeta, weight, weighted)
+    np.testing.assert_allclose(weighted, weighted_ref, rtol=1e-12, atol=1e-9)
+    has_t = ~np.isnan(log_t)
+    np.testing.assert_allclose(weighted_ref[4], np.bincount(item[has_t], weight[has_t] * zeta[person[has_t]], 30))
 
 
 @pytest.mark.parametrize(("eta", "positive"),
@@ -123,6 +130,23 @@ def test_numba_chain_equals_numpy_chain(small: SyntheticData) -> None:
     for name in ("theta", "zeta", "a", "b", "phi", "lam", "sigma2", "sigma_p", "sigma_i"):
         np.testing.assert_allclose(fast.mean[name], ref.mean[name], rtol=1e-7, atol=1e-9)
         np.testing.assert_allclose(threads.mean[name], fast.mean[name], rtol=1e-7, atol=1e-9)
+
+
+def test_weighted_chains_agree_and_weights_of_one_change_nothing(small: SyntheticData) -> None:
+    r = small.responses
+    weight = np.random.default_rng(2).uniform(0.0, 1.0, len(r))
+    person_weight = np.random.default_rng(3).uniform(0.5, 1.0, r.n_persons)
+    args = (r.person, r.item, r.correct, r.log_time)
+    sizes = {"n_persons": r.n_persons, "n_items": r.n_items}
+    weighted = prepare_cells(*args, **sizes, weight=weight, person_weight=person_weight)
+    fast = run_gibbs(weighted, iterations=15, burn_in=0.2, seed=5, backend="numba")
+    ref = run_gibbs(weighted, iterations=15, burn_in=0.2, seed=5, backend="numpy")
+    plain = run_gibbs(prepare_cells(*args, **sizes), iterations=15, burn_in=0.2, seed=5)
+    ones = run_gibbs(prepare_cells(*args, **sizes, weight=np.ones(len(r))), iterations=15, burn_in=0.2, seed=5)
+    for name in ("theta", "zeta", "a", "b", "phi", "lam", "sigma2", "sigma_p", "sigma_i"):
+        np.testing.assert_allclose(fast.mean[name], ref.mean[name], rtol=1e-7, atol=1e-9)
+        np.testing.assert_array_equal(ones.mean[name], plain.mean[name])
+    assert not np.allclose(fast.mean["lam"], plain.mean["lam"])  # the weights do something
 
 
 # -- estimation -------------------------------------------------------------------------------------------

@@ -183,3 +183,24 @@ def test_the_ics_download_parses(client: TestClient, headers: dict[str, str], ex
     assert len(events) == len(blocks) > 0
     assert sorted(e.decoded("dtstart").date().isoformat() for e in events) == [d["date"] for d in blocks]
     assert all("Maths finals" in str(e.get("summary")) for e in events)
+
+
+NULL_PATCHES = [({field: None}, field) for field in ("name", "date", "topics", "minutes_per_weekday", "days_off",
+                                                     "timezone")]
+NULL_PATCHES.append(({"date": None, "topics": [{"topic": "Algebra"}]}, "date"))  # the fuzzer's case
+
+
+@pytest.mark.parametrize(("body", "field"), NULL_PATCHES, ids=[" ".join(body) for body, _ in NULL_PATCHES])
+def test_patch_with_an_explicit_null_is_a_422_naming_the_field(client: TestClient, body: dict[str, Any],
+                                                               field: str) -> None:
+    """The fuzzer's find: PATCH {"date": null, "topics": [...]} flushed NULL into a NOT NULL column
+    (IntegrityError, a 500); {"days_off": null} was taken as no days off."""
+    headers = register(client)
+    exam = client.post(EXAMS, json=exam_body(target_score=0.5), headers=headers)
+    assert exam.status_code == 201, exam.text
+    response = client.patch(f"{EXAMS}/{exam.json()['id']}", json=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert client.get(f"{EXAMS}/{exam.json()['id']}", headers=headers).status_code == 200
+    cleared = client.patch(f"{EXAMS}/{exam.json()['id']}", json={"target_score": None}, headers=headers)
+    assert cleared.status_code == 200 and cleared.json()["target_score"] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -10,6 +11,7 @@ import redis
 from studysmart.core.config import Settings, get_settings
 from studysmart.training.jobs import Jobs, get_jobs
 from tests.conftest import service_url
+from tests.training.processes import Drill
 
 FAST_MODELS = "shrinkage,item-means,avg"
 
@@ -34,3 +36,13 @@ def jobs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, fast_m
     queue.huey.flush()
     yield queue
     queue.huey.flush()
+
+
+@pytest.fixture
+def drill(tmp_path: Path) -> Iterator[Drill]:
+    """Real `studysmart` processes on a throwaway database (see tests.training.processes)."""
+    run = Drill(tmp_path)
+    try:
+        yield run
+    finally:
+        run.cleanup()

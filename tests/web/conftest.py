@@ -12,8 +12,11 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from nicegui import app, storage
+from nicegui.persistence import PersistentDict
 from nicegui.testing import User, user_simulation
 from nicegui.testing.general_fixtures import pytest_configure  # noqa: F401 - temporary dir for app.storage
 from pwdlib import PasswordHash
@@ -42,12 +45,35 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
                                                                         parallelism=1),)))
 
 
+def _act_in_the_pages_request(simulated: User) -> None:
+    """Run simulated clicks and key presses with the request of the page they happen on, as the server does for
+    a real event (``Element._handle_event``). NiceGUI's simulation runs them with whatever request the test task
+    saw last, and a navigation opens the new page in a background task, so ``app.storage.user`` would be the
+    storage of an earlier page's browser id; that matters since the browser id changes at login and logout."""
+    find = simulated.find
+
+    def find_on_the_current_page(*args: Any, **kwargs: Any) -> Any:
+        if simulated.client is not None:
+            storage.request_contextvar.set(simulated.client.request)
+        return find(*args, **kwargs)
+
+    simulated.find = find_on_the_current_page  # type: ignore[method-assign]
+
+
+def stored(user: User) -> PersistentDict:
+    """``app.storage.user`` of the simulated browser's current page (its browser id)."""
+    assert user.client is not None
+    storage.request_contextvar.set(user.client.request)
+    return app.storage.user
+
+
 @pytest.fixture
 async def user(migrated: str, caplog: pytest.LogCaptureFixture) -> AsyncIterator[User]:
     """A simulated browser on the full app; fails the test on any ERROR log, like NiceGUI's own fixture."""
     async with user_simulation(main_file=MAIN_FILE) as simulated:
         loaded = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "studysmart"}
         simulated.javascript_rules[re.compile(r".*Intl\.DateTimeFormat.*")] = lambda _: BROWSER_ZONE
+        _act_in_the_pages_request(simulated)
         yield simulated
     # NiceGUI drops the modules of page functions (and their parents, ``studysmart`` itself) so that
     # module-level @ui.page decorators run again; ours register inside mount(), so keep the modules intact.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from nicegui import app
 from nicegui.testing import User
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +16,7 @@ from studysmart.users.models import LoginAttempt
 from studysmart.users.models import User as Account
 from studysmart.web import context
 from tests.factories import PASSWORD
-from tests.web.conftest import BROWSER_ZONE, log_in, see
+from tests.web.conftest import BROWSER_ZONE, log_in, see, stored
 
 
 async def test_sign_up_lands_on_the_dashboard(user: User, migrated: str,
@@ -29,14 +28,18 @@ async def test_sign_up_lands_on_the_dashboard(user: User, migrated: str,
     user.find(marker="signup-email").type("Ada@Example.com")
     user.find(marker="signup-password").type("short")
     user.find(marker="signup-submit").click()
-    await user.should_see("Use at least 8 characters.")
+    await user.should_see("Use at least 12 characters.")
+    user.find(marker="signup-password").clear().type("password1234").trigger("keydown.enter")
+    await see(user, "Too easy to guess: this is a very common password.")
+    user.find(marker="signup-password").clear().type("ada@example.com").trigger("keydown.enter")
+    await see(user, "Too easy to guess: it contains your email or name.")
     user.find(marker="signup-password").clear().type("long enough password").trigger("keydown.enter")
     await see(user, "Hello, Ada")
     await user.should_see("Nothing planned for today")
     with sessions() as session:
         account = session.scalars(select(Account).where(Account.email == "ada@example.com")).one()
-    assert app.storage.user["user_id"] == account.id
-    assert app.storage.user["tz"] == BROWSER_ZONE
+    assert stored(user)["account_key"] == account.account_key
+    assert stored(user)["tz"] == BROWSER_ZONE
 
 
 async def test_sign_up_with_a_taken_email_says_so(user: User, student: Account) -> None:
@@ -56,7 +59,8 @@ async def test_wrong_password_is_an_inline_error_and_the_rate_limit_applies(
     user.find(marker="login-email").type(student.email)
     for attempt in range(1, 3):
         user.find(marker="login-password").clear().type("wrong password").trigger("keydown.enter")
-        await _attempts_recorded(sessions, 2 * attempt)  # one per account and one per client address
+        # the attempt of the client address, the failure of the address and the failure of the account
+        await _attempts_recorded(sessions, 3 * attempt)
         await see(user, "Wrong email or password.")
     user.find(marker="login-password").clear().type(PASSWORD).trigger("keydown.enter")
     await see(user, "Too many attempts. Try again in")
@@ -104,11 +108,11 @@ async def test_revoked_or_old_sessions_end(user: User, student: Account,
         users.revoke_tokens(session=session, user=session.get(Account, student.id))
     await user.open("/dashboard/tasks")
     await user.should_see(marker="login-email")
-    assert "user_id" not in app.storage.user
+    assert "account_key" not in stored(user)
 
     await log_in(user, student.email)
     too_old = context.settings().session_ttl_hours + 1
-    login_at = app.storage.user["login_at"]
-    app.storage.user["login_at"] = (datetime.fromisoformat(login_at) - timedelta(hours=too_old)).isoformat()
+    login_at = stored(user)["login_at"]
+    stored(user)["login_at"] = (datetime.fromisoformat(login_at) - timedelta(hours=too_old)).isoformat()
     await user.open("/dashboard")
     await user.should_see(marker="login-email")

@@ -9,7 +9,7 @@ import json
 import zipfile
 from datetime import datetime
 
-from nicegui import app, ui
+from nicegui import ui
 from nicegui.testing import User
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +20,7 @@ from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Task
 from studysmart.users.models import User as Account
 from tests.factories import PASSWORD, make_task, make_user
-from tests.web.conftest import log_in, see
+from tests.web.conftest import log_in, see, stored
 
 PATH = "/dashboard/settings"
 
@@ -104,7 +104,8 @@ async def test_export_all_my_data_as_json_and_csv(user: User, student: Account, 
     document = json.loads(response.content)
     tables = document["tables"]
     assert [row["email"] for row in tables["users"]] == [student.email]
-    assert "password_hash" not in tables["users"][0] and "token_version" not in tables["users"][0]
+    assert not {"password_hash", "token_version", "account_key"} & set(tables["users"][0])
+    assert "login_tickets" not in tables
     assert [row["title"] for row in tables["tasks"]] == ["Mine"]
     assert tables["tasks"][0]["seconds_taken"] == 42 and tables["tasks"][0]["correct"] is True
     assert len(tables["prediction_logs"]) == n_logs > 0
@@ -125,11 +126,11 @@ async def test_log_out_everywhere(user: User, student: Account, sessions: sessio
     await see(user, marker="login-email")
     saved = _account(sessions, student.id)
     assert saved is not None and saved.token_version == student.token_version + 1
-    assert "user_id" not in app.storage.user
+    assert "account_key" not in stored(user)
 
 
-async def test_delete_my_account_needs_the_typed_confirmation(user: User, student: Account, now: datetime,
-                                                              sessions: sessionmaker[Session]) -> None:
+async def test_delete_my_account_needs_the_typed_confirmation_and_the_password(
+        user: User, student: Account, now: datetime, sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
         make_task(session, session.get(Account, student.id), now=now)
     await log_in(user, student.email, path=f"/?next={PATH}")
@@ -144,12 +145,32 @@ async def test_delete_my_account_needs_the_typed_confirmation(user: User, studen
     await user.should_see(marker="delete-account-button")
     assert button.enabled
     user.find(marker="delete-account-button").click()
+    await user.should_see("Enter your password.")
+    user.find(marker="delete-password").type("not my password")
+    user.find(marker="delete-account-button").click()
+    await see(user, "The password is wrong.")
+    assert _account(sessions, student.id) is not None
+
+    user.find(marker="delete-password").clear().type(PASSWORD)
+    user.find(marker="delete-account-button").click()
     await see(user, marker="login-email")
     assert _account(sessions, student.id) is None
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Task)) == 0
     await user.open("/dashboard")
     await user.should_see(marker="login-email")
+
+
+async def test_a_weak_new_password_is_refused_with_the_reason(user: User, student: Account,
+                                                             sessions: sessionmaker[Session]) -> None:
+    await log_in(user, student.email, path=f"/?next={PATH}")
+    user.find(marker="current-password").type(PASSWORD)
+    for field in ("new-password", "repeat-password"):
+        user.find(marker=field).type("password1234")
+    user.find(marker="change-password").click()
+    await see(user, "Too easy to guess: this is a very common password.")
+    saved = _account(sessions, student.id)
+    assert saved is not None and saved.token_version == student.token_version  # nothing changed
 
 
 async def test_a_tab_left_open_cannot_act_after_this_browser_logged_out(user: User, student: Account) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "changethis", "secret", "placeholder", "dev", "test"}
 MIN_SECRET_LENGTH = 32
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     torch_threads: Annotated[int, Field(ge=1)] = 1
     worker_nice: Annotated[int, Field(ge=0, le=19)] = 10
     worker_processes: Annotated[int, Field(ge=0)] = 1
+    api_docs: bool | None = None  # /docs, /redoc, /openapi.json; default: on, except in production
+    metrics: bool | None = None  # /metrics; default: on, except in production
+    #: Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or networks,
+    #: ``*`` for any); empty: none, the connecting address is the client's.
+    forwarded_allow_ips: str = ""
 
     @model_validator(mode="after")
     def _defaults_and_production_rules(self) -> Settings:
@@ -71,6 +77,24 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     @property
+    def api_docs_enabled(self) -> bool:
+        """Whether the API docs and schema are served (off in production unless STUDYSMART_API_DOCS is set)."""
+        return self.api_docs if self.api_docs is not None else self.env is not Environment.PRODUCTION
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """Whether /metrics is served (off in production unless STUDYSMART_METRICS is set)."""
+        return self.metrics if self.metrics is not None else self.env is not Environment.PRODUCTION
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file (None on PostgreSQL or an in-memory database)."""
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.database_url).database
+        return Path(database) if database and database != ":memory:" else None
+
+    @property
     def enabled_models(self) -> list[str]:
         return [name.strip() for name in self.training_models.split(",") if name.strip()]
 
@@ -79,7 +103,7 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = self.var_dir / "secret_key"
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
             # Written to a private temp file and linked into place: concurrent processes never see a partial
             # key, and the first link wins (the others read the winner's key below).

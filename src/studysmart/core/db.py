@@ -1,7 +1,8 @@
 """Database engine, sessions and the declarative base (SQLAlchemy 2, typed ORM).
 
-SQLite runs in WAL mode with foreign keys on, a busy timeout, and ``BEGIN IMMEDIATE`` write transactions so that
-concurrent writers queue instead of failing; PostgreSQL goes through psycopg 3.
+SQLite runs in WAL mode with synchronous=FULL (an acknowledged commit survives power loss), foreign keys on, a busy
+timeout, and ``BEGIN IMMEDIATE`` write transactions so that concurrent writers queue instead of failing; PostgreSQL
+goes through psycopg 3.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from studysmart.core.files import private_file
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -67,7 +70,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(parsed.database))  # holds password hashes: 0600 (its -wal/-shm follow)
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
@@ -122,7 +125,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # WAL + FULL: a commit is fsync'd before it returns (README)
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -137,17 +140,34 @@ def _configure_sqlite(engine: Engine) -> None:
             _release(connection)
             raise
 
-    def _release(connection: Any) -> None:
-        if connection.info.pop("holds_write_lock", False):
+    def _release(connection: Any) -> None:  # a Connection or the pool's connection: they share ``info``
+        try:
+            info = connection.info
+        except (AttributeError, NotImplementedError):  # an ad-hoc pool wrapper (a reset): it holds nothing
+            return
+        if info.pop("holds_write_lock", False):
             write_lock.release()
 
-    @event.listens_for(engine, "commit")
-    def _after_commit(connection: Any) -> None:
-        _release(connection)
+    # The lock is released once SQLite's COMMIT or ROLLBACK has returned (the "commit" and "rollback" events
+    # fire before it): a fork between the two would copy SQLite's record of a lock still held, and with
+    # synchronous=FULL the commit (an fsync) lasts long enough for that to happen.
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
 
-    @event.listens_for(engine, "rollback")
-    def _after_rollback(connection: Any) -> None:
-        _release(connection)
+    def _commit_then_release(connection: Any) -> None:
+        try:
+            commit(connection)
+        finally:
+            _release(connection)
+
+    def _rollback_then_release(connection: Any) -> None:
+        try:
+            rollback(connection)
+        finally:
+            _release(connection)
+
+    dialect.do_commit = _commit_then_release  # type: ignore[method-assign,assignment]
+    dialect.do_rollback = _rollback_then_release  # type: ignore[method-assign,assignment]
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,10 +16,22 @@ ALGORITHM = "HS256"
 # A real hash of a random string, verified against when the account does not exist so that response time does
 # not reveal which emails are registered.
 _DUMMY_HASH = _hasher.hash("studysmart-no-such-user")
+#: Account keys and auth epochs are URL-safe random strings (``secrets.token_urlsafe``).
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MAX_VERSION = 2**31 - 1  # ``users.token_version`` is a 32-bit column
 
 
 class InvalidToken(ValueError):
-    """The token is malformed, tampered with, or expired."""
+    """The token is malformed, tampered with, expired, or its claims are not what this app issues."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid token says: the account (its never-reused key), its token version and the auth epoch."""
+
+    account_key: str
+    version: int
+    epoch: str
 
 
 def hash_password(password: str) -> str:
@@ -36,16 +50,29 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
 
 
-def create_token(*, subject: str, version: int, secret: str, ttl: timedelta, now: datetime) -> str:
-    """A signed token for user ``subject``; ``version`` lets log-out and password changes revoke old tokens."""
-    payload: dict[str, Any] = {"sub": subject, "ver": version, "iat": now, "exp": now + ttl}
+def create_token(*, account_key: str, version: int, epoch: str, secret: str, ttl: timedelta, now: datetime) -> str:
+    """A signed token for the account ``account_key``; ``version`` lets log-out and password changes revoke old
+    tokens, ``epoch`` lets a database restore revoke every token issued before it."""
+    payload: dict[str, Any] = {"sub": account_key, "ver": version, "ep": epoch, "iat": now, "exp": now + ttl}
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
-def read_token(token: str, *, secret: str) -> tuple[str, int]:
-    """The (subject, version) of a valid token; raises InvalidToken otherwise."""
+def is_key(value: object) -> bool:
+    """Whether ``value`` has the form of an account key or an auth epoch."""
+    return isinstance(value, str) and _KEY.fullmatch(value) is not None
+
+
+def read_token(token: str, *, secret: str) -> TokenClaims:
+    """The claims of a valid token; raises InvalidToken otherwise (also for a validly signed token whose claims
+    have the wrong type or range, so that no odd claim reaches the database)."""
     try:
-        payload = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "ver"]})
-    except jwt.PyJWTError as exc:
+        payload = jwt.decode(token, secret, algorithms=[ALGORITHM],
+                             options={"require": ["sub", "exp", "iat", "ver", "ep"]})
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
         raise InvalidToken(str(exc)) from exc
-    return str(payload["sub"]), int(payload["ver"])
+    subject, version, epoch = payload["sub"], payload["ver"], payload["ep"]
+    if not is_key(subject) or not is_key(epoch):
+        raise InvalidToken("malformed subject or epoch")
+    if type(version) is not int or not 0 <= version <= _MAX_VERSION:  # bool is an int subclass: excluded
+        raise InvalidToken("malformed version")
+    return TokenClaims(account_key=subject, version=version, epoch=epoch)

@@ -103,14 +103,17 @@ def sources(person_known: np.ndarray, item_known: np.ndarray) -> np.ndarray:
 
 def population(data: Responses, prior_p: float, prior_seconds: float, prior_sd: float,
                strength: float) -> tuple[float, float, float]:
-    """Population P(correct), mean and variance of log-time: data plus ``strength`` prior pseudo-responses."""
-    c = data.correct[~np.isnan(data.correct)]
-    t = data.log_time[~np.isnan(data.log_time)]
-    p = (c.sum() + strength * prior_p) / (c.size + strength)
+    """Population P(correct), mean and variance of log-time: data (with its row weights) plus ``strength``
+    prior pseudo-responses."""
+    w = data.row_weight()
+    has_c, has_t = ~np.isnan(data.correct), ~np.isnan(data.log_time)
+    c, wc = data.correct[has_c], w[has_c]
+    t, wt = data.log_time[has_t], w[has_t]
+    p = (np.sum(wc * c) + strength * prior_p) / (wc.sum() + strength)
     mu0 = math.log(prior_seconds)
-    mu = (t.sum() + strength * mu0) / (t.size + strength)
-    ss = float(np.sum((t - mu) ** 2)) + strength * (prior_sd**2 + (mu0 - mu) ** 2)
-    return float(p), float(mu), ss / (t.size + strength)
+    mu = (np.sum(wt * t) + strength * mu0) / (wt.sum() + strength)
+    ss = float(np.sum(wt * (t - mu) ** 2)) + strength * (prior_sd**2 + (mu0 - mu) ** 2)
+    return float(p), float(mu), ss / (float(wt.sum()) + strength)
 
 
 def rows_of(history: Responses, person: str) -> Responses:
@@ -173,24 +176,27 @@ class FittedState:
 
 def unit_means(units: np.ndarray, n_units: int, data: Responses, p0: float, mu0: float, var0: float,
                strength: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per unit (e.g. item): P(correct), mean and variance of log-time, each pulled toward the population
-    by ``strength`` pseudo-responses; and whether the unit has any observed outcome or time.
+    """Per unit (e.g. item): P(correct), mean and variance of log-time (rows weighted by ``data.weight``), each
+    pulled toward the population by ``strength`` pseudo-responses; and whether the unit has any observed
+    outcome or time.
 
     Returns:
         (values of shape (n_units, 3) with columns p, mu, var; seen mask).
     """
     c = ~np.isnan(data.correct)
     t = ~np.isnan(data.log_time)
-    n_c = np.bincount(units[c], minlength=n_units)
-    k = np.bincount(units[c], weights=data.correct[c], minlength=n_units)
-    n_t = np.bincount(units[t], minlength=n_units)
-    s1 = np.bincount(units[t], weights=data.log_time[t], minlength=n_units)
-    s2 = np.bincount(units[t], weights=data.log_time[t] ** 2, minlength=n_units)
+    w = data.row_weight()
+    n_c = np.bincount(units[c], weights=w[c], minlength=n_units)
+    k = np.bincount(units[c], weights=w[c] * data.correct[c], minlength=n_units)
+    n_t = np.bincount(units[t], weights=w[t], minlength=n_units)
+    s1 = np.bincount(units[t], weights=w[t] * data.log_time[t], minlength=n_units)
+    s2 = np.bincount(units[t], weights=w[t] * data.log_time[t] ** 2, minlength=n_units)
     p = (k + strength * p0) / (n_c + strength)
     mu = (s1 + strength * mu0) / (n_t + strength)
     ss = np.maximum(s2 - 2 * mu * s1 + n_t * mu**2, 0.0) + strength * (var0 + (mu0 - mu) ** 2)
     var = ss / (n_t + strength)
-    return np.column_stack([p, mu, var]), (n_c + n_t) > 0
+    seen = (np.bincount(units[c], minlength=n_units) + np.bincount(units[t], minlength=n_units)) > 0
+    return np.column_stack([p, mu, var]), seen
 
 
 def group_medians(units: np.ndarray, values: np.ndarray, n_units: int) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
@@ -44,6 +45,14 @@ SOURCE_POPULATION_PRIOR = "population-prior"
 Progress = Callable[[int, int, str], None]
 
 Z80 = 1.2815515655446004  # the 90th percentile of the standard normal: an 80% central interval is mean ± Z80·sd
+
+#: What a served prediction may say (``Prediction.bounded``): a completion takes 1 s to a day (the API accepts
+#: nothing else), P(correct) stays off 0 and 1, and the sd of log-time lies in [0.01, 2.5] (an 80% interval at
+#: most 25 times the median either way). Values a model could not compute (NaN) become the population priors'.
+SERVED_SECONDS = (1.0, 86_400.0)
+SERVED_P_CORRECT = (1e-4, 1.0 - 1e-4)
+SERVED_SD_LOG_TIME = (0.01, 2.5)
+_FALLBACK = (0.7, math.log(60.0), 1.0)  # the population priors of ml._shared (P, mean and sd of log-time)
 
 
 class UnknownModel(KeyError):
@@ -84,6 +93,22 @@ class Prediction:
             np.exp(self.mean_log_time - z * self.sd_log_time),
             np.exp(self.mean_log_time + z * self.sd_log_time),
         )
+
+    def bounded(self) -> Prediction:
+        """The prediction as it may be served: every number finite and within SERVED_SECONDS (the median),
+        SERVED_P_CORRECT and SERVED_SD_LOG_TIME, so nothing computed from it (intervals, lognormal means, sums
+        over a plan) can overflow. Evaluation scores the raw prediction; serving shows this one."""
+        low, high = (math.log(s) for s in SERVED_SECONDS)
+        p = np.clip(np.nan_to_num(self.p_correct, nan=_FALLBACK[0]), *SERVED_P_CORRECT)
+        mean = np.clip(np.nan_to_num(self.mean_log_time, nan=_FALLBACK[1], posinf=high, neginf=low), low, high)
+        sd = np.nan_to_num(self.sd_log_time, nan=_FALLBACK[2], posinf=SERVED_SD_LOG_TIME[1])
+        return Prediction(p_correct=p, mean_log_time=mean, sd_log_time=np.clip(sd, *SERVED_SD_LOG_TIME),
+                          source=self.source)
+
+    def served_interval(self, z: float = Z80) -> tuple[np.ndarray, np.ndarray]:
+        """The interval of ``bounded()``, its ends kept within SERVED_SECONDS (no completion lies outside)."""
+        low, high = self.bounded().seconds_interval(z)
+        return np.clip(low, *SERVED_SECONDS), np.clip(high, *SERVED_SECONDS)
 
 
 @runtime_checkable

@@ -6,6 +6,8 @@ serialises without pickle, and reports per row where its numbers come from (``Pr
 ``model`` (the person's own responses were used, on a known item or group), ``item-prior`` (the item or its
 topic|difficulty group is known, nothing personal is used) or ``population-prior`` (neither is known).
 The hierarchical shrinkage model lives in ``studysmart.ml.shrinkage`` and is re-exported here.
+Row weights (``Responses.weight``, see ``studysmart.ml.robust``) weigh the population, item and group
+estimates (and the item steps of ``irt2pl``); person-level estimates use all of a person's rows.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from studysmart.ml._shared import (
 )
 from studysmart.ml.base import SOURCE_POPULATION_PRIOR, Prediction, Progress
 from studysmart.ml.data import Queries, Responses
+from studysmart.ml.robust import weighted_medians
 from studysmart.ml.shrinkage import Shrinkage
 
 __all__ = [
@@ -185,10 +188,14 @@ class PersonMedian(_ItemSide):
         correct = data.correct == 1
         wrong = data.correct == 0
         lt = data.log_time
-        m_all, m1, m0 = (float(np.nanmedian(x)) if np.any(~np.isnan(x)) else mu0
-                         for x in (lt, np.where(correct, lt, np.nan), np.where(wrong, lt, np.nan)))
+        w = data.row_weight()
+        one = np.zeros(len(data), dtype=np.int64)
+        m_all, m1, m0 = (mu0 if np.isnan(m) else float(m) for m in (
+            weighted_medians(one, x, w, 1)[0]
+            for x in (lt, np.where(correct, lt, np.nan), np.where(wrong, lt, np.nan))))
         resid = lt - np.where(correct, m1, np.where(wrong, m0, m_all))
-        pop_var = float(np.nanmean(resid**2)) if np.any(~np.isnan(resid)) else self.population_[2]
+        timed = ~np.isnan(resid) & (w > 0)
+        pop_var = float(np.average(resid[timed] ** 2, weights=w[timed])) if timed.any() else self.population_[2]
         self.medians_ = [m_all, m1, m0, pop_var, pop_var]
         labels, values = self._person_stats(data)
         within = values[:, 4] > 1
@@ -303,6 +310,7 @@ class IRT2PL(_ItemSide):
         self._fit_side(data)
         rows = ~np.isnan(data.correct)
         persons, items, y = data.person[rows], data.item[rows], data.correct[rows]
+        iw = data.row_weight()[rows]  # row weights of the item steps (persons use all their rows)
         b_prior = -float(logit(self.population_[0]))
         theta = np.zeros(data.n_persons)
         a = np.ones(data.n_items)
@@ -315,11 +323,11 @@ class IRT2PL(_ItemSide):
             w, r, th = prob * (1 - prob), y - prob, theta[persons]
             n = data.n_items
             var_a, var_b = self.prior_sd_a**2, self.prior_sd_b**2
-            g_a = np.bincount(items, weights=th * r, minlength=n) - (a - 1) / var_a
-            g_b = -np.bincount(items, weights=r, minlength=n) - (b - b_prior) / var_b
-            h_aa = np.bincount(items, weights=th * th * w, minlength=n) + 1 / var_a
-            h_bb = np.bincount(items, weights=w, minlength=n) + 1 / var_b
-            h_ab = -np.bincount(items, weights=th * w, minlength=n)
+            g_a = np.bincount(items, weights=iw * th * r, minlength=n) - (a - 1) / var_a
+            g_b = -np.bincount(items, weights=iw * r, minlength=n) - (b - b_prior) / var_b
+            h_aa = np.bincount(items, weights=iw * th * th * w, minlength=n) + 1 / var_a
+            h_bb = np.bincount(items, weights=iw * w, minlength=n) + 1 / var_b
+            h_ab = -np.bincount(items, weights=iw * th * w, minlength=n)
             det = h_aa * h_bb - h_ab**2
             a = np.clip(a + np.clip((h_bb * g_a - h_ab * g_b) / det, -1, 1), 0.05, 5.0)
             b = b + np.clip((h_aa * g_b - h_ab * g_a) / det, -1, 1)

@@ -81,6 +81,8 @@ class Responses:
     models).
     Label arrays: persons (n_persons), items (n_items). Item features (length n_items, optional):
     item_topic, item_difficulty. Person covariates: name -> array of length n_persons.
+    weight: optional per-row weight (>= 0) of each row in item-level estimation (None = every row 1; see
+    ``studysmart.ml.robust``). Person-level estimates use every row of a person regardless.
     """
 
     person: np.ndarray
@@ -93,6 +95,7 @@ class Responses:
     item_topic: np.ndarray | None = None
     item_difficulty: np.ndarray | None = None
     person_covariates: dict[str, np.ndarray] = field(default_factory=dict)
+    weight: np.ndarray | None = None
 
     # -- construction -------------------------------------------------------------------------------------
     @classmethod
@@ -168,7 +171,25 @@ class Responses:
             correct=self.correct[rows],
             log_time=self.log_time[rows],
             order=None if self.order is None else self.order[rows],
+            weight=None if self.weight is None else self.weight[rows],
         )
+
+    def weighted(self, weight: np.ndarray | None) -> Responses:
+        """The same responses with per-row ``weight`` (None removes the weights).
+
+        Raises:
+            ValueError: the weights are not one finite number >= 0 per row.
+        """
+        if weight is None:
+            return replace(self, weight=None)
+        w = np.asarray(weight, dtype=np.float64)
+        if w.shape != (len(self),) or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError(f"weight must be {len(self)} finite numbers >= 0, got shape {w.shape}")
+        return replace(self, weight=w)
+
+    def row_weight(self) -> np.ndarray:
+        """The weight of every row (ones when the responses carry no weights)."""
+        return np.ones(len(self)) if self.weight is None else self.weight
 
     def row_topic(self) -> np.ndarray | None:
         """Topic label per row (None when the data has no topics)."""

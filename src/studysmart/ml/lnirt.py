@@ -30,6 +30,7 @@ from studysmart.ml.base import (
 )
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.lnirt_predictive import ItemGroups, PersonEstimate, person_posterior, predictive
+from studysmart.ml.robust import person_weights
 
 if TYPE_CHECKING:  # the sampler (and numba) is imported by fit() only: serving predictions never needs it
     from studysmart.ml.lnirt_gibbs import Cells, GibbsState
@@ -100,7 +101,9 @@ class _LNIRTBase:
         """Run the Gibbs sampler on all observed cells of ``data`` and keep posterior means and sds.
 
         Persons and items of the vocabulary without any observed cell are left out: predictions for them come
-        from the priors (and say so in their source).
+        from the priors (and say so in their source). Row weights (``data.weight``) temper each cell's
+        likelihood in the item conditionals, and each person's weight in the population of students is the
+        share of their rows' weight kept (``robust.person_weights``; see ``lnirt_gibbs.Cells``).
 
         Args:
             data: responses (NaN correct or log-time = missing; both missing = row ignored).
@@ -116,8 +119,11 @@ class _LNIRTBase:
             raise ValueError(f"{self.name} needs at least one observed response or time to fit")
         persons, person_code = np.unique(data.person[rows], return_inverse=True)
         items, item_code = np.unique(data.item[rows], return_inverse=True)
+        weighted = data.weight is not None
         cells = prepare_cells(person_code, item_code, data.correct[rows], data.log_time[rows],
-                              n_persons=persons.size, n_items=items.size)
+                              n_persons=persons.size, n_items=items.size,
+                              weight=data.weight[rows] if data.weight is not None else None,
+                              person_weight=person_weights(data)[persons] if weighted else None)
         person_labels, item_labels = data.persons[persons], data.items[items]
         init = None
         if self.warm_start and hasattr(self, "theta_"):

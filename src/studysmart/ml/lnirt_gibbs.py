@@ -24,6 +24,11 @@ times per item); with a handful of times per item, as in sparse app data, it has
 and makes intervals far too wide. With ``sigma2_df`` = nu the residual variances instead share a scaled
 inverse-chi2 prior with nu pseudo-observations at a common scale tau, itself drawn each iteration:
 sigma2_k | . = (SS_k + nu tau) / chi2(n_k + nu), tau | . ~ Gamma(1 + K nu / 2, rate 1 + nu/2 sum 1/sigma2_k).
+
+Two safeguards for data that do not identify every parameter (app data: items everyone gets right, times that
+never vary): every item draw is clamped into a box of plausible values (``lnirt_draws.ItemBox``), and cells may
+carry weights (``Cells.weight``, from ``studysmart.ml.robust``) that temper their likelihood in the item
+conditionals only, so implausible answers and a single heavy student cannot move item parameters.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from studysmart.ml.base import Progress
-from studysmart.ml.lnirt_draws import conditional_normal, inv_wishart, normal_mean, positive_unit_product
+from studysmart.ml.lnirt_draws import ItemBox, conditional_normal, inv_wishart, normal_mean, positive_unit_product
 from studysmart.ml.lnirt_kernels import cell_flags, item_pass, item_pass_numpy, person_pass, person_pass_numpy
 
 __all__ = ["Cells", "GibbsState", "Posterior", "initial_state", "prepare_cells", "run_gibbs"]
@@ -58,8 +63,14 @@ class Cells:
     Attributes:
         person, item: int32 codes; y: 1/0/NaN; log_t: log-time or NaN.
         n_persons, n_items: vocabulary sizes (persons/items without cells are drawn from their priors).
+        weight: per cell, the weight of its likelihood in the item parameters' conditionals (a tempered
+            likelihood; None = 1; ``cell_weight`` holds it as an array). The person conditionals use every
+            cell fully.
+        person_weight: per person, the weight of their (theta, zeta) in the population: the centring and the
+            draws of mu_P and Sigma_P (None = 1; ``robust.person_weights``).
         answer, timed: int8 codes of y and of an observed time for the Numba kernels (``cell_flags``).
-        n_y, n_t: per item, number of responses and of times; sum_t, sum_t2: per item sums of log T, log T^2.
+        n_y, n_t: per item, weighted number of responses and of times; sum_t, sum_t2: per item weighted sums
+            of log T, log T^2.
     """
 
     person: np.ndarray
@@ -68,6 +79,9 @@ class Cells:
     log_t: np.ndarray
     n_persons: int
     n_items: int
+    weight: np.ndarray | None = None
+    person_weight: np.ndarray | None = None
+    cell_weight: np.ndarray = field(init=False)
     answer: np.ndarray = field(init=False)
     timed: np.ndarray = field(init=False)
     n_y: np.ndarray = field(init=False)
@@ -77,23 +91,27 @@ class Cells:
 
     def __post_init__(self) -> None:
         self.answer, self.timed = cell_flags(self.y, self.log_t)
-        has_t = ~np.isnan(self.log_t)
-        it, lt = self.item[has_t], self.log_t[has_t]
-        self.n_y = np.bincount(self.item[~np.isnan(self.y)], minlength=self.n_items).astype(np.float64)
-        self.n_t = np.bincount(it, minlength=self.n_items).astype(np.float64)
-        self.sum_t = np.bincount(it, weights=lt, minlength=self.n_items)
-        self.sum_t2 = np.bincount(it, weights=lt * lt, minlength=self.n_items)
+        w = np.ones(self.person.shape[0]) if self.weight is None else self.weight
+        self.cell_weight = np.ascontiguousarray(w, dtype=np.float64)
+        has_t, has_y = ~np.isnan(self.log_t), ~np.isnan(self.y)
+        it, lt, wt = self.item[has_t], self.log_t[has_t], self.cell_weight[has_t]
+        self.n_y = np.bincount(self.item[has_y], weights=self.cell_weight[has_y], minlength=self.n_items)
+        self.n_t = np.bincount(it, weights=wt, minlength=self.n_items)
+        self.sum_t = np.bincount(it, weights=wt * lt, minlength=self.n_items)
+        self.sum_t2 = np.bincount(it, weights=wt * lt * lt, minlength=self.n_items)
 
 
 def prepare_cells(
     person: np.ndarray, item: np.ndarray, correct: np.ndarray, log_time: np.ndarray, *, n_persons: int,
-    n_items: int,
+    n_items: int, weight: np.ndarray | None = None, person_weight: np.ndarray | None = None,
 ) -> Cells:
     """Drop rows with neither a response nor a time and sort the rest by person.
 
     Args:
         person, item: int codes per row; correct: 1/0/NaN; log_time: log-seconds or NaN.
         n_persons, n_items: vocabulary sizes.
+        weight: per-row weights of the item conditionals (None = 1; see ``Cells``).
+        person_weight: per-person weights in the population (None = 1; see ``Cells``).
 
     Returns:
         Cells ready for ``run_gibbs``.
@@ -110,6 +128,8 @@ def prepare_cells(
         log_t=np.ascontiguousarray(log_time[rows]),
         n_persons=int(n_persons),
         n_items=int(n_items),
+        weight=None if weight is None else np.asarray(weight, dtype=np.float64)[rows],
+        person_weight=None if person_weight is None else np.asarray(person_weight, dtype=np.float64),
     )
 
 
@@ -147,7 +167,8 @@ def initial_state(cells: Cells, rng: np.random.Generator) -> GibbsState:
     k = cells.n_items
     has_y = ~np.isnan(cells.y)
     n_y = cells.n_y
-    p_item = (np.bincount(cells.item[has_y], weights=cells.y[has_y], minlength=k) + 0.5) / (n_y + 1.0)
+    correct = np.bincount(cells.item[has_y], weights=cells.cell_weight[has_y] * cells.y[has_y], minlength=k)
+    p_item = (correct + 0.5) / (n_y + 1.0)
     b = -ndtri(p_item)
     n_t = np.maximum(cells.n_t, 1.0)
     mean_t = np.where(cells.n_t > 0, cells.sum_t / n_t, np.nan)
@@ -192,6 +213,7 @@ class _Sampler:
         sigma2_df: float | None = None,
     ) -> None:
         self.cells = cells
+        self.box = ItemBox.for_times(cells.log_t)
         self.sigma2_df = sigma2_df
         self.state = state
         self.rng = rng
@@ -237,11 +259,12 @@ class _Sampler:
         if self.backend == "numba":
             self.item_stats_parts.fill(0.0)
             self._run([(item_pass, (c.person[ch], c.item[ch], c.answer[ch], c.timed[ch], self.z[ch],
-                                    c.log_t[ch], s.theta, s.zeta, part))
+                                    c.log_t[ch], s.theta, s.zeta, c.cell_weight[ch], part))
                        for ch, part in zip(self.chunks, self.item_stats_parts, strict=True)])
             np.sum(self.item_stats_parts, axis=0, out=self.item_stats)
         else:
-            self.item_stats = item_pass_numpy(c.person, c.item, self.z, c.log_t, s.theta, s.zeta, c.n_items)
+            self.item_stats = item_pass_numpy(c.person, c.item, self.z, c.log_t, s.theta, s.zeta, c.n_items,
+                                              c.cell_weight)
         self._draw_items()
         self._draw_hyper()
 
@@ -251,38 +274,46 @@ class _Sampler:
         mean, var = conditional_normal(s.mu_p, s.sigma_p, persons, 0)
         prec = st[1] + 1.0 / var
         s.theta = (st[0] + mean / var) / prec + rng.standard_normal(prec.shape[0]) / np.sqrt(prec)
-        s.theta -= s.theta.mean()
+        s.theta -= self._population_mean(s.theta)
         persons[:, 0] = s.theta
         mean, var = conditional_normal(s.mu_p, s.sigma_p, persons, 1)
         prec = st[3] + 1.0 / var
         s.zeta = (st[2] + mean / var) / prec + rng.standard_normal(prec.shape[0]) / np.sqrt(prec)
-        s.zeta -= s.zeta.mean()
+        s.zeta -= self._population_mean(s.zeta)
+
+    def _population_mean(self, values: np.ndarray) -> float:
+        weight = self.cells.person_weight
+        if weight is None:
+            return float(values.mean())
+        return float(np.sum(weight * values) / max(float(weight.sum()), 1e-12))
 
     def _draw_items(self) -> None:
-        c, s, rng, st = self.cells, self.state, self.rng, self.item_stats
+        c, s, rng, st, box = self.cells, self.state, self.rng, self.item_stats, self.box
         k = c.n_items
         sum_theta, sum_theta2, sum_z_theta, sum_z, sum_zeta, sum_zeta2, sum_t_zeta = st
         ab = s.items()
         mean, var = conditional_normal(s.mu_i, s.sigma_i, ab, 0)
         prec = sum_theta2 + 1.0 / var
         a = (sum_z_theta + s.b * sum_theta + mean / var) / prec + rng.standard_normal(k) / np.sqrt(prec)
-        s.a = positive_unit_product(a)
+        s.a = np.clip(positive_unit_product(a), *box.discrimination)
         ab[:, 0] = s.a
         mean, var = conditional_normal(s.mu_i, s.sigma_i, ab, 1)
         prec = c.n_y + 1.0 / var
         s.b = (s.a * sum_theta - sum_z + mean / var) / prec + rng.standard_normal(k) / np.sqrt(prec)
+        s.b = np.clip(s.b, *box.intercept)
         ab[:, 1] = s.b
         inv_s2 = 1.0 / s.sigma2
         mean, var = conditional_normal(s.mu_i, s.sigma_i, ab, 2)
         prec = sum_zeta2 * inv_s2 + 1.0 / var
         phi = ((s.lam * sum_zeta - sum_t_zeta) * inv_s2 + mean / var) / prec
         phi += rng.standard_normal(k) / np.sqrt(prec)
-        s.phi = positive_unit_product(phi)
+        s.phi = np.clip(positive_unit_product(phi), *box.discrimination)
         ab[:, 2] = s.phi
         mean, var = conditional_normal(s.mu_i, s.sigma_i, ab, 3)
         prec = c.n_t * inv_s2 + 1.0 / var
         s.lam = ((c.sum_t + s.phi * sum_zeta) * inv_s2 + mean / var) / prec
         s.lam += rng.standard_normal(k) / np.sqrt(prec)
+        s.lam = np.clip(s.lam, *box.lam)
         ss = (c.sum_t2 + s.phi**2 * sum_zeta2 + c.n_t * s.lam**2 + 2.0 * s.phi * sum_t_zeta
               - 2.0 * s.lam * c.sum_t - 2.0 * s.phi * s.lam * sum_zeta)
         ss = np.maximum(ss, 0.0)
@@ -296,14 +327,18 @@ class _Sampler:
             sigma2 = (ss + nu * s.sigma2_scale) / rng.chisquare(c.n_t + nu)
             rate = 1.0 + 0.5 * nu * float(np.sum(1.0 / sigma2))
             s.sigma2_scale = float(rng.gamma(1.0 + 0.5 * k * nu, 1.0 / rate))
-        s.sigma2 = sigma2
+        s.sigma2 = np.clip(sigma2, *box.sigma2)
 
     def _draw_hyper(self) -> None:
         s, rng = self.state, self.rng
         persons = np.column_stack([s.theta, s.zeta])
-        s.mu_p = normal_mean(rng, persons, s.sigma_p, PERSON_MEAN0, PERSON_SCALE0)
+        weight = self.cells.person_weight
+        s.mu_p = normal_mean(rng, persons, s.sigma_p, PERSON_MEAN0, PERSON_SCALE0, weight)
         dev = persons - s.mu_p
-        s.sigma_p = inv_wishart(rng, persons.shape[0] + 2.0, dev.T @ dev + PERSON_SCALE0)
+        if weight is None:
+            s.sigma_p = inv_wishart(rng, persons.shape[0] + 2.0, dev.T @ dev + PERSON_SCALE0)
+        else:
+            s.sigma_p = inv_wishart(rng, float(weight.sum()) + 2.0, dev.T @ (weight[:, None] * dev) + PERSON_SCALE0)
         ab = s.items()
         s.mu_i = normal_mean(rng, ab, s.sigma_i, ITEM_MEAN0, ITEM_SCALE0)
         dev = ab - s.mu_i

@@ -123,29 +123,32 @@ def item_pass_numpy(
     theta: np.ndarray,
     zeta: np.ndarray,
     n_items: int,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-item sums for the item full conditionals (reference implementation).
 
     Args:
         person, item: int codes per cell; z: latent variable (NaN = no response); log_t: log-time or NaN.
         theta, zeta: person parameters; n_items: number of items.
+        weight: per-cell weight of its terms in the sums (the tempered likelihood; default 1).
 
     Returns:
         Array (7, n_items) in ITEM_STATS order.
     """
     has_y = ~np.isnan(z)
     has_t = ~np.isnan(log_t)
+    w = np.ones(person.shape[0]) if weight is None else weight
     stats = np.empty((7, n_items))
-    iy, th = item[has_y], theta[person[has_y]]
+    iy, th, wy = item[has_y], theta[person[has_y]], w[has_y]
     zy = z[has_y]
-    stats[0] = np.bincount(iy, weights=th, minlength=n_items)
-    stats[1] = np.bincount(iy, weights=th * th, minlength=n_items)
-    stats[2] = np.bincount(iy, weights=zy * th, minlength=n_items)
-    stats[3] = np.bincount(iy, weights=zy, minlength=n_items)
-    it, ze = item[has_t], zeta[person[has_t]]
-    stats[4] = np.bincount(it, weights=ze, minlength=n_items)
-    stats[5] = np.bincount(it, weights=ze * ze, minlength=n_items)
-    stats[6] = np.bincount(it, weights=log_t[has_t] * ze, minlength=n_items)
+    stats[0] = np.bincount(iy, weights=wy * th, minlength=n_items)
+    stats[1] = np.bincount(iy, weights=wy * th * th, minlength=n_items)
+    stats[2] = np.bincount(iy, weights=wy * zy * th, minlength=n_items)
+    stats[3] = np.bincount(iy, weights=wy * zy, minlength=n_items)
+    it, ze, wt = item[has_t], zeta[person[has_t]], w[has_t]
+    stats[4] = np.bincount(it, weights=wt * ze, minlength=n_items)
+    stats[5] = np.bincount(it, weights=wt * ze * ze, minlength=n_items)
+    stats[6] = np.bincount(it, weights=wt * log_t[has_t] * ze, minlength=n_items)
     return stats
 
 
@@ -321,22 +324,25 @@ def item_pass(
     log_t: np.ndarray,
     theta: np.ndarray,
     zeta: np.ndarray,
+    weight: np.ndarray,
     stats: np.ndarray,
 ) -> None:  # pragma: no cover - compiled; tested against item_pass_numpy
-    """Fused Numba version of ``item_pass_numpy``: ADDS into ``stats`` (7, n_items); the caller zeroes it."""
+    """Fused Numba version of ``item_pass_numpy`` (``weight``: one per cell, 1 = unweighted): ADDS into
+    ``stats`` (7, n_items); the caller zeroes it."""
     for c in range(person.shape[0]):
         i = person[c]
         k = item[c]
+        wc = weight[c]
         if answer[c] != 0:
             zc = z[c]
-            th = theta[i]
+            th = wc * theta[i]
             stats[0, k] += th
-            stats[1, k] += th * th
+            stats[1, k] += th * theta[i]
             stats[2, k] += zc * th
-            stats[3, k] += zc
+            stats[3, k] += wc * zc
         if timed[c] != 0:
             tc = log_t[c]
-            ze = zeta[i]
+            ze = wc * zeta[i]
             stats[4, k] += ze
-            stats[5, k] += ze * ze
+            stats[5, k] += ze * zeta[i]
             stats[6, k] += tc * ze

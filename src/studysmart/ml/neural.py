@@ -84,6 +84,19 @@ class _Raw:
     weights: list[np.ndarray]
 
 
+def _standardisation(data: Responses) -> tuple[float, float, float]:
+    """Weighted mean and sd of log-time (the targets' standardisation) and P(correct) of the data."""
+    weight = data.row_weight()
+    timed = np.isfinite(data.log_time) & (weight > 0)
+    times, w_t = data.log_time[timed], weight[timed]
+    mean = float(np.average(times, weights=w_t)) if times.size else float(np.log(60.0))
+    sd = float(max(np.sqrt(np.average((times - mean) ** 2, weights=w_t)), 0.05)) if times.size > 1 else 1.0
+    answered = np.isfinite(data.correct) & (weight > 0)
+    p = float(np.clip(np.average(data.correct[answered], weights=weight[answered]), 0.02, 0.98)) \
+        if answered.any() else 0.7
+    return mean, sd, p
+
+
 class NeuralModel:
     """Embeddings + a history encoder + two heads (P(correct), log-time); the encoder is ``encoder``.
 
@@ -151,6 +164,10 @@ class NeuralModel:
                 a new random order every epoch (there is no sequence to learn, only a set).
             progress: progress(epoch, epochs, message) after each epoch.
 
+        Row weights (``data.weight``, see ``studysmart.ml.robust``) weigh each response as a training target
+        (the losses, the item statistics of the initialisation, the standardisation); every response is still
+        read as history.
+
         Returns:
             self.
         """
@@ -158,11 +175,7 @@ class NeuralModel:
         self._fit_vocabularies(data)
         order = data.order
         self.timestamps_ = bool(order is not None and np.nanmax(order, initial=0) > TIMESTAMP_THRESHOLD)
-        times = data.log_time[np.isfinite(data.log_time)]
-        self.mean_log_time_ = float(times.mean()) if times.size else float(np.log(60.0))
-        self.sd_log_time_ = float(max(times.std(), 0.05)) if times.size > 1 else 1.0
-        outcomes = data.correct[np.isfinite(data.correct)]
-        self.p_correct_ = float(np.clip(outcomes.mean(), 0.02, 0.98)) if outcomes.size else 0.7
+        self.mean_log_time_, self.sd_log_time_, self.p_correct_ = _standardisation(data)
         self.histories_ = encode_histories(data, None, self.items_, self.topics_, self.difficulties_,
                                            self.item_topic_, self.item_difficulty_)
         item_stats, topic_stats = item_statistics(self.histories_.values(), self.item_topic_, self.topics_.size,

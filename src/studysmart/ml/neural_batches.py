@@ -24,7 +24,7 @@ class Batch:
 
     Attributes: person (B,), item/topic/difficulty (B, T) codes, correct and z_time (B, T) with NaN for missing
     (and padding), time (B, T, N_TIME), n_prior (B, T) = steps before each one in the window,
-    train/valid (B, T) boolean loss masks, length (B,).
+    train/valid (B, T) boolean loss masks, length (B,), weight (B, T) of each step as a target (0 = padding).
     """
 
     person: np.ndarray
@@ -38,6 +38,7 @@ class Batch:
     train: np.ndarray
     valid: np.ndarray
     length: np.ndarray
+    weight: np.ndarray
 
 
 @dataclass
@@ -64,8 +65,7 @@ def _windows(person: int, seq: Seq, window: int, is_valid: np.ndarray, timestamp
         target = np.ones(end - start, dtype=bool)
         if start > 0:
             target[: window - half] = False
-        part = Seq(seq.item[cut], seq.topic[cut], seq.difficulty[cut], seq.correct[cut], seq.log_time[cut],
-                   seq.order[cut])
+        part = seq.take(cut)
         out.append(_Window(person, part, time[cut], target & ~is_valid[cut], target & is_valid[cut]))
         if end >= n:
             return out
@@ -85,9 +85,11 @@ def pad_windows(windows: Sequence[tuple[int, Seq, np.ndarray]], mean_log_time: f
     time = np.zeros((size, longest, N_TIME), dtype=np.float32)
     length = np.zeros(size, dtype=np.int64)
     person = np.zeros(size, dtype=np.int64)
+    weight = np.zeros((size, longest), dtype=np.float32)
     for row, (code, seq, feats) in enumerate(windows):
         n = len(seq)
         person[row], length[row] = code, n
+        weight[row, :n] = seq.target_weight()
         item[row, :n], topic[row, :n], difficulty[row, :n] = seq.item, seq.topic, seq.difficulty
         correct[row, :n] = seq.correct
         z_time[row, :n] = (seq.log_time - mean_log_time) / sd_log_time
@@ -95,7 +97,7 @@ def pad_windows(windows: Sequence[tuple[int, Seq, np.ndarray]], mean_log_time: f
     n_prior = np.log1p(np.broadcast_to(np.arange(longest, dtype=np.float32), (size, longest))) / 5.0
     no_mask = np.zeros((size, longest), dtype=bool)
     return Batch(person, item, topic, difficulty, correct, z_time, time, n_prior.astype(np.float32),
-                 no_mask, no_mask.copy(), length)
+                 no_mask, no_mask.copy(), length, weight)
 
 
 def validation_masks(seqs: Sequence[Seq], fraction: float, split: str, seed: int) -> list[np.ndarray]:
@@ -150,7 +152,8 @@ def build_batches(seqs: Sequence[tuple[int, Seq]], *, window: int, batch_size: i
         if shuffle is not None and len(seq) > 1:  # no real order: a new random one (validation flags follow)
             turn = shuffle.permutation(len(seq))
             seq = Seq(seq.item[turn], seq.topic[turn], seq.difficulty[turn], seq.correct[turn],
-                      seq.log_time[turn], np.arange(len(seq), dtype=np.float64))
+                      seq.log_time[turn], np.arange(len(seq), dtype=np.float64),
+                      None if seq.weight is None else seq.weight[turn])
             mask = mask[turn]
         windows.extend(_windows(code, seq, window, mask, timestamps))
     windows.sort(key=lambda w: len(w.seq))

@@ -86,7 +86,8 @@ class Vocab:
 
 @dataclass
 class Seq:
-    """One person's responses in order, encoded: item/topic/difficulty codes, outcomes and order values."""
+    """One person's responses in order, encoded: item/topic/difficulty codes, outcomes and order values, and
+    (when fitting on weighted data) each response's weight as a training target (None = 1)."""
 
     item: np.ndarray
     topic: np.ndarray
@@ -94,6 +95,16 @@ class Seq:
     correct: np.ndarray
     log_time: np.ndarray
     order: np.ndarray
+    weight: np.ndarray | None = None
+
+    def take(self, rows: slice | np.ndarray) -> Seq:
+        """The given responses (a slice or an index array), weights included."""
+        return Seq(self.item[rows], self.topic[rows], self.difficulty[rows], self.correct[rows],
+                   self.log_time[rows], self.order[rows], None if self.weight is None else self.weight[rows])
+
+    def target_weight(self) -> np.ndarray:
+        """The weight of every response as a training target (ones without weights)."""
+        return np.ones(len(self)) if self.weight is None else self.weight
 
     def __len__(self) -> int:
         return int(self.item.shape[0])
@@ -102,9 +113,7 @@ class Seq:
         """The last ``window`` responses."""
         if len(self) <= window:
             return self
-        cut = slice(len(self) - window, None)
-        return Seq(self.item[cut], self.topic[cut], self.difficulty[cut], self.correct[cut],
-                   self.log_time[cut], self.order[cut])
+        return self.take(slice(len(self) - window, None))
 
     @classmethod
     def empty(cls) -> Seq:
@@ -166,14 +175,15 @@ def encode_histories(data: Responses, persons: Sequence[str] | None, items: Voca
         within = slice(int(start), int(end))
         out[str(data.persons[person[start]])] = Seq(
             item[within], topic[within], difficulty[within], data.correct[r].astype(np.float64),
-            data.log_time[r].astype(np.float64), person_order.astype(np.float64))
+            data.log_time[r].astype(np.float64), person_order.astype(np.float64),
+            None if data.weight is None else data.weight[r].astype(np.float64))
     return out
 
 
-def _sums(codes: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _sums(codes: np.ndarray, values: np.ndarray, weights: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     seen = np.isfinite(values)
-    return (np.bincount(codes[seen], weights=values[seen], minlength=size),
-            np.bincount(codes[seen], minlength=size).astype(np.float64))
+    return (np.bincount(codes[seen], weights=weights[seen] * values[seen], minlength=size),
+            np.bincount(codes[seen], weights=weights[seen], minlength=size))
 
 
 def item_statistics(histories: Iterable[Seq], item_topic: np.ndarray, n_topics: int, p_correct: float,
@@ -192,11 +202,12 @@ def item_statistics(histories: Iterable[Seq], item_topic: np.ndarray, n_topics: 
     item = np.concatenate([s.item for s in seqs]) if seqs else np.zeros(0, dtype=np.int64)
     correct = np.concatenate([s.correct for s in seqs]) if seqs else np.zeros(0)
     log_time = np.concatenate([s.log_time for s in seqs]) if seqs else np.zeros(0)
+    weight = np.concatenate([s.target_weight() for s in seqs]) if seqs else np.zeros(0)
     size = item_topic.shape[0]
     overall = np.array([p_correct, 0.0])
-    sums, counts = zip(*(_sums(item, v, size) for v in (correct, (log_time - mean_log_time) / sd_log_time)),
-                       strict=True)
-    has_data = counts[0] + counts[1] > 0
+    sums, counts = zip(*(_sums(item, v, weight, size)
+                         for v in (correct, (log_time - mean_log_time) / sd_log_time)), strict=True)
+    has_data = np.bincount(item[np.isfinite(correct) | np.isfinite(log_time)], minlength=size) > 0
     has_data[0] = False
     members = np.bincount(item_topic[has_data], minlength=n_topics)
     topic_stats = np.zeros((n_topics, 2))

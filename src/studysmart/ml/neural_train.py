@@ -89,8 +89,10 @@ def gaussian_nll(mean: Tensor, log_var: Tensor, target: Tensor) -> Tensor:
     return 0.5 * (log_var + (target - mean) ** 2 * torch.exp(-log_var))
 
 
-def _losses(out: Tensor, correct: Tensor, z_time: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Sums of BCE and NLL over the masked observed targets, and their counts."""
+def _losses(out: Tensor, correct: Tensor, z_time: Tensor, mask: Tensor,
+            weight: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Weighted sums of BCE and NLL over the masked observed targets, and the sums of their weights (each
+    target counts with its row weight, ``studysmart.ml.robust``)."""
     seen_c = mask & torch.isfinite(correct)
     seen_t = mask & torch.isfinite(z_time)
     c = torch.where(seen_c, correct, torch.zeros_like(correct))
@@ -98,12 +100,13 @@ def _losses(out: Tensor, correct: Tensor, z_time: Tensor, mask: Tensor) -> tuple
     bce = nn.functional.binary_cross_entropy_with_logits(out[..., 0], c, reduction="none")
     nll = gaussian_nll(out[..., 1], out[..., 2], z)
     zero = torch.zeros_like(bce)
-    return (torch.where(seen_c, bce, zero).sum(), torch.where(seen_t, nll, zero).sum(),
-            seen_c.sum(), seen_t.sum())
+    w_c, w_t = torch.where(seen_c, weight, zero), torch.where(seen_t, weight, zero)
+    return (torch.where(seen_c, w_c * bce, zero).sum(), torch.where(seen_t, w_t * nll, zero).sum(),
+            w_c.sum(), w_t.sum())
 
 
 def _mean_loss(out: Tensor, batch: dict[str, Tensor], mask: Tensor) -> Tensor:
-    bce, nll, n_c, n_t = _losses(out, batch["correct"], batch["z_time"], mask)
+    bce, nll, n_c, n_t = _losses(out, batch["correct"], batch["z_time"], mask, batch["weight"])
     return bce / n_c.clamp(min=1) + nll / n_t.clamp(min=1)
 
 
@@ -138,7 +141,7 @@ def _validate(net: MultiTaskNet, batches: list[dict[str, Tensor]]) -> float:
                 continue
             warm, _ = _run(net, batch)
             totals += torch.stack([t.double() for t in _losses(warm, batch["correct"], batch["z_time"],
-                                                                batch["valid"])])
+                                                                batch["valid"], batch["weight"])])
     bce, nll, n_c, n_t = totals.tolist()
     return bce / max(n_c, 1.0) + nll / max(n_t, 1.0)
 

@@ -21,6 +21,9 @@ Item-side levels (difficulty, group, item) are nested, so their estimates are st
 cell shifts are stored relative to the item side. Without topic/difficulty features the items are the groups.
 A level that would not split anything (one item per group, e.g. app items labelled "topic|difficulty") is
 skipped.
+
+Row weights (``Responses.weight``, see ``studysmart.ml.robust``) weigh every row in the population and item-side
+levels (weighted counts and sums); the person and cell levels use all of a person's rows.
 """
 
 from __future__ import annotations
@@ -78,15 +81,18 @@ class _Sums(NamedTuple):
 
 
 def _sums(units: np.ndarray, n_units: int, correct: np.ndarray, log_time: np.ndarray,
-          prior: np.ndarray) -> _Sums:
-    """Per-unit sufficient statistics of rows against their row prior (columns: logit p, mu, var)."""
+          prior: np.ndarray, weight: np.ndarray | None = None) -> _Sums:
+    """Per-unit sufficient statistics of rows against their row prior (columns: logit p, mu, var), each row
+    counted with its ``weight`` (default 1)."""
     p = expit(prior[:, 0])
     c = ~np.isnan(correct)
     t = ~np.isnan(log_time)
     z = (log_time[t] - prior[t, 1]) / np.sqrt(prior[t, 2])
+    w = np.ones(units.shape[0]) if weight is None else weight
 
-    def count(mask: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(units[mask], weights=w, minlength=n_units).astype(np.float64)
+    def count(mask: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(units[mask], weights=w[mask] if x is None else w[mask] * x,
+                           minlength=n_units).astype(np.float64)
 
     return _Sums(count(c), count(c, correct[c]), count(c, p[c]), count(c, p[c] * (1 - p[c])),
                  count(t), count(t, z), count(t, z * z))
@@ -167,7 +173,7 @@ def _child_means(units: np.ndarray, n_units: int, children: np.ndarray, data: Re
     child_names, child = np.unique(children, return_inverse=True)
     parent = np.zeros(child_names.size, dtype=np.int64)
     parent[child] = units
-    cs = _sums(child, child_names.size, data.correct, data.log_time, prior)
+    cs = _sums(child, child_names.size, data.correct, data.log_time, prior, data.row_weight())
     has_c, has_t = cs.n_c > 0, cs.n_t > 0
     dev = (cs.k[has_c] - cs.e[has_c]) / cs.n_c[has_c]  # child rate - its prior mean
     dev_sum, n_c, m = _normal_pool(parent[has_c], n_units, dev, default, min_units)
@@ -245,12 +251,13 @@ class Shrinkage(FittedState):
         if not has_features or np.unique(keys).size < data.n_items:
             side.append(("item", data.items.astype(object)))
         total = len(side) + 2
+        observed = ~(np.isnan(data.correct) & np.isnan(data.log_time))
         for step, (level_name, unit_label) in enumerate(side):
             if progress:
                 progress(step, total, f"shrinkage: {level_name} level")
             unit_names, unit_of_item = np.unique(unit_label.astype(str), return_inverse=True)
             units = unit_of_item[data.item]
-            s = _sums(units, unit_names.size, data.correct, data.log_time, prior)
+            s = _sums(units, unit_names.size, data.correct, data.log_time, prior, data.row_weight())
             level = _estimate(s, self.default_pseudo_count, self.min_units)
             means = None
             if step + 1 < len(side):  # a level above others: its children's means are the observations
@@ -262,7 +269,8 @@ class Shrinkage(FittedState):
             prior = _apply(prior, _shifts(s, level, means)[units])
             table = np.zeros((unit_names.size, 3))
             table[units] = prior  # nested levels: every row of a unit carries the unit's value
-            seen = (s.n_c + s.n_t) > 0  # units with data only; the others fall back to their parent
+            # units with data only (even if all their rows weigh 0); the others fall back to their parent
+            seen = np.bincount(units[observed], minlength=unit_names.size) > 0
             labels.append(np.array([f"{level_name}:{u}" for u in unit_names[seen]], dtype=object))
             values.append(table[seen])
         self.side_labels_ = np.concatenate(labels) if labels else np.zeros(0, dtype=object)
@@ -389,11 +397,18 @@ class Shrinkage(FittedState):
         """Re-estimate ``person`` from their rows in ``history`` (their full history), in place.
 
         Incremental (milliseconds on large models): the person's rows are overwritten or appended, and their
-        cells missing from the new history are reset to no shift.
+        cells missing from the new history are reset to no shift. A person without rows in ``history`` is
+        forgotten (their rows and cells removed: the prior).
         """
         self._check_fitted()
         rows = rows_of(history, person)
-        if not len(rows):
+        if not len(rows):  # no answers (e.g. the account was deleted): back to the prior, nothing of theirs kept
+            keep = np.asarray([str(label) != person for label in self.person_labels_], dtype=bool)
+            cells = np.asarray([str(label).partition("\x1f")[0] != person for label in self.cell_labels_],
+                               dtype=bool)
+            self.person_labels_, self.person_shift_ = self.person_labels_[keep], self.person_shift_[keep]
+            self.cell_labels_, self.cell_shift_ = self.cell_labels_[cells], self.cell_shift_[cells]
+            self._rebuild()
             return
         (p_labels, p_shift), (c_labels, c_shift) = self._history_shifts(rows)
         if self._cells_of is None:  # person -> positions of their cells, built on first use

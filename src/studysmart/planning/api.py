@@ -11,15 +11,16 @@ from fastapi.responses import JSONResponse
 
 from studysmart.core.db import utcnow
 from studysmart.core.deps import CurrentUser, SessionDep
-from studysmart.core.errors import field_error, register_error
+from studysmart.core.errors import field_error, register_error, responses
 from studysmart.planning import service
 from studysmart.planning.schemas import ExamCreate, ExamRead, ExamUpdate, PlanRead, ReadinessRead, exam_read
 from studysmart.planning.spec import PlanningError
 from studysmart.tasks.api import task_read
-from studysmart.tasks.schemas import TaskRead
+from studysmart.tasks.schemas import MAX_ROW_ID, TaskRead
 
 router = APIRouter(prefix="/exams", tags=["exams"])
-ExamId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ONE_EXAM = responses(404)
+ExamId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def register_errors() -> None:
@@ -47,12 +48,12 @@ def list_exams(user: CurrentUser, session: SessionDep) -> list[ExamRead]:
     return [exam_read(e) for e in service.list_exams(session=session, user=user)]
 
 
-@router.get("/{exam_id}", response_model=ExamRead)
+@router.get("/{exam_id}", response_model=ExamRead, responses=ONE_EXAM)
 def get(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> ExamRead:
     return exam_read(service.get_exam(session=session, user=user, exam_id=exam_id))
 
 
-@router.patch("/{exam_id}", response_model=ExamRead)
+@router.patch("/{exam_id}", response_model=ExamRead, responses=ONE_EXAM)
 def patch(exam_id: ExamId, body: ExamUpdate, user: CurrentUser, session: SessionDep) -> ExamRead:
     changes = body.model_dump(exclude_unset=True)
     exam = service.update_exam(session=session, user=user, exam_id=exam_id, changes=changes, now=utcnow())
@@ -60,20 +61,20 @@ def patch(exam_id: ExamId, body: ExamUpdate, user: CurrentUser, session: Session
     return exam_read(exam)
 
 
-@router.delete("/{exam_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{exam_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ONE_EXAM)
 def delete(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> None:
     service.delete_exam(session=session, user=user, exam_id=exam_id)
     session.commit()
 
 
-@router.get("/{exam_id}/readiness", response_model=ReadinessRead)
+@router.get("/{exam_id}/readiness", response_model=ReadinessRead, responses=ONE_EXAM)
 def readiness(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> dict[str, float]:
     result = service.exam_readiness(session=session, user=user, exam_id=exam_id, now=utcnow())
     session.commit()  # a recomputed plan is stored
     return result.to_dict()
 
 
-@router.get("/{exam_id}/plan", response_model=PlanRead)
+@router.get("/{exam_id}/plan", response_model=PlanRead, responses=ONE_EXAM)
 def plan(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> dict[str, object]:
     result = service.exam_plan(session=session, user=user, exam_id=exam_id, now=utcnow())
     session.commit()
@@ -81,7 +82,8 @@ def plan(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> dict[str, o
 
 
 @router.get("/{exam_id}/plan.ics", response_class=Response,
-            responses={200: {"content": {"text/calendar": {}}, "description": "The plan as an iCalendar file"}})
+            responses={200: {"content": {"text/calendar": {}}, "description": "The plan as an iCalendar file"},
+                       **ONE_EXAM})
 def plan_ics(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> Response:
     calendar = service.exam_ics(session=session, user=user, exam_id=exam_id, now=utcnow())
     session.commit()
@@ -91,7 +93,8 @@ def plan_ics(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> Respons
 
 @router.post("/{exam_id}/plan/{date}/materialize", response_model=list[TaskRead],
              status_code=status.HTTP_201_CREATED,
-             responses={200: {"description": "The day was materialized before: its tasks, none created"}})
+             responses={200: {"description": "The day was materialized before: its tasks, none created"},
+                        **ONE_EXAM})
 def materialize(exam_id: ExamId, date: dt.date, user: CurrentUser, session: SessionDep,
                 response: Response) -> list[TaskRead]:
     result = service.materialize_day(session=session, user=user, exam_id=exam_id, day=date, now=utcnow())

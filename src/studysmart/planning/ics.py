@@ -18,6 +18,8 @@ from studysmart.planning.plan import Plan, PlanDay
 
 __all__ = ["plan_to_ics"]
 
+_DAY_MINUTES = 24 * 60  # a study block never lasts longer than its day
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "exam"
@@ -67,14 +69,14 @@ def plan_to_ics(
     calendar.add("x-wr-calname", f"Study plan: {exam_name}")
     slug = _slug(exam_name)
     for day in plan.days:
-        if not day.items or day.minutes_planned <= 0:
+        if not day.items or not 0 < day.minutes_planned < math.inf:
             continue
         event = Event()
         start = datetime.combine(day.date, time(hours, min(minutes, 59)), tzinfo=zone)
         event.add("uid", f"{slug}-{day.date.isoformat()}@{uid_domain}")
         event.add("dtstamp", stamp)
         event.add("dtstart", start)
-        event.add("duration", timedelta(minutes=math.ceil(day.minutes_planned)))
+        event.add("duration", timedelta(minutes=min(math.ceil(day.minutes_planned), _DAY_MINUTES)))
         count = sum(item.count for item in day.items)
         event.add("summary", f"Study for {exam_name}: {count} tasks, {day.minutes_planned:.0f} min")
         event.add("description", _description(day))

@@ -109,7 +109,7 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic]) -> 
         topic=cell_topics + past_topics,
         difficulty=cell_diffs + past_diffs,
     )
-    pred = entry.model.predict(queries, history=history)
+    pred = predictions.served_prediction(entry.model, queries, history)
     n_cells = len(cell_topics)
     p_past = np.asarray(pred.p_correct[n_cells:], dtype=float)
     topic_of_row = np.asarray(past_topics, dtype=object)

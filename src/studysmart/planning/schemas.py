@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from studysmart.core.text import VisibleName
 from studysmart.planning.models import Exam
 from studysmart.tasks.models import Difficulty
 
-ExamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ExamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), VisibleName]
+TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), VisibleName]
 Minutes = Annotated[float, Field(ge=0, le=1440, allow_inf_nan=False)]
 WeekMinutes = Annotated[list[Minutes], Field(min_length=7, max_length=7, description="Monday first")]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -51,6 +52,14 @@ class ExamUpdate(BaseModel):
     minutes_per_weekday: WeekMinutes | None = None
     days_off: Annotated[list[dt.date], Field(max_length=1000)] | None = None
     timezone: TimeZone | None = None
+
+    @field_validator("name", "date", "topics", "minutes_per_weekday", "days_off", "timezone")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        """Only ``target_score`` can be cleared; an explicit null elsewhere (a 500 before) is refused."""
+        if value is None:
+            raise ValueError("must not be null (leave the field out to keep it)")
+        return value
 
 
 class ExamTopicRead(BaseModel):

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from studysmart.ml.base import Z80
+from studysmart.ml.base import SERVED_SD_LOG_TIME, SERVED_SECONDS, Z80
 from studysmart.planning.ics import plan_to_ics
 from studysmart.planning.inputs import completed_work, serving_model_key, student_inputs
 from studysmart.planning.models import Exam, ExamTopic
@@ -246,13 +246,17 @@ def _completion_stamp(session: Session, user: User) -> str:
 
 def _mean_seconds(task: Task) -> float | None:
     """The task's expected time as the planner counts it: the lognormal mean, exp(mu + sd^2 / 2). The task keeps
-    the median exp(mu) and its 80% interval exp(mu -/+ z sd), from which sd follows."""
-    if task.expected_seconds is None:
+    the median exp(mu) and its 80% interval exp(mu -/+ z sd), from which sd follows. Both are kept within the
+    served ranges (``ml.base``), so a task stored with an absurd prediction cannot overflow the plan."""
+    median = task.expected_seconds
+    if median is None or not math.isfinite(median):
         return None
+    median = min(max(median, SERVED_SECONDS[0]), SERVED_SECONDS[1])
     sd = 0.0
-    if task.seconds_low and task.seconds_high and task.seconds_high > task.seconds_low:
-        sd = math.log(task.seconds_high / task.seconds_low) / (2 * Z80)
-    return task.expected_seconds * math.exp(sd * sd / 2)
+    low, high = task.seconds_low, task.seconds_high
+    if low and high and math.isfinite(low) and math.isfinite(high) and high > low > 0:
+        sd = min(math.log(high / low) / (2 * Z80), SERVED_SD_LOG_TIME[1])
+    return median * math.exp(sd * sd / 2)
 
 
 def _tasks_of(session: Session, user: User, ids: Sequence[int], *where: Any) -> list[Task]:

@@ -33,6 +33,9 @@ DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard")
 
 #: The furthest exam date accepted: plans are day by day, so an exam years away is an input error.
 MAX_HORIZON_DAYS = 730
+#: The largest log-seconds the lognormal moments below are computed from (a week per item): the exponents
+#: stay far from overflow whatever a prediction says (served ones stay within a day anyway).
+MAX_LOG_SECONDS = math.log(7 * 86_400.0)
 
 
 class PlanningError(ValueError):
@@ -247,14 +250,17 @@ class CellPrediction:
 
     @property
     def mean_seconds(self) -> float:
-        """Mean seconds of one item (lognormal mean)."""
-        return math.exp(self.mean_log_time + 0.5 * self.sd_log_time**2)
+        """Mean seconds of one item (lognormal mean, at most a week)."""
+        return math.exp(min(self.mean_log_time + 0.5 * self.sd_log_time**2, MAX_LOG_SECONDS))
 
     @property
     def var_seconds(self) -> float:
-        """Variance of the seconds of one item (lognormal)."""
+        """Variance of the seconds of one item (lognormal; the standard deviation at most a week)."""
         s2 = self.sd_log_time**2
-        return math.expm1(s2) * math.exp(2 * self.mean_log_time + s2)
+        if s2 == 0:
+            return 0.0
+        log_var = math.log(math.expm1(min(s2, 700.0))) + 2 * self.mean_log_time + s2  # expm1(700) is finite
+        return math.exp(min(log_var, 2 * MAX_LOG_SECONDS))
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,21 @@ import hashlib
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from studysmart.core.config import get_settings
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries, Responses
+from studysmart.ml.robust import with_robust_weights
 from studysmart.predictions.models import PredictionLog
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, item_label
-from studysmart.training.models import ModelVersion, TrainingState
+from studysmart.training.erasure import forget
+from studysmart.training.models import Erasure, ModelVersion, TrainingState
 from studysmart.users.models import User
 
 FALLBACK_MODEL = "shrinkage"
@@ -53,6 +55,7 @@ class _Loaded:
     checked_at: float
     stamp: int  # ModelVersion.id, or the sample count the fallback was fitted on
     fitted_at: float = 0.0  # the fallback: when it was fitted (refitted at most every FALLBACK_REFIT_SECONDS)
+    erased: int = 0  # the largest Erasure.id this model honours (deleted accounts' parameters dropped)
 
 
 class ModelCache:
@@ -65,6 +68,13 @@ class ModelCache:
     def clear(self) -> None:
         with self._lock:
             self._loaded.clear()
+
+    def forget(self, persons: list[str]) -> None:
+        """Drop ``persons`` from every cached model now (in the process that deleted their accounts; the others
+        do it at their next refresh, from the Erasure rows)."""
+        with self._lock:
+            for name, entry in list(self._loaded.items()):
+                self._loaded[name] = replace(entry, model=forget(name, entry.model, persons))
 
     def versions(self) -> dict[str, int | None]:
         """The version served per model name in this process."""
@@ -81,39 +91,55 @@ class ModelCache:
             entry = self._loaded.get(name)
             if entry is not None and now - entry.checked_at < refresh:
                 return entry
+            latest = session.scalar(select(func.max(Erasure.id))) or 0  # read before any artifact or data
             champion = session.execute(
                 select(ModelVersion.id, ModelVersion.version)
                 .where(ModelVersion.model == name, ModelVersion.is_champion.is_(True))
             ).first()
             if champion is not None:
                 if entry is None or entry.stamp != champion.id or entry.version is None:
+                    # A stored artifact honours the erasures a training applied; the pending ones are read
+                    # before it, so one the training applies meanwhile is at worst applied twice.
+                    pending = list(session.scalars(select(Erasure.person).where(
+                        Erasure.applied_at.is_(None), Erasure.id <= latest))) if latest else []
                     blob = session.scalar(select(ModelVersion.artifact).where(ModelVersion.id == champion.id))
-                    entry = _Loaded(name, champion.version, ml.load(name, blob or b""), now, champion.id)
+                    model = ml.load(name, blob or b"")
+                    entry = _Loaded(name, champion.version, forget(name, model, pending) if pending else model,
+                                    now, champion.id, erased=latest)
                 else:
-                    entry = _Loaded(name, entry.version, entry.model, now, entry.stamp)
+                    entry = replace(entry, checked_at=now)
             elif name == FALLBACK_MODEL:
-                entry = self._fallback(session, entry, now)
+                entry = self._fallback(session, entry, now, latest)
             else:
                 entry = None
+            if entry is not None and entry.erased < latest:  # accounts deleted since: drop them from this copy
+                persons = list(session.scalars(select(Erasure.person).where(
+                    Erasure.id > entry.erased, Erasure.id <= latest)))
+                entry = replace(entry, model=forget(name, entry.model, persons), erased=latest)
             if entry is None:
                 self._loaded.pop(name, None)
             else:
                 self._loaded[name] = entry  # one assignment: readers see the old or the new model, never half
             return entry
 
-    def _fallback(self, session: Session, entry: _Loaded | None, now: float) -> _Loaded:
+    def _fallback(self, session: Session, entry: _Loaded | None, now: float, erased: int) -> _Loaded:
         samples = session.scalar(select(TrainingState.samples)) or 0
         if entry is not None and entry.version is None and (entry.stamp == samples or (
                 samples > FALLBACK_CHEAP_SAMPLES and now - entry.fitted_at < FALLBACK_REFIT_SECONDS)):
-            return _Loaded(entry.name, None, entry.model, now, entry.stamp, entry.fitted_at)
+            return replace(entry, checked_at=now)
         # Only until the first training stores a shrinkage version: a cheap pass over the data (milliseconds per
         # thousand answers); past a few thousand answers at most once a minute per process (the student's own
         # answers still apply at once, through their history).
-        model = ml.create(FALLBACK_MODEL).fit(all_responses(session))
-        return _Loaded(FALLBACK_MODEL, None, model, now, samples, now)
+        model = ml.create(FALLBACK_MODEL).fit(with_robust_weights(all_responses(session)))  # as training does
+        return _Loaded(FALLBACK_MODEL, None, model, now, samples, now, erased=erased)
 
 
 CACHE = ModelCache()
+
+
+def forget_persons(persons: list[str]) -> None:
+    """Drop deleted accounts' persons from this process's cached models at once (called after the commit)."""
+    CACHE.forget(persons)
 
 
 def person_label(user_id: int) -> str:
@@ -199,6 +225,12 @@ def _explain(history: Responses, topic: Topic) -> str:
     return f"No {topic.name} answers yet: from your {len(history)} other answers and all students."
 
 
+def served_prediction(model: ml.Model, queries: Queries, history: Responses | None) -> ml.Prediction:
+    """What a model predicts for these rows as the app shows it: every number finite and within the served
+    ranges (``Prediction.bounded``). Every prediction a student sees (tasks, previews, plans) comes from here."""
+    return model.predict(queries, history=history).bounded()
+
+
 def _predict_one(entry: _Loaded, user: User, topic: Topic, difficulty: Difficulty,
                  history: Responses, now: datetime) -> ml.Prediction:
     # ``order`` = now, as in training and evaluation, where each answer carries its time (the sequence models
@@ -206,11 +238,11 @@ def _predict_one(entry: _Loaded, user: User, topic: Topic, difficulty: Difficult
     queries = Queries.from_columns([person_label(user.id)], [item_label(topic.key, difficulty)],
                                    topic=[topic.key], difficulty=[Difficulty(difficulty).value],
                                    order=[now.timestamp()])
-    return entry.model.predict(queries, history=history)
+    return served_prediction(entry.model, queries, history)
 
 
 def _served(entry: _Loaded, pred: ml.Prediction, explanation: str, arm: str) -> ServedPrediction:
-    low, high = pred.seconds_interval()
+    low, high = pred.served_interval()
     return ServedPrediction(
         p_correct=float(pred.p_correct[0]),
         expected_seconds=float(pred.expected_seconds[0]),

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Path, Query, status
 
 from studysmart.core.db import utcnow
 from studysmart.core.deps import CurrentUser, SessionDep
+from studysmart.core.errors import responses
 from studysmart.tasks import service
 from studysmart.tasks.models import Task, TaskStatus, Topic
 from studysmart.tasks.schemas import (
+    MAX_ROW_ID,
     CompleteTask,
     PredictionRead,
     TaskCreate,
@@ -23,7 +25,8 @@ from studysmart.tasks.schemas import (
 )
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
-TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ONE_TASK = responses(404)
+TaskId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 topics_router = APIRouter(prefix="/topics", tags=["topics"])
 
 
@@ -62,12 +65,12 @@ def list_tasks(user: CurrentUser, session: SessionDep, status: TaskStatus | None
     return TaskPage(items=[task_read(t) for t in tasks], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{task_id}", response_model=TaskRead)
+@router.get("/{task_id}", response_model=TaskRead, responses=ONE_TASK)
 def get(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
     return task_read(service.get_task(session=session, user=user, task_id=task_id))
 
 
-@router.patch("/{task_id}", response_model=TaskRead)
+@router.patch("/{task_id}", response_model=TaskRead, responses=ONE_TASK)
 def patch(task_id: TaskId, body: TaskUpdate, user: CurrentUser, session: SessionDep) -> TaskRead:
     task = service.update_task(session=session, user=user, task_id=task_id,
                                changes=body.model_dump(exclude_unset=True), now=utcnow())
@@ -75,20 +78,20 @@ def patch(task_id: TaskId, body: TaskUpdate, user: CurrentUser, session: Session
     return task_read(task)
 
 
-@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ONE_TASK)
 def delete(task_id: TaskId, user: CurrentUser, session: SessionDep) -> None:
     service.delete_task(session=session, user=user, task_id=task_id)
     session.commit()
 
 
-@router.post("/{task_id}/start", response_model=TaskRead)
+@router.post("/{task_id}/start", response_model=TaskRead, responses=responses(404, 409))
 def start(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
     task = service.start_task(session=session, user=user, task_id=task_id, now=utcnow())
     session.commit()
     return task_read(task)
 
 
-@router.post("/{task_id}/complete", response_model=TaskRead)
+@router.post("/{task_id}/complete", response_model=TaskRead, responses=responses(404, 409))
 def complete(task_id: TaskId, body: CompleteTask, user: CurrentUser, session: SessionDep) -> TaskRead:
     result = service.complete_task(session=session, user=user, task_id=task_id, correct=body.correct,
                                    seconds=body.seconds, now=utcnow())
@@ -100,13 +103,13 @@ def complete(task_id: TaskId, body: CompleteTask, user: CurrentUser, session: Se
 def list_topics(session: SessionDep, user: CurrentUser,
                 q: Annotated[str | None, Query(max_length=100)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[Topic]:
-    return service.list_topics(session=session, query=q, limit=limit)
+    return service.list_topics(session=session, user=user, query=q, limit=limit)
 
 
 @topics_router.post("", response_model=TopicRead, status_code=status.HTTP_201_CREATED)
 def create_topic(body: TopicCreate, session: SessionDep, user: CurrentUser) -> Topic:
     try:
-        topic = service.get_or_create_topic(session=session, name=body.name)
+        topic = service.get_or_create_topic(session=session, name=body.name, user=user)
     except service.InvalidTaskInput as exc:  # the service names the task's field, "topic"; here it is "name"
         raise service.InvalidTaskInput("name", exc.reason) from None
     session.commit()

@@ -1,4 +1,4 @@
-"""Study tasks and the shared topic catalog."""
+"""Study tasks, the topic catalog (shared by the models) and the topics each student sees."""
 
 from __future__ import annotations
 
@@ -35,13 +35,26 @@ def topic_key(name: str) -> str:
 
 
 class Topic(Base):
-    """A topic in the shared catalog; names are trimmed and unique case-insensitively (``key``)."""
+    """A topic in the catalog the models share; names are trimmed and unique case-insensitively (``key``). A
+    student sees only the shared list (``SHARED_TOPICS``) and their own topics (``UserTopic``, tasks, exams)."""
 
     __tablename__ = "topics"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     key: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UserTopic(Base):
+    """A topic a student added to their own list (``POST /topics``); topics of their tasks and exams are theirs
+    too. Only visibility: answers on a topic are pooled across students whoever added it."""
+
+    __tablename__ = "user_topics"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True,
+                                          index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

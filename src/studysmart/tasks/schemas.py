@@ -7,12 +7,18 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from studysmart.core.text import VisibleName
 from studysmart.tasks.models import Difficulty, TaskStatus
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+#: The largest row id: the id columns are 32-bit INTEGER, and PostgreSQL refuses a larger value in a query (a 500
+#: where a 404 or 422 is due), so every id in a path or query is bounded by it.
+MAX_ROW_ID = 2**31 - 1
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), VisibleName]
+TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), VisibleName]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
-Seconds = Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)]
+#: A completion time: at least 1 s (the UI timer never records less) and at most a day.
+Seconds = Annotated[float, Field(ge=1, le=86_400, allow_inf_nan=False)]
 
 
 class PredictionRead(BaseModel):

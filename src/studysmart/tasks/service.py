@@ -6,18 +6,25 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studysmart.core.db import on_commit
+from studysmart.core.text import name_problem
 from studysmart.predictions import service as predictions
-from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, topic_key
+from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, UserTopic, topic_key
 from studysmart.training import service as training
 from studysmart.users.models import User
 
+MIN_SECONDS = 1.0  # the UI timer never records less
 MAX_SECONDS = 86_400.0
 TOPIC_KEY_LENGTH = 100
+#: Topics every student sees in their lists and autocomplete (migration 0005 creates them); any other topic is
+#: seen only by the students who used it.
+SHARED_TOPICS = ("Algebra", "Biology", "Calculus", "Chemistry", "Computer science", "Economics", "English",
+                 "French", "Geography", "Geometry", "German", "History", "Literature", "Physics", "Probability",
+                 "Spanish", "Statistics")
 
 
 class TaskNotFound(LookupError):
@@ -53,24 +60,39 @@ def _request_training() -> None:
 
 
 # -- topics ----------------------------------------------------------------------------------------------------
-def get_or_create_topic(*, session: Session, name: str) -> Topic:
-    """The catalog topic with this name (case-insensitive), created if new."""
+def get_or_create_topic(*, session: Session, name: str, user: User | None = None) -> Topic:
+    """The catalog topic with this name (case-insensitive), created if new; with ``user``, it joins their own
+    topics (a topic of their tasks and exams is theirs anyway)."""
     name = " ".join(name.split())
     key = topic_key(name)
     if not key:
         raise InvalidTaskInput("topic", "must not be empty")
     if len(key) > TOPIC_KEY_LENGTH:  # case folding can lengthen a name ("ß" -> "ss")
         raise InvalidTaskInput("topic", f"must be at most {TOPIC_KEY_LENGTH} characters")
+    problem = name_problem(name)
+    if problem is not None:
+        raise InvalidTaskInput("topic", problem)
     topic = session.scalar(select(Topic).where(Topic.key == key))
-    if topic is not None:
-        return topic
+    if topic is None:
+        try:
+            with session.begin_nested():
+                topic = Topic(name=name, key=key)
+                session.add(topic)
+        except IntegrityError:  # created concurrently
+            topic = session.scalars(select(Topic).where(Topic.key == key)).one()
+    if user is not None:
+        _add_user_topic(session, user, topic)
+    return topic
+
+
+def _add_user_topic(session: Session, user: User, topic: Topic) -> None:
+    if session.get(UserTopic, (user.id, topic.id)) is not None:
+        return
     try:
         with session.begin_nested():
-            topic = Topic(name=name, key=key)
-            session.add(topic)
-    except IntegrityError:  # created concurrently
-        topic = session.scalars(select(Topic).where(Topic.key == key)).one()
-    return topic
+            session.add(UserTopic(user_id=user.id, topic_id=topic.id))
+    except IntegrityError:  # added concurrently
+        pass
 
 
 def find_topic(*, session: Session, name: str) -> Topic | None:
@@ -78,12 +100,29 @@ def find_topic(*, session: Session, name: str) -> Topic | None:
     return session.scalar(select(Topic).where(Topic.key == topic_key(name)))
 
 
-def list_topics(*, session: Session, query: str | None = None, limit: int = 100) -> list[Topic]:
-    """Catalog topics by name, optionally those containing ``query``."""
-    stmt = select(Topic).order_by(Topic.key).limit(limit)
+def list_topics(*, session: Session, user: User, query: str | None = None, limit: int = 100) -> list[Topic]:
+    """The topics ``user`` sees, by name: the shared list and their own (added by them, or of their tasks and
+    exams), optionally those containing ``query``. Other students' topics are never listed."""
+    from studysmart.planning.models import Exam, ExamTopic  # noqa: PLC0415 - planning imports this module
+
+    shared = [topic_key(name) for name in SHARED_TOPICS]
+    own = or_(
+        Topic.key.in_(shared),
+        Topic.id.in_(select(UserTopic.topic_id).where(UserTopic.user_id == user.id)),
+        Topic.id.in_(select(Task.topic_id).where(Task.owner_id == user.id)),
+        Topic.id.in_(select(ExamTopic.topic_id).join(Exam, ExamTopic.exam_id == Exam.id)
+                     .where(Exam.owner_id == user.id)),
+    )
+    stmt = select(Topic).where(own).order_by(Topic.key).limit(limit)
     if query:
         stmt = stmt.where(Topic.key.contains(topic_key(query), autoescape=True))
     return list(session.scalars(stmt))
+
+
+def _check_title(title: str) -> None:
+    problem = name_problem(title)
+    if problem is not None:
+        raise InvalidTaskInput("title", problem)
 
 
 # -- tasks -----------------------------------------------------------------------------------------------------
@@ -116,6 +155,7 @@ def _apply_prediction(session: Session, user: User, task: Task, now: datetime, *
 def create_task(*, session: Session, user: User, title: str, topic: str, difficulty: Difficulty,
                 notes: str | None = None, due_date: date | None = None, now: datetime) -> Task:
     """Plan a task and store the prediction shown for it (and every model's shadow prediction)."""
+    _check_title(title)
     catalog_topic = get_or_create_topic(session=session, name=topic)
     task = Task(owner_id=user.id, title=title, topic=catalog_topic, difficulty=Difficulty(difficulty), notes=notes,
                 due_date=due_date, status=TaskStatus.PLANNED, created_at=now)
@@ -143,6 +183,7 @@ def update_task(*, session: Session, user: User, task_id: int, changes: dict[str
     task = _owned(session, user, task_id, for_update=True)
     repredict = False
     if "title" in changes and changes["title"] is not None:
+        _check_title(changes["title"])
         task.title = changes["title"]
     if "notes" in changes:
         task.notes = changes["notes"]
@@ -164,8 +205,11 @@ def update_task(*, session: Session, user: User, task_id: int, changes: dict[str
 
 
 def delete_task(*, session: Session, user: User, task_id: int) -> None:
-    """Delete one of the user's tasks (its prediction logs go with it)."""
-    session.delete(_owned(session, user, task_id))
+    """Delete one of the user's tasks (its prediction logs go with it; a done one leaves the sample count)."""
+    task = _owned(session, user, task_id, for_update=True)  # locked: a completion cannot race the count
+    if task.status is TaskStatus.DONE:
+        training.uncount_completions(session=session, n=1)
+    session.delete(task)
     session.flush()
 
 
@@ -194,9 +238,9 @@ def complete_task(*, session: Session, user: User, task_id: int, correct: bool, 
             raise InvalidTaskInput("seconds", "required when the task was not started")
         if seconds > MAX_SECONDS:
             raise InvalidTaskInput("seconds", "the task was started over 24 hours ago; give the time taken")
-        seconds = max(seconds, 1.0)
-    if not 0 < seconds <= MAX_SECONDS:
-        raise InvalidTaskInput("seconds", f"must be > 0 and <= {MAX_SECONDS:.0f}")
+        seconds = max(seconds, MIN_SECONDS)
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:  # NaN fails too
+        raise InvalidTaskInput("seconds", f"must be >= {MIN_SECONDS:.0f} and <= {MAX_SECONDS:.0f}")
     task.status = TaskStatus.DONE
     task.correct = correct
     task.seconds_taken = float(seconds)

@@ -42,7 +42,8 @@ def training_status(session: SessionDep, user: CurrentUser) -> TrainingStatusRea
         run = runs[0]
         last = LastRun(started_at=run.started_at, finished_at=run.finished_at, status=run.status,
                        models={name: {"version": info.get("version"), "promoted": info.get("promoted"),
-                                      "metrics": info.get("metrics")} for name, info in (run.models or {}).items()})
+                                      "metrics": info.get("metrics"), "error": info.get("error")}
+                               for name, info in (run.models or {}).items()})
     return TrainingStatusRead(completed_since_training=state.completed_since_training, threshold=state.threshold,
                               last_trained_at=state.last_trained_at, samples=state.samples, running=state.running,
                               queued=state.queued, serving_model=state.serving_model or "shrinkage", last_run=last)

@@ -4,8 +4,10 @@
   further requests coalesce into it.
 - The job (``train`` task) runs ``pipeline.run_training`` in a worker process; a failed job is retried with
   exponential backoff; a run whose worker died is reaped (no heartbeat) and queued again.
-- ``EmbeddedWorker`` is the consumer the web server starts on the embedded default: one *process* worker, no
-  huey signal handlers (uvicorn keeps its own), and a supervisor thread that replaces a dead worker.
+- ``EmbeddedWorker`` is the consumer of ``studysmart worker`` and of the embedded default (where the web server
+  runs it in a child process of its own, ``training.consumer``): *process* workers, no huey signal handlers in the
+  host process, and a supervisor thread that replaces a dead worker. Its workers and scheduler exit when it dies
+  (``ExitWithParent``); stopping it hands a running training back to the queue at once.
 - Messages are JSON, not pickle.
 """
 
@@ -14,12 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from huey import Huey, RedisExpireHuey, SqliteHuey
-from huey.consumer import Consumer
+from huey.consumer import Consumer, ProcessEnvironment
 from huey.registry import Message
 from huey.serializer import Serializer
 from sqlalchemy import Engine
@@ -29,6 +33,7 @@ from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
 from studysmart.core.logging import kv
 from studysmart.training import service
+from studysmart.training.consumer import set_parent_death_signal
 
 log = logging.getLogger("studysmart.jobs")
 TASK_NAME = "studysmart.train"
@@ -95,7 +100,9 @@ class Jobs:
         outcome = run_training(self.sessions(), self.settings, trigger=trigger, attempt=attempt)
         if outcome is None:
             return
-        if outcome.status == "failed" and outcome.retry_in is not None:
+        if outcome.status == "interrupted" and outcome.retry_in is not None:
+            self.train(trigger="resume", attempt=attempt)  # handed back by a stopping worker: again, at once
+        elif outcome.status == "failed" and outcome.retry_in is not None:
             self.train.schedule(kwargs={"trigger": "retry", "attempt": attempt + 1}, delay=outcome.retry_in)
         elif outcome.status == "succeeded" and outcome.remaining >= self.settings.retrain_threshold:
             self.request_training(trigger="threshold")  # completions that arrived during the run
@@ -164,24 +171,62 @@ def request_training(*, trigger: str = "threshold") -> bool:
     return get_jobs().request_training(trigger=trigger)
 
 
+class ExitWithParent(ProcessEnvironment):
+    """huey's process environment, and each worker or scheduler process leaves when the consumer that forked it
+    dies: a parent-death signal (the interrupt signal, SIGTERM), on which an orphan sets the shared stop flag (so
+    every sibling leaves its loop) and a running task is interrupted (the training hands itself back)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.parent_pid = os.getpid()  # made in the consumer's process, before it forks
+
+    def init_child(self, process: Any) -> None:
+        super().init_child(process)  # huey: SIGINT and SIGHUP ignored
+        parent = self.parent_pid
+        interrupting = False
+
+        def on_interrupt(_signum: int, _frame: Any) -> None:
+            nonlocal interrupting
+            if os.getppid() != parent:  # orphaned: nobody else will set the flag
+                process.stop_flag.set()
+            if not process.huey._tasks_in_flight:
+                interrupting = False
+            elif not interrupting:  # once: a second signal must not cut the hand-back short
+                interrupting = True
+                raise KeyboardInterrupt
+
+        signal.signal(self.interrupt, on_interrupt)
+        set_parent_death_signal(self.interrupt)
+        if os.getppid() != parent:  # the consumer died before the signal was asked for
+            process.stop_flag.set()
+
+
 class _QuietConsumer(Consumer):
-    """A consumer that leaves signal handling to its host process (uvicorn or the CLI)."""
+    """A consumer that leaves signal handling to its host process, and whose processes exit with it."""
+
+    def get_environment(self, worker_type: str) -> Any:
+        if worker_type == "process":
+            return ExitWithParent(self._graceful_sig, self._interrupt_sig)
+        return super().get_environment(worker_type)
 
     def _set_signal_handlers(self) -> None:
         return None
 
 
 class EmbeddedWorker:
-    """The consumer a web server starts on the embedded default: process workers, a supervisor thread that
-    replaces dead workers and re-queues runs they abandoned."""
+    """The huey consumer of `studysmart worker` and of the embedded consumer process (``training.consumer``):
+    process workers that exit with it, and a supervisor thread that replaces dead workers and re-queues runs
+    they abandoned."""
 
-    def __init__(self, jobs: Jobs, *, workers: int = 1, check_seconds: float = 2.0) -> None:
+    def __init__(self, jobs: Jobs, *, workers: int = 1, check_seconds: float = 2.0,
+                 stop_seconds: float = 10.0) -> None:
         self.jobs = jobs
         # Poll an empty queue at most every second (huey's default backs off to 10 s between polls).
         self.consumer = _QuietConsumer(jobs.huey, workers=workers, worker_type="process", periodic=False,
                                        check_worker_health=True, flush_locks=True, initial_delay=0.1,
                                        backoff=1.15, max_delay=1.0)
         self.check_seconds = check_seconds
+        self.stop_seconds = stop_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._supervise, name="studysmart-worker-supervisor", daemon=True)
 
@@ -208,24 +253,38 @@ class EmbeddedWorker:
             self.check()
 
     def stop(self) -> None:
+        """Stop at once: a running training is interrupted and hands itself back to the queue (waited for, at
+        most ``stop_seconds``; then the workers are killed and the reaper re-queues it)."""
         self._stop.set()
-        self.consumer.stop(graceful=False)
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=10)  # first, so that no worker is replaced while they stop
+        self.consumer.stop(graceful=False)  # the stop flag, then SIGTERM: idle workers leave, a running one hands back
+        processes = [p for _, p in self.consumer.worker_threads] + [self.consumer.scheduler]
+        deadline = time.monotonic() + self.stop_seconds
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                log.warning(kv("worker.killed", pid=process.pid, after_seconds=self.stop_seconds))
+                process.kill()
+                process.join(1.0)
 
 
-def run_standalone_worker(*, workers: int = 1) -> None:
-    """``studysmart worker``: a consumer with process workers and the supervisor, until SIGINT/SIGTERM."""
+def run_standalone_worker(*, workers: int = 1, parent: int | None = None) -> None:
+    """``studysmart worker``: a consumer with process workers and the supervisor, until SIGINT/SIGTERM (or, with
+    ``parent``, until that process is gone: the embedded consumer of a web server)."""
     jobs = get_jobs()
     worker = EmbeddedWorker(jobs, workers=workers)
     stop = threading.Event()
-    import signal  # noqa: PLC0415
-
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     worker.start()
     log.info(kv("worker.started", workers=workers, queue="redis" if jobs.settings.redis_url else "sqlite"))
     try:
         jobs.reap()
-        stop.wait()
+        while not stop.wait(1.0):
+            if parent is not None and os.getppid() != parent:
+                log.warning(kv("worker.orphaned", parent=parent))
+                break
     finally:
         worker.stop()
+        log.info(kv("worker.stopped"))

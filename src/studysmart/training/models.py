@@ -69,3 +69,20 @@ class TrainingRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     worker_pid: Mapped[int | None]
     next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Erasure(Base):
+    """A deleted account's person label: its fitted parameters are dropped from serving at once (each process's
+    cached models, at their next refresh) and from stored model versions by the next training (``applied_at``).
+
+    Rows are kept (a label, no personal data): a process whose models predate the training that applied an
+    erasure still applies it to its cached copy. ids are never reused (AUTOINCREMENT), so the largest id is a
+    marker a process compares with the one its models have seen."""
+
+    __tablename__ = "erasures"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person: Mapped[str] = mapped_column(String(40))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

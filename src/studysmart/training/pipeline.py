@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -29,8 +27,11 @@ from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
 from studysmart.ml.evaluate import Split, online_metrics, split_temporal
 from studysmart.ml.metrics import all_metrics
+from studysmart.ml.robust import with_robust_weights
 from studysmart.predictions.service import all_responses
 from studysmart.training import service
+from studysmart.training.erasure import apply_erasures, strip_champions
+from studysmart.training.guards import TrainingTimeout, heartbeats, time_limit
 from studysmart.training.models import ModelVersion
 from studysmart.training.shadow import shadow_score
 
@@ -40,14 +41,25 @@ log = logging.getLogger("studysmart.training")
 SERVABLE = ("practice", "lnirt", "neural", "neural-attn", "shrinkage")
 #: Models that need more data than a handful of answers before they are worth fitting.
 DATA_HUNGRY = frozenset({"lnirt", "lnirt-gibbs", "neural", "neural-attn", "irt2pl"})
-HEARTBEAT_SECONDS = 2.0
 #: A champion is compared with its candidate only on hold-out answers newer than the champion (the older ones
 #: were in its training data), and only when there are at least this many of them.
 MIN_FRESH_ROWS = 10
 
 
-class TrainingTimeout(Exception):
-    """The job ran past its time limit."""
+class EveryModelFailed(RuntimeError):
+    """No model of the run could be fitted, scored and stored (each failure is in the run's record)."""
+
+
+#: model name -> its failure record (kept in TrainingRun.models beside the candidates' summaries).
+Failures = dict[str, dict[str, Any]]
+
+
+def record_failure(failures: Failures, name: str, stage: str, exc: Exception, run_id: int) -> None:
+    """Note that ``name`` failed at ``stage`` (its error and traceback), and log it with the traceback."""
+    error = f"{type(exc).__name__}: {exc}"
+    failures[name] = {"version": None, "promoted": False, "stage": stage, "error": error[:1000],
+                      "traceback": "".join(traceback.format_exception(exc))[-8000:]}
+    log.error(kv("training.model.failed", run=run_id, model=name, stage=stage, error=error), exc_info=exc)
 
 
 @dataclass
@@ -95,12 +107,16 @@ def _score(model: ml.Model, test: Responses) -> dict[str, float]:
 
 def fit_candidate(name: str, split: Split, full: Responses, settings: Settings,
                   progress: ml.Progress | None = None) -> Candidate:
-    """Fit on the training part, score on the hold-out, then refit on all data for serving."""
+    """Fit on the training part, score on the hold-out, then refit on all data for serving.
+
+    Both fits see robust row weights computed from their own data only (``ml.robust``: implausible times and
+    a student's many answers to one item weigh less in the item parameters); the hold-out is scored as is.
+    """
     params = model_params(name, settings)
     start = time.perf_counter()
-    evaluated = ml.create(name, **params).fit(split.train, progress=progress)
+    evaluated = ml.create(name, **params).fit(with_robust_weights(split.train), progress=progress)
     metrics = online_metrics(evaluated, split)  # as served: each hold-out answer from the student's earlier ones
-    final = ml.create(name, **params).fit(full, progress=progress)
+    final = ml.create(name, **params).fit(with_robust_weights(full), progress=progress)
     return Candidate(name=name, model=final, metrics=metrics, n_train=len(split.train), n_test=len(split.test),
                      fit_seconds=time.perf_counter() - start, evaluated=evaluated)
 
@@ -153,6 +169,11 @@ def score_champions(sessions: sessionmaker[Session], candidates: list[Candidate]
             cand.compared_metrics = _score(cand.evaluated or cand.model, unseen)
         except ml.CorruptModel as exc:
             cand.notes.append(f"champion unreadable: {exc}")
+        except Exception as exc:  # the champion cannot be compared (as if unreadable); the candidate stands
+            log.warning(kv("training.champion.unscored", model=cand.name, version=version,
+                           error=f"{type(exc).__name__}: {exc}"), exc_info=exc)
+            cand.champion_metrics = cand.compared_metrics = None
+            cand.notes.append(f"champion v{version} could not be scored: {type(exc).__name__}: {exc}")
 
 
 def store_and_promote(session: Session, candidates: list[Candidate], run_id: int, tolerance: float,
@@ -206,48 +227,6 @@ def summary(candidates: list[Candidate]) -> dict[str, Any]:
                      "notes": c.notes} for c in candidates}
 
 
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise TrainingTimeout after ``seconds`` (in a process's main thread; elsewhere only the models' budgets)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _expired(_signum: int, _frame: Any) -> None:
-        raise TrainingTimeout(f"training exceeded its time limit of {seconds:.0f} s")
-
-    previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextmanager
-def heartbeats(sessions: sessionmaker[Session], run_id: int, settings: Settings) -> Iterator[None]:
-    """Beat every few seconds while the run works, so a killed worker's run can be recognised and retried."""
-    stop = threading.Event()
-    interval = min(HEARTBEAT_SECONDS, settings.training_stale_seconds / 4)
-
-    def beat() -> None:
-        while not stop.wait(interval):
-            try:
-                with transaction(sessions) as session:
-                    service.heartbeat(session=session, run_id=run_id, now=utcnow())
-            except Exception:  # a missed beat is not fatal; a long silence is handled by the reaper
-                log.warning(kv("training.heartbeat.failed", run=run_id))
-
-    thread = threading.Thread(target=beat, name="training-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
 def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, data: Responses) -> Loaded:
     """Score the torch champions on the tasks created since their promotion (see training.shadow).
 
@@ -263,11 +242,61 @@ def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, 
             if champion is None or champion.promoted_at is None:
                 continue
             version, since, blob = champion.version, champion.promoted_at, champion.artifact
-        model = ml.load(name, blob)
-        loaded[name] = (version, model)
-        count = shadow_score(sessions, name=name, model=model, version=version, since=since, data=data)
+        try:
+            model = ml.load(name, blob)
+            loaded[name] = (version, model)
+            count = shadow_score(sessions, name=name, model=model, version=version, since=since, data=data)
+        except TrainingTimeout:
+            raise
+        except Exception as exc:  # shadow scores are a by-product: never the reason a training fails
+            log.warning(kv("training.shadow_failed", model=name, version=version,
+                           error=f"{type(exc).__name__}: {exc}"), exc_info=exc)
+            continue
         log.info(kv("training.shadow_scored", model=name, version=version, tasks=count))
     return loaded
+
+
+def fit_candidates(names: list[str], split: Split, data: Responses, settings: Settings, run_id: int,
+                   failures: Failures, progress: Callable[[str], None] | None = None) -> list[Candidate]:
+    """Fit and score each model; one that raises is recorded in ``failures`` and the others go on (a time-out
+    ends the whole run)."""
+    candidates = []
+    for name in names:
+        if progress:
+            progress(f"fitting {name}")
+        try:
+            candidate = fit_candidate(name, split, data, settings)
+        except TrainingTimeout:
+            raise
+        except Exception as exc:
+            record_failure(failures, name, "fit", exc, run_id)
+            continue
+        candidates.append(candidate)
+        log.info(kv("training.model.fitted", run=run_id, model=name, seconds=round(candidate.fit_seconds, 2)))
+    return candidates
+
+
+def serialise(candidates: list[Candidate], run_id: int, failures: Failures) -> dict[str, bytes]:
+    """Each candidate's artifact; one that cannot be written is recorded in ``failures`` instead."""
+    artifacts = {}
+    for cand in candidates:
+        try:
+            artifacts[cand.name] = cand.model.to_bytes()
+        except TrainingTimeout:
+            raise
+        except Exception as exc:
+            record_failure(failures, cand.name, "serialise", exc, run_id)
+    return artifacts
+
+
+def hand_back(sessions: sessionmaker[Session], run_id: int) -> RunOutcome:
+    """Give an interrupted run back to the queue at once (not after the stale-run reaper's wait)."""
+    now = utcnow()
+    with transaction(sessions) as session:
+        owned = service.fail_run(session=session, run_id=run_id, now=now, retry_at=now,
+                                 error="interrupted: its worker stopped; queued again at once")
+    log.warning(kv("training.interrupted", run=run_id, requeued=owned))
+    return RunOutcome(run_id, "interrupted", retry_in=0.0 if owned else None)
 
 
 @dataclass(frozen=True)
@@ -287,8 +316,10 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
         if run is None:
             return None
         run_id = run.id
+        erasures = [(e.id, e.person) for e in service.pending_erasures(session=session)]  # before the data
     log.info(kv("training.started", run=run_id, trigger=trigger, attempt=attempt, pid=os.getpid()))
     started = time.perf_counter()
+    failures: Failures = {}
     try:
         with heartbeats(sessions, run_id, settings), time_limit(settings.training_time_limit_seconds):
             with sessions() as session:
@@ -298,31 +329,36 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
             names = models_to_train(settings, len(data))
             log.info(kv("training.data", run=run_id, samples=len(data), train=len(split.train),
                         test=len(split.test), models=",".join(names)))
-            candidates = []
-            for name in names:
-                if progress:
-                    progress(f"fitting {name}")
-                candidates.append(fit_candidate(name, split, data, settings))
-                log.info(kv("training.model.fitted", run=run_id, model=name,
-                            seconds=round(candidates[-1].fit_seconds, 2)))
+            candidates = fit_candidates(names, split, data, settings, run_id, failures, progress)
             score_champions(sessions, candidates, split, loaded)
-            artifacts = {cand.name: cand.model.to_bytes() for cand in candidates}
+            artifacts = serialise(candidates, run_id, failures)
+            candidates = [cand for cand in candidates if cand.name in artifacts]
+            if not candidates:
+                raise EveryModelFailed("every model failed: " + "; ".join(
+                    f"{name}: {info['error']}" for name, info in failures.items()))
+            stripped = strip_champions(sessions, [person for _, person in erasures]) if erasures else {}
             with transaction(sessions) as session:  # short: only writes
                 store_and_promote(session, candidates, run_id, settings.promote_tolerance, artifacts)
+                if erasures:
+                    apply_erasures(session, run_id=run_id, erasures=[i for i, _ in erasures], stripped=stripped,
+                                   now=utcnow())
                 serving = choose_serving(candidates)
                 remaining = service.finish_run(session=session, run_id=run_id, now=utcnow(),
-                                               models=summary(candidates), n_samples=len(data),
+                                               models={**summary(candidates), **failures}, n_samples=len(data),
                                                serving_model=serving)
     except service.RunReaped:
         log.warning(kv("training.discarded", run=run_id, reason="reaped while running"))
         return RunOutcome(run_id, "reaped")
+    except KeyboardInterrupt:  # the worker is stopping (a deploy, the server's shutdown or death): hand it back
+        return hand_back(sessions, run_id)
     except Exception as exc:
         retry_in = settings.training_retry_delay_seconds * (2 ** (attempt - 1))
         retry = attempt <= settings.training_retries
         message = f"{type(exc).__name__}: {exc}"
         with transaction(sessions) as session:
             service.fail_run(session=session, run_id=run_id, now=utcnow(), error=message,
-                             retry_at=utcnow() + timedelta(seconds=retry_in) if retry else None)
+                             retry_at=utcnow() + timedelta(seconds=retry_in) if retry else None,
+                             models=failures if isinstance(exc, EveryModelFailed) else None)
         log.error(kv("training.failed", run=run_id, error=message, retry_in=retry_in if retry else None))
         return RunOutcome(run_id, "failed", error=message, retry_in=retry_in if retry else None)
     log.info(kv("training.finished", run=run_id, seconds=round(time.perf_counter() - started, 2),

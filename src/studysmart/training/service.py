@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studysmart.core.config import get_settings
-from studysmart.training.models import TRACKER_ID, TrainingRun, TrainingState
+from studysmart.tasks.models import Task, TaskStatus
+from studysmart.training.models import TRACKER_ID, Erasure, TrainingRun, TrainingState
 
 
 class RunReaped(RuntimeError):
@@ -61,6 +62,35 @@ def count_completion(*, session: Session) -> CompletionCount:
     ).one()
     threshold = get_settings().retrain_threshold
     return CompletionCount(completed_since_training=row[0], samples=row[1], training_due=row[0] >= threshold)
+
+
+def uncount_completions(*, session: Session, n: int) -> None:
+    """Take ``n`` deleted answers out of the sample count (one atomic statement, in the deleting transaction)."""
+    if n > 0:
+        ensure_tracker(session=session)
+        session.execute(update(TrainingState).where(TrainingState.id == TRACKER_ID)
+                        .values(samples=TrainingState.samples - n))
+
+
+def forget_student(*, session: Session, user_id: int, person: str, now: datetime) -> Erasure:
+    """Before an account is deleted (same transaction): take its answers out of the sample count and record the
+    erasure of its fitted parameters (``person``: its label in the models).
+
+    The student's tasks are locked first, so a completion racing with the deletion is either counted here or
+    refused (the task is gone); on SQLite the write transaction already excludes it."""
+    session.execute(select(Task.id).where(Task.owner_id == user_id).with_for_update()).all()
+    done = session.scalar(select(func.count()).select_from(Task)
+                          .where(Task.owner_id == user_id, Task.status == TaskStatus.DONE)) or 0
+    uncount_completions(session=session, n=int(done))
+    erasure = Erasure(person=person, requested_at=now)
+    session.add(erasure)
+    session.flush()
+    return erasure
+
+
+def pending_erasures(*, session: Session) -> list[Erasure]:
+    """Erasures the stored model versions do not honour yet (the next training applies them)."""
+    return list(session.scalars(select(Erasure).where(Erasure.applied_at.is_(None)).order_by(Erasure.id)))
 
 
 def get_status(*, session: Session) -> TrainingStatus:
@@ -153,8 +183,10 @@ def finish_run(*, session: Session, run_id: int, now: datetime, models: dict[str
     return int(row[0])
 
 
-def fail_run(*, session: Session, run_id: int, now: datetime, error: str, retry_at: datetime | None) -> bool:
+def fail_run(*, session: Session, run_id: int, now: datetime, error: str, retry_at: datetime | None,
+             models: dict[str, Any] | None = None) -> bool:
     """running -> queued (a retry is scheduled) or idle (given up); the champion keeps serving either way.
+    ``models``: what is known of each model (e.g. every model's failure), kept in the run's record.
 
     Returns False when the run no longer owned the tracker (it was reaped already): nothing is changed then.
     """
@@ -167,8 +199,11 @@ def fail_run(*, session: Session, run_id: int, now: datetime, error: str, retry_
     ).first()
     if owned is None:
         return False
-    session.execute(update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == "running").values(
-        status="failed", finished_at=now, error=error[:4000], next_retry_at=retry_at))
+    values: dict[str, Any] = {"status": "failed", "finished_at": now, "error": error[:4000], "next_retry_at": retry_at}
+    if models is not None:
+        values["models"] = models
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == "running")
+                    .values(**values))
     return True
 
 

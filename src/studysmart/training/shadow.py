@@ -16,6 +16,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
+from studysmart.core.logging import kv
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries, Responses
 from studysmart.predictions.models import PredictionLog
@@ -45,7 +46,8 @@ def _history_before(data: Responses, person: str, before: datetime, label: str) 
 
 def shadow_score(sessions: sessionmaker[Session], *, name: str, model: ml.Model, version: int, since: datetime,
                  data: Responses) -> int:
-    """Log (and score) ``model``'s predictions for tasks created after ``since``; returns how many were logged.
+    """Log (and score) ``model``'s predictions for tasks created after ``since``; returns how many were logged
+    (a task deleted meanwhile is skipped).
 
     Predictions are computed with no transaction open and written in small batches, so web requests never wait
     behind this work for SQLite's write lock.
@@ -76,7 +78,24 @@ def shadow_score(sessions: sessionmaker[Session], *, name: str, model: ml.Model,
             correct=row.correct if done else None,
             log_time=float(np.log(row.seconds_taken)) if done and row.seconds_taken else None,
             scored_at=now if done else None))
+    logged = 0
     for start in range(0, len(logs), BATCH):
+        batch = logs[start:start + BATCH]
         with transaction(sessions) as session:
-            session.add_all(logs[start:start + BATCH])
-    return len(rows)
+            logged += _add_for_existing_tasks(session, batch)
+    return logged
+
+
+def _add_for_existing_tasks(session: Session, logs: list[PredictionLog]) -> int:
+    """Add the logs whose task still exists (one deleted since it was read is skipped); returns how many.
+
+    The tasks are locked until the commit (``FOR KEY SHARE`` on PostgreSQL; SQLite's write transaction holds
+    the whole database), so a deletion cannot slip in between this check and the insert."""
+    alive = set(session.scalars(
+        select(Task.id).where(Task.id.in_([entry.task_id for entry in logs]))
+        .with_for_update(read=True, key_share=True)))
+    kept = [entry for entry in logs if entry.task_id in alive]
+    if len(kept) < len(logs):
+        log.info(kv("training.shadow.skipped_deleted", tasks=len(logs) - len(kept)))
+    session.add_all(kept)
+    return len(kept)

@@ -10,11 +10,13 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from studysmart.core.db import utcnow
 from studysmart.core.deps import CurrentUser, SessionDep, SettingsDep, client_address
+from studysmart.core.errors import field_error, register_error
 from studysmart.users import service
 from studysmart.users.models import User
-from studysmart.users.schemas import ChangePassword, ProfileUpdate, Register, Token, UserRead
+from studysmart.users.schemas import ChangePassword, DeleteAccount, ProfileUpdate, Register, Token, UserRead
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+register_error(service.WeakPassword, lambda e: field_error(422, e.field, e.reason))  # type: ignore[attr-defined]
 
 
 @router.post("/register", response_model=UserRead, status_code=status.HTTP_201_CREATED)
@@ -32,7 +34,7 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
     now = utcnow()
     user = service.authenticate(session=session, email=form.username, password=form.password,
                                 client=client_address(request), limit=settings.login_attempts_per_minute, now=now)
-    access = service.issue_token(user=user, secret=settings.resolved_secret_key(),
+    access = service.issue_token(session=session, user=user, secret=settings.resolved_secret_key(),
                                  ttl=timedelta(minutes=settings.token_ttl_minutes), now=now)
     return Token(access_token=access)
 
@@ -66,6 +68,8 @@ def logout(user: CurrentUser, session: SessionDep) -> None:
 
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
-def delete_me(user: CurrentUser, session: SessionDep) -> None:
-    service.delete_account(session=session, user=user)
+def delete_me(body: DeleteAccount, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> None:
+    service.password_attempt(session=session, user=user, limit=settings.login_attempts_per_minute, now=utcnow())
+    session.commit()
+    service.delete_account(session=session, user=user, current_password=body.current_password)
     session.commit()

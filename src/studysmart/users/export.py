@@ -3,7 +3,8 @@
 The export follows the foreign keys: every table with a column referencing ``users.id`` contributes the rows
 of this user, every table referencing one of those rows contributes its rows too (so exams and their topics
 are included once the planning tables exist), and rows of shared catalogs they reference (topics) are added so
-ids can be read. Secrets are left out: the password hash and the token version.
+ids can be read. Secrets are left out: the password hash, the token version, the account key (tokens name it)
+and pending login tickets.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from studysmart.core.db import Base
 from studysmart.users.models import User
 
 FORMAT_VERSION = 1
-SECRET_COLUMNS = {"users": {"password_hash", "token_version"}}
+SECRET_COLUMNS = {"users": {"password_hash", "token_version", "account_key"}}
+SECRET_TABLES = {"login_tickets"}
 
 
 def _plain(value: Any) -> Any:
@@ -57,7 +59,7 @@ def collect(*, session: Session, user: User) -> dict[str, list[dict[str, Any]]]:
     owned: dict[str, list[dict[str, Any]]] = {"users": _rows(session, users, users.c.id == user.id)}
     ids: dict[str, set[Any]] = {"users": {user.id}}
     for table in Base.metadata.sorted_tables:
-        if table.name in owned:
+        if table.name in owned or table.name in SECRET_TABLES:
             continue
         conditions = []
         for fk in table.foreign_keys:

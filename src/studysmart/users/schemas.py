@@ -7,8 +7,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-Password = Annotated[str, Field(min_length=8, max_length=256)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+from studysmart.core.text import VisibleName
+from studysmart.users.passwords import MAX_LENGTH, MIN_LENGTH
+
+# Length only: the strength check (zxcvbn, with the account's email and name) runs in the service, after the
+# rate limit, so that refused requests cost little.
+Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), VisibleName]
 
 
 class Register(BaseModel):
@@ -20,6 +25,10 @@ class Register(BaseModel):
 class ChangePassword(BaseModel):
     current_password: str = Field(max_length=256)
     new_password: Password
+
+
+class DeleteAccount(BaseModel):
+    current_password: str = Field(max_length=256)
 
 
 class Token(BaseModel):

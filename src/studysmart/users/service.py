@@ -1,7 +1,12 @@
-"""Accounts: registration, authentication with rate limiting, password changes, tokens, deletion."""
+"""Accounts: registration, authentication with rate limiting and guessing throttles, password changes, tokens,
+the auth epoch, login tickets, deletion."""
 
 from __future__ import annotations
 
+import hashlib
+import math
+import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,9 +15,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studysmart.core import security
-from studysmart.users.models import DEFAULT_PREFERENCES, LoginAttempt, User
+from studysmart.core.db import on_commit, utcnow
+from studysmart.predictions import service as predictions
+from studysmart.training import service as training
+from studysmart.users.models import DEFAULT_PREFERENCES, AuthState, LoginAttempt, LoginTicket, User, new_key
+from studysmart.users.passwords import password_problem
 
 RATE_WINDOW = timedelta(minutes=1)
+#: Failed logins are remembered this long for the guessing throttle.
+FAILURE_WINDOW = timedelta(minutes=15)
+#: Failures an address may make before it waits (none once the account is under attack).
+FREE_FAILURES = 3
+FIRST_FAILURE_DELAY = timedelta(seconds=5)
+MAX_FAILURE_DELAY = timedelta(minutes=15)
+TICKET_TTL = timedelta(seconds=60)
+_NO_EPOCH = "unset"  # the epoch of a database without an auth_state row (never the case after migration 0004)
 
 
 class EmailTaken(ValueError):
@@ -27,8 +44,17 @@ class NotAuthenticated(PermissionError):
     """No valid session or token."""
 
 
+class WeakPassword(ValueError):
+    """A new password is too short or too easy to guess; ``field`` names it, ``reason`` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class TooManyAttempts(RuntimeError):
-    """Too many login attempts for this account or client in the last minute."""
+    """Too many login attempts for this client, or too many failures: wait ``retry_after`` seconds."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many login attempts; try again in {retry_after} s")
@@ -40,19 +66,28 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def require_strong(password: str, *, field: str, email: str, display_name: str) -> None:
+    """Raise WeakPassword (naming ``field``) unless ``password`` meets the password policy."""
+    problem = password_problem(password, user_inputs=[email, display_name])
+    if problem is not None:
+        raise WeakPassword(field, problem)
+
+
 def register(*, session: Session, email: str, password: str, display_name: str, now: datetime,
              client: str | None = None, limit: int | None = None) -> User:
-    """Create an account; raises EmailTaken. With ``client`` and ``limit``, sign-ups are rate-limited per client
-    address (TooManyAttempts); the attempt is then committed first, so it counts even if the sign-up fails."""
+    """Create an account; raises EmailTaken or WeakPassword. With ``client`` and ``limit``, sign-ups are
+    rate-limited per client address (TooManyAttempts); the attempt is then committed first, so it counts even if
+    the sign-up fails."""
     if client is not None and limit is not None:  # first: a refused sign-up must not cost a hash
         check_rate_limit(session=session, keys=[f"register:{client}"], limit=limit, now=now)
         session.commit()
-    password_hash = security.hash_password(password)  # slow (~0.5 s): while no database lock is held
     email = normalize_email(email)
+    require_strong(password, field="password", email=email, display_name=display_name)
+    password_hash = security.hash_password(password)  # slow (~0.5 s): while no database lock is held
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise EmailTaken(email)
     user = User(email=email, display_name=display_name.strip(), password_hash=password_hash,
-                created_at=now, preferences=dict(DEFAULT_PREFERENCES))
+                created_at=now, preferences=dict(DEFAULT_PREFERENCES), account_key=new_key())
     session.add(user)
     try:
         session.flush()
@@ -61,15 +96,19 @@ def register(*, session: Session, email: str, password: str, display_name: str, 
     return user
 
 
-def check_rate_limit(*, session: Session, keys: list[str], limit: int, now: datetime) -> None:
-    """Record one attempt under each key; raises TooManyAttempts when any key is over ``limit`` a minute."""
-    since = now - RATE_WINDOW
+def _lock_keys(session: Session, keys: list[str]) -> None:
     if session.get_bind().dialect.name == "postgresql":
         # Serialise attempts per key so that parallel guesses cannot all pass the count before any is recorded
         # (SQLite already serialises writers with BEGIN IMMEDIATE).
         for key in sorted(keys):
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
-    session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < since))
+
+
+def check_rate_limit(*, session: Session, keys: list[str], limit: int, now: datetime) -> None:
+    """Record one attempt under each key; raises TooManyAttempts when any key is over ``limit`` a minute."""
+    since = now - RATE_WINDOW
+    _lock_keys(session, keys)
+    session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < now - FAILURE_WINDOW))
     for key in keys:
         count, oldest = session.execute(
             select(func.count(), func.min(LoginAttempt.created_at))
@@ -81,35 +120,100 @@ def check_rate_limit(*, session: Session, keys: list[str], limit: int, now: date
     session.add_all([LoginAttempt(key=key, created_at=now) for key in keys])
 
 
+def _failures(session: Session, key: str, now: datetime) -> tuple[int, datetime | None]:
+    count, latest = session.execute(
+        select(func.count(), func.max(LoginAttempt.created_at))
+        .where(LoginAttempt.key == key, LoginAttempt.created_at >= now - FAILURE_WINDOW)
+    ).one()
+    return int(count), latest
+
+
+def failure_delay(*, client_failures: int, account_failures: int, limit: int) -> timedelta:
+    """How long an address with ``client_failures`` recent failed logins waits after its latest one before its
+    next password is checked. An address without failures never waits (so the owner logs in from a clean
+    address while someone guesses elsewhere); after a few free failures (none once the account has had
+    ``limit`` failures: it is under attack) the wait doubles with every further failure."""
+    free = 0 if account_failures >= limit else FREE_FAILURES
+    if client_failures == 0 or client_failures < free:
+        return timedelta(0)
+    return min(MAX_FAILURE_DELAY, FIRST_FAILURE_DELAY * 2 ** min(client_failures - max(free, 1), 20))
+
+
+def _failure_keys(email: str, client: str) -> tuple[str, str]:
+    # The email is whatever the form said (any length): its digest keeps the key short.
+    return f"failed-client:{client[:300]}", f"failed-account:{_digest(email)}"
+
+
+def _throttle_guessing(session: Session, *, email: str, client: str, limit: int, now: datetime) -> None:
+    client_key, account_key = _failure_keys(email, client)
+    client_failures, latest = _failures(session, client_key, now)
+    account_failures, _ = _failures(session, account_key, now)
+    delay = failure_delay(client_failures=client_failures, account_failures=account_failures, limit=limit)
+    if latest is not None and delay > timedelta(0) and latest + delay > now:
+        raise TooManyAttempts(max(1, math.ceil((latest + delay - now).total_seconds())))
+
+
 def authenticate(*, session: Session, email: str, password: str, client: str, limit: int, now: datetime) -> User:
-    """The user with these credentials. Attempts count per account and per client address (TooManyAttempts);
-    the attempt is committed before the password is checked, so it counts even when the credentials are wrong."""
+    """The user with these credentials.
+
+    Attempts are limited per client address (``limit`` a minute). Failed logins slow down the address that made
+    them (``failure_delay``), never the account itself, so guesses from many addresses cannot lock the owner
+    out. Raises TooManyAttempts or InvalidCredentials; the attempt and any failure are committed.
+    """
     email = normalize_email(email)
-    check_rate_limit(session=session, keys=[f"account:{email}", f"client:{client}"], limit=limit, now=now)
+    check_rate_limit(session=session, keys=[f"client:{client}"], limit=limit, now=now)
+    session.commit()  # the attempt counts whatever happens next
+    _throttle_guessing(session, email=email, client=client, limit=limit, now=now)
     user = session.scalar(select(User).where(User.email == email))
-    # Commit the attempt now: it must count whatever happens next, and the slow hash check (~0.5 s) must not
-    # hold the database's write lock.
-    session.commit()
+    session.commit()  # the slow hash check (~0.5 s) must not hold the database's write lock
     if not security.verify_password(password, user.password_hash if user else None) or user is None:
+        session.add_all([LoginAttempt(key=key, created_at=now) for key in _failure_keys(email, client)])
+        session.commit()
         raise InvalidCredentials("wrong email or password")
     return user
 
 
-def issue_token(*, user: User, secret: str, ttl: timedelta, now: datetime) -> str:
-    """A bearer token for ``user``."""
-    return security.create_token(subject=str(user.id), version=user.token_version, secret=secret, ttl=ttl, now=now)
+def auth_epoch(session: Session) -> str:
+    """The current auth epoch (tokens and web sessions issued in another epoch are refused)."""
+    return session.scalar(select(AuthState.epoch).where(AuthState.id == 1)) or _NO_EPOCH
+
+
+def renew_auth_epoch(*, session: Session, now: datetime) -> str:
+    """Start a new auth epoch: every token and web session issued so far stops working (after a restore)."""
+    epoch = new_key()
+    state = session.get(AuthState, 1)
+    if state is None:
+        session.add(AuthState(id=1, epoch=epoch, changed_at=now))
+    else:
+        state.epoch, state.changed_at = epoch, now
+    session.flush()
+    return epoch
+
+
+def issue_token(*, session: Session, user: User, secret: str, ttl: timedelta, now: datetime) -> str:
+    """A bearer token for ``user`` in the current auth epoch."""
+    return security.create_token(account_key=user.account_key, version=user.token_version,
+                                 epoch=auth_epoch(session), secret=secret, ttl=ttl, now=now)
+
+
+def current_user(*, session: Session, account_key: str, version: int, epoch: str) -> User:
+    """The account a token or web session names, if it is still valid; raises NotAuthenticated."""
+    if not security.is_key(account_key) or not security.is_key(epoch):
+        raise NotAuthenticated("invalid or expired session")
+    user = session.scalar(select(User).where(User.account_key == account_key))
+    if user is None or user.token_version != version or epoch != auth_epoch(session):
+        raise NotAuthenticated("invalid or expired session")
+    return user
 
 
 def user_from_token(*, session: Session, token: str, secret: str) -> User:
     """The user a valid, unrevoked token belongs to; raises NotAuthenticated."""
     try:
-        subject, version = security.read_token(token, secret=secret)
-        user = session.get(User, int(subject))
-    except (security.InvalidToken, ValueError) as exc:
+        claims = security.read_token(token, secret=secret)
+    except security.InvalidToken as exc:
         raise NotAuthenticated("invalid or expired token") from exc
-    if user is None or user.token_version != version:
-        raise NotAuthenticated("invalid or expired token")
-    return user
+    return current_user(session=session, account_key=claims.account_key, version=claims.version,
+                        epoch=claims.epoch)
 
 
 def revoke_tokens(*, session: Session, user: User) -> None:
@@ -119,13 +223,15 @@ def revoke_tokens(*, session: Session, user: User) -> None:
 
 def password_attempt(*, session: Session, user: User, limit: int, now: datetime) -> None:
     """Count one attempt at confirming ``user``'s current password; raises TooManyAttempts over ``limit`` a
-    minute. Commit it before ``change_password``, so that wrong guesses count (a stolen token must not be a way to
-    guess the password)."""
+    minute. Commit it before ``change_password`` or ``delete_account``, so that wrong guesses count (a stolen
+    token must not be a way to guess the password)."""
     check_rate_limit(session=session, keys=[f"password:{user.id}"], limit=limit, now=now)
 
 
 def change_password(*, session: Session, user: User, current_password: str, new_password: str) -> None:
-    """Set a new password after checking the current one; revokes existing tokens."""
+    """Set a new password after checking it against the policy (WeakPassword, naming ``new_password``) and the
+    current one (InvalidCredentials); revokes existing tokens."""
+    require_strong(new_password, field="new_password", email=user.email, display_name=user.display_name)
     if not security.verify_password(current_password, user.password_hash):
         raise InvalidCredentials("current password is wrong")
     user.password_hash = security.hash_password(new_password)
@@ -142,7 +248,62 @@ def update_profile(*, session: Session, user: User, display_name: str | None,
     return user
 
 
-def delete_account(*, session: Session, user: User) -> None:
-    """Delete the account and, through cascades, every task, prediction and exam of it."""
+@dataclass(frozen=True)
+class TicketGrant:
+    """What a redeemed login ticket grants: a web session for ``user`` as it was when the ticket was issued."""
+
+    user: User
+    token_version: int
+    epoch: str
+    tz: str
+    next_path: str
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def create_login_ticket(*, session: Session, user: User, browser: str, tz: str, next_path: str,
+                        now: datetime) -> str:
+    """A single-use ticket, valid for ``TICKET_TTL``, that the browser session ``browser`` redeems for a fresh
+    web session of ``user``. Only its digest is stored."""
+    session.execute(delete(LoginTicket).where(LoginTicket.expires_at < now))
+    ticket = secrets.token_urlsafe(32)
+    session.add(LoginTicket(digest=_digest(ticket), user_id=user.id, browser=_digest(browser),
+                            token_version=user.token_version, epoch=auth_epoch(session), tz=tz[:64],
+                            next_path=next_path[:512], expires_at=now + TICKET_TTL))
+    session.flush()
+    return ticket
+
+
+def redeem_login_ticket(*, session: Session, ticket: str, browser: str, now: datetime) -> TicketGrant | None:
+    """Use up ``ticket``; what it grants if it is unexpired and was issued to the browser session ``browser``
+    (None otherwise). A ticket is gone after one try, whatever the outcome."""
+    if not security.is_key(ticket):
+        return None
+    row = session.execute(
+        delete(LoginTicket).where(LoginTicket.digest == _digest(ticket))
+        .returning(LoginTicket.user_id, LoginTicket.browser, LoginTicket.token_version, LoginTicket.epoch,
+                   LoginTicket.tz, LoginTicket.next_path, LoginTicket.expires_at)
+    ).one_or_none()
+    if row is None or row.expires_at <= now or not secrets.compare_digest(row.browser, _digest(browser)):
+        return None
+    user = session.get(User, row.user_id)
+    if user is None:
+        return None
+    return TicketGrant(user=user, token_version=row.token_version, epoch=row.epoch, tz=row.tz,
+                       next_path=row.next_path)
+
+
+def delete_account(*, session: Session, user: User, current_password: str) -> None:
+    """Delete the account after checking its current password (InvalidCredentials), and, through cascades,
+    every task, prediction and exam of it. Its answers leave the sample count, and its fitted parameters leave
+    serving (this process at once, the others at their next model refresh) and the stored models (at the next
+    training): see training.service.forget_student."""
+    if not security.verify_password(current_password, user.password_hash):
+        raise InvalidCredentials("current password is wrong")
+    person = predictions.person_label(user.id)
+    training.forget_student(session=session, user_id=user.id, person=person, now=utcnow())
     session.delete(user)
     session.flush()
+    on_commit(session, lambda: predictions.forget_persons([person]))

@@ -2,19 +2,40 @@
 
 Pages call the domain services directly (never the app's own HTTP API). ``mount`` must run after every FastAPI
 route is added, because NiceGUI answers every later route with its 404 page. Assets (Vue, Quasar, ECharts,
-fonts) are served by NiceGUI from this server; the pages link no CDN.
+fonts) are served by NiceGUI from this server; the pages link no CDN. NiceGUI's websocket (socket.io at
+``/_nicegui_ws``) accepts only pages of this site: a handshake from another ``Origin`` is refused.
 """
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 from fastapi import FastAPI
-from nicegui import ui
+from nicegui import core, ui
 
 from studysmart.core.config import Environment, Settings
-from studysmart.web import context, pages
+from studysmart.web import auth, context, pages, storage
 from studysmart.web.layout import BRAND
 
-__all__ = ["mount"]
+__all__ = ["mount", "same_origin"]
+
+
+def same_origin(origin: str | None, environ: dict[str, Any]) -> bool:
+    """Whether a websocket handshake's ``Origin`` is this site: its host (and port) is the request's ``Host``.
+
+    NiceGUI accepts every origin, so any site a logged-in student visits could open their session's websocket and
+    drive their pages (cross-site websocket hijacking). The scheme is not compared: behind a TLS proxy the app
+    sees plain HTTP while the page is HTTPS. Browsers set ``Origin`` themselves, so a page cannot fake it.
+    """
+    if not origin:
+        return True  # not a browser (no page to hijack); engine.io skips the check then anyway
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    hosts = {environ.get("HTTP_HOST", "")}
+    hosts.add(environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip())
+    return parts.netloc.lower() in {host.lower() for host in hosts if host}
 
 
 def mount(app: FastAPI, *, settings: Settings) -> None:
@@ -22,10 +43,13 @@ def mount(app: FastAPI, *, settings: Settings) -> None:
 
     Args:
         app: the FastAPI app; its ``state.sessionmaker`` is the database the pages use.
-        settings: the app's settings (the session cookie is signed with ``resolved_secret_key()``).
+        settings: the app's settings (the session cookie is signed with ``resolved_secret_key()``; session
+            storage lives in ``var_dir/sessions``).
     """
     context.configure(sessions=app.state.sessionmaker, settings=settings)
+    storage.keep_private(settings.var_dir / "sessions", max_age_hours=settings.session_ttl_hours)
     pages.register()
+    auth.register_routes()
     ui.run_with(
         app,
         title=BRAND,
@@ -40,3 +64,4 @@ def mount(app: FastAPI, *, settings: Settings) -> None:
         },
         show_welcome_message=False,
     )
+    core.sio.eio.cors_allowed_origins = same_origin  # NiceGUI's default is '*': every origin

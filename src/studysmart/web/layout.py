@@ -53,8 +53,7 @@ def apply_style() -> None:
 
 
 def _logout() -> None:
-    auth.end_session()
-    ui.navigate.to("/")
+    auth.log_out()
 
 
 @contextmanager

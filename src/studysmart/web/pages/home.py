@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from studysmart.core.db import utcnow
 from studysmart.users import service as users
 from studysmart.users.models import User
+from studysmart.users.passwords import MIN_LENGTH
 from studysmart.users.schemas import Register
 from studysmart.web import auth, context
 from studysmart.web.layout import BRAND, apply_style
@@ -54,8 +55,7 @@ async def _browser_timezone() -> str:
 
 
 async def _enter(user: User, next_path: str | None) -> None:
-    auth.start_session(user, tz=await _browser_timezone(), now=utcnow())
-    ui.navigate.to(auth.safe_next(next_path))
+    await auth.start_session(user, tz=await _browser_timezone(), next_path=next_path)
 
 
 def _login_form(next_path: str | None) -> None:
@@ -89,7 +89,8 @@ def _signup_form(next_path: str | None) -> None:
     name = ui.input("Your name").props("autocomplete=name maxlength=100").classes("w-full") \
         .mark("signup-name")
     email = ui.input("Email").props("type=email autocomplete=email").classes("w-full").mark("signup-email")
-    password = ui.input("Password (at least 8 characters)", password=True, password_toggle_button=True) \
+    password = ui.input(f"Password (at least {MIN_LENGTH} characters, hard to guess)", password=True,
+                        password_toggle_button=True) \
         .props("autocomplete=new-password").classes("w-full").mark("signup-password")
     fields = {"display_name": name, "email": email, "password": password}
 
@@ -114,6 +115,9 @@ def _signup_form(next_path: str | None) -> None:
         except users.TooManyAttempts as exc:
             email.error = f"Too many sign-ups from here; try again in {exc.retry_after} s."
             return
+        except users.WeakPassword as exc:
+            password.error = exc.reason[0].upper() + exc.reason[1:]
+            return
         await _enter(user, next_path)
 
     for field in fields.values():
@@ -124,7 +128,7 @@ def _signup_form(next_path: str | None) -> None:
 
 def _readable(field: str, message: str) -> str:
     if field == "password":
-        return "Use at least 8 characters."
+        return f"Use at least {MIN_LENGTH} characters."
     if field == "email":
         return "Enter a valid email address."
     if field == "display_name":

@@ -1,5 +1,5 @@
 """/dashboard/settings: profile, password, daily goal, preferred model, theme (applied at once), export of all
-my data (JSON, CSV), log out everywhere, and account deletion with a typed confirmation."""
+my data (JSON, CSV), log out everywhere, and account deletion with a typed confirmation and the password."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from studysmart.core.db import utcnow
 from studysmart.users import export
 from studysmart.users import service as users
 from studysmart.users.models import User
+from studysmart.users.passwords import MAX_LENGTH, MIN_LENGTH
 from studysmart.web import auth, context
 from studysmart.web.actions import perform
 from studysmart.web.components.format import MODEL_LABELS, THEME_LABELS
@@ -19,7 +20,6 @@ from studysmart.web.layout import Frame, frame, theme_value
 
 PATH = "/dashboard/settings"
 CONFIRM_DELETE = "delete my account"
-MIN_PASSWORD, MAX_PASSWORD = 8, 256
 
 
 def _heading(text: str) -> None:
@@ -95,7 +95,7 @@ class SettingsView:
             _heading("Password")
             current = ui.input("Current password", password=True).props("autocomplete=current-password") \
                 .classes("w-full").mark("current-password")
-            new = ui.input("New password (at least 8 characters)", password=True) \
+            new = ui.input(f"New password (at least {MIN_LENGTH} characters, hard to guess)", password=True) \
                 .props("autocomplete=new-password").classes("w-full").mark("new-password")
             again = ui.input("Repeat the new password", password=True).props("autocomplete=new-password") \
                 .classes("w-full").mark("repeat-password")
@@ -103,8 +103,8 @@ class SettingsView:
             async def change() -> None:
                 for field in (current, new, again):
                     field.error = None
-                if not MIN_PASSWORD <= len(new.value or "") <= MAX_PASSWORD:
-                    new.error = "Use at least 8 characters."
+                if not MIN_LENGTH <= len(new.value or "") <= MAX_LENGTH:
+                    new.error = f"Use {MIN_LENGTH} to {MAX_LENGTH} characters."
                     return
                 if new.value != again.value:
                     again.error = "The two new passwords differ."
@@ -127,6 +127,9 @@ class SettingsView:
                     return
                 except users.InvalidCredentials:
                     current.error = "The current password is wrong."
+                    return
+                except users.WeakPassword as exc:
+                    new.error = exc.reason[0].upper() + exc.reason[1:]
                     return
                 except auth.SessionExpired:
                     auth.expire_and_leave(PATH)
@@ -172,8 +175,7 @@ class SettingsView:
         """Revoke every session and token of the account."""
         outcome = await perform(self.who, lambda s, u: users.revoke_tokens(session=s, user=u), path=PATH)
         if outcome.ok:
-            auth.end_session()
-            ui.navigate.to("/")
+            auth.log_out()
 
     def _danger(self) -> None:
         with ui.card().classes("ss-card gap-3 border border-red-300").mark("delete-account"):
@@ -182,24 +184,48 @@ class SettingsView:
                      "Download your data first if you want to keep it.").classes("text-sm")
             confirm = ui.input(f"Type “{CONFIRM_DELETE}” to confirm").classes("w-full max-w-md") \
                 .mark("confirm-delete-text")
+            password = ui.input("Your password", password=True).props("autocomplete=current-password") \
+                .classes("w-full max-w-md").mark("delete-password")
             button = ui.button("Delete my account", icon="delete_forever", color="negative") \
                 .props("no-caps").mark("delete-account-button")
             button.bind_enabled_from(confirm, "value",
                                      backward=lambda v: (v or "").strip().lower() == CONFIRM_DELETE)
 
             async def delete() -> None:
+                confirm.error = password.error = None
                 if (confirm.value or "").strip().lower() != CONFIRM_DELETE:
                     confirm.error = f"Type “{CONFIRM_DELETE}” exactly."
                     return
-                outcome = await perform(self.who, lambda s, u: users.delete_account(session=s, user=u),
-                                        path=PATH)
-                if outcome.ok:
-                    auth.end_session()
-                    ui.notify("Your account and all its data are deleted.", type="info")
-                    ui.navigate.to("/")
+                if not password.value:
+                    password.error = "Enter your password."
+                    return
+                given = password.value
+
+                def attempt(session: Session, user: User) -> None:  # committed first: wrong guesses count
+                    users.password_attempt(session=session, user=user, now=utcnow(),
+                                           limit=context.settings().login_attempts_per_minute)
+
+                def work(session: Session, user: User) -> None:
+                    users.delete_account(session=session, user=user, current_password=given)
+
+                try:
+                    await auth.act(self.who, attempt)
+                    await auth.act(self.who, work)
+                except users.TooManyAttempts as exc:
+                    password.error = f"Too many attempts; try again in {exc.retry_after} s."
+                    return
+                except users.InvalidCredentials:
+                    password.error = "The password is wrong."
+                    return
+                except auth.SessionExpired:
+                    auth.expire_and_leave(PATH)
+                    return
+                ui.notify("Your account and all its data are deleted.", type="info")
+                auth.log_out()
 
             button.on_click(delete)
-            confirm.on("keydown.enter", delete)
+            for field in (confirm, password):
+                field.on("keydown.enter", delete)
 
 
 def register() -> None:

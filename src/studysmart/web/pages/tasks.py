@@ -142,7 +142,7 @@ class TasksView:
         def load(session: Session, user: User) -> tuple[list[Task], int, list[str], list[str]]:
             rows, total = tasks.list_tasks(session=session, user=user, status=status, topic=topic,
                                            limit=limit)
-            catalog = [t.name for t in tasks.list_topics(session=session, limit=500)]
+            catalog = [t.name for t in tasks.list_topics(session=session, user=user, limit=500)]
             return rows, total, analytics.user_topics(session=session, user=user), catalog
 
         outcome = await perform(self.who, load, path=PATH)
