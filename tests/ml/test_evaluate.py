@@ -11,6 +11,7 @@ from studysmart.ml.base import Prediction
 from studysmart.ml.baselines import GlobalAverage, Shrinkage
 from studysmart.ml.data import DataError, Queries, Responses
 from studysmart.ml.evaluate import (
+    evaluate_model,
     evaluate_models,
     online_predictions,
     score_model,
@@ -19,7 +20,9 @@ from studysmart.ml.evaluate import (
     split_temporal,
 )
 from studysmart.ml.metrics import METRICS
+from studysmart.ml.robust import with_robust_weights
 from tests.ml.test_baselines import simulate
+from tests.ml.test_robust import attacked
 
 
 def cells(data: Responses) -> set[tuple[str, str]]:
@@ -147,3 +150,14 @@ def test_online_shrinkage_follows_the_students_test_answers() -> None:
     online = online_predictions(model, split).p_correct[star]
     frozen = model.predict(test.to_queries()).p_correct[star]
     assert online[-1] > frozen[-1]
+
+
+def test_the_harness_fits_with_the_robust_weights_as_the_training_pipeline_does() -> None:
+    split = split_temporal(attacked(simulate(n_persons=40, seed=8)))  # one account's 50 implausible answers
+    weighted = score_model(Shrinkage().fit(with_robust_weights(split.train)), split)
+    plain = score_model(Shrinkage().fit(split.train), split)
+    result = evaluate_model("shrinkage", split)
+    assert result["log_loss"] == weighted["log_loss"] and result["rmse_log_time"] == weighted["rmse_log_time"]
+    assert result["rmse_log_time"] != plain["rmse_log_time"]
+    unweighted = evaluate_model("shrinkage", split, robust=False)
+    assert unweighted["rmse_log_time"] == plain["rmse_log_time"]

@@ -13,6 +13,10 @@ Splits:
 * ``random``: a random ``fraction`` (default 10%) of the (person, item) cells, all rows of a chosen cell;
 * ``temporal``: the last ``fraction`` (default 20%) of each person's responses by the order column.
 
+Models are fitted as the training pipeline fits them: on the training rows with ``robust.with_robust_weights``
+(computed from those rows only), so the harness and the worker fit alike; the history a prediction reads is the
+rows as stored (a student's own state uses every answer, as in the app).
+
 The harness never looks at test outcomes before predicting, and never scores training rows.
 """
 
@@ -28,6 +32,7 @@ import numpy as np
 from studysmart.ml import base
 from studysmart.ml.data import DataError, Responses
 from studysmart.ml.metrics import all_metrics
+from studysmart.ml.robust import with_robust_weights
 
 __all__ = ["MODES", "SPLITS", "SequentialPredictor", "Split", "evaluate_model", "evaluate_models",
            "online_metrics", "online_predictions", "score_model", "served_predictions", "split_heldout",
@@ -221,7 +226,8 @@ def score_model(model: base.Model, split: Split, *, mode: str = "online") -> dic
 
 
 def evaluate_model(name: str, split: Split, *, params: Mapping[str, Any] | None = None,
-                   progress: base.Progress | None = None, mode: str = "online") -> dict[str, float]:
+                   progress: base.Progress | None = None, mode: str = "online", robust: bool = True,
+                   ) -> dict[str, float]:
     """Fit the registered model ``name`` on ``split.train`` and score its predictions of ``split.test``.
 
     Args:
@@ -230,13 +236,15 @@ def evaluate_model(name: str, split: Split, *, params: Mapping[str, Any] | None 
         params: hyperparameters for ``base.create``.
         progress: passed to ``fit``.
         mode: "online" (each test row from the person's earlier answers, as served) or "frozen".
+        robust: fit with ``robust.with_robust_weights`` of the training rows, as the training pipeline does
+            (False: unweighted, for comparisons).
 
     Returns:
-        every metric of ``metrics.METRICS`` plus fit_seconds and predict_us_per_row.
+        every metric of ``metrics.METRICS`` plus fit_seconds (the weights included) and predict_us_per_row.
     """
     model = base.create(name, **dict(params or {}))
     start = time.perf_counter()
-    model.fit(split.train, progress=progress)
+    model.fit(with_robust_weights(split.train) if robust else split.train, progress=progress)
     fit_seconds = time.perf_counter() - start
     result = score_model(model, split, mode=mode)
     return {**{k: v for k, v in result.items() if k != "predict_us_per_row"}, "fit_seconds": fit_seconds,
@@ -246,11 +254,11 @@ def evaluate_model(name: str, split: Split, *, params: Mapping[str, Any] | None 
 def evaluate_models(names: Sequence[str], split: Split, *,
                     params: Mapping[str, Mapping[str, Any]] | None = None,
                     on_result: Callable[[str, dict[str, float]], None] | None = None,
-                    mode: str = "online") -> dict[str, dict[str, float]]:
+                    mode: str = "online", robust: bool = True) -> dict[str, dict[str, float]]:
     """``evaluate_model`` for each name, in order; ``on_result(name, result)`` is called after each."""
     results: dict[str, dict[str, float]] = {}
     for name in names:
-        results[name] = evaluate_model(name, split, params=(params or {}).get(name), mode=mode)
+        results[name] = evaluate_model(name, split, params=(params or {}).get(name), mode=mode, robust=robust)
         if on_result:
             on_result(name, results[name])
     return results
