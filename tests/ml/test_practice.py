@@ -22,7 +22,9 @@ from studysmart.ml.practice.person import (
     priced_inputs,
     time_posterior_numpy,
 )
+from studysmart.ml.robust import with_robust_weights
 from studysmart.ml.synthetic import generate_learning
+from tests.ml.test_robust import attacked
 
 T0 = 1_700_000_000.0
 
@@ -187,3 +189,52 @@ def test_the_explanation_names_the_practice_gain_and_the_forgetting(fitted: Prac
     assert fresh.p_correct == pytest.approx(float(fitted.predict(query, history=history).p_correct[0]))
     none = fitted.explain("new", "q00", topic=topic, order=T0, history=None)
     assert "no practice gain" in none.sentence
+
+
+def _fresh_students(model: PracticeModel, data: Responses) -> np.ndarray:
+    """Rows (P(correct), mean log-time, sd) x (no history, a short history on the first topic) of a new
+    student's predictions on every topic's first item: what a fitted population tells a student it never saw."""
+    when = float(np.nanmax(data.order)) + 3600.0  # type: ignore[arg-type]
+    topics = [str(t) for t in model.vocab_.topics]
+    items = [str(data.items[np.flatnonzero(data.item_topic == t)[0]]) for t in topics]  # type: ignore[operator]
+    queries = Queries.from_columns(["newbie"] * len(items), items, topic=topics, order=[when] * len(items))
+    history = Responses.from_columns(["newbie"] * 3, [items[0]] * 3, [1.0, 0.0, 1.0], [60.0, 80.0, 50.0],
+                                     order=[when - 600.0, when - 400.0, when - 200.0], topic=[topics[0]] * 3)
+    out = []
+    for hist in (None, history):
+        pred = model.predict(queries, history=hist)
+        out += [pred.p_correct, pred.mean_log_time, pred.sd_log_time]
+    return np.vstack(out)
+
+
+def test_rows_of_weight_zero_move_nothing_a_new_student_is_told(learning: Responses) -> None:
+    """Responses.weight (ml.robust): one account's 50 answers (all wrong in 1 s, then all right in a day) with
+    weight 0 leave the population where it is without them; unweighted, they move it."""
+    data = attacked(learning)
+    mallory = data.persons[data.person] == "mallory"
+    zeroed = PracticeModel().fit(data.weighted((~mallory).astype(float)))
+    without = PracticeModel().fit(data.subset(~mallory))
+    np.testing.assert_allclose(_fresh_students(zeroed, data), _fresh_students(without, data), rtol=0, atol=1e-7)
+    plain = PracticeModel().fit(data)  # the same rows, weights ignored
+    assert np.max(np.abs(_fresh_students(plain, data) - _fresh_students(without, data))) > 1e-3
+    assert zeroed.histories_["mallory"].correct.size == 50  # her own state still reads every answer of hers
+
+
+def test_robust_weights_keep_an_adversary_from_a_new_students_prediction(learning: Responses) -> None:
+    """Issue 11's bound (0.05 in P(correct), 10% in median time) for the practice model, new student with and
+    without a history."""
+    before = _fresh_students(PracticeModel().fit(with_robust_weights(learning)), learning)
+    after = _fresh_students(PracticeModel().fit(with_robust_weights(attacked(learning))), learning)
+    assert np.max(np.abs(after[[0, 3]] - before[[0, 3]])) <= 0.05, (before, after)
+    assert np.max(np.abs(np.exp(after[[1, 4]] - before[[1, 4]]) - 1)) <= 0.10, (before, after)
+
+
+def test_a_students_own_state_ignores_row_weights(fitted: PracticeModel, learning: Responses) -> None:
+    """The app's history carries no weights; the harness's training rows do: the served state is the same."""
+    rows = np.flatnonzero(learning.persons[learning.person] == learning.persons[0])
+    history = learning.subset(rows)
+    queries = history.to_queries()
+    plain = fitted.predict(queries, history=history)
+    weighted = fitted.predict(queries, history=history.weighted(np.linspace(0.0, 1.0, rows.size)))
+    np.testing.assert_array_equal(plain.p_correct, weighted.p_correct)
+    np.testing.assert_array_equal(plain.mean_log_time, weighted.mean_log_time)

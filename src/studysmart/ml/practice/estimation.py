@@ -12,8 +12,13 @@ Both parts are fitted by alternating blocks, each vectorised over the long forma
 persons and their person x topic cells jointly (the cell effects shrink toward the person's, which shrinks
 toward the population; an arrow-shaped system, ``blocks.arrow_solve``), the items (toward their group's prior),
 the pooled practice slopes and the forgetting rate (Gauss-Newton), the topics' slope deviations, and the
-variance components (EM: the mean of squared posterior means plus posterior variances). Per-row weights
-(None = 1) multiply each row's likelihood.
+variance components (EM: the mean of squared posterior means plus posterior variances).
+
+Row weights (``Rows.weight``, from ``Responses.weight``: ``studysmart.ml.robust``) multiply each row's likelihood
+in every population-level estimate (items, groups, practice slopes, forgetting, residual variances); the persons'
+own parameters use every row of theirs unweighted, as the online state does. Each person counts in the spread of
+persons (the variance components) by ``Rows.person_weight`` (``robust.person_weights``), so rows of weight 0 move
+nothing a new student is told.
 """
 
 from __future__ import annotations
@@ -60,6 +65,11 @@ class Rows:
     n_topics: int
     n_levels: int
     practice: bool  # the data have an order: practice features are informative
+    person_weight: np.ndarray | None = None  # per person, their weight in the population (None: 1)
+
+    def population_weights(self) -> np.ndarray:
+        """Per person: their weight in the spread of persons (1 without person weights)."""
+        return np.ones(self.n_persons) if self.person_weight is None else self.person_weight
 
     @property
     def n_cells(self) -> int:
@@ -130,6 +140,18 @@ def _count(codes: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.n
     return np.bincount(codes, weights=weights, minlength=n).astype(np.float64)
 
 
+def _spread(values: np.ndarray, weights: np.ndarray, fallback: float) -> float:
+    """The weighted mean of ``values`` (second moments of persons or cells), at least _MIN_VAR; ``fallback``
+    when no weight is left."""
+    total = float(weights.sum())
+    return max(float(np.sum(weights * values)) / total, _MIN_VAR) if total > 0 else fallback
+
+
+def _weighted_mean(values: np.ndarray, weights: np.ndarray, fallback: float) -> float:
+    total = float(weights.sum())
+    return float(np.sum(weights * values)) / total if total > 0 else fallback
+
+
 def topic_deviation_step(x: np.ndarray, g: np.ndarray, w: np.ndarray, topic: np.ndarray, n_topics: int,
                           u: np.ndarray, var_slope: float) -> tuple[np.ndarray, np.ndarray]:
     """One Newton step of the topics' slope deviations (2 per topic, prior N(0, var_slope)); returns (u, var)."""
@@ -164,9 +186,11 @@ def fixed_step(x: np.ndarray, slope: np.ndarray, g: np.ndarray, w: np.ndarray, w
     return weights + step[:N_COLUMNS], float(np.clip(delta + step[N_COLUMNS], 0.0, _MAX_DELTA))
 
 
-def _item_positions(item: np.ndarray, cols: Columns, n_items: int, seen: np.ndarray) -> np.ndarray:
-    """Per seen item: the mean position of its rows in their topic (the group covariate of ``groups``)."""
-    return (_count(item, n_items, cols.position) / np.maximum(_count(item, n_items), 1))[seen]
+def _item_positions(item: np.ndarray, cols: Columns, n_items: int, seen: np.ndarray, weight: np.ndarray,
+                    ) -> np.ndarray:
+    """Per seen item: the weighted mean position of its rows in their topic (the group covariate of ``groups``)."""
+    total = _count(item, n_items, weight)
+    return (_count(item, n_items, weight * cols.position) / np.where(total > 0, total, 1.0))[seen]
 
 
 def _prior_mean(groups: GroupPrior, rows: Rows, seen: np.ndarray, z: np.ndarray | None) -> np.ndarray:
@@ -222,8 +246,8 @@ def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int =
     sub = _sub(rows, known)
     y, wt, person, item, topic = rows.correct[known], sub.weight, sub.person, sub.item, sub.topic
     n_p, n_k, n_t, n_c = rows.n_persons, rows.n_items, rows.n_topics, rows.n_cells
-    seen = _count(item, n_k) > 0
-    z = _item_positions(item, sub.cols, n_k, seen) if rows.practice else None
+    seen = _count(item, n_k, wt) > 0  # items with weight: rows of weight 0 alone leave an item to its group
+    z = _item_positions(item, sub.cols, n_k, seen, wt) if rows.practice else None
     rate = (_count(item, n_k, wt * y) + 1.0) / (_count(item, n_k, wt) + 2.0)
     b = np.log(rate / (1 - rate))
     a = np.full(n_k, 0.7 if discrimination else 1.0)
@@ -235,7 +259,9 @@ def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int =
     var_p, var_cell, var_a, var_c, var_u = (1.0 if discrimination else 0.5), 0.2, 0.1, 0.05, 0.05
     mean_a = 1.0 if not discrimination else 0.7
     item_var = np.column_stack([np.full(n_k, groups.sd_item2), np.full(n_k, var_a), np.full(n_k, var_c)])
-    persons_seen = _count(person, n_p) > 0
+    in_population = np.where(_count(person, n_p) > 0, rows.population_weights(), 0.0)
+    cell_weight = in_population[rows.cell_person]
+    tracked = in_population > 0  # the convergence check follows the persons who count in the population
     practice: np.ndarray | float = 0.0
     if practice_given is not None:
         w, u, delta = practice_given[0].copy(), practice_given[1].copy(), practice_given[2]
@@ -246,14 +272,13 @@ def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int =
                                                         start.var_a or var_a, start.var_c or var_c, start.var_slope)
         groups = start.groups
     for _ in range(sweeps):
-        old = np.r_[b, a, theta, w, delta]
+        old = np.r_[b, a, theta[tracked], w, delta]
         x = slope = None
         if rows.practice:
             practice, slope, x = linear_and_slope(sub.cols, w, delta, u, topic)
         ability = theta[person] + _cell_value(theta_c, sub)
         p = expit(b[item] + a[item] * ability + c[item] * psi[person] + practice)
-        g, h = wt * (y - p), wt * p * (1 - p)
-        g_p, h_p, g_c, h_c, cross = person_sums(person, n_p, sub.cell, n_c, g, h, a[item], c[item])
+        g_p, h_p, g_c, h_c, cross = person_sums(person, n_p, sub.cell, n_c, y - p, p * (1 - p), a[item], c[item])
         g_p -= np.column_stack([theta / var_p, psi])
         h_p[:, 0, 0] += 1 / var_p
         h_p[:, 1, 1] += 1.0
@@ -261,10 +286,10 @@ def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int =
                                               rows.cell_person)
         theta, psi = theta + np.clip(d_p[:, 0], -1, 1), psi + np.clip(d_p[:, 1], -1, 1)
         if not discrimination:  # with discriminations, theta ~ N(0, 1) fixes the scale (the a_k carry it)
-            var_p = max(float(np.mean(theta[persons_seen] ** 2 + cov_p[persons_seen, 0, 0])), _MIN_VAR)
+            var_p = _spread(theta**2 + cov_p[:, 0, 0], in_population, var_p)
         if sub.cell is not None:
             theta_c = theta_c + np.clip(d_c, -1, 1)
-            var_cell = max(float(np.mean(theta_c**2 + v_c)), _MIN_VAR)
+            var_cell = _spread(theta_c**2 + v_c, cell_weight, var_cell)
         ability = theta[person] + _cell_value(theta_c, sub)
         p = expit(b[item] + a[item] * ability + c[item] * psi[person] + practice)
         g, h = wt * (y - p), wt * p * (1 - p)
@@ -288,10 +313,10 @@ def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int =
             w, delta = fixed_step(x, slope, g, h, w, delta, active)
             if n_t:
                 u, u_var = topic_deviation_step(x, g, h, topic, n_t, u, var_u)
-                used = _count(topic[topic >= 0], n_t) > 0
+                used = _count(topic[topic >= 0], n_t, wt[topic >= 0]) > 0
                 if used.sum() >= 2:
                     var_u = max(float(np.mean(u[used] ** 2 + u_var[used])), _MIN_VAR)
-        if np.max(np.abs(np.r_[b, a, theta, w, delta] - old), initial=0.0) < tol:
+        if np.max(np.abs(np.r_[b, a, theta[tracked], w, delta] - old), initial=0.0) < tol:
             break
     new_mean = groups.mean(rows.item_topic, rows.item_level)
     b = np.where(seen, b, new_mean)
@@ -315,10 +340,11 @@ def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float 
     correct = rows.correct[known]
     wrong = np.where(np.isnan(correct), 1 - p_correct[known], 1 - np.nan_to_num(correct))
     n_p, n_k, n_t, n_c = rows.n_persons, rows.n_items, rows.n_topics, rows.n_cells
-    seen = _count(item, n_k) > 0
-    z = _item_positions(item, sub.cols, n_k, seen) if rows.practice else None
-    pooled = float(np.var(lt)) if lt.size > 1 else 1.0
-    lam = (_count(item, n_k, wt * lt) + float(np.mean(lt) if lt.size else 0.0)) / (_count(item, n_k, wt) + 1.0)
+    seen = _count(item, n_k, wt) > 0
+    z = _item_positions(item, sub.cols, n_k, seen, wt) if rows.practice else None
+    mean_lt = _weighted_mean(lt, wt, float(np.mean(lt)) if lt.size else 0.0)
+    pooled = max(_weighted_mean((lt - mean_lt) ** 2, wt, 1.0), _MIN_VAR) if lt.size > 1 else 1.0
+    lam = (_count(item, n_k, wt * lt) + mean_lt) / (_count(item, n_k, wt) + 1.0)
     phi = np.full(n_k, 0.3 if discrimination else 1.0)
     d = _initial_loadings(n_k, seed) if factor else np.zeros(n_k)
     mean_phi = 0.3 if discrimination else 1.0
@@ -330,7 +356,9 @@ def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float 
     var_p, var_cell, var_phi, var_d, var_u = (1.0 if discrimination else 0.2), 0.05, 0.05, 0.02, 0.01
     sigma2, kappa = np.full(n_k, pooled), np.ones(n_p)
     item_var = np.column_stack([np.full(n_k, groups.sd_item2), np.full(n_k, var_phi), np.full(n_k, var_d)])
-    persons_seen = _count(person, n_p) > 0
+    in_population = np.where(_count(person, n_p) > 0, rows.population_weights(), 0.0)
+    cell_weight = in_population[rows.cell_person]
+    tracked = in_population > 0
     practice: np.ndarray | float = 0.0
     if practice_given is not None:
         v, u, delta = practice_given[0].copy(), practice_given[1].copy(), practice_given[2]
@@ -342,13 +370,14 @@ def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float 
         var_phi, var_d, var_u = start.var_phi or var_phi, start.var_d or var_d, start.var_slope
         sigma2, kappa = start.sigma2.copy(), start.kappa.copy()
     for _ in range(sweeps):
-        old = np.r_[lam, phi, s, v, delta]
+        old = np.r_[lam, phi, s[tracked], v, delta]
         x = slope = None
         if rows.practice:
             practice, slope, x = linear_and_slope(sub.cols, v, delta, u, topic)
-        q = wt / (sigma2[item] * kappa[person])
+        q_own = 1.0 / (sigma2[item] * kappa[person])  # the persons' blocks: every row of theirs
+        q = wt * q_own  # the population's blocks: weighted rows
         r = lt - lam[item] - practice - wrong * omega[item]
-        g_p, h_p, g_c, h_c, cross = person_sums(person, n_p, sub.cell, n_c, q * r, q, phi[item], d[item])
+        g_p, h_p, g_c, h_c, cross = person_sums(person, n_p, sub.cell, n_c, q_own * r, q_own, phi[item], d[item])
         h_p[:, 0, 0] += 1 / var_p
         h_p[:, 1, 1] += 1.0
         sol, s_c, cov_p, v_c, _ = arrow_solve(g_p, h_p, g_c, h_c + 1 / var_cell, cross, rows.cell_person)
@@ -356,9 +385,9 @@ def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float 
         if sub.cell is None:
             s_c = np.zeros(0)
         if not discrimination:  # with discriminations, s ~ N(0, 1) fixes the scale (the phi_k carry it)
-            var_p = max(float(np.mean(s[persons_seen] ** 2 + cov_p[persons_seen, 0, 0])), _MIN_VAR)
+            var_p = _spread(s**2 + cov_p[:, 0, 0], in_population, var_p)
         if sub.cell is not None:
-            var_cell = max(float(np.mean(s_c**2 + v_c)), _MIN_VAR)
+            var_cell = _spread(s_c**2 + v_c, cell_weight, var_cell)
         slowness = s[person] + _cell_value(s_c, sub)
         r = lt - practice - wrong * omega[item]
         regressors = np.column_stack([np.ones_like(r), slowness, chi[person]])
@@ -379,7 +408,7 @@ def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float 
         r = lt - lam[item] - person_part - practice
         h_w = _count(item, n_k, q * wrong**2) + 1 / var_omega
         omega = (_count(item, n_k, q * wrong * r) + omega0 / var_omega) / h_w
-        has_wrong = _count(item, n_k, wrong) > 0
+        has_wrong = _count(item, n_k, wt * wrong) > 0
         if has_wrong.any():
             omega0 = float(np.mean(omega[has_wrong]))
             var_omega = max(float(np.mean((omega[has_wrong] - omega0) ** 2 + 1 / h_w[has_wrong])), _MIN_VAR)
@@ -389,15 +418,15 @@ def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float 
             v, delta = fixed_step(x, slope, q * (r - practice), q, v, delta, active)
             if n_t:
                 u, u_var = topic_deviation_step(x, q * (r - practice), q, topic, n_t, u, var_u)
-                used = _count(topic[topic >= 0], n_t) > 0
+                used = _count(topic[topic >= 0], n_t, wt[topic >= 0]) > 0
                 if used.sum() >= 2:
                     var_u = max(float(np.mean(u[used] ** 2 + u_var[used])), _MIN_VAR)
             practice = linear_and_slope(sub.cols, v, delta, u, topic)[0]
         resid2 = (lt - lam[item] - person_part - practice - wrong * omega[item]) ** 2
-        pooled = float(np.sum(wt * resid2) / max(wt.sum(), 1e-12))
+        pooled = max(_weighted_mean(resid2, wt, pooled), _MIN_VAR)
         sigma2 = (_count(item, n_k, wt * resid2 / kappa[person]) + _NU * pooled) / (_count(item, n_k, wt) + _NU)
-        kappa = (_count(person, n_p, wt * resid2 / sigma2[item]) + _NU) / (_count(person, n_p, wt) + _NU)
-        if np.max(np.abs(np.r_[lam, phi, s, v, delta] - old), initial=0.0) < tol:
+        kappa = (_count(person, n_p, resid2 / sigma2[item]) + _NU) / (_count(person, n_p) + _NU)  # own rows
+        if np.max(np.abs(np.r_[lam, phi, s[tracked], v, delta] - old), initial=0.0) < tol:
             break
     lam = np.where(seen, lam, groups.mean(rows.item_topic, rows.item_level))
     lam_var = np.where(seen, item_var[:, 0], groups.new_item_var(rows.item_topic, rows.item_level))

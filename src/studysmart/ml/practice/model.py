@@ -62,6 +62,7 @@ from studysmart.ml.practice.prepare import (
 )
 from studysmart.ml.practice.prequential import Structure, choose_coupling, fit_parts
 from studysmart.ml.practice.selection import STRUCTURES, flags, select_and_calibrate
+from studysmart.ml.robust import person_weights
 
 __all__ = ["PracticeGain", "PracticeModel"]
 
@@ -125,7 +126,10 @@ class PracticeModel(RowInputs):
     # -- fitting -------------------------------------------------------------------------------------------
     def fit(self, data: Responses, *, progress: Progress | None = None) -> Self:
         """Estimate the population (items, groups, practice slopes, forgetting, variance components) from
-        ``data``, calibrate on an inner hold-out, and keep every student's answers as their stored history."""
+        ``data``, calibrate on an inner hold-out, and keep every student's answers as their stored history.
+
+        Row weights (``data.weight``, ``ml.robust``) weigh every population-level estimate and the inner
+        hold-out's choices; a student's own state always uses all their answers."""
         for value in (self.accuracy_structure, self.time_structure):
             if value not in ("auto", *STRUCTURES):
                 raise ValueError(f"unknown structure {value!r}; use auto or one of {', '.join(STRUCTURES)}")
@@ -171,7 +175,7 @@ class PracticeModel(RowInputs):
         rows = Rows(person.astype(np.int64), coded.item, coded.topic, cell,
                     (cells // max(vocab.n_topics, 1)).astype(np.int64), vocab.item_topic, vocab.item_level, cols,
                     coded.correct, coded.log_time, coded.weight, data.n_persons, vocab.n_items, vocab.n_topics,
-                    vocab.n_levels, self.practice_)
+                    vocab.n_levels, self.practice_, person_weights(data))
         structure = Structure(flags(self.structure_[0]), flags(self.structure_[1]),
                               active_columns(self.dropped_[0]), active_columns(self.dropped_[1]))
         self.acc_, self.time_ = fit_parts(rows, structure, sweeps=self.sweeps, rounds=self.rounds)
@@ -241,7 +245,7 @@ class PracticeModel(RowInputs):
         """A student's state from their history (cached by the history's fingerprint; None: a new student)."""
         if hist is None or not len(hist):
             empty = store.History(*(np.zeros(0, dtype=object if f in ("item", "topic", "level") else np.float64)
-                                    for f in ("item", "topic", "level", "correct", "log_time", "order", "weight")))
+                                    for f in ("item", "topic", "level", "correct", "log_time", "order")))
             hist = empty
         key = store.fingerprint(person, hist)
         cached = self._cache.get(key)

@@ -68,7 +68,6 @@ class Coded:
     cols: Columns
     correct: np.ndarray
     log_time: np.ndarray
-    weight: np.ndarray
     novel: np.ndarray  # a new item of a known topic (calibrated on its own)
 
     def __len__(self) -> int:
@@ -129,7 +128,7 @@ class Inputs:
     load: np.ndarray
     factor: np.ndarray
     correct: np.ndarray
-    weight: np.ndarray
+    weight: np.ndarray  # 1: a student's own state uses every answer (row weights are for the population)
     cell: np.ndarray
     resid: np.ndarray
     time_load: np.ndarray
@@ -150,7 +149,7 @@ def inputs(pop: Population, coded: Coded) -> Inputs:
     before = np.maximum.accumulate(np.r_[0, cell + 1])[:-1] if cell.size else np.zeros(0, np.int64)
     return Inputs(np.ascontiguousarray(coded.acc[:, 0] + acc_term), np.ascontiguousarray(coded.acc[:, 1]),
                   np.ascontiguousarray(coded.acc[:, 2]), np.ascontiguousarray(coded.correct, dtype=np.float64),
-                  np.ascontiguousarray(coded.weight, dtype=np.float64), cell, np.ascontiguousarray(resid),
+                  np.ones(len(coded)), cell, np.ascontiguousarray(resid),
                   np.ascontiguousarray(coded.time[:, 1]), np.ascontiguousarray(coded.time[:, 2]),
                   np.ascontiguousarray(coded.sigma2), before.astype(np.int64))
 

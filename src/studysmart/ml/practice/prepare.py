@@ -101,7 +101,7 @@ class RowInputs:
                 values[:, 0] += np.where(new, g.slope * (z - g.z_mean), 0.0)
                 var[:, 0] += np.where(new, g.slope_var * (z - g.z_mean) ** 2, 0.0)
         return Coded(acc, acc_var, time, time_var, prep.omega[rows], prep.sigma2[rows], prep.slope_topic[rows], cell,
-                     cols, prep.rows.correct[rows], prep.rows.log_time[rows], prep.rows.weight[rows],
+                     cols, prep.rows.correct[rows], prep.rows.log_time[rows],
                      new & (prep.slope_topic[rows] >= 0))
 
     def _history(self, rows: CodedRows) -> tuple[Prepared, Coded, Inputs]:
@@ -150,23 +150,27 @@ def without_topic(feats: Features, no_topic: np.ndarray) -> Features:
 
 
 def speed_norms(coded: CodedRows, vocab: Vocab) -> np.ndarray:
-    """Per item its usual log-time (mean, 5 pseudo-answers at the population mean), then the population sd."""
-    timed = ~np.isnan(coded.log_time)
-    lt = coded.log_time[timed]
+    """Per item its usual log-time (mean, 5 pseudo-answers at the population mean), then the population sd
+    (rows weighted by ``coded.weight``)."""
+    timed = ~np.isnan(coded.log_time) & (coded.weight > 0)
+    lt, w = coded.log_time[timed], coded.weight[timed]
     if not lt.size:
         return np.r_[np.zeros(vocab.n_items), 1.0]
-    mu = float(lt.mean())
-    total = np.bincount(coded.item[timed], lt, vocab.n_items)
-    count = np.bincount(coded.item[timed], minlength=vocab.n_items)
-    return np.r_[(total + 5 * mu) / (count + 5), max(float(lt.std()), 1e-6)]
+    mu = float(np.sum(w * lt) / w.sum())
+    sd = float(np.sqrt(np.sum(w * (lt - mu) ** 2) / w.sum()))
+    total = np.bincount(coded.item[timed], w * lt, vocab.n_items)
+    count = np.bincount(coded.item[timed], w, vocab.n_items)
+    return np.r_[(total + 5 * mu) / (count + 5), max(sd, 1e-6)]
 
 
 def hardness(coded: CodedRows, vocab: Vocab) -> np.ndarray:
-    """Per item: minus the standardised logit of its smoothed accuracy (hard items are positive)."""
+    """Per item: minus the standardised logit of its smoothed accuracy (hard items are positive; rows weighted by
+    ``coded.weight``)."""
     known = ~np.isnan(coded.correct)
     n = vocab.n_items
-    k = np.bincount(coded.item[known], coded.correct[known], n)
-    m = np.bincount(coded.item[known], minlength=n)
+    w = coded.weight[known]
+    k = np.bincount(coded.item[known], w * coded.correct[known], n)
+    m = np.bincount(coded.item[known], w, n)
     rate = (k + 1.0) / (m + 2.0)
     z = -logit(rate)
     seen = m > 0

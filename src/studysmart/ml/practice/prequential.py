@@ -7,7 +7,8 @@ estimated from ALL of a student's answers, the slopes of the practice counts pic
 answer is predicted from the student's state after their earlier answers only (``kernels.prequential``), and the
 practice slopes, their per-topic deviations and the forgetting rate are fitted to those predictions (logistic
 regression with the online person part as an offset, attenuated by its uncertainty; weighted least squares for
-log-time); the items are then refitted with the new slopes, twice.
+log-time); the items are then refitted with the new slopes, twice. The online person state uses every row of
+the student (as served); the regressions weigh each row by its weight (``Rows.weight``).
 """
 
 from __future__ import annotations
@@ -75,16 +76,19 @@ def coupling(rows: Rows, acc: AccuracyFit, time: TimeFit) -> tuple[float, float]
     correlation of ability and speed), from the fitted person effects of students with both outcomes and times.
     Their posterior means are shrunk, each by its reliability lambda = 1 - posterior var / population var, so
     E[theta_hat s_hat] = lambda_theta lambda_s Cov: the covariance is sum(theta_hat s_hat) / sum(lambda_theta
-    lambda_s). (0, var) when there are fewer than 20 such students."""
+    lambda_s), each student counted by their weight in the population (``Rows.person_weight``). (0, var) when
+    there are fewer than 20 such students."""
     both = (np.bincount(rows.person[~np.isnan(rows.correct)], minlength=rows.n_persons) > 0) & (
         np.bincount(rows.person[~np.isnan(rows.log_time)], minlength=rows.n_persons) > 0)
+    both &= rows.population_weights() > 0
     if both.sum() < 20 or time.var_person <= 0 or acc.theta_var.size != both.size or time.s_var.size != both.size:
         return 0.0, acc.var_person
-    reliability = (np.clip(1 - acc.theta_var[both] / acc.var_person, 0, 1)
-                   * np.clip(1 - time.s_var[both] / time.var_person, 0, 1))
+    weight = rows.population_weights()[both]
+    reliability = weight * (np.clip(1 - acc.theta_var[both] / acc.var_person, 0, 1)
+                            * np.clip(1 - time.s_var[both] / time.var_person, 0, 1))
     if reliability.sum() <= 1.0:
         return 0.0, acc.var_person
-    cov = float(np.sum(acc.theta[both] * time.s[both]) / reliability.sum())
+    cov = float(np.sum(weight * acc.theta[both] * time.s[both]) / reliability.sum())
     beta = cov / time.var_person
     conditional = acc.var_person - beta * beta * time.var_person
     if conditional < 0.1 * acc.var_person:  # the moments overstate the coupling: cap the correlation at 0.95
@@ -93,8 +97,8 @@ def coupling(rows: Rows, acc: AccuracyFit, time: TimeFit) -> tuple[float, float]
     return beta, conditional
 
 
-#: Correlations of ability and slowness tried by ``choose_coupling``, on at most COUPLING_ROWS answers (whole
-#: students, the first ones of the person-sorted rows: the person codes carry no order of their own).
+#: Correlations of ability and slowness tried by ``choose_coupling``, on at most COUPLING_ROWS answers of weight
+#: > 0 (whole students, the first ones of the person-sorted rows: the person codes carry no order of their own).
 RHO_GRID = np.round(np.linspace(-0.9, 0.9, 13), 2)
 COUPLING_ROWS = 30_000
 
@@ -105,11 +109,12 @@ def choose_coupling(rows: Rows, acc: AccuracyFit, time: TimeFit) -> tuple[float,
     moments of shrunk estimates (``coupling``) understate it where students have few answers."""
     if time.var_person <= 0 or acc.var_person <= 0:
         return 0.0, acc.var_person
-    if rows.person.size > COUPLING_ROWS:
-        rows = _first_rows(rows, int(rows.person[COUPLING_ROWS]))
+    counted = np.cumsum(rows.weight > 0)
+    if counted.size and counted[-1] > COUPLING_ROWS:
+        rows = _first_rows(rows, int(rows.person[np.searchsorted(counted, COUPLING_ROWS + 1)]))
     starts = _starts(rows.person)
     cells = _local_cells(rows, starts)
-    p0 = float(np.nanmean(rows.correct)) if np.any(~np.isnan(rows.correct)) else 0.7
+    p0 = _base_rate(rows)
     wrong = np.where(np.isnan(rows.correct), 1 - p0, 1 - np.nan_to_num(rows.correct))
     known = ~np.isnan(rows.correct)
     k = rows.item
@@ -126,6 +131,13 @@ def choose_coupling(rows: Rows, acc: AccuracyFit, time: TimeFit) -> tuple[float,
         if loss < best[0]:
             best = (loss, beta, conditional)
     return best[1], best[2]
+
+
+def _base_rate(rows: Rows) -> float:
+    """The weighted share of correct answers (0.7 without any): the expected outcome of a row without one."""
+    known = ~np.isnan(rows.correct)
+    total = float(rows.weight[known].sum())
+    return float(np.sum(rows.weight[known] * rows.correct[known])) / total if total > 0 else 0.7
 
 
 def _first_rows(rows: Rows, stop_person: int) -> Rows:
@@ -151,7 +163,7 @@ def _online_moments(rows: Rows, acc: AccuracyFit, time: TimeFit, wrong: np.ndarr
     beta, conditional = coupling(rows, acc, time) if given is None else given
     return kernels.prequential(
         np.ascontiguousarray(acc.b[k] + acc_term), np.ascontiguousarray(acc.a[k]), np.ascontiguousarray(acc.c[k]),
-        np.ascontiguousarray(rows.correct), np.ascontiguousarray(rows.weight), cells, np.ascontiguousarray(resid),
+        np.ascontiguousarray(rows.correct), np.ones(rows.person.shape[0]), cells, np.ascontiguousarray(resid),
         np.ascontiguousarray(time.phi[k]), np.ascontiguousarray(time.d[k]), np.ascontiguousarray(time.sigma2[k]),
         starts, conditional, acc.var_cell, time.var_person, time.var_cell, NU, beta)
 
@@ -179,7 +191,7 @@ def _refit(cols: Columns, topic: np.ndarray, n_topics: int, offset: np.ndarray, 
             else:
                 g = weight * (target - offset - term)
             u, u_var = topic_deviation_step(x, g, h, topic, n_topics, u, var_u)
-            used = np.bincount(topic[topic >= 0], minlength=n_topics) > 0
+            used = np.bincount(topic[topic >= 0], weight[topic >= 0], minlength=n_topics) > 0
             if used.sum() >= 2:
                 var_u = max(float(np.mean(u[used] ** 2 + u_var[used])), _MIN_VAR)
     return w, u, delta, var_u
@@ -191,7 +203,7 @@ def fit_parts(rows: Rows, structure: Structure, *, sweeps: int = 30, rounds: int
     practice fits each followed by item refits.
 
     ``rows`` must be sorted by person, then time."""
-    p0 = float(np.nanmean(rows.correct)) if np.any(~np.isnan(rows.correct)) else 0.7
+    p0 = _base_rate(rows)
     p_row = np.full(rows.person.shape[0], p0)
     acc = fit_accuracy(rows, sweeps=sweeps, discrimination=structure.accuracy[0], factor=structure.accuracy[1],
                        active=structure.accuracy_columns)

@@ -1,6 +1,8 @@
 """Choosing the practice model's structure and optional practice blocks, and its calibration, on an inner
 hold-out of the training rows (the last 20% of each student's answers; random cells without an order): what
-``PracticeModel.fit`` does before its final fit. Nothing here looks at anything but the training rows."""
+``PracticeModel.fit`` does before its final fit. Nothing here looks at anything but the training rows. The
+hold-out's answers count by their row weights (``Responses.weight``): a row of weight 0 takes no part in a
+choice or in the calibration, and an item known only from such rows counts as new."""
 
 from __future__ import annotations
 
@@ -52,6 +54,19 @@ def subsample(train: Responses, test: Responses, seed: int) -> tuple[Responses, 
 
 
 
+def _log_loss(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """Weighted mean log loss over the rows with an outcome."""
+    ok = ~np.isnan(y) & (w > 0)
+    q = np.clip(p[ok], 1e-15, 1 - 1e-15)
+    return float(-np.sum(w[ok] * (y[ok] * np.log(q) + (1 - y[ok]) * np.log1p(-q))) / max(w[ok].sum(), 1e-300))
+
+
+def _rmse(mean: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
+    """Weighted root mean squared error of log-time over the rows with a time."""
+    ok = ~np.isnan(t) & (w > 0)
+    return float(np.sqrt(np.sum(w[ok] * (t[ok] - mean[ok]) ** 2) / max(w[ok].sum(), 1e-300)))
+
+
 def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     """On an inner hold-out of ``data`` (the last 20% of each student's answers; random cells without an
     order), fit each candidate structure on the rest, predict the hold-out online, and keep the structure of
@@ -61,18 +76,19 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     structure, uncalibrated.
     """
     from studysmart.ml.evaluate import split_random, split_temporal
-    from studysmart.ml.metrics import log_loss, rmse_log_time
 
     practice = bool(data.order is not None and np.any(~np.isnan(data.order)))
     inner = split_temporal(data) if practice else split_random(data, fraction=0.2, seed=model.seed)
     train, test = subsample(inner.train, inner.test, model.seed)
-    known = np.isin(test.item, np.unique(train.item))
+    counted = train.row_weight() > 0
+    weight = test.row_weight()
+    known = np.isin(test.item, np.unique(train.item[counted]))
     train_topic, test_topic = train.row_topic(), test.row_topic()
-    topics_seen = np.unique(train_topic.astype(str)) if train_topic is not None else np.zeros(0)
+    topics_seen = np.unique(train_topic[counted].astype(str)) if train_topic is not None else np.zeros(0)
     topic_known = np.zeros(len(test), bool) if test_topic is None else np.isin(test_topic.astype(str),
                                                                                    topics_seen)
     kind = np.where(known, 0, np.where(topic_known, 1, 2))
-    enough = int(np.sum(~np.isnan(test.correct) & known)) >= MIN_CALIBRATION_ROWS
+    enough = int(np.sum(~np.isnan(test.correct) & known & (weight > 0))) >= MIN_CALIBRATION_ROWS
     model.structure_ = [s if s != "auto" else ("additive" if not enough else "auto") for s in model.structure_]
     if not enough:
         return
@@ -85,42 +101,42 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
         clones[structure] = clone
         preds[structure] = clone.predict_sequence(train, test, sequential=practice)
     y, t = np.where(known, test.correct, np.nan), np.where(known, test.log_time, np.nan)
-    scores = {s: [log_loss(preds[s].p_correct, y), rmse_log_time(preds[s].mean_log_time, t)] for s in candidates}
+    scores = {s: [_log_loss(preds[s].p_correct, y, weight), _rmse(preds[s].mean_log_time, t, weight)]
+              for s in candidates}
     model.selection_ = scores
     if model.structure_[0] == "auto":
         model.structure_[0] = min(candidates, key=lambda s: scores[s][0])
     if model.structure_[1] == "auto":
         model.structure_[1] = min(candidates, key=lambda s: scores[s][1])
     if practice and model.prune:
-        prune(model, clones, train, test, y, t)
+        prune(model, clones, train, test, y, t, weight)
     if not model.calibrate:
         return
     acc, tim = preds[model.structure_[0]], preds[model.structure_[1]]
     combined = Prediction(acc.p_correct, tim.mean_log_time, tim.sd_log_time, acc.source)
-    model.calibration_ = store.calibration(combined, test.correct, test.log_time, kind)
+    model.calibration_ = store.calibration(combined, test.correct, test.log_time, kind, weight)
 
 
 
 def prune(model: PracticeModel, clones: dict[str, PracticeModel], train: Responses, test: Responses,
-          y: np.ndarray, t: np.ndarray) -> None:
+          y: np.ndarray, t: np.ndarray, weight: np.ndarray) -> None:
     """Drop each optional practice block whose slopes, set to 0 in the chosen structure's inner fit, predict
     the inner hold-out's known items better (accuracy: log loss; time: RMSE): a trend fitted in the past that
     does not hold forward in time (e.g. overall practice speeding a student up, in a tutor whose later
-    problems take longer) is left out of the final fit."""
-    from studysmart.ml.metrics import log_loss, rmse_log_time
+    problems take longer) is left out of the final fit (``weight``: of the hold-out's rows)."""
 
     for part, clone in enumerate((clones[model.structure_[0]], clones[model.structure_[1]])):
         slopes = clone.acc_.w if part == 0 else clone.time_.v
         base = slopes.copy()
         pred = clone.predict_sequence(train, test, sequential=True)
-        best = log_loss(pred.p_correct, y) if part == 0 else rmse_log_time(pred.mean_log_time, t)
+        best = _log_loss(pred.p_correct, y, weight) if part == 0 else _rmse(pred.mean_log_time, t, weight)
         for name, cols in OPTIONAL_BLOCKS.items():
             slopes[:] = base
             slopes[list(cols)] = 0.0
             clone.population_ = clone._population()
             clone._cache.clear()
             pred = clone.predict_sequence(train, test, sequential=True)
-            score = log_loss(pred.p_correct, y) if part == 0 else rmse_log_time(pred.mean_log_time, t)
+            score = _log_loss(pred.p_correct, y, weight) if part == 0 else _rmse(pred.mean_log_time, t, weight)
             if score < best:
                 model.dropped_[part].append(name)
         slopes[:] = base

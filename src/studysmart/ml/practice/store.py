@@ -13,7 +13,7 @@ from scipy.special import expit, logit
 
 from studysmart.ml.base import CorruptModel, Prediction, pack, unpack
 from studysmart.ml.data import Queries, Responses
-from studysmart.ml.practice.coding import CodedRows, Vocab, row_weights
+from studysmart.ml.practice.coding import CodedRows, Vocab
 from studysmart.ml.practice.design import columns, linear
 from studysmart.ml.practice.estimation import AccuracyFit, TimeFit
 from studysmart.ml.practice.features import Features
@@ -31,7 +31,8 @@ _FORMAT = 1
 
 @dataclass(frozen=True)
 class History:
-    """One student's answers as labels (topic / level None when the data have none)."""
+    """One student's answers as labels (topic / level None when the data have none). No row weights: a student's
+    own state uses every answer they gave (``Responses.weight`` is for the population's estimates)."""
 
     item: np.ndarray
     topic: np.ndarray
@@ -39,7 +40,6 @@ class History:
     correct: np.ndarray
     log_time: np.ndarray
     order: np.ndarray
-    weight: np.ndarray
 
     def __len__(self) -> int:
         return int(self.item.shape[0])
@@ -53,8 +53,7 @@ def _history(data: Responses, rows: np.ndarray, topic: np.ndarray | None = None,
     level = data.row_difficulty() if level is None else level
     order = np.full(rows.size, np.nan) if data.order is None else np.asarray(data.order, dtype=np.float64)[rows]
     return History(data.items[data.item[rows]].astype(object), none if topic is None else topic[rows],
-                   none if level is None else level[rows], data.correct[rows], data.log_time[rows], order,
-                   row_weights(data)[rows])
+                   none if level is None else level[rows], data.correct[rows], data.log_time[rows], order)
 
 
 def split_by_person(data: Responses) -> dict[str, History]:
@@ -83,7 +82,7 @@ def take_queries(queries: Queries, rows: np.ndarray) -> Queries:
 
 def fingerprint(person: str, hist: History) -> int:
     """A hash of a student's history (equal histories, equal hashes): the key of the model's state cache."""
-    arrays = (hist.correct, hist.log_time, hist.order, hist.weight)
+    arrays = (hist.correct, hist.log_time, hist.order)
     return hash((person, len(hist), *(np.ascontiguousarray(a, dtype=np.float64).tobytes() for a in arrays),
                  tuple(hist.item.tolist()), tuple(hist.topic.tolist()), tuple(hist.level.tolist())))
 
@@ -92,7 +91,7 @@ def code_history(vocab: Vocab, hist: History, new_items: dict[str, int], new_top
     """A history's rows in model codes (new labels numbered into ``new_items`` / ``new_topics``)."""
     item, topic, level = vocab.code(hist.item, hist.topic, hist.level, new_items=new_items, new_topics=new_topics)
     return CodedRows(np.full(len(hist), "", dtype=object), item, topic, level, hist.correct, hist.log_time,
-                     hist.order, hist.weight)
+                     hist.order, np.ones(len(hist)))
 
 
 def code_together(vocab: Vocab, hist: History, queries: Queries | None) -> CodedRows:
@@ -109,7 +108,7 @@ def code_together(vocab: Vocab, hist: History, queries: Queries | None) -> Coded
     person = np.full(len(hist) + n_q, "", dtype=object)
     return CodedRows(person, item, topic, level, np.r_[hist.correct, np.full(n_q, np.nan)],
                      np.r_[hist.log_time, np.full(n_q, np.nan)], np.r_[hist.order, q_order],
-                     np.r_[hist.weight, np.ones(n_q)])
+                     np.ones(len(hist) + n_q))
 
 
 def concat(first: Responses, second: Responses) -> Responses:
@@ -157,15 +156,16 @@ IDENTITY = (1.0, 0.0, 0.0, 1.0)
 CALIBRATION_PRIOR = 4.0
 
 
-def _platt(x: np.ndarray, y: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
-    """(a, c) of P = expit(a x + c), ridge ``strength`` (in answers' worth of curvature 1/4) toward ``prior``."""
+def _platt(x: np.ndarray, y: np.ndarray, w: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
+    """(a, c) of P = expit(a x + c) (rows weighted by ``w``), ridge ``strength`` (in answers' worth of curvature
+    1/4) toward ``prior``."""
     coef = prior.copy()
     design = np.column_stack([x, np.ones_like(x)])
     ridge = strength / 4.0
     for _ in range(25):
         p = expit(design @ coef)
-        grad = design.T @ (y - p) - ridge * (coef - prior)
-        hess = (design * (p * (1 - p))[:, None]).T @ design + ridge * np.eye(2)
+        grad = design.T @ (w * (y - p)) - ridge * (coef - prior)
+        hess = (design * (w * p * (1 - p))[:, None]).T @ design + ridge * np.eye(2)
         step = np.linalg.solve(hess, grad)
         coef += step
         if np.max(np.abs(step)) < 1e-10:
@@ -177,8 +177,24 @@ def _platt(x: np.ndarray, y: np.ndarray, prior: np.ndarray, strength: float) -> 
 NOVEL_PRIOR = 100.0
 
 
-def calibration(pred: Prediction, correct: np.ndarray, log_time: np.ndarray, kind: np.ndarray) -> np.ndarray:
-    """[a, c, shift, scale, c_novel, shift_novel] from online predictions of an inner hold-out.
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``values`` with ``weights`` (linear between the weighted order statistics; equals
+    np.quantile's default with equal weights; rows of weight 0 take no part)."""
+    values, weights = values[weights > 0], weights[weights > 0]
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w) - w / 2
+    total = w.sum()
+    if v.size == 1 or total <= 0:
+        return float(v[-1]) if v.size else float("nan")
+    position = (cum - cum[0]) / (cum[-1] - cum[0]) if cum[-1] > cum[0] else np.linspace(0, 1, v.size)
+    return float(np.interp(q, position, v))
+
+
+def calibration(pred: Prediction, correct: np.ndarray, log_time: np.ndarray, kind: np.ndarray,
+                weight: np.ndarray | None = None) -> np.ndarray:
+    """[a, c, shift, scale, c_novel, shift_novel] from online predictions of an inner hold-out (rows weighted by
+    ``weight``, default 1; rows of weight 0 take no part).
 
     On the answers to known items (``kind`` 0): P = expit(a logit(p) + c) (logistic regression, weakly pulled to
     the identity), log-time mean + shift (the mean residual) and sd times scale (80% of the shifted residuals
@@ -187,31 +203,34 @@ def calibration(pred: Prediction, correct: np.ndarray, log_time: np.ndarray, kin
     group's earlier ones in a way the group structure cannot see). New topics (``kind`` 2) are priced by the
     group structure alone (with the known items' calibration)."""
     x = logit(np.clip(pred.p_correct, 1e-9, 1 - 1e-9))
-    has_y, has_t = ~np.isnan(correct), ~np.isnan(log_time)
+    w = np.ones(len(correct)) if weight is None else np.asarray(weight, dtype=np.float64)
+    counted = w > 0
+    has_y, has_t = ~np.isnan(correct) & counted, ~np.isnan(log_time) & counted
     out = np.asarray(IDENTITY + (0.0, 0.0), dtype=np.float64)
     y_rows, t_rows = has_y & (kind == 0), has_t & (kind == 0)
     if y_rows.sum() >= 20:
-        out[:2] = _platt(x[y_rows], correct[y_rows], np.array([1.0, 0.0]), CALIBRATION_PRIOR)
+        out[:2] = _platt(x[y_rows], correct[y_rows], w[y_rows], np.array([1.0, 0.0]), CALIBRATION_PRIOR)
     if t_rows.sum() >= 20:
-        r = log_time[t_rows] - pred.mean_log_time[t_rows]
-        out[2] = float(r.sum() / (r.size + CALIBRATION_PRIOR))
-        out[3] = float(np.clip(np.quantile(np.abs(r - out[2]) / pred.sd_log_time[t_rows], 0.8) / Z80, 0.5, 3.0))
+        r, wt = log_time[t_rows] - pred.mean_log_time[t_rows], w[t_rows]
+        out[2] = float(np.sum(wt * r) / (wt.sum() + CALIBRATION_PRIOR))
+        spread = _weighted_quantile(np.abs(r - out[2]) / pred.sd_log_time[t_rows], wt, 0.8)
+        out[3] = float(np.clip(spread / Z80, 0.5, 3.0))
     out[4], out[5] = out[1], out[2]
     y_new, t_new = has_y & (kind == 1), has_t & (kind == 1)
     if y_new.any():
-        offset = out[0] * x[y_new]
+        offset, wy = out[0] * x[y_new], w[y_new]
         c = out[1]
         for _ in range(25):  # the intercept only, ridge toward the known items' intercept
             p = expit(offset + c)
-            step = ((np.sum(correct[y_new] - p) - NOVEL_PRIOR / 4 * (c - out[1]))
-                    / (np.sum(p * (1 - p)) + NOVEL_PRIOR / 4))
+            step = ((np.sum(wy * (correct[y_new] - p)) - NOVEL_PRIOR / 4 * (c - out[1]))
+                    / (np.sum(wy * p * (1 - p)) + NOVEL_PRIOR / 4))
             c += step
             if abs(step) < 1e-10:
                 break
         out[4] = c
     if t_new.any():
-        r = log_time[t_new] - pred.mean_log_time[t_new]
-        out[5] = float((r.sum() + NOVEL_PRIOR * out[2]) / (r.size + NOVEL_PRIOR))
+        r, wt = log_time[t_new] - pred.mean_log_time[t_new], w[t_new]
+        out[5] = float((np.sum(wt * r) + NOVEL_PRIOR * out[2]) / (wt.sum() + NOVEL_PRIOR))
     return out
 
 
