@@ -22,6 +22,7 @@ from studysmart.ml.practice.person import (
     priced_inputs,
     time_posterior_numpy,
 )
+from studysmart.ml.practice.selection import simplest_within_one_se
 from studysmart.ml.robust import with_robust_weights
 from studysmart.ml.synthetic import generate_learning
 from tests.ml.test_robust import attacked
@@ -238,3 +239,18 @@ def test_a_students_own_state_ignores_row_weights(fitted: PracticeModel, learnin
     weighted = fitted.predict(queries, history=history.weighted(np.linspace(0.0, 1.0, rows.size)))
     np.testing.assert_array_equal(plain.p_correct, weighted.p_correct)
     np.testing.assert_array_equal(plain.mean_log_time, weighted.mean_log_time)
+
+
+def test_a_near_tie_keeps_the_simpler_structure() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.exponential(0.5, 400)
+    weight = np.ones(400)
+    noise = rng.normal(0, 0.2, (2, 400))
+    noise -= noise.mean(axis=1, keepdims=True)
+    tie = {"additive": base, "factor": base + noise[0], "full": base - 0.003 + noise[1]}  # SE of a difference 0.01
+    assert simplest_within_one_se(("additive", "factor", "full"), tie, weight) == "additive"
+    clear = {**tie, "full": base - 0.1 + rng.normal(0, 0.02, 400)}
+    assert simplest_within_one_se(("additive", "factor", "full"), clear, weight) == "full"
+    ignored = {**tie, "full": np.where(np.arange(400) < 200, base - 1.0, base + 0.5)}  # wins only on weight-0 rows
+    assert simplest_within_one_se(("additive", "factor", "full"), ignored, np.r_[np.zeros(200), weight[200:]]) \
+        == "additive"

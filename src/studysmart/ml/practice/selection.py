@@ -67,13 +67,38 @@ def _rmse(mean: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
     return float(np.sqrt(np.sum(w[ok] * (t[ok] - mean[ok]) ** 2) / max(w[ok].sum(), 1e-300)))
 
 
+def _row_losses(pred: Prediction, y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the log loss of the outcome and the squared error of the log-time (NaN where there is none)."""
+    q = np.clip(pred.p_correct, 1e-15, 1 - 1e-15)
+    return -(y * np.log(q) + (1 - y) * np.log1p(-q)), (t - pred.mean_log_time) ** 2
+
+
+def simplest_within_one_se(candidates: tuple[str, ...], losses: dict[str, np.ndarray], weight: np.ndarray) -> str:
+    """The first (simplest) candidate whose mean loss is within one standard error of the best one's (the SE of
+    the weighted mean of their per-row loss differences): the one-standard-error rule, so that a near tie,
+    which a few answers can tip, does not switch the structure."""
+    ok = (weight > 0) & np.all([np.isfinite(losses[s]) for s in candidates], axis=0)
+    w = weight[ok]
+    if not w.size:
+        return candidates[0]
+    means = {s: float(np.sum(w * losses[s][ok]) / w.sum()) for s in candidates}
+    best = min(candidates, key=lambda s: means[s])
+    for s in candidates:
+        d = losses[s][ok] - losses[best][ok]
+        mean = float(np.sum(w * d) / w.sum())
+        se = float(np.sqrt(np.sum(w**2 * (d - mean) ** 2)) / w.sum())
+        if s == best or mean <= se:
+            return s
+    return best
+
+
 def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     """On an inner hold-out of ``data`` (the last 20% of each student's answers; random cells without an
     order), fit each candidate structure on the rest, predict the hold-out online, and keep the structure of
-    each part with the best score on its answers to known items (accuracy: log loss; time: RMSE of log-time:
-    the structures differ in the items' own parameters, and a hold-out's new items need not resemble later
-    ones); then calibrate on the chosen parts' predictions of those answers. Too few of them: the additive
-    structure, uncalibrated.
+    each part whose score on its answers to known items is within one standard error of the best (the simplest
+    such; accuracy: log loss; time: squared error of log-time: the structures differ in the items' own
+    parameters, and a hold-out's new items need not resemble later ones); then calibrate on the chosen parts'
+    predictions of those answers. Too few of them: the additive structure, uncalibrated.
     """
     from studysmart.ml.evaluate import split_random, split_temporal
 
@@ -104,10 +129,11 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     scores = {s: [_log_loss(preds[s].p_correct, y, weight), _rmse(preds[s].mean_log_time, t, weight)]
               for s in candidates}
     model.selection_ = scores
-    if model.structure_[0] == "auto":
-        model.structure_[0] = min(candidates, key=lambda s: scores[s][0])
-    if model.structure_[1] == "auto":
-        model.structure_[1] = min(candidates, key=lambda s: scores[s][1])
+    losses = {s: _row_losses(preds[s], y, t) for s in candidates}
+    for part in (0, 1):
+        if model.structure_[part] == "auto":
+            model.structure_[part] = simplest_within_one_se(candidates, {s: losses[s][part] for s in candidates},
+                                                            weight)
     if practice and model.prune:
         prune(model, clones, train, test, y, t, weight)
     if not model.calibrate:
