@@ -254,3 +254,24 @@ def test_a_near_tie_keeps_the_simpler_structure() -> None:
     ignored = {**tie, "full": np.where(np.arange(400) < 200, base - 1.0, base + 0.5)}  # wins only on weight-0 rows
     assert simplest_within_one_se(("additive", "factor", "full"), ignored, np.r_[np.zeros(200), weight[200:]]) \
         == "additive"
+
+
+def test_an_erased_student_leaves_nothing_in_the_model(learning: Responses) -> None:
+    """Erasure (training.erasure.forget: update_person with no answers, then to_bytes): the student's history,
+    cached state and fitted parameters are gone; they are predicted as someone the model never saw."""
+    model = PracticeModel(calibrate=False, accuracy_structure="additive", time_structure="additive").fit(learning)
+    person = str(learning.persons[0])
+    queries = Queries.from_columns([person, "nobody"], [str(learning.items[0])] * 2,
+                                   topic=[str(learning.item_topic[0])] * 2, order=[T0] * 2)  # type: ignore[index]
+    before = model.predict(queries)
+    assert before.p_correct[0] != before.p_correct[1]
+    model.update_person(person, Responses.empty())
+    assert all(student.person != person for student in model._cache.values())
+    blob = model.to_bytes()
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        assert person not in set(npz["h.person"].astype(str))
+        for name in ("acc.theta", "acc.psi", "acc.theta_c", "acc.theta_var", "time.s", "time.chi", "time.s_c",
+                     "time.kappa", "time.s_var"):  # no per-student numbers of the fit either
+            assert npz[name].size == 0, name
+    after = PracticeModel.from_bytes(blob).predict(queries)
+    assert after.p_correct[0] == after.p_correct[1] and after.mean_log_time[0] == after.mean_log_time[1]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -85,6 +85,7 @@ class PracticeGain:
 class _Student:
     """A student's cached state: their prepared history, posterior, topic -> local cell, new-label maps."""
 
+    person: str
     prep: Prepared
     practice: Summary | None
     state: PersonState
@@ -178,8 +179,13 @@ class PracticeModel(RowInputs):
                     vocab.n_levels, self.practice_, person_weights(data))
         structure = Structure(flags(self.structure_[0]), flags(self.structure_[1]),
                               active_columns(self.dropped_[0]), active_columns(self.dropped_[1]))
-        self.acc_, self.time_ = fit_parts(rows, structure, sweeps=self.sweeps, rounds=self.rounds)
-        self.coupling_ = list(choose_coupling(rows, self.acc_, self.time_))
+        acc, time = fit_parts(rows, structure, sweeps=self.sweeps, rounds=self.rounds)
+        self.coupling_ = list(choose_coupling(rows, acc, time))
+        # The persons' fitted parameters only served the population's estimates: a student's served state comes
+        # from their history alone, so the model keeps none of them (an erased student leaves nothing behind).
+        none = np.zeros(0)
+        self.acc_ = replace(acc, theta=none, psi=none, theta_c=none, theta_var=none)
+        self.time_ = replace(time, s=none, chi=none, s_c=none, kappa=none, s_var=none)
         self.population_ = self._population()
 
     def _population(self) -> Population:
@@ -260,7 +266,7 @@ class PracticeModel(RowInputs):
         local = {int(t): int(c) for t, c in zip(rows.topic, coded.cell, strict=True) if c >= 0}
         summary = summarise(rows.topic + 1, rows.item, rows.correct, rows.order, prep.hardness,
                             self._speed(rows)) if self.practice_ else None
-        student = _Student(prep, summary, person_state(self.population_, data), local, new_items, new_topics)
+        student = _Student(person, prep, summary, person_state(self.population_, data), local, new_items, new_topics)
         self._cache[key] = student
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -353,11 +359,14 @@ class PracticeModel(RowInputs):
         return Prediction(out_p, out_mean, out_sd, out_source)
 
     def update_person(self, person: str, history: Responses) -> None:
-        """Store ``person``'s rows of ``history`` as their history (replacing what was stored), in place."""
+        """Store ``person``'s rows of ``history`` as their history (replacing what was stored), in place; with no
+        rows of theirs the person is forgotten (their history and cached states dropped)."""
         self._check_fitted()
         hist = store.split_by_person(history).get(str(person))
         if hist is None:
             self.histories_.pop(str(person), None)
+            for key in [k for k, student in self._cache.items() if student.person == str(person)]:
+                del self._cache[key]
         else:
             self.histories_[str(person)] = hist
             self._person(str(person), hist)  # the state, computed now and cached for the next predictions
