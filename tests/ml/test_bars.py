@@ -34,9 +34,11 @@ FILES = {
 }
 #: Criteria not met (measured on the online auto evaluation, see docs/models.md).
 SHORT = {
-    ("chess", "ece"): "ECE 0.093: the 8 test items are all new; even the global average has 0.044",
-    ("chess", "coverage80"): "coverage80 0.775 on new items only",
-    ("assistments", "log_loss"): "log loss 0.6452-0.6465 against 0.6439",
+    ("chess", "ece"): "ECE 0.089: the 8 test items are all new; even the global average has 0.044",
+    ("chess", "coverage80"): "coverage80 0.776 on new items only",
+    ("assistments", "log_loss"): "log loss 0.6447 against 0.6439",
+    ("chess", "rmse_log_time"): "rmse 0.5612 against the reproduced reference 0.5602 (the issue's 0.5628 is met; "
+                                "0.5601 before training weighed rows with ml.robust)",
 }
 CRITERIA = ("log_loss", "rmse_log_time", "auc", "coverage80", "ece")
 _cache: dict[str, dict[str, Any]] = {}
