@@ -52,8 +52,9 @@ def test_json_has_exactly_the_documented_shape(data_file: Path, tmp_path: Path) 
     assert code == 0, stdout
     assert "shrinkage" in stdout and "rmse_log_time" in stdout  # the table
     doc = json.loads(out.read_text())
-    assert set(doc) == {"data", "split", "n_train", "n_test", "models"}
+    assert set(doc) == {"data", "split", "mode", "n_train", "n_test", "models"}
     assert doc["split"] == "temporal" and doc["n_train"] + doc["n_test"] == 480
+    assert doc["mode"] == "online"  # the default
     assert doc["n_test"] == 40 * 2  # round(20% of 12) = 2 per person
     assert list(doc["models"]) == ["avg", "shrinkage"]
     for result in doc["models"].values():
@@ -72,6 +73,20 @@ def test_heldout_cells(data_file: Path, tmp_path: Path) -> None:
     assert (doc["split"], doc["n_test"], doc["n_train"]) == ("heldout", 3, 477)
 
 
+def test_frozen_mode_and_auto(data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDYSMART_TRAINING_MODELS", "shrinkage,item-means,avg")
+    out = tmp_path / "auto.json"
+    code, stdout, _ = run("--data", str(data_file), "--split", "temporal", "--models", "auto,shrinkage",
+                          "--mode", "frozen", "--json", str(out))
+    assert code == 0, stdout
+    doc = json.loads(out.read_text())
+    assert doc["mode"] == "frozen"
+    auto = doc["models"]["auto"]
+    assert auto["chosen"] == "shrinkage"  # the only servable model among those the pipeline fits
+    assert auto["log_loss"] == doc["models"]["shrinkage"]["log_loss"]  # the same model, fitted on the same rows
+    assert "auto (shrinkage)" in stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -79,6 +94,7 @@ def test_heldout_cells(data_file: Path, tmp_path: Path) -> None:
         (["--models", "avg,nonsense"], "unknown model 'nonsense'"),
         (["--split", "random", "--heldout", "x.csv", "--models", "avg"], "either --heldout or --split"),
         (["--split", "temporal", "--order", "nope", "--models", "avg"], "missing column 'nope'"),
+        (["--split", "temporal", "--models", "avg", "--mode", "later"], "unknown mode 'later'"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(data_file: Path, args: list[str], message: str) -> None:
@@ -94,3 +110,20 @@ def test_bad_data_file_exits_2_with_the_line(tmp_path: Path) -> None:
     assert code == 2 and stderr.strip() == f"error: {bad}:3: correct is not a number: 'maybe'"
     code, _, stderr = run("--data", str(tmp_path / "missing.csv"), "--models", "avg")
     assert code == 2 and stderr.count("\n") == 1 and "cannot read" in stderr
+
+
+def test_the_pipeline_scores_its_candidates_as_served(data_file: Path) -> None:
+    """The worker chooses the serving model by the online scores of its hold-out (each answer predicted from
+    the student's earlier ones), not by predictions made without the student's later answers."""
+    from studysmart.core.config import Settings
+    from studysmart.learning.trainer import fit_candidate, holdout_split
+    from studysmart.ml.data import read_responses
+    from studysmart.ml.evaluate import online_metrics, score_model
+
+    data = read_responses(data_file)
+    split = holdout_split(data)
+    candidate = fit_candidate("shrinkage", split, data, Settings(_env_file=None))  # type: ignore[call-arg]
+    assert candidate.evaluated is not None
+    online = online_metrics(candidate.evaluated, split)
+    frozen = score_model(candidate.evaluated, split, mode="frozen")
+    assert candidate.metrics["log_loss"] == online["log_loss"] != frozen["log_loss"]

@@ -1,8 +1,10 @@
-"""Demo data: students with realistic histories drawn from the LNIRT generative model, so a newcomer sees a
-living app. Idempotent: demo accounts are recognised by their email domain."""
+"""Demo data: students with realistic histories drawn from a model of learning (``ml.synthetic.LearningProcess``:
+accuracy and speed grow with practice on a topic and fade with time away), so a newcomer sees a living app.
+Idempotent: demo accounts are recognised by their email domain."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -10,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
-from studysmart.ml.synthetic import simulate_response
+from studysmart.ml.synthetic import LearningProcess, learning_truth
 from studysmart.planning import service as planning
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty
@@ -40,17 +42,15 @@ def load_demo(sessions: sessionmaker[Session], *, students: int = 12, seed: int 
             return ""
     rng = np.random.default_rng(seed)
     now = utcnow()
-    # Item parameters per (topic, difficulty) cell and person parameters, as in van der Linden's model.
+    # One item per (topic, difficulty) cell, as in the app; students learn and forget (ml.synthetic).
     cells = [(topic, difficulty) for topic in TOPICS for difficulty in Difficulty]
-    a = rng.lognormal(0.0, 0.25, len(cells))
-    b = np.array([DIFFICULTY_SHIFT[d] for _, d in cells]) + rng.normal(-0.4, 0.3, len(cells))
-    lam = np.log(np.array([{Difficulty.EASY: 180, Difficulty.MEDIUM: 420, Difficulty.HARD: 900}[d]
-                           for _, d in cells])) + rng.normal(0, 0.15, len(cells))
-    phi = rng.lognormal(0.0, 0.2, len(cells))
-    sigma = rng.uniform(0.3, 0.5, len(cells))
+    truth = learning_truth(students, len(TOPICS), len(Difficulty), rng)
+    easiness = -np.array([DIFFICULTY_SHIFT[d] for _, d in cells]) + rng.normal(0.4, 0.3, len(cells))
+    intensity = np.log(np.array([{Difficulty.EASY: 180, Difficulty.MEDIUM: 420, Difficulty.HARD: 900}[d]
+                                 for _, d in cells])) + rng.normal(0, 0.15, len(cells))
+    process = LearningProcess(replace(truth, easiness=easiness, time_intensity=intensity), rng)
     n_done = 0
     for index in range(students):
-        theta, zeta = rng.multivariate_normal([0.0, 0.0], [[1.0, 0.3], [0.3, 0.25]])
         email = DEMO_EMAIL if index == 0 else f"student{index}@{DEMO_DOMAIN}"
         with transaction(sessions) as session:
             user = users.register(session=session, email=email, password=DEMO_PASSWORD,
@@ -65,8 +65,7 @@ def load_demo(sessions: sessionmaker[Session], *, students: int = 12, seed: int 
                 when = now - timedelta(days=30) + timedelta(days=30 * step / history, hours=float(rng.uniform(0, 6)))
                 task = tasks.create_task(session=session, user=user, title=TITLES[difficulty], topic=topic,
                                          difficulty=difficulty, now=when)
-                answer = simulate_response(theta=theta, zeta=zeta, a=a[k], b=b[k], phi=phi[k], lam=lam[k],
-                                           sigma2=sigma[k] ** 2, rng=rng)
+                answer = process.answer(index, k, when.timestamp())
                 seconds = float(np.clip(answer.seconds, 20, 7200))
                 task.started_at = when
                 tasks.complete_task(session=session, user=user, task_id=task.id, correct=bool(answer.correct),

@@ -68,7 +68,7 @@ def _as_unknown(model: ml.Model, person: str) -> bool:
 
 @pytest.fixture
 def personal_models(fast_models: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STUDYSMART_TRAINING_MODELS", "shrinkage,person-median,irt2pl")
+    monkeypatch.setenv("STUDYSMART_TRAINING_MODELS", "shrinkage,person-median,irt2pl,practice")
     monkeypatch.setenv("STUDYSMART_MIN_SAMPLES_FOR_LNIRT", "1")
     get_settings.cache_clear()
 
@@ -106,7 +106,7 @@ def test_serving_drops_a_deleted_student_at_once_here_and_at_the_next_refresh_el
     label = person_label(leaver)
     other_process = ModelCache()  # another web process's cache, loaded before the deletion
     with sessions() as session:
-        here = {name: CACHE.get(session, name) for name in ("shrinkage", "person-median", "irt2pl")}
+        here = {name: CACHE.get(session, name) for name in ("shrinkage", "person-median", "irt2pl", "practice")}
         there = {name: other_process.get(session, name) for name in here}
     for entry in [*here.values(), *there.values()]:
         assert entry is not None and not _as_unknown(entry.model, label)  # fitted to them
@@ -152,13 +152,13 @@ def test_the_next_training_strips_stored_versions(
 def test_a_stripped_model_still_serves_everyone_else(personal_models: None, sessions: sessionmaker[Session]) -> None:
     leaver, stayer = _two_students_trained(sessions)
     with sessions() as session:
-        before = {name: _predict(e.model, person_label(stayer)) for name in ("person-median", "irt2pl")
+        before = {name: _predict(e.model, person_label(stayer)) for name in ("person-median", "irt2pl", "practice")
                   if (e := CACHE.get(session, name)) is not None}
     _delete(sessions, leaver)
     with sessions() as session:
         after = {name: _predict(e.model, person_label(stayer)) for name in before
                  if (e := CACHE.get(session, name)) is not None}
-    assert set(after) == set(before) == {"person-median", "irt2pl"}
+    assert set(after) == set(before) == {"person-median", "irt2pl", "practice"}
     for name in before:
         assert np.allclose(after[name][:2], before[name][:2]) and after[name][2] == before[name][2]
 

@@ -149,6 +149,7 @@ FAMILIES = [
     pytest.param("avg", {}), pytest.param("item-means", {}), pytest.param("person-median", {}),
     pytest.param("shrinkage", {}), pytest.param("irt2pl", {}),
     pytest.param("lnirt", {"iterations": 600}), pytest.param("lnirt-gibbs", {"iterations": 600}),
+    pytest.param("practice", {}),
     pytest.param("neural", {"epochs": 8, "hidden": 16, "dim": 8}, marks=pytest.mark.slow),
     pytest.param("neural-attn", {"epochs": 8, "hidden": 16, "dim": 8}, marks=pytest.mark.slow),
 ]

@@ -31,14 +31,14 @@ from studysmart.learning.serving import all_responses
 from studysmart.learning.shadow import shadow_score
 from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
-from studysmart.ml.evaluate import Split, split_temporal
+from studysmart.ml.evaluate import Split, online_metrics, split_temporal
 from studysmart.ml.metrics import all_metrics
 from studysmart.ml.robust import with_robust_weights
 
 log = logging.getLogger("studysmart.training")
 
 #: Models that may serve students (the others are scored as baselines only).
-SERVABLE = ("lnirt", "neural", "neural-attn", "shrinkage")
+SERVABLE = ("practice", "lnirt", "neural", "neural-attn", "shrinkage")
 #: Models that need more data than a handful of answers before they are worth fitting.
 DATA_HUNGRY = frozenset({"lnirt", "lnirt-gibbs", "neural", "neural-attn", "irt2pl"})
 #: A champion is compared with its candidate only on hold-out answers newer than the champion (the older ones
@@ -115,7 +115,7 @@ def fit_candidate(name: str, split: Split, full: Responses, settings: Settings,
     params = model_params(name, settings)
     start = time.perf_counter()
     evaluated = ml.create(name, **params).fit(with_robust_weights(split.train), progress=progress)
-    metrics = _score(evaluated, split.test)
+    metrics = online_metrics(evaluated, split)  # as served: each hold-out answer from the student's earlier ones
     final = ml.create(name, **params).fit(with_robust_weights(full), progress=progress)
     return Candidate(name=name, model=final, metrics=metrics, n_train=len(split.train), n_test=len(split.test),
                      fit_seconds=time.perf_counter() - start, evaluated=evaluated)

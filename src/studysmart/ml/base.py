@@ -151,6 +151,7 @@ MODELS: dict[str, str] = {
     "lnirt-gibbs": "studysmart.ml.lnirt:LNIRTGibbs",
     "neural": "studysmart.ml.neural:NeuralLSTM",
     "neural-attn": "studysmart.ml.neural:NeuralAttention",
+    "practice": "studysmart.ml.practice:PracticeModel",
 }
 
 #: Models whose module imports torch: the web process only loads them when one of them is the one serving.

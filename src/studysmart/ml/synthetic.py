@@ -1,9 +1,12 @@
-"""Synthetic responses drawn from the LNIRT model with known parameters (recovery tests, demos, simulations).
+"""Synthetic responses with known parameters (recovery tests, demos, simulations): from the LNIRT model
+(``generate``), and from students who learn with practice and forget with time away (``generate_learning``).
 
     data = generate(n_persons=1000, n_items=30, n_topics=3, observed=0.3, seed=1)
     data.responses        # Responses (long format, sparse design, with item topic/difficulty and timestamps)
     data.truth.theta      # the true parameters, in the model's identification (see ``generate``)
     draw = simulate_response(theta=0.5, zeta=0.0, a=1.2, b=-0.3, phi=1.0, lam=4.0, sigma2=0.25, rng=rng)
+    learning = generate_learning(n_persons=300, n_topics=6, seed=1)
+    learning.truth.slope_correct  # per topic: the logit gain of log(1 + earlier correct answers)
 
 Items belong to topics and to a difficulty level ("easy", "medium", "hard"): the level shifts the intercept b
 (harder = larger b = lower P(correct)) and the time intensity lambda (harder = slower); each topic has its own
@@ -22,10 +25,16 @@ from studysmart.ml.data import Responses
 __all__ = [
     "DIFFICULTIES",
     "ITEM_CORRELATION",
+    "LEARNING_GAP_SCALE",
+    "LearningProcess",
+    "LearningTruth",
     "SimulatedResponse",
     "SyntheticData",
+    "SyntheticLearning",
     "Truth",
     "generate",
+    "generate_learning",
+    "learning_truth",
     "simulate_response",
 ]
 
@@ -225,3 +234,151 @@ def generate(
         mu_p=np.array([theta.mean(), zeta.mean()]), sigma_p=np.cov(np.column_stack([theta, zeta]).T),
     )  # fmt: skip
     return SyntheticData(responses=responses, truth=truth)
+
+
+# -- learning and forgetting ---------------------------------------------------------------------------------
+#: The unit of the forgetting factor (1 + gap / scale)^-rate: one minute (an answer's time).
+LEARNING_GAP_SCALE = 60.0
+
+
+@dataclass(frozen=True)
+class LearningTruth:
+    """The parameters of ``generate_learning``: per topic the practice slopes and forgetting rate, per person the
+    ability (student-wide and per topic) and slowness, per item its easiness (logit) and time intensity."""
+
+    persons: np.ndarray
+    items: np.ndarray
+    topics: np.ndarray
+    item_topic: np.ndarray
+    easiness: np.ndarray
+    time_intensity: np.ndarray
+    ability: np.ndarray
+    topic_ability: np.ndarray
+    slowness: np.ndarray
+    slope_correct: np.ndarray
+    slope_wrong: np.ndarray
+    speedup: np.ndarray
+    forgetting: np.ndarray
+    sigma: float
+
+
+class LearningProcess:
+    """Students who learn and forget: each answer's P(correct) and log-time follow
+
+        logit P = easiness_k + ability_i + topic_ability_it + D_t * (g_t log(1 + S_it) + h_t log(1 + F_it))
+        log T   = time_intensity_k + slowness_i - D_t * c_t log(1 + S_it + F_it) + N(0, sigma^2)
+
+    with S_it, F_it the student's earlier correct and wrong answers on topic t and D_t = (1 + gap / 60 s)^-r_t
+    the share of the practice gain left after ``gap`` seconds away from the topic (r_t: its forgetting rate).
+    The demo draws its students from here; ``generate_learning`` draws whole data sets.
+    """
+
+    def __init__(self, truth: LearningTruth, rng: np.random.Generator) -> None:
+        self.truth = truth
+        self.rng = rng
+        n_persons, n_topics = truth.topic_ability.shape
+        self.correct = np.zeros((n_persons, n_topics))
+        self.wrong = np.zeros((n_persons, n_topics))
+        self.last = np.full((n_persons, n_topics), np.nan)
+
+    def gain(self, person: int, topic: int, when: float) -> tuple[float, float]:
+        """The student's current practice gain on the topic: (logit of accuracy, minus log-time)."""
+        t = self.truth
+        last = self.last[person, topic]
+        if np.isnan(last):
+            return 0.0, 0.0
+        share = float((1.0 + max(when - last, 0.0) / LEARNING_GAP_SCALE) ** -t.forgetting[topic])
+        s, f = self.correct[person, topic], self.wrong[person, topic]
+        return (share * (t.slope_correct[topic] * np.log1p(s) + t.slope_wrong[topic] * np.log1p(f)),
+                share * t.speedup[topic] * np.log1p(s + f))
+
+    def answer(self, person: int, item: int, when: float) -> SimulatedResponse:
+        """Draw the student's answer to the item at time ``when`` (seconds) and record it as practice."""
+        t = self.truth
+        topic = int(t.item_topic[item])
+        accuracy_gain, speed_gain = self.gain(person, topic, when)
+        eta = t.easiness[item] + t.ability[person] + t.topic_ability[person, topic] + accuracy_gain
+        p = 1.0 / (1.0 + np.exp(-eta))
+        correct = float(self.rng.random() < p)
+        log_time = t.time_intensity[item] + t.slowness[person] - speed_gain + t.sigma * self.rng.standard_normal()
+        (self.correct if correct else self.wrong)[person, topic] += 1
+        self.last[person, topic] = when
+        return SimulatedResponse(p_correct=np.asarray(p), correct=np.asarray(correct), log_time=np.asarray(log_time))
+
+
+@dataclass(frozen=True)
+class SyntheticLearning:
+    """Generated responses of learning students and the truth behind them."""
+
+    responses: Responses
+    truth: LearningTruth
+
+
+def learning_truth(n_persons: int, n_topics: int, items_per_topic: int, rng: np.random.Generator, *,
+                   slope_mean: float = 0.35, slope_sd: float = 0.2, forgetting_mean: float = 0.25,
+                   forgetting_sd: float = 0.08) -> LearningTruth:
+    """Draw the parameters of a learning population (see ``LearningProcess``)."""
+    n_items = n_topics * items_per_topic
+    item_topic = np.repeat(np.arange(n_topics), items_per_topic)
+    width_p, width_i = len(str(n_persons)), len(str(n_items))
+    return LearningTruth(
+        persons=np.asarray([f"s{i:0{width_p}d}" for i in range(n_persons)], dtype=object),
+        items=np.asarray([f"q{k:0{width_i}d}" for k in range(n_items)], dtype=object),
+        topics=np.asarray([f"topic-{t + 1}" for t in range(n_topics)], dtype=object),
+        item_topic=item_topic,
+        easiness=rng.normal(-0.3, 0.4, n_topics)[item_topic] + rng.normal(0.0, 0.6, n_items),
+        time_intensity=rng.normal(4.0, 0.3, n_topics)[item_topic] + rng.normal(0.0, 0.3, n_items),
+        ability=rng.normal(0.0, 0.8, n_persons),
+        topic_ability=rng.normal(0.0, 0.4, (n_persons, n_topics)),
+        slowness=rng.normal(0.0, 0.3, n_persons),
+        slope_correct=np.clip(rng.normal(slope_mean, slope_sd, n_topics), 0.0, None),
+        slope_wrong=np.clip(rng.normal(slope_mean / 2, slope_sd / 2, n_topics), 0.0, None),
+        speedup=np.clip(rng.normal(0.15, 0.05, n_topics), 0.0, None),
+        forgetting=np.clip(rng.normal(forgetting_mean, forgetting_sd, n_topics), 0.02, None),
+        sigma=0.4,
+    )  # fmt: skip
+
+
+def generate_learning(n_persons: int = 300, n_topics: int = 6, items_per_topic: int = 10,
+                      answers_per_person: int = 60, *, sessions: int = 6, seed: int | None = None,
+                      **truth: float) -> SyntheticLearning:
+    """Draw practice logs of students who learn and forget (``LearningProcess``).
+
+    Each student works in ``sessions`` sessions a few days apart (gaps of 1-7 days), answering items of two or
+    three of the topics, about a minute apart; the order column holds timestamps (seconds).
+
+    Args:
+        n_persons, n_topics, items_per_topic, answers_per_person: sizes.
+        sessions: sessions per student.
+        seed: random seed.
+        truth: overrides of ``learning_truth`` (slope_mean, slope_sd, forgetting_mean, forgetting_sd).
+
+    Returns:
+        SyntheticLearning(responses with topics and timestamps, truth).
+    """
+    rng = np.random.default_rng(seed)
+    params = learning_truth(n_persons, n_topics, items_per_topic, rng, **truth)
+    process = LearningProcess(params, rng)
+    persons, items, correct, seconds, order = [], [], [], [], []
+    for person in range(n_persons):
+        when = _EPOCH0 + float(rng.uniform(0, 86_400.0))
+        topics = rng.choice(n_topics, size=min(n_topics, int(rng.integers(2, 4))), replace=False)
+        per_session = np.diff(np.linspace(0, answers_per_person, sessions + 1).round().astype(int))
+        for count in per_session:
+            for _ in range(count):
+                topic = int(rng.choice(topics))
+                item = int(topic * items_per_topic + rng.integers(items_per_topic))
+                draw = process.answer(person, item, when)
+                persons.append(person)
+                items.append(item)
+                correct.append(float(draw.correct))
+                seconds.append(float(np.exp(draw.log_time)))
+                order.append(when)
+                when += float(np.exp(draw.log_time)) + float(rng.exponential(20.0))
+            when += float(rng.uniform(1, 7)) * 86_400.0
+    person_idx, item_idx = np.asarray(persons), np.asarray(items)
+    responses = Responses.from_columns(
+        list(params.persons[person_idx]), list(params.items[item_idx]), correct, seconds, order=order,
+        topic=list(params.topics[params.item_topic[item_idx]]),
+    )  # fmt: skip
+    return SyntheticLearning(responses=responses, truth=params)

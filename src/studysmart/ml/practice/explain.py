@@ -1,0 +1,97 @@
+"""One practice-model prediction explained: a sentence for the UI that names the practice gain and the forgetting
+it used, and the numbers behind it (the logit of P(correct) split into the student's level, the topic's
+practice gain as it was right after practice, and what time away has taken of it)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from studysmart.ml.data import Queries, Responses
+from studysmart.ml.practice import store
+from studysmart.ml.practice.design import linear
+
+if TYPE_CHECKING:
+    from studysmart.ml.practice.model import PracticeModel
+
+__all__ = ["Explanation", "explain_prediction"]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One prediction explained.
+
+    Attributes:
+        sentence: the text for the UI.
+        p_correct, expected_seconds: the prediction (median seconds).
+        topic, n_topic_answers, n_topic_correct: the query's topic and the student's earlier answers on it.
+        practice_logit: what practice adds to the logit of P(correct) now (fading part after time away plus
+            lasting part); practice_logit_fresh: the same right after practice (no time away).
+        practice_log_time: what practice adds to the mean log-time now (negative: faster).
+        days_away: days since the topic was last practised (None: never, or positions without clock time).
+    """
+
+    sentence: str
+    p_correct: float
+    expected_seconds: float
+    topic: str | None
+    n_topic_answers: int
+    n_topic_correct: int
+    practice_logit: float
+    practice_logit_fresh: float
+    practice_log_time: float
+    days_away: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value < 90 else f"{value / 60:.0f} min"
+
+
+def _terms(model: PracticeModel, cols: Any, topic: np.ndarray) -> tuple[float, float, float]:
+    """The accuracy practice term now, the same with no time away, and the log-time term now."""
+    a, t = model.acc_, model.time_
+    slope_topic = np.where((topic >= 0) & (topic < model.vocab_.n_topics), topic, -1)
+    now = float(linear(cols, a.w, a.delta, a.u, slope_topic)[0])
+    fresh = float(linear(cols, a.w, 0.0, a.u, slope_topic)[0])
+    time_now = float(linear(cols, t.v, t.delta, t.u, slope_topic)[0])
+    return now, fresh, time_now
+
+
+def explain_prediction(model: PracticeModel, person: str, item: str, *, topic: str | None, difficulty: str | None,
+                       order: float | None, history: Responses | None) -> Explanation:
+    """The explanation of one prediction (see ``PracticeModel.explain``)."""
+    queries = Queries.from_columns([person], [item], topic=None if topic is None else [topic],
+                                   difficulty=None if difficulty is None else [difficulty],
+                                   order=None if order is None else [order])
+    hist = store.split_by_person(history).get(person) if history is not None and len(history) else None
+    hist = hist if hist is not None else model.histories_.get(person)
+    prediction = model.predict(queries, history=history)
+    p, seconds = float(prediction.p_correct[0]), float(prediction.expected_seconds[0])
+    _, coded, feats = model._query(person, hist, queries)
+    if model.practice_:
+        now, fresh, time_now = _terms(model, coded.cols, coded.topic)
+    else:
+        now = fresh = time_now = 0.0
+    n_topic = int(round(feats.topic_s[0] + feats.topic_f[0]))
+    n_correct = int(round(feats.topic_s[0]))
+    gap = float(feats.topic_gap[0])
+    days = gap / 86_400.0 if model.timestamps_ and n_topic else None
+    label = topic or "this topic"
+    head = f"{p:.0%} likely right, about {_seconds(seconds)}"
+    if not n_topic:
+        sentence = f"{head}: no {label} answers yet, so no practice gain; from your other answers and all students."
+    else:
+        lost = fresh - now
+        sentence = (f"{head}: your {n_topic} {label} answers ({n_correct} right) add {now:+.2f} to the log-odds"
+                    f" and {'save' if time_now < 0 else 'add'} {abs(math.expm1(time_now)):.0%} of the time")
+        if days is not None and days >= 1 and lost > 0.005:
+            sentence += f"; {days:.0f} day{'s' if round(days) != 1 else ''} away have faded {lost:.2f} of that gain"
+        sentence += "."
+    return Explanation(sentence, p, seconds, topic, n_topic, n_correct, now, fresh, time_now, days)
