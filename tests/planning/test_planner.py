@@ -59,9 +59,8 @@ profiles = st.lists(st.tuples(*(st.floats(0.02, 0.98) for _ in range(3))), min_s
     off=st.sets(st.integers(0, 7), max_size=3),
     seconds=st.floats(20.0, 900.0),
     sd=st.floats(0.05, 1.0),
-    solver=st.sampled_from(["milp", "greedy", "auto"]),
 )
-def test_no_day_is_ever_loaded_beyond_its_minutes(ps, weights, minutes, days, off, seconds, sd, solver):
+def test_no_day_is_ever_loaded_beyond_its_minutes(ps, weights, minutes, days, off, seconds, sd):
     topics = [f"t{i}" for i in range(len(ps))]
     spec = exam(
         zip(topics, weights, strict=False),
@@ -70,7 +69,7 @@ def test_no_day_is_ever_loaded_beyond_its_minutes(ps, weights, minutes, days, of
         days_off=frozenset(TODAY + timedelta(days=k) for k in off),
     )
     predictions = cells(dict(zip(topics, ps, strict=True)), seconds=seconds, sd_log_time=sd)
-    plan = plan_exam(spec, predictions, today=TODAY, options=PlanOptions(solver=solver, time_limit=0.5))
+    plan = plan_exam(spec, predictions, today=TODAY)
     assert [d.date for d in plan.days] == spec.study_days(TODAY)
     check_fits(plan, spec, predictions)
     for day in plan.days:
@@ -90,14 +89,12 @@ def test_a_full_plan_uses_most_of_the_time_and_has_the_api_shape():
     assert set(day) == {"date", "minutes_available", "minutes_planned", "items"}
     assert day["date"] == TODAY.isoformat()
     assert set(day["items"][0]) == {"topic", "difficulty", "count", "expected_seconds", "p_correct"}
-    assert plan.solver in ("milp", "greedy")
 
 
-@pytest.mark.parametrize("solver", ["milp", "greedy"])
-def test_weak_heavy_topics_get_more_time_than_strong_light_ones(solver):
+def test_weak_heavy_topics_get_more_time_than_strong_light_ones():
     spec = exam([("weak", 0.7), ("strong", 0.3)], days=10)
     predictions = cells({"weak": (0.6, 0.45, 0.3), "strong": (0.95, 0.88, 0.75)})
-    plan = plan_exam(spec, predictions, today=TODAY, options=PlanOptions(solver=solver))
+    plan = plan_exam(spec, predictions, today=TODAY)
     seconds = {"weak": 0.0, "strong": 0.0}
     for day in plan.days:
         for item in day.items:
@@ -133,11 +130,10 @@ def test_topics_are_interleaved_within_a_day_and_spaced_across_days():
     assert repeats(spaced) < repeats(massed)
 
 
-def test_long_horizons_use_the_greedy_and_still_fit():
+def test_long_horizons_still_fit():
     spec = exam([("a", 1), ("b", 2), ("c", 1)], days=200, minutes=(30, 45, 0, 60, 30, 90, 0))
     predictions = cells({"a": (0.8, 0.7, 0.5), "b": (0.6, 0.5, 0.3), "c": (0.9, 0.8, 0.7)})
     plan = plan_exam(spec, predictions, today=TODAY)
-    assert plan.solver == "greedy"
     check_fits(plan, spec, predictions)
 
 
@@ -253,19 +249,6 @@ def test_exam_from_api_shaped_data():
     with pytest.raises(InvalidExamError) as caught:
         ExamSpec.from_dict({"topics": [{"topic": "a"}], "minutes_per_weekday": [1] * 7})
     assert caught.value.field == "date"
-
-
-def test_the_greedy_takes_over_when_the_milp_finds_nothing(monkeypatch):
-    from studysmart.planning import planner
-    from studysmart.planning.milp import MilpResult
-
-    monkeypatch.setattr(planner, "solve_milp", lambda problem, **kw: MilpResult(None, "Time limit reached"))
-    spec = exam([("a", 1), ("b", 1)], days=5)
-    predictions = cells({"a": (0.8, 0.7, 0.5), "b": (0.8, 0.7, 0.5)})
-    plan = plan_exam(spec, predictions, today=TODAY, options=PlanOptions(solver="milp"))
-    assert plan.solver == "greedy-fallback" and "Time limit" in plan.status
-    assert any(day.items for day in plan.days)
-    check_fits(plan, spec, predictions)
 
 
 def test_a_stored_plan_comes_back_equal_and_can_be_replanned():

@@ -62,8 +62,6 @@ class Plan:
 
     Attributes:
         days: every calendar day of the plan (days off and zero-minute days have no items).
-        solver: "milp", "greedy" or "greedy-fallback" (the MILP found nothing).
-        status: the solver's status message.
         expected_gain: the planned work's expected exam-score gain (the objective, without spacing costs).
         missed: planned items of past days that were not done (on a replan).
     """
@@ -71,8 +69,6 @@ class Plan:
     created_on: date
     exam_date: date
     days: tuple[PlanDay, ...]
-    solver: str
-    status: str = ""
     expected_gain: float = 0.0
     missed: tuple[PlanItem, ...] = ()
 
@@ -100,8 +96,6 @@ class Plan:
         return {
             "created_on": self.created_on.isoformat(),
             "exam_date": self.exam_date.isoformat(),
-            "solver": self.solver,
-            "status": self.status,
             "expected_gain": self.expected_gain,
             "days": [
                 {
@@ -130,8 +124,6 @@ class Plan:
                 )
                 for day in record["days"]
             ),
-            solver=record.get("solver", ""),
-            status=record.get("status", ""),
             expected_gain=float(record.get("expected_gain", 0.0)),
             missed=tuple(PlanItem(**item) for item in record.get("missed", ())),
         )

@@ -1,9 +1,8 @@
 """The day-by-day exam plan: which (topic, difficulty, count) to practise each day, and replanning.
 
 ``plan_exam`` builds the allocation problem of ``optimise`` from an exam, the student's predictions and
-learning gains, solves it with the greedy and, unless the horizon is long, the MILP of ``milp`` (either
-topped up greedily and respaced; the better value minus spacing penalties wins; the greedy alone if the MILP
-finds nothing), re-checks every day exactly after rounding, and returns a ``Plan``. Passing the previous plan
+learning gains, solves it with the greedy solver (then respaced), re-checks every day exactly after rounding,
+and returns a ``Plan``. Passing the previous plan
 and the completed work replans: work done stays on its day, missed work leaves its topics less practised (so
 re-optimisation gives them more of the remaining days), today keeps what is done and only its remaining
 minutes are planned.
@@ -21,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from studysmart.ml.base import Z80
-from studysmart.planning.milp import solve_milp
 from studysmart.planning.optimise import (
     Cell,
     Problem,
@@ -32,7 +30,7 @@ from studysmart.planning.optimise import (
 )
 from studysmart.planning.plan import Plan, PlanDay, PlanItem, displayed_minutes
 from studysmart.planning.readiness import GainEstimate, GainModel, topic_readiness
-from studysmart.planning.spec import CompletedWork, ExamSpec, PlanningError, StudentPredictions
+from studysmart.planning.spec import CompletedWork, ExamSpec, StudentPredictions
 
 __all__ = ["PlanOptions", "plan_exam", "replan"]
 
@@ -48,12 +46,6 @@ class PlanOptions:
         max_topic_share: the largest share of a day's minutes one topic may take (exams with 2+ topics).
         spacing_penalty: cost of studying a topic on two consecutive days, in units of a typical topic's first
             item's value (0 disables spacing).
-        solver: "auto" (the greedy, and the MILP up to ``max_milp_days`` study days; the better plan wins),
-            "milp" (MILP, greedy only as a fallback and to top up) or "greedy".
-        max_milp_days: the longest horizon (days with minutes) solved by the MILP under "auto".
-        time_limit: seconds for the MILP.
-        mip_rel_gap: relative gap at which the MILP stops.
-        breakpoints: grid points of the concave value approximation in the MILP.
     """
 
     gain_model: GainModel = field(default_factory=GainModel)
@@ -61,15 +53,6 @@ class PlanOptions:
     safety_z: float = Z80
     max_topic_share: float = 0.65
     spacing_penalty: float = 1.0
-    solver: str = "auto"
-    max_milp_days: int = 90
-    time_limit: float = 1.0
-    mip_rel_gap: float = 0.02
-    breakpoints: int = 40
-
-    def __post_init__(self) -> None:
-        if self.solver not in ("auto", "milp", "greedy"):
-            raise PlanningError("options.solver", f"unknown solver {self.solver!r}")
 
 
 def _gain_values(
@@ -134,30 +117,6 @@ def _build_problem(
     return Problem(cells, values, budgets, caps, options.safety_z, penalty)
 
 
-def _solve(problem: Problem, options: PlanOptions) -> tuple[list[dict[int, int]], str, str]:
-    """Greedy always (milliseconds); the MILP too unless the horizon is long. Both are topped up and respaced;
-    the better full objective (value minus spacing penalties) wins."""
-    greedy = respace(problem, solve_greedy(problem))
-    study_days = sum(1 for b in problem.budgets if b > 0)
-    use_milp = options.solver == "milp" or (options.solver == "auto" and study_days <= options.max_milp_days)
-    if not use_milp:
-        return greedy, "greedy", "greedy"
-    result = solve_milp(
-        problem,
-        time_limit=options.time_limit,
-        mip_rel_gap=options.mip_rel_gap,
-        breakpoints=options.breakpoints,
-    )
-    if result.counts is None:
-        return greedy, "greedy-fallback", result.status
-    counts = result.counts
-    problem.repair(counts)
-    counts = respace(problem, solve_greedy(problem, counts))
-    if options.solver == "auto" and problem.score(greedy) > problem.score(counts):
-        return greedy, "greedy", f"greedy beat the MILP ({result.status})"
-    return counts, "milp", result.status
-
-
 def plan_exam(
     exam: ExamSpec,
     predictions: StudentPredictions,
@@ -216,7 +175,9 @@ def plan_exam(
         closed = day == today and today_closed
         budgets.append(0.0 if closed else max(0.0, math.floor(free * 10 + 1e-9) / 10.0) * 60.0)
     problem = _build_problem(exam, predictions, days, budgets, gains, already, options)
-    counts, solver, status = _solve(problem, options) if days else ([], "none", "no days before the exam")
+    counts = solve_greedy(problem) if days else []
+    if problem.penalty > 0:  # spacing_penalty 0 disables spacing, the respacing pass too
+        counts = respace(problem, counts)
     _enforce_minutes(exam, days, counts, problem, done, {today: committed_seconds})
     out_days = [_past_day(exam, d, done.get(d, {}), cell_of) for d in exam.study_days(start) if d < today]
     for j, day in enumerate(days):
@@ -226,8 +187,6 @@ def plan_exam(
         created_on=start,
         exam_date=exam.date,
         days=tuple(out_days),
-        solver=solver,
-        status=status,
         expected_gain=problem.objective(counts) if days else 0.0,
         missed=_missed(previous, done, today) if previous is not None else (),
     )
