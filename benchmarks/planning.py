@@ -3,7 +3,7 @@
 .venv/bin/python -m benchmarks.planning [--exams 20] [--seeds 8] [--days 60] [--topics 10] [--out PATH]
 
 Speed: ``--exams`` random exams (Dirichlet topic weights, 0-90 minutes per weekday, a day off) for random
-simulated students (``studysmart.planning.simulate``), each planned with the default options (the greedy
+simulated students (``studysmart.planning.engine.simulate``), each planned with the default options (the greedy
 solver). Wall-clock seconds per plan, p50 / p95 / max, and a check that no day is over its minutes.
 
 Simulation: for each of ``--seeds`` seeds a new student and exam; one copy follows the plan, the other spends
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.paths import RESULTS
-from studysmart.planning import plan_exam
-from studysmart.planning.simulate import compare, draw_exam, draw_student, predictions_for
+from studysmart.planning.engine import plan_exam
+from studysmart.planning.engine.simulate import compare, draw_exam, draw_student, predictions_for
 
 TODAY = date(2025, 1, 6)
 

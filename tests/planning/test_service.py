@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from studysmart.commands.plan import plan as plan_command
 from studysmart.ml import base as ml
 from studysmart.ml.synthetic import generate
-from studysmart.planning import InvalidExamError, PlanningError, inputs, service
+from studysmart.planning import inputs, service
+from studysmart.planning.engine import InvalidExamError, PlanningError
 from studysmart.planning.models import Exam, ExamTopic
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task, TaskStatus

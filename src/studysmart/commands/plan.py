@@ -59,7 +59,7 @@ def plan(
     from studysmart.core.config import get_settings  # noqa: PLC0415 - keep `studysmart --help` fast
     from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
     from studysmart.planning import service
-    from studysmart.planning.schemas import exam_read
+    from studysmart.planning.schemas import PlanRead, ReadinessRead, exam_read
 
     engine = make_engine(get_settings().database_url)
     try:
@@ -68,8 +68,8 @@ def plan(
             state = service.exam_state(session=session, user=owner, exam_id=exam_id, now=utcnow(), force=recompute)
             report = {
                 "exam": exam_read(state.exam).model_dump(mode="json"),
-                "readiness": state.readiness.to_dict(),
-                "plan": state.plan.to_dict(),
+                "readiness": ReadinessRead.model_validate(state.readiness).model_dump(mode="json"),
+                "plan": PlanRead.model_validate(state.plan).model_dump(mode="json"),
             }
     except service.ExamNotFound:
         raise _fail(f"no exam with id {exam_id}") from None

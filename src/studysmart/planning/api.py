@@ -13,8 +13,8 @@ from studysmart.core.db import utcnow
 from studysmart.core.deps import CurrentUser, SessionDep
 from studysmart.core.errors import field_error, register_error, responses
 from studysmart.planning import service
+from studysmart.planning.engine import PlanningError
 from studysmart.planning.schemas import ExamCreate, ExamRead, ExamUpdate, PlanRead, ReadinessRead, exam_read
-from studysmart.planning.spec import PlanningError
 from studysmart.tasks.api import task_read
 from studysmart.tasks.schemas import MAX_ROW_ID, TaskRead
 
@@ -68,17 +68,17 @@ def delete(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> None:
 
 
 @router.get("/{exam_id}/readiness", response_model=ReadinessRead, responses=ONE_EXAM)
-def readiness(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> dict[str, float]:
+def readiness(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> ReadinessRead:
     result = service.exam_readiness(session=session, user=user, exam_id=exam_id, now=utcnow())
     session.commit()  # a recomputed plan is stored
-    return result.to_dict()
+    return ReadinessRead.model_validate(result)
 
 
 @router.get("/{exam_id}/plan", response_model=PlanRead, responses=ONE_EXAM)
-def plan(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> dict[str, object]:
+def plan(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> PlanRead:
     result = service.exam_plan(session=session, user=user, exam_id=exam_id, now=utcnow())
     session.commit()
-    return result.to_dict()
+    return PlanRead.model_validate(result)
 
 
 @router.get("/{exam_id}/plan.ics", response_class=Response,

@@ -15,26 +15,34 @@ pile up on the list.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from studysmart.ml.base import SERVED_SD_LOG_TIME, SERVED_SECONDS, Z80
+from studysmart.planning.engine import (
+    CompletedWork,
+    ExamSpec,
+    InvalidExamError,
+    Plan,
+    PlanningError,
+    PlanOptions,
+    Readiness,
+    materialise,
+    plan_exam,
+    readiness,
+)
 from studysmart.planning.ics import plan_to_ics
 from studysmart.planning.inputs import completed_work, serving_model_key, student_inputs
 from studysmart.planning.models import Exam, ExamTopic
-from studysmart.planning.plan import Plan, materialise
-from studysmart.planning.planner import PlanOptions, plan_exam
-from studysmart.planning.readiness import Readiness, readiness
-from studysmart.planning.spec import CompletedWork, ExamSpec, InvalidExamError, PlanningError, TopicWeight
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.users.models import User
@@ -99,15 +107,22 @@ def local_today(exam: Exam, now: datetime) -> date:
 
 
 def exam_spec(exam: Exam) -> ExamSpec:
-    """The planner's view of a stored exam (topics labelled by their catalog names)."""
-    return ExamSpec(
-        date=exam.exam_date,
-        topics=tuple(TopicWeight(et.topic.name, et.weight) for et in exam.topics),
-        minutes_per_weekday=tuple(exam.minutes_per_weekday),
-        target_score=exam.target_score,
-        days_off=frozenset(exam.days_off_dates()),
-        name=exam.name,
-    )
+    """The planner's view of a stored exam (topics labelled by their catalog names).
+
+    Raises:
+        InvalidExamError: naming the first field the planner refuses (e.g. ``minutes_per_weekday[2]``).
+    """
+    try:
+        return ExamSpec.model_validate({
+            "date": exam.exam_date,
+            "topics": [{"topic": et.topic.name, "weight": et.weight} for et in exam.topics],
+            "minutes_per_weekday": exam.minutes_per_weekday,
+            "target_score": exam.target_score,
+            "days_off": exam.days_off_dates(),
+            "name": exam.name,
+        })
+    except ValidationError as error:
+        raise InvalidExamError.from_validation(error) from None
 
 
 def _topic_rows(session: Session, topics: Sequence[Mapping[str, Any]]) -> list[ExamTopic]:
@@ -132,7 +147,7 @@ def _check(exam: Exam, today: date, *, check_date: bool = True) -> None:
         raise InvalidExamError("name", "must not be empty")
     spec = exam_spec(exam)
     if check_date:
-        spec.validate(today)
+        spec.check_date(today)
 
 
 def create_exam(*, session: Session, user: User, name: str, date: date, topics: Sequence[Mapping[str, Any]],
@@ -280,11 +295,6 @@ def _stamp(session: Session, user: User, today: date, pending: list[Task] | None
             f"|{today_list}")
 
 
-def _json(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain-JSON copy (NumPy scalars from the solvers become Python numbers)."""
-    return dict(json.loads(json.dumps(record, default=lambda value: value.item())))
-
-
 def _planning_day(exam: Exam, now: datetime) -> date:
     """Today in the exam's zone, but never after the exam day (a past exam keeps its final plan)."""
     return min(local_today(exam, now), exam.exam_date)
@@ -294,7 +304,7 @@ def _compute(session: Session, user: User, exam: Exam, today: date, options: Pla
              pending: Sequence[Task], closed: bool) -> tuple[Plan, Readiness]:
     """Plan and readiness; ``pending`` are unfinished tasks on today's list, and ``closed`` says that today's tasks
     were added (no new work today)."""
-    previous = Plan.from_record(exam.plan_record) if exam.plan_record else None
+    previous = Plan.model_validate(exam.plan_record) if exam.plan_record else None
     spec = exam_spec(exam)
     topics: list[Topic] = [et.topic for et in exam.topics]
     inputs = student_inputs(session=session, user=user, topics=topics)
@@ -302,8 +312,8 @@ def _compute(session: Session, user: User, exam: Exam, today: date, options: Pla
     done = completed_work(session=session, user=user, topics=topics, since=start,
                           zone=_zone(exam.timezone))
     names = {t.id: t.name for t in topics}
-    committed = [CompletedWork(today, names[t.topic_id], t.difficulty.value, 1, _mean_seconds(t))
-                 for t in pending if t.topic_id in names]
+    committed = [CompletedWork(date=today, topic=names[t.topic_id], difficulty=t.difficulty.value, count=1,
+                               seconds=_mean_seconds(t)) for t in pending if t.topic_id in names]
     plan = plan_exam(spec, inputs.predictions, today=today, gains=inputs.gains, options=options,
                      completed=done, previous=previous, today_committed=committed,
                      today_closed=closed)
@@ -343,14 +353,14 @@ def exam_state(*, session: Session, user: User, exam_id: int, now: datetime, for
     if force or exam.plan_stamp != stamp or exam.plan_record is None or exam.readiness_record is None:
         plan, ready = _compute(session, user, exam, today, options, pending=pending or [],
                                closed=pending is not None)
-        exam.plan_record = _json(plan.to_record())
-        exam.readiness_record = _json(asdict(ready))
+        exam.plan_record = plan.model_dump(mode="json")
+        exam.readiness_record = ready.model_dump(mode="json")
         exam.plan_stamp = stamp
         exam.plan_updated_at = now
         session.flush()
         return ExamState(exam, plan, ready)
     assert exam.plan_record is not None and exam.readiness_record is not None
-    return ExamState(exam, Plan.from_record(exam.plan_record), Readiness(**exam.readiness_record))
+    return ExamState(exam, Plan.model_validate(exam.plan_record), Readiness.model_validate(exam.readiness_record))
 
 
 def exam_plan(*, session: Session, user: User, exam_id: int, now: datetime) -> Plan:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from studysmart.core.db import utcnow
 from studysmart.planning import service as planning
-from studysmart.planning.spec import PlanningError
+from studysmart.planning.engine import PlanningError
 from studysmart.users.models import User
 from studysmart.web import auth, context
 from studysmart.web.actions import Outcome, perform

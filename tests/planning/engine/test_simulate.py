@@ -6,8 +6,8 @@ from datetime import date
 
 import numpy as np
 
-from studysmart.planning import PlanOptions
-from studysmart.planning.simulate import compare, draw_exam, draw_student, predictions_for, run_strategy
+from studysmart.planning.engine import PlanOptions
+from studysmart.planning.engine.simulate import compare, draw_exam, draw_student, predictions_for, run_strategy
 
 
 def test_the_planned_student_beats_the_random_one_over_seeds():

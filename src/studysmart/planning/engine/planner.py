@@ -16,27 +16,21 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from studysmart.ml.base import Z80
-from studysmart.planning.optimise import (
-    Cell,
-    Problem,
-    TopicValues,
-    respace,
-    safe_seconds,
-    solve_greedy,
-)
-from studysmart.planning.plan import Plan, PlanDay, PlanItem, displayed_minutes
-from studysmart.planning.readiness import GainEstimate, GainModel, topic_readiness
-from studysmart.planning.spec import CompletedWork, ExamSpec, StudentPredictions
+from studysmart.planning.engine.optimise import Cell, Problem, TopicValues, respace, safe_seconds, solve_greedy
+from studysmart.planning.engine.plan import Plan, PlanDay, PlanItem, displayed_minutes
+from studysmart.planning.engine.readiness import GainEstimate, GainModel, topic_readiness
+from studysmart.planning.engine.spec import CompletedWork, ExamSpec, StudentPredictions
 
 __all__ = ["PlanOptions", "plan_exam", "replan"]
 
 
-@dataclass(frozen=True)
-class PlanOptions:
+class PlanOptions(BaseModel):
     """How plans are made.
 
     Args:
@@ -48,11 +42,13 @@ class PlanOptions:
             item's value (0 disables spacing).
     """
 
-    gain_model: GainModel = field(default_factory=GainModel)
-    max_p_gap: float = 0.3
-    safety_z: float = Z80
-    max_topic_share: float = 0.65
-    spacing_penalty: float = 1.0
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gain_model: GainModel = Field(default_factory=GainModel)
+    max_p_gap: Annotated[float, Field(ge=0, le=1)] = 0.3
+    safety_z: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Z80
+    max_topic_share: Annotated[float, Field(gt=0, le=1)] = 0.65
+    spacing_penalty: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
 
 
 def _gain_values(
@@ -154,7 +150,7 @@ def plan_exam(
         MissingPredictionError: when an exam topic has no predictions.
     """
     options = options or PlanOptions()
-    exam.validate(today)
+    exam.check_date(today)
     start = min(previous.created_on, today) if previous is not None else today
     done = _done_by_day(completed, predictions, start, exam.date)
     cell_of = {(c.topic, c.difficulty): c for c in predictions.cells}
@@ -232,21 +228,17 @@ def _enforce_minutes(
 
 def _done_items(by_cell: Mapping[tuple[str, str], tuple[int, float]], cell_of: Mapping) -> list[PlanItem]:
     return [
-        PlanItem(
-            topic,
-            difficulty,
-            count,
-            seconds,
-            cell_of[(topic, difficulty)].p_correct if (topic, difficulty) in cell_of else None,
-            done=count,
-        )
+        PlanItem(topic=topic, difficulty=difficulty, count=count, expected_seconds=seconds,
+                 p_correct=cell_of[(topic, difficulty)].p_correct if (topic, difficulty) in cell_of else None,
+                 done=count)
         for (topic, difficulty), (count, seconds) in sorted(by_cell.items())
     ]
 
 
 def _past_day(exam: ExamSpec, day: date, by_cell: Mapping, cell_of: Mapping) -> PlanDay:
     spent = sum(seconds for _, seconds in by_cell.values())
-    return PlanDay(day, exam.minutes_on(day), displayed_minutes(spent), tuple(_done_items(by_cell, cell_of)))
+    return PlanDay(date=day, minutes_available=exam.minutes_on(day), minutes_planned=displayed_minutes(spent),
+                   items=tuple(_done_items(by_cell, cell_of)))
 
 
 def _future_day(
@@ -256,9 +248,10 @@ def _future_day(
     done_items = {(i.topic, i.difficulty): i for i in _done_items(by_cell, cell_of)}
     for key, (count, seconds) in committed.items():  # on the task list, not done yet: planned items
         prior = done_items.get(key)
-        done_items[key] = PlanItem(key[0], key[1], count + (prior.count if prior else 0),
-                                   seconds + (prior.expected_seconds if prior else 0.0),
-                                   cell_of[key].p_correct if key in cell_of else None, prior.done if prior else 0)
+        done_items[key] = PlanItem(topic=key[0], difficulty=key[1], count=count + (prior.count if prior else 0),
+                                   expected_seconds=seconds + (prior.expected_seconds if prior else 0.0),
+                                   p_correct=cell_of[key].p_correct if key in cell_of else None,
+                                   done=prior.done if prior else 0)
     spent = sum(seconds for _, seconds in by_cell.values()) + sum(seconds for _, seconds in committed.values())
     mean, var = problem.load(planned)
     minutes = displayed_minutes(spent + safe_seconds(mean, var, problem.z))
@@ -268,9 +261,10 @@ def _future_day(
         prior = done_items.pop((cell.topic, cell.difficulty), None)
         count = n + (prior.count if prior else 0)
         seconds = n * cell.mean_seconds + (prior.expected_seconds if prior else 0.0)
-        items.append(PlanItem(cell.topic, cell.difficulty, count, seconds, cell.p_correct, prior.done if prior else 0))
+        items.append(PlanItem(topic=cell.topic, difficulty=cell.difficulty, count=count, expected_seconds=seconds,
+                              p_correct=cell.p_correct, done=prior.done if prior else 0))
     items.extend(done_items.values())
-    return PlanDay(day, exam.minutes_on(day), minutes, tuple(items))
+    return PlanDay(date=day, minutes_available=exam.minutes_on(day), minutes_planned=minutes, items=tuple(items))
 
 
 def _missed(previous: Plan, done: Mapping[date, Mapping], today: date) -> tuple[PlanItem, ...]:
@@ -283,13 +277,6 @@ def _missed(previous: Plan, done: Mapping[date, Mapping], today: date) -> tuple[
             did = done.get(day.date, {}).get((item.topic, item.difficulty), (0, 0.0))[0]
             if item.count > did:
                 share = item.expected_seconds / item.count if item.count else 0.0
-                out.append(
-                    PlanItem(
-                        item.topic,
-                        item.difficulty,
-                        item.count - did,
-                        share * (item.count - did),
-                        item.p_correct,
-                    )
-                )
+                out.append(PlanItem(topic=item.topic, difficulty=item.difficulty, count=item.count - did,
+                                    expected_seconds=share * (item.count - did), p_correct=item.p_correct))
     return tuple(out)

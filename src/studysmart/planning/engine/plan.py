@@ -1,21 +1,26 @@
-"""What a plan is: days of (topic, difficulty, count) items, their API shape and storage record, and the
-task specs one day turns into.
+"""What a plan is: days of (topic, difficulty, count) items, and the task specs one day turns into.
+
+One shape: ``Plan`` is stored as ``plan.model_dump(mode="json")`` and read back with ``Plan.model_validate``
+(keys of older records, such as the removed solver's name, are ignored); the API's view of it is
+``planning.schemas.PlanRead``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from datetime import date
-from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 __all__ = ["Plan", "PlanDay", "PlanItem", "TaskSpec", "displayed_minutes", "materialise"]
 
 
-@dataclass(frozen=True)
-class PlanItem:
+class _Output(BaseModel):
+    model_config = ConfigDict(frozen=True)  # extra keys (of older stored records) are ignored
+
+
+class PlanItem(_Output):
     """``count`` items of one cell on one day; ``done`` of them are completed. ``expected_seconds`` is the
     expected total time of the ``count`` items (actual seconds for completed work when known)."""
 
@@ -26,38 +31,17 @@ class PlanItem:
     p_correct: float | None
     done: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        """The API shape: {topic, difficulty, count, expected_seconds, p_correct}."""
-        return {
-            "topic": self.topic,
-            "difficulty": self.difficulty,
-            "count": self.count,
-            "expected_seconds": round(self.expected_seconds, 1),
-            "p_correct": None if self.p_correct is None else round(self.p_correct, 3),
-        }
 
-
-@dataclass(frozen=True)
-class PlanDay:
+class PlanDay(_Output):
     """One calendar day: the minutes available, the minutes planned (safe duration) and the items."""
 
-    date: date
+    date: dt.date
     minutes_available: float
     minutes_planned: float
     items: tuple[PlanItem, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        """The API shape: {date, minutes_available, minutes_planned, items: [...]}."""
-        return {
-            "date": self.date.isoformat(),
-            "minutes_available": round(self.minutes_available, 1),
-            "minutes_planned": self.minutes_planned,
-            "items": [item.to_dict() for item in self.items],
-        }
 
-
-@dataclass(frozen=True)
-class Plan:
+class Plan(_Output):
     """A plan from ``created_on`` up to the day before ``exam_date``.
 
     Attributes:
@@ -66,21 +50,17 @@ class Plan:
         missed: planned items of past days that were not done (on a replan).
     """
 
-    created_on: date
-    exam_date: date
+    created_on: dt.date
+    exam_date: dt.date
     days: tuple[PlanDay, ...]
     expected_gain: float = 0.0
     missed: tuple[PlanItem, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        """The API shape: {days: [...]}."""
-        return {"days": [day.to_dict() for day in self.days]}
-
-    def day(self, on: date) -> PlanDay | None:
+    def day(self, on: dt.date) -> PlanDay | None:
         """The plan of one date (None outside the plan)."""
         return next((d for d in self.days if d.date == on), None)
 
-    def remaining_practice(self, since: date) -> dict[tuple[str, str], int]:
+    def remaining_practice(self, since: dt.date) -> dict[tuple[str, str], int]:
         """(topic, difficulty) -> items planned but not done on days from ``since`` (for the forecast)."""
         out: dict[tuple[str, str], int] = defaultdict(int)
         for day in self.days:
@@ -90,58 +70,19 @@ class Plan:
                         out[(item.topic, item.difficulty)] += item.count - item.done
         return dict(out)
 
-    def to_record(self) -> dict[str, Any]:
-        """Everything needed to rebuild the plan, unrounded and JSON-able (for storage and replanning;
-        ``to_dict`` is the API shape)."""
-        return {
-            "created_on": self.created_on.isoformat(),
-            "exam_date": self.exam_date.isoformat(),
-            "expected_gain": self.expected_gain,
-            "days": [
-                {
-                    "date": day.date.isoformat(),
-                    "minutes_available": day.minutes_available,
-                    "minutes_planned": day.minutes_planned,
-                    "items": [asdict(item) for item in day.items],
-                }
-                for day in self.days
-            ],
-            "missed": [asdict(item) for item in self.missed],
-        }
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Plan:
-        """Rebuild a plan written by ``to_record``."""
-        return cls(
-            created_on=date.fromisoformat(record["created_on"]),
-            exam_date=date.fromisoformat(record["exam_date"]),
-            days=tuple(
-                PlanDay(
-                    date=date.fromisoformat(day["date"]),
-                    minutes_available=float(day["minutes_available"]),
-                    minutes_planned=float(day["minutes_planned"]),
-                    items=tuple(PlanItem(**item) for item in day["items"]),
-                )
-                for day in record["days"]
-            ),
-            expected_gain=float(record.get("expected_gain", 0.0)),
-            missed=tuple(PlanItem(**item) for item in record.get("missed", ())),
-        )
-
 
 def displayed_minutes(seconds: float) -> float:
     """Seconds as minutes rounded *up* to 0.1 (what the plan shows and what is checked against the budget)."""
     return math.ceil(seconds / 6.0 - 1e-9) / 10.0
 
 
-@dataclass(frozen=True)
-class TaskSpec:
+class TaskSpec(_Output):
     """A task the service creates from a planned item: title, cell, planned date and expected seconds."""
 
     title: str
     topic: str
     difficulty: str
-    planned_for: date
+    planned_for: dt.date
     expected_seconds: float
     p_correct: float | None
 

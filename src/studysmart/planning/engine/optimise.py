@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from studysmart.planning.readiness import GainModel, TopicReadiness
+from studysmart.planning.engine.readiness import GainModel, TopicReadiness
 
 __all__ = ["Cell", "Problem", "TopicValues", "fits", "respace", "safe_seconds", "solve_greedy"]
 
