@@ -4,8 +4,8 @@ Usage::
 
     studysmart plan EXAM_ID [--days N] [--json] [--recompute]
 
-The plan is the one the student sees (recomputed first if it is out of date, and stored). An unknown exam
-prints one line to stderr and exits 2.
+The plan is the one the student sees (computed from the stored exam; reading it writes nothing). An unknown
+exam prints one line to stderr and exits 2.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def plan(
     exam_id: Annotated[int, typer.Argument(help="The exam's id.")],
     days: Annotated[int | None, typer.Option(min=1, help="Show at most this many days.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    recompute: Annotated[bool, typer.Option("--recompute", help="Recompute even if the plan is current.")] = False,
+    recompute: Annotated[bool, typer.Option("--recompute", help="Recompute even if a cached plan is current.")] = False,
 ) -> None:
     """Show an exam's readiness and its day-by-day plan (the database comes from STUDYSMART_DATABASE_URL)."""
     from studysmart.core.config import get_settings  # noqa: PLC0415 - keep `studysmart --help` fast

@@ -8,12 +8,13 @@ that passes here is an exam the planner accepts. The read models are views of th
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from studysmart.core.text import VisibleName
-from studysmart.planning.engine.spec import Fraction, Minutes, Weight
+from studysmart.planning.engine.spec import Fraction, InvalidExamError, Minutes, Weight
 from studysmart.planning.models import Exam
 from studysmart.tasks.models import Difficulty
 
@@ -69,6 +70,18 @@ class ExamUpdate(BaseModel):
         if value is None:
             raise ValueError("must not be null (leave the field out to keep it)")
         return value
+
+
+def exam_update(changes: Mapping[str, Any]) -> ExamUpdate:
+    """``changes`` as an ExamUpdate, for callers without the API's 422 handling (the preparation page).
+
+    Raises:
+        InvalidExamError: naming the first invalid field (``topics[0].weight``, ``minutes_per_weekday`` ...).
+    """
+    try:
+        return ExamUpdate.model_validate(changes)
+    except ValidationError as error:
+        raise InvalidExamError.from_validation(error) from None
 
 
 class ExamTopicRead(BaseModel):

@@ -124,7 +124,7 @@ class ExamSpec(_Input):
     days_off: frozenset[dt.date] = frozenset()
     minutes_done: dict[dt.date, NonNegative] = Field(default_factory=dict)
     difficulty_mix: dict[Difficulty, NonNegative] | None = None
-    name: str = "exam"
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = "exam"
 
     @field_validator("topics", mode="before")
     @classmethod
