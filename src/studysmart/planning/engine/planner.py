@@ -213,7 +213,11 @@ def _enforce_minutes(
     committed_seconds: Mapping[date, float],
 ) -> None:
     """The hard check after rounding: drop planned items (least value per second first) while a day's shown
-    minutes (work done and committed + safe duration of the new work, rounded up) exceed its minutes."""
+    minutes (work done and committed + safe duration of the new work, rounded up) exceed its minutes.
+
+    Not redundant with the solver's budget (the day's free minutes rounded down to 0.1): when a day's minutes are
+    not a multiple of 0.1 and work was already done on it, a load that fits that budget can still round up past
+    the minutes (tests/planning/engine/test_limits.py has such a day)."""
     for j, day in enumerate(days):
         spent = sum(seconds for _, seconds in done.get(day, {}).values()) + committed_seconds.get(day, 0.0)
         planned = counts[j]
