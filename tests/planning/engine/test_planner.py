@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from tests.planning import cells
 
 from studysmart.planning.engine import (
     CompletedWork,
@@ -25,6 +24,7 @@ from studysmart.planning.engine import (
 from studysmart.planning.engine.optimise import safe_seconds
 from studysmart.planning.engine.plan import Plan, displayed_minutes
 from studysmart.planning.schemas import PlanRead
+from tests.planning import cells
 
 TODAY = date(2025, 3, 3)  # a Monday
 EVERY_DAY_60 = (60.0,) * 7

@@ -8,7 +8,6 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 from scipy.special import ndtr
-from tests.planning import cells
 
 from studysmart.planning.engine import (
     CellPrediction,
@@ -27,6 +26,7 @@ from studysmart.planning.engine import (
 )
 from studysmart.planning.engine.readiness import topic_readiness
 from studysmart.planning.schemas import ReadinessRead
+from tests.planning import cells
 
 TODAY = date(2025, 3, 3)
 
