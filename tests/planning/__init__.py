@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from studysmart.planning import DIFFICULTIES, CellPrediction, StudentPredictions, TopicAbility
+from studysmart.planning.engine import DIFFICULTIES, CellPrediction, StudentPredictions, TopicAbility
 
 
 def cells(
@@ -20,9 +20,9 @@ def cells(
     With ``theta_sd`` the topics get abilities (theta 0) of that uncertainty; otherwise p-only predictions.
     """
     out = [
-        CellPrediction(topic, d, p, math.log(seconds), sd_log_time)
+        CellPrediction(topic=topic, difficulty=d, p_correct=p, mean_log_time=math.log(seconds), sd_log_time=sd_log_time)
         for topic, ps in profile.items()
         for d, p in zip(DIFFICULTIES, ps, strict=True)
     ]
-    abilities = {} if theta_sd is None else {t: TopicAbility(t, 0.0, theta_sd) for t in profile}
-    return StudentPredictions(tuple(out), abilities)
+    abilities = {} if theta_sd is None else {t: TopicAbility(topic=t, theta=0.0, theta_sd=theta_sd) for t in profile}
+    return StudentPredictions(cells=tuple(out), abilities=abilities)

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from icalendar import Calendar
 
-from studysmart.planning import ExamSpec, plan_exam, plan_to_ics
+from studysmart.planning.engine import ExamSpec, plan_exam
+from studysmart.planning.ics import plan_to_ics
 from tests.planning import cells
 
 TODAY = date(2025, 3, 3)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from studysmart.core.db import transaction
 from studysmart.planning import service as planning
 from studysmart.planning.models import Exam
+from studysmart.planning.schemas import ExamUpdate
 from studysmart.tasks.models import Task
 from studysmart.users.models import User as Account
 from studysmart.web.pages import preparation
@@ -66,7 +67,7 @@ async def test_add_an_exam_through_the_form(user: User, student: Account, sessio
     assert exam.name == "Maths finals" and exam.timezone == BROWSER_ZONE and exam.target_score == 0.8
     assert [(et.topic.name, et.weight) for et in exam.topics] == [("Algebra", 2.0), ("Geometry", 1.0)]
     assert exam.minutes_per_weekday == [60.0] * 7  # the student's daily goal
-    assert exam.plan_record is not None  # the page computed and stored the plan
+    assert exam.plan_record is not None  # creating the exam stored its first plan
 
 
 async def test_service_errors_are_messages_and_the_form_stays(user: User, student: Account,
@@ -164,9 +165,9 @@ async def test_a_past_exam_is_listed_last_can_be_renamed_and_is_not_the_next_exa
     with transaction(sessions) as session:
         account = session.get(Account, student.id)
         assert account is not None
-        planning.update_exam(session=session, user=account, exam_id=past_id, changes={"name": "Mock exam 1"},
+        planning.update_exam(session=session, user=account, exam_id=past_id, update=ExamUpdate(name="Mock exam 1"),
                              now=now)
-        planning.update_exam(session=session, user=account, exam_id=past_id, changes={"target_score": 0.5},
+        planning.update_exam(session=session, user=account, exam_id=past_id, update=ExamUpdate(target_score=0.5),
                              now=now)
     await log_in(user, student.email)
     await see(user, marker="next-exam")

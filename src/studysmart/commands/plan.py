@@ -4,8 +4,8 @@ Usage::
 
     studysmart plan EXAM_ID [--days N] [--json] [--recompute]
 
-The plan is the one the student sees (recomputed first if it is out of date, and stored). An unknown exam
-prints one line to stderr and exits 2.
+The plan is the one the student sees (computed from the stored exam; reading it writes nothing). An unknown
+exam prints one line to stderr and exits 2.
 """
 
 from __future__ import annotations
@@ -53,13 +53,13 @@ def plan(
     exam_id: Annotated[int, typer.Argument(help="The exam's id.")],
     days: Annotated[int | None, typer.Option(min=1, help="Show at most this many days.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    recompute: Annotated[bool, typer.Option("--recompute", help="Recompute even if the plan is current.")] = False,
+    recompute: Annotated[bool, typer.Option("--recompute", help="Recompute even if a cached plan is current.")] = False,
 ) -> None:
     """Show an exam's readiness and its day-by-day plan (the database comes from STUDYSMART_DATABASE_URL)."""
     from studysmart.core.config import get_settings  # noqa: PLC0415 - keep `studysmart --help` fast
     from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
     from studysmart.planning import service
-    from studysmart.planning.schemas import exam_read
+    from studysmart.planning.schemas import PlanRead, ReadinessRead, exam_read
 
     engine = make_engine(get_settings().database_url)
     try:
@@ -68,8 +68,8 @@ def plan(
             state = service.exam_state(session=session, user=owner, exam_id=exam_id, now=utcnow(), force=recompute)
             report = {
                 "exam": exam_read(state.exam).model_dump(mode="json"),
-                "readiness": state.readiness.to_dict(),
-                "plan": state.plan.to_dict(),
+                "readiness": ReadinessRead.model_validate(state.readiness).model_dump(mode="json"),
+                "plan": PlanRead.model_validate(state.plan).model_dump(mode="json"),
             }
     except service.ExamNotFound:
         raise _fail(f"no exam with id {exam_id}") from None

@@ -1,5 +1,5 @@
-"""Exams API (thin: parse, call the service, commit). A missing or another student's exam is a 404, an invalid
-exam a 422 naming the field (both are core.errors.DomainError)."""
+"""Exams API (thin: parse, call the service, commit after a write; a GET only reads). A missing or another
+student's exam is a 404, an invalid exam a 422 naming the field (both are core.errors.DomainError)."""
 
 from __future__ import annotations
 
@@ -45,8 +45,7 @@ def get(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> ExamRead:
 
 @router.patch("/{exam_id}", response_model=ExamRead, responses=ONE_EXAM)
 def patch(exam_id: ExamId, body: ExamUpdate, user: CurrentUser, session: SessionDep) -> ExamRead:
-    changes = body.model_dump(exclude_unset=True)
-    exam = service.update_exam(session=session, user=user, exam_id=exam_id, changes=changes, now=utcnow())
+    exam = service.update_exam(session=session, user=user, exam_id=exam_id, update=body, now=utcnow())
     session.commit()
     return exam_read(exam)
 
@@ -58,17 +57,15 @@ def delete(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> None:
 
 
 @router.get("/{exam_id}/readiness", response_model=ReadinessRead, responses=ONE_EXAM)
-def readiness(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> dict[str, float]:
+def readiness(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> ReadinessRead:
     result = service.exam_readiness(session=session, user=user, exam_id=exam_id, now=utcnow())
-    session.commit()  # a recomputed plan is stored
-    return result.to_dict()
+    return ReadinessRead.model_validate(result)
 
 
 @router.get("/{exam_id}/plan", response_model=PlanRead, responses=ONE_EXAM)
-def plan(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> dict[str, object]:
+def plan(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> PlanRead:
     result = service.exam_plan(session=session, user=user, exam_id=exam_id, now=utcnow())
-    session.commit()
-    return result.to_dict()
+    return PlanRead.model_validate(result)
 
 
 @router.get("/{exam_id}/plan.ics", response_class=Response,
@@ -76,7 +73,6 @@ def plan(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> dict[str, o
                        **ONE_EXAM})
 def plan_ics(exam_id: ExamId, user: CurrentUser, session: SessionDep) -> Response:
     calendar = service.exam_ics(session=session, user=user, exam_id=exam_id, now=utcnow())
-    session.commit()
     return Response(calendar, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="exam-{exam_id}.ics"'})
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
-from studysmart.planning.plan import Plan, PlanDay
+from studysmart.planning.engine.plan import Plan, PlanDay
 
 __all__ = ["plan_to_ics"]
 

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from studysmart.learning import serving as predictions
 from studysmart.ml.data import Queries, Responses
-from studysmart.planning.readiness import GainEstimate, TopicHistory, estimate_gains
-from studysmart.planning.spec import DIFFICULTIES, CompletedWork, StudentPredictions, TopicAbility
+from studysmart.planning.engine.readiness import GainEstimate, TopicHistory, estimate_gains
+from studysmart.planning.engine.spec import DIFFICULTIES, CompletedWork, StudentPredictions, TopicAbility
 from studysmart.tasks.models import Task, TaskStatus, Topic, item_label
 from studysmart.users.models import User
 
@@ -117,15 +117,17 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic]) -> 
 
     single = _single_ability(entry.model, person, history)
     if single is not None:
-        abilities = [TopicAbility(name_of[k], single[0], single[1]) for k in keys]
+        abilities = [TopicAbility(topic=name_of[k], theta=single[0], theta_sd=single[1]) for k in keys]
     else:
-        abilities = [TopicAbility(name_of[k], 0.0, _fisher_sd(p_past[topic_of_row == k])) for k in keys]
+        abilities = [TopicAbility(topic=name_of[k], theta=0.0, theta_sd=_fisher_sd(p_past[topic_of_row == k]))
+                     for k in keys]
     student = StudentPredictions.from_arrays(
         [name_of[k] for k in cell_topics], cell_diffs, pred.p_correct[:n_cells], pred.mean_log_time[:n_cells],
         pred.sd_log_time[:n_cells], abilities=abilities, shared_ability=single is not None,
     )
     histories = [
-        TopicHistory(name_of[k], correct[topic_of_row == k].tolist(), p_past[topic_of_row == k].tolist())
+        TopicHistory(topic=name_of[k], correct=correct[topic_of_row == k].tolist(),
+                     p_correct=p_past[topic_of_row == k].tolist())
         for k in keys if np.any(topic_of_row == k)
     ]
     gains = estimate_gains(histories, [name_of[k] for k in keys])
@@ -160,5 +162,5 @@ def completed_work(*, session: Session, user: User, topics: Sequence[Topic], sin
         cell = cells[(completed_at.astimezone(zone).date(), names[topic_id], str(difficulty.value))]
         cell[0] += 1
         cell[1] += float(seconds or 0.0)
-    return [CompletedWork(day, topic, difficulty, int(count), seconds)
+    return [CompletedWork(date=day, topic=topic, difficulty=difficulty, count=int(count), seconds=seconds)
             for (day, topic, difficulty), (count, seconds) in sorted(cells.items())]

@@ -1,9 +1,10 @@
-"""Stored exams: their topics with weights, the study minutes, and the last computed plan and readiness.
+"""Stored exams: their topics with weights, the study minutes, and the plan as of the last change to the exam.
 
-The plan is cached on the exam row (``plan_record`` is ``Plan.to_record()``, ``readiness_record`` the readiness
-numbers) with ``plan_stamp``, a fingerprint of everything the plan depends on (the local date, the student's
-completed tasks, the serving model version). The service recomputes only when the stamp changes; editing the
-exam clears it.
+``plan_record`` (``Plan.model_dump(mode="json")``, written at ``plan_updated_at``) is the plan as the student saw
+it when the exam was created, edited or a day's tasks were added: replans start from it (its first day, the
+work it planned for days now past). Reads compute the current plan and readiness without writing
+(``planning.state``). ``readiness_record`` and ``plan_stamp`` are no longer written (they cached the plan on the
+row when reads stored it) and can go in a later migration.
 """
 
 from __future__ import annotations

@@ -1,22 +1,31 @@
-"""Request and response bodies of the exams API (unknown fields are refused; minutes are 7 numbers)."""
+"""Request and response bodies of the exams API (unknown fields are refused; minutes are 7 numbers).
+
+The constrained numbers (minutes, fractions, weights) are the planner's own types (``engine.spec``), so a body
+that passes here is an exam the planner accepts. The read models are views of the engine's ``Plan`` and
+``Readiness`` (``model_validate`` on them), rounded for the API.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from studysmart.core.text import VisibleName
+from studysmart.planning.engine.spec import Fraction, InvalidExamError, Minutes, Weight
 from studysmart.planning.models import Exam
 from studysmart.tasks.models import Difficulty
 
 ExamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), VisibleName]
 TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), VisibleName]
-Minutes = Annotated[float, Field(ge=0, le=1440, allow_inf_nan=False)]
 WeekMinutes = Annotated[list[Minutes], Field(min_length=7, max_length=7, description="Monday first")]
-Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 TimeZone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def _rounded(digits: int) -> AfterValidator:
+    return AfterValidator(lambda value: round(value, digits))
 
 
 class ExamTopicIn(BaseModel):
@@ -25,7 +34,7 @@ class ExamTopicIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     topic: TopicName
-    weight: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 1.0
+    weight: Annotated[Weight, Field(le=1000)] = 1.0
 
 
 class ExamCreate(BaseModel):
@@ -41,7 +50,8 @@ class ExamCreate(BaseModel):
 
 
 class ExamUpdate(BaseModel):
-    """Fields to change; the plan is recomputed on the next read, keeping the work done."""
+    """Fields to change (the fields set, ``model_fields_set``, are the changes: only ``target_score`` can be
+    cleared with an explicit null); the plan is recomputed, keeping the work done."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -62,6 +72,18 @@ class ExamUpdate(BaseModel):
         return value
 
 
+def exam_update(changes: Mapping[str, Any]) -> ExamUpdate:
+    """``changes`` as an ExamUpdate, for callers without the API's 422 handling (the preparation page).
+
+    Raises:
+        InvalidExamError: naming the first invalid field (``topics[0].weight``, ``minutes_per_weekday`` ...).
+    """
+    try:
+        return ExamUpdate.model_validate(changes)
+    except ValidationError as error:
+        raise InvalidExamError.from_validation(error) from None
+
+
 class ExamTopicRead(BaseModel):
     topic: str
     weight: float
@@ -80,31 +102,35 @@ class ExamRead(BaseModel):
     updated_at: dt.datetime
 
 
-class ReadinessRead(BaseModel):
+class _View(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ReadinessRead(_View):
     """Expected exam score now (a fraction) with its 10%-90% range, and the forecast on exam day with the plan."""
 
-    expected_score: float
-    low: float
-    high: float
-    forecast_on_exam_day: float
+    expected_score: Annotated[float, _rounded(4)]
+    low: Annotated[float, _rounded(4)]
+    high: Annotated[float, _rounded(4)]
+    forecast_on_exam_day: Annotated[float, _rounded(4)]
 
 
-class PlanItemRead(BaseModel):
+class PlanItemRead(_View):
     topic: str
     difficulty: Difficulty
     count: int
-    expected_seconds: float
-    p_correct: float | None
+    expected_seconds: Annotated[float, _rounded(1)]
+    p_correct: Annotated[float, _rounded(3)] | None
 
 
-class PlanDayRead(BaseModel):
+class PlanDayRead(_View):
     date: dt.date
-    minutes_available: float
+    minutes_available: Annotated[float, _rounded(1)]
     minutes_planned: float
     items: list[PlanItemRead]
 
 
-class PlanRead(BaseModel):
+class PlanRead(_View):
     days: list[PlanDayRead]
 
 

@@ -1,10 +1,9 @@
-"""Exam preparation for one student: exams (create, list, edit, delete), their cached plan and readiness, the
-.ics export, and turning a planned day into real tasks.
+"""Exam preparation for one student: exams (create, edit, delete), and turning a planned day into real tasks.
 
-The plan is computed lazily: reading an exam's plan or readiness recomputes both only when the exam's
-``plan_stamp`` no longer matches (the local date, the student's completed tasks and the serving model version
-are in it; editing the exam clears it). A recompute replans from the stored plan, so work done stays on its
-day, missed days are redistributed and every day keeps within its minutes.
+Reading (exams, their current plan and readiness, the .ics export) is ``planning.state``, re-exported here: a
+read computes and never writes. The writes are here, and each also stores the plan as the student sees it after
+the change (``Exam.plan_record``), which later replans start from. As everywhere in the app, services only
+flush: the API route, or the page's transaction (``web.auth.act``), commits.
 
 Adding a day's tasks to the task list (``materialize_day``) closes that day in the plan: from then on its work
 is the tasks on the list (done or not), so the plan and the list agree. Unfinished tasks of earlier planned days
@@ -14,30 +13,38 @@ pile up on the list.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from studysmart.core.errors import DomainError
-from studysmart.ml.base import SERVED_SD_LOG_TIME, SERVED_SECONDS, Z80
-from studysmart.planning.ics import plan_to_ics
-from studysmart.planning.inputs import completed_work, serving_model_key, student_inputs
+from studysmart.planning.engine import Plan, PlanningError, materialise
+from studysmart.planning.engine.spec import InvalidExamError
 from studysmart.planning.models import Exam, ExamTopic
-from studysmart.planning.plan import Plan, materialise
-from studysmart.planning.planner import PlanOptions, plan_exam
-from studysmart.planning.readiness import Readiness, readiness
-from studysmart.planning.spec import CompletedWork, ExamSpec, InvalidExamError, PlanningError, TopicWeight
+from studysmart.planning.schemas import ExamUpdate
+from studysmart.planning.state import (
+    ExamNotFound,
+    ExamState,
+    compute_plan,
+    current_plan,
+    exam_ics,
+    exam_owner,
+    exam_plan,
+    exam_readiness,
+    exam_spec,
+    exam_state,
+    get_exam,
+    list_exams,
+    local_today,
+    mean_seconds,
+    tasks_of,
+    zone,
+)
 from studysmart.tasks import service as tasks
-from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
+from studysmart.tasks.models import Difficulty, Task, TaskStatus
 from studysmart.users.models import User
 
 __all__ = [
@@ -59,28 +66,6 @@ __all__ = [
     "update_exam",
 ]
 
-EDITABLE = ("name", "date", "topics", "target_score", "minutes_per_weekday", "days_off", "timezone")
-READINESS_DRAWS = 2000
-
-
-class ExamNotFound(DomainError, LookupError):
-    """No such exam for this user (another user's exam is indistinguishable from a missing one)."""
-
-    status = 404
-
-    def __init__(self, exam_id: int) -> None:
-        super().__init__("exam not found")
-        self.exam_id = exam_id
-
-
-@dataclass(frozen=True)
-class ExamState:
-    """An exam with its current plan and readiness."""
-
-    exam: Exam
-    plan: Plan
-    readiness: Readiness
-
 
 @dataclass(frozen=True)
 class Materialized:
@@ -92,31 +77,6 @@ class Materialized:
     carried: int = 0
 
 
-# -- exams -----------------------------------------------------------------------------------------------------
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidExamError("timezone", f"unknown time zone {name!r}") from None
-
-
-def local_today(exam: Exam, now: datetime) -> date:
-    """The date in the exam's time zone at ``now``."""
-    return now.astimezone(_zone(exam.timezone)).date()
-
-
-def exam_spec(exam: Exam) -> ExamSpec:
-    """The planner's view of a stored exam (topics labelled by their catalog names)."""
-    return ExamSpec(
-        date=exam.exam_date,
-        topics=tuple(TopicWeight(et.topic.name, et.weight) for et in exam.topics),
-        minutes_per_weekday=tuple(exam.minutes_per_weekday),
-        target_score=exam.target_score,
-        days_off=frozenset(exam.days_off_dates()),
-        name=exam.name,
-    )
-
-
 def _topic_rows(session: Session, topics: Sequence[Mapping[str, Any]]) -> list[ExamTopic]:
     rows: list[ExamTopic] = []
     seen: set[int] = set()
@@ -125,27 +85,24 @@ def _topic_rows(session: Session, topics: Sequence[Mapping[str, Any]]) -> list[E
             topic = tasks.get_or_create_topic(session=session, name=str(entry.get("topic") or ""))
         except tasks.InvalidTaskInput as exc:
             raise InvalidExamError(f"topics[{i}].topic", exc.reason) from None
-        if topic.id in seen:
+        if topic.id in seen:  # names that differ only in case or spacing are one catalog topic
             raise InvalidExamError(f"topics[{i}].topic", f"duplicate topic {topic.name!r}")
         seen.add(topic.id)
         rows.append(ExamTopic(topic=topic, weight=float(entry.get("weight", 1.0)), position=i))
     return rows
 
 
-def _check(exam: Exam, today: date, *, check_date: bool = True) -> None:
-    """Validate the exam as the planner sees it (raises InvalidExamError naming the field); ``check_date``
-    False accepts an exam day that has passed (editing the name or topics of a past exam)."""
-    if exam.name is None or not exam.name.strip():
-        raise InvalidExamError("name", "must not be empty")
-    spec = exam_spec(exam)
-    if check_date:
-        spec.validate(today)
+def _store_plan(session: Session, user: User, exam: Exam, now: datetime, plan: Plan | None = None) -> None:
+    """Keep ``plan`` (default: the plan as it stands now) as the one later replans start from."""
+    plan = plan if plan is not None else current_plan(session, user, exam, now)
+    exam.plan_record = plan.model_dump(mode="json")
+    exam.plan_updated_at = now
 
 
 def create_exam(*, session: Session, user: User, name: str, date: date, topics: Sequence[Mapping[str, Any]],
                 minutes_per_weekday: Sequence[float], target_score: float | None = None,
                 days_off: Sequence[date] = (), timezone: str = "UTC", now: datetime) -> Exam:
-    """Store a new exam (its plan is computed on first read).
+    """Store a new exam and its first plan.
 
     Args:
         session: a database session.
@@ -165,73 +122,46 @@ def create_exam(*, session: Session, user: User, name: str, date: date, topics: 
     Raises:
         InvalidExamError: naming the offending field (exam in the past, no topics, negative minutes, ...).
     """
+    zone(timezone)
     exam = Exam(owner_id=user.id, name=name.strip(), exam_date=date, target_score=target_score,
                 minutes_per_weekday=[float(m) for m in minutes_per_weekday],
                 days_off=sorted({d.isoformat() for d in days_off}), timezone=timezone, created_at=now,
                 updated_at=now, materialized={})
-    _zone(timezone)
-    if not topics:
-        raise InvalidExamError("topics", "at least one topic is required")
     exam.topics = _topic_rows(session, topics)
-    _check(exam, local_today(exam, now))
+    exam_spec(exam).check_date(local_today(exam, now))
+    _store_plan(session, user, exam, now)
     session.add(exam)
     session.flush()
     return exam
 
 
-def list_exams(*, session: Session, user: User) -> list[Exam]:
-    """The student's exams, soonest first."""
-    return list(session.scalars(select(Exam).where(Exam.owner_id == user.id).order_by(Exam.exam_date, Exam.id)))
-
-
-def get_exam(*, session: Session, user: User, exam_id: int, for_update: bool = False) -> Exam:
-    """One of the student's exams; raises ExamNotFound."""
-    stmt = select(Exam).where(Exam.id == exam_id, Exam.owner_id == user.id)
-    if for_update:
-        stmt = stmt.with_for_update(of=Exam)
-    exam = session.scalar(stmt)
-    if exam is None:
-        raise ExamNotFound(exam_id)
-    return exam
-
-
-def exam_owner(*, session: Session, exam_id: int) -> User:
-    """The student an exam belongs to (for operator commands); raises ExamNotFound."""
-    owner = session.scalar(select(User).join(Exam, Exam.owner_id == User.id).where(Exam.id == exam_id))
-    if owner is None:
-        raise ExamNotFound(exam_id)
-    return owner
-
-
-def update_exam(*, session: Session, user: User, exam_id: int, changes: Mapping[str, Any], now: datetime) -> Exam:
-    """Edit an exam (keys of ``EDITABLE``; ``date`` is the exam day); the plan is recomputed on the next read,
-    keeping the work done so far."""
-    unknown = set(changes) - set(EDITABLE)
-    if unknown:
-        raise InvalidExamError(sorted(unknown)[0], "cannot be changed")
+def update_exam(*, session: Session, user: User, exam_id: int, update: ExamUpdate, now: datetime) -> Exam:
+    """Edit an exam: the fields set in ``update`` (``target_score`` may be set to None to clear it). The plan is
+    replanned, keeping the work done so far; a new ``date`` must not be in the past (other edits of a past exam
+    are allowed)."""
     exam = get_exam(session=session, user=user, exam_id=exam_id, for_update=True)
-    if "name" in changes:
-        exam.name = str(changes["name"] or "").strip()
-    if "date" in changes:
-        exam.exam_date = changes["date"]
-    if "target_score" in changes:
-        exam.target_score = changes["target_score"]
-    if "minutes_per_weekday" in changes:
-        exam.minutes_per_weekday = [float(m) for m in changes["minutes_per_weekday"] or ()]
-    if "days_off" in changes:
-        exam.days_off = sorted({d.isoformat() for d in changes["days_off"] or ()})
-    if "timezone" in changes:
-        _zone(str(changes["timezone"]))
-        exam.timezone = str(changes["timezone"])
-    if "topics" in changes:
-        if not changes["topics"]:
-            raise InvalidExamError("topics", "at least one topic is required")
+    if update.name is not None:  # None: not given (an explicit null is refused by ExamUpdate)
+        exam.name = update.name
+    if update.date is not None:
+        exam.exam_date = update.date
+    if "target_score" in update.model_fields_set:
+        exam.target_score = update.target_score
+    if update.minutes_per_weekday is not None:
+        exam.minutes_per_weekday = list(update.minutes_per_weekday)
+    if update.days_off is not None:
+        exam.days_off = sorted({d.isoformat() for d in update.days_off})
+    if update.timezone is not None:
+        zone(update.timezone)
+        exam.timezone = update.timezone
+    if update.topics is not None:
         exam.topics.clear()
         session.flush()  # the old rows go first: a topic kept in the list would clash on (exam, topic)
-        exam.topics.extend(_topic_rows(session, changes["topics"]))
-    _check(exam, local_today(exam, now), check_date="date" in changes)
+        exam.topics.extend(_topic_rows(session, [t.model_dump() for t in update.topics]))
+    spec = exam_spec(exam)
+    if update.date is not None:
+        spec.check_date(local_today(exam, now))
     exam.updated_at = now
-    exam.plan_stamp = None
+    _store_plan(session, user, exam, now)
     session.flush()
     return exam
 
@@ -240,142 +170,6 @@ def delete_exam(*, session: Session, user: User, exam_id: int) -> None:
     """Delete one of the student's exams (tasks made from its plan stay)."""
     session.delete(get_exam(session=session, user=user, exam_id=exam_id))
     session.flush()
-
-
-# -- plan and readiness ----------------------------------------------------------------------------------------
-def _completion_stamp(session: Session, user: User) -> str:
-    count, id_sum, last = session.execute(
-        select(func.count(Task.id), func.coalesce(func.sum(Task.id), 0), func.max(Task.completed_at))
-        .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE)
-    ).one()
-    return f"{count}:{id_sum}:{last.isoformat() if last else '-'}"
-
-
-def _mean_seconds(task: Task) -> float | None:
-    """The task's expected time as the planner counts it: the lognormal mean, exp(mu + sd^2 / 2). The task keeps
-    the median exp(mu) and its 80% interval exp(mu -/+ z sd), from which sd follows. Both are kept within the
-    served ranges (``ml.base``), so a task stored with an absurd prediction cannot overflow the plan."""
-    median = task.expected_seconds
-    if median is None or not math.isfinite(median):
-        return None
-    median = min(max(median, SERVED_SECONDS[0]), SERVED_SECONDS[1])
-    sd = 0.0
-    low, high = task.seconds_low, task.seconds_high
-    if low and high and math.isfinite(low) and math.isfinite(high) and high > low > 0:
-        sd = min(math.log(high / low) / (2 * Z80), SERVED_SD_LOG_TIME[1])
-    return median * math.exp(sd * sd / 2)
-
-
-def _tasks_of(session: Session, user: User, ids: Sequence[int], *where: Any) -> list[Task]:
-    """The student's tasks among ``ids`` (deleted ones are gone) that meet ``where``, oldest first."""
-    if not ids:
-        return []
-    return list(session.scalars(select(Task).where(Task.owner_id == user.id, Task.id.in_(ids), *where)
-                                .order_by(Task.id)))
-
-
-def _pending_today(session: Session, user: User, exam: Exam, today: date) -> list[Task] | None:
-    """None while today's planned tasks are not on the student's list; else those of them not done yet."""
-    ids = (exam.materialized or {}).get(today.isoformat())
-    return None if ids is None else _tasks_of(session, user, ids, Task.status != TaskStatus.DONE)
-
-
-def _stamp(session: Session, user: User, today: date, pending: list[Task] | None) -> str:
-    today_list = "open" if pending is None else hashlib.sha256(
-        ",".join(f"{t.id}:{t.topic_id}:{t.difficulty.value}" for t in pending).encode()).hexdigest()[:16]
-    return (f"{today.isoformat()}|{_completion_stamp(session, user)}|{serving_model_key(session, user)}"
-            f"|{today_list}")
-
-
-def _json(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain-JSON copy (NumPy scalars from the solvers become Python numbers)."""
-    return dict(json.loads(json.dumps(record, default=lambda value: value.item())))
-
-
-def _planning_day(exam: Exam, now: datetime) -> date:
-    """Today in the exam's zone, but never after the exam day (a past exam keeps its final plan)."""
-    return min(local_today(exam, now), exam.exam_date)
-
-
-def _compute(session: Session, user: User, exam: Exam, today: date, options: PlanOptions | None, *,
-             pending: Sequence[Task], closed: bool) -> tuple[Plan, Readiness]:
-    """Plan and readiness; ``pending`` are unfinished tasks on today's list, and ``closed`` says that today's tasks
-    were added (no new work today)."""
-    previous = Plan.from_record(exam.plan_record) if exam.plan_record else None
-    spec = exam_spec(exam)
-    topics: list[Topic] = [et.topic for et in exam.topics]
-    inputs = student_inputs(session=session, user=user, topics=topics)
-    start = min(previous.created_on, today) if previous is not None else today
-    done = completed_work(session=session, user=user, topics=topics, since=start,
-                          zone=_zone(exam.timezone))
-    names = {t.id: t.name for t in topics}
-    committed = [CompletedWork(today, names[t.topic_id], t.difficulty.value, 1, _mean_seconds(t))
-                 for t in pending if t.topic_id in names]
-    plan = plan_exam(spec, inputs.predictions, today=today, gains=inputs.gains, options=options,
-                     completed=done, previous=previous, today_committed=committed,
-                     today_closed=closed)
-    model = (options or PlanOptions()).gain_model
-    p_of = {(c.topic, c.difficulty): c.p_correct for c in inputs.predictions.cells}
-    practised: dict[str, float] = {}
-    for work in done:
-        if work.date < today and (work.topic, work.difficulty) in p_of:
-            effective = work.count * float(model.efficiency(p_of[(work.topic, work.difficulty)]))
-            practised[work.topic] = practised.get(work.topic, 0.0) + effective
-    ready = readiness(spec, inputs.predictions, practice=plan.remaining_practice(today), gains=inputs.gains,
-                      gain_model=model, prior_practice=practised, n_draws=READINESS_DRAWS, seed=exam.id)
-    return plan, ready
-
-
-def exam_state(*, session: Session, user: User, exam_id: int, now: datetime, force: bool = False,
-               options: PlanOptions | None = None) -> ExamState:
-    """The exam with its plan and readiness, recomputed (and stored) only when something they depend on
-    changed since the stored plan: the local date, the student's completed tasks, the serving model, or the
-    exam itself.
-
-    Args:
-        session: a database session (the caller commits: a recompute writes the exam row).
-        user: the student.
-        exam_id: the exam.
-        now: the current time.
-        force: recompute even when the stored plan is current.
-        options: planning options (defaults otherwise).
-
-    Raises:
-        ExamNotFound: for a missing or another student's exam.
-    """
-    exam = get_exam(session=session, user=user, exam_id=exam_id)
-    today = _planning_day(exam, now)
-    pending = _pending_today(session, user, exam, today) if today < exam.exam_date else None
-    stamp = _stamp(session, user, today, pending)
-    if force or exam.plan_stamp != stamp or exam.plan_record is None or exam.readiness_record is None:
-        plan, ready = _compute(session, user, exam, today, options, pending=pending or [],
-                               closed=pending is not None)
-        exam.plan_record = _json(plan.to_record())
-        exam.readiness_record = _json(asdict(ready))
-        exam.plan_stamp = stamp
-        exam.plan_updated_at = now
-        session.flush()
-        return ExamState(exam, plan, ready)
-    assert exam.plan_record is not None and exam.readiness_record is not None
-    return ExamState(exam, Plan.from_record(exam.plan_record), Readiness(**exam.readiness_record))
-
-
-def exam_plan(*, session: Session, user: User, exam_id: int, now: datetime) -> Plan:
-    """The exam's current day-by-day plan (see ``exam_state``)."""
-    return exam_state(session=session, user=user, exam_id=exam_id, now=now).plan
-
-
-def exam_readiness(*, session: Session, user: User, exam_id: int, now: datetime) -> Readiness:
-    """The exam's current readiness: expected score now (10%-90% range) and on exam day with the plan."""
-    return exam_state(session=session, user=user, exam_id=exam_id, now=now).readiness
-
-
-def exam_ics(*, session: Session, user: User, exam_id: int, now: datetime, start_hour: float = 18.0) -> bytes:
-    """The plan as an .ics calendar: one event per study block at ``start_hour`` in the exam's time zone."""
-    state = exam_state(session=session, user=user, exam_id=exam_id, now=now)
-    return plan_to_ics(state.plan, exam_name=state.exam.name, start_hour=start_hour,
-                       timezone=state.exam.timezone, uid_domain=f"exam-{state.exam.id}.studysmart",
-                       generated_at=now)
 
 
 def materialize_day(*, session: Session, user: User, exam_id: int, day: date, now: datetime) -> Materialized:
@@ -391,7 +185,7 @@ def materialize_day(*, session: Session, user: User, exam_id: int, day: date, no
     exam = get_exam(session=session, user=user, exam_id=exam_id, for_update=True)
     key = day.isoformat()
     if key in (exam.materialized or {}):
-        return Materialized(_tasks_of(session, user, exam.materialized[key]), created=False)
+        return Materialized(tasks_of(session, user, exam.materialized[key]), created=False)
     today = local_today(exam, now)
     if not today <= day < exam.exam_date:
         raise PlanningError("date", f"{day} is not a day of the remaining plan ({today} to the day before the exam)",
@@ -401,7 +195,7 @@ def materialize_day(*, session: Session, user: User, exam_id: int, day: date, no
         carried = _leftovers_that_fit(session, user, exam, key, exam_spec(exam).minutes_on(day) * 60.0)
         for task in carried:
             task.due_date = day
-        plan, _ = _compute(session, user, exam, day, None, pending=carried, closed=False)
+        plan = compute_plan(session, user, exam, day, pending=carried, closed=False)
     else:
         plan = exam_state(session=session, user=user, exam_id=exam_id, now=now).plan
     planned = plan.day(day)
@@ -416,7 +210,7 @@ def materialize_day(*, session: Session, user: User, exam_id: int, day: date, no
                                            difficulty=Difficulty(spec.difficulty), due_date=spec.planned_for,
                                            notes=f"Planned for {exam.name}", now=now))
     exam.materialized = {**(exam.materialized or {}), key: [task.id for task in day_tasks]}
-    exam.plan_stamp = None  # today is now closed: the next read replans around these tasks
+    _store_plan(session, user, exam, now, plan)
     session.flush()
     return Materialized(day_tasks, created=True, carried=len(carried))
 
@@ -427,8 +221,8 @@ def _leftovers_that_fit(session: Session, user: User, exam: Exam, key: str, seco
     ids = sorted({i for day, made in (exam.materialized or {}).items() if day < key for i in made})
     topic_ids = [et.topic_id for et in exam.topics]
     fit: list[Task] = []
-    for task in _tasks_of(session, user, ids, Task.status == TaskStatus.PLANNED, Task.topic_id.in_(topic_ids)):
-        seconds -= _mean_seconds(task) or 0.0
+    for task in tasks_of(session, user, ids, Task.status == TaskStatus.PLANNED, Task.topic_id.in_(topic_ids)):
+        seconds -= mean_seconds(task) or 0.0
         if seconds < 0:
             break
         fit.append(task)

@@ -17,9 +17,9 @@ from typing import Protocol
 from nicegui import ui
 from sqlalchemy.orm import Session
 
-from studysmart.planning import plan_to_ics
 from studysmart.planning import service as planning
-from studysmart.planning.plan import PlanDay
+from studysmart.planning.engine import PlanDay
+from studysmart.planning.ics import plan_to_ics
 from studysmart.users.models import User
 from studysmart.web.components.format import percent
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from studysmart.core.db import utcnow
 from studysmart.planning import service as planning
-from studysmart.planning.spec import PlanningError
+from studysmart.planning.engine import PlanningError
+from studysmart.planning.schemas import exam_update
 from studysmart.users.models import User
 from studysmart.web import auth, context
 from studysmart.web.actions import Outcome, perform
@@ -269,7 +270,7 @@ class ExamForm:
                 session=s, user=u, timezone=zone, now=utcnow(), **fields), success=f"Added “{fields['name']}”.")
         else:
             outcome = await self.view.act(lambda s, u: planning.update_exam(
-                session=s, user=u, exam_id=exam_id, changes=fields, now=utcnow()), success="Saved.")
+                session=s, user=u, exam_id=exam_id, update=exam_update(fields), now=utcnow()), success="Saved.")
         if outcome.ok:
             self.dialog.close()
             await self.view.reload()

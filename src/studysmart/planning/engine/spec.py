@@ -1,8 +1,9 @@
 """Inputs of exam planning: the exam, the student's predictions per (topic, difficulty), completed work.
 
-Everything here is plain data with validation; no database and no HTTP. Invalid input raises
-``InvalidExamError`` (a ``ValueError``) whose ``field`` names the offending field, so the API can map it to a
-4xx response.
+Pydantic models without a database or HTTP. Their field constraints are the validation: a bad field raises
+pydantic's ``ValidationError``, whose ``loc`` names it, and ``InvalidExamError.from_validation`` turns that into
+the one-field ``PlanningError`` the service reports. The constrained types (``Minutes``, ``Fraction``,
+``Weight``) are the ones the API's request bodies use, so the rules are written once.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from studysmart.core.errors import DomainError
 
@@ -22,22 +22,41 @@ __all__ = [
     "DIFFICULTIES",
     "CellPrediction",
     "CompletedWork",
+    "Difficulty",
     "ExamSpec",
+    "Fraction",
     "InvalidExamError",
+    "Minutes",
     "MissingPredictionError",
     "PlanningError",
     "StudentPredictions",
     "TopicAbility",
     "TopicWeight",
+    "Weight",
 ]
 
 DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard")
+
+
+def _known_difficulty(value: str) -> str:
+    if value not in DIFFICULTIES:
+        raise ValueError(f"unknown difficulty {value!r} (one of {', '.join(DIFFICULTIES)})")
+    return value
+
+
+Difficulty = Annotated[str, AfterValidator(_known_difficulty)]
 
 #: The furthest exam date accepted: plans are day by day, so an exam years away is an input error.
 MAX_HORIZON_DAYS = 730
 #: The largest log-seconds the lognormal moments below are computed from (a week per item): the exponents
 #: stay far from overflow whatever a prediction says (served ones stay within a day anyway).
 MAX_LOG_SECONDS = math.log(7 * 86_400.0)
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Minutes = Annotated[float, Field(ge=0, le=1440, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Weight = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class PlanningError(DomainError, ValueError):
@@ -54,32 +73,42 @@ class PlanningError(DomainError, ValueError):
 class InvalidExamError(PlanningError):
     """The exam specification is invalid (exam in the past, no topics, negative minutes, bad weights ...)."""
 
+    @classmethod
+    def from_validation(cls, error: ValidationError) -> InvalidExamError:
+        """The first error of a pydantic validation as one field, ``loc`` written as ``topics[1].weight``."""
+        first = error.errors(include_url=False)[0]
+        field = ""
+        for part in first["loc"]:
+            if isinstance(part, int):
+                field += f"[{part}]"
+            elif part != "[key]":  # the marker pydantic adds to a bad dict key
+                field += f".{part}" if field else str(part)
+        return cls(field or "exam", str(first["msg"]))
+
 
 class MissingPredictionError(PlanningError):
     """The predictions lack a topic the exam needs."""
 
 
-def _finite(value: float) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
+class _Input(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-@dataclass(frozen=True)
-class TopicWeight:
+class TopicWeight(_Input):
     """One exam topic and its (unnormalised, positive) share of the exam."""
 
-    topic: str
-    weight: float = 1.0
+    topic: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    weight: Weight = 1.0
 
 
-@dataclass(frozen=True)
-class ExamSpec:
+class ExamSpec(_Input):
     """An exam to prepare for.
 
     Args:
         date: the exam day (not a study day).
         topics: the exam's topics with positive weights (TopicWeight, (topic, weight) pairs, {topic, weight}
             dicts, or one mapping topic -> weight); normalised to sum to 1 by ``weights()``.
-        minutes_per_weekday: minutes available per weekday, Monday first (7 numbers >= 0).
+        minutes_per_weekday: minutes available per weekday, Monday first (7 numbers in [0, 1440]).
         target_score: the score the student aims for, as a fraction in [0, 1] (optional).
         days_off: dates with no study at all.
         minutes_done: minutes already used on given dates (e.g. today), subtracted from those days' minutes.
@@ -87,63 +116,55 @@ class ExamSpec:
         name: a label for calendars and task titles.
 
     Raises:
-        InvalidExamError: on any structurally invalid field (see ``validate`` for the date check).
+        pydantic.ValidationError: naming the invalid field (see ``check_date`` for the date against today).
     """
 
     date: dt.date
-    topics: tuple[TopicWeight, ...]
-    minutes_per_weekday: tuple[float, ...]
-    target_score: float | None = None
+    topics: Annotated[tuple[TopicWeight, ...], Field(min_length=1)]
+    minutes_per_weekday: Annotated[tuple[Minutes, ...], Field(min_length=7, max_length=7)]
+    target_score: Fraction | None = None
     days_off: frozenset[dt.date] = frozenset()
-    minutes_done: Mapping[dt.date, float] = field(default_factory=dict)
-    difficulty_mix: Mapping[str, float] | None = None
-    name: str = "exam"
+    minutes_done: dict[dt.date, NonNegative] = Field(default_factory=dict)
+    difficulty_mix: dict[Difficulty, NonNegative] | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = "exam"
 
-    def __post_init__(self) -> None:
-        raw = self.topics.items() if isinstance(self.topics, Mapping) else (self.topics or ())
-        topics = tuple(_coerce_topic(t) for t in raw)
-        object.__setattr__(self, "topics", topics)
-        object.__setattr__(self, "days_off", frozenset(self.days_off or ()))
-        object.__setattr__(self, "minutes_done", dict(self.minutes_done or {}))
-        if not isinstance(self.date, dt.date):
-            raise InvalidExamError("date", "must be a date")
-        if not topics:
-            raise InvalidExamError("topics", "at least one topic is required")
-        seen: set[str] = set()
-        for i, tw in enumerate(topics):
-            if not isinstance(tw.topic, str) or not tw.topic.strip():
-                raise InvalidExamError(f"topics[{i}].topic", "must be a non-empty string")
-            if tw.topic in seen:
-                raise InvalidExamError(f"topics[{i}].topic", f"duplicate topic {tw.topic!r}")
-            seen.add(tw.topic)
-            if not _finite(tw.weight) or tw.weight <= 0:
-                raise InvalidExamError(f"topics[{i}].weight", f"must be a positive number, got {tw.weight!r}")
-        minutes = tuple(self.minutes_per_weekday or ())
-        if len(minutes) != 7:
-            raise InvalidExamError("minutes_per_weekday", f"needs 7 numbers (Monday first), got {len(minutes)}")
-        for i, m in enumerate(minutes):
-            if not _finite(m) or m < 0 or m > 24 * 60:
-                raise InvalidExamError(f"minutes_per_weekday[{i}]", f"must be between 0 and 1440, got {m!r}")
-        object.__setattr__(self, "minutes_per_weekday", tuple(float(m) for m in minutes))
-        if self.target_score is not None and (not _finite(self.target_score) or not 0 <= self.target_score <= 1):
-            raise InvalidExamError("target_score", f"must be a fraction in [0, 1], got {self.target_score!r}")
-        for day, m in self.minutes_done.items():
-            if not _finite(m) or m < 0:
-                raise InvalidExamError("minutes_done", f"minutes done on {day} must be >= 0, got {m!r}")
-        if self.difficulty_mix is not None:
-            mix = dict(self.difficulty_mix)
-            unknown = set(mix) - set(DIFFICULTIES)
-            if unknown:
-                raise InvalidExamError("difficulty_mix", f"unknown difficulties {sorted(unknown)}")
-            if any(not _finite(v) or v < 0 for v in mix.values()) or sum(mix.values()) <= 0:
-                raise InvalidExamError("difficulty_mix", "shares must be >= 0 with a positive sum")
-            object.__setattr__(self, "difficulty_mix", mix)
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _topic_shapes(cls, value: Any) -> Any:
+        """Accept one mapping topic -> weight, (topic, weight) pairs and bare topic names."""
+        items = value.items() if isinstance(value, Mapping) else value
+        if not isinstance(items, Iterable) or isinstance(items, str | bytes):
+            return value
+        out = []
+        for item in items:
+            if isinstance(item, str):
+                item = {"topic": item}
+            elif isinstance(item, Sequence) and len(item) == 2:
+                item = {"topic": item[0], "weight": item[1]}
+            out.append(item)
+        return out
 
-    def validate(self, today: dt.date) -> None:
+    @field_validator("topics")
+    @classmethod
+    def _distinct(cls, topics: tuple[TopicWeight, ...]) -> tuple[TopicWeight, ...]:
+        names = [t.topic for t in topics]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate topics {duplicates}")
+        return topics
+
+    @field_validator("difficulty_mix")
+    @classmethod
+    def _some_questions(cls, mix: dict[str, float] | None) -> dict[str, float] | None:
+        if mix is not None and sum(mix.values()) <= 0:
+            raise ValueError("the shares need a positive sum")
+        return mix
+
+    def check_date(self, today: dt.date) -> None:
         """Check the exam against today's date.
 
         Raises:
-            InvalidExamError: (field ``date``) when the exam is already in the past.
+            InvalidExamError: (field ``date``) when the exam is in the past or more than two years away.
         """
         if self.date < today:
             raise InvalidExamError("date", f"the exam ({self.date}) is in the past (today is {today})")
@@ -169,56 +190,10 @@ class ExamSpec:
 
     def study_days(self, today: dt.date) -> list[dt.date]:
         """Every date from ``today`` up to the day before the exam."""
-        return [today + timedelta(days=k) for k in range((self.date - today).days)]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ExamSpec:
-        """Build from API-shaped data: ``{date, topics: [{topic, weight}], minutes_per_weekday, ...}``.
-
-        Dates may be ``date`` objects or ISO strings.
-        """
-        try:
-            exam_date = _as_date(data["date"])
-        except (KeyError, ValueError, TypeError) as exc:
-            raise InvalidExamError("date", f"a date is required ({exc})") from None
-        try:
-            days_off = frozenset(_as_date(d) for d in data.get("days_off") or ())
-        except (ValueError, TypeError) as exc:
-            raise InvalidExamError("days_off", f"must be dates ({exc})") from None
-        return cls(
-            date=exam_date,
-            topics=tuple(data.get("topics") or ()),
-            minutes_per_weekday=tuple(data.get("minutes_per_weekday") or ()),
-            target_score=data.get("target_score"),
-            days_off=days_off,
-            minutes_done={_as_date(k): float(v) for k, v in (data.get("minutes_done") or {}).items()},
-            difficulty_mix=data.get("difficulty_mix"),
-            name=str(data.get("name") or "exam"),
-        )
+        return [today + dt.timedelta(days=k) for k in range((self.date - today).days)]
 
 
-def _as_date(value: object) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value[:10])
-    raise TypeError(f"not a date: {value!r}")
-
-
-def _coerce_topic(value: object) -> TopicWeight:
-    if isinstance(value, TopicWeight):
-        return value
-    if isinstance(value, Mapping):
-        return TopicWeight(topic=value.get("topic"), weight=value.get("weight", 1.0))  # type: ignore[arg-type]
-    if isinstance(value, str):
-        return TopicWeight(topic=value)
-    if isinstance(value, Sequence) and len(value) == 2:
-        return TopicWeight(topic=value[0], weight=value[1])
-    raise InvalidExamError("topics", f"cannot read topic {value!r}")
-
-
-@dataclass(frozen=True)
-class CellPrediction:
+class CellPrediction(_Input):
     """The serving model's prediction for one student on one (topic, difficulty) cell.
 
     A non-LNIRT model supplies ``p_correct`` and the log-time moments only. An LNIRT model may also supply the
@@ -235,20 +210,12 @@ class CellPrediction:
     """
 
     topic: str
-    difficulty: str
-    p_correct: float
-    mean_log_time: float
-    sd_log_time: float
-    slope: float | None = None
-    intercept: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.difficulty not in DIFFICULTIES:
-            raise PlanningError("predictions.difficulty", f"unknown difficulty {self.difficulty!r}")
-        if not _finite(self.p_correct) or not 0 <= self.p_correct <= 1:
-            raise PlanningError("predictions.p_correct", f"must be in [0, 1], got {self.p_correct!r}")
-        if not _finite(self.mean_log_time) or not _finite(self.sd_log_time) or self.sd_log_time < 0:
-            raise PlanningError("predictions.log_time", "mean must be finite and sd >= 0")
+    difficulty: Difficulty
+    p_correct: Fraction
+    mean_log_time: Finite
+    sd_log_time: NonNegative
+    slope: Finite | None = None
+    intercept: Finite | None = None
 
     @property
     def mean_seconds(self) -> float:
@@ -265,17 +232,15 @@ class CellPrediction:
         return math.exp(min(log_var, 2 * MAX_LOG_SECONDS))
 
 
-@dataclass(frozen=True)
-class TopicAbility:
+class TopicAbility(_Input):
     """The student's ability in a topic and its posterior sd (same units as the cells' slope/intercept)."""
 
     topic: str
-    theta: float
-    theta_sd: float = 0.0
+    theta: Finite
+    theta_sd: NonNegative = 0.0
 
 
-@dataclass(frozen=True)
-class StudentPredictions:
+class StudentPredictions(_Input):
     """All cells predicted for one student, plus per-topic abilities when the model has them.
 
     Args:
@@ -287,12 +252,8 @@ class StudentPredictions:
     """
 
     cells: tuple[CellPrediction, ...]
-    abilities: Mapping[str, TopicAbility] = field(default_factory=dict)
+    abilities: dict[str, TopicAbility] = Field(default_factory=dict)
     shared_ability: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "cells", tuple(self.cells))
-        object.__setattr__(self, "abilities", dict(self.abilities or {}))
 
     def by_topic(self, topic: str) -> dict[str, CellPrediction]:
         """Difficulty -> cell for one topic (only the cells present)."""
@@ -337,18 +298,11 @@ class StudentPredictions:
         return cls(cells=cells, abilities={a.topic: a for a in abilities}, shared_ability=shared_ability)
 
 
-@dataclass(frozen=True)
-class CompletedWork:
+class CompletedWork(_Input):
     """Practice done: ``count`` items of a cell on ``date``, taking ``seconds`` in total (if known)."""
 
     date: dt.date
     topic: str
-    difficulty: str
-    count: int = 1
-    seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.count < 0:
-            raise PlanningError("completed.count", f"must be >= 0, got {self.count}")
-        if self.seconds is not None and (not _finite(self.seconds) or self.seconds < 0):
-            raise PlanningError("completed.seconds", f"must be >= 0, got {self.seconds!r}")
+    difficulty: Difficulty
+    count: Annotated[int, Field(ge=0)] = 1
+    seconds: NonNegative | None = None

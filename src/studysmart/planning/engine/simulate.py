@@ -22,10 +22,10 @@ import numpy as np
 from scipy.special import ndtr
 
 from studysmart.ml.synthetic import simulate_response
-from studysmart.planning.plan import Plan, materialise
-from studysmart.planning.planner import PlanOptions, plan_exam, replan
-from studysmart.planning.readiness import GainModel, readiness
-from studysmart.planning.spec import (
+from studysmart.planning.engine.plan import Plan, materialise
+from studysmart.planning.engine.planner import PlanOptions, plan_exam, replan
+from studysmart.planning.engine.readiness import GainModel, readiness
+from studysmart.planning.engine.spec import (
     DIFFICULTIES,
     CellPrediction,
     CompletedWork,
@@ -124,11 +124,14 @@ def predictions_for(
             a, b, phi = student.a[t, d], student.b[t, d], student.phi[t, d]
             p = ndtr((a * theta_hat[t] - b) / np.sqrt(1 + a**2 * theta_sd**2))
             cells.append(CellPrediction(
-                topic, difficulty, float(p), float(student.lam[t, d] - phi * zeta_hat),
-                float(np.sqrt(student.sigma2[t, d] + (phi * zeta_sd) ** 2)), float(a), float(b),
+                topic=topic, difficulty=difficulty, p_correct=float(p),
+                mean_log_time=float(student.lam[t, d] - phi * zeta_hat),
+                sd_log_time=float(np.sqrt(student.sigma2[t, d] + (phi * zeta_sd) ** 2)), slope=float(a),
+                intercept=float(b),
             ))  # fmt: skip
-    abilities = {t: TopicAbility(t, float(theta_hat[i]), theta_sd) for i, t in enumerate(student.topics)}
-    return StudentPredictions(tuple(cells), abilities)
+    abilities = {t: TopicAbility(topic=t, theta=float(theta_hat[i]), theta_sd=theta_sd)
+                 for i, t in enumerate(student.topics)}
+    return StudentPredictions(cells=tuple(cells), abilities=abilities)
 
 
 def draw_exam(topics: tuple[str, ...], n_days: int, today: date, rng: np.random.Generator) -> ExamSpec:
@@ -138,7 +141,7 @@ def draw_exam(topics: tuple[str, ...], n_days: int, today: date, rng: np.random.
     minutes[rng.integers(7)] = 45.0  # at least one study weekday
     return ExamSpec(
         date=today + timedelta(days=n_days),
-        topics=tuple(TopicWeight(t, float(max(w, 0.02))) for t, w in zip(topics, weights, strict=True)),
+        topics=tuple(TopicWeight(topic=t, weight=float(max(w, 0.02))) for t, w in zip(topics, weights, strict=True)),
         minutes_per_weekday=tuple(float(m) for m in minutes),
         days_off=frozenset({today + timedelta(days=int(rng.integers(n_days)))}),
     )
@@ -206,7 +209,8 @@ def run_strategy(
                 student.learn(t, p_true, model)
                 spent += seconds
                 items += 1
-                completed.append(CompletedWork(day, task.topic, task.difficulty, 1, seconds))
+                completed.append(CompletedWork(date=day, topic=task.topic, difficulty=task.difficulty, count=1,
+                                               seconds=seconds))
         else:
             budget = (seconds_per_day or [0.0] * len(days))[k]
             order = rng.permutation(len(student.topics))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
 from scipy.special import ndtr
 
-from studysmart.planning import (
+from studysmart.planning.engine import (
     CellPrediction,
     ExamSpec,
     GainEstimate,
@@ -25,7 +24,8 @@ from studysmart.planning import (
     population_gain,
     readiness,
 )
-from studysmart.planning.readiness import topic_readiness
+from studysmart.planning.engine.readiness import topic_readiness
+from studysmart.planning.schemas import ReadinessRead
 from tests.planning import cells
 
 TODAY = date(2025, 3, 3)
@@ -43,7 +43,8 @@ def test_expected_score_is_the_weighted_p_correct_over_topics_and_difficulty_mix
     assert result.expected_score == pytest.approx(expected, abs=1e-9)
     assert result.low == pytest.approx(expected) and result.high == pytest.approx(expected)  # no uncertainty given
     assert result.forecast_on_exam_day == pytest.approx(expected)  # no practice planned
-    assert set(result.to_dict()) == {"expected_score", "low", "high", "forecast_on_exam_day"}
+    assert set(ReadinessRead.model_validate(result).model_dump()) == {"expected_score", "low", "high",
+                                                                     "forecast_on_exam_day"}
 
 
 def test_ability_uncertainty_gives_an_interval_that_widens_with_it():
@@ -61,7 +62,7 @@ def test_a_shared_ability_widens_the_interval_over_many_topics():
     spec = exam([(f"t{i}", 1) for i in range(6)])
     predictions = cells({f"t{i}": (0.85, 0.7, 0.5) for i in range(6)}, theta_sd=0.5)
     independent = readiness(spec, predictions)
-    shared = readiness(spec, replace(predictions, shared_ability=True))
+    shared = readiness(spec, predictions.model_copy(update={"shared_ability": True}))
     assert shared.expected_score == pytest.approx(independent.expected_score)
     assert shared.high - shared.low > 1.8 * (independent.high - independent.low)
 
@@ -69,8 +70,9 @@ def test_a_shared_ability_widens_the_interval_over_many_topics():
 def test_lnirt_parameters_are_used_when_given():
     a, b, theta, sd = 1.5, 0.3, 0.4, 0.5
     predictions = StudentPredictions(
-        (CellPrediction("a", "medium", 0.99, 4.0, 0.3, slope=a, intercept=b),),  # p here is ignored
-        {"a": TopicAbility("a", theta, sd)},
+        cells=(CellPrediction(topic="a", difficulty="medium", p_correct=0.99, mean_log_time=4.0, sd_log_time=0.3,
+                              slope=a, intercept=b),),  # p here is ignored
+        abilities={"a": TopicAbility(topic="a", theta=theta, theta_sd=sd)},
     )
     result = readiness(exam([("a", 1)]), predictions)
     assert result.expected_score == pytest.approx(float(ndtr((a * theta - b) / math.sqrt(1 + a**2 * sd**2))))
@@ -115,7 +117,8 @@ def test_forecast_from_a_plan_and_larger_gains():
     plan = plan_exam(spec, predictions, today=TODAY)
     practice = plan.remaining_practice(TODAY)
     slow = readiness(spec, predictions, practice=practice, gains={"a": 0.01, "b": 0.01})
-    fast = readiness(spec, predictions, practice=practice, gains={"a": GainEstimate("a", 0.04, 0.01, 50, "history")})
+    fast = readiness(spec, predictions, practice=practice, gains={"a": GainEstimate(topic="a", gain=0.04, sd=0.01,
+                                                                              n_responses=50, source="history")})
     assert slow.expected_score < slow.forecast_on_exam_day < fast.forecast_on_exam_day
     assert fast.forecast_low < fast.forecast_on_exam_day < fast.forecast_high
 
@@ -136,7 +139,7 @@ def learning_history(gain: float, n: int, seed: int, theta0: float = -0.3) -> To
     practice = np.concatenate([[0.0], np.cumsum(model.efficiency(p_static))[:-1]])
     true_theta = theta0 + gain * (practice - practice.mean())
     correct = (rng.random(n) < ndtr(true_theta - b)).astype(float)
-    return TopicHistory("algebra", correct.tolist(), p_static.tolist())
+    return TopicHistory(topic="algebra", correct=correct.tolist(), p_correct=p_static.tolist())
 
 
 def test_gain_is_recovered_from_a_long_history():

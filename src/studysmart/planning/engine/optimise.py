@@ -1,17 +1,18 @@
-"""The allocation problem behind a plan, the greedy solver, and the spacing passes (the MILP is in ``milp``).
+"""The allocation problem behind a plan, the greedy solver, and the spacing pass.
 
 Decision: x[c, j] items of cell c = (topic, difficulty) on day j. Value: the expected exam-score gain sum_t
 V_t(E_t), where E_t = sum_{c in t, j} eff_c x[c, j] is the topic's effective practice (see ``readiness``). The
 value depends only on these totals; spacing is a separate, soft objective: a topic studied on two consecutive
-days costs ``penalty`` (``Problem.score`` = value - penalty x repeats).
+days costs ``penalty``.
 
 Time is a hard constraint with a safety margin: a day's load is safe when ``sum mean + z * sqrt(sum var) <=
 budget`` (seconds; lognormal item times; z = the upper end of the 80% time interval by default), checked
 exactly here. Interleaving: one topic may take at most ``max_topic_share`` of a day (at least one item).
 
 ``solve_greedy`` fills the days in order with the best marginal value per second (charging the spacing penalty
-to the batch a repeated topic would get); ``pack_spaced`` lays out given totals, each topic when it is due;
-``respace`` swaps whole days' contents to remove repeats without changing the value.
+to the batch a repeated topic would get); ``respace`` swaps whole days' contents to remove repeats without
+changing the value. (A MILP of the same allocation was removed: over 90 random exams it gained a median of 0%
+and at most 2.9% over the greedy, at 3-4x the time.)
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
+from studysmart.planning.engine.readiness import GainModel, TopicReadiness
 
-from studysmart.planning.readiness import GainModel, TopicReadiness
-
-__all__ = ["Cell", "Problem", "TopicValues", "fits", "pack_spaced", "respace", "safe_seconds", "solve_greedy"]
+__all__ = ["Cell", "Problem", "TopicValues", "fits", "respace", "safe_seconds", "solve_greedy"]
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -85,10 +84,6 @@ class TopicValues:
         """V_t(effective), in exam-score units (weighted)."""
         return self._score(t, self.delta(t, effective)) - self._base[t]
 
-    def values(self, t: int, effective: np.ndarray) -> np.ndarray:
-        """V_t over an array of effective practice amounts."""
-        return np.array([self.value(t, float(e)) for e in effective])
-
 
 @dataclass
 class Problem:
@@ -140,46 +135,17 @@ class Problem:
         cell = self.cells[c]
         return cell.efficiency * self.values.topics[cell.topic_index].weight / cell.mean_seconds
 
-    def repeats(self, counts: list[dict[int, int]]) -> int:
-        """Topic-days that follow a day with the same topic (what the spacing penalty counts)."""
-        topics = [{self.cells[c].topic_index for c in day} for day in counts]
-        return sum(len(a & b) for a, b in zip(topics[:-1], topics[1:], strict=False))
 
-    def score(self, counts: list[dict[int, int]]) -> float:
-        """The full objective: expected score gain minus spacing penalties."""
-        return self.objective(counts) - self.penalty * self.repeats(counts)
-
-    def repair(self, counts: list[dict[int, int]]) -> None:
-        """Drop items (lowest value per second first) until every day fits its budget and caps exactly."""
-        for j, day in enumerate(counts):
-            for c in sorted(day, key=self.density):
-                t = self.cells[c].topic_index
-                while day.get(c, 0) > 0 and (
-                    not fits(*self.load(day), self.z, self.budgets[j])
-                    or self.topic_time(day, t) > self.caps[j][t] + 1e-6
-                ):
-                    day[c] -= 1
-                if day.get(c) == 0:
-                    del day[c]
-
-
-def solve_greedy(problem: Problem, counts: list[dict[int, int]] | None = None) -> list[dict[int, int]]:
+def solve_greedy(problem: Problem) -> list[dict[int, int]]:
     """Fill each day, in order, with the item of highest marginal value per mean second that still fits.
 
-    Args:
-        problem: the allocation problem.
-        counts: a starting allocation (e.g. a MILP solution) to top up; none -> from scratch.
-
     Returns:
-        Per day, cell index -> count (the starting allocation is extended in place).
+        Per day, cell index -> count.
     """
-    counts = counts if counts is not None else problem.empty()
+    counts = problem.empty()
     cells, values, z = problem.cells, problem.values, problem.z
-    effective = problem.effective(counts)
+    effective = [0.0] * problem.n_topics
     used = [[False] * problem.n_topics for _ in counts]
-    for j, day in enumerate(counts):
-        for c in day:
-            used[j][cells[c].topic_index] = True
     by_topic: list[list[int]] = [[] for _ in range(problem.n_topics)]
     for c, cell in enumerate(cells):
         by_topic[cell.topic_index].append(c)
@@ -207,8 +173,8 @@ def solve_greedy(problem: Problem, counts: list[dict[int, int]] | None = None) -
         budget = problem.budgets[j]
         if budget <= 0:
             continue
-        mean, var = problem.load(day)
-        topic_time = [problem.topic_time(day, t) for t in range(problem.n_topics)]
+        mean = var = 0.0
+        topic_time = [0.0] * problem.n_topics
         repeat_scores: dict[int, float] = {}
         while True:
             best, best_score = -1, 0.0
@@ -237,54 +203,6 @@ def solve_greedy(problem: Problem, counts: list[dict[int, int]] | None = None) -
             used[j][cell.topic_index] = True
             effective[cell.topic_index] += cell.efficiency
             marginal(cell.topic_index)
-    return counts
-
-
-def pack_spaced(problem: Problem, totals: dict[int, int]) -> list[dict[int, int]]:
-    """Place per-cell totals on the days in date order, each topic when it is most due.
-
-    A topic's urgency is the share of the remaining study time it still needs; a topic studied the day before
-    counts a tenth as urgent for its first item of the day (spacing). Items that fit nowhere are left out
-    (the greedy top-up fills any slack afterwards).
-
-    Returns:
-        Per day, cell index -> count.
-    """
-    cells, z = problem.cells, problem.z
-    remaining = dict(totals)
-    need = [0.0] * problem.n_topics
-    for c, n in remaining.items():
-        need[cells[c].topic_index] += n * cells[c].mean_seconds
-    ahead = list(np.cumsum(problem.budgets[::-1])[::-1])  # study seconds from each day to the exam
-    counts = problem.empty()
-    yesterday: set[int] = set()
-    for j, budget in enumerate(problem.budgets):
-        mean = var = 0.0
-        topic_time = [0.0] * problem.n_topics
-        while budget > 0:
-            best, best_urgency = -1, 0.0
-            for c, left in remaining.items():
-                cell = cells[c]
-                t = cell.topic_index
-                if left <= 0 or topic_time[t] + cell.mean_seconds > problem.caps[j][t] + 1e-6:
-                    continue
-                if not fits(mean + cell.mean_seconds, var + cell.var_seconds, z, budget):
-                    continue
-                urgency = need[t] / ahead[j]
-                if t in yesterday and topic_time[t] == 0:
-                    urgency *= 0.1
-                if urgency > best_urgency:
-                    best, best_urgency = c, urgency
-            if best < 0:
-                break
-            cell = cells[best]
-            counts[j][best] = counts[j].get(best, 0) + 1
-            remaining[best] -= 1
-            need[cell.topic_index] -= cell.mean_seconds
-            topic_time[cell.topic_index] += cell.mean_seconds
-            mean += cell.mean_seconds
-            var += cell.var_seconds
-        yesterday = {cells[c].topic_index for c in counts[j]}
     return counts
 
 

@@ -21,13 +21,15 @@ grows (``TopicReadiness.practice_delta``); the planner itself uses today's P(cor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import ndtr, ndtri
 
-from studysmart.planning.spec import DIFFICULTIES, ExamSpec, StudentPredictions
+from studysmart.planning.engine.spec import DIFFICULTIES, ExamSpec, StudentPredictions
 
 __all__ = [
     "GainEstimate",
@@ -43,10 +45,14 @@ __all__ = [
 ]
 
 _P_CLIP = 1e-4
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
-@dataclass(frozen=True)
-class GainModel:
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GainModel(_Frozen):
     """Hyperparameters of the learning-gain model (see the module docstring).
 
     Args:
@@ -60,13 +66,13 @@ class GainModel:
             writes a topic off.
     """
 
-    target_p: float = 0.7
-    width: float = 0.15
-    saturation_items: float = 60.0
-    prior_mean: float = 0.02
-    prior_sd: float = 0.015
-    min_responses: int = 10
-    floor_fraction: float = 0.25
+    target_p: Annotated[float, Field(gt=0, lt=1)] = 0.7
+    width: Positive = 0.15
+    saturation_items: Positive = 60.0
+    prior_mean: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.02
+    prior_sd: Positive = 0.015
+    min_responses: Annotated[int, Field(ge=0)] = 10
+    floor_fraction: Annotated[float, Field(ge=0, le=1)] = 0.25
 
     def efficiency(self, p: float | np.ndarray) -> np.ndarray:
         """Effective items per practised item at predicted P(correct) ``p`` (1 at the target)."""
@@ -90,8 +96,7 @@ class GainModel:
         return np.asarray(gain) * s * (np.exp(-e0 / s) - np.exp(-(e0 + np.asarray(effective_items)) / s))
 
 
-@dataclass(frozen=True)
-class TopicHistory:
+class TopicHistory(_Frozen):
     """A student's responses in one topic, in the order given.
 
     Args:
@@ -103,20 +108,19 @@ class TopicHistory:
     """
 
     topic: str
-    correct: Sequence[float]
-    p_correct: Sequence[float]
-    slope: Sequence[float] | None = None
+    correct: tuple[float, ...]
+    p_correct: tuple[float, ...]
+    slope: tuple[float, ...] | None = None
 
 
-@dataclass(frozen=True)
-class GainEstimate:
+class GainEstimate(_Frozen):
     """The learning gain g for one topic: posterior mean and sd, the raw history slope, and its source."""
 
     topic: str
     gain: float
     sd: float
     n_responses: int
-    source: str  # "history" or "prior"
+    source: Literal["history", "prior"]
     raw_slope: float | None = None
 
 
@@ -160,12 +164,14 @@ def estimate_gain(history: TopicHistory, model: GainModel | None = None) -> Gain
     n = int(np.sum(np.isfinite(np.asarray(history.correct, dtype=float))))
     fitted = _residual_slope(history, model) if n >= model.min_responses else None
     if fitted is None:
-        return GainEstimate(history.topic, model.prior_mean, model.prior_sd, n, "prior")
+        return GainEstimate(topic=history.topic, gain=model.prior_mean, sd=model.prior_sd, n_responses=n,
+                            source="prior")
     slope, var = fitted
     precision = 1.0 / var + 1.0 / model.prior_sd**2
     gain = (slope / var + model.prior_mean / model.prior_sd**2) / precision
     gain = max(gain, model.floor_fraction * model.prior_mean)
-    return GainEstimate(history.topic, float(gain), float(precision**-0.5), n, "history", slope)
+    return GainEstimate(topic=history.topic, gain=float(gain), sd=float(precision**-0.5), n_responses=n,
+                        source="history", raw_slope=slope)
 
 
 def estimate_gains(
@@ -177,7 +183,7 @@ def estimate_gains(
     return {
         t: estimate_gain(by_topic[t], model)
         if t in by_topic
-        else GainEstimate(t, model.prior_mean, model.prior_sd, 0, "prior")
+        else GainEstimate(topic=t, gain=model.prior_mean, sd=model.prior_sd, n_responses=0, source="prior")
         for t in topics
     }
 
@@ -202,14 +208,14 @@ def population_gain(histories: Iterable[TopicHistory], model: GainModel | None =
     spread = float(np.var(slopes) - np.mean(variances))
     mean = max(mean, 0.0)
     sd = max(np.sqrt(max(spread, 0.0)), 0.1 * max(mean, model.prior_mean))
-    return replace(model, prior_mean=mean, prior_sd=float(sd))
+    return model.model_copy(update={"prior_mean": mean, "prior_sd": float(sd)})
 
 
 @dataclass(frozen=True)
 class TopicReadiness:
     """One exam topic as the score model sees it: its weight and, per difficulty present, the centred probit
     ``z``, slope ``a`` and uncertainty scale ``r`` so that the expected P(correct) after an ability change
-    ``delta`` is Phi((z + a * delta) / r)."""
+    ``delta`` is Phi((z + a * delta) / r). (Working state of the computation, NumPy arrays: a dataclass.)"""
 
     topic: str
     weight: float
@@ -297,8 +303,7 @@ def topic_readiness(exam: ExamSpec, predictions: StudentPredictions) -> list[Top
     return out
 
 
-@dataclass(frozen=True)
-class Readiness:
+class Readiness(_Frozen):
     """Expected exam score now with its 10%-90% interval, and the exam-day forecast (plan followed)."""
 
     expected_score: float
@@ -308,15 +313,6 @@ class Readiness:
     forecast_low: float
     forecast_high: float
     target_score: float | None = None
-
-    def to_dict(self) -> dict[str, float]:
-        """The API shape: {expected_score, low, high, forecast_on_exam_day}."""
-        return {
-            "expected_score": round(self.expected_score, 4),
-            "low": round(self.low, 4),
-            "high": round(self.high, 4),
-            "forecast_on_exam_day": round(self.forecast_on_exam_day, 4),
-        }
 
 
 def _gain_of(value: float | GainEstimate | None, model: GainModel) -> tuple[float, float]:
