@@ -24,6 +24,7 @@ from studysmart.core.files import secure_var_dir
 from studysmart.core.logging import setup_logging
 from studysmart.core.middleware import BodySizeLimit, SecurityHeaders
 from studysmart.learning import api as learning_api
+from studysmart.learning import registry
 from studysmart.learning import tracker as training
 from studysmart.learning.serving import CACHE
 from studysmart.planning import api as planning_api  # importing it maps the planning errors
@@ -63,7 +64,7 @@ def _health_router() -> APIRouter:
         try:
             with request.app.state.sessionmaker() as session:
                 session.execute(text("SELECT 1"))
-                entry = CACHE.get(session, "shrinkage")
+                entry = CACHE.get(session, registry.FALLBACK)
                 checks["database"] = "ok"
                 checks["model"] = "ok" if entry is not None else "missing"
                 if _signed_in(request, session):

@@ -142,6 +142,7 @@ def evaluate(
     mode: Annotated[str, typer.Option("--mode", help=_HELP["mode"])] = "online",
 ) -> None:
     """Fit each model on the training split and report held-out accuracy and time metrics."""
+    from studysmart.learning import registry
     from studysmart.ml import base
     from studysmart.ml.data import DataError, read_cells, read_responses
     from studysmart.ml.evaluate import MODES, evaluate_model, split_heldout, split_random, split_temporal
@@ -167,7 +168,7 @@ def evaluate(
             raise _fail(f"model {name!r} is not available: {exc}") from None
     params: dict[str, dict[str, Any]] = {}
     if iterations is not None:
-        params["lnirt-gibbs"] = {"iterations": iterations}
+        params.update({spec.name: {"iterations": iterations} for spec in registry.SPECS if spec.sampler})
     try:
         responses = read_responses(data, order=order)
         if heldout is not None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from studysmart.core.deps import SessionDep
+from studysmart.learning import registry
 from studysmart.learning import tracker as service
 from studysmart.learning.report import collect_models
 from studysmart.users.deps import CurrentUser
@@ -48,7 +49,8 @@ def training_status(session: SessionDep, user: CurrentUser) -> TrainingStatusRea
                                for name, info in (run.models or {}).items()})
     return TrainingStatusRead(completed_since_training=state.completed_since_training, threshold=state.threshold,
                               last_trained_at=state.last_trained_at, samples=state.samples, running=state.running,
-                              queued=state.queued, serving_model=state.serving_model or "shrinkage", last_run=last)
+                              queued=state.queued, serving_model=state.serving_model or registry.FALLBACK,
+                              last_run=last)
 
 
 models_router = APIRouter(prefix="/models", tags=["models"])
@@ -59,5 +61,5 @@ def models(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Champion versions with their held-out metrics, the live leaderboard over 7 and 30 days, the A/B arms."""
     report = collect_models(session)
     report.pop("tables", None)
-    report["serving_model"] = service.get_status(session=session).serving_model or "shrinkage"
+    report["serving_model"] = service.get_status(session=session).serving_model or registry.FALLBACK
     return report

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from studysmart.core.config import get_settings
+from studysmart.learning import registry
 from studysmart.learning.erasure import forget
 from studysmart.learning.logs import PredictionLog
 from studysmart.learning.models import Erasure, ModelVersion, TrainingState
@@ -25,7 +26,7 @@ from studysmart.ml.robust import with_robust_weights
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, item_label
 from studysmart.users.models import User
 
-FALLBACK_MODEL = "shrinkage"
+FALLBACK_MODEL = registry.FALLBACK
 FALLBACK_REFIT_SECONDS = 60.0
 FALLBACK_CHEAP_SAMPLES = 5000
 
@@ -197,14 +198,14 @@ def choose_model(session: Session, user: User) -> tuple[str, str]:
     students (by a stable hash) gets the runner-up servable model instead.
     """
     settings = get_settings()
-    wanted = settings.serving_model if settings.serving_model != "auto" else user.preference("preferred_model")
-    if wanted not in (None, "auto") and wanted in ml.MODELS and CACHE.get(session, wanted) is not None:
+    wanted = settings.serving_model if settings.serving_model != registry.AUTO else user.preference("preferred_model")
+    if registry.is_known(wanted) and CACHE.get(session, wanted) is not None:
         return wanted, "preference"
     champion = session.scalar(select(TrainingState.serving_model)) or FALLBACK_MODEL
     if champion != FALLBACK_MODEL and CACHE.get(session, champion) is None:
         champion = FALLBACK_MODEL
     if settings.ab_challenger_share > 0 and _stable_fraction(user.id) < settings.ab_challenger_share:
-        challenger = next((name for name in ("lnirt", "neural", "neural-attn", FALLBACK_MODEL)
+        challenger = next((name for name in registry.servable()
                            if name != champion and CACHE.get(session, name) is not None), None)
         if challenger is not None:
             return challenger, "challenger"
@@ -270,9 +271,8 @@ def _serve(session: Session, user: User, topic: Topic, difficulty: Difficulty,
            history: Responses, now: datetime) -> tuple[ServedPrediction, _Loaded, ml.Prediction]:
     entry, arm = serving_entry(session, user)
     pred = _predict_one(entry, user, topic, difficulty, history, now)
-    explain = getattr(entry.model, "explain", None)  # models that can say what moved them (neural)
-    if callable(explain) and len(history):
-        sentence = explain(person_label(user.id), item_label(topic.key, difficulty), topic=topic.key,
+    if isinstance(entry.model, registry.Explains) and len(history):
+        sentence = entry.model.explain(person_label(user.id), item_label(topic.key, difficulty), topic=topic.key,
                            difficulty=Difficulty(difficulty).value, history=history).sentence
     else:
         sentence = _explain(history, topic)
@@ -290,7 +290,7 @@ def predict_task(*, session: Session, user: User, topic: Topic, difficulty: Diff
 def shadow_models(session: Session) -> list[str]:
     """Models scored alongside the served one in this process (torch models are scored by the worker)."""
     names = [FALLBACK_MODEL, *get_settings().enabled_models]
-    return [n for n in dict.fromkeys(names) if n in ml.MODELS and n not in ml.NEEDS_TORCH]
+    return [n for n in dict.fromkeys(names) if registry.is_known(n) and not registry.needs_torch(n)]
 
 
 def predict_and_log(*, session: Session, user: User, task: Task, now: datetime,

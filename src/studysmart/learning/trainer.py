@@ -23,6 +23,7 @@ from studysmart import __version__
 from studysmart.core.config import Settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.core.logging import kv
+from studysmart.learning import registry
 from studysmart.learning import tracker as service
 from studysmart.learning.erasure import apply_erasures, strip_champions
 from studysmart.learning.guards import TrainingTimeout, heartbeats, time_limit
@@ -37,10 +38,6 @@ from studysmart.ml.robust import with_robust_weights
 
 log = logging.getLogger("studysmart.training")
 
-#: Models that may serve students (the others are scored as baselines only).
-SERVABLE = ("practice", "lnirt", "neural", "neural-attn", "shrinkage")
-#: Models that need more data than a handful of answers before they are worth fitting.
-DATA_HUNGRY = frozenset({"lnirt", "lnirt-gibbs", "neural", "neural-attn", "irt2pl"})
 #: A champion is compared with its candidate only on hold-out answers newer than the champion (the older ones
 #: were in its training data), and only when there are at least this many of them.
 MIN_FRESH_ROWS = 10
@@ -82,7 +79,7 @@ class Candidate:
 
 def model_params(name: str, settings: Settings) -> dict[str, Any]:
     """Hyperparameters the app sets for a model (threads and time budget for the neural models)."""
-    if name in ml.NEEDS_TORCH:
+    if registry.needs_torch(name):
         return {"num_threads": settings.torch_threads,
                 "max_seconds": max(5.0, min(120.0, settings.training_time_limit_seconds / 3))}
     return {}
@@ -90,10 +87,8 @@ def model_params(name: str, settings: Settings) -> dict[str, Any]:
 
 def models_to_train(settings: Settings, n_samples: int) -> list[str]:
     """The enabled models worth fitting on ``n_samples`` responses (the shrinkage fallback always)."""
-    names = [n for n in dict.fromkeys(["shrinkage", *settings.enabled_models]) if n in ml.MODELS]
-    if n_samples < settings.min_samples_for_lnirt:
-        names = [n for n in names if n not in DATA_HUNGRY]
-    return names
+    return registry.trainable(settings.enabled_models, n_samples=n_samples,
+                              min_samples=settings.min_samples_for_lnirt)
 
 
 def holdout_split(data: Responses) -> Split:
@@ -204,13 +199,14 @@ def store_and_promote(session: Session, candidates: list[Candidate], run_id: int
 def choose_serving(candidates: list[Candidate]) -> str | None:
     """The servable model whose configuration has the best held-out log loss in this run (each candidate was fitted
     on the same training part and scored on the same hold-out, so the families compare fairly)."""
+    servable = registry.servable()
     scored = []
     for cand in candidates:
-        if cand.name not in SERVABLE:
+        if cand.name not in servable:
             continue
         loss = cand.metrics.get("log_loss", float("nan"))
         if not np.isnan(loss):
-            scored.append((loss, SERVABLE.index(cand.name), cand.name))
+            scored.append((loss, servable.index(cand.name), cand.name))
     return min(scored)[2] if scored else None
 
 
@@ -235,7 +231,7 @@ def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, 
     """
     loaded: Loaded = {}
     for name in settings.enabled_models:
-        if name not in ml.NEEDS_TORCH:
+        if not registry.needs_torch(name):
             continue
         with sessions() as session:
             champion = _champion(session, name)

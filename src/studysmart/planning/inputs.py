@@ -26,6 +26,7 @@ from scipy.special import ndtri
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from studysmart.learning import registry
 from studysmart.learning import serving as predictions
 from studysmart.ml.data import Queries, Responses
 from studysmart.planning.engine.readiness import GainEstimate, TopicHistory, estimate_gains
@@ -63,8 +64,7 @@ def serving_model_key(session: Session, user: User) -> str:
 
 def _single_ability(model: Any, person: str, history: Responses) -> tuple[float, float] | None:
     """The student's (theta, sd) from a single-ability model (the LNIRT family's ``ability``), or None."""
-    ability = getattr(model, "ability", None)
-    return ability(person, history) if callable(ability) else None
+    return model.ability(person, history) if isinstance(model, registry.HasAbility) else None
 
 
 def _fisher_sd(p: np.ndarray) -> float:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from studysmart.core.text import VisibleName
+from studysmart.learning import registry
 from studysmart.users.passwords import MAX_LENGTH, MIN_LENGTH
 
 # Length only: the strength check (zxcvbn, with the account's email and name) runs in the service, after the
@@ -15,6 +16,17 @@ from studysmart.users.passwords import MAX_LENGTH, MIN_LENGTH
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), VisibleName]
 
+
+
+def _known_preference(name: str) -> str:
+    if name not in registry.preference_labels():
+        raise ValueError(f"must be one of {', '.join(registry.preference_labels())}")
+    return name
+
+
+#: "auto" or a model a student may choose (learning.registry says which).
+PreferredModel = Annotated[str, AfterValidator(_known_preference),
+                           Field(json_schema_extra={"enum": list(registry.preference_labels())})]
 
 class Register(BaseModel):
     email: EmailStr
@@ -42,7 +54,7 @@ class Preferences(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     daily_goal_minutes: Annotated[int, Field(ge=5, le=24 * 60)] | None = None
-    preferred_model: Literal["auto", "lnirt", "neural"] | None = None
+    preferred_model: PreferredModel | None = None
     theme: Literal["light", "dark", "auto"] | None = None
 
 

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 DIFFICULTY_LABELS = {"easy": "Easy", "medium": "Medium", "hard": "Hard"}
 STATUS_LABELS = {"planned": "Planned", "in_progress": "In progress", "done": "Done"}
-MODEL_LABELS = {"auto": "Automatic (best available)", "lnirt": "LNIRT", "neural": "Neural"}
 THEME_LABELS = {"auto": "Follow the system", "light": "Light", "dark": "Dark"}
 
 

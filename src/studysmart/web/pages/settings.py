@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from studysmart import export
 from studysmart.core.db import utcnow
+from studysmart.learning import registry
 from studysmart.users import service as users
 from studysmart.users.models import User
 from studysmart.users.passwords import MAX_LENGTH, MIN_LENGTH
 from studysmart.web import auth, context
 from studysmart.web.actions import perform
-from studysmart.web.components.format import MODEL_LABELS, THEME_LABELS
+from studysmart.web.components.format import THEME_LABELS
 from studysmart.web.layout import Frame, frame, theme_value
 
 PATH = "/dashboard/settings"
@@ -67,9 +68,9 @@ class SettingsView:
             _heading("Study preferences")
             goal = ui.number("Daily goal (minutes)", value=int(self.user.preference("daily_goal_minutes")),
                              min=5, max=24 * 60, step=5, format="%.0f").classes("w-full").mark("daily-goal")
-            model = ui.select(MODEL_LABELS, value=self.user.preference("preferred_model"),
+            model = ui.select(registry.preference_labels(), value=self.user.preference("preferred_model"),
                               label="Preferred model").classes("w-full").mark("preferred-model")
-            ui.label("Automatic uses the best trained model; LNIRT or Neural are used once trained, the "
+            ui.label("Automatic uses the best trained model; a model you choose is used once it is trained, the "
                      "built-in model until then.").classes("text-xs ss-muted")
             theme = ui.select(THEME_LABELS, value=self.user.preference("theme"), label="Theme",
                               on_change=lambda e: self.page.dark.set_value(theme_value(e.value))) \

@@ -1,0 +1,127 @@
+"""The models the app knows, in one place: what each may do (serve students, be chosen by one, need more data or
+torch) and what a student reads for it. The only place in the app where model names are written down; ``ml``
+registers the classes (``ml.MODELS``), everything else asks here.
+
+Optional abilities of a fitted model are runtime-checkable protocols (``Explains``, ``HasAbility``), so callers
+test ``isinstance(model, Explains)`` instead of looking attributes up by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from studysmart.ml import base as ml
+from studysmart.ml.data import Responses
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model.
+
+    Attributes:
+        name: its registry name (``ml.MODELS``'s key; stored in model versions and prediction logs).
+        label: what a student or an operator reads for it.
+        servable: it may serve students (the others are scored as baselines only).
+        data_hungry: it is fitted only once there are ``Settings.min_samples_for_lnirt`` answers.
+        student_choice: a student may ask for it in the settings (``preferred_model``).
+        sampler: an MCMC sampler whose chain length is its ``iterations`` hyperparameter (``--iterations``).
+    """
+
+    name: str
+    label: str
+    servable: bool = False
+    data_hungry: bool = False
+    student_choice: bool = False
+    sampler: bool = False
+
+    @property
+    def needs_torch(self) -> bool:
+        """Its module imports torch (the web process loads it only when it serves)."""
+        return self.name in ml.NEEDS_TORCH
+
+    @property
+    def model_class(self) -> type[ml.Model]:
+        """The class (its module is imported on first use)."""
+        return ml.model_class(self.name)
+
+
+#: Servable models first, in the order that breaks ties between them and picks the A/B challenger.
+SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec("practice", "Model of learning", servable=True, student_choice=True),
+    ModelSpec("lnirt", "LNIRT", servable=True, data_hungry=True, student_choice=True),
+    ModelSpec("neural", "Neural", servable=True, data_hungry=True, student_choice=True),
+    ModelSpec("neural-attn", "Neural (attention)", servable=True, data_hungry=True),
+    ModelSpec("shrinkage", "Shrinkage (fallback)", servable=True),
+    ModelSpec("lnirt-gibbs", "LNIRT (Gibbs sampler)", data_hungry=True, sampler=True),
+    ModelSpec("irt2pl", "2PL IRT", data_hungry=True),
+    ModelSpec("avg", "Global average"),
+    ModelSpec("item-means", "Item means"),
+    ModelSpec("person-median", "Person median"),
+)
+BY_NAME: Mapping[str, ModelSpec] = {spec.name: spec for spec in SPECS}
+
+#: The model that always trains and serves when nothing better has a version (it fits in the web process).
+FALLBACK = "shrinkage"
+#: The preference (and ``Settings.serving_model``) meaning "whatever the last training chose".
+AUTO = "auto"
+AUTO_LABEL = "Automatic (best available)"
+
+
+def spec(name: str) -> ModelSpec:
+    """The spec of a registered model (ml.UnknownModel otherwise)."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise ml.UnknownModel(f"unknown model {name!r}; known: {', '.join(BY_NAME)}") from None
+
+
+def is_known(name: str | None) -> bool:
+    """``name`` is a registered model."""
+    return name in BY_NAME
+
+
+def servable() -> tuple[str, ...]:
+    """The names of the models that may serve, in preference order."""
+    return tuple(s.name for s in SPECS if s.servable)
+
+
+def needs_torch(name: str) -> bool:
+    """The model's module imports torch."""
+    return name in ml.NEEDS_TORCH
+
+
+def preference_labels() -> dict[str, str]:
+    """What a student may choose in the settings, and its label (``auto`` first)."""
+    return {AUTO: AUTO_LABEL, **{s.name: s.label for s in SPECS if s.student_choice}}
+
+
+def label(name: str | None) -> str:
+    """What a student reads for a model name (the name itself when it is not registered)."""
+    if name is None or name == AUTO:
+        return AUTO_LABEL
+    found = BY_NAME.get(name)
+    return found.label if found else name
+
+
+def trainable(names: Sequence[str], *, n_samples: int, min_samples: int) -> list[str]:
+    """Of ``names`` (the enabled models), the fallback first and then those worth fitting on ``n_samples``
+    answers: registered, and not data hungry below ``min_samples``."""
+    ordered = dict.fromkeys([FALLBACK, *names])
+    return [n for n in ordered if n in BY_NAME and (n_samples >= min_samples or not BY_NAME[n].data_hungry)]
+
+
+@runtime_checkable
+class Explains(Protocol):
+    """A model that can say why one prediction is what it is (an object with a ``sentence`` for the UI)."""
+
+    def explain(self, person: str, item: str, *, topic: str | None = None, difficulty: str | None = None,
+                order: float | None = None, history: Responses | None = None) -> Any: ...
+
+
+@runtime_checkable
+class HasAbility(Protocol):
+    """A single-ability model: the student's (theta, sd) given their answers (used by the exam planner)."""
+
+    def ability(self, person: str, history: Responses | None = None) -> tuple[float, float]: ...
