@@ -15,8 +15,9 @@ from studysmart.core.config import get_settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.learning import tracker as training
 from studysmart.learning import trainer as pipeline
+from studysmart.learning.history import person_label
 from studysmart.learning.models import Erasure, ModelVersion
-from studysmart.learning.serving import CACHE, ModelCache, person_label
+from studysmart.learning.serving import CACHE, ModelCache
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries
 from studysmart.tasks import service as tasks

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
+from studysmart.learning.history import all_responses
 from studysmart.learning.logs import PredictionLog
-from studysmart.learning.serving import all_responses
 from studysmart.learning.shadow import shadow_score
 from studysmart.ml import base as ml
 from studysmart.tasks import service as tasks

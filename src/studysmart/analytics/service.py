@@ -20,6 +20,7 @@ from scipy.special import betaincinv
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from studysmart.learning import history as stored_answers
 from studysmart.learning import serving as predictions
 from studysmart.learning.leaderboard import score_rows
 from studysmart.learning.logs import PredictionLog
@@ -312,7 +313,7 @@ def abilities(*, session: Session, user: User, now: datetime, done: DoneRows | N
         counts[name][1] += int(bool(task.correct))
         topics[name] = task.topic
     out = []
-    history = predictions.user_history(session, user) if counts else None
+    history = stored_answers.user_history(session, user) if counts else None
     for name in sorted(counts):
         answered, correct = counts[name]
         mean, low, high = beta_interval(correct, answered)

@@ -5,7 +5,6 @@ model's prediction logged per task and scored when the task is done."""
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -18,12 +17,13 @@ from sqlalchemy.orm import Session
 from studysmart.core.config import get_settings
 from studysmart.learning import registry
 from studysmart.learning.erasure import forget
+from studysmart.learning.history import all_responses, person_label, user_history
 from studysmart.learning.logs import PredictionLog
 from studysmart.learning.models import Erasure, ModelVersion, TrainingState
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.robust import with_robust_weights
-from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, item_label
+from studysmart.tasks.models import Difficulty, Task, Topic, item_label
 from studysmart.users.models import User
 
 FALLBACK_MODEL = registry.FALLBACK
@@ -141,47 +141,6 @@ CACHE = ModelCache()
 def forget_persons(persons: list[str]) -> None:
     """Drop deleted accounts' persons from this process's cached models at once (called after the commit)."""
     CACHE.forget(persons)
-
-
-def person_label(user_id: int) -> str:
-    """The person label of a user in model data."""
-    return f"u{user_id}"
-
-
-def _responses(rows: list[tuple[int, str, Difficulty, bool | None, float | None, datetime | None]]) -> Responses:
-    return Responses.from_columns(
-        person=[person_label(r[0]) for r in rows],
-        item=[item_label(r[1], r[2]) for r in rows],
-        correct=[None if r[3] is None else float(r[3]) for r in rows],
-        seconds=[r[4] for r in rows],
-        order=[r[5].timestamp() if r[5] else math.nan for r in rows],
-        topic=[r[1] for r in rows],
-        difficulty=[Difficulty(r[2]).value for r in rows],
-    )
-
-
-def _completed(session: Session, user_id: int | None = None, before: datetime | None = None) -> Responses:
-    stmt = (
-        select(Task.owner_id, Topic.key, Task.difficulty, Task.correct, Task.seconds_taken, Task.completed_at)
-        .join(Topic, Task.topic_id == Topic.id)
-        .where(Task.status == TaskStatus.DONE)
-        .order_by(Task.completed_at, Task.id)
-    )
-    if user_id is not None:
-        stmt = stmt.where(Task.owner_id == user_id)
-    if before is not None:
-        stmt = stmt.where(Task.completed_at < before)
-    return _responses([tuple(r) for r in session.execute(stmt)])  # type: ignore[misc]
-
-
-def all_responses(session: Session, *, before: datetime | None = None) -> Responses:
-    """Every completed task of every student, in completion order."""
-    return _completed(session, before=before)
-
-
-def user_history(session: Session, user: User, *, before: datetime | None = None) -> Responses:
-    """One student's completed tasks, in completion order."""
-    return _completed(session, user_id=user.id, before=before)
 
 
 def _stable_fraction(user_id: int) -> float:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
 from studysmart.core.logging import kv
+from studysmart.learning.history import person_label
 from studysmart.learning.logs import PredictionLog
-from studysmart.learning.serving import person_label
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries, Responses
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, item_label

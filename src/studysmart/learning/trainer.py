@@ -27,8 +27,8 @@ from studysmart.learning import registry
 from studysmart.learning import tracker as service
 from studysmart.learning.erasure import apply_erasures, strip_champions
 from studysmart.learning.guards import TrainingTimeout, heartbeats, time_limit
+from studysmart.learning.history import all_responses
 from studysmart.learning.models import ModelVersion, RunStatus
-from studysmart.learning.serving import all_responses
 from studysmart.learning.shadow import shadow_score
 from studysmart.ml import base as ml
 from studysmart.ml.data import Responses

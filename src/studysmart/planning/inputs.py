@@ -26,6 +26,7 @@ from scipy.special import ndtri
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from studysmart.learning import history as stored_answers
 from studysmart.learning import registry
 from studysmart.learning import serving as predictions
 from studysmart.ml.data import Queries, Responses
@@ -96,8 +97,8 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic]) -> 
         The student's inputs; topics are labelled by their catalog names.
     """
     entry = _serving_entry(session, user)
-    person = predictions.person_label(user.id)
-    history = predictions.user_history(session, user)
+    person = stored_answers.person_label(user.id)
+    history = stored_answers.user_history(session, user)
     name_of = {t.key: t.name for t in topics}
     keys = [t.key for t in topics]
     cell_topics = [k for k in keys for _ in DIFFICULTIES]

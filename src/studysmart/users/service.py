@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from studysmart.core import security
 from studysmart.core.db import on_commit, utcnow
 from studysmart.core.errors import DomainError
+from studysmart.learning import history as stored_answers
 from studysmart.learning import serving as predictions
 from studysmart.learning import tracker as training
 from studysmart.users.models import DEFAULT_PREFERENCES, AuthState, LoginAttempt, LoginTicket, User, new_key
@@ -321,7 +322,7 @@ def delete_account(*, session: Session, user: User, current_password: str) -> No
     training): see training.service.forget_student."""
     if not security.verify_password(current_password, user.password_hash):
         raise InvalidCredentials("current password is wrong")
-    person = predictions.person_label(user.id)
+    person = stored_answers.person_label(user.id)
     training.forget_student(session=session, user_id=user.id, person=person, now=utcnow())
     session.delete(user)
     session.flush()

@@ -16,6 +16,7 @@ import numpy as np
 from nicegui import ui
 from sqlalchemy.orm import Session
 
+from studysmart.learning import history as stored_answers
 from studysmart.learning import serving as predictions
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task, Topic, topic_key
@@ -75,7 +76,7 @@ def preview_task(*, session: Session, user: User, topic: str, difficulty: Diffic
     """
     name = " ".join(topic.split())
     subject = tasks.find_topic(session=session, name=name) or Topic(name=name, key=topic_key(name))
-    history = predictions.user_history(session, user)  # read once: for the prediction and the answer count
+    history = stored_answers.user_history(session, user)  # read once: for the prediction and the answer count
     served = predictions.predict_task(session=session, user=user, topic=subject,
                                       difficulty=Difficulty(difficulty), now=now, history=history)
     topics = history.row_topic()
