@@ -38,7 +38,7 @@ def _history(sessions: sessionmaker[Session], student: Account, now: datetime) -
 
 
 @pytest.fixture
-def exam_source() -> Iterator[None]:
+def exam_source(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     exam = exams.ExamView(
         name="Maths final", day=date.today() + timedelta(days=10),
         topics=(("Algebra", 0.6), ("Geometry", 0.4)),
@@ -46,9 +46,8 @@ def exam_source() -> Iterator[None]:
         plan=(exams.ExamPlanDay(date.today(), 60, 45, ("3 × Algebra (medium)",)),),
         ics=lambda: b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
     )
-    exams.set_exam_source(lambda *, session, user, now: [exam])
+    monkeypatch.setattr(exams, "planning_exams", lambda *, session, user, now: [exam])
     yield
-    exams.set_exam_source(None)
 
 
 async def test_dashboard_today_at_a_glance(user: User, student: Account, now: datetime,
@@ -87,18 +86,17 @@ def test_the_readiness_line_compares_with_the_target() -> None:
     assert exams.readiness_line(replace(ready, forecast_on_exam_day=None, target=0.7)).endswith("target 70%: behind")
 
 
-async def test_dashboard_skips_exams_that_have_passed(user: User, student: Account) -> None:
+async def test_dashboard_skips_exams_that_have_passed(user: User, student: Account,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     def view(name: str, days: int) -> exams.ExamView:
         return exams.ExamView(name=name, day=date.today() + timedelta(days=days), topics=(("Algebra", 1.0),))
 
-    exams.set_exam_source(lambda *, session, user, now: [view("Mock exam", -2), view("Final exam", 5)])
-    try:
-        await log_in(user, student.email)
-        await see(user, "Final exam")
-        await user.should_see("in 5 days")
-        await user.should_not_see("Mock exam")
-    finally:
-        exams.set_exam_source(None)
+    monkeypatch.setattr(exams, "planning_exams",
+                        lambda *, session, user, now: [view("Mock exam", -2), view("Final exam", 5)])
+    await log_in(user, student.email)
+    await see(user, "Final exam")
+    await user.should_see("in 5 days")
+    await user.should_not_see("Mock exam")
 
 
 def test_exam_days_read_naturally() -> None:
@@ -134,18 +132,16 @@ async def test_analytics_with_history(user: User, student: Account, now: datetim
     assert all(row["n"] == 8 for row in table.rows)
 
 
-async def test_preparation_without_and_with_exams(user: User, student: Account) -> None:
+async def test_preparation_without_and_with_exams(user: User, student: Account,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     await log_in(user, student.email, path="/?next=/dashboard/preparation")
     await see(user, "No exams yet")
-    exams.set_exam_source(lambda *, session, user, now: [exams.ExamView(
+    monkeypatch.setattr(exams, "planning_exams", lambda *, session, user, now: [exams.ExamView(
         name="Maths final", day=date.today() + timedelta(days=3), topics=(("Algebra", 1.0),),
         ics=lambda: b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")])
-    try:
-        await user.open("/dashboard/preparation")
-        await see(user, "Maths final")
-        await user.should_see("Readiness appears after your first answers")
-        user.find("Export to calendar (.ics)").click()
-        response = await user.download.next(timeout=5)
-        assert response.content.startswith(b"BEGIN:VCALENDAR")
-    finally:
-        exams.set_exam_source(None)
+    await user.open("/dashboard/preparation")
+    await see(user, "Maths final")
+    await user.should_see("Readiness appears after your first answers")
+    user.find("Export to calendar (.ics)").click()
+    response = await user.download.next(timeout=5)
+    assert response.content.startswith(b"BEGIN:VCALENDAR")

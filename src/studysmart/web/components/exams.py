@@ -1,10 +1,8 @@
 """Exams, readiness and the day-by-day plan on the preparation page and the dashboard: the one place the UI
 reads planning.
 
-``set_exam_source`` registers where exams come from; the preparation page registers ``planning_exams`` (the
-planning service: each exam with its cached plan and readiness, recomputed only when out of date) when the
-pages are registered. ``None`` shows "no exams yet" again. Everything else here only renders the ``ExamView``
-values that source returns.
+``planning_exams`` reads them from the planning service (each exam with its plan and readiness, cached until
+something they depend on changes); everything else here only renders the ``ExamView`` values it returns.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
 
 from nicegui import ui
 from sqlalchemy.orm import Session
@@ -62,27 +59,13 @@ class ExamView:
     materialized_today: bool = False  # today's planned tasks were added to the task list
 
 
-class ExamSource(Protocol):
-    def __call__(self, *, session: Session, user: User, now: datetime) -> list[ExamView]: ...
-
-
-_source: ExamSource | None = None
-
-
-def set_exam_source(source: ExamSource | None) -> None:
-    """Register where exams come from (the planning service); None shows "no exams yet" again."""
-    global _source
-    _source = source
-
-
 def is_upcoming(exam: ExamView, now: datetime) -> bool:
     """Whether the exam's day has not passed (in the exam's time zone when the view knows it)."""
     return exam.day >= (exam.today or now.date())
 
 
 def load_exams(*, session: Session, user: User, now: datetime) -> list[ExamView]:
-    """The student's exams: upcoming ones soonest first, then past ones, latest first (empty until a planning
-    source is registered).
+    """The student's exams: upcoming ones soonest first, then past ones, latest first.
 
     Args:
         session: a database session.
@@ -92,9 +75,7 @@ def load_exams(*, session: Session, user: User, now: datetime) -> list[ExamView]
     Returns:
         The exams.
     """
-    if _source is None:
-        return []
-    found = _source(session=session, user=user, now=now)
+    found = planning_exams(session=session, user=user, now=now)
     upcoming = sorted((exam for exam in found if is_upcoming(exam, now)), key=lambda exam: exam.day)
     past = sorted((exam for exam in found if not is_upcoming(exam, now)), key=lambda exam: exam.day, reverse=True)
     return upcoming + past

@@ -277,8 +277,7 @@ class ExamForm:
 
 
 def register() -> None:
-    """Register the page, and the planning service as the exam source of every page."""
-    exams.set_exam_source(exams.planning_exams)
+    """Register the page."""
 
     @ui.page(PATH)
     async def preparation_page(request: Request) -> RedirectResponse | None:
