@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from collections.abc import Iterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -12,20 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-
-class DomainError(Exception):
-    """An error a service raises for the API to answer with ``status``: a 422-style body naming ``field`` when
-    one is given (``where`` is the part of the request it came in), else ``{"detail": message}``."""
-
-    status: ClassVar[int] = 400
-
-    def __init__(self, message: str, *, field: str | None = None, where: str = "body",
-                 headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
-        self.message = message
-        self.field = field
-        self.where = where
-        self.headers = dict(headers or {})
+from studysmart.core.exceptions import DomainError
 
 
 def _detail(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from studysmart.core.errors import DomainError
+from studysmart.core.exceptions import DomainError
 from studysmart.ml.base import SERVED_SD_LOG_TIME, SERVED_SECONDS, Z80
 from studysmart.planning.cache import PlanCache, cache_for
 from studysmart.planning.engine import (

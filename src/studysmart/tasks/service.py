@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studysmart.core.db import on_commit
-from studysmart.core.errors import DomainError
+from studysmart.core.exceptions import DomainError
 from studysmart.core.text import name_problem
 from studysmart.learning import serving as predictions
 from studysmart.learning import tracker as training

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from studysmart.core import security
 from studysmart.core.db import on_commit, utcnow
-from studysmart.core.errors import DomainError
+from studysmart.core.exceptions import DomainError
 from studysmart.learning import history as stored_answers
 from studysmart.learning import serving as predictions
 from studysmart.learning import tracker as training

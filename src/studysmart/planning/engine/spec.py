@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from studysmart.core.errors import DomainError
+from studysmart.core.exceptions import DomainError
 
 __all__ = [
     "DIFFICULTIES",
