@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck bench clean
+.PHONY: run test test-slow install lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,12 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
-	$(BIN)/pytest -m "not browser" -p no:cacheprovider -n 2 --dist worksteal
+	$(BIN)/pytest -m "not browser and not slow" -p no:cacheprovider -n 2 --dist worksteal
 	$(BIN)/pytest -m browser -p no:cacheprovider tests/web/browser
+
+# The slow tests (real-data bars, long fits, the neural adversaries): not in `make test` / CI.
+test-slow: $(STAMP)
+	$(BIN)/pytest -m "slow" -p no:cacheprovider -n 2 --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all

@@ -4,12 +4,11 @@ free again, and the interrupted training is retried by the restarted server."""
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from tests.factories import PASSWORD
 from tests.learning.processes import Drill, gone_within, wait_for
 
-pytestmark = pytest.mark.slow
+# Not marked slow: `make test` (CI) runs the drill (issue 11).
 
 
 def _train_through_the_api(base: str) -> None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.learning.processes import Drill, gone_within, wait_for
 
-pytestmark = pytest.mark.slow
+# Not marked slow: `make test` (CI) runs the drill (issue 11).
 
 
 def test_a_stopped_worker_hands_its_running_training_back_at_once(drill: Drill) -> None:

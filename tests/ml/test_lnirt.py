@@ -182,6 +182,7 @@ def test_abilities_are_as_good_as_with_the_true_item_parameters(sparse: Syntheti
 INFORMATIVE = {"mean_b": 0.0, "sd_a": 0.7, "sd_theta": 1.5, "rho": 0.7}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("estimator", [LNIRTGibbs, LNIRT])
 def test_both_estimators_meet_the_issue_thresholds_in_an_informative_sparse_design(
         estimator: type[LNIRT | LNIRTGibbs]) -> None:
