@@ -70,16 +70,19 @@ AUTO_LABEL = "Automatic (best available)"
 
 
 def spec(name: str) -> ModelSpec:
-    """The spec of a registered model (ml.UnknownModel otherwise)."""
-    try:
-        return BY_NAME[name]
-    except KeyError:
-        raise ml.UnknownModel(f"unknown model {name!r}; known: {', '.join(BY_NAME)}") from None
+    """The spec of a model; a class registered in ``ml.MODELS`` without a spec here (a test's or a plug-in's
+    model) is a plain baseline: scored, never served. ml.UnknownModel for any other name."""
+    found = BY_NAME.get(name)
+    if found is not None:
+        return found
+    if name in ml.MODELS:
+        return ModelSpec(name, name)
+    raise ml.UnknownModel(f"unknown model {name!r}; known: {', '.join(ml.MODELS)}")
 
 
 def is_known(name: str | None) -> bool:
-    """``name`` is a registered model."""
-    return name in BY_NAME
+    """``name`` is a model the app can create (its class is registered in ``ml.MODELS``)."""
+    return name is not None and name in ml.MODELS
 
 
 def servable() -> tuple[str, ...]:
@@ -109,7 +112,7 @@ def trainable(names: Sequence[str], *, n_samples: int, min_samples: int) -> list
     """Of ``names`` (the enabled models), the fallback first and then those worth fitting on ``n_samples``
     answers: registered, and not data hungry below ``min_samples``."""
     ordered = dict.fromkeys([FALLBACK, *names])
-    return [n for n in ordered if n in BY_NAME and (n_samples >= min_samples or not BY_NAME[n].data_hungry)]
+    return [n for n in ordered if is_known(n) and (n_samples >= min_samples or not spec(n).data_hungry)]
 
 
 @runtime_checkable
