@@ -67,7 +67,8 @@ def draw_latent_numpy(eta: np.ndarray, positive: np.ndarray, u: np.ndarray) -> n
     above = np.where(eta >= 0.0, 1.0 - small, small)
     below = np.where(eta >= 0.0, small, 1.0 - small)
     tail = ndtri(np.maximum(np.where(positive, above, below) * u, _TINY))
-    return np.where(positive, eta - tail, eta + tail)
+    result: np.ndarray = np.where(positive, eta - tail, eta + tail)
+    return result
 
 
 def person_pass_numpy(

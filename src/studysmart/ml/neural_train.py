@@ -143,7 +143,8 @@ def _validate(net: MultiTaskNet, batches: list[dict[str, Tensor]]) -> float:
             totals += torch.stack([t.double() for t in _losses(warm, batch["correct"], batch["z_time"],
                                                                 batch["valid"], batch["weight"])])
     bce, nll, n_c, n_t = totals.tolist()
-    return bce / max(n_c, 1.0) + nll / max(n_t, 1.0)
+    result: float = bce / max(n_c, 1.0) + nll / max(n_t, 1.0)
+    return result
 
 
 def train(net: MultiTaskNet, batches: Callable[[int], list[Batch]], *, epochs: int, lr: float, weight_decay: float,

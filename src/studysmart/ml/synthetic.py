@@ -96,7 +96,8 @@ class SimulatedResponse:
     @property
     def seconds(self) -> np.ndarray:
         """exp(log_time)."""
-        return np.exp(self.log_time)
+        result: np.ndarray = np.exp(self.log_time)
+        return result
 
 
 def simulate_response(

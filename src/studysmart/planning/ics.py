@@ -81,4 +81,5 @@ def plan_to_ics(
         event.add("summary", f"Study for {exam_name}: {count} tasks, {day.minutes_planned:.0f} min")
         event.add("description", _description(day))
         calendar.add_component(event)
-    return calendar.to_ical()
+    result: bytes = calendar.to_ical()
+    return result

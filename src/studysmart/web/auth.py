@@ -219,7 +219,7 @@ async def _enter(request: Request) -> RedirectResponse:
     """Step 2 (the first request with the new browser id): the pending login becomes this id's identity."""
     pending = request.session.pop(_PENDING, None)
     try:
-        login_at = datetime.fromisoformat(pending["login_at"])  # type: ignore[index]
+        login_at = datetime.fromisoformat(pending["login_at"])
         fresh = utcnow() - login_at <= users.TICKET_TTL
     except (TypeError, KeyError, ValueError):
         fresh = False

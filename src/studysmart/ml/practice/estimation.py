@@ -190,7 +190,8 @@ def _item_positions(item: np.ndarray, cols: Columns, n_items: int, seen: np.ndar
                     ) -> np.ndarray:
     """Per seen item: the weighted mean position of its rows in their topic (the group covariate of ``groups``)."""
     total = _count(item, n_items, weight)
-    return (_count(item, n_items, weight * cols.position) / np.where(total > 0, total, 1.0))[seen]
+    result: np.ndarray = (_count(item, n_items, weight * cols.position) / np.where(total > 0, total, 1.0))[seen]
+    return result
 
 
 def _prior_mean(groups: GroupPrior, rows: Rows, seen: np.ndarray, z: np.ndarray | None) -> np.ndarray:
