@@ -34,7 +34,7 @@ def running_server(extra_env: dict[str, str] | None = None, demo_students: int =
             subprocess.run([BIN / "studysmart", "demo", "--students", str(demo_students)], env=env, check=True,
                            capture_output=True)
         port = free_port()
-        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115 - closed below
+        log = open(Path(tmp) / "server.log", "w")  # closed below
         proc = subprocess.Popen([BIN / "studysmart", "serve", "--port", str(port)], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"

@@ -52,7 +52,7 @@ _KEYS = ("account_key", "token_version", "epoch", "login_at", "tz")
 _PENDING = "pending_login"  # in the signed session cookie between TICKET_PATH and ENTER_PATH
 
 
-class SessionExpired(PermissionError):  # noqa: N818 - a state, like NotAuthenticated
+class SessionExpired(PermissionError):  # a state, like NotAuthenticated
     """The web session is missing, too old, or revoked."""
 
 

@@ -22,8 +22,21 @@ from studysmart.ml.practice.groups import GroupPrior
 if TYPE_CHECKING:
     from studysmart.ml.practice.model import PracticeGain, PracticeModel
 
-__all__ = ["History", "calibration", "code_history", "concat", "code_together", "fingerprint", "from_bytes", "gain",
-           "histories", "sequences", "split_by_person", "take_queries", "to_bytes"]
+__all__ = [
+    "History",
+    "calibration",
+    "code_history",
+    "code_together",
+    "concat",
+    "fingerprint",
+    "from_bytes",
+    "gain",
+    "histories",
+    "sequences",
+    "split_by_person",
+    "take_queries",
+    "to_bytes",
+]
 
 Z80 = 1.2815515655446004
 _FORMAT = 1
