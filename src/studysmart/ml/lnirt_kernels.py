@@ -233,7 +233,7 @@ _BLOCK = 256  # cells per block: the elementwise loops over a block vectorise (A
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "arcp"})
-def person_pass(
+def person_pass(  # noqa: PLR0912 - a numba kernel: one jitted pass over the rows, kept whole for speed
     person: np.ndarray,
     item: np.ndarray,
     answer: np.ndarray,

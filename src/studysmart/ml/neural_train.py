@@ -147,7 +147,7 @@ def _validate(net: MultiTaskNet, batches: list[dict[str, Tensor]]) -> float:
     return result
 
 
-def train(net: MultiTaskNet, batches: Callable[[int], list[Batch]], *, epochs: int, lr: float, weight_decay: float,
+def train(net: MultiTaskNet, batches: Callable[[int], list[Batch]], *, epochs: int, lr: float, weight_decay: float,  # noqa: PLR0912, PLR0915 - the training loop (epochs, early stopping, time budget, progress); to split
           patience: int, max_seconds: float, id_dropout: float, person_prior: float, seed: int,
           progress: Progress | None = None,
           clock: Callable[[], float] = time.perf_counter) -> TrainReport:

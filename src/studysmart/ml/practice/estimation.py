@@ -236,7 +236,7 @@ def _cell_value(values: np.ndarray, sub: _Sub) -> np.ndarray | float:
 Practice = tuple[np.ndarray, np.ndarray, float]  # pooled slopes, topic deviations, forgetting rate
 
 
-def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int = 0, discrimination: bool = True,
+def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int = 0, discrimination: bool = True,  # noqa: PLR0915 - one block-coordinate sweep per iteration, in the module docstring's order
                  factor: bool = True, practice_given: Practice | None = None,
                  start: AccuracyFit | None = None, active: np.ndarray | None = None) -> AccuracyFit:
     """Fit the accuracy part by alternating Newton blocks (see the module docstring).
@@ -330,7 +330,7 @@ def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int =
                        cov_p[:, 0, 0].copy())
 
 
-def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float = 1e-4, seed: int = 1,
+def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float = 1e-4, seed: int = 1,  # noqa: PLR0912, PLR0915 - one block-coordinate sweep per iteration, in the module docstring's order
              discrimination: bool = True, factor: bool = True, practice_given: Practice | None = None,
              start: TimeFit | None = None, active: np.ndarray | None = None) -> TimeFit:
     """Fit the log-time part (see the module docstring); ``p_correct`` prices rows without an outcome;
