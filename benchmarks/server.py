@@ -65,7 +65,8 @@ def wait_for_training_idle(var_dir: Path, timeout: float = 300.0) -> None:
     env.pop("STUDYSMART_DATABASE_URL", None)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run([BIN / "studysmart", "status", "--json"], env=env, capture_output=True, text=True)
+        out = subprocess.run([BIN / "studysmart", "status", "--json"],
+                             env=env, capture_output=True, text=True, check=False)
         if out.returncode == 0 and '"status": "idle"' in out.stdout:
             return
         time.sleep(2)

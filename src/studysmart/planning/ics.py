@@ -62,7 +62,7 @@ def plan_to_ics(
     zone = ZoneInfo(timezone) if timezone else None
     stamp = generated_at or datetime.now(UTC)
     hours = int(start_hour)
-    minutes = int(round((start_hour - hours) * 60))
+    minutes = round((start_hour - hours) * 60)
     calendar = Calendar()
     calendar.add("prodid", "-//StudySmart//exam plan//EN")
     calendar.add("version", "2.0")

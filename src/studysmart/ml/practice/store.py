@@ -219,7 +219,7 @@ def calibration(pred: Prediction, correct: np.ndarray, log_time: np.ndarray, kin
     w = np.ones(len(correct)) if weight is None else np.asarray(weight, dtype=np.float64)
     counted = w > 0
     has_y, has_t = ~np.isnan(correct) & counted, ~np.isnan(log_time) & counted
-    out = np.asarray(IDENTITY + (0.0, 0.0), dtype=np.float64)
+    out = np.asarray((*IDENTITY, 0.0, 0.0), dtype=np.float64)
     y_rows, t_rows = has_y & (kind == 0), has_t & (kind == 0)
     if y_rows.sum() >= 20:
         out[:2] = _platt(x[y_rows], correct[y_rows], w[y_rows], np.array([1.0, 0.0]), CALIBRATION_PRIOR)

@@ -228,7 +228,7 @@ def _enforce_minutes(
         while planned and displayed_minutes(spent + safe_seconds(*problem.load(planned), problem.z)) > exam.minutes_on(
             day
         ):
-            worst = min(planned, key=lambda c: problem.density(c))
+            worst = min(planned, key=problem.density)
             planned[worst] -= 1
             if planned[worst] == 0:
                 del planned[worst]
