@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,7 @@ def additive_online(seq: Sequence, b: np.ndarray, lam: np.ndarray) -> tuple[np.n
     """Per row: the additive logit and mean log-time with the person's theta and tau from their earlier rows."""
     eta, mean = np.empty(seq.person.size), np.empty(seq.person.size)
     bounds = np.flatnonzero(np.r_[True, seq.person[1:] != seq.person[:-1], True])
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in pairwise(bounds):
         theta = 0.0
         for r in range(lo, hi):
             rows = np.arange(lo, r)

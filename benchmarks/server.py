@@ -34,7 +34,7 @@ def running_server(extra_env: dict[str, str] | None = None, demo_students: int =
             subprocess.run([BIN / "studysmart", "demo", "--students", str(demo_students)], env=env, check=True,
                            capture_output=True)
         port = free_port()
-        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115 - closed below
+        log = open(Path(tmp) / "server.log", "w")  # closed below
         proc = subprocess.Popen([BIN / "studysmart", "serve", "--port", str(port)], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
@@ -65,7 +65,8 @@ def wait_for_training_idle(var_dir: Path, timeout: float = 300.0) -> None:
     env.pop("STUDYSMART_DATABASE_URL", None)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run([BIN / "studysmart", "status", "--json"], env=env, capture_output=True, text=True)
+        out = subprocess.run([BIN / "studysmart", "status", "--json"],
+                             env=env, capture_output=True, text=True, check=False)
         if out.returncode == 0 and '"status": "idle"' in out.stdout:
             return
         time.sleep(2)

@@ -195,7 +195,8 @@ def models(
     """Model versions, champions and the live leaderboard (last 7 and 30 days)."""
     from studysmart.core.config import get_settings
     from studysmart.core.db import make_engine, make_sessionmaker
-    from studysmart.operations import collect_models, render_status
+    from studysmart.learning.report import collect_models
+    from studysmart.operations import render_status
 
     engine = make_engine(get_settings().database_url)
     try:

@@ -66,7 +66,7 @@ def collect(*, session: Session, user: User) -> dict[str, list[dict[str, Any]]]:
             parent = fk.column.table.name
             if parent in ids and fk.column.name == "id":
                 conditions.append(fk.parent.in_(sorted(ids[parent])))
-        direct = [c for c in conditions if str(c.left.name) in ("owner_id", "user_id")]  # type: ignore[attr-defined]
+        direct = [c for c in conditions if str(c.left.name) in ("owner_id", "user_id")]
         chosen = direct[0] if direct else (conditions[0] if conditions else None)
         if chosen is None:
             continue

@@ -78,7 +78,7 @@ def _render_tables(report: dict[str, Any], console: Console) -> None:
 
 def watch_status(sessions: sessionmaker[Session], *, interval: float) -> None:
     """Redraw the status until interrupted (``studysmart status --watch``)."""
-    from rich.live import Live  # noqa: PLC0415
+    from rich.live import Live
 
     console = Console()
     with Live(console=console, refresh_per_second=4, screen=False) as live:

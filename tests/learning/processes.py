@@ -110,7 +110,7 @@ class Drill:
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
         """``studysmart ARGS...`` in the background (its output in a log file of the test)."""
-        log = open(self.tmp / f"process-{len(self.processes)}.log", "wb")  # noqa: SIM115 - the child keeps it
+        log = open(self.tmp / f"process-{len(self.processes)}.log", "wb")  # the child keeps it
         process = subprocess.Popen([str(STUDYSMART), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.processes.append(process)

@@ -163,7 +163,7 @@ def test_shrinkage_update_person_equals_a_fresh_history_even_when_it_shrinks() -
 
 
 def test_shrinkage_without_features_uses_items_as_groups() -> None:
-    train, test = split(simulate(features=False, seed=6))
+    train, _ = split(simulate(features=False, seed=6))
     model = base.create("shrinkage").fit(train)
     pred = model.predict(Queries.from_columns(["stranger"], ["i03"]))
     items = train.item == np.flatnonzero(train.items == "i03")[0]

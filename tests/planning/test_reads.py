@@ -31,7 +31,7 @@ def writes(engine: Engine) -> Iterator[list[str]]:
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if statement.lstrip().upper().startswith(WRITES):
-            seen.append(statement.split("\n")[0][:80])
+            seen.append(statement.split("\n", maxsplit=1)[0][:80])
 
     event.listen(engine, "before_cursor_execute", record)
     try:

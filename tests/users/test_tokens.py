@@ -64,9 +64,8 @@ def test_signed_tokens_with_odd_claims_are_401s(client: TestClient, migrated: st
     claims = _real_claims(client, migrated)
     assert client.get(ME, headers=_signed({k: v for k, v in claims.items() if k != "id"})).status_code == 200
     answers = {}
-    for name, change in ODD.items():
-        if change.get("sub") == "ROW_ID":
-            change = {"sub": str(claims["id"])}
+    for name, odd_claims in ODD.items():
+        change = {"sub": str(claims["id"])} if odd_claims.get("sub") == "ROW_ID" else odd_claims
         odd = {key: value for key, value in {**claims, **change}.items() if value is not None and key != "id"}
         answers[name] = client.get(ME, headers=_signed(odd)).status_code
     assert answers == dict.fromkeys(ODD, 401)

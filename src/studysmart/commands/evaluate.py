@@ -130,7 +130,7 @@ def print_table(doc: dict[str, Any]) -> None:
     Console(width=max(100, 16 + 14 * len(doc["models"]))).print(table)
 
 
-def evaluate(
+def evaluate(  # noqa: PLR0912, PLR0915 - a CLI command: one check per option, then one branch per model
     data: Annotated[Path, typer.Option("--data", help=_HELP["data"])],
     models: Annotated[str, typer.Option("--models", help=_HELP["models"])],
     heldout: Annotated[Path | None, typer.Option("--heldout", help=_HELP["heldout"])] = None,

@@ -30,7 +30,7 @@ def render_plan(report: dict[str, Any], *, days: int | None = None) -> None:
         report: ``{"exam": {...}, "readiness": {...}, "plan": {"days": [...]}}`` as built by ``plan``.
         days: show at most this many days (None = every day).
     """
-    from rich.console import Console  # noqa: PLC0415 - only the table output needs rich
+    from rich.console import Console  # only the table output needs rich
     from rich.table import Table
 
     console = Console()
@@ -56,7 +56,7 @@ def plan(
     recompute: Annotated[bool, typer.Option("--recompute", help="Recompute even if a cached plan is current.")] = False,
 ) -> None:
     """Show an exam's readiness and its day-by-day plan (the database comes from STUDYSMART_DATABASE_URL)."""
-    from studysmart.core.config import get_settings  # noqa: PLC0415 - keep `studysmart --help` fast
+    from studysmart.core.config import get_settings  # keep `studysmart --help` fast
     from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
     from studysmart.planning import service
     from studysmart.planning.schemas import PlanRead, ReadinessRead, exam_read

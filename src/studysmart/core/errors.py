@@ -50,8 +50,8 @@ def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     """
     assert isinstance(exc, RequestValidationError)
     errors = []
-    for error in exc.errors():
-        error = dict(error)
+    for raw in exc.errors():
+        error = dict(raw)
         if any("password" in str(part) for part in error.get("loc", ())):
             error.pop("input", None)  # never echo a password back
         for key in ("input", "ctx"):

@@ -6,21 +6,20 @@ import logging
 import sys
 from typing import Any
 
-_configured = False
+_HANDLER = "studysmart"
 
 
 def setup_logging(level: str = "INFO") -> None:
     """Log to stderr with timestamps at ``level`` (idempotent)."""
-    global _configured
-    if _configured:
-        logging.getLogger().setLevel(level.upper())
+    root = logging.getLogger()
+    if any(h.get_name() == _HANDLER for h in root.handlers):
+        root.setLevel(level.upper())
         return
     handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_HANDLER)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level.upper())
-    _configured = True
 
 
 def kv(event: str, **fields: Any) -> str:

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     if os.getppid() != args.parent:  # the server died before the signal was asked for
         return
     setup_logging(get_settings().log_level)
-    from studysmart.learning.jobs import run_standalone_worker  # noqa: PLC0415
+    from studysmart.learning.jobs import run_standalone_worker
 
     run_standalone_worker(workers=args.workers, parent=args.parent)
 

@@ -101,7 +101,7 @@ class Erasure(Base):
     marker a process compares with the one its models have seen."""
 
     __tablename__ = "erasures"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person: Mapped[str] = mapped_column(String(40))

@@ -56,7 +56,7 @@ def collect_models(session: Session) -> dict[str, Any]:
 
 def collect_training(session: Session) -> dict[str, Any]:
     """Queue depth, the running job, and the last runs with durations and metrics."""
-    from studysmart.learning.jobs import get_jobs  # noqa: PLC0415 - huey only, no torch
+    from studysmart.learning.jobs import get_jobs  # huey only, no torch
 
     try:
         depth: int | str = get_jobs().depth()

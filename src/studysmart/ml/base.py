@@ -85,7 +85,8 @@ class Prediction:
     @property
     def expected_seconds(self) -> np.ndarray:
         """The median time exp(mean log-time), in seconds."""
-        return np.exp(self.mean_log_time)
+        result: np.ndarray = np.exp(self.mean_log_time)
+        return result
 
     def seconds_interval(self, z: float = Z80) -> tuple[np.ndarray, np.ndarray]:
         """The central interval of time in seconds (80% by default)."""

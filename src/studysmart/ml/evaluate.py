@@ -78,7 +78,7 @@ def split_random(data: Responses, *, fraction: float = 0.1, seed: int = 0) -> Sp
     unique, inverse = np.unique(cell, return_inverse=True)
     rng = np.random.default_rng(seed)
     chosen = np.zeros(unique.size, dtype=bool)
-    chosen[rng.permutation(unique.size)[: int(round(fraction * unique.size))]] = True
+    chosen[rng.permutation(unique.size)[: round(fraction * unique.size)]] = True
     test = chosen[inverse]
     return Split("random", data.subset(~test), data.subset(test))
 

@@ -60,7 +60,8 @@ def psd_root(matrix: np.ndarray) -> np.ndarray:
     except np.linalg.LinAlgError:
         values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
         floor = max(float(values.max()), 1e-300) * 1e-12
-        return vectors * np.sqrt(np.maximum(values, floor))
+        result: np.ndarray = vectors * np.sqrt(np.maximum(values, floor))
+        return result
 
 
 def conditional_normal(
@@ -120,7 +121,8 @@ def normal_mean(
     prec0 = np.linalg.inv(scale0)
     cov = np.linalg.inv(prec_data + prec0)
     mean = cov @ (np.linalg.solve(sigma, total) + prec0 @ mean0)
-    return mean + psd_root(cov) @ rng.standard_normal(mean.shape[0])
+    result: np.ndarray = mean + psd_root(cov) @ rng.standard_normal(mean.shape[0])
+    return result
 
 
 def positive_unit_product(values: np.ndarray) -> np.ndarray:
@@ -133,4 +135,5 @@ def positive_unit_product(values: np.ndarray) -> np.ndarray:
         Positive values with product 1.
     """
     out = np.abs(values)
-    return out / np.exp(np.mean(np.log(np.maximum(out, 1e-300))))
+    result: np.ndarray = out / np.exp(np.mean(np.log(np.maximum(out, 1e-300))))
+    return result

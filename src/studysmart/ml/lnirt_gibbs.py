@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -202,7 +203,7 @@ def _person_chunks(person: np.ndarray, n_chunks: int) -> list[slice]:
         if cut > cuts[-1]:
             cuts.append(cut)
     cuts.append(n)
-    return [slice(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo]
+    return [slice(lo, hi) for lo, hi in pairwise(cuts) if hi > lo]
 
 
 class _Sampler:
@@ -406,7 +407,7 @@ def run_gibbs(
     state = init if init is not None else initial_state(cells, rng)
     sampler = _Sampler(cells, state, rng, backend, n_threads, sigma2_df)
     iterations = max(int(iterations), 1)
-    first_kept = min(int(round(iterations * burn_in)), iterations - 1)
+    first_kept = min(round(iterations * burn_in), iterations - 1)
     sums: dict[str, np.ndarray] = {}
     squares: dict[str, np.ndarray] = {}
     every = max(iterations // 100, 1)

@@ -67,7 +67,8 @@ def draw_latent_numpy(eta: np.ndarray, positive: np.ndarray, u: np.ndarray) -> n
     above = np.where(eta >= 0.0, 1.0 - small, small)
     below = np.where(eta >= 0.0, small, 1.0 - small)
     tail = ndtri(np.maximum(np.where(positive, above, below) * u, _TINY))
-    return np.where(positive, eta - tail, eta + tail)
+    result: np.ndarray = np.where(positive, eta - tail, eta + tail)
+    return result
 
 
 def person_pass_numpy(
@@ -232,7 +233,7 @@ _BLOCK = 256  # cells per block: the elementwise loops over a block vectorise (A
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "arcp"})
-def person_pass(
+def person_pass(  # noqa: PLR0912 - a numba kernel: one jitted pass over the rows, kept whole for speed
     person: np.ndarray,
     item: np.ndarray,
     answer: np.ndarray,

@@ -148,7 +148,8 @@ def build_batches(seqs: Sequence[tuple[int, Seq]], *, window: int, batch_size: i
     """
     masks = validation_masks([s for _, s in seqs], valid_fraction, valid_split, seed)
     windows: list[_Window] = []
-    for (code, seq), mask in zip(seqs, masks, strict=True):
+    for (code, stored), stored_mask in zip(seqs, masks, strict=True):
+        seq, mask = stored, stored_mask
         if shuffle is not None and len(seq) > 1:  # no real order: a new random one (validation flags follow)
             turn = shuffle.permutation(len(seq))
             seq = Seq(seq.item[turn], seq.topic[turn], seq.difficulty[turn], seq.correct[turn],

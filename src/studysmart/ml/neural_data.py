@@ -22,8 +22,8 @@ from studysmart.ml.data import Responses
 __all__ = [
     "N_TIME",
     "SMOOTHING",
-    "TOPIC_SMOOTHING",
     "TIMESTAMP_THRESHOLD",
+    "TOPIC_SMOOTHING",
     "UNKNOWN",
     "QueryRows",
     "Seq",

@@ -187,7 +187,8 @@ class MultiTaskNet(nn.Module):
 
     def content(self, item: Tensor, topic: Tensor, difficulty: Tensor) -> Tensor:
         """What is known about an item: the sum of its item, topic and difficulty embeddings."""
-        return self.item(item) + self.topic(topic) + self.difficulty(difficulty)
+        result: Tensor = self.item(item) + self.topic(topic) + self.difficulty(difficulty)
+        return result
 
     def stats(self, item: Tensor, topic: Tensor) -> Tensor:
         """(P(correct), mean z-time) of the item, or of its topic when the item is unknown."""

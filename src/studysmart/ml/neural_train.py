@@ -143,10 +143,11 @@ def _validate(net: MultiTaskNet, batches: list[dict[str, Tensor]]) -> float:
             totals += torch.stack([t.double() for t in _losses(warm, batch["correct"], batch["z_time"],
                                                                 batch["valid"], batch["weight"])])
     bce, nll, n_c, n_t = totals.tolist()
-    return bce / max(n_c, 1.0) + nll / max(n_t, 1.0)
+    result: float = bce / max(n_c, 1.0) + nll / max(n_t, 1.0)
+    return result
 
 
-def train(net: MultiTaskNet, batches: Callable[[int], list[Batch]], *, epochs: int, lr: float, weight_decay: float,
+def train(net: MultiTaskNet, batches: Callable[[int], list[Batch]], *, epochs: int, lr: float, weight_decay: float,  # noqa: PLR0912, PLR0915 - the training loop (epochs, early stopping, time budget, progress); to split
           patience: int, max_seconds: float, id_dropout: float, person_prior: float, seed: int,
           progress: Progress | None = None,
           clock: Callable[[], float] = time.perf_counter) -> TrainReport:

@@ -159,7 +159,8 @@ def residual_weights(data: Responses, cell_weight: np.ndarray | None = None) -> 
     scale2 = (rows * np.nan_to_num(per_item) ** 2 + SCALE_PSEUDO_ROWS * overall**2) / (rows + SCALE_PSEUDO_ROWS)
     scale = np.maximum(np.sqrt(scale2), SCALE_FLOOR)[data.item]
     out[timed] = hampel_weight(residual[timed] / scale[timed])
-    return out * plausible[data.person]
+    result: np.ndarray = out * plausible[data.person]
+    return result
 
 
 def person_weights(data: Responses) -> np.ndarray:
@@ -190,7 +191,8 @@ def robust_weights(data: Responses, *, rho: float = CELL_CORRELATION) -> np.ndar
         Weights in [0, 1], one per row.
     """
     cell = student_weights(data, rho)
-    return cell * residual_weights(data, cell)
+    result: np.ndarray = cell * residual_weights(data, cell)
+    return result
 
 
 def with_robust_weights(data: Responses) -> Responses:

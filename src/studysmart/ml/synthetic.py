@@ -96,7 +96,8 @@ class SimulatedResponse:
     @property
     def seconds(self) -> np.ndarray:
         """exp(log_time)."""
-        return np.exp(self.log_time)
+        result: np.ndarray = np.exp(self.log_time)
+        return result
 
 
 def simulate_response(
@@ -202,7 +203,7 @@ def generate(
     sigma2 = rng.uniform(0.12, 0.4, size=n_items)
     theta, zeta, items = _identify(persons[:, 0], persons[:, 1], items)
 
-    per_person = max(1, int(round(observed * n_items)))
+    per_person = max(1, round(observed * n_items))
     person_idx = np.repeat(np.arange(n_persons), per_person)
     item_idx = np.concatenate([rng.permutation(n_items)[:per_person] for _ in range(n_persons)])
     a, b, phi, lam = (items[item_idx, j] for j in range(4))

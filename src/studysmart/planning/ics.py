@@ -62,7 +62,7 @@ def plan_to_ics(
     zone = ZoneInfo(timezone) if timezone else None
     stamp = generated_at or datetime.now(UTC)
     hours = int(start_hour)
-    minutes = int(round((start_hour - hours) * 60))
+    minutes = round((start_hour - hours) * 60)
     calendar = Calendar()
     calendar.add("prodid", "-//StudySmart//exam plan//EN")
     calendar.add("version", "2.0")
@@ -81,4 +81,5 @@ def plan_to_ics(
         event.add("summary", f"Study for {exam_name}: {count} tasks, {day.minutes_planned:.0f} min")
         event.add("description", _description(day))
         calendar.add_component(event)
-    return calendar.to_ical()
+    result: bytes = calendar.to_ical()
+    return result

@@ -25,7 +25,7 @@ class Exam(Base):
     the cached plan, and the tasks made from each planned day (``materialized``: ISO date -> task ids)."""
 
     __tablename__ = "exams"
-    __table_args__ = {"sqlite_autoincrement": True}  # ids of deleted exams are never handed out again
+    __table_args__ = ({"sqlite_autoincrement": True},)  # ids of deleted exams are never handed out again
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -72,7 +72,7 @@ class CompletionResult:
 
 
 def _request_training() -> None:
-    from studysmart.learning import jobs  # noqa: PLC0415 - the queue is only needed when training is due
+    from studysmart.learning import jobs  # the queue is only needed when training is due
 
     jobs.request_training(trigger="threshold")
 
@@ -121,7 +121,7 @@ def find_topic(*, session: Session, name: str) -> Topic | None:
 def list_topics(*, session: Session, user: User, query: str | None = None, limit: int = 100) -> list[Topic]:
     """The topics ``user`` sees, by name: the shared list and their own (added by them, or of their tasks and
     exams), optionally those containing ``query``. Other students' topics are never listed."""
-    from studysmart.planning.models import Exam, ExamTopic  # noqa: PLC0415 - planning imports this module
+    from studysmart.planning.models import Exam, ExamTopic  # planning imports this module
 
     shared = [topic_key(name) for name in SHARED_TOPICS]
     own = or_(

@@ -29,7 +29,7 @@ class User(Base):
 
     __tablename__ = "users"
     # AUTOINCREMENT: a deleted account's id is never given to a new account
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_key: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True, default=new_key)

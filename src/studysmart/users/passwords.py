@@ -16,8 +16,8 @@ _WORDS = re.compile(r"[^\W_]+")
 
 def _known_words(user_inputs: list[str]) -> list[str]:
     words: list[str] = []
-    for value in user_inputs:
-        value = value.strip().lower()
+    for raw in user_inputs:
+        value = raw.strip().lower()
         if value:
             words.append(value)
             words.extend(part for part in _WORDS.findall(value) if len(part) >= 3)

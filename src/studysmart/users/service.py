@@ -156,7 +156,8 @@ def failure_delay(*, client_failures: int, account_failures: int, limit: int) ->
     free = 0 if account_failures >= limit else FREE_FAILURES
     if client_failures == 0 or client_failures < free:
         return timedelta(0)
-    return min(MAX_FAILURE_DELAY, FIRST_FAILURE_DELAY * 2 ** min(client_failures - max(free, 1), 20))
+    result: timedelta = min(MAX_FAILURE_DELAY, FIRST_FAILURE_DELAY * 2 ** min(client_failures - max(free, 1), 20))
+    return result
 
 
 def _failure_keys(email: str, client: str) -> tuple[str, str]:

@@ -52,7 +52,7 @@ _KEYS = ("account_key", "token_version", "epoch", "login_at", "tz")
 _PENDING = "pending_login"  # in the signed session cookie between TICKET_PATH and ENTER_PATH
 
 
-class SessionExpired(PermissionError):  # noqa: N818 - a state, like NotAuthenticated
+class SessionExpired(PermissionError):  # a state, like NotAuthenticated
     """The web session is missing, too old, or revoked."""
 
 
@@ -219,7 +219,7 @@ async def _enter(request: Request) -> RedirectResponse:
     """Step 2 (the first request with the new browser id): the pending login becomes this id's identity."""
     pending = request.session.pop(_PENDING, None)
     try:
-        login_at = datetime.fromisoformat(pending["login_at"])  # type: ignore[index]
+        login_at = datetime.fromisoformat(pending["login_at"])
         fresh = utcnow() - login_at <= users.TICKET_TTL
     except (TypeError, KeyError, ValueError):
         fresh = False

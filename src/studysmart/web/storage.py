@@ -39,7 +39,7 @@ class PrivateFileDict(FilePersistentDict):
         tmp.replace(self.filepath)
 
 
-def _private_factory(id: str) -> PersistentDict:  # noqa: A002 - NiceGUI's name
+def _private_factory(id: str) -> PersistentDict:  # NiceGUI's name
     if Storage.redis_url:
         return _original_factory(id)
     return PrivateFileDict(Storage.path / f"storage-{id}.json", encoding="utf-8")

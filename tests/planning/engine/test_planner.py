@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -127,7 +128,7 @@ def test_topics_are_interleaved_within_a_day_and_spaced_across_days():
 
     def repeats(p):
         sets = [{i.topic for i in d.items} for d in p.days]
-        return sum(len(a & b) for a, b in zip(sets[:-1], sets[1:], strict=True))
+        return sum(len(a & b) for a, b in pairwise(sets))
 
     assert repeats(spaced) < repeats(massed)
 

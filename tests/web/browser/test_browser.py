@@ -97,7 +97,7 @@ def server(settings: Settings, migrated: str, sessions: sessionmaker[Session], t
     port = _free_port()
     log = (tmp_path / "server.log").open("w")
     env = {**os.environ, "STUDYSMART_LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    process = subprocess.Popen(  # our own interpreter and module
         [sys.executable, "-m", "uvicorn", "studysmart.asgi:app", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"

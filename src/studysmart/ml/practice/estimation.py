@@ -190,7 +190,8 @@ def _item_positions(item: np.ndarray, cols: Columns, n_items: int, seen: np.ndar
                     ) -> np.ndarray:
     """Per seen item: the weighted mean position of its rows in their topic (the group covariate of ``groups``)."""
     total = _count(item, n_items, weight)
-    return (_count(item, n_items, weight * cols.position) / np.where(total > 0, total, 1.0))[seen]
+    result: np.ndarray = (_count(item, n_items, weight * cols.position) / np.where(total > 0, total, 1.0))[seen]
+    return result
 
 
 def _prior_mean(groups: GroupPrior, rows: Rows, seen: np.ndarray, z: np.ndarray | None) -> np.ndarray:
@@ -235,7 +236,7 @@ def _cell_value(values: np.ndarray, sub: _Sub) -> np.ndarray | float:
 Practice = tuple[np.ndarray, np.ndarray, float]  # pooled slopes, topic deviations, forgetting rate
 
 
-def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int = 0, discrimination: bool = True,
+def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int = 0, discrimination: bool = True,  # noqa: PLR0915 - one block-coordinate sweep per iteration, in the module docstring's order
                  factor: bool = True, practice_given: Practice | None = None,
                  start: AccuracyFit | None = None, active: np.ndarray | None = None) -> AccuracyFit:
     """Fit the accuracy part by alternating Newton blocks (see the module docstring).
@@ -329,7 +330,7 @@ def fit_accuracy(rows: Rows, *, sweeps: int = 30, tol: float = 1e-4, seed: int =
                        cov_p[:, 0, 0].copy())
 
 
-def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float = 1e-4, seed: int = 1,
+def fit_time(rows: Rows, p_correct: np.ndarray, *, sweeps: int = 30, tol: float = 1e-4, seed: int = 1,  # noqa: PLR0912, PLR0915 - one block-coordinate sweep per iteration, in the module docstring's order
              discrimination: bool = True, factor: bool = True, practice_given: Practice | None = None,
              start: TimeFit | None = None, active: np.ndarray | None = None) -> TimeFit:
     """Fit the log-time part (see the module docstring); ``p_correct`` prices rows without an outcome;

@@ -79,8 +79,8 @@ def explain_prediction(model: PracticeModel, person: str, item: str, *, topic: s
         now, fresh, time_now = _terms(model, coded.cols, coded.topic)
     else:
         now = fresh = time_now = 0.0
-    n_topic = int(round(feats.topic_s[0] + feats.topic_f[0]))
-    n_correct = int(round(feats.topic_s[0]))
+    n_topic = round(feats.topic_s[0] + feats.topic_f[0])
+    n_correct = round(feats.topic_s[0])
     gap = float(feats.topic_gap[0])
     days = gap / 86_400.0 if model.timestamps_ and n_topic else None
     label = topic or "this topic"

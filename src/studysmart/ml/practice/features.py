@@ -71,7 +71,8 @@ class Features:
 
 def decay(gap: np.ndarray, delta: float, scale: float) -> np.ndarray:
     """The share of a practice gain left after ``gap``: (1 + gap / scale)^-delta."""
-    return np.exp(-delta * np.log1p(np.maximum(gap, 0.0) / scale))
+    result: np.ndarray = np.exp(-delta * np.log1p(np.maximum(gap, 0.0) / scale))
+    return result
 
 
 def _outcome_weights(correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

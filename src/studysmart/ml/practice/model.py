@@ -136,7 +136,7 @@ class PracticeModel(RowInputs):
                 raise ValueError(f"unknown structure {value!r}; use auto or one of {', '.join(STRUCTURES)}")
         if progress:
             progress(0, 3, "practice: choosing the structure on an inner hold-out")
-        self.calibration_ = np.asarray(store.IDENTITY + (0.0, 0.0), dtype=np.float64)
+        self.calibration_ = np.asarray((*store.IDENTITY, 0.0, 0.0), dtype=np.float64)
         self.structure_ = [self.accuracy_structure, self.time_structure]
         self.selection_: dict[str, list[float]] = {}
         self.dropped_: list[list[str]] = [[], []]

@@ -54,7 +54,8 @@ class RowInputs:
         known = rows.item < centre.size
         usual = np.where(known, centre[np.minimum(rows.item, max(centre.size - 1, 0))] if centre.size else 0.0,
                          float(np.mean(centre)) if centre.size else 0.0)
-        return (rows.log_time - usual) / sd
+        result: np.ndarray = (rows.log_time - usual) / sd
+        return result
 
     def _features(self, person: np.ndarray, coded: CodedRows, hardness: np.ndarray, speed: np.ndarray,
                   ) -> Features:
@@ -155,12 +156,14 @@ def speed_norms(coded: CodedRows, vocab: Vocab) -> np.ndarray:
     timed = ~np.isnan(coded.log_time) & (coded.weight > 0)
     lt, w = coded.log_time[timed], coded.weight[timed]
     if not lt.size:
-        return np.r_[np.zeros(vocab.n_items), 1.0]
+        untimed: np.ndarray = np.r_[np.zeros(vocab.n_items), 1.0]
+        return untimed
     mu = float(np.sum(w * lt) / w.sum())
     sd = float(np.sqrt(np.sum(w * (lt - mu) ** 2) / w.sum()))
     total = np.bincount(coded.item[timed], w * lt, vocab.n_items)
     count = np.bincount(coded.item[timed], w, vocab.n_items)
-    return np.r_[(total + 5 * mu) / (count + 5), max(sd, 1e-6)]
+    result: np.ndarray = np.r_[(total + 5 * mu) / (count + 5), max(sd, 1e-6)]
+    return result
 
 
 def hardness(coded: CodedRows, vocab: Vocab) -> np.ndarray:

@@ -51,7 +51,8 @@ class Structure:
 
 def _starts(person: np.ndarray) -> np.ndarray:
     """Run boundaries of a person-sorted array."""
-    return np.r_[0, np.flatnonzero(np.diff(person)) + 1, person.size].astype(np.int64)
+    result: np.ndarray = np.r_[0, np.flatnonzero(np.diff(person)) + 1, person.size].astype(np.int64)
+    return result
 
 
 def _local_cells(rows: Rows, starts: np.ndarray) -> np.ndarray:

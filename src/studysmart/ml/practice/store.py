@@ -22,8 +22,21 @@ from studysmart.ml.practice.groups import GroupPrior
 if TYPE_CHECKING:
     from studysmart.ml.practice.model import PracticeGain, PracticeModel
 
-__all__ = ["History", "calibration", "code_history", "concat", "code_together", "fingerprint", "from_bytes", "gain",
-           "histories", "sequences", "split_by_person", "take_queries", "to_bytes"]
+__all__ = [
+    "History",
+    "calibration",
+    "code_history",
+    "code_together",
+    "concat",
+    "fingerprint",
+    "from_bytes",
+    "gain",
+    "histories",
+    "sequences",
+    "split_by_person",
+    "take_queries",
+    "to_bytes",
+]
 
 Z80 = 1.2815515655446004
 _FORMAT = 1
@@ -206,7 +219,7 @@ def calibration(pred: Prediction, correct: np.ndarray, log_time: np.ndarray, kin
     w = np.ones(len(correct)) if weight is None else np.asarray(weight, dtype=np.float64)
     counted = w > 0
     has_y, has_t = ~np.isnan(correct) & counted, ~np.isnan(log_time) & counted
-    out = np.asarray(IDENTITY + (0.0, 0.0), dtype=np.float64)
+    out = np.asarray((*IDENTITY, 0.0, 0.0), dtype=np.float64)
     y_rows, t_rows = has_y & (kind == 0), has_t & (kind == 0)
     if y_rows.sum() >= 20:
         out[:2] = _platt(x[y_rows], correct[y_rows], w[y_rows], np.array([1.0, 0.0]), CALIBRATION_PRIOR)

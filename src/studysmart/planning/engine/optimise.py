@@ -136,7 +136,7 @@ class Problem:
         return cell.efficiency * self.values.topics[cell.topic_index].weight / cell.mean_seconds
 
 
-def solve_greedy(problem: Problem) -> list[dict[int, int]]:
+def solve_greedy(problem: Problem) -> list[dict[int, int]]:  # noqa: PLR0912, PLR0915 - the greedy fill is one loop over days and candidates; to split
     """Fill each day, in order, with the item of highest marginal value per mean second that still fits.
 
     Returns:

@@ -25,7 +25,11 @@ from studysmart.ml.base import Z80
 from studysmart.planning.engine.optimise import Cell, Problem, TopicValues, respace, safe_seconds, solve_greedy
 from studysmart.planning.engine.plan import Plan, PlanDay, PlanItem, displayed_minutes
 from studysmart.planning.engine.readiness import GainEstimate, GainModel, topic_readiness
-from studysmart.planning.engine.spec import CompletedWork, ExamSpec, StudentPredictions
+from studysmart.planning.engine.spec import CellPrediction, CompletedWork, ExamSpec, StudentPredictions
+
+# (topic, difficulty) -> (count, seconds) of work done, and (topic, difficulty) -> its prediction
+_ByCell = Mapping[tuple[str, str], tuple[int, float]]
+_CellOf = Mapping[tuple[str, str], CellPrediction]
 
 __all__ = ["PlanOptions", "plan_exam", "replan"]
 
@@ -209,7 +213,7 @@ def _enforce_minutes(
     days: list[date],
     counts: list[dict[int, int]],
     problem: Problem,
-    done: Mapping[date, Mapping],
+    done: Mapping[date, _ByCell],
     committed_seconds: Mapping[date, float],
 ) -> None:
     """The hard check after rounding: drop planned items (least value per second first) while a day's shown
@@ -224,13 +228,13 @@ def _enforce_minutes(
         while planned and displayed_minutes(spent + safe_seconds(*problem.load(planned), problem.z)) > exam.minutes_on(
             day
         ):
-            worst = min(planned, key=lambda c: problem.density(c))
+            worst = min(planned, key=problem.density)
             planned[worst] -= 1
             if planned[worst] == 0:
                 del planned[worst]
 
 
-def _done_items(by_cell: Mapping[tuple[str, str], tuple[int, float]], cell_of: Mapping) -> list[PlanItem]:
+def _done_items(by_cell: _ByCell, cell_of: _CellOf) -> list[PlanItem]:
     return [
         PlanItem(topic=topic, difficulty=difficulty, count=count, expected_seconds=seconds,
                  p_correct=cell_of[(topic, difficulty)].p_correct if (topic, difficulty) in cell_of else None,
@@ -239,15 +243,15 @@ def _done_items(by_cell: Mapping[tuple[str, str], tuple[int, float]], cell_of: M
     ]
 
 
-def _past_day(exam: ExamSpec, day: date, by_cell: Mapping, cell_of: Mapping) -> PlanDay:
+def _past_day(exam: ExamSpec, day: date, by_cell: _ByCell, cell_of: _CellOf) -> PlanDay:
     spent = sum(seconds for _, seconds in by_cell.values())
     return PlanDay(date=day, minutes_available=exam.minutes_on(day), minutes_planned=displayed_minutes(spent),
                    items=tuple(_done_items(by_cell, cell_of)))
 
 
 def _future_day(
-    exam: ExamSpec, day: date, planned: dict[int, int], problem: Problem, by_cell: Mapping, cell_of: Mapping,
-    committed: Mapping[tuple[str, str], tuple[int, float]],
+    exam: ExamSpec, day: date, planned: dict[int, int], problem: Problem, by_cell: _ByCell, cell_of: _CellOf,
+    committed: _ByCell,
 ) -> PlanDay:
     done_items = {(i.topic, i.difficulty): i for i in _done_items(by_cell, cell_of)}
     for key, (count, seconds) in committed.items():  # on the task list, not done yet: planned items
@@ -271,7 +275,7 @@ def _future_day(
     return PlanDay(date=day, minutes_available=exam.minutes_on(day), minutes_planned=minutes, items=tuple(items))
 
 
-def _missed(previous: Plan, done: Mapping[date, Mapping], today: date) -> tuple[PlanItem, ...]:
+def _missed(previous: Plan, done: Mapping[date, _ByCell], today: date) -> tuple[PlanItem, ...]:
     """The previous plan's missed items plus its items on days before ``today`` that were not done."""
     out = list(previous.missed)
     for day in previous.days:

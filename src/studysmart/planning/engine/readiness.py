@@ -93,7 +93,8 @@ class GainModel(_Frozen):
         """
         s = self.saturation_items
         e0 = np.asarray(already, dtype=float)
-        return np.asarray(gain) * s * (np.exp(-e0 / s) - np.exp(-(e0 + np.asarray(effective_items)) / s))
+        result: np.ndarray = np.asarray(gain) * s * (np.exp(-e0 / s) - np.exp(-(e0 + np.asarray(effective_items)) / s))
+        return result
 
 
 class TopicHistory(_Frozen):
@@ -230,7 +231,8 @@ class TopicReadiness:
     def expected(self, delta: float | np.ndarray = 0.0) -> np.ndarray:
         """Expected P(correct) over the topic's difficulty mix after ability change(s) ``delta``."""
         d = np.asarray(delta, dtype=float)[..., None]
-        return np.sum(self.mix * ndtr((self.z + self.slope * d) / self.scale), axis=-1)
+        result: np.ndarray = np.sum(self.mix * ndtr((self.z + self.slope * d) / self.scale), axis=-1)
+        return result
 
     def practice_delta(
         self, counts: np.ndarray, gain: float | np.ndarray, already: float, model: GainModel, steps: int = 60
@@ -270,7 +272,8 @@ class TopicReadiness:
         """P(correct) over the mix at abilities ``estimate + theta_sd * noise + delta`` (``noise`` standard
         normal, same shape as ``delta``)."""
         d = (delta + noise * self.theta_sd)[..., None]
-        return np.sum(self.mix * ndtr(self.z + self.slope * d), axis=-1)
+        result: np.ndarray = np.sum(self.mix * ndtr(self.z + self.slope * d), axis=-1)
+        return result
 
 
 def topic_readiness(exam: ExamSpec, predictions: StudentPredictions) -> list[TopicReadiness]:

@@ -68,7 +68,8 @@ class SimulatedStudent:
 
     def p_true(self) -> np.ndarray:
         """True P(correct) per cell (T, 3)."""
-        return ndtr(self.a * self.theta[:, None] - self.b)
+        result: np.ndarray = ndtr(self.a * self.theta[:, None] - self.b)
+        return result
 
     def exam_score(self, exam: ExamSpec) -> float:
         """The true expected exam score: weighted P(correct) over topics and the difficulty mix."""

@@ -135,13 +135,14 @@ class ExamSpec(_Input):
         items = value.items() if isinstance(value, Mapping) else value
         if not isinstance(items, Iterable) or isinstance(items, str | bytes):
             return value
-        out = []
+        out: list[Any] = []
         for item in items:
             if isinstance(item, str):
-                item = {"topic": item}
+                out.append({"topic": item})
             elif isinstance(item, Sequence) and len(item) == 2:
-                item = {"topic": item[0], "weight": item[1]}
-            out.append(item)
+                out.append({"topic": item[0], "weight": item[1]})
+            else:
+                out.append(item)
         return out
 
     @field_validator("topics")
