@@ -121,8 +121,8 @@ def _start_embedded_worker(app: FastAPI, settings: Settings) -> Any:
     """On the embedded default, run the training consumer beside the server, as a child process of its own
     (exec'd: it inherits no socket, and it leaves when the server does); with Redis, workers run standalone
     (`studysmart worker`). Also installs the queue health check."""
-    from studysmart.learning.consumer import ConsumerProcess  # noqa: PLC0415
-    from studysmart.learning.jobs import get_jobs  # noqa: PLC0415
+    from studysmart.learning.consumer import ConsumerProcess
+    from studysmart.learning.jobs import get_jobs
 
     jobs = get_jobs(settings)
     worker = None
@@ -177,14 +177,14 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.env is Environment.PRODUCTION)
 
-    from studysmart.learning.jobs import get_jobs  # noqa: PLC0415
+    from studysmart.learning.jobs import get_jobs
 
     if settings.metrics_enabled:
-        from studysmart.learning.metrics import TrainingCollector  # noqa: PLC0415
+        from studysmart.learning.metrics import TrainingCollector
 
         metrics.install(app, [TrainingCollector(sessions, get_jobs(settings).depth)])
     if settings.forwarded_allow_ips.strip():  # outermost, so every limit and log sees the real client
-        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: PLC0415
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
@@ -203,7 +203,7 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     app.include_router(api)
 
     if with_ui:
-        from studysmart.web import mount  # noqa: PLC0415 - API-only tests skip the UI
+        from studysmart.web import mount
 
         mount(app, settings=settings)  # must stay last: NiceGUI answers every later route with 404
     return app

@@ -95,7 +95,7 @@ class Jobs:
         return make_sessionmaker(self._engine)
 
     def _train(self, trigger: str = "threshold", attempt: int = 1) -> None:
-        from studysmart.learning.trainer import run_training  # noqa: PLC0415 - heavy: numpy models
+        from studysmart.learning.trainer import run_training
 
         _lower_priority(self.settings.worker_nice)
         outcome = run_training(self.sessions(), self.settings, trigger=trigger, attempt=attempt)
