@@ -107,6 +107,20 @@ def test_an_edit_of_difficulty_or_topic_repredicts_and_other_edits_keep_the_pred
     assert client.get(url, headers=headers).json()["prediction"] == moved["prediction"]
 
 
+def test_an_edit_cannot_clear_the_title_topic_or_difficulty_and_names_the_field(client: TestClient) -> None:
+    headers = register(client)
+    task = create_task(client, headers)
+    url = f"/api/v1/tasks/{task['id']}"
+    for field in ("title", "topic", "difficulty"):
+        answer = client.patch(url, headers=headers, json={field: None})
+        assert answer.status_code == 422 and _field(answer) == field
+    assert client.patch(url, headers=headers, json={"notes": None, "due_date": None}).status_code == 200
+    client.post(f"{url}/complete", headers=headers, json={"correct": True, "seconds": 60})
+    refused = client.patch(url, headers=headers, json={"difficulty": "hard"})
+    assert refused.status_code == 422 and _field(refused) == "difficulty"
+    assert _field(client.patch(url, headers=headers, json={"topic": "Biology"})) == "topic"
+
+
 def test_another_users_task_is_a_404(client: TestClient) -> None:
     owner = register(client)
     intruder = register(client)

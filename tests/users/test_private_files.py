@@ -57,3 +57,11 @@ def test_existing_var_files_are_tightened_at_start(tmp_path: Path, loose_umask: 
     modes = _modes(var)
     assert (modes["var"], modes["studysmart.db"], modes["secret_key"], modes["queue.db"]) == \
         ("0o700", "0o600", "0o600", "0o600")
+
+
+def test_the_queue_is_private_whichever_command_creates_it(tmp_path: Path, loose_umask: None) -> None:
+    from studysmart.learning.jobs import Jobs
+
+    var = tmp_path / "var"
+    Jobs(_settings(var)).depth()  # e.g. `studysmart status` or `demo` before any `serve`
+    assert _modes(var)["queue.db"] == "0o600"

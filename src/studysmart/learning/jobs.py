@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
+from studysmart.core.files import private_file
 from studysmart.core.logging import kv
 from studysmart.learning import tracker as service
 from studysmart.learning.consumer import set_parent_death_signal
@@ -72,8 +73,8 @@ def _make_huey(settings: Settings) -> Huey:
     if settings.redis_url:
         return RedisExpireHuey("studysmart", url=settings.redis_url, results=False, utc=True,
                                serializer=JsonSerializer())
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("studysmart", filename=str(settings.var_dir / "queue.db"), results=False, utc=True,
+    queue = private_file(settings.var_dir / "queue.db")  # 0600 from the start, whichever command creates it
+    return SqliteHuey("studysmart", filename=str(queue), results=False, utc=True,
                       serializer=JsonSerializer())
 
 

@@ -5,6 +5,7 @@ model's prediction logged per task and scored when the task is done."""
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -164,11 +165,25 @@ def choose_model(session: Session, user: User) -> tuple[str, str]:
     if champion != FALLBACK_MODEL and CACHE.get(session, champion) is None:
         champion = FALLBACK_MODEL
     if settings.ab_challenger_share > 0 and _stable_fraction(user.id) < settings.ab_challenger_share:
-        challenger = next((name for name in registry.servable()
-                           if name != champion and CACHE.get(session, name) is not None), None)
+        challenger = _runner_up(session, champion)
         if challenger is not None:
             return challenger, "challenger"
     return champion, "champion"
+
+
+def _runner_up(session: Session, champion: str) -> str | None:
+    """The servable model other than ``champion`` with the best held-out log loss of its champion version (the
+    registry's order breaks ties and ranks models without a score last), among those this process can serve."""
+    rows = session.execute(select(ModelVersion.model, ModelVersion.metrics).where(ModelVersion.is_champion.is_(True)))
+    loss: dict[str, float] = {}
+    for name, metrics in rows:
+        value = (metrics or {}).get("log_loss")
+        if isinstance(value, int | float) and math.isfinite(value):
+            loss[name] = float(value)
+    servable = registry.servable()
+    ranked = sorted((name for name in servable if name != champion),
+                    key=lambda name: (name not in loss, loss.get(name, 0.0), servable.index(name)))
+    return next((name for name in ranked if CACHE.get(session, name) is not None), None)
 
 
 def serving_model_name(session: Session, user: User) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from studysmart.core.text import VisibleName
 from studysmart.tasks.models import Difficulty, TaskStatus
@@ -54,6 +54,15 @@ class TaskUpdate(BaseModel):
     difficulty: Difficulty | None = None
     notes: Notes | None = None
     due_date: date | None = None
+
+    @field_validator("title", "topic", "difficulty", mode="before")
+    @classmethod
+    def _not_cleared(cls, value: object, info: ValidationInfo) -> object:
+        """A task always has a title, a topic and a difficulty: leave the field out to keep it; null is refused
+        (notes and due_date may be cleared with null)."""
+        if value is None:
+            raise ValueError(f"{info.field_name} cannot be cleared; leave it out to keep it")
+        return value
 
 
 class CompleteTask(BaseModel):

@@ -222,12 +222,14 @@ def update_task(*, session: Session, user: User, task_id: int, update: TaskUpdat
         new_topic = get_or_create_topic(session=session, name=update.topic)
         repredict |= new_topic.id != task.topic_id
         task.topic = new_topic
+    moved_topic = repredict
     if update.difficulty is not None:
         repredict |= update.difficulty != task.difficulty
         task.difficulty = update.difficulty
     if repredict:
         if task.status is TaskStatus.DONE:
-            raise InvalidTaskInput("topic", "a completed task keeps its topic and difficulty")
+            raise InvalidTaskInput("topic" if moved_topic else "difficulty",
+                                   "a completed task keeps its topic and difficulty")
         session.flush()
         _apply_prediction(session, user, task, now, replace=True)
     return task
