@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from studysmart.core.text import VisibleName
 from studysmart.tasks.models import Difficulty, TaskStatus
@@ -50,10 +49,9 @@ class TaskUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # Leaving a field out keeps it; the schema offers no null for these three (the validator refuses it).
-    title: Title | SkipJsonSchema[None] = None
-    topic: TopicName | SkipJsonSchema[None] = None
-    difficulty: Difficulty | SkipJsonSchema[None] = None
+    title: Title | None = None
+    topic: TopicName | None = None
+    difficulty: Difficulty | None = None
     notes: Notes | None = None
     due_date: date | None = None
 
