@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -41,13 +42,20 @@ def backup(
 ) -> None:
     """Back up the database to PATH while the app runs (SQLite online backup API, or pg_dump -Fc)."""
     from studysmart import backup as backups
+
+    _with_database(backups.backup, path)
+    typer.echo(f"backed up to {path}")
+
+
+def _with_database(operation: Callable[..., None], path: Path) -> None:
+    """Run a backup or a restore on the configured database; a BackupError exits 2 with its one line."""
+    from studysmart import backup as backups
     from studysmart.core.config import get_settings
 
     try:
-        backups.backup(database_url=get_settings().database_url, path=path)
+        operation(database_url=get_settings().database_url, path=path)
     except backups.BackupError as exc:
         raise fail(str(exc)) from None
-    typer.echo(f"backed up to {path}")
 
 
 @app.command()
@@ -57,12 +65,8 @@ def restore(
     """Restore the database from PATH (migrated to this release); every token and web session issued before is
     refused afterwards."""
     from studysmart import backup as backups
-    from studysmart.core.config import get_settings
 
-    try:
-        backups.restore(database_url=get_settings().database_url, path=path)
-    except backups.BackupError as exc:
-        raise fail(str(exc)) from None
+    _with_database(backups.restore, path)
     typer.echo(f"restored from {path}; every earlier token and web session is now refused")
 
 
