@@ -34,10 +34,10 @@ TRAINING_ENV = {
 def _jobs(var_dir: str) -> Any:
     os.environ.update({"STUDYSMART_VAR_DIR": var_dir, **TRAINING_ENV})
     from studysmart.core.config import get_settings
-    from studysmart.learning.jobs import get_jobs
+    from studysmart.learning.jobs import Jobs
 
     get_settings.cache_clear()
-    return get_jobs()
+    return Jobs(get_settings())
 
 
 def _keep_training(var_dir: str, stop: threading.Event) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,8 +17,8 @@ from sqlalchemy import URL, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import Settings, get_settings
-from studysmart.core.db import make_engine, make_sessionmaker
-from studysmart.learning.serving import CACHE
+from studysmart.core.db import make_engine
+from studysmart.learning.context import AppContext, make_context
 
 REQUIRE_SERVICES = bool(os.environ.get("STUDYSMART_REQUIRE_SERVICES") or os.environ.get("CI"))
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -74,7 +75,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings for one test (environment variables, as in production), caches cleared around it."""
+    """Settings for one test (environment variables, as in production)."""
     for name in list(os.environ):
         if name.startswith("STUDYSMART_") and not name.startswith(("STUDYSMART_TEST_", "STUDYSMART_SHARED")):
             monkeypatch.delenv(name)
@@ -85,10 +86,8 @@ def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("STUDYSMART_MODEL_REFRESH_SECONDS", "0")
     monkeypatch.setenv("STUDYSMART_WORKER_PROCESSES", "0")  # tests drive the queue themselves
     get_settings.cache_clear()
-    CACHE.clear()
     yield get_settings()
     get_settings.cache_clear()
-    CACHE.clear()
 
 
 @pytest.fixture
@@ -101,10 +100,22 @@ def migrated(settings: Settings) -> str:
 
 
 @pytest.fixture
-def sessions(migrated: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(migrated)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+def context(settings: Settings, migrated: str) -> Iterator[AppContext]:
+    """The test's own application context (settings, database, an empty model cache, its job queue)."""
+    made = make_context(settings)
+    yield made
+    made.dispose()
+
+
+def reconfigured(context: AppContext, **changes: Any) -> AppContext:
+    """A context like ``context`` (same database) with some settings changed, as a restart with them would be."""
+    return make_context(context.settings.model_copy(update=changes), engine=context.engine)
+
+
+@pytest.fixture
+def sessions(context: AppContext) -> sessionmaker[Session]:
+    """Sessions of the test's context (services read its models and settings through them)."""
+    return context.sessions
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, defer
 
 from studysmart.core.config import Settings
-from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
+from studysmart.core.db import make_engine, transaction, utcnow
+from studysmart.learning.context import make_context
 from studysmart.learning.logs import PredictionLog
 from studysmart.migrations import upgrade
 from studysmart.models import Base
@@ -62,8 +63,8 @@ def _task_with_log(session: Session, user: User, now: datetime) -> Task:
 def test_ids_of_deleted_tasks_are_not_reused_and_the_rebuild_keeps_every_row(settings: Settings) -> None:
     """0003 rebuilds tasks and exams on SQLite (AUTOINCREMENT): rows and the rows that reference them survive."""
     upgrade(settings.database_url, "0002")
-    engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
+    context = make_context(settings)
+    sessions = context.sessions
     now = utcnow()
     with transaction(sessions) as session:
         user = _user_before_0004(session, now)
@@ -86,4 +87,4 @@ def test_ids_of_deleted_tasks_are_not_reused_and_the_rebuild_keeps_every_row(set
         assert session.scalar(select(func.count()).select_from(PredictionLog)) == \
             before["PredictionLog"] - logs_of_newest  # the cascade still works
         assert make_task(session, owner, now=now).id > ids[-1]
-    engine.dispose()
+    context.dispose()

@@ -18,15 +18,15 @@ from sqlalchemy import text
 from studysmart.analytics import api as analytics_api
 from studysmart.core import errors, metrics
 from studysmart.core.config import Environment, Settings, get_settings
-from studysmart.core.db import make_engine, make_sessionmaker, transaction
+from studysmart.core.db import transaction
 from studysmart.core.errors import refuse_nul_characters, responses
 from studysmart.core.files import secure_var_dir
 from studysmart.core.logging import setup_logging
-from studysmart.core.middleware import BodySizeLimit, SecurityHeaders
+from studysmart.core.middleware import BodySizeLimit, SecurityHeaders, WithContext
 from studysmart.learning import api as learning_api
 from studysmart.learning import registry
 from studysmart.learning import tracker as training
-from studysmart.learning.serving import CACHE
+from studysmart.learning.context import SCOPE_KEY, AppContext, make_context
 from studysmart.planning import api as planning_api  # importing it maps the planning errors
 from studysmart.tasks import api as tasks_api
 from studysmart.users import api as users_api
@@ -62,13 +62,14 @@ def _health_router() -> APIRouter:
         checks: dict[str, Any] = {}
         ok = True
         try:
-            with request.app.state.sessionmaker() as session:
+            context: AppContext = request.app.state.context
+            with context.sessions() as session:
                 session.execute(text("SELECT 1"))
-                entry = CACHE.get(session, registry.FALLBACK)
+                entry = context.models.get(session, registry.FALLBACK)
                 checks["database"] = "ok"
                 checks["model"] = "ok" if entry is not None else "missing"
                 if _signed_in(request, session):
-                    checks["models"] = CACHE.versions()
+                    checks["models"] = context.models.versions()
         except Exception as exc:  # report, never crash the health check
             ok = False
             checks["database"] = f"error: {type(exc).__name__}"
@@ -117,14 +118,13 @@ def _add_docs(app: FastAPI) -> None:
                               redoc_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png", with_google_fonts=False)
 
 
-def _start_embedded_worker(app: FastAPI, settings: Settings) -> Any:
+def _start_embedded_worker(app: FastAPI, context: AppContext) -> Any:
     """On the embedded default, run the training consumer beside the server, as a child process of its own
     (exec'd: it inherits no socket, and it leaves when the server does); with Redis, workers run standalone
     (`studysmart worker`). Also installs the queue health check."""
     from studysmart.learning.consumer import ConsumerProcess
-    from studysmart.learning.jobs import get_jobs
 
-    jobs = get_jobs(settings)
+    settings, jobs = context.settings, context.jobs
     worker = None
     if not settings.redis_url and settings.worker_processes > 0:
         worker = ConsumerProcess(settings, workers=settings.worker_processes)
@@ -149,20 +149,20 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     settings = settings or get_settings()
     setup_logging(settings.log_level)
     secure_var_dir(settings.var_dir, sqlite_path=settings.sqlite_path, with_queue=not settings.redis_url)
-    engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
+    context = make_context(settings)
+    engine, sessions = context.engine, context.sessions
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with transaction(sessions) as session:
             training.ensure_tracker(session=session)
-        worker = _start_embedded_worker(app, settings)
+        worker = _start_embedded_worker(app, context)
         log.info("studysmart started database=%s queue=%s", engine.url.render_as_string(hide_password=True),
                  "redis" if settings.redis_url else "sqlite")
         yield
         if worker is not None:
             worker.stop()
-        engine.dispose()
+        context.dispose()
 
     docs = settings.api_docs_enabled
     app = FastAPI(title="StudySmart", version="0.1.0", lifespan=lifespan,
@@ -170,19 +170,19 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json" if docs else None)
     if docs:
         _add_docs(app)
+    app.state.context = context
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessions
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.env is Environment.PRODUCTION)
-
-    from studysmart.learning.jobs import get_jobs
+    app.add_middleware(WithContext, key=SCOPE_KEY, context=context)
 
     if settings.metrics_enabled:
         from studysmart.learning.metrics import TrainingCollector
 
-        metrics.install(app, [TrainingCollector(sessions, get_jobs(settings).depth)])
+        metrics.install(app, [TrainingCollector(context, context.jobs.depth)])
     if settings.forwarded_allow_ips.strip():  # outermost, so every limit and log sees the real client
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -205,5 +205,5 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     if with_ui:
         from studysmart.web import mount
 
-        mount(app, settings=settings)  # must stay last: NiceGUI answers every later route with 404
+        mount(app, context=context)  # must stay last: NiceGUI answers every later route with 404
     return app

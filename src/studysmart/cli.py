@@ -97,12 +97,11 @@ def status(
 ) -> None:
     """Users, tasks, the training tracker (n/N), queue depth, the running job, recent runs and versions."""
     from studysmart.core.config import get_settings
-    from studysmart.core.db import make_engine, make_sessionmaker
+    from studysmart.learning.context import make_context
     from studysmart.operations import collect_status, render_status, watch_status
 
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
+    context = make_context(get_settings())
+    sessions = context.sessions
     try:
         if watch:
             watch_status(sessions, interval=interval)
@@ -114,7 +113,7 @@ def status(
     except Exception as exc:  # a missing or unmigrated database is an operator error, not a crash
         raise fail(f"cannot read the database ({type(exc).__name__}); run `studysmart db upgrade`") from None
     finally:
-        engine.dispose()
+        context.dispose()
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -129,15 +128,14 @@ def demo(
 ) -> None:
     """Load demo students with realistic histories (idempotent) and print the demo login."""
     from studysmart.core.config import get_settings
-    from studysmart.core.db import make_engine, make_sessionmaker
     from studysmart.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
+    from studysmart.learning.context import make_context
 
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
+    context = make_context(get_settings())
     try:
-        created = load_demo(make_sessionmaker(engine), students=students, seed=seed, only_if_empty=if_empty)
+        created = load_demo(context.sessions, students=students, seed=seed, only_if_empty=if_empty)
     finally:
-        engine.dispose()
+        context.dispose()
     typer.echo(("loaded demo data: " + created) if created else "demo data already present")
     typer.echo(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
@@ -163,12 +161,13 @@ def train(
     """Queue a training now (it coalesces with one already queued or running)."""
     import time
 
+    from studysmart.core.config import get_settings
     from studysmart.core.db import utcnow
     from studysmart.learning import tracker as training
-    from studysmart.learning.jobs import get_jobs
+    from studysmart.learning.jobs import Jobs
     from studysmart.learning.models import RunStatus, TrackerStatus
 
-    jobs = get_jobs()
+    jobs = Jobs(get_settings())
     queued_at = utcnow()
     if jobs.request_training(trigger="manual"):
         typer.echo("training queued")
@@ -198,16 +197,16 @@ def models(
 ) -> None:
     """Model versions, champions and the live leaderboard (last 7 and 30 days)."""
     from studysmart.core.config import get_settings
-    from studysmart.core.db import make_engine, make_sessionmaker
+    from studysmart.learning.context import make_context
     from studysmart.learning.report import collect_models
     from studysmart.operations import render_status
 
-    engine = make_engine(get_settings().database_url)
+    context = make_context(get_settings())
     try:
-        with make_sessionmaker(engine)() as session:
+        with context.sessions() as session:
             report = collect_models(session)
     finally:
-        engine.dispose()
+        context.dispose()
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
     else:

@@ -15,9 +15,10 @@ from studysmart.core.config import get_settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.learning import tracker as training
 from studysmart.learning import trainer as pipeline
+from studysmart.learning.cache import ModelCache
+from studysmart.learning.context import context_of
 from studysmart.learning.history import person_label
 from studysmart.learning.models import Erasure, ModelVersion
-from studysmart.learning.serving import CACHE, ModelCache
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries
 from studysmart.tasks import service as tasks
@@ -105,15 +106,16 @@ def test_serving_drops_a_deleted_student_at_once_here_and_at_the_next_refresh_el
         personal_models: None, sessions: sessionmaker[Session]) -> None:
     leaver, _ = _two_students_trained(sessions)
     label = person_label(leaver)
-    other_process = ModelCache()  # another web process's cache, loaded before the deletion
+    other_process = ModelCache(refresh_seconds=0)  # another web process's cache, loaded before the deletion
     with sessions() as session:
-        here = {name: CACHE.get(session, name) for name in ("shrinkage", "person-median", "irt2pl", "practice")}
+        cache = context_of(session).models
+        here = {name: cache.get(session, name) for name in ("shrinkage", "person-median", "irt2pl", "practice")}
         there = {name: other_process.get(session, name) for name in here}
     for entry in [*here.values(), *there.values()]:
         assert entry is not None and not _as_unknown(entry.model, label)  # fitted to them
     _delete(sessions, leaver)
     for name in here:  # this process: at once, before any new request
-        entry = CACHE._loaded[name]
+        entry = cache._loaded[name]
         assert _as_unknown(entry.model, label), name
     with sessions() as session:  # the other process, at its next refresh (STUDYSMART_MODEL_REFRESH_SECONDS)
         for name in here:
@@ -128,7 +130,7 @@ def test_the_next_training_strips_stored_versions(
     label = person_label(leaver)
     _delete(sessions, leaver)
     with sessions() as session:  # a process starting now loads the stored champion and drops them at once
-        fresh = ModelCache().get(session, "person-median")
+        fresh = ModelCache(refresh_seconds=0).get(session, "person-median")
         assert fresh is not None and _as_unknown(fresh.model, label)
     # The next training does not fit person-median any more: its champion v1 stays, and must be stripped.
     monkeypatch.setenv("STUDYSMART_TRAINING_MODELS", "shrinkage,irt2pl")
@@ -154,11 +156,11 @@ def test_a_stripped_model_still_serves_everyone_else(personal_models: None, sess
     leaver, stayer = _two_students_trained(sessions)
     with sessions() as session:
         before = {name: _predict(e.model, person_label(stayer)) for name in ("person-median", "irt2pl", "practice")
-                  if (e := CACHE.get(session, name)) is not None}
+                  if (e := context_of(session).models.get(session, name)) is not None}
     _delete(sessions, leaver)
     with sessions() as session:
         after = {name: _predict(e.model, person_label(stayer)) for name in before
-                 if (e := CACHE.get(session, name)) is not None}
+                 if (e := context_of(session).models.get(session, name)) is not None}
     assert set(after) == set(before) == {"person-median", "irt2pl", "practice"}
     for name in before:
         assert np.allclose(after[name][:2], before[name][:2]) and after[name][2] == before[name][2]

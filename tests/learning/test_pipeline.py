@@ -19,7 +19,7 @@ from studysmart.core.config import get_settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.learning import tracker as training
 from studysmart.learning import trainer as pipeline
-from studysmart.learning.jobs import EmbeddedWorker, get_jobs
+from studysmart.learning.jobs import EmbeddedWorker, Jobs
 from studysmart.learning.logs import PredictionLog
 from studysmart.learning.models import ModelVersion, TrainingRun
 from studysmart.ml import base as ml
@@ -215,7 +215,7 @@ def test_a_worker_killed_mid_training_is_replaced_and_the_job_retried(
     assert pipeline.run_training(sessions, get_settings()).status == "succeeded"  # type: ignore[union-attr]
     marker.unlink()  # the next fit blocks
 
-    jobs = get_jobs()
+    jobs = Jobs(get_settings())
     jobs.huey.flush()
     _history(sessions, n=5, user=user_id)  # the 5th completion queues a job
     assert jobs.depth() == 1

@@ -43,17 +43,22 @@ LNIRT_ITERATIONS = 500
 
 
 @pytest.fixture(params=CANDIDATES)
-def serving(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[str]:
-    """Train shrinkage, LNIRT and practice; serve the parametrised one."""
+def serving(request: pytest.FixtureRequest) -> str:
+    """The model that serves (shrinkage, LNIRT and practice are trained)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(settings: Settings, serving: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The test's settings (before its app and context are made): train the three, serve ``serving``."""
     monkeypatch.setenv("STUDYSMART_TRAINING_MODELS", ",".join(TRAINED))
-    monkeypatch.setenv("STUDYSMART_SERVING_MODEL", request.param)
+    monkeypatch.setenv("STUDYSMART_SERVING_MODEL", serving)
     get_settings.cache_clear()
     app_params = pipeline.model_params
     # a shorter LNIRT chain than the app's 2,000 iterations keeps the test quick (its noise is part of the test)
     monkeypatch.setattr(pipeline, "model_params", lambda name, settings: {"iterations": LNIRT_ITERATIONS}
                         if name == "lnirt" else app_params(name, settings))
-    yield request.param
-    get_settings.cache_clear()
+    return get_settings()
 
 
 def _complete(session: Session, owner: User, at: datetime, *, topic: str, difficulty: Difficulty, correct: bool,

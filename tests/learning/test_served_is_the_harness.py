@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import get_settings
 from studysmart.core.db import transaction, utcnow
-from studysmart.learning import history, serving
+from studysmart.learning import history
 from studysmart.learning import tracker as training
 from studysmart.learning import trainer as pipeline
+from studysmart.learning.context import context_of
 from studysmart.ml.evaluate import Split, online_predictions
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task
@@ -64,7 +65,7 @@ def test_each_served_prediction_equals_the_harness_online_prediction(
 
     with sessions() as session:
         data = history.all_responses(session)
-        entry = serving.CACHE.get(session, model)
+        entry = context_of(session).models.get(session, model)
         assert entry is not None and entry.version is not None  # the trained version, not a refit
         done = session.query(Task).filter(Task.owner_id == student_id).count()
         assert session.get(User, student_id) is not None and done == len(served)

@@ -25,6 +25,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core import security
+from studysmart.core.config import Settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.users.models import User as Account
 from tests.factories import PASSWORD, make_user
@@ -128,3 +129,11 @@ async def log_in(user: User, email: str, password: str = PASSWORD, *, path: str 
     user.find(marker="login-email").type(email)
     user.find(marker="login-password").type(password).trigger("keydown.enter")
     await see(user, marker="logout")
+
+
+def web_settings() -> Settings:
+    """The settings of the app the simulated user talks to (NiceGUI's app holds its context; see web.mount)."""
+    from nicegui import core
+
+    settings: Settings = core.app.state.context.settings
+    return settings

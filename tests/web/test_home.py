@@ -14,9 +14,8 @@ from studysmart.core.db import transaction
 from studysmart.users import service as users
 from studysmart.users.models import LoginAttempt
 from studysmart.users.models import User as Account
-from studysmart.web import context
 from tests.factories import PASSWORD
-from tests.web.conftest import BROWSER_ZONE, log_in, see, stored
+from tests.web.conftest import BROWSER_ZONE, log_in, see, stored, web_settings
 
 
 async def test_sign_up_lands_on_the_dashboard(user: User, migrated: str,
@@ -54,7 +53,7 @@ async def test_sign_up_with_a_taken_email_says_so(user: User, student: Account) 
 
 async def test_wrong_password_is_an_inline_error_and_the_rate_limit_applies(
         user: User, student: Account, sessions: sessionmaker[Session]) -> None:
-    context.settings().login_attempts_per_minute = 2
+    web_settings().login_attempts_per_minute = 2
     await user.open("/")
     user.find(marker="login-email").type(student.email)
     for attempt in range(1, 3):
@@ -111,7 +110,7 @@ async def test_revoked_or_old_sessions_end(user: User, student: Account,
     assert "account_key" not in stored(user)
 
     await log_in(user, student.email)
-    too_old = context.settings().session_ttl_hours + 1
+    too_old = web_settings().session_ttl_hours + 1
     login_at = stored(user)["login_at"]
     stored(user)["login_at"] = (datetime.fromisoformat(login_at) - timedelta(hours=too_old)).isoformat()
     await user.open("/dashboard")

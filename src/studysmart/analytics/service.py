@@ -24,6 +24,7 @@ from studysmart.learning import history as stored_answers
 from studysmart.learning import serving as predictions
 from studysmart.learning.leaderboard import score_rows
 from studysmart.learning.logs import PredictionLog
+from studysmart.learning.prediction import ShownPrediction
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.users.models import User
 
@@ -42,10 +43,7 @@ class PlannedTask:
     topic: str
     difficulty: str
     status: str
-    p_correct: float | None
-    expected_seconds: float | None
-    seconds_low: float | None
-    seconds_high: float | None
+    prediction: ShownPrediction | None
     started_at: datetime | None
 
 
@@ -194,9 +192,7 @@ def _done_rows(session: Session, user: User) -> DoneRows:
 def _planned(task: Task) -> PlannedTask:
     return PlannedTask(id=task.id, title=task.title, topic=task.topic.name,
                        difficulty=Difficulty(task.difficulty).value,
-                       status=TaskStatus(task.status).value, p_correct=task.p_correct,
-                       expected_seconds=task.expected_seconds, seconds_low=task.seconds_low,
-                       seconds_high=task.seconds_high, started_at=task.started_at)
+                       status=TaskStatus(task.status).value, prediction=task.prediction, started_at=task.started_at)
 
 
 def user_topics(*, session: Session, user: User) -> list[str]:
@@ -232,7 +228,7 @@ def today_summary(*, session: Session, user: User, now: datetime, zone: ZoneInfo
     week = [task for task, _ in done if task.completed_at and task.completed_at >= week_start]
     return DaySummary(
         planned=planned,
-        planned_seconds=float(sum(t.expected_seconds or 0.0 for t in planned)),
+        planned_seconds=float(sum(t.prediction.expected_seconds for t in planned if t.prediction is not None)),
         daily_goal_minutes=int(user.preference("daily_goal_minutes")),
         done_today=len(today_rows),
         seconds_today=float(sum(t.seconds_taken or 0.0 for t in today_rows)),

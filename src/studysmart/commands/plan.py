@@ -57,13 +57,14 @@ def plan(
 ) -> None:
     """Show an exam's readiness and its day-by-day plan (the database comes from STUDYSMART_DATABASE_URL)."""
     from studysmart.core.config import get_settings  # keep `studysmart --help` fast
-    from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
+    from studysmart.core.db import transaction, utcnow
+    from studysmart.learning.context import make_context
     from studysmart.planning import service
     from studysmart.planning.schemas import PlanRead, ReadinessRead, exam_read
 
-    engine = make_engine(get_settings().database_url)
+    context = make_context(get_settings())
     try:
-        with transaction(make_sessionmaker(engine)) as session:
+        with transaction(context.sessions) as session:
             owner = service.exam_owner(session=session, exam_id=exam_id)
             state = service.exam_state(session=session, user=owner, exam_id=exam_id, now=utcnow(), force=recompute)
             report = {
@@ -74,7 +75,7 @@ def plan(
     except service.ExamNotFound:
         raise _fail(f"no exam with id {exam_id}") from None
     finally:
-        engine.dispose()
+        context.dispose()
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:

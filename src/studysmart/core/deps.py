@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from studysmart.core.config import Settings, get_settings
+from studysmart.core.config import Settings
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -22,10 +22,16 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
+def get_app_settings(request: Request) -> Settings:
+    """The settings of the app serving ``request`` (those ``create_app`` was given)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 def client_address(request: Request) -> str:
     """The client's address, for per-client rate limits."""
     return request.client.host if request.client else "unknown"
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -128,3 +128,18 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class WithContext:
+    """Put the app's context into the ASGI scope of every request and websocket under ``key``, so code mounted
+    inside the app (the web pages) reads the context of the app that serves it, not a module global."""
+
+    def __init__(self, app: ASGIApp, *, key: str, context: object) -> None:
+        self.app = app
+        self.key = key
+        self.context = context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope[self.key] = self.context
+        await self.app(scope, receive, send)

@@ -26,15 +26,15 @@ from huey import Huey, RedisExpireHuey, SqliteHuey
 from huey.consumer import Consumer, ProcessEnvironment
 from huey.registry import Message
 from huey.serializer import Serializer
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import Settings, get_settings
-from studysmart.core.db import make_engine, make_sessionmaker, transaction, utcnow
+from studysmart.core.db import transaction, utcnow
 from studysmart.core.files import private_file
 from studysmart.core.logging import kv
 from studysmart.learning import tracker as service
 from studysmart.learning.consumer import set_parent_death_signal
+from studysmart.learning.context import AppContext, make_context
 from studysmart.learning.models import RunStatus
 
 log = logging.getLogger("studysmart.jobs")
@@ -84,16 +84,16 @@ class Jobs:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.huey = _make_huey(settings)
-        self._engine: Engine | None = None
+        self._context: AppContext | None = None
         self._pid = os.getpid()
         self.train = self.huey.task(name=TASK_NAME)(self._train)
 
     def sessions(self) -> sessionmaker[Session]:
-        """A session factory owned by the current process (a forked worker gets its own engine)."""
-        if self._engine is None or self._pid != os.getpid():
-            self._engine = make_engine(self.settings.database_url)
+        """A session factory owned by the current process (a forked worker gets a context of its own)."""
+        if self._context is None or self._pid != os.getpid():
+            self._context = make_context(self.settings)
             self._pid = os.getpid()
-        return make_sessionmaker(self._engine)
+        return self._context.sessions
 
     def _train(self, trigger: str = "threshold", attempt: int = 1) -> None:
         from studysmart.learning.trainer import run_training
@@ -154,23 +154,6 @@ def _lower_priority(increment: int) -> None:
     if increment and os.getpid() not in _niced:
         os.nice(increment)
         _niced.add(os.getpid())
-
-
-_JOBS: dict[tuple[str | None, str, str], Jobs] = {}
-
-
-def get_jobs(settings: Settings | None = None) -> Jobs:
-    """The queue for these settings (default: the current ones); one per configuration and process."""
-    settings = settings or get_settings()
-    key = (settings.redis_url, str(settings.var_dir.resolve()), settings.database_url)
-    if key not in _JOBS:
-        _JOBS[key] = Jobs(settings)
-    return _JOBS[key]
-
-
-def request_training(*, trigger: str = "threshold") -> bool:
-    """Queue a training for the current settings (see Jobs.request_training)."""
-    return get_jobs().request_training(trigger=trigger)
 
 
 class ExitWithParent(ProcessEnvironment):
@@ -274,7 +257,7 @@ class EmbeddedWorker:
 def run_standalone_worker(*, workers: int = 1, parent: int | None = None) -> None:
     """``studysmart worker``: a consumer with process workers and the supervisor, until SIGINT/SIGTERM (or, with
     ``parent``, until that process is gone: the embedded consumer of a web server)."""
-    jobs = get_jobs()
+    jobs = Jobs(get_settings())
     worker = EmbeddedWorker(jobs, workers=workers)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

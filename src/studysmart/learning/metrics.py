@@ -10,17 +10,17 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
+from studysmart.learning.context import AppContext
 from studysmart.learning.models import RunStatus, TrainingRun
-from studysmart.learning.serving import CACHE
 
 
 class TrainingCollector(Collector):
     """Training and serving figures gathered when Prometheus scrapes."""
 
-    def __init__(self, sessions: sessionmaker[Session], queue_depth: Callable[[], int] | None) -> None:
-        self.sessions = sessions
+    def __init__(self, context: AppContext, queue_depth: Callable[[], int] | None) -> None:
+        self.sessions = context.sessions
+        self.models = context.models
         self.queue_depth = queue_depth
 
     def collect(self) -> Iterator[Any]:
@@ -39,7 +39,7 @@ class TrainingCollector(Collector):
         yield duration
         serving = GaugeMetricFamily("studysmart_model_version_serving", "Model version served by this process",
                                     labels=["model"])
-        for model, version in CACHE.versions().items():
+        for model, version in self.models.versions().items():
             serving.add_metric([model], float(version or 0))
         yield serving
         if self.queue_depth is not None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from studysmart.core.db import utcnow
 from studysmart.learning import tracker as training
+from studysmart.learning.context import context_of
 from studysmart.learning.leaderboard import LEADERBOARD_METRICS, leaderboard
 from studysmart.learning.models import ModelVersion, RunStatus
 
@@ -56,10 +57,8 @@ def collect_models(session: Session) -> dict[str, Any]:
 
 def collect_training(session: Session) -> dict[str, Any]:
     """Queue depth, the running job, and the last runs with durations and metrics."""
-    from studysmart.learning.jobs import get_jobs  # huey only, no torch
-
     try:
-        depth: int | str = get_jobs().depth()
+        depth: int | str = context_of(session).jobs.depth()
     except Exception as exc:  # Redis down: say so, do not fail the whole status
         depth = f"unavailable ({type(exc).__name__})"
     runs = training.recent_runs(session=session, limit=5)

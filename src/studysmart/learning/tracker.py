@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from studysmart.core.config import get_settings
+from studysmart.learning.context import context_of
 from studysmart.learning.models import TRACKER_ID, Erasure, RunStatus, TrackerStatus, TrainingRun, TrainingState
 from studysmart.tasks.models import Task, TaskStatus
 
@@ -60,7 +60,7 @@ def count_completion(*, session: Session) -> CompletionCount:
                 samples=TrainingState.samples + 1)
         .returning(TrainingState.completed_since_training, TrainingState.samples)
     ).one()
-    threshold = get_settings().retrain_threshold
+    threshold = context_of(session).settings.retrain_threshold
     return CompletionCount(completed_since_training=row[0], samples=row[1], training_due=row[0] >= threshold)
 
 
@@ -96,7 +96,7 @@ def pending_erasures(*, session: Session) -> list[Erasure]:
 def get_status(*, session: Session) -> TrainingStatus:
     """The tracker as the prototype showed it: n/N since the last training, when, on how many samples."""
     state = session.scalar(select(TrainingState).where(TrainingState.id == TRACKER_ID))
-    threshold = get_settings().retrain_threshold
+    threshold = context_of(session).settings.retrain_threshold
     if state is None:
         return TrainingStatus(0, threshold, None, 0, False, TrackerStatus.IDLE)
     return TrainingStatus(

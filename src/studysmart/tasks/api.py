@@ -9,9 +9,8 @@ from fastapi import APIRouter, Path, Query, status
 from studysmart.core.db import utcnow
 from studysmart.core.deps import SessionDep
 from studysmart.core.errors import responses
-from studysmart.learning import serving
 from studysmart.tasks import service
-from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, topic_key
+from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.tasks.schemas import (
     MAX_ROW_ID,
     CompleteTask,
@@ -34,13 +33,8 @@ topics_router = APIRouter(prefix="/topics", tags=["topics"])
 
 def task_read(task: Task) -> TaskRead:
     """The API view of a task, with the prediction shown at creation."""
-    prediction = None
-    if task.p_correct is not None:
-        prediction = PredictionRead(
-            p_correct=task.p_correct, expected_seconds=task.expected_seconds or 0.0,
-            seconds_low=task.seconds_low or 0.0, seconds_high=task.seconds_high or 0.0,
-            model=task.model or "", model_version=task.model_version, source=task.source or "",
-        )
+    shown = task.prediction
+    prediction = PredictionRead.model_validate(shown) if shown is not None else None
     return TaskRead(
         id=task.id, title=task.title, topic=task.topic.name, difficulty=task.difficulty, notes=task.notes,
         status=task.status, due_date=task.due_date, created_at=task.created_at, started_at=task.started_at,
@@ -127,12 +121,6 @@ predictions_router = APIRouter(prefix="/predictions", tags=["predictions"])
 def preview(user: CurrentUser, session: SessionDep,
             topic: Annotated[str, Query(min_length=1, max_length=100)],
             difficulty: Difficulty) -> PredictionRead:
-    known = service.find_topic(session=session, name=topic)
-    # A topic not in the catalog yet is priced from the population prior; nothing is written.
-    subject = known or Topic(name=" ".join(topic.split()), key=topic_key(topic))
-    served = serving.predict_task(session=session, user=user, topic=subject, difficulty=difficulty, now=utcnow())
-    return PredictionRead(
-        p_correct=served.p_correct, expected_seconds=served.expected_seconds, seconds_low=served.seconds_low,
-        seconds_high=served.seconds_high, model=served.model, model_version=served.model_version,
-        source=served.source, explanation=served.explanation,
-    )
+    """What a new task of this topic and difficulty would be shown now (nothing is written)."""
+    shown = service.preview(session=session, user=user, topic=topic, difficulty=difficulty, now=utcnow())
+    return PredictionRead.model_validate(shown.prediction)

@@ -10,6 +10,7 @@ from sqlalchemy import Date, Enum, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from studysmart.core.db import Base, UTCDateTime, utcnow
+from studysmart.learning.prediction import SHOWN_FIELDS, ShownPrediction
 
 
 class Difficulty(StrEnum):
@@ -89,6 +90,20 @@ class Task(Base):
     source: Mapped[str | None] = mapped_column(String(40))
 
     topic: Mapped[Topic] = relationship(lazy="joined")
+
+    @property
+    def prediction(self) -> ShownPrediction | None:
+        """The prediction shown when the task was created (or last re-predicted); None for a task without one."""
+        if self.p_correct is None:
+            return None
+        return ShownPrediction(p_correct=self.p_correct, expected_seconds=self.expected_seconds or 0.0,
+                               seconds_low=self.seconds_low or 0.0, seconds_high=self.seconds_high or 0.0,
+                               model=self.model or "", model_version=self.model_version, source=self.source or "")
+
+    @prediction.setter
+    def prediction(self, shown: ShownPrediction) -> None:
+        for name in SHOWN_FIELDS:
+            setattr(self, name, getattr(shown, name))
 
     @property
     def item(self) -> str:

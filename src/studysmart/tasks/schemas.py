@@ -24,6 +24,8 @@ Seconds = Annotated[float, Field(ge=1, le=86_400, allow_inf_nan=False)]
 class PredictionRead(BaseModel):
     """What the serving model expects for this student and task."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     p_correct: float
     expected_seconds: float
     seconds_low: float

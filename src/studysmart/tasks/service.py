@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -15,8 +16,11 @@ from sqlalchemy.orm import Session
 from studysmart.core.db import on_commit
 from studysmart.core.exceptions import DomainError
 from studysmart.core.text import name_problem
+from studysmart.learning import history as stored_answers
 from studysmart.learning import serving as predictions
 from studysmart.learning import tracker as training
+from studysmart.learning.context import AppContext, context_of
+from studysmart.learning.prediction import ServedPrediction
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, UserTopic, topic_key
 from studysmart.tasks.schemas import TaskUpdate
 from studysmart.users.models import User
@@ -71,10 +75,8 @@ class CompletionResult:
     training_due: bool
 
 
-def _request_training() -> None:
-    from studysmart.learning import jobs  # the queue is only needed when training is due
-
-    jobs.request_training(trigger="threshold")
+def _request_training(context: AppContext) -> None:
+    context.jobs.request_training(trigger="threshold")
 
 
 # -- topics ----------------------------------------------------------------------------------------------------
@@ -160,14 +162,28 @@ def get_task(*, session: Session, user: User, task_id: int) -> Task:
 
 
 def _apply_prediction(session: Session, user: User, task: Task, now: datetime, *, replace: bool = False) -> None:
-    served = predictions.predict_and_log(session=session, user=user, task=task, now=now, replace=replace)
-    task.p_correct = served.p_correct
-    task.expected_seconds = served.expected_seconds
-    task.seconds_low = served.seconds_low
-    task.seconds_high = served.seconds_high
-    task.model = served.model
-    task.model_version = served.model_version
-    task.source = served.source
+    task.prediction = predictions.predict_and_log(session=session, user=user, task=task, now=now, replace=replace)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a new (topic, difficulty) task would be shown, and how many of the student's answers are in the topic."""
+
+    prediction: ServedPrediction
+    topic_answers: int
+
+
+def preview(*, session: Session, user: User, topic: str, difficulty: Difficulty, now: datetime) -> Preview:
+    """The prediction a new task would get now; nothing is written (a topic not in the catalog is priced from the
+    population, not created). The API's preview and the create form's both come from here."""
+    name = " ".join(topic.split())
+    subject = find_topic(session=session, name=name) or Topic(name=name, key=topic_key(name))
+    history = stored_answers.user_history(session, user)  # read once: for the prediction and the answer count
+    served = predictions.predict_task(session=session, user=user, topic=subject, difficulty=Difficulty(difficulty),
+                                      now=now, history=history)
+    topics = history.row_topic()
+    answers = int(np.sum(topics == subject.key)) if topics is not None and len(history) else 0
+    return Preview(prediction=served, topic_answers=answers)
 
 
 def create_task(*, session: Session, user: User, title: str, topic: str, difficulty: Difficulty,
@@ -280,6 +296,7 @@ def complete_task(*, session: Session, user: User, task_id: int, correct: bool, 
     predictions.score_task(session=session, task=task, now=now)
     count = training.count_completion(session=session)
     if count.training_due:
-        on_commit(session, _request_training)
+        context = context_of(session)
+        on_commit(session, lambda: _request_training(context))
     return CompletionResult(task=task, completed_since_training=count.completed_since_training,
                             training_due=count.training_due)

@@ -18,8 +18,8 @@ from studysmart.core import security
 from studysmart.core.db import on_commit, utcnow
 from studysmart.core.exceptions import DomainError
 from studysmart.learning import history as stored_answers
-from studysmart.learning import serving as predictions
 from studysmart.learning import tracker as training
+from studysmart.learning.context import context_of
 from studysmart.users.models import DEFAULT_PREFERENCES, AuthState, LoginAttempt, LoginTicket, User, new_key
 from studysmart.users.passwords import password_problem
 
@@ -327,4 +327,5 @@ def delete_account(*, session: Session, user: User, current_password: str) -> No
     training.forget_student(session=session, user_id=user.id, person=person, now=utcnow())
     session.delete(user)
     session.flush()
-    on_commit(session, lambda: predictions.forget_persons([person]))
+    models = context_of(session).models
+    on_commit(session, lambda: models.forget([person]))

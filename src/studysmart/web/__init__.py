@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from nicegui import core, ui
 
-from studysmart.core.config import Environment, Settings
-from studysmart.web import auth, context, pages, storage
+from studysmart.core.config import Environment
+from studysmart.learning.context import AppContext
+from studysmart.web import auth, pages, storage
 from studysmart.web.layout import BRAND
 
 __all__ = ["mount", "same_origin"]
@@ -38,15 +39,16 @@ def same_origin(origin: str | None, environ: dict[str, Any]) -> bool:
     return parts.netloc.lower() in {host.lower() for host in hosts if host}
 
 
-def mount(app: FastAPI, *, settings: Settings) -> None:
+def mount(app: FastAPI, *, context: AppContext) -> None:
     """Register the pages and mount NiceGUI on ``app`` (call it last, after every other route).
 
     Args:
-        app: the FastAPI app; its ``state.sessionmaker`` is the database the pages use.
-        settings: the app's settings (the session cookie is signed with ``resolved_secret_key()``; session
-            storage lives in ``var_dir/sessions``).
+        app: the FastAPI app.
+        context: its context: the pages' database, models and settings (the session cookie is signed with
+            ``settings.resolved_secret_key()``; session storage lives in ``var_dir/sessions``).
     """
-    context.configure(sessions=app.state.sessionmaker, settings=settings)
+    settings = context.settings
+    core.app.state.context = context  # NiceGUI's app is one per process: a request that bypasses ``app`` finds it
     storage.keep_private(settings.var_dir / "sessions", max_age_hours=settings.session_ttl_hours)
     pages.register()
     auth.register_routes()

@@ -100,11 +100,11 @@ def _plan_card(summary: analytics.DaySummary) -> None:
                 ui.space()
                 if task.status == "in_progress" and task.started_at is not None:
                     running_timer(task.started_at)
-                if task.p_correct is not None and task.expected_seconds is not None:
-                    ui.label(f"{percent(task.p_correct)} chance · ~{duration(task.expected_seconds)}") \
+                if (shown := task.prediction) is not None:
+                    ui.label(f"{percent(shown.p_correct)} chance · ~{duration(shown.expected_seconds)}") \
                         .classes("text-sm")
-                    if task.seconds_low and task.seconds_high:
-                        ui.label(f"({interval(task.seconds_low, task.seconds_high)})") \
+                    if shown.seconds_low and shown.seconds_high:
+                        ui.label(f"({interval(shown.seconds_low, shown.seconds_high)})") \
                             .classes("text-sm ss-muted")
         if len(summary.planned) > SHOWN_PLANNED:
             ui.link(f"and {len(summary.planned) - SHOWN_PLANNED} more", "/dashboard/tasks").classes("text-sm")

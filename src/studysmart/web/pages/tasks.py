@@ -22,7 +22,7 @@ from studysmart.web import auth
 from studysmart.web.actions import perform
 from studysmart.web.components import task_dialogs
 from studysmart.web.components.format import DIFFICULTY_LABELS, STATUS_LABELS, duration, local_datetime
-from studysmart.web.components.prediction import PreviewPanel, prediction_badge, preview_task
+from studysmart.web.components.prediction import PreviewPanel, prediction_badge
 from studysmart.web.components.timer import running_timer
 from studysmart.web.layout import empty_state, frame
 
@@ -184,7 +184,7 @@ class TasksView:
             return
         self.preview_seq += 1
         seq = self.preview_seq
-        outcome = await perform(self.who, lambda s, u: preview_task(
+        outcome = await perform(self.who, lambda s, u: tasks.preview(
             session=s, user=u, topic=topic[:100], difficulty=difficulty, now=utcnow()), path=PATH)
         if seq == self.preview_seq and outcome.ok:  # a newer request may have overtaken this one
             self.preview.show(outcome.value)

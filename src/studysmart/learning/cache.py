@@ -1,0 +1,115 @@
+"""The per-process model cache: the champion of each model name, loaded from the database at most every
+``refresh_seconds`` and swapped atomically when a new version is promoted; the fallback model fitted in-process
+until the first training stores one; deleted accounts dropped from every cached copy."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from studysmart.learning import registry
+from studysmart.learning.erasure import forget
+from studysmart.learning.history import all_responses
+from studysmart.learning.models import Erasure, ModelVersion, TrainingState
+from studysmart.ml import base as ml
+from studysmart.ml.robust import with_robust_weights
+
+__all__ = ["FALLBACK_CHEAP_SAMPLES", "FALLBACK_REFIT_SECONDS", "Loaded", "ModelCache"]
+
+FALLBACK_MODEL = registry.FALLBACK
+FALLBACK_REFIT_SECONDS = 60.0
+FALLBACK_CHEAP_SAMPLES = 5000
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One cached model: its name, version and the fitted model."""
+
+    name: str
+    version: int | None  # None: the in-process fallback fitted on the current data
+    model: ml.Model
+    checked_at: float
+    stamp: int  # ModelVersion.id, or the sample count the fallback was fitted on
+    fitted_at: float = 0.0  # the fallback: when it was fitted (refitted at most every FALLBACK_REFIT_SECONDS)
+    erased: int = 0  # the largest Erasure.id this model honours (deleted accounts' parameters dropped)
+
+
+class ModelCache:
+    """Per-process cache of serving models; reads the database at most every ``refresh_seconds`` per name."""
+
+    def __init__(self, *, refresh_seconds: float) -> None:
+        self.refresh_seconds = refresh_seconds
+        self._loaded: dict[str, Loaded] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._loaded.clear()
+
+    def forget(self, persons: list[str]) -> None:
+        """Drop ``persons`` from every cached model now (in the process that deleted their accounts; the others
+        do it at their next refresh, from the Erasure rows)."""
+        with self._lock:
+            for name, entry in list(self._loaded.items()):
+                self._loaded[name] = replace(entry, model=forget(name, entry.model, persons))
+
+    def versions(self) -> dict[str, int | None]:
+        """The version served per model name in this process."""
+        return {name: entry.version for name, entry in self._loaded.items()}
+
+    def get(self, session: Session, name: str) -> Loaded | None:
+        """The champion of ``name`` (None if there is none); the fallback model is always available."""
+        refresh = self.refresh_seconds
+        entry = self._loaded.get(name)
+        now = time.monotonic()
+        if entry is not None and now - entry.checked_at < refresh:
+            return entry
+        with self._lock:
+            entry = self._loaded.get(name)
+            if entry is not None and now - entry.checked_at < refresh:
+                return entry
+            latest = session.scalar(select(func.max(Erasure.id))) or 0  # read before any artifact or data
+            champion = session.execute(
+                select(ModelVersion.id, ModelVersion.version)
+                .where(ModelVersion.model == name, ModelVersion.is_champion.is_(True))
+            ).first()
+            if champion is not None:
+                if entry is None or entry.stamp != champion.id or entry.version is None:
+                    # A stored artifact honours the erasures a training applied; the pending ones are read
+                    # before it, so one the training applies meanwhile is at worst applied twice.
+                    pending = list(session.scalars(select(Erasure.person).where(
+                        Erasure.applied_at.is_(None), Erasure.id <= latest))) if latest else []
+                    blob = session.scalar(select(ModelVersion.artifact).where(ModelVersion.id == champion.id))
+                    model = ml.load(name, blob or b"")
+                    entry = Loaded(name, champion.version, forget(name, model, pending) if pending else model,
+                                    now, champion.id, erased=latest)
+                else:
+                    entry = replace(entry, checked_at=now)
+            elif name == FALLBACK_MODEL:
+                entry = self._fallback(session, entry, now, latest)
+            else:
+                entry = None
+            if entry is not None and entry.erased < latest:  # accounts deleted since: drop them from this copy
+                persons = list(session.scalars(select(Erasure.person).where(
+                    Erasure.id > entry.erased, Erasure.id <= latest)))
+                entry = replace(entry, model=forget(name, entry.model, persons), erased=latest)
+            if entry is None:
+                self._loaded.pop(name, None)
+            else:
+                self._loaded[name] = entry  # one assignment: readers see the old or the new model, never half
+            return entry
+
+    def _fallback(self, session: Session, entry: Loaded | None, now: float, erased: int) -> Loaded:
+        samples = session.scalar(select(TrainingState.samples)) or 0
+        if entry is not None and entry.version is None and (entry.stamp == samples or (
+                samples > FALLBACK_CHEAP_SAMPLES and now - entry.fitted_at < FALLBACK_REFIT_SECONDS)):
+            return replace(entry, checked_at=now)
+        # Only until the first training stores a shrinkage version: a cheap pass over the data (milliseconds per
+        # thousand answers); past a few thousand answers at most once a minute per process (the student's own
+        # answers still apply at once, through their history).
+        model = ml.create(FALLBACK_MODEL).fit(with_robust_weights(all_responses(session)))  # as training does
+        return Loaded(FALLBACK_MODEL, None, model, now, samples, now, erased=erased)
