@@ -14,9 +14,9 @@ from studysmart.ml import base
 from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATION_PRIOR, CorruptModel
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.lnirt import LNIRT, LNIRTGibbs, auto_iterations
-from studysmart.ml.lnirt_draws import inv_wishart
-from studysmart.ml.lnirt_gibbs import prepare_cells, run_gibbs
-from studysmart.ml.lnirt_kernels import (
+from studysmart.ml.lnirt.draws import inv_wishart
+from studysmart.ml.lnirt.gibbs import prepare_cells, run_gibbs
+from studysmart.ml.lnirt.kernels import (
     _ndtr,
     _ndtri,
     cell_flags,
@@ -26,7 +26,7 @@ from studysmart.ml.lnirt_kernels import (
     person_pass,
     person_pass_numpy,
 )
-from studysmart.ml.lnirt_predictive import person_posterior
+from studysmart.ml.lnirt.predictive import person_posterior
 from studysmart.ml.synthetic import SyntheticData, generate, simulate_response
 
 

@@ -4,7 +4,7 @@ At about 2,000 answers the app's training failed with ``LinAlgError: Matrix is n
 inverse-Wishart draw. App data are items "topic|difficulty", many students with a few answers each, items that
 everyone gets right, and times that hardly vary (a scripted client, a timer's default). There the chain drifted:
 phi and lambda of one item to 1e7-1e9 and its sigma2 to 1e12-1e14, until Sigma_I could not be inverted. The
-sampler now keeps its draws in a box of plausible item parameters (``lnirt_draws.ItemBox``).
+sampler now keeps its draws in a box of plausible item parameters (``draws.ItemBox``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.lnirt import LNIRT, LNIRTGibbs
-from studysmart.ml.lnirt_draws import inv_wishart, normal_mean
+from studysmart.ml.lnirt.draws import inv_wishart, normal_mean
 from studysmart.ml.synthetic import generate
 
 TOPICS = [f"T{i}" for i in range(10)]
@@ -60,7 +60,7 @@ def test_app_like_data_with_constant_times_and_all_correct_items_fit(cls: type[L
 
 
 def test_the_box_does_not_bind_on_data_that_identify_the_parameters() -> None:
-    from studysmart.ml.lnirt_draws import ItemBox
+    from studysmart.ml.lnirt.draws import ItemBox
 
     data = generate(n_persons=300, n_items=24, n_topics=3, observed=0.5, seed=11).responses
     model = LNIRT(seed=1).fit(data)
@@ -74,7 +74,7 @@ def test_the_box_does_not_bind_on_data_that_identify_the_parameters() -> None:
 
 
 def test_conjugate_draws_survive_a_barely_indefinite_matrix() -> None:
-    from studysmart.ml.lnirt_draws import psd_root
+    from studysmart.ml.lnirt.draws import psd_root
 
     rng = np.random.default_rng(0)
     v = rng.normal(size=(4, 1))

@@ -15,8 +15,8 @@ import pytest
 from studysmart.ml import base
 from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATION_PRIOR, CorruptModel
 from studysmart.ml.data import Queries, Responses
-from studysmart.ml.neural_batches import build_batches
-from studysmart.ml.neural_data import Seq, time_features
+from studysmart.ml.neural.batches import build_batches
+from studysmart.ml.neural.data import Seq, time_features
 from studysmart.ml.synthetic import generate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,6 +61,25 @@ def test_registry_does_not_import_torch() -> None:
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_neural_package_and_its_encoders_do_not_import_torch() -> None:
+    result = _run("""
+        import sys
+        import studysmart.ml.neural
+        import studysmart.ml.neural.batches
+        import studysmart.ml.neural.data
+        print("torch" in sys.modules, "studysmart.ml.neural.model" in sys.modules)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_registry_serves_the_neural_classes_from_the_subpackage() -> None:
+    from studysmart.ml.neural.model import NeuralAttention, NeuralLSTM
+
+    assert base.model_class("neural") is NeuralLSTM
+    assert base.model_class("neural-attn") is NeuralAttention
 
 
 def test_web_app_does_not_import_torch(tmp_path: Path) -> None:

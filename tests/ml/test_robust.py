@@ -174,7 +174,7 @@ def test_without_the_weights_the_same_adversary_moves_it(honest: Responses, name
 
 def test_neural_losses_ignore_targets_of_weight_zero() -> None:
     torch = pytest.importorskip("torch")
-    from studysmart.ml.neural_train import _losses
+    from studysmart.ml.neural.train import _losses
 
     rng = np.random.default_rng(0)
     out = torch.from_numpy(rng.normal(size=(2, 6, 3)).astype(np.float32))

@@ -148,10 +148,10 @@ MODELS: dict[str, str] = {
     "person-median": "studysmart.ml.baselines:PersonMedian",
     "shrinkage": "studysmart.ml.baselines:Shrinkage",
     "irt2pl": "studysmart.ml.baselines:IRT2PL",
-    "lnirt": "studysmart.ml.lnirt:LNIRT",
-    "lnirt-gibbs": "studysmart.ml.lnirt:LNIRTGibbs",
-    "neural": "studysmart.ml.neural:NeuralLSTM",
-    "neural-attn": "studysmart.ml.neural:NeuralAttention",
+    "lnirt": "studysmart.ml.lnirt.model:LNIRT",
+    "lnirt-gibbs": "studysmart.ml.lnirt.model:LNIRTGibbs",
+    "neural": "studysmart.ml.neural.model:NeuralLSTM",
+    "neural-attn": "studysmart.ml.neural.model:NeuralAttention",
     "practice": "studysmart.ml.practice:PracticeModel",
 }
 

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from studysmart.ml.data import Queries, Responses
-from studysmart.ml.neural_data import Seq
-from studysmart.ml.neural_train import torch_session
+from studysmart.ml.neural.data import Seq
+from studysmart.ml.neural.train import torch_session
 
 if TYPE_CHECKING:
-    from studysmart.ml.neural import NeuralModel
+    from studysmart.ml.neural.model import NeuralModel
 
 __all__ = ["Explanation", "explain", "format_seconds"]
 

@@ -1,12 +1,12 @@
 """LNIRT models behind the Model protocol: ``lnirt-gibbs`` (the full sampler) and ``lnirt`` (the fast one).
 
 Both estimate van der Linden's joint model of accuracy and speed exactly as the R package LNIRT defines it
-(see ``lnirt_gibbs``): ``LNIRTGibbs`` runs R's 2,000 iterations; ``LNIRT``, the estimator the app serves,
+(see ``gibbs``): ``LNIRTGibbs`` runs R's 2,000 iterations; ``LNIRT``, the estimator the app serves,
 runs a chain sized to the data (R's 2,000 iterations on app-sized data, down to 300 on large data sets) from
 a moment-based start (or, with ``warm_start``, from its previous fit), which reaches the same held-out
 accuracy in a fraction of the time, with a pooled prior of the residual variances that keeps
 intervals calibrated on sparse data. Predictions average over parameter uncertainty
-(``lnirt_predictive``); unknown items are priced from their topic/difficulty group, unknown persons from the
+(``predictive``); unknown items are priced from their topic/difficulty group, unknown persons from the
 population N2(mu_P, Sigma_P), and a student's history updates their (theta, zeta) online in milliseconds.
 """
 
@@ -29,11 +29,11 @@ from studysmart.ml.base import (
     unpack,
 )
 from studysmart.ml.data import Queries, Responses
-from studysmart.ml.lnirt_predictive import ItemGroups, PersonEstimate, person_posterior, predictive
+from studysmart.ml.lnirt.predictive import ItemGroups, PersonEstimate, person_posterior, predictive
 from studysmart.ml.robust import person_weights
 
 if TYPE_CHECKING:  # the sampler (and numba) is imported by fit() only: serving predictions never needs it
-    from studysmart.ml.lnirt_gibbs import Cells, GibbsState
+    from studysmart.ml.lnirt.gibbs import Cells, GibbsState
 
 Backend = Literal["numba", "numpy"]
 
@@ -103,7 +103,7 @@ class _LNIRTBase:
         Persons and items of the vocabulary without any observed cell are left out: predictions for them come
         from the priors (and say so in their source). Row weights (``data.weight``) temper each cell's
         likelihood in the item conditionals, and each person's weight in the population of students is the
-        share of their rows' weight kept (``robust.person_weights``; see ``lnirt_gibbs.Cells``).
+        share of their rows' weight kept (``robust.person_weights``; see ``gibbs.Cells``).
 
         Args:
             data: responses (NaN correct or log-time = missing; both missing = row ignored).
@@ -112,7 +112,7 @@ class _LNIRTBase:
         Returns:
             self, fitted.
         """
-        from studysmart.ml.lnirt_gibbs import prepare_cells, run_gibbs
+        from studysmart.ml.lnirt.gibbs import prepare_cells, run_gibbs
 
         rows = np.flatnonzero(~(np.isnan(data.correct) & np.isnan(data.log_time)))
         if rows.size == 0:
@@ -152,7 +152,7 @@ class _LNIRTBase:
 
     def _warm_state(self, persons: np.ndarray, items: np.ndarray, cells: Cells) -> GibbsState:
         """Start from the previous fit: known persons and items keep their estimates, new ones the moments."""
-        from studysmart.ml.lnirt_gibbs import initial_state
+        from studysmart.ml.lnirt.gibbs import initial_state
 
         state = initial_state(cells, np.random.default_rng(self.seed))
         for new, old in enumerate(lookup(self._person_index, persons)):
@@ -352,7 +352,7 @@ class LNIRTGibbs(_LNIRTBase):
             in item-group priors; backend: "numba" (fused kernels) or "numpy" (reference);
         n_threads: threads for the sampler's cell passes (1 by default: training leaves a core to the web).
         sigma2_df: None = the R package's prior of the residual variances; a number = the pooled prior with
-            that many pseudo-observations (``lnirt_gibbs``).
+            that many pseudo-observations (``gibbs``).
     """
 
     name: ClassVar[str] = "lnirt-gibbs"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studysmart.ml.neural_data import N_TIME, Seq, step_time_features
+from studysmart.ml.neural.data import N_TIME, Seq, step_time_features
 
 __all__ = ["Batch", "build_batches", "pad_windows", "validation_masks"]
 

@@ -3,7 +3,7 @@ statistics, and the mixing of head outputs.
 
 The neural models read a student's past responses in order. This module turns ``Responses`` and ``Queries``
 into integer codes (0 = unknown, so cold start maps onto learned "unknown" embeddings) and per-step features
-(``neural_batches`` cuts them into training batches). It never imports torch.
+(``batches`` cuts them into training batches). It never imports torch.
 
 Order: ``Responses.order`` holds either unix timestamps (values > 1e8: gaps in seconds, time of day and day of
 week become features) or positions (gaps in steps); without an order, the row order within a person is used.

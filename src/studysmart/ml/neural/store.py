@@ -15,11 +15,11 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from studysmart.ml.base import CorruptModel, pack, unpack
-from studysmart.ml.neural_data import Seq, Vocab
-from studysmart.ml.neural_train import TrainReport
+from studysmart.ml.neural.data import Seq, Vocab
+from studysmart.ml.neural.train import TrainReport
 
 if TYPE_CHECKING:
-    from studysmart.ml.neural import NeuralModel
+    from studysmart.ml.neural.model import NeuralModel
 
 __all__ = ["FORMAT", "from_blob", "to_blob"]
 

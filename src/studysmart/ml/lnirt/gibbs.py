@@ -17,7 +17,7 @@ iteration; here only observed cells enter the sums, which integrates the missing
 posterior under missingness at random) and scales with the sparse designs of the app. Two deliberate
 differences: the package centres the prior of b on -E[b | a, phi, lambda] (a sign slip in its reuse of the
 lambda sampler), here it is centred on +E[b | ...] as the model states; and the latent Z is drawn exactly
-from its truncated normal even for extreme predictors (``lnirt_kernels.draw_latent_numpy``).
+from its truncated normal even for extreme predictors (``kernels.draw_latent_numpy``).
 
 The package's prior of the residual variances, (SS_k + 10) / chi2(n_k), suits its dense tests (hundreds of
 times per item); with a handful of times per item, as in sparse app data, it has no finite mean (n_k <= 2)
@@ -26,7 +26,7 @@ inverse-chi2 prior with nu pseudo-observations at a common scale tau, itself dra
 sigma2_k | . = (SS_k + nu tau) / chi2(n_k + nu), tau | . ~ Gamma(1 + K nu / 2, rate 1 + nu/2 sum 1/sigma2_k).
 
 Two safeguards for data that do not identify every parameter (app data: items everyone gets right, times that
-never vary): every item draw is clamped into a box of plausible values (``lnirt_draws.ItemBox``), and cells may
+never vary): every item draw is clamped into a box of plausible values (``draws.ItemBox``), and cells may
 carry weights (``Cells.weight``, from ``studysmart.ml.robust``) that temper their likelihood in the item
 conditionals only, so implausible answers and a single heavy student cannot move item parameters.
 """
@@ -43,8 +43,8 @@ import numpy as np
 from scipy.special import ndtri
 
 from studysmart.ml.base import Progress
-from studysmart.ml.lnirt_draws import ItemBox, conditional_normal, inv_wishart, normal_mean, positive_unit_product
-from studysmart.ml.lnirt_kernels import cell_flags, item_pass, item_pass_numpy, person_pass, person_pass_numpy
+from studysmart.ml.lnirt.draws import ItemBox, conditional_normal, inv_wishart, normal_mean, positive_unit_product
+from studysmart.ml.lnirt.kernels import cell_flags, item_pass, item_pass_numpy, person_pass, person_pass_numpy
 
 __all__ = ["Cells", "GibbsState", "Posterior", "initial_state", "prepare_cells", "run_gibbs"]
 

@@ -1,7 +1,7 @@
 """Neural sequence models of accuracy and time together: ``NeuralLSTM`` ("neural") and ``NeuralAttention``
 ("neural-attn").
 
-One multi-task network (see ``neural_nets``) reads a student's past responses in order and predicts, for the
+One multi-task network (see ``nets``) reads a student's past responses in order and predicts, for the
 next item, P(correct) and a Gaussian over log(seconds). The history is read at prediction time: the responses
 stored at fit (or by ``update_person``), or those passed as ``predict(..., history=...)`` for one call, so
 predictions follow the student's answers without retraining. The encoder state after each stored history is
@@ -12,7 +12,7 @@ the baselines: SOURCE_MODEL when the person has a history and the item (or its t
 SOURCE_ITEM_PRIOR when the item is known or priced from its topic / difficulty but there is no history, and
 SOURCE_POPULATION_PRIOR when nothing about the item is known.
 
-torch is imported here (and in ``neural_nets`` / ``neural_train``, imported only from here), never by the registry.
+torch is imported here (and in ``nets`` / ``train``, imported only from here), never by the registry.
 Weights are stored as safetensors inside the ``base.pack`` blob, with vocabularies, hyperparameters and the
 stored histories as JSON / arrays: no pickle.
 """
@@ -37,8 +37,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATION_PRIOR, Prediction, Progress
 from studysmart.ml.data import Queries, Responses
-from studysmart.ml.neural_batches import Batch, build_batches, pad_windows
-from studysmart.ml.neural_data import (
+from studysmart.ml.neural.batches import Batch, build_batches, pad_windows
+from studysmart.ml.neural.data import (
     TIMESTAMP_THRESHOLD,
     TOPIC_SMOOTHING,
     QueryRows,
@@ -50,10 +50,10 @@ from studysmart.ml.neural_data import (
     step_time_features,
     time_features,
 )
-from studysmart.ml.neural_explain import Explanation, explain
-from studysmart.ml.neural_nets import MultiTaskNet
-from studysmart.ml.neural_store import from_blob, to_blob
-from studysmart.ml.neural_train import torch_session, train
+from studysmart.ml.neural.explain import Explanation, explain
+from studysmart.ml.neural.nets import MultiTaskNet
+from studysmart.ml.neural.store import from_blob, to_blob
+from studysmart.ml.neural.train import torch_session, train
 
 __all__ = ["Explanation", "NeuralAttention", "NeuralLSTM", "NeuralModel"]
 

@@ -19,7 +19,7 @@ already carries what is known about a person, also for persons the model has nev
 vocabulary is a learned "unknown" embedding (trained by randomly dropping ids to it), so cold start is never a
 constant.
 
-Imported only through ``studysmart.ml.neural``, which checks that torch is installed.
+Imported only through ``studysmart.ml.neural.model``, which checks that torch is installed.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from studysmart.ml.neural_data import N_TIME
+from studysmart.ml.neural.data import N_TIME
 
 __all__ = ["N_QUERY", "N_STEP", "AttentionEncoder", "LSTMEncoder", "MultiTaskNet"]
 

@@ -8,7 +8,7 @@ One Gibbs iteration touches every observed cell twice:
 2. ``item_pass``: with the new person parameters, accumulate per item the sufficient statistics of the
    item parameters' full conditionals.
 
-Everything else in an iteration is O(persons + items) and stays in NumPy (``lnirt_gibbs``). The uniforms
+Everything else in an iteration is O(persons + items) and stays in NumPy (``gibbs``). The uniforms
 for the Z draws come from the caller's NumPy generator, so both implementations are deterministic
 functions of their inputs and the tests compare them number for number. Missing values are NaN: a cell
 with no response takes no part in the accuracy sums, one with no time takes no part in the time sums.

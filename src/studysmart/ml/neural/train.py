@@ -25,8 +25,8 @@ import torch
 from torch import Tensor, nn
 
 from studysmart.ml.base import Progress
-from studysmart.ml.neural_batches import Batch
-from studysmart.ml.neural_nets import MultiTaskNet
+from studysmart.ml.neural.batches import Batch
+from studysmart.ml.neural.nets import MultiTaskNet
 
 __all__ = ["TrainReport", "gaussian_nll", "torch_session", "train"]
 
