@@ -1,4 +1,4 @@
-"""The ``studysmart`` command: serve, worker, status, demo, db, evaluate, train, models, plan.
+"""The ``studysmart`` command: serve, worker, status, demo, db, users, evaluate, train, models, plan.
 
 Heavy modules (the app, numpy models, torch) are imported inside the commands that need them, so
 ``studysmart status`` answers quickly.
@@ -17,6 +17,8 @@ import typer
 app = typer.Typer(help="StudySmart: an adaptive study planner.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+users_app = typer.Typer(help="Account commands.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 
 def fail(message: str) -> typer.Exit:
@@ -34,6 +36,34 @@ def db_upgrade() -> None:
     settings = get_settings()
     upgrade(settings.database_url)
     typer.echo("database is up to date")
+
+
+@users_app.command("reset-link")
+def users_reset_link(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+) -> None:
+    """Print a single-use password reset link (valid 30 minutes) for the account of EMAIL, to pass on to its owner
+    (its earlier links stop working)."""
+    from sqlalchemy import select
+
+    from studysmart.core.config import get_settings
+    from studysmart.core.db import transaction, utcnow
+    from studysmart.learning.context import make_context
+    from studysmart.users.models import User
+    from studysmart.users.reset import create_reset_link
+    from studysmart.users.service import normalize_email
+
+    settings = get_settings()
+    context = make_context(settings)
+    try:
+        with transaction(context.sessions) as session:
+            user = session.scalar(select(User).where(User.email == normalize_email(email)))
+            if user is None:
+                raise fail(f"no account has the email {email!r}")
+            link = create_reset_link(session=session, user=user, public_url=settings.public_url, now=utcnow())
+    finally:
+        context.dispose()
+    typer.echo(link.url)
 
 
 @app.command()

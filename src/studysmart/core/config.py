@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     #: Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or networks,
     #: ``*`` for any); empty: none, the connecting address is the client's.
     forwarded_allow_ips: str = ""
+    #: The address students open the app at (links in emails, e.g. the password reset link).
+    public_url: str = "http://127.0.0.1:8000"
+    #: Outgoing mail for password reset links; without a host, the link is written to the server log (and
+    #: ``studysmart users reset-link EMAIL`` makes one).
+    smtp_host: str = ""
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "StudySmart <no-reply@localhost>"
+    smtp_starttls: bool = True
 
     @model_validator(mode="after")
     def _defaults_and_production_rules(self) -> Settings:

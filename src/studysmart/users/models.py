@@ -83,3 +83,18 @@ class LoginTicket(Base):
     tz: Mapped[str] = mapped_column(String(64))
     next_path: Mapped[str] = mapped_column(String(512))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class PasswordReset(Base):
+    """A single-use password reset link of one account, valid until ``expires_at``. Only the SHA-256 of the link's
+    token is stored; the link works only while the account's ``token_version`` is the one it was issued at, so a
+    password change, a log-out everywhere or another reset ends it."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -73,3 +73,26 @@ class UserRead(BaseModel):
     display_name: str
     created_at: datetime
     preferences: dict[str, Any]
+
+
+class ResetRequest(BaseModel):
+    """Ask for a password reset link for this email."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+
+
+class ResetRequested(BaseModel):
+    """The same answer whether or not the email has an account."""
+
+    detail: str
+
+
+class ResetConfirm(BaseModel):
+    """Set a new password with the token of a reset link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=128)
+    new_password: Password

@@ -83,6 +83,7 @@ def _login_form(next_path: str | None) -> None:
     for field in (email, password):
         field.on("keydown.enter", submit)
     ui.button("Log in", on_click=submit).props("no-caps unelevated").classes("w-full").mark("login-submit")
+    ui.link("Forgot your password?", "/forgot").classes("text-sm").mark("login-forgot")
 
 
 def _signup_form(next_path: str | None) -> None:
