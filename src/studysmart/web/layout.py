@@ -46,9 +46,21 @@ def apply_style() -> None:
         .ss-nav a { text-decoration: none; color: inherit; }
         .ss-nav a[aria-current="page"] { background: rgba(63, 81, 181, 0.14); font-weight: 600; }
         .q-drawer--standard:has(.ss-nav) { background: transparent; }
-        .body--dark .text-primary { color: #9fa8da !important; }
-        .body--dark .text-positive { color: #81c784 !important; }
-        .body--dark .text-negative { color: #ef9a9a !important; }
+        .nicegui-link { color: var(--q-primary); }
+        /* Dark mode: the theme colours as text (links, outline and flat buttons, badges) in their light tints,
+           and as backgrounds under white text in deeper shades, so both keep WCAG AA contrast (4.5:1).
+           In the first cascade layer: an !important there outranks Quasar's (NiceGUI puts those in the last). */
+        @layer theme {
+          .body--dark { --q-primary: #9fa8da !important; --q-positive: #81c784 !important;
+                        --q-negative: #ef9a9a !important; }
+          .body--dark .bg-primary { background-color: #3949ab !important; }
+          .body--dark .bg-positive { background-color: #2e7d32 !important; }
+          .body--dark .bg-negative { background-color: #c62828 !important; }
+          .body--dark .text-grey-7 { color: #bdbdbd !important; }
+          :focus-visible { outline: 3px solid var(--q-primary) !important; outline-offset: 2px; }
+        }
+        /* Phones: every button at least 44 CSS px both ways (WCAG 2.5.5). */
+        @media (max-width: 599.98px) { .q-btn { min-height: 44px; min-width: 44px; } }
     """)
 
 

@@ -250,3 +250,57 @@ def test_the_websocket_refuses_other_sites(server: str) -> None:
         connect(socket_url, origin="https://evil.example", open_timeout=10).close()  # type: ignore[arg-type]
     with connect(socket_url, origin=server, open_timeout=10) as socket:  # type: ignore[arg-type]
         assert socket.recv(timeout=10).startswith("0{")  # engine.io's open packet
+
+
+SERIOUS = ("serious", "critical")
+#: Buttons narrower or lower than this at phone width are hard to hit (WCAG 2.5.5's 44 CSS px).
+TOUCH_PX = 44
+SMALL_BUTTONS_JS = """(limit) => [...document.querySelectorAll('button, .q-btn, [role=button]')]
+  .filter(el => el.offsetParent !== null && !el.closest('.q-field, .q-tab, .q-header .q-toolbar__title'))
+  .map(el => [el, el.getBoundingClientRect()])
+  .filter(([el, r]) => r.width > 0 && (r.width < limit || r.height < limit))
+  .map(([el, r]) => `${(el.getAttribute('aria-label') || el.innerText || el.className).trim().slice(0, 40)}`
+       + ` ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+
+
+def _violations(page: object, where: str) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page).response
+    return [f"{where}: {v['id']} ({v['impact']}) x{len(v['nodes'])}: "
+            + "; ".join(f"{node['html'][:90]} ({(node['any'] or node['all'] or [{'message': ''}])[0]['message'][:90]})"
+                        for node in v["nodes"][:4])
+            for v in results["violations"] if v["impact"] in SERIOUS]
+
+
+def test_every_page_is_accessible_in_light_and_dark_and_touchable_on_a_phone(server: str) -> None:
+    """axe-core (bundled with axe-playwright-python: nothing downloaded) on every page in light and dark mode:
+    no serious or critical violation; at phone width every button is at least 44 px both ways."""
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for scheme, viewport in (("light", DESKTOP), ("dark", DESKTOP), ("light", PHONE)):
+                phone = viewport is PHONE
+                context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone,
+                                              color_scheme=scheme)
+                page = context.new_page()
+                where = f"{scheme}{' phone' if phone else ''}"
+                for path, text in {"/": "Know how a study task will go", "login": "", **PAGES}.items():
+                    if path == "login":
+                        _log_in(page, server)
+                        continue
+                    page.goto(server + path)
+                    page.get_by_text(text, exact=False).first.wait_for(timeout=15_000)
+                    page.wait_for_timeout(400)
+                    if phone:
+                        problems += [f"{where} {path}: small button {b}"
+                                     for b in page.evaluate(SMALL_BUTTONS_JS, TOUCH_PX)]
+                    else:
+                        problems += _violations(page, f"{where} {path}")
+                context.close()
+        finally:
+            browser.close()
+    assert problems == [], "\n".join(problems)

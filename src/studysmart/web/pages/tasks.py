@@ -110,7 +110,7 @@ class TasksView:
                 ui.badge(DIFFICULTY_LABELS[task.difficulty.value]).props("outline color=grey-7")
                 ui.space()
                 ui.badge(STATUS_LABELS[task.status.value], color={
-                    "planned": "grey-6", "in_progress": "positive", "done": "primary"}[task.status.value])
+                    "planned": "grey-8", "in_progress": "positive", "done": "primary"}[task.status.value])
             with ui.row().classes("w-full items-center gap-x-4 gap-y-1"):
                 prediction_badge(task)
                 if task.status is TaskStatus.IN_PROGRESS and task.started_at is not None:
