@@ -1,0 +1,144 @@
+"""Is readiness right? The forecast of a student's score on their last answers, against what they scored.
+
+    .venv/bin/python -m benchmarks.readiness --data FILE [--order COLUMN] --json OUT [--model practice]
+
+For each student with at least ``--min-answers`` answers (by ``--order``, or file order without one): the first
+80% of their answers are what the app knows, the last 20% the "exam" (its items given). The model of learning
+(default the served ``practice`` model) is fitted on the first 80% of every student's answers only, so no test
+answer reaches the fit. The readiness forecast of a student's exam score is the mean predicted P(correct) of
+their exam items, each predicted from their known answers at the time the item was answered (so forgetting
+between the two is the model's), with an 80% interval from the predictive distribution of the observed mean:
+the student's ability shifted by N(0, sd^2) (sd: the posterior sd of a logit ability, prior N(0, 1), from the
+Fisher information of their known answers at the model's P(correct)), then each answer drawn. The baseline is
+the student's past accuracy per topic (Beta(1 + right, 1 + wrong); topics they never did use all their
+answers), its interval drawn the same way (rates from the Beta, then the answers).
+
+OUT is exactly ``{"data", "students", "mae", "coverage80", "baseline": {"mae", "coverage80"}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.special import expit, logit
+
+from studysmart.ml import base
+from studysmart.ml.data import DataError, Responses, read_responses
+
+DRAWS = 4000
+TEST_SHARE = 0.2
+
+
+def split_students(data: Responses, *, min_answers: int) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """The training mask (first 80% of every student's answers) and, per evaluated student, (known, exam) rows."""
+    order = data.order if data.order is not None else np.arange(len(data), dtype=float)
+    train = np.zeros(len(data), dtype=bool)
+    students: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for person in np.unique(data.person):
+        rows = np.flatnonzero(data.person == person)
+        rows = rows[np.lexsort((rows, order[rows]))]
+        rows = rows[np.isfinite(data.correct[rows])]
+        cut = int(np.floor(len(rows) * (1 - TEST_SHARE)))
+        train[rows[:cut]] = True
+        if len(rows) >= min_answers and len(rows) - cut >= 1:
+            students[int(person)] = (rows[:cut], rows[cut:])
+    return train, students
+
+
+def _interval(p_draws: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
+    """10% and 90% quantiles of the mean of Bernoulli answers drawn at P(correct) ``p_draws`` (draws x rows)."""
+    scores = (rng.random(p_draws.shape) < p_draws).mean(axis=1)
+    low, high = np.quantile(scores, [0.1, 0.9])
+    return float(low), float(high)
+
+
+def logit_ability_sd(p: np.ndarray) -> float:
+    """Posterior sd of a logit ability shift (prior N(0, 1)) after answers predicted at P(correct) ``p``."""
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return float(1.0 / np.sqrt(1.0 + np.sum(p * (1 - p))))
+
+
+def model_forecast(model: base.Model, data: Responses, known: np.ndarray, exam: np.ndarray,
+                   rng: np.random.Generator) -> tuple[float, float, float]:
+    """The model's forecast of the mean score on ``exam`` rows from ``known`` rows, and its 80% interval."""
+    history = data.subset(known)
+    p_exam = np.asarray(model.predict(data.to_queries(exam), history=history).p_correct, dtype=float)
+    p_known = np.asarray(model.predict(data.to_queries(known), history=history).p_correct, dtype=float)
+    sd = logit_ability_sd(p_known)
+    shift = rng.normal(0.0, sd, size=(DRAWS, 1))
+    low, high = _interval(expit(logit(np.clip(p_exam, 1e-6, 1 - 1e-6)) + shift), rng)
+    return float(p_exam.mean()), low, high
+
+
+def baseline_forecast(data: Responses, known: np.ndarray, exam: np.ndarray,
+                      rng: np.random.Generator) -> tuple[float, float, float]:
+    """Past accuracy per topic with a Beta interval (see the module docstring)."""
+    topics = data.row_topic()
+    row_topic = topics.astype(str) if topics is not None else np.full(len(data), "")
+    y = data.correct[known]
+    overall = (1 + np.nansum(y), 1 + np.sum(1 - y))
+    draws = np.empty((DRAWS, len(exam)))
+    means = np.empty(len(exam))
+    for topic in np.unique(row_topic[exam]):
+        mine = row_topic[known] == topic
+        a, b = (1 + np.sum(y[mine]), 1 + np.sum(1 - y[mine])) if mine.any() else overall
+        cols = row_topic[exam] == topic
+        draws[:, cols] = rng.beta(a, b, size=(DRAWS, 1))
+        means[cols] = a / (a + b)
+    low, high = _interval(draws, rng)
+    return float(means.mean()), low, high
+
+
+def evaluate(data: Responses, *, model_name: str, min_answers: int, seed: int) -> dict[str, Any]:
+    """Fit on the known rows, forecast every evaluated student; returns the numbers of OUT (without ``data``)."""
+    train, students = split_students(data, min_answers=min_answers)
+    model = base.create(model_name).fit(data.subset(train))
+    rng = np.random.default_rng(seed)
+    errors: dict[str, list[float]] = {"model": [], "baseline": []}
+    covered: dict[str, list[bool]] = {"model": [], "baseline": []}
+    for known, exam in students.values():
+        actual = float(np.mean(data.correct[exam]))
+        for name, (mean, low, high) in (("model", model_forecast(model, data, known, exam, rng)),
+                                        ("baseline", baseline_forecast(data, known, exam, rng))):
+            errors[name].append(abs(mean - actual))
+            covered[name].append(low <= actual <= high)
+    return {
+        "students": len(students),
+        "mae": float(np.mean(errors["model"])),
+        "coverage80": float(np.mean(covered["model"])),
+        "baseline": {"mae": float(np.mean(errors["baseline"])), "coverage80": float(np.mean(covered["baseline"]))},
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse the command line, run, write OUT; exit 2 with one line on bad input."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--order", default=None, help="the order/timestamp column (default: the first present)")
+    parser.add_argument("--json", type=Path, required=True, dest="out")
+    parser.add_argument("--model", default="practice")
+    parser.add_argument("--min-answers", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        data = read_responses(args.data, order=args.order)
+    except (OSError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
+    result = {"data": str(args.data), **evaluate(data, model_name=args.model, min_answers=args.min_answers,
+                                                 seed=args.seed)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    base = result["baseline"]
+    print(f"{args.data}: {result['students']} students, mae {result['mae']:.4f} (baseline {base['mae']:.4f}), "
+          f"coverage80 {result['coverage80']:.3f} (baseline {base['coverage80']:.3f})")
+    return result
+
+
+if __name__ == "__main__":
+    main()
