@@ -6,8 +6,13 @@
   student, used for every topic with ``shared_ability=True``; any other model gets, per topic, the posterior sd
   of a probit ability with a N(0, 1) prior from the Fisher information of the student's answers in that topic
   (at the model's predicted P(correct)), topics independent.
-- Learning gains: a ``TopicHistory`` per exam topic (the student's answers, oldest first, with the model's
-  P(correct) for each at the current estimate) through ``estimate_gains``; the population prior without history.
+- P(correct) today (query time = the planning day) and on the exam day (query time = the exam date, so the
+  model's forgetting of what the student has between now and then is the model's own).
+- ``TopicLearning``: a model of learning (``LearnsFromPractice``: the ``practice`` model) gives its gains and
+  forgetting as the planner's linearisation: per difficulty, the logit slope per unit of log(1 + count) of a
+  correct and of a wrong answer (``practice_gain`` at the student's counts on the topic and the difficulty's
+  ``hardness_of``), and the share of a gain left after k days (``forgetting``). Any other model (LNIRT, the
+  baselines) gives none: no gains, no forgetting.
 - ``CompletedWork``: the student's completed tasks in the exam's topics since a date, per local day and cell.
 """
 
@@ -18,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,14 +35,38 @@ from studysmart.learning import history as stored_answers
 from studysmart.learning import registry
 from studysmart.learning import serving as predictions
 from studysmart.ml.data import Queries, Responses
-from studysmart.planning.engine.readiness import GainEstimate, TopicHistory, estimate_gains
-from studysmart.planning.engine.spec import DIFFICULTIES, CompletedWork, StudentPredictions, TopicAbility
+from studysmart.planning.engine.spec import (
+    DIFFICULTIES,
+    CompletedWork,
+    StudentPredictions,
+    TopicAbility,
+    TopicLearning,
+)
 from studysmart.tasks.models import Task, TaskStatus, Topic, item_label
 from studysmart.users.models import User
 
-__all__ = ["StudentInputs", "completed_work", "serving_model_key", "student_inputs"]
+__all__ = ["LearnsFromPractice", "StudentInputs", "completed_work", "learning_of", "serving_model_key",
+           "student_inputs"]
 
 _P_CLIP = 1e-4
+_DAY = 86_400.0
+
+
+class _Gain(Protocol):
+    logit_if_correct: float
+    logit_if_wrong: float
+
+
+@runtime_checkable
+class LearnsFromPractice(Protocol):
+    """A model of learning as the planner reads it (``ml.practice.PracticeModel``)."""
+
+    def practice_gain(self, topic: str, *, correct: float = 0.0, wrong: float = 0.0,
+                      hardness: float = 0.0) -> _Gain: ...
+
+    def hardness_of(self, topic: str | None, difficulty: str | None) -> float: ...
+
+    def forgetting(self, gap: float) -> tuple[float, float]: ...
 
 
 @dataclass(frozen=True)
@@ -45,12 +74,11 @@ class StudentInputs:
     """The planner's view of one student for one exam.
 
     Attributes:
-        predictions: the exam's cells (topics labelled by their catalog names).
-        gains: topic name -> learning-gain estimate.
+        predictions: the exam's cells (topics labelled by their catalog names), today and on the exam day, with
+            the model's learning per topic.
     """
 
     predictions: StudentPredictions
-    gains: dict[str, GainEstimate]
 
 
 def _serving_entry(session: Session, user: User) -> Any:
@@ -85,17 +113,51 @@ def _history_rows(history: Responses, keys: list[str]) -> tuple[np.ndarray, list
     return rows, items, [str(t) for t in row_topic[rows]], [str(d) for d in row_difficulty[rows]]
 
 
-def student_inputs(*, session: Session, user: User, topics: Sequence[Topic]) -> StudentInputs:
-    """Predictions per exam cell, ability uncertainty and learning gains of ``user`` for ``topics``.
+def learning_of(model: Any, *, topic: str, name: str, correct: float, wrong: float, days: int) -> TopicLearning:
+    """The planner's linearisation of a model's gains and forgetting for one topic (no gains without learning).
+
+    Args:
+        model: the serving model.
+        topic: the topic's key (the model's label); name: its catalog name (the planner's label).
+        correct, wrong: the student's answers on the topic so far.
+        days: the longest break the plan can have (retention is given for 0..days days).
+    """
+    if not isinstance(model, LearnsFromPractice):
+        return TopicLearning(topic=name, past_correct=correct, past_wrong=wrong)
+    gain_correct, gain_wrong = {}, {}
+    for difficulty in DIFFICULTIES:
+        gain = model.practice_gain(topic, correct=correct, wrong=wrong,
+                                   hardness=model.hardness_of(topic, difficulty))
+        gain_correct[difficulty] = gain.logit_if_correct / (math.log(2 + correct) - math.log(1 + correct))
+        gain_wrong[difficulty] = gain.logit_if_wrong / (math.log(2 + wrong) - math.log(1 + wrong))
+    retention = [1.0]
+    for k in range(1, days + 1):
+        retention.append(min(retention[-1], max(0.0, float(model.forgetting(k * _DAY)[0]))))
+    return TopicLearning(topic=name, past_correct=correct, past_wrong=wrong, gain_correct=gain_correct,
+                         gain_wrong=gain_wrong, retention=tuple(retention))
+
+
+def _noon(day: date) -> float:
+    return datetime.combine(day, time(12), tzinfo=UTC).timestamp()
+
+
+def student_inputs(*, session: Session, user: User, topics: Sequence[Topic], today: date | None = None,
+                   exam_date: date | None = None) -> StudentInputs:
+    """Predictions per exam cell (today and on the exam day), ability uncertainty and the model's learning of
+    ``user`` for ``topics``.
 
     Args:
         session: a database session.
         user: the student.
         topics: the exam's catalog topics.
+        today: the planning day (default: today, UTC).
+        exam_date: the exam day (default: ``today``: no forgetting).
 
     Returns:
         The student's inputs; topics are labelled by their catalog names.
     """
+    today = today or datetime.now(UTC).date()
+    exam_date = exam_date or today
     entry = _serving_entry(session, user)
     person = stored_answers.person_label(user.id)
     history = stored_answers.user_history(session, user)
@@ -104,15 +166,18 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic]) -> 
     cell_topics = [k for k in keys for _ in DIFFICULTIES]
     cell_diffs = [d for _ in keys for d in DIFFICULTIES]
     rows, past_items, past_topics, past_diffs = _history_rows(history, keys)
+    n_cells = len(cell_topics)
+    cell_items = [item_label(k, d) for k, d in zip(cell_topics, cell_diffs, strict=True)]
+    past_order = history.order[rows].tolist() if history.order is not None else [math.nan] * rows.size
     queries = Queries.from_columns(
-        [person] * (len(cell_topics) + rows.size),
-        [item_label(k, d) for k, d in zip(cell_topics, cell_diffs, strict=True)] + past_items,
-        topic=cell_topics + past_topics,
-        difficulty=cell_diffs + past_diffs,
+        [person] * (2 * n_cells + rows.size),
+        cell_items + cell_items + past_items,
+        topic=cell_topics + cell_topics + past_topics,
+        difficulty=cell_diffs + cell_diffs + past_diffs,
+        order=[_noon(today)] * n_cells + [_noon(exam_date)] * n_cells + past_order,
     )
     pred = predictions.served_prediction(entry.model, queries, history)
-    n_cells = len(cell_topics)
-    p_past = np.asarray(pred.p_correct[n_cells:], dtype=float)
+    p_past = np.asarray(pred.p_correct[2 * n_cells:], dtype=float)
     topic_of_row = np.asarray(past_topics, dtype=object)
     correct = history.correct[rows]
 
@@ -122,17 +187,15 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic]) -> 
     else:
         abilities = [TopicAbility(topic=name_of[k], theta=0.0, theta_sd=_fisher_sd(p_past[topic_of_row == k]))
                      for k in keys]
+    days = max((exam_date - today).days, 1)
+    learning = [learning_of(entry.model, topic=k, name=name_of[k], correct=float(np.nansum(correct[topic_of_row == k])),
+                            wrong=float(np.nansum(1 - correct[topic_of_row == k])), days=days) for k in keys]
     student = StudentPredictions.from_arrays(
         [name_of[k] for k in cell_topics], cell_diffs, pred.p_correct[:n_cells], pred.mean_log_time[:n_cells],
         pred.sd_log_time[:n_cells], abilities=abilities, shared_ability=single is not None,
+        p_exam=pred.p_correct[n_cells:2 * n_cells], learning=learning,
     )
-    histories = [
-        TopicHistory(topic=name_of[k], correct=correct[topic_of_row == k].tolist(),
-                     p_correct=p_past[topic_of_row == k].tolist())
-        for k in keys if np.any(topic_of_row == k)
-    ]
-    gains = estimate_gains(histories, [name_of[k] for k in keys])
-    return StudentInputs(student, gains)
+    return StudentInputs(student)
 
 
 def completed_work(*, session: Session, user: User, topics: Sequence[Topic], since: date,

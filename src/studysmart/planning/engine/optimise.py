@@ -181,7 +181,7 @@ class _Day:
     """A day being filled: its items, load, and the topics on it."""
 
     budget: float
-    max_tasks: list[int]  # per day: problems at most
+    max_tasks: int
     z: float
     items: dict[int, int] = field(default_factory=dict)
     mean: float = 0.0
@@ -228,27 +228,33 @@ def schedule(problem: Problem, allocation: list[list[int]]) -> list[dict[int, in
 
         order = sorted(range(n_topics), key=lambda t: (not due(t), -overdue(t),
                                                        -len(remaining[t]) * problem.topics[t].weight))
-        on_day: list[int] = []
-        for t in order:
-            if not due(t) and (len(on_day) >= 2 or day.budget < INTERLEAVE_MINUTES * 60 or not remaining[t]):
-                continue
+        wanted = 2 if day.budget >= INTERLEAVE_MINUTES * 60 else 1
+        chosen = [t for t in order if due(t)]
+        chosen += [t for t in order if not due(t) and remaining[t]][: max(0, wanted - len(chosen))]
+        chosen += [t for t in order if t not in chosen][: max(0, wanted - len(chosen))]  # review a finished topic
+        chosen = chosen[: day.max_tasks]
+
+        def place(t: int, day: _Day = day) -> bool:
+            c = remaining[t][0] if remaining[t] else best_cell[t]
+            if not day.room_for(problem.cells[c]):
+                return False
+            if remaining[t]:
+                remaining[t].pop(0)
+            day.put(c, problem.cells[c])
+            marginals.add(c)
+            return True
+
+        on_day = [t for t in chosen if place(t)]  # one each first: every chosen topic is on the day
+        for t in on_day:
             visits_left = max(1, math.ceil(left_days / max(interval[t], 1)))
-            quota = max(1, round(len(remaining[t]) / visits_left))
-            placed = 0
-            while placed < quota:
-                c = remaining[t][0] if remaining[t] else best_cell[t]
-                if not day.room_for(problem.cells[c]):
+            quota = min(round(len(remaining[t]) / visits_left), day.max_tasks - len(on_day))
+            for _ in range(quota):
+                if not remaining[t] or not place(t):
                     break
-                if remaining[t]:
-                    remaining[t].pop(0)
-                day.put(c, problem.cells[c])
-                marginals.add(c)
-                placed += 1
-            if placed:
-                on_day.append(t)
         _top_up(problem, day, on_day, remaining, marginals)
         for t in {problem.cells[c].topic_index for c in day.items}:
-            if last[t] is not None and j - last[t] >= interval[t]:
+            seen = last[t]
+            if seen is not None and j - seen >= interval[t]:
                 interval[t] = min(interval[t] * 2, problem.max_gap[t])
             last[t] = j
             if in_review:

@@ -10,7 +10,8 @@ for harder problems.
 The planner sees what a served model would: today's P(correct) per cell from a noisy ability (sd 0.3), the
 predicted times, and population-average learning (``population_learning``: slopes and a power-law forgetting,
 not the simulator's). Strategies with the same minutes each day (those the planned student used): ``plan``
-(follow the plan's tasks in order), ``even`` (topics in turn, medium problems), ``easiest`` (cells from the
+(follow the plan's tasks in order, replanned weekly from new predictions, as the app replans after
+completions), ``even`` (topics in turn, medium problems), ``easiest`` (cells from the
 highest predicted P(correct) down, an equal share of the minutes each, in that order), ``weakest`` (topics
 from the lowest predicted P(correct) up, an equal share each, medium problems). The score is the true expected
 exam score on exam day.
@@ -86,17 +87,19 @@ class SimulatedStudent:
         p = self.p_true(day)
         return float(sum(weights[t] * p[i] @ m for i, t in enumerate(self.topics)))
 
-    def answer(self, t: int, d: int, day: float, rng: np.random.Generator) -> float:
-        """Answer one problem of cell (t, d) on ``day`` and learn from it; returns the seconds it took."""
+    def seconds(self, t: int, d: int, rng: np.random.Generator) -> float:
+        """The time one problem of cell (t, d) will take."""
+        return float(np.exp(self.log_seconds[t, d] + 0.4 * rng.standard_normal()))
+
+    def answer(self, t: int, d: int, day: float) -> None:
+        """Answer one problem of cell (t, d) on ``day`` and learn from it."""
         p = float(expit(self.ability(day)[t] - self.b[t, d]))
-        seconds = float(np.exp(self.log_seconds[t, d] + 0.4 * rng.standard_normal()))
         gain = self.rate[t] * 4 * p * (1 - p) * math.exp(-self.done[t] / 40.0)
         fresh_left = self.fresh_gain[t] * math.exp(-max(day - self.last_day[t], 0.0) / self.tau)
         self.stable_gain[t] += self.stable * gain
         self.fresh_gain[t] = fresh_left + (1 - self.stable) * gain
         self.done[t] += 1
         self.last_day[t] = day
-        return seconds
 
 
 def draw_student(n_topics: int, rng: np.random.Generator) -> SimulatedStudent:
@@ -117,21 +120,25 @@ def draw_student(n_topics: int, rng: np.random.Generator) -> SimulatedStudent:
     )
 
 
-def population_learning(topic: str, horizon: int) -> TopicLearning:
+def population_learning(topic: str, horizon: int, done: float = 0.0) -> TopicLearning:
     """Population-average learning the planner assumes (not the simulator's): logit slopes per log(1 + count)
-    that grow with difficulty, and power-law forgetting (1 + days)^-0.3 of the gain."""
+    that grow with difficulty, and power-law forgetting (1 + days)^-0.3 of the gain; ``done`` problems so far
+    (counted half correct, half wrong, plus a small earlier history)."""
     return TopicLearning(
         topic=topic,
+        past_correct=5.0 + done / 2,
+        past_wrong=5.0 + done / 2,
         gain_correct={"easy": 0.10, "medium": 0.25, "hard": 0.35},
         gain_wrong={"easy": 0.05, "medium": 0.15, "hard": 0.2},
         retention=tuple((1.0 + k) ** -0.3 for k in range(horizon + 1)),
     )
 
 
-def predictions_for(student: SimulatedStudent, rng: np.random.Generator, *, horizon: int,
+def predictions_for(student: SimulatedStudent, rng: np.random.Generator, *, horizon: int, day: float = 0.0,
                     theta_sd: float = 0.3) -> StudentPredictions:
-    """What a served model would predict today: P(correct) from a noisy ability, times, population learning."""
-    theta_hat = student.theta + rng.normal(0.0, theta_sd, size=student.theta.shape)
+    """What a served model would predict on ``day``: P(correct) from a noisy estimate of the current ability,
+    times, population learning."""
+    theta_hat = student.ability(day) + rng.normal(0.0, theta_sd, size=student.theta.shape)
     cells = []
     for t, topic in enumerate(student.topics):
         for d, difficulty in enumerate(DIFFICULTIES):
@@ -139,7 +146,7 @@ def predictions_for(student: SimulatedStudent, rng: np.random.Generator, *, hori
             cells.append(CellPrediction(topic=topic, difficulty=difficulty, p_correct=p,
                                         mean_log_time=float(student.log_seconds[t, d]), sd_log_time=0.4))
     abilities = {t: TopicAbility(topic=t, theta=0.0, theta_sd=theta_sd / 1.7) for t in student.topics}
-    learning = {t: population_learning(t, horizon) for t in student.topics}
+    learning = {t: population_learning(t, horizon, float(student.done[i])) for i, t in enumerate(student.topics)}
     return StudentPredictions(cells=tuple(cells), abilities=abilities, learning=learning)
 
 
@@ -172,16 +179,19 @@ def _queue(strategy: str, predictions: StudentPredictions, student: SimulatedStu
 
 def run_strategy(student: SimulatedStudent, exam: ExamSpec, predictions: StudentPredictions, *, today: date,
                  rng: np.random.Generator, strategy: str, seconds_per_day: list[float] | None = None,
-                 options: PlanOptions | None = None) -> tuple[float, list[float]]:
+                 options: PlanOptions | None = None, replan_every: int = 7) -> tuple[float, list[float]]:
     """Simulate one preparation (the student is changed in place).
 
     Args:
         student, exam, predictions: the simulated student, the exam, what the planner believes.
         today: the first study day.
-        rng: randomness of the answers' times.
+        rng: randomness of the problems' times.
         strategy: one of ``STRATEGIES``.
-        seconds_per_day: for the baselines, the seconds to spend each day (they finish the problem started).
+        seconds_per_day: for the baselines, the seconds to spend each day (at most; a problem that would not fit
+            is not started).
         options: planning options (``plan``).
+        replan_every: ``plan`` replans every this many days from new predictions (the served model follows the
+            student's answers), as the app does after completions.
 
     Returns:
         The true exam score on exam day and the seconds spent per day.
@@ -192,12 +202,18 @@ def run_strategy(student: SimulatedStudent, exam: ExamSpec, predictions: Student
         plan = plan_exam(exam, predictions, today=today, options=options)
         index = {t: i for i, t in enumerate(student.topics)}
         for k, day in enumerate(days):
+            if k and k % replan_every == 0:
+                seen = predictions_for(student, rng, horizon=len(days), day=k)
+                plan = plan_exam(exam, seen, today=day, options=options)
             spent, budget = 0.0, exam.minutes_on(day) * 60.0
             plan_day = plan.day(day)
             for task in materialise(plan_day) if plan_day else []:
-                if spent >= budget:
+                t, d = index[task.topic], DIFFICULTIES.index(task.difficulty)
+                seconds = student.seconds(t, d, rng)
+                if spent + seconds > budget:  # out of time: this problem is not started
                     break
-                spent += student.answer(index[task.topic], DIFFICULTIES.index(task.difficulty), k, rng)
+                student.answer(t, d, k)
+                spent += seconds
             spent_per_day.append(spent)
     else:
         queue = _queue(strategy, predictions, student)
@@ -207,13 +223,16 @@ def run_strategy(student: SimulatedStudent, exam: ExamSpec, predictions: Student
         turn = 0
         for k, _ in enumerate(days):
             spent, budget = 0.0, (seconds_per_day or [0.0] * len(days))[k]
-            while spent < budget:
+            while True:
                 if strategy == "even":
                     t, d = queue[turn % len(queue)]
-                    turn += 1
                 else:  # sequential: an equal share of all the minutes per entry, in order
                     t, d = queue[min(int(used_total // share), len(queue) - 1)] if share > 0 else queue[0]
-                seconds = student.answer(t, d, k, rng)
+                seconds = student.seconds(t, d, rng)
+                if spent + seconds > budget:  # no more than the plan's minutes
+                    break
+                turn += 1
+                student.answer(t, d, k)
                 spent += seconds
                 used_total += seconds
             spent_per_day.append(spent)
