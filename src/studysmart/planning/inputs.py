@@ -9,10 +9,11 @@
 - P(correct) today (query time = the planning day) and on the exam day (query time = the exam date, so the
   model's forgetting of what the student has between now and then is the model's own).
 - ``TopicLearning``: a model of learning (``LearnsFromPractice``: the ``practice`` model) gives its gains and
-  forgetting as the planner's linearisation: per difficulty, the logit slope per unit of log(1 + count) of a
-  correct and of a wrong answer (``practice_gain`` at the student's counts on the topic and the difficulty's
-  ``hardness_of``), and the share of a gain left after k days (``forgetting``). Any other model (LNIRT, the
-  baselines) gives none: no gains, no forgetting.
+  forgetting as the planner's linearisation: per difficulty, the logit slope per unit of log(1 + count) of an
+  answer, and the share of a gain left after k days, both measured through the model's own predictions (a
+  probe block of practice with its expected outcomes appended to the student's history, the topic's tasks
+  predicted straight after and k days later: ``learning_of``). Any other model (LNIRT, the baselines) gives
+  none: no gains, no forgetting.
 - ``CompletedWork``: the student's completed tasks in the exam's topics since a date, per local day and cell.
 """
 
@@ -27,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from scipy.special import ndtri
+from scipy.special import logit, ndtri
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,7 +47,7 @@ from studysmart.tasks.models import Task, TaskStatus, Topic, item_label
 from studysmart.users.models import User
 
 __all__ = ["LearnsFromPractice", "StudentInputs", "completed_work", "learning_of", "serving_model_key",
-           "student_inputs"]
+           "student_inputs", "with_practice"]
 
 _P_CLIP = 1e-4
 _DAY = 86_400.0
@@ -113,28 +114,103 @@ def _history_rows(history: Responses, keys: list[str]) -> tuple[np.ndarray, list
     return rows, items, [str(t) for t in row_topic[rows]], [str(d) for d in row_difficulty[rows]]
 
 
-def learning_of(model: Any, *, topic: str, name: str, correct: float, wrong: float, days: int) -> TopicLearning:
+#: Days at which the retention of a practice gain is measured through the model (linear in between).
+_RETENTION_DAYS = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 180, 365, 730)
+
+
+#: Problems in the probe blocks of practice appended to the history to measure the model's gain (the curve
+#: between them is fitted: ``_effective_past``).
+PROBE_SIZE = 10
+SMALL_PROBE = 3
+
+
+def with_practice(history: Responses, person: str, topic: str, item: str, difficulty: str, when: float,
+                  p_correct: float, size: int = PROBE_SIZE) -> Responses:
+    """``history`` and a block of ``size`` answers to ``item`` just before ``when``, with the expected outcomes at
+    ``p_correct`` (round(size p) right, spread evenly)."""
+    n = len(history)
+    right = round(size * p_correct)
+    outcomes = [float(math.floor((j + 1) * right / size) > math.floor(j * right / size)) for j in range(size)]
+    row_topic, row_difficulty = history.row_topic(), history.row_difficulty()
+    order = history.order.tolist() if history.order is not None else [math.nan] * n
+    return Responses.from_columns(
+        [str(x) for x in history.persons[history.person]] + [person] * size,
+        [str(x) for x in history.items[history.item]] + [item] * size,
+        history.correct.tolist() + outcomes,
+        np.exp(history.log_time).tolist() + [60.0] * size,
+        order=order + [when - 90.0 * (size - j) for j in range(size)],
+        topic=(row_topic.tolist() if row_topic is not None else [topic] * n) + [topic] * size,
+        difficulty=(row_difficulty.tolist() if row_difficulty is not None else ["medium"] * n) + [difficulty] * size,
+    )
+
+
+def learning_of(model: Any, *, person: str, history: Responses, topic: str, name: str, when: float, days: int,
+                p_correct: dict[str, float]) -> TopicLearning:
     """The planner's linearisation of a model's gains and forgetting for one topic (no gains without learning).
+
+    Through the model itself: for each practice difficulty, probe blocks of ``SMALL_PROBE`` and ``PROBE_SIZE``
+    problems with the expected outcomes at today's ``p_correct`` are appended to the history; their logit gains
+    on the topic's tasks (mean over the difficulties) straight after fix the log(1 + count) curve (its effective
+    earlier answers from the ratio of the two gains, then each difficulty's slope so that the curve equals the
+    model at ``PROBE_SIZE``; the same slope for right and wrong answers), and the large block's gain k days
+    later, relative to straight after, the retention (averaged over the difficulties).
 
     Args:
         model: the serving model.
+        person: the student's label; history: their answers.
         topic: the topic's key (the model's label); name: its catalog name (the planner's label).
-        correct, wrong: the student's answers on the topic so far.
+        when: the planning time (timestamp).
         days: the longest break the plan can have (retention is given for 0..days days).
+        p_correct: difficulty -> today's P(correct) (the probe's expected outcomes).
     """
+    row_topic = history.row_topic()
+    mine = (row_topic.astype(str) == topic) if row_topic is not None and len(history) else np.zeros(0, bool)
+    correct = float(np.nansum(history.correct[mine])) if mine.size else 0.0
+    wrong = float(np.sum(history.correct[mine] == 0)) if mine.size else 0.0
     if not isinstance(model, LearnsFromPractice):
         return TopicLearning(topic=name, past_correct=correct, past_wrong=wrong)
-    gain_correct, gain_wrong = {}, {}
-    for difficulty in DIFFICULTIES:
-        gain = model.practice_gain(topic, correct=correct, wrong=wrong,
-                                   hardness=model.hardness_of(topic, difficulty))
-        gain_correct[difficulty] = gain.logit_if_correct / (math.log(2 + correct) - math.log(1 + correct))
-        gain_wrong[difficulty] = gain.logit_if_wrong / (math.log(2 + wrong) - math.log(1 + wrong))
-    retention = [1.0]
-    for k in range(1, days + 1):
-        retention.append(min(retention[-1], max(0.0, float(model.forgetting(k * _DAY)[0]))))
-    return TopicLearning(topic=name, past_correct=correct, past_wrong=wrong, gain_correct=gain_correct,
-                         gain_wrong=gain_wrong, retention=tuple(retention))
+    grid = [k for k in _RETENTION_DAYS if k < days] + [days]
+    rows = [(d, k) for k in grid for d in DIFFICULTIES]
+    queries = Queries.from_columns([person] * len(rows), [item_label(topic, d) for d, _ in rows],
+                                   topic=[topic] * len(rows), difficulty=[d for d, _ in rows],
+                                   order=[when + k * _DAY for _, k in rows])
+    served: Any = model
+
+    def gains(probe: Responses) -> np.ndarray:
+        after = logit(np.clip(predictions.served_prediction(served, queries, probe).p_correct, 1e-6, 1 - 1e-6))
+        return np.asarray((after - base).reshape(len(grid), len(DIFFICULTIES)).mean(axis=1))
+
+    base = logit(np.clip(predictions.served_prediction(served, queries, history).p_correct, 1e-6, 1 - 1e-6))
+    p_of = {d: float(np.clip(p_correct.get(d, 0.5), 0.0, 1.0)) for d in DIFFICULTIES}
+    big = {d: gains(with_practice(history, person, topic, item_label(topic, d), d, when, p_of[d]))
+           for d in DIFFICULTIES}
+    small = {d: float(gains(with_practice(history, person, topic, item_label(topic, d), d, when, p_of[d],
+                                          size=SMALL_PROBE))[0]) for d in DIFFICULTIES}
+    past = _effective_past([small[d] / big[d][0] for d in DIFFICULTIES if big[d][0] > 1e-9 and small[d] > 0],
+                           float(np.mean(list(p_of.values()))))
+    shares = [np.clip(big[d] / big[d][0], 0.0, 1.0) for d in DIFFICULTIES if big[d][0] > 1e-9]
+    share = np.minimum.accumulate(np.mean(shares, axis=0)) if shares else np.ones(len(grid))
+    curve = TopicLearning(topic=name, past_correct=past, past_wrong=past,
+                          retention=tuple(float(x) for x in np.interp(np.arange(days + 1), grid, share)))
+    slopes = {d: float(big[d][0] / curve.logit_gain(PROBE_SIZE * p_of[d], PROBE_SIZE * (1 - p_of[d]), 1.0, 1.0))
+              for d in DIFFICULTIES}
+    return curve.model_copy(update={"gain_correct": slopes, "gain_wrong": dict(slopes)})
+
+
+def _effective_past(ratios: list[float], p: float) -> float:
+    """The earlier answers ``m`` (as many right as wrong) that make the log(1 + count) curve's gain of
+    ``SMALL_PROBE`` problems relative to ``PROBE_SIZE`` problems the model's (``ratios``, one per difficulty)."""
+    if not ratios:
+        return 0.0
+    target = float(np.mean(ratios))
+
+    def ratio(m: float) -> float:
+        def f(n: float) -> float:
+            return math.log1p(p * n / (1 + m)) + math.log1p((1 - p) * n / (1 + m))
+        return f(SMALL_PROBE) / f(PROBE_SIZE)
+
+    candidates = [0.0, *np.geomspace(0.1, 1000.0, 60).tolist()]
+    return float(min(candidates, key=lambda m: abs(ratio(m) - target)))
 
 
 def _noon(day: date) -> float:
@@ -179,7 +255,6 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic], tod
     pred = predictions.served_prediction(entry.model, queries, history)
     p_past = np.asarray(pred.p_correct[2 * n_cells:], dtype=float)
     topic_of_row = np.asarray(past_topics, dtype=object)
-    correct = history.correct[rows]
 
     single = _single_ability(entry.model, person, history)
     if single is not None:
@@ -188,8 +263,12 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic], tod
         abilities = [TopicAbility(topic=name_of[k], theta=0.0, theta_sd=_fisher_sd(p_past[topic_of_row == k]))
                      for k in keys]
     days = max((exam_date - today).days, 1)
-    learning = [learning_of(entry.model, topic=k, name=name_of[k], correct=float(np.nansum(correct[topic_of_row == k])),
-                            wrong=float(np.nansum(1 - correct[topic_of_row == k])), days=days) for k in keys]
+    p_now = np.asarray(pred.p_correct[:n_cells], dtype=float)
+    learning = [learning_of(entry.model, person=person, history=history, topic=k, name=name_of[k],
+                            when=_noon(today), days=days,
+                            p_correct={d: float(p_now[i]) for i, (t, d) in enumerate(zip(cell_topics, cell_diffs,
+                                                                                        strict=True)) if t == k})
+                for k in keys]
     student = StudentPredictions.from_arrays(
         [name_of[k] for k in cell_topics], cell_diffs, pred.p_correct[:n_cells], pred.mean_log_time[:n_cells],
         pred.sd_log_time[:n_cells], abilities=abilities, shared_ability=single is not None,
