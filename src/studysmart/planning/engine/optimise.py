@@ -77,6 +77,7 @@ class Problem:
     max_gap: list[int]
     review_days: int
     committed: list[dict[str, float]] = field(default_factory=list)  # per topic: on today's list already
+    band: tuple[float, float] = (0.55, 0.9)  # the productive P(correct) of planned problems
 
     def __post_init__(self) -> None:
         if not self.committed:
@@ -113,9 +114,9 @@ class Problem:
                 out[cell.topic_index][cell.difficulty] = out[cell.topic_index].get(cell.difficulty, 0.0) + n
         return out
 
-    def productive_cells(self, t: int, band: tuple[float, float]) -> list[int]:
+    def productive_cells(self, t: int) -> list[int]:
         """Indices of topic t's cells to plan (``productive``)."""
-        keep = {id(cell) for cell in productive([self.cells[c] for c in self.by_topic[t]], band)}
+        keep = {id(cell) for cell in productive([self.cells[c] for c in self.by_topic[t]], self.band)}
         return [c for c in self.by_topic[t] if id(self.cells[c]) in keep]
 
     def objective(self, counts: list[dict[int, int]]) -> float:
@@ -155,9 +156,9 @@ class _Marginals:
         self.refresh(t)
 
 
-def allocate(problem: Problem, band: tuple[float, float]) -> list[list[int]]:
+def allocate(problem: Problem) -> list[list[int]]:
     """Per topic: the cells of the problems to plan (pass 1 of the module docstring), in planning order."""
-    allowed = [c for t in range(len(problem.topics)) for c in problem.productive_cells(t, band)]
+    allowed = [c for t in range(len(problem.topics)) for c in problem.productive_cells(t)]
     seconds = sum(problem.budgets)
     slots = sum(n for n, b in zip(problem.max_tasks, problem.budgets, strict=True) if b > 0)
     marginals = _Marginals(problem)
@@ -209,7 +210,7 @@ def schedule(problem: Problem, allocation: list[list[int]]) -> list[dict[int, in
     interval = [1] * n_topics
     reviewed: set[int] = set()
     marginals = _Marginals(problem)
-    best_cell = [max(problem.by_topic[t], key=lambda c: marginals.gain[c]) for t in range(n_topics)]
+    best_cell = [max(problem.productive_cells(t), key=lambda c: marginals.gain[c]) for t in range(n_topics)]
     out: list[dict[int, int]] = [{} for _ in problem.budgets]
     for k, j in enumerate(study):
         day = _Day(problem.budgets[j], problem.max_tasks[j], problem.z)

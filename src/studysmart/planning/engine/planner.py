@@ -91,7 +91,7 @@ def _build_problem(
             on_list[index[topic]][difficulty] = on_list[index[topic]].get(difficulty, 0.0) + count
     gaps = [tr.learning.max_gap(options.retention_floor, options.max_interval_days) for tr in topics]
     return Problem(topics, cells, budgets, [max(n, 0) for n in slots], options.safety_z, gaps, options.review_days,
-                   on_list)
+                   on_list, exam.productive_band)
 
 
 def plan_exam(
@@ -148,7 +148,7 @@ def plan_exam(
         budgets.append(0.0 if closed else max(0.0, math.floor(free * 10 + 1e-9) / 10.0) * 60.0)
         slots.append(exam.max_tasks_per_day - used)
     problem = _build_problem(exam, predictions, budgets, slots, committed, options)
-    counts = schedule(problem, allocate(problem, exam.productive_band)) if days else []
+    counts = schedule(problem, allocate(problem)) if days else []
     _enforce_limits(exam, days, counts, problem, done, {today: committed_seconds}, slots)
     out_days = [_past_day(exam, d, done.get(d, {}), cell_of) for d in exam.study_days(start) if d < today]
     for j, day in enumerate(days):
