@@ -6,9 +6,9 @@ For each student with at least ``--min-answers`` answers (by ``--order``, or fil
 80% of their answers are what the app knows, the last 20% the "exam" (its items given). The model of learning
 (default the served ``practice`` model) is fitted on the first 80% of every student's answers only, so no test
 answer reaches the fit. The readiness forecast of a student's exam score is the mean predicted P(correct) of
-their exam items, each predicted from their known answers at the time the item was answered (so forgetting
-between the two is the model's), with an 80% interval from the predictive distribution of the observed mean:
-the student's ability shifted by N(0, sd^2) (sd: the posterior sd of a logit ability, prior N(0, 1), from the
+their exam items, each predicted at the time it was answered (so forgetting is the model's) from their known
+answers and, as planned practice, their earlier exam answers with expected outcomes and no times (never the
+real ones), with an 80% interval from the predictive distribution of the observed mean: the student's ability shifted by N(0, sd^2) (sd: the posterior sd of a logit ability, prior N(0, 1), from the
 Fisher information of their known answers at the model's P(correct)), then each answer drawn. The baseline is
 the student's past accuracy per topic (Beta(1 + right, 1 + wrong); topics they never did use all their
 answers), its interval drawn the same way (rates from the Beta, then the answers).
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from scipy.special import expit, logit
 
 from studysmart.ml import base
 from studysmart.ml.data import DataError, Responses, read_responses
+from studysmart.ml.evaluate import SequentialPredictor, served_predictions
 
 DRAWS = 4000
 TEST_SHARE = 0.2
@@ -50,11 +52,18 @@ def split_students(data: Responses, *, min_answers: int) -> tuple[np.ndarray, di
     return train, students
 
 
-def _interval(p_draws: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
-    """10% and 90% quantiles of the mean of Bernoulli answers drawn at P(correct) ``p_draws`` (draws x rows)."""
-    scores = (rng.random(p_draws.shape) < p_draws).mean(axis=1)
-    low, high = np.quantile(scores, [0.1, 0.9])
-    return float(low), float(high)
+def _scores(p_draws: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draws of the mean of Bernoulli answers at P(correct) ``p_draws`` (draws x rows)."""
+    result: np.ndarray = (rng.random(p_draws.shape) < p_draws).mean(axis=1)
+    return result
+
+
+def covered80(scores: np.ndarray, actual: float, rng: np.random.Generator) -> bool:
+    """Whether ``actual`` is inside the central 80% of the predictive draws ``scores`` (randomised PIT)."""
+    below = float(np.mean(scores < actual - 1e-9))
+    at_or_below = float(np.mean(scores <= actual + 1e-9))
+    u = below + float(rng.random()) * (at_or_below - below)
+    return 0.1 <= u <= 0.9
 
 
 def logit_ability_sd(p: np.ndarray) -> float:
@@ -64,19 +73,25 @@ def logit_ability_sd(p: np.ndarray) -> float:
 
 
 def model_forecast(model: base.Model, data: Responses, known: np.ndarray, exam: np.ndarray,
-                   rng: np.random.Generator) -> tuple[float, float, float]:
-    """The model's forecast of the mean score on ``exam`` rows from ``known`` rows, and its 80% interval."""
+                   rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """The model's forecast of the mean score on ``exam`` rows from ``known`` rows, and predictive draws of it."""
     history = data.subset(known)
-    p_exam = np.asarray(model.predict(data.to_queries(exam), history=history).p_correct, dtype=float)
+    frozen = np.asarray(model.predict(data.to_queries(exam), history=history).p_correct, dtype=float)
+    # the exam's answers are practice too, with outcomes not known yet: each is predicted after the earlier ones
+    # with their expected outcomes (the frozen P(correct)), as the readiness forecast counts planned practice
+    planned = replace(data.subset(exam), correct=frozen, log_time=np.full(len(exam), np.nan))  # times unknown too
+    if isinstance(model, SequentialPredictor):
+        p_exam = np.asarray(model.predict_sequence(history, planned, sequential=True).p_correct, dtype=float)
+    else:
+        p_exam = np.asarray(served_predictions(model, history, planned, sequential=True).p_correct, dtype=float)
     p_known = np.asarray(model.predict(data.to_queries(known), history=history).p_correct, dtype=float)
     sd = logit_ability_sd(p_known)
     shift = rng.normal(0.0, sd, size=(DRAWS, 1))
-    low, high = _interval(expit(logit(np.clip(p_exam, 1e-6, 1 - 1e-6)) + shift), rng)
-    return float(p_exam.mean()), low, high
+    return float(p_exam.mean()), _scores(expit(logit(np.clip(p_exam, 1e-6, 1 - 1e-6)) + shift), rng)
 
 
 def baseline_forecast(data: Responses, known: np.ndarray, exam: np.ndarray,
-                      rng: np.random.Generator) -> tuple[float, float, float]:
+                      rng: np.random.Generator) -> tuple[float, np.ndarray]:
     """Past accuracy per topic with a Beta interval (see the module docstring)."""
     topics = data.row_topic()
     row_topic = topics.astype(str) if topics is not None else np.full(len(data), "")
@@ -90,8 +105,7 @@ def baseline_forecast(data: Responses, known: np.ndarray, exam: np.ndarray,
         cols = row_topic[exam] == topic
         draws[:, cols] = rng.beta(a, b, size=(DRAWS, 1))
         means[cols] = a / (a + b)
-    low, high = _interval(draws, rng)
-    return float(means.mean()), low, high
+    return float(means.mean()), _scores(draws, rng)
 
 
 def evaluate(data: Responses, *, model_name: str, min_answers: int, seed: int) -> dict[str, Any]:
@@ -103,10 +117,10 @@ def evaluate(data: Responses, *, model_name: str, min_answers: int, seed: int) -
     covered: dict[str, list[bool]] = {"model": [], "baseline": []}
     for known, exam in students.values():
         actual = float(np.mean(data.correct[exam]))
-        for name, (mean, low, high) in (("model", model_forecast(model, data, known, exam, rng)),
-                                        ("baseline", baseline_forecast(data, known, exam, rng))):
+        for name, (mean, scores) in (("model", model_forecast(model, data, known, exam, rng)),
+                                     ("baseline", baseline_forecast(data, known, exam, rng))):
             errors[name].append(abs(mean - actual))
-            covered[name].append(low <= actual <= high)
+            covered[name].append(covered80(scores, actual, rng))
     return {
         "students": len(students),
         "mae": float(np.mean(errors["model"])),
