@@ -2,16 +2,17 @@
 
     .venv/bin/python -m benchmarks.readiness --data FILE [--order COLUMN] --json OUT [--model practice]
 
-For each student with at least ``--min-answers`` answers (by ``--order``, or file order without one): the first
-80% of their answers are what the app knows, the last 20% the "exam" (its items given). The model of learning
-(default the served ``practice`` model) is fitted on the first 80% of every student's answers only, so no test
-answer reaches the fit. The readiness forecast of a student's exam score is the mean predicted P(correct) of
-their exam items, each predicted at the time it was answered (so forgetting is the model's) from their known
-answers and, as planned practice, their earlier exam answers with expected outcomes and no times (never the
-real ones), with an 80% interval from the predictive distribution of the observed mean: the student's ability shifted by N(0, sd^2) (sd: the posterior sd of a logit ability, prior N(0, 1), from the
-Fisher information of their known answers at the model's P(correct)), then each answer drawn. The baseline is
-the student's past accuracy per topic (Beta(1 + right, 1 + wrong); topics they never did use all their
-answers), its interval drawn the same way (rates from the Beta, then the answers).
+For each student with at least ``--min-answers`` answers (by ``--order``, or file order without one): the first 80%
+of their answers are what the app knows, the last 20% the "exam" (its items given). The model of learning (default
+the served ``practice`` model) is fitted on the first 80% of every student's answers only, so no test answer
+reaches the fit. The readiness forecast of a student's exam score is the mean predicted P(correct) of their exam
+items, each predicted at the time it was answered (so forgetting is the model's) from their known answers and, as
+planned practice, their earlier exam answers with expected outcomes and no times (never the real ones), with an 80%
+interval from the predictive distribution of the observed mean: the student's ability shifted by N(0, sd^2) (sd:
+the posterior sd of a logit ability, prior N(0, 1), from the Fisher information of their known answers at the
+model's P(correct)), then each answer drawn. The baseline is the student's past accuracy per topic (Beta(1 + right,
+1 + wrong); topics they never did use all their answers), its interval drawn the same way (rates from the Beta,
+then the answers).
 
 OUT is exactly ``{"data", "students", "mae", "coverage80", "baseline": {"mae", "coverage80"}}``.
 """

@@ -7,6 +7,7 @@ of learning estimates it, or none) and random exams.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -101,7 +102,7 @@ def test_faster_forgetting_brings_topics_back_sooner():
         out = 0
         for topic in topics:
             days = [k for k, d in enumerate(plan.days) if any(i.topic == topic for i in d.items)]
-            out = max(out, *(b - a for a, b in zip(days, days[1:], strict=False)))
+            out = max(out, *(b - a for a, b in pairwise(days)))
         return out
 
     assert longest_break(1.0) < longest_break(0.05) <= PlanOptions().max_interval_days

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from studysmart.planning.engine.readiness import TopicReadiness
+from studysmart.planning.engine.readiness import LOGIT_PER_PROBIT, TopicReadiness
 
 __all__ = ["Cell", "Problem", "allocate", "fits", "safe_seconds", "schedule"]
 
@@ -85,7 +85,17 @@ class Problem:
         self.by_topic: list[list[int]] = [[] for _ in self.topics]
         for c, cell in enumerate(self.cells):
             self.by_topic[cell.topic_index].append(c)
-        self._base = [float(tr.expected(tr.probit_gain(self.committed[t], 1))) for t, tr in enumerate(self.topics)]
+        # pure-Python copies of each topic's score terms (this is the inner loop of both passes)
+        self._terms = [[(float(m), float(z), float(r) * math.sqrt(2.0)) for m, z, r in zip(tr.mix, tr.z, tr.scale,
+                                                                                          strict=True)]
+                       for tr in self.topics]
+        self._p = [tr.p_of() for tr in self.topics]
+        self._scale = [tr.learning.retained(1) / LOGIT_PER_PROBIT for tr in self.topics]
+        self._base = [self._score(t, dict(self.committed[t])) for t in range(len(self.topics))]
+
+    def _score(self, t: int, problems: dict[str, float]) -> float:
+        gain = self.topics[t].learning.practice_gain(problems, self._p[t]) * self._scale[t] if problems else 0.0
+        return sum(m * 0.5 * (1.0 + math.erf((z + gain) / r)) for m, z, r in self._terms[t])
 
     @property
     def n_days(self) -> int:
@@ -93,11 +103,10 @@ class Problem:
 
     def value(self, t: int, problems: dict[str, float]) -> float:
         """Exam-score gain (weighted) of ``problems`` (difficulty -> count) more in topic t."""
-        tr = self.topics[t]
         total = dict(self.committed[t])
         for d, n in problems.items():
             total[d] = total.get(d, 0.0) + n
-        return tr.weight * (float(tr.expected(tr.probit_gain(total, 1))) - self._base[t])
+        return self.topics[t].weight * (self._score(t, total) - self._base[t])
 
     def load(self, day: dict[int, int]) -> tuple[float, float]:
         """Total mean and variance of a day's problems."""
