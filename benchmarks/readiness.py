@@ -10,7 +10,8 @@ items, each predicted at the time it was answered (so forgetting is the model's)
 planned practice, their earlier exam answers with expected outcomes and no times (never the real ones), with an 80%
 interval from the predictive distribution of the observed mean: the student's ability shifted by N(0, sd^2) (sd:
 the posterior sd of a logit ability, prior N(0, 1), from the Fisher information of their known answers at the
-model's P(correct)), then each answer drawn. The baseline is the student's past accuracy per topic (Beta(1 + right,
+model's P(correct), widened by the drift of abilities from known answers to exam that the same split within the
+training rows shows: ``drift_sd``), then each answer drawn. The baseline is the student's past accuracy per topic (Beta(1 + right,
 1 + wrong); topics they never did use all their answers), its interval drawn the same way (rates from the Beta,
 then the answers).
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -74,8 +76,21 @@ def logit_ability_sd(p: np.ndarray) -> float:
 
 
 def model_forecast(model: base.Model, data: Responses, known: np.ndarray, exam: np.ndarray,
-                   rng: np.random.Generator) -> tuple[float, np.ndarray]:
-    """The model's forecast of the mean score on ``exam`` rows from ``known`` rows, and predictive draws of it."""
+                   rng: np.random.Generator, extra_sd: float = 0.0) -> tuple[float, np.ndarray]:
+    """The model's forecast of the mean score on ``exam`` rows from ``known`` rows, and predictive draws of it
+    (``extra_sd``: the drift of the student's logit ability beyond the posterior sd, ``drift_sd``)."""
+    p_exam, sd = _model_parts(model, data, known, exam)
+    return float(p_exam.mean()), _draws(p_exam, math.hypot(sd, extra_sd), rng)
+
+
+def _draws(p_exam: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
+    shift = rng.normal(0.0, sd, size=(DRAWS, 1))
+    return _scores(expit(logit(np.clip(p_exam, 1e-6, 1 - 1e-6)) + shift), rng)
+
+
+def _model_parts(model: base.Model, data: Responses, known: np.ndarray, exam: np.ndarray,
+                 ) -> tuple[np.ndarray, float]:
+    """P(correct) of the exam rows (sequential, expected outcomes) and the posterior sd of the ability."""
     history = data.subset(known)
     frozen = np.asarray(model.predict(data.to_queries(exam), history=history).p_correct, dtype=float)
     # the exam's answers are practice too, with outcomes not known yet: each is predicted after the earlier ones
@@ -86,9 +101,26 @@ def model_forecast(model: base.Model, data: Responses, known: np.ndarray, exam: 
     else:
         p_exam = np.asarray(served_predictions(model, history, planned, sequential=True).p_correct, dtype=float)
     p_known = np.asarray(model.predict(data.to_queries(known), history=history).p_correct, dtype=float)
-    sd = logit_ability_sd(p_known)
-    shift = rng.normal(0.0, sd, size=(DRAWS, 1))
-    return float(p_exam.mean()), _scores(expit(logit(np.clip(p_exam, 1e-6, 1 - 1e-6)) + shift), rng)
+    return p_exam, logit_ability_sd(p_known)
+
+
+def drift_sd(data: Responses, *, model_name: str, min_answers: int, seed: int) -> float:
+    """The extra sd of a student's logit ability between their known answers and their exam, calibrated on the
+    training rows alone: the same 80/20 split within every student's known answers, a model fitted on the inner
+    known part, and the sd (on a grid 0, 0.05, ..., 1.5) whose intervals cover 80% of the inner exams."""
+    inner_train, inner = split_students(data, min_answers=max(2, int(min_answers * (1 - TEST_SHARE))))
+    if not inner:
+        return 0.0
+    model = base.create(model_name).fit(data.subset(inner_train))
+    parts = [(_model_parts(model, data, known, exam), float(np.mean(data.correct[exam])))
+             for known, exam in inner.values()]
+    grid = np.arange(0.0, 1.501, 0.05)
+    coverage = []
+    for extra in grid:
+        rng = np.random.default_rng(seed)
+        coverage.append(np.mean([covered80(_draws(p, math.hypot(sd, extra), rng), actual, rng)
+                                 for (p, sd), actual in parts]))
+    return float(grid[int(np.argmin(np.abs(np.asarray(coverage) - 0.8)))])
 
 
 def baseline_forecast(data: Responses, known: np.ndarray, exam: np.ndarray,
@@ -112,13 +144,14 @@ def baseline_forecast(data: Responses, known: np.ndarray, exam: np.ndarray,
 def evaluate(data: Responses, *, model_name: str, min_answers: int, seed: int) -> dict[str, Any]:
     """Fit on the known rows, forecast every evaluated student; returns the numbers of OUT (without ``data``)."""
     train, students = split_students(data, min_answers=min_answers)
+    extra = drift_sd(data.subset(train), model_name=model_name, min_answers=min_answers, seed=seed)
     model = base.create(model_name).fit(data.subset(train))
     rng = np.random.default_rng(seed)
     errors: dict[str, list[float]] = {"model": [], "baseline": []}
     covered: dict[str, list[bool]] = {"model": [], "baseline": []}
     for known, exam in students.values():
         actual = float(np.mean(data.correct[exam]))
-        for name, (mean, scores) in (("model", model_forecast(model, data, known, exam, rng)),
+        for name, (mean, scores) in (("model", model_forecast(model, data, known, exam, rng, extra)),
                                      ("baseline", baseline_forecast(data, known, exam, rng))):
             errors[name].append(abs(mean - actual))
             covered[name].append(covered80(scores, actual, rng))
