@@ -11,9 +11,13 @@ planned practice, their earlier exam answers with expected outcomes and no times
 interval from the predictive distribution of the observed mean: the student's ability shifted by N(0, sd^2) (sd:
 the posterior sd of a logit ability, prior N(0, 1), from the Fisher information of their known answers at the
 model's P(correct), widened by the drift of abilities from known answers to exam that the same split within the
-training rows shows: ``drift_sd``), then each answer drawn. The baseline is the student's past accuracy per topic (Beta(1 + right,
-1 + wrong); topics they never did use all their answers), its interval drawn the same way (rates from the Beta,
-then the answers).
+training rows shows: ``drift_sd``), then each answer drawn. The baseline is the student's past accuracy per topic
+(Beta(1 + right, 1 + wrong); topics they never did use all their answers), its interval drawn the same way (rates
+from the Beta, then the answers).
+
+A score of n answers is discrete, so coverage80 is read from the randomised PIT (Czado, Gneiting and Held 2009): u
+= F(y-) + V (F(y) - F(y-)), V uniform, covered when 0.1 <= u <= 0.9 (for a continuous forecast the usual
+definition).
 
 OUT is exactly ``{"data", "students", "mae", "coverage80", "baseline": {"mae", "coverage80"}}``.
 """
