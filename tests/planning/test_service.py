@@ -7,6 +7,7 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import typer
 from icalendar import Calendar
@@ -15,14 +16,16 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from studysmart.commands.plan import plan as plan_command
+from studysmart.learning import history as stored_answers
 from studysmart.ml import base as ml
-from studysmart.ml.synthetic import generate
+from studysmart.ml.data import Queries
+from studysmart.ml.synthetic import generate, generate_learning
 from studysmart.planning import inputs, service, state
-from studysmart.planning.engine import InvalidExamError, PlanningError
+from studysmart.planning.engine import InvalidExamError, PlanningError, readiness
 from studysmart.planning.models import Exam, ExamTopic
 from studysmart.planning.schemas import ExamUpdate, exam_update
 from studysmart.tasks import service as tasks
-from studysmart.tasks.models import Difficulty, Task, TaskStatus
+from studysmart.tasks.models import Difficulty, Task, TaskStatus, item_label
 from studysmart.users.models import User
 from tests.factories import make_user
 
@@ -261,20 +264,51 @@ def test_a_past_exam_keeps_its_final_plan(session: Session, student: User) -> No
     assert state.readiness.forecast_on_exam_day == pytest.approx(state.readiness.expected_score)
 
 
-def test_history_gives_gains_and_narrower_readiness(session: Session, student: User) -> None:
-    exam = new_exam(session, student)
-    before = service.exam_readiness(session=session, user=student, exam_id=exam.id, now=NOW)
+@pytest.fixture(scope="module")
+def practice_model():
+    return ml.create("practice").fit(generate_learning(n_persons=120, n_topics=3, answers_per_person=40,
+                                                       seed=5).responses)
+
+
+def test_the_plan_reads_the_served_model_of_learning(session: Session, student: User, practice_model,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gains, forgetting and the exam-day P(correct) come from the served practice model; the linearised gain
+    of a block of practice is what the model itself predicts after that block."""
+    monkeypatch.setattr(inputs, "_serving_entry",
+                        lambda session, user: SimpleNamespace(name="practice", version=1, stamp=1,
+                                                              model=practice_model))
+    exam = new_exam(session, student, days=20)
     for k in range(12):
         complete(session, student, "Algebra", ("easy", "medium")[k % 2], correct=k % 3 != 0,
-                 at=NOW - timedelta(days=3, minutes=12 - k))
-    spec_topics = [et.topic for et in exam.topics]
-    found = inputs.student_inputs(session=session, user=student, topics=spec_topics)
-    assert found.gains["Algebra"].source == "history" and found.gains["Algebra"].n_responses == 12
-    assert found.gains["Geometry"].source == "prior"
-    sd = {a.topic: a.theta_sd for a in found.predictions.abilities.values()}
-    assert sd["Algebra"] < sd["Geometry"] == pytest.approx(1.0)
-    after = service.exam_readiness(session=session, user=student, exam_id=exam.id, now=NOW)
-    assert after.high - after.low < before.high - before.low
+                 at=NOW - timedelta(hours=2, minutes=12 - k))
+    topics = [et.topic for et in exam.topics]
+    found = inputs.student_inputs(session=session, user=student, topics=topics, today=TODAY,
+                                  exam_date=exam.exam_date)
+    learning = found.predictions.learning["Algebra"]
+    assert learning.gain_correct["medium"] > 0
+    assert learning.retention[0] == 1.0 and learning.retention[19] <= learning.retention[1] < 1.0
+    algebra = found.predictions.by_topic("Algebra")["medium"]
+    assert algebra.exam_p < algebra.p_correct  # what was practised two hours ago fades by the exam
+    # the linearisation against the model: a block of 10 medium problems at today's P(correct), the topic's
+    # tasks predicted a week later with and without it
+    key = topics[0].key
+    history = stored_answers.user_history(session, student)
+    person = stored_answers.person_label(student.id)
+    when = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC).timestamp() + 12 * 3600
+    query = Queries.from_columns([person] * 3, [item_label(key, d) for d in ("easy", "medium", "hard")],
+                                 topic=[key] * 3, difficulty=["easy", "medium", "hard"],
+                                 order=[when + 7 * 86_400.0] * 3)
+    p = algebra.p_correct
+    both = inputs.with_practice(history, person, key, item_label(key, "medium"), "medium", when, p)
+    before = practice_model.predict(query, history=history).p_correct
+    after = practice_model.predict(query, history=both).p_correct
+    model_gain = float(np.mean(np.log(after / (1 - after)) - np.log(before / (1 - before))))
+    linear = learning.practice_gain({"medium": 10.0}, {"medium": p}) * learning.retained(7)
+    assert linear == pytest.approx(max(model_gain, 0.0), rel=0.05, abs=0.01)  # a loss counts as no gain
+    ready = service.exam_readiness(session=session, user=student, exam_id=exam.id, now=NOW)
+    unplanned = readiness(state.exam_spec(exam), found.predictions)  # no more practice: forgetting alone
+    assert ready.forecast_on_exam_day > unplanned.forecast_on_exam_day
+    assert ready.forecast_low < ready.forecast_on_exam_day < ready.forecast_high
 
 
 def test_a_single_ability_model_shares_its_theta_over_topics(session: Session, student: User,
@@ -286,6 +320,7 @@ def test_a_single_ability_model_shares_its_theta_over_topics(session: Session, s
     exam = new_exam(session, student)
     found = inputs.student_inputs(session=session, user=student, topics=[et.topic for et in exam.topics])
     assert found.predictions.shared_ability
+    assert all(not g.gain_correct and g.retention == (1.0,) for g in found.predictions.learning.values())
     abilities = list(found.predictions.abilities.values())
     assert len({(a.theta, a.theta_sd) for a in abilities}) == 1 and abilities[0].theta_sd > 0
     complete(session, student, "Algebra", correct=False)

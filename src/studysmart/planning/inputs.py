@@ -6,8 +6,14 @@
   student, used for every topic with ``shared_ability=True``; any other model gets, per topic, the posterior sd
   of a probit ability with a N(0, 1) prior from the Fisher information of the student's answers in that topic
   (at the model's predicted P(correct)), topics independent.
-- Learning gains: a ``TopicHistory`` per exam topic (the student's answers, oldest first, with the model's
-  P(correct) for each at the current estimate) through ``estimate_gains``; the population prior without history.
+- P(correct) today (query time = the planning day) and on the exam day (query time = the exam date, so the
+  model's forgetting of what the student has between now and then is the model's own).
+- ``TopicLearning``: a model of learning (``LearnsFromPractice``: the ``practice`` model) gives its gains and
+  forgetting as the planner's linearisation: per difficulty, the logit slope per unit of log(1 + count) of an
+  answer, and the share of a gain left after k days, both measured through the model's own predictions (a
+  probe block of practice with its expected outcomes appended to the student's history, the topic's tasks
+  predicted straight after and k days later: ``learning_of``). Any other model (LNIRT, the baselines) gives
+  none: no gains, no forgetting.
 - ``CompletedWork``: the student's completed tasks in the exam's topics since a date, per local day and cell.
 """
 
@@ -18,11 +24,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from scipy.special import ndtri
+from scipy.special import logit, ndtri
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,14 +36,38 @@ from studysmart.learning import history as stored_answers
 from studysmart.learning import registry
 from studysmart.learning import serving as predictions
 from studysmart.ml.data import Queries, Responses
-from studysmart.planning.engine.readiness import GainEstimate, TopicHistory, estimate_gains
-from studysmart.planning.engine.spec import DIFFICULTIES, CompletedWork, StudentPredictions, TopicAbility
+from studysmart.planning.engine.spec import (
+    DIFFICULTIES,
+    CompletedWork,
+    StudentPredictions,
+    TopicAbility,
+    TopicLearning,
+)
 from studysmart.tasks.models import Task, TaskStatus, Topic, item_label
 from studysmart.users.models import User
 
-__all__ = ["StudentInputs", "completed_work", "serving_model_key", "student_inputs"]
+__all__ = ["LearnsFromPractice", "StudentInputs", "completed_work", "learning_of", "serving_model_key",
+           "student_inputs", "with_practice"]
 
 _P_CLIP = 1e-4
+_DAY = 86_400.0
+
+
+class _Gain(Protocol):
+    logit_if_correct: float
+    logit_if_wrong: float
+
+
+@runtime_checkable
+class LearnsFromPractice(Protocol):
+    """A model of learning as the planner reads it (``ml.practice.PracticeModel``)."""
+
+    def practice_gain(self, topic: str, *, correct: float = 0.0, wrong: float = 0.0,
+                      hardness: float = 0.0) -> _Gain: ...
+
+    def hardness_of(self, topic: str | None, difficulty: str | None) -> float: ...
+
+    def forgetting(self, gap: float) -> tuple[float, float]: ...
 
 
 @dataclass(frozen=True)
@@ -45,12 +75,11 @@ class StudentInputs:
     """The planner's view of one student for one exam.
 
     Attributes:
-        predictions: the exam's cells (topics labelled by their catalog names).
-        gains: topic name -> learning-gain estimate.
+        predictions: the exam's cells (topics labelled by their catalog names), today and on the exam day, with
+            the model's learning per topic.
     """
 
     predictions: StudentPredictions
-    gains: dict[str, GainEstimate]
 
 
 def _serving_entry(session: Session, user: User) -> Any:
@@ -85,17 +114,126 @@ def _history_rows(history: Responses, keys: list[str]) -> tuple[np.ndarray, list
     return rows, items, [str(t) for t in row_topic[rows]], [str(d) for d in row_difficulty[rows]]
 
 
-def student_inputs(*, session: Session, user: User, topics: Sequence[Topic]) -> StudentInputs:
-    """Predictions per exam cell, ability uncertainty and learning gains of ``user`` for ``topics``.
+#: Days at which the retention of a practice gain is measured through the model (linear in between).
+_RETENTION_DAYS = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 180, 365, 730)
+
+
+#: Problems in the probe blocks of practice appended to the history to measure the model's gain (the curve
+#: between them is fitted: ``_effective_past``).
+PROBE_SIZE = 10
+SMALL_PROBE = 3
+
+
+def with_practice(history: Responses, person: str, topic: str, item: str, difficulty: str, when: float,
+                  p_correct: float, size: int = PROBE_SIZE) -> Responses:
+    """``history`` and a block of ``size`` answers to ``item`` just before ``when``, with the expected outcomes at
+    ``p_correct`` (round(size p) right, spread evenly)."""
+    n = len(history)
+    right = round(size * p_correct)
+    outcomes = [float(math.floor((j + 1) * right / size) > math.floor(j * right / size)) for j in range(size)]
+    row_topic, row_difficulty = history.row_topic(), history.row_difficulty()
+    order = history.order.tolist() if history.order is not None else [math.nan] * n
+    return Responses.from_columns(
+        [str(x) for x in history.persons[history.person]] + [person] * size,
+        [str(x) for x in history.items[history.item]] + [item] * size,
+        history.correct.tolist() + outcomes,
+        np.exp(history.log_time).tolist() + [60.0] * size,
+        order=order + [when - 90.0 * (size - j) for j in range(size)],
+        topic=(row_topic.tolist() if row_topic is not None else [topic] * n) + [topic] * size,
+        difficulty=(row_difficulty.tolist() if row_difficulty is not None else ["medium"] * n) + [difficulty] * size,
+    )
+
+
+def learning_of(model: Any, *, person: str, history: Responses, topic: str, name: str, when: float, days: int,
+                p_correct: dict[str, float]) -> TopicLearning:
+    """The planner's linearisation of a model's gains and forgetting for one topic (no gains without learning).
+
+    Through the model itself: for each practice difficulty, probe blocks of ``SMALL_PROBE`` and ``PROBE_SIZE``
+    problems with the expected outcomes at today's ``p_correct`` are appended to the history; their logit gains
+    on the topic's tasks (mean over the difficulties) straight after fix the log(1 + count) curve (its effective
+    earlier answers from the ratio of the two gains, then each difficulty's slope so that the curve equals the
+    model at ``PROBE_SIZE``; the same slope for right and wrong answers), and the large block's gain k days
+    later, relative to straight after, the retention (averaged over the difficulties).
+
+    Args:
+        model: the serving model.
+        person: the student's label; history: their answers.
+        topic: the topic's key (the model's label); name: its catalog name (the planner's label).
+        when: the planning time (timestamp).
+        days: the longest break the plan can have (retention is given for 0..days days).
+        p_correct: difficulty -> today's P(correct) (the probe's expected outcomes).
+    """
+    row_topic = history.row_topic()
+    mine = (row_topic.astype(str) == topic) if row_topic is not None and len(history) else np.zeros(0, bool)
+    correct = float(np.nansum(history.correct[mine])) if mine.size else 0.0
+    wrong = float(np.sum(history.correct[mine] == 0)) if mine.size else 0.0
+    if not isinstance(model, LearnsFromPractice):
+        return TopicLearning(topic=name, past_correct=correct, past_wrong=wrong)
+    grid = [k for k in _RETENTION_DAYS if k < days] + [days]
+    rows = [(d, k) for k in grid for d in DIFFICULTIES]
+    queries = Queries.from_columns([person] * len(rows), [item_label(topic, d) for d, _ in rows],
+                                   topic=[topic] * len(rows), difficulty=[d for d, _ in rows],
+                                   order=[when + k * _DAY for _, k in rows])
+    served: Any = model
+
+    def gains(probe: Responses) -> np.ndarray:
+        after = logit(np.clip(predictions.served_prediction(served, queries, probe).p_correct, 1e-6, 1 - 1e-6))
+        return np.asarray((after - base).reshape(len(grid), len(DIFFICULTIES)).mean(axis=1))
+
+    base = logit(np.clip(predictions.served_prediction(served, queries, history).p_correct, 1e-6, 1 - 1e-6))
+    p_of = {d: float(np.clip(p_correct.get(d, 0.5), 0.0, 1.0)) for d in DIFFICULTIES}
+    big = {d: gains(with_practice(history, person, topic, item_label(topic, d), d, when, p_of[d]))
+           for d in DIFFICULTIES}
+    small = {d: float(gains(with_practice(history, person, topic, item_label(topic, d), d, when, p_of[d],
+                                          size=SMALL_PROBE))[0]) for d in DIFFICULTIES}
+    past = _effective_past([small[d] / big[d][0] for d in DIFFICULTIES if big[d][0] > 1e-9 and small[d] > 0],
+                           float(np.mean(list(p_of.values()))))
+    shares = [np.clip(big[d] / big[d][0], 0.0, 1.0) for d in DIFFICULTIES if big[d][0] > 1e-9]
+    share = np.minimum.accumulate(np.mean(shares, axis=0)) if shares else np.ones(len(grid))
+    curve = TopicLearning(topic=name, past_correct=past, past_wrong=past,
+                          retention=tuple(float(x) for x in np.interp(np.arange(days + 1), grid, share)))
+    slopes = {d: float(big[d][0] / curve.logit_gain(PROBE_SIZE * p_of[d], PROBE_SIZE * (1 - p_of[d]), 1.0, 1.0))
+              for d in DIFFICULTIES}
+    return curve.model_copy(update={"gain_correct": slopes, "gain_wrong": dict(slopes)})
+
+
+def _effective_past(ratios: list[float], p: float) -> float:
+    """The earlier answers ``m`` (as many right as wrong) that make the log(1 + count) curve's gain of
+    ``SMALL_PROBE`` problems relative to ``PROBE_SIZE`` problems the model's (``ratios``, one per difficulty)."""
+    if not ratios:
+        return 0.0
+    target = float(np.mean(ratios))
+
+    def ratio(m: float) -> float:
+        def f(n: float) -> float:
+            return math.log1p(p * n / (1 + m)) + math.log1p((1 - p) * n / (1 + m))
+        return f(SMALL_PROBE) / f(PROBE_SIZE)
+
+    candidates = [0.0, *np.geomspace(0.1, 1000.0, 60).tolist()]
+    return float(min(candidates, key=lambda m: abs(ratio(m) - target)))
+
+
+def _noon(day: date) -> float:
+    return datetime.combine(day, time(12), tzinfo=UTC).timestamp()
+
+
+def student_inputs(*, session: Session, user: User, topics: Sequence[Topic], today: date | None = None,
+                   exam_date: date | None = None) -> StudentInputs:
+    """Predictions per exam cell (today and on the exam day), ability uncertainty and the model's learning of
+    ``user`` for ``topics``.
 
     Args:
         session: a database session.
         user: the student.
         topics: the exam's catalog topics.
+        today: the planning day (default: today, UTC).
+        exam_date: the exam day (default: ``today``: no forgetting).
 
     Returns:
         The student's inputs; topics are labelled by their catalog names.
     """
+    today = today or datetime.now(UTC).date()
+    exam_date = exam_date or today
     entry = _serving_entry(session, user)
     person = stored_answers.person_label(user.id)
     history = stored_answers.user_history(session, user)
@@ -104,17 +242,19 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic]) -> 
     cell_topics = [k for k in keys for _ in DIFFICULTIES]
     cell_diffs = [d for _ in keys for d in DIFFICULTIES]
     rows, past_items, past_topics, past_diffs = _history_rows(history, keys)
+    n_cells = len(cell_topics)
+    cell_items = [item_label(k, d) for k, d in zip(cell_topics, cell_diffs, strict=True)]
+    past_order = history.order[rows].tolist() if history.order is not None else [math.nan] * rows.size
     queries = Queries.from_columns(
-        [person] * (len(cell_topics) + rows.size),
-        [item_label(k, d) for k, d in zip(cell_topics, cell_diffs, strict=True)] + past_items,
-        topic=cell_topics + past_topics,
-        difficulty=cell_diffs + past_diffs,
+        [person] * (2 * n_cells + rows.size),
+        cell_items + cell_items + past_items,
+        topic=cell_topics + cell_topics + past_topics,
+        difficulty=cell_diffs + cell_diffs + past_diffs,
+        order=[_noon(today)] * n_cells + [_noon(exam_date)] * n_cells + past_order,
     )
     pred = predictions.served_prediction(entry.model, queries, history)
-    n_cells = len(cell_topics)
-    p_past = np.asarray(pred.p_correct[n_cells:], dtype=float)
+    p_past = np.asarray(pred.p_correct[2 * n_cells:], dtype=float)
     topic_of_row = np.asarray(past_topics, dtype=object)
-    correct = history.correct[rows]
 
     single = _single_ability(entry.model, person, history)
     if single is not None:
@@ -122,17 +262,19 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic]) -> 
     else:
         abilities = [TopicAbility(topic=name_of[k], theta=0.0, theta_sd=_fisher_sd(p_past[topic_of_row == k]))
                      for k in keys]
+    days = max((exam_date - today).days, 1)
+    p_now = np.asarray(pred.p_correct[:n_cells], dtype=float)
+    learning = [learning_of(entry.model, person=person, history=history, topic=k, name=name_of[k],
+                            when=_noon(today), days=days,
+                            p_correct={d: float(p_now[i]) for i, (t, d) in enumerate(zip(cell_topics, cell_diffs,
+                                                                                        strict=True)) if t == k})
+                for k in keys]
     student = StudentPredictions.from_arrays(
         [name_of[k] for k in cell_topics], cell_diffs, pred.p_correct[:n_cells], pred.mean_log_time[:n_cells],
         pred.sd_log_time[:n_cells], abilities=abilities, shared_ability=single is not None,
+        p_exam=pred.p_correct[n_cells:2 * n_cells], learning=learning,
     )
-    histories = [
-        TopicHistory(topic=name_of[k], correct=correct[topic_of_row == k].tolist(),
-                     p_correct=p_past[topic_of_row == k].tolist())
-        for k in keys if np.any(topic_of_row == k)
-    ]
-    gains = estimate_gains(histories, [name_of[k] for k in keys])
-    return StudentInputs(student, gains)
+    return StudentInputs(student)
 
 
 def completed_work(*, session: Session, user: User, topics: Sequence[Topic], since: date,

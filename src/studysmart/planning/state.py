@@ -31,7 +31,6 @@ from studysmart.planning.engine import (
     ExamSpec,
     InvalidExamError,
     Plan,
-    PlanOptions,
     Readiness,
     plan_exam,
     readiness,
@@ -202,13 +201,13 @@ def _plan(session: Session, user: User, exam: Exam, today: date, *, pending: Seq
     previous = Plan.model_validate(exam.plan_record) if exam.plan_record else None
     spec = exam_spec(exam)
     topics = [et.topic for et in exam.topics]
-    student = student_inputs(session=session, user=user, topics=topics)
+    student = student_inputs(session=session, user=user, topics=topics, today=today, exam_date=exam.exam_date)
     start = min(previous.created_on, today) if previous is not None else today
     done = completed_work(session=session, user=user, topics=topics, since=start, zone=zone(exam.timezone))
     names = {t.id: t.name for t in topics}
     committed = [CompletedWork(date=today, topic=names[t.topic_id], difficulty=t.difficulty.value, count=1,
                                seconds=mean_seconds(t)) for t in pending if t.topic_id in names]
-    plan = plan_exam(spec, student.predictions, today=today, gains=student.gains, completed=done,
+    plan = plan_exam(spec, student.predictions, today=today, completed=done,
                      previous=previous, today_committed=committed, today_closed=closed)
     return _Inputs(spec, student, done, plan)
 
@@ -224,15 +223,7 @@ def _compute(session: Session, user: User, exam: Exam, today: date, *, pending: 
              closed: bool) -> tuple[Plan, Readiness]:
     """Plan and readiness (the forecast assumes the plan is followed)."""
     found = _plan(session, user, exam, today, pending=pending, closed=closed)
-    model = PlanOptions().gain_model
-    p_of = {(c.topic, c.difficulty): c.p_correct for c in found.student.predictions.cells}
-    practised: dict[str, float] = {}
-    for work in found.done:
-        if work.date < today and (work.topic, work.difficulty) in p_of:
-            effective = work.count * float(model.efficiency(p_of[(work.topic, work.difficulty)]))
-            practised[work.topic] = practised.get(work.topic, 0.0) + effective
-    ready = readiness(found.spec, found.student.predictions, practice=found.plan.remaining_practice(today),
-                      gains=found.student.gains, gain_model=model, prior_practice=practised,
+    ready = readiness(found.spec, found.student.predictions, plan=found.plan, today=today,
                       n_draws=READINESS_DRAWS, seed=exam.id)
     return found.plan, ready
 

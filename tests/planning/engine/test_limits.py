@@ -2,7 +2,8 @@
 
 A day's limit is checked as the plan shows it: the minutes of the work done and on today's list plus the safe
 duration of the new work, rounded up to 0.1 minute, against the day's minutes (which need not be a multiple of
-0.1). One topic also never takes more than its share of a day. (There is no limit on the number of tasks.)
+0.1). New work is only planned below the exam's ``max_tasks_per_day`` problems (counting work done and on the
+list).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from studysmart.planning.engine import (
 )
 from studysmart.planning.engine.optimise import safe_seconds
 from studysmart.planning.engine.plan import displayed_minutes
+from tests.planning import learning
 
 TODAY = date(2025, 3, 3)  # a Monday
 OPTIONS = PlanOptions()
@@ -36,7 +38,7 @@ work = st.tuples(st.integers(0, 3), st.sampled_from(DIFFICULTIES), st.integers(1
 
 
 def _students(draw_cells: list[list[tuple[float, float, float]]]) -> StudentPredictions:
-    return StudentPredictions(cells=tuple(
+    return StudentPredictions(learning={f"t{t}": learning(f"t{t}") for t in range(len(draw_cells))}, cells=tuple(
         CellPrediction(topic=f"t{t}", difficulty=d, p_correct=p, mean_log_time=math.log(seconds), sd_log_time=sd)
         for t, cells in enumerate(draw_cells) for d, (p, seconds, sd) in zip(DIFFICULTIES, cells, strict=True)
     ))
@@ -62,13 +64,8 @@ def check_limits(plan: Plan, spec: ExamSpec, predictions: StudentPredictions,
         shown = displayed_minutes(spent.get(day.date, 0.0) + safe_seconds(mean, var, OPTIONS.safety_z))
         assert day.minutes_planned == shown
         assert day.minutes_planned <= day.minutes_available == spec.minutes_on(day.date)
-        per_topic: dict[str, float] = defaultdict(float)
-        for (topic, difficulty), n in new.items():
-            per_topic[topic] += n * moments[(topic, difficulty)][0]
-        if len(spec.topics) > 1:  # within its share of the day, or one item when a single item is more
-            dearest = {t: max(m for (topic, _), (m, _) in moments.items() if topic == t) for t in per_topic}
-            for topic, seconds in per_topic.items():
-                assert seconds <= max(OPTIONS.max_topic_share * day.minutes_available * 60.0, dearest[topic]) + 1e-6
+        already = sum(taken.get(day.date, {}).values())
+        assert sum(new.values()) <= max(spec.max_tasks_per_day - already, 0)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -81,17 +78,18 @@ def check_limits(plan: Plan, spec: ExamSpec, predictions: StudentPredictions,
     done=st.lists(st.tuples(st.integers(-2, 0), work), max_size=6),
     on_list=st.lists(work, max_size=4),
     minutes_done=st.floats(0.0, 60.0),
+    max_tasks=st.integers(1, 15),
 )
 @example(cells=[[(0.9, 222.0, 0.0), (0.7, 222.0, 0.0), (0.5, 222.0, 0.0)]], minutes=[37.123] * 7, days=2, began=0,
-         off=set(), done=[(0, (0, "medium", 1, 6.6))], on_list=[], minutes_done=0.0)
-def test_no_day_exceeds_its_minutes(cells, minutes, days, began, off, done, on_list, minutes_done):
+         off=set(), done=[(0, (0, "medium", 1, 6.6))], on_list=[], minutes_done=0.0, max_tasks=12)
+def test_no_day_exceeds_its_minutes(cells, minutes, days, began, off, done, on_list, minutes_done, max_tasks):
     """Off-grid minutes with work done today are the case where the greedy's budget alone overshoots by a
     rounding step (the example above); the check after rounding must drop an item there."""
     predictions = _students(cells)
     topics = [f"t{t}" for t in range(len(cells))]
     spec = ExamSpec(date=TODAY + timedelta(days=days), topics=tuple((t, 1.0 + i) for i, t in enumerate(topics)),
                     minutes_per_weekday=tuple(minutes), days_off=frozenset(TODAY + timedelta(days=k) for k in off),
-                    minutes_done={TODAY: minutes_done})
+                    minutes_done={TODAY: minutes_done}, max_tasks_per_day=max_tasks)
     completed = [CompletedWork(date=TODAY + timedelta(days=k), topic=topics[t % len(topics)], difficulty=d, count=n,
                                seconds=s) for k, (t, d, n, s) in done]
     committed = [CompletedWork(date=TODAY, topic=topics[t % len(topics)], difficulty=d, count=n, seconds=s)

@@ -1,30 +1,35 @@
-"""The allocation problem behind a plan, the greedy solver, and the spacing pass.
+"""The allocation behind a plan: how many problems of which (topic, difficulty) on which day.
 
-Decision: x[c, j] items of cell c = (topic, difficulty) on day j. Value: the expected exam-score gain sum_t
-V_t(E_t), where E_t = sum_{c in t, j} eff_c x[c, j] is the topic's effective practice (see ``readiness``). The
-value depends only on these totals; spacing is a separate, soft objective: a topic studied on two consecutive
-days costs ``penalty``.
+Value: the expected exam-score gain sum_t w_t [E_t(g_t) - E_t(0)] of the problems planned in each topic, with
+g_t the model of learning's gain of those problems (``readiness.TopicReadiness.probit_gain``), counted as
+left after one day away (the last days review every topic). Two greedy passes:
+
+1. ``allocate``: problems one at a time, the best marginal value per predicted second among the topic's
+   *productive* difficulties (predicted P(correct) in the exam's band; the closest one when none is; easy only
+   when no harder difficulty is in the band), until the minutes and task slots of all days are used. Diminishing
+   returns (log(1 + count) gains, the score's S-curve) spread the problems over the topics in proportion to
+   what they add.
+2. ``schedule``: day by day, the topics that are due first (each topic comes back after 1, 2, 4, ... days, never
+   later than the model's forgetting allows: ``TopicLearning.max_gap``; in the last ``review_days`` study days
+   every topic), then the others, each with its share of its remaining problems; at least two topics on a day
+   with 30+ minutes; then the day's room is topped up by marginal value.
 
 Time is a hard constraint with a safety margin: a day's load is safe when ``sum mean + z * sqrt(sum var) <=
-budget`` (seconds; lognormal item times; z = the upper end of the 80% time interval by default), checked
-exactly here. Interleaving: one topic may take at most ``max_topic_share`` of a day (at least one item).
-
-``solve_greedy`` fills the days in order with the best marginal value per second (charging the spacing penalty
-to the batch a repeated topic would get); ``respace`` swaps whole days' contents to remove repeats without
-changing the value. (A MILP of the same allocation was removed: over 90 random exams it gained a median of 0%
-and at most 2.9% over the greedy, at 3-4x the time.)
+budget`` (seconds; lognormal problem times), and a day has at most ``max_tasks`` problems. (A MILP of an
+earlier allocation gained a median of 0% over a greedy at 3-4x the time, and was removed.)
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from studysmart.planning.engine.readiness import GainModel, TopicReadiness
+from studysmart.planning.engine.readiness import LOGIT_PER_PROBIT, TopicReadiness
 
-__all__ = ["Cell", "Problem", "TopicValues", "fits", "respace", "safe_seconds", "solve_greedy"]
+__all__ = ["Cell", "Problem", "allocate", "fits", "safe_seconds", "schedule"]
 
-_SQRT2 = math.sqrt(2.0)
+#: Minutes from which a day has at least two topics (interleaving).
+INTERLEAVE_MINUTES = 30.0
 
 
 def safe_seconds(mean: float, var: float, z: float) -> float:
@@ -39,7 +44,7 @@ def fits(mean: float, var: float, z: float, budget: float) -> bool:
 
 @dataclass(frozen=True)
 class Cell:
-    """One plannable (topic, difficulty) cell: topic index, predicted p, item time moments, efficiency."""
+    """One plannable (topic, difficulty) cell: topic index, today's P(correct), problem time moments."""
 
     topic_index: int
     topic: str
@@ -47,215 +52,236 @@ class Cell:
     p_correct: float
     mean_seconds: float
     var_seconds: float
-    efficiency: float
 
 
-class TopicValues:
-    """V_t(E): the expected exam-score gain from E more effective items in topic t (exact, pure Python)."""
-
-    def __init__(
-        self, topics: list[TopicReadiness], gains: list[float], already: list[float], model: GainModel
-    ) -> None:
-        self.topics = topics
-        self.gains = gains
-        self.already = already
-        self.model = model
-        self._terms = [
-            [
-                (float(m), float(z), float(a), float(r))
-                for m, z, a, r in zip(tr.mix, tr.z, tr.slope, tr.scale, strict=False)
-            ]
-            for tr in topics
-        ]
-        self._base = [self._score(t, 0.0) for t in range(len(topics))]
-
-    def _score(self, t: int, delta: float) -> float:
-        return self.topics[t].weight * sum(
-            m * 0.5 * (1.0 + math.erf((z + a * delta) / (r * _SQRT2))) for m, z, a, r in self._terms[t]
-        )
-
-    def delta(self, t: int, effective: float) -> float:
-        """Ability gain of topic t after ``effective`` more effective items."""
-        s = self.model.saturation_items
-        e0 = self.already[t]
-        return self.gains[t] * s * (math.exp(-e0 / s) - math.exp(-(e0 + effective) / s))
-
-    def value(self, t: int, effective: float) -> float:
-        """V_t(effective), in exam-score units (weighted)."""
-        return self._score(t, self.delta(t, effective)) - self._base[t]
+def productive(cells: list[Cell], band: tuple[float, float]) -> list[Cell]:
+    """The cells of one topic to plan: P(correct) in the band (without easy when a harder one is in it); else
+    the one closest to the band."""
+    low, high = band
+    inside = [c for c in cells if low <= c.p_correct <= high]
+    if not inside:
+        return [min(cells, key=lambda c: max(low - c.p_correct, c.p_correct - high))]
+    harder = [c for c in inside if c.difficulty != "easy"]
+    return harder or inside
 
 
 @dataclass
 class Problem:
     """An allocation problem over consecutive days (budgets in seconds; 0 = no study that day)."""
 
+    topics: list[TopicReadiness]
     cells: list[Cell]
-    values: TopicValues
     budgets: list[float]
-    caps: list[list[float]]  # [day][topic] seconds of mean time one topic may take
+    max_tasks: list[int]  # per day: problems at most
     z: float
-    penalty: float
+    max_gap: list[int]
+    review_days: int
+    committed: list[dict[str, float]] = field(default_factory=list)  # per topic: on today's list already
+    band: tuple[float, float] = (0.55, 0.9)  # the productive P(correct) of planned problems
+
+    def __post_init__(self) -> None:
+        if not self.committed:
+            self.committed = [{} for _ in self.topics]
+        self.by_topic: list[list[int]] = [[] for _ in self.topics]
+        for c, cell in enumerate(self.cells):
+            self.by_topic[cell.topic_index].append(c)
+        # pure-Python copies of each topic's score terms (this is the inner loop of both passes)
+        self._terms = [[(float(m), float(z), float(r) * math.sqrt(2.0)) for m, z, r in zip(tr.mix, tr.z, tr.scale,
+                                                                                          strict=True)]
+                       for tr in self.topics]
+        self._p = [tr.p_of() for tr in self.topics]
+        self._scale = [tr.learning.retained(1) / LOGIT_PER_PROBIT for tr in self.topics]
+        self._base = [self._score(t, dict(self.committed[t])) for t in range(len(self.topics))]
+
+    def _score(self, t: int, problems: dict[str, float]) -> float:
+        gain = self.topics[t].learning.practice_gain(problems, self._p[t]) * self._scale[t] if problems else 0.0
+        return sum(m * 0.5 * (1.0 + math.erf((z + gain) / r)) for m, z, r in self._terms[t])
 
     @property
     def n_days(self) -> int:
         return len(self.budgets)
 
-    @property
-    def n_topics(self) -> int:
-        return len(self.values.topics)
-
-    def empty(self) -> list[dict[int, int]]:
-        """No items on any day."""
-        return [{} for _ in self.budgets]
+    def value(self, t: int, problems: dict[str, float]) -> float:
+        """Exam-score gain (weighted) of ``problems`` (difficulty -> count) more in topic t."""
+        total = dict(self.committed[t])
+        for d, n in problems.items():
+            total[d] = total.get(d, 0.0) + n
+        return self.topics[t].weight * (self._score(t, total) - self._base[t])
 
     def load(self, day: dict[int, int]) -> tuple[float, float]:
-        """Total mean and variance of a day's items."""
+        """Total mean and variance of a day's problems."""
         mean = sum(self.cells[c].mean_seconds * n for c, n in day.items())
         var = sum(self.cells[c].var_seconds * n for c, n in day.items())
         return mean, var
 
-    def topic_time(self, day: dict[int, int], t: int) -> float:
-        """Mean seconds a day gives topic t."""
-        return sum(self.cells[c].mean_seconds * n for c, n in day.items() if self.cells[c].topic_index == t)
-
-    def effective(self, counts: list[dict[int, int]]) -> list[float]:
-        """Effective practice per topic over all days."""
-        total = [0.0] * self.n_topics
+    def totals(self, counts: list[dict[int, int]]) -> list[dict[str, float]]:
+        """Per topic: difficulty -> problems over all days."""
+        out: list[dict[str, float]] = [{} for _ in self.topics]
         for day in counts:
             for c, n in day.items():
-                total[self.cells[c].topic_index] += self.cells[c].efficiency * n
-        return total
+                cell = self.cells[c]
+                out[cell.topic_index][cell.difficulty] = out[cell.topic_index].get(cell.difficulty, 0.0) + n
+        return out
+
+    def productive_cells(self, t: int) -> list[int]:
+        """Indices of topic t's cells to plan (``productive``)."""
+        keep = {id(cell) for cell in productive([self.cells[c] for c in self.by_topic[t]], self.band)}
+        return [c for c in self.by_topic[t] if id(self.cells[c]) in keep]
 
     def objective(self, counts: list[dict[int, int]]) -> float:
-        """The expected exam-score gain of an allocation (exact V, without spacing penalties)."""
-        return sum(self.values.value(t, e) for t, e in enumerate(self.effective(counts)))
+        """The expected exam-score gain of an allocation."""
+        return sum(self.value(t, problems) for t, problems in enumerate(self.totals(counts)))
 
     def density(self, c: int) -> float:
-        """A rough value per second of cell c (weight x efficiency / mean seconds), to decide what to drop."""
+        """A rough value per second of one more problem of cell c alone (to decide what to drop)."""
         cell = self.cells[c]
-        return cell.efficiency * self.values.topics[cell.topic_index].weight / cell.mean_seconds
+        return self.value(cell.topic_index, {cell.difficulty: 1.0}) / cell.mean_seconds
 
 
-def solve_greedy(problem: Problem) -> list[dict[int, int]]:  # noqa: PLR0912, PLR0915 - the greedy fill is one loop over days and candidates; to split
-    """Fill each day, in order, with the item of highest marginal value per mean second that still fits.
+class _Marginals:
+    """Running per-topic totals and the marginal value per second of one more problem of each cell."""
 
-    Returns:
-        Per day, cell index -> count.
-    """
-    counts = problem.empty()
-    cells, values, z = problem.cells, problem.values, problem.z
-    effective = [0.0] * problem.n_topics
-    used = [[False] * problem.n_topics for _ in counts]
-    by_topic: list[list[int]] = [[] for _ in range(problem.n_topics)]
-    for c, cell in enumerate(cells):
-        by_topic[cell.topic_index].append(c)
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.totals: list[dict[str, float]] = [{} for _ in problem.topics]
+        self.current = [0.0] * len(problem.topics)
+        self.gain = [0.0] * len(problem.cells)
+        for t in range(len(problem.topics)):
+            self.refresh(t)
 
-    def marginal(t: int) -> None:
-        current = values.value(t, effective[t])
-        for c in by_topic[t]:
-            gain[c] = values.value(t, effective[t] + cells[c].efficiency) - current
+    def refresh(self, t: int) -> None:
+        problem = self.problem
+        for c in problem.by_topic[t]:
+            cell = problem.cells[c]
+            more = dict(self.totals[t])
+            more[cell.difficulty] = more.get(cell.difficulty, 0.0) + 1
+            self.gain[c] = (problem.value(t, more) - self.current[t]) / cell.mean_seconds
 
-    gain = [0.0] * len(cells)
-    for t in range(problem.n_topics):
-        marginal(t)
-
-    def repeat_score(j: int, c: int, room: float) -> float:
-        """Value per second of starting a topic that an adjacent day already has: the spacing penalty is
-        charged to the batch of items that would fit today, not to the first item alone."""
-        cell = cells[c]
+    def add(self, c: int, n: int = 1) -> None:
+        cell = self.problem.cells[c]
         t = cell.topic_index
-        n = max(1, int(room // cell.mean_seconds))
-        batch = values.value(t, effective[t] + n * cell.efficiency) - values.value(t, effective[t])
-        return (batch - problem.penalty) / (n * cell.mean_seconds)
-
-    last = len(counts) - 1
-    for j, day in enumerate(counts):
-        budget = problem.budgets[j]
-        if budget <= 0:
-            continue
-        mean = var = 0.0
-        topic_time = [0.0] * problem.n_topics
-        repeat_scores: dict[int, float] = {}
-        while True:
-            best, best_score = -1, 0.0
-            for c, cell in enumerate(cells):
-                t = cell.topic_index
-                if topic_time[t] + cell.mean_seconds > problem.caps[j][t] + 1e-6:
-                    continue
-                if not fits(mean + cell.mean_seconds, var + cell.var_seconds, z, budget):
-                    continue
-                if not used[j][t] and ((j > 0 and used[j - 1][t]) or (j < last and used[j + 1][t])):
-                    if c not in repeat_scores:  # computed once per day (the room only shrinks: a slight optimism)
-                        room = min(problem.caps[j][t] - topic_time[t], budget - safe_seconds(mean, var, z))
-                        repeat_scores[c] = repeat_score(j, c, room)
-                    score = repeat_scores[c]
-                else:
-                    score = gain[c] / cell.mean_seconds
-                if score > best_score:
-                    best, best_score = c, score
-            if best < 0:
-                break
-            cell = cells[best]
-            day[best] = day.get(best, 0) + 1
-            mean += cell.mean_seconds
-            var += cell.var_seconds
-            topic_time[cell.topic_index] += cell.mean_seconds
-            used[j][cell.topic_index] = True
-            effective[cell.topic_index] += cell.efficiency
-            marginal(cell.topic_index)
-    return counts
+        self.totals[t][cell.difficulty] = self.totals[t].get(cell.difficulty, 0.0) + n
+        self.current[t] = self.problem.value(t, self.totals[t])
+        self.refresh(t)
 
 
-def respace(
-    problem: Problem, counts: list[dict[int, int]], *, max_passes: int = 20, window: int = 14
-) -> list[dict[int, int]]:
-    """Reduce same-topic repeats on consecutive days by swapping whole days' contents.
-
-    The value depends only on each topic's total practice, so moving a day's items, as a block, to another day
-    whose budget and caps it also fits leaves the value unchanged; swaps of a day that repeats a topic of a
-    neighbour with a day at most ``window`` days away are applied when they lower the number of repeats, until
-    none is left (or ``max_passes``).
-
-    Returns:
-        The respaced allocation (a new list; the day dicts are reused).
-    """
-    counts = list(counts)
-    n = len(counts)
-    topics = [frozenset(problem.cells[c].topic_index for c in day) for day in counts]
-    loads = [problem.load(day) for day in counts]
-    times = [[problem.topic_time(day, t) for t in range(problem.n_topics)] for day in counts]
-
-    def fits_on(content: int, day: int) -> bool:
-        if not counts[content]:
-            return True
-        if not fits(*loads[content], problem.z, problem.budgets[day]):
-            return False
-        return all(times[content][t] <= problem.caps[day][t] + 1e-6 for t in topics[content])
-
-    def repeats_around(days: set[int]) -> int:
-        pairs = {(j - 1, j) for j in days if j > 0} | {(j, j + 1) for j in days if j + 1 < n}
-        return sum(len(topics[a] & topics[b]) for a, b in pairs)
-
-    def swap(j: int, k: int) -> None:
-        counts[j], counts[k] = counts[k], counts[j]
-        topics[j], topics[k] = topics[k], topics[j]
-        loads[j], loads[k] = loads[k], loads[j]
-        times[j], times[k] = times[k], times[j]
-
-    for _ in range(max_passes):
-        improved = False
-        for j in range(n):
-            if not repeats_around({j}):
-                continue
-            for k in range(max(0, j - window), min(n, j + window + 1)):
-                if k == j or topics[j] == topics[k] or not (fits_on(j, k) and fits_on(k, j)):
-                    continue
-                before = repeats_around({j, k})
-                swap(j, k)
-                if repeats_around({j, k}) < before:
-                    improved = True
-                else:
-                    swap(j, k)
-        if not improved:
+def allocate(problem: Problem) -> list[list[int]]:
+    """Per topic: the cells of the problems to plan (pass 1 of the module docstring), in planning order."""
+    allowed = [c for t in range(len(problem.topics)) for c in problem.productive_cells(t)]
+    seconds = sum(problem.budgets)
+    slots = sum(n for n, b in zip(problem.max_tasks, problem.budgets, strict=True) if b > 0)
+    marginals = _Marginals(problem)
+    out: list[list[int]] = [[] for _ in problem.topics]
+    used = 0.0
+    for _ in range(slots):
+        candidates = [c for c in allowed if used + problem.cells[c].mean_seconds <= seconds]
+        if not candidates:
             break
-    return counts
+        # a tie (no learning: all gains 0) goes to the harder cell, then the heavier topic
+        best = max(candidates, key=lambda c: (marginals.gain[c], -problem.cells[c].p_correct,
+                                              problem.topics[problem.cells[c].topic_index].weight))
+        out[problem.cells[best].topic_index].append(best)
+        used += problem.cells[best].mean_seconds
+        marginals.add(best)
+    return out
+
+
+@dataclass
+class _Day:
+    """A day being filled: its items, load, and the topics on it."""
+
+    budget: float
+    max_tasks: int
+    z: float
+    items: dict[int, int] = field(default_factory=dict)
+    mean: float = 0.0
+    var: float = 0.0
+    count: int = 0
+
+    def room_for(self, cell: Cell) -> bool:
+        return self.count < self.max_tasks and fits(self.mean + cell.mean_seconds, self.var + cell.var_seconds,
+                                                    self.z, self.budget)
+
+    def put(self, c: int, cell: Cell) -> None:
+        self.items[c] = self.items.get(c, 0) + 1
+        self.mean += cell.mean_seconds
+        self.var += cell.var_seconds
+        self.count += 1
+
+
+def schedule(problem: Problem, allocation: list[list[int]]) -> list[dict[int, int]]:
+    """Spread the allocated problems over the days (pass 2 of the module docstring)."""
+    n_topics = len(problem.topics)
+    remaining = [list(cells) for cells in allocation]
+    study = [j for j, b in enumerate(problem.budgets) if b > 0]
+    review_from = study[-min(problem.review_days, len(study))] if study else 0
+    last: list[int | None] = [None] * n_topics
+    interval = [1] * n_topics
+    reviewed: set[int] = set()
+    marginals = _Marginals(problem)
+    best_cell = [max(problem.productive_cells(t), key=lambda c: marginals.gain[c]) for t in range(n_topics)]
+    out: list[dict[int, int]] = [{} for _ in problem.budgets]
+    for k, j in enumerate(study):
+        day = _Day(problem.budgets[j], problem.max_tasks[j], problem.z)
+        left_days = len(study) - k
+        in_review = j >= review_from
+
+        def due(t: int, j: int = j, in_review: bool = in_review) -> bool:
+            if in_review:
+                return t not in reviewed
+            seen = last[t]
+            return (seen is None and bool(remaining[t])) or (seen is not None and j - seen >= interval[t])
+
+        def overdue(t: int, j: int = j) -> float:
+            seen = last[t]
+            return (j - seen) / problem.max_gap[t] if seen is not None else 1.0
+
+        order = sorted(range(n_topics), key=lambda t: (not due(t), -overdue(t),
+                                                       -len(remaining[t]) * problem.topics[t].weight))
+        wanted = 2 if day.budget >= INTERLEAVE_MINUTES * 60 else 1
+        chosen = [t for t in order if due(t)]
+        chosen += [t for t in order if not due(t) and remaining[t]][: max(0, wanted - len(chosen))]
+        chosen += [t for t in order if t not in chosen][: max(0, wanted - len(chosen))]  # review a finished topic
+        chosen = chosen[: day.max_tasks]
+
+        def place(t: int, day: _Day = day) -> bool:
+            c = remaining[t][0] if remaining[t] else best_cell[t]
+            if not day.room_for(problem.cells[c]):
+                return False
+            if remaining[t]:
+                remaining[t].pop(0)
+            day.put(c, problem.cells[c])
+            marginals.add(c)
+            return True
+
+        on_day = [t for t in chosen if place(t)]  # one each first: every chosen topic is on the day
+        for t in on_day:
+            visits_left = max(1, math.ceil(left_days / max(interval[t], 1)))
+            quota = min(round(len(remaining[t]) / visits_left), day.max_tasks - len(on_day))
+            for _ in range(quota):
+                if not remaining[t] or not place(t):
+                    break
+        _top_up(problem, day, on_day, remaining, marginals)
+        for t in {problem.cells[c].topic_index for c in day.items}:
+            seen = last[t]
+            if seen is not None and j - seen >= interval[t]:
+                interval[t] = min(interval[t] * 2, problem.max_gap[t])
+            last[t] = j
+            if in_review:
+                reviewed.add(t)
+        out[j] = day.items
+    return out
+
+
+def _top_up(problem: Problem, day: _Day, on_day: list[int], remaining: list[list[int]],
+            marginals: _Marginals) -> None:
+    """Fill the day's room with the best marginal problems allocated to the day's topics."""
+    while True:
+        options = [remaining[t][0] for t in on_day if remaining[t]]
+        options = [c for c in options if day.room_for(problem.cells[c])]
+        if not options:
+            break
+        c = max(options, key=lambda c: marginals.gain[c])
+        remaining[problem.cells[c].topic_index].pop(0)
+        day.put(c, problem.cells[c])
+        marginals.add(c)

@@ -1,14 +1,15 @@
 """The day-by-day exam plan: which (topic, difficulty, count) to practise each day, and replanning.
 
-``plan_exam`` builds the allocation problem of ``optimise`` from an exam, the student's predictions and
-learning gains, solves it with the greedy solver (then respaced), re-checks every day exactly after rounding,
-and returns a ``Plan``. Passing the previous plan
-and the completed work replans: work done stays on its day, missed work leaves its topics less practised (so
-re-optimisation gives them more of the remaining days), today keeps what is done and only its remaining
-minutes are planned.
+``plan_exam`` builds the allocation problem of ``optimise`` from an exam and the student's predictions (today's
+and the exam day's P(correct), problem times, and the served model's learning: ``spec.TopicLearning``),
+allocates and schedules it greedily, re-checks every day exactly after rounding, and returns a ``Plan``.
+Passing the previous plan and the completed work replans: work done stays on its day (the model's predictions
+already include it, as the student's history), today keeps what is done and what is on the task list
+(``today_committed``), and only the remaining minutes are planned.
 
-A day's load is never above its minutes: planned minutes are the safe duration (mean + z * sd of the day's
-total time, z = the upper end of the 80% time interval), rounded up to 0.1 minute and checked after rounding.
+A day's load is never above its minutes nor above the exam's ``max_tasks_per_day`` problems: planned minutes
+are the safe duration (mean + z * sd of the day's total time, z = the upper end of the 80% time interval),
+rounded up to 0.1 minute and checked after rounding. Today's list is ``materialise(plan.day(today))``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from studysmart.ml.base import Z80
-from studysmart.planning.engine.optimise import Cell, Problem, TopicValues, respace, safe_seconds, solve_greedy
+from studysmart.planning.engine.optimise import Cell, Problem, allocate, safe_seconds, schedule
 from studysmart.planning.engine.plan import Plan, PlanDay, PlanItem, displayed_minutes
-from studysmart.planning.engine.readiness import GainEstimate, GainModel, topic_readiness
+from studysmart.planning.engine.readiness import topic_readiness
 from studysmart.planning.engine.spec import CellPrediction, CompletedWork, ExamSpec, StudentPredictions
 
 # (topic, difficulty) -> (count, seconds) of work done, and (topic, difficulty) -> its prediction
@@ -35,34 +36,22 @@ __all__ = ["PlanOptions", "plan_exam", "replan"]
 
 
 class PlanOptions(BaseModel):
-    """How plans are made.
+    """How plans are made (the exam spec has the productive band and the tasks per day).
 
     Args:
-        gain_model: desirable difficulty (target P(correct), width), saturation and the prior gain.
-        max_p_gap: cells with |p - target| above this are not planned (each topic keeps its closest cell).
         safety_z: z of the safety margin on a day's total time (default: upper end of the 80% interval).
-        max_topic_share: the largest share of a day's minutes one topic may take (exams with 2+ topics).
-        spacing_penalty: cost of studying a topic on two consecutive days, in units of a typical topic's first
-            item's value (0 disables spacing).
+        review_days: the last this many study days review every topic.
+        retention_floor: a topic comes back before less than this share of its practice gain is left (the
+            model's forgetting).
+        max_interval_days: the longest spacing interval, whatever the forgetting.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    gain_model: GainModel = Field(default_factory=GainModel)
-    max_p_gap: Annotated[float, Field(ge=0, le=1)] = 0.3
     safety_z: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Z80
-    max_topic_share: Annotated[float, Field(gt=0, le=1)] = 0.65
-    spacing_penalty: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
-
-
-def _gain_values(
-    topics: Sequence[str], gains: Mapping[str, float | GainEstimate] | None, model: GainModel
-) -> list[float]:
-    out = []
-    for t in topics:
-        g = (gains or {}).get(t)
-        out.append(model.prior_mean if g is None else g.gain if isinstance(g, GainEstimate) else float(g))
-    return out
+    review_days: Annotated[int, Field(ge=1)] = 3
+    retention_floor: Annotated[float, Field(gt=0, le=1)] = 0.6
+    max_interval_days: Annotated[int, Field(ge=1)] = 10
 
 
 def _done_by_day(
@@ -84,37 +73,25 @@ def _done_by_day(
 def _build_problem(
     exam: ExamSpec,
     predictions: StudentPredictions,
-    days: list[date],
     budgets: list[float],
-    gains: Mapping[str, float | GainEstimate] | None,
-    already: Mapping[str, float],
+    slots: list[int],
+    committed: _ByCell,
     options: PlanOptions,
 ) -> Problem:
-    model = options.gain_model
     topics = topic_readiness(exam, predictions)
-    names = [tr.topic for tr in topics]
-    values = TopicValues(topics, _gain_values(names, gains, model), [already.get(t, 0.0) for t in names], model)
-    cells: list[Cell] = []
-    for t, name in enumerate(names):
-        available = list(predictions.by_topic(name).values())
-        gaps = [abs(c.p_correct - model.target_p) for c in available]
-        keep = [c for c, gap in zip(available, gaps, strict=False) if gap <= options.max_p_gap] or [
-            available[gaps.index(min(gaps))]
-        ]
-        for c in keep:
-            eff = float(model.efficiency(c.p_correct))
-            cells.append(Cell(t, name, c.difficulty, c.p_correct, c.mean_seconds, c.var_seconds, eff))
-    caps = []
-    for budget in budgets:
-        row = []
-        for t in range(len(names)):
-            cheapest = min(c.mean_seconds for c in cells if c.topic_index == t)
-            share = options.max_topic_share if len(names) > 1 else 1.0
-            row.append(max(share * budget, cheapest) if budget > 0 else 0.0)
-        caps.append(row)
-    first_items = [values.value(t, max(c.efficiency for c in cells if c.topic_index == t)) for t in range(len(names))]
-    penalty = options.spacing_penalty * sorted(first_items)[len(first_items) // 2]
-    return Problem(cells, values, budgets, caps, options.safety_z, penalty)
+    cells = [
+        Cell(t, tr.topic, c.difficulty, c.p_correct, c.mean_seconds, c.var_seconds)
+        for t, tr in enumerate(topics)
+        for c in predictions.by_topic(tr.topic).values()
+    ]
+    on_list: list[dict[str, float]] = [{} for _ in topics]
+    index = {tr.topic: t for t, tr in enumerate(topics)}
+    for (topic, difficulty), (count, _) in committed.items():
+        if topic in index:
+            on_list[index[topic]][difficulty] = on_list[index[topic]].get(difficulty, 0.0) + count
+    gaps = [tr.learning.max_gap(options.retention_floor, options.max_interval_days) for tr in topics]
+    return Problem(topics, cells, budgets, [max(n, 0) for n in slots], options.safety_z, gaps, options.review_days,
+                   on_list, exam.productive_band)
 
 
 def plan_exam(
@@ -122,7 +99,6 @@ def plan_exam(
     predictions: StudentPredictions,
     *,
     today: date,
-    gains: Mapping[str, float | GainEstimate] | None = None,
     options: PlanOptions | None = None,
     completed: Sequence[CompletedWork] = (),
     previous: Plan | None = None,
@@ -133,12 +109,10 @@ def plan_exam(
 
     Args:
         exam: the exam.
-        predictions: the student's current predictions per (topic, difficulty) cell.
+        predictions: the student's current predictions per (topic, difficulty) cell, with their learning.
         today: the first day to plan.
-        gains: topic -> learning gain per effective item (float or GainEstimate); missing -> the prior.
         options: planning options.
-        completed: work done so far; work done since the plan began counts as practice already done
-            (diminishing returns), today's work stays on today and uses up its minutes.
+        completed: work done so far; today's work stays on today and uses up its minutes and task slots.
         previous: the plan being replanned; its past days come back with what was done on them, and its
             planned-but-undone past work is reported as ``missed``.
         today_committed: work on the student's task list for today and not done yet: it stays on today (shown
@@ -147,7 +121,7 @@ def plan_exam(
             plan and the task list agree.
 
     Returns:
-        The plan. Each day's planned minutes (new work) fit its minutes.
+        The plan. Each day's planned minutes fit its minutes and its problems ``max_tasks_per_day``.
 
     Raises:
         InvalidExamError: when the exam is in the past.
@@ -160,25 +134,22 @@ def plan_exam(
     cell_of = {(c.topic, c.difficulty): c for c in predictions.cells}
     committed = _done_by_day(today_committed, predictions, today, exam.date).get(today, {})
     committed_seconds = sum(seconds for _, seconds in committed.values())
-    already: dict[str, float] = defaultdict(float)  # practice done or on today's list, per topic
-    for by_cell in [*done.values(), committed]:
-        for (topic, difficulty), (count, _) in by_cell.items():
-            if (topic, difficulty) in cell_of:
-                already[topic] += count * float(options.gain_model.efficiency(cell_of[(topic, difficulty)].p_correct))
     days = exam.study_days(today)
     budgets = []
+    slots = []
     for day in days:
         spent = sum(seconds for _, seconds in done.get(day, {}).values())
+        used = sum(count for count, _ in done.get(day, {}).values())
         if day == today:
             spent += committed_seconds
+            used += sum(count for count, _ in committed.values())
         free = exam.minutes_on(day) - spent / 60.0
-        closed = day == today and today_closed
+        closed = (day == today and today_closed) or used >= exam.max_tasks_per_day
         budgets.append(0.0 if closed else max(0.0, math.floor(free * 10 + 1e-9) / 10.0) * 60.0)
-    problem = _build_problem(exam, predictions, days, budgets, gains, already, options)
-    counts = solve_greedy(problem) if days else []
-    if problem.penalty > 0:  # spacing_penalty 0 disables spacing, the respacing pass too
-        counts = respace(problem, counts)
-    _enforce_minutes(exam, days, counts, problem, done, {today: committed_seconds})
+        slots.append(exam.max_tasks_per_day - used)
+    problem = _build_problem(exam, predictions, budgets, slots, committed, options)
+    counts = schedule(problem, allocate(problem)) if days else []
+    _enforce_limits(exam, days, counts, problem, done, {today: committed_seconds}, slots)
     out_days = [_past_day(exam, d, done.get(d, {}), cell_of) for d in exam.study_days(start) if d < today]
     for j, day in enumerate(days):
         out_days.append(_future_day(exam, day, counts[j], problem, done.get(day, {}), cell_of,
@@ -199,25 +170,24 @@ def replan(
     *,
     today: date,
     completed: Sequence[CompletedWork],
-    gains: Mapping[str, float | GainEstimate] | None = None,
     options: PlanOptions | None = None,
 ) -> Plan:
     """Replan after completions or missed days: ``plan_exam`` with the previous plan (see there)."""
-    return plan_exam(
-        exam, predictions, today=today, gains=gains, options=options, completed=completed, previous=previous
-    )
+    return plan_exam(exam, predictions, today=today, options=options, completed=completed, previous=previous)
 
 
-def _enforce_minutes(
+def _enforce_limits(
     exam: ExamSpec,
     days: list[date],
     counts: list[dict[int, int]],
     problem: Problem,
     done: Mapping[date, _ByCell],
     committed_seconds: Mapping[date, float],
+    slots: list[int],
 ) -> None:
-    """The hard check after rounding: drop planned items (least value per second first) while a day's shown
-    minutes (work done and committed + safe duration of the new work, rounded up) exceed its minutes.
+    """The hard check after rounding: drop planned problems (least value per second first) while a day's shown
+    minutes (work done and committed + safe duration of the new work, rounded up) exceed its minutes, or its
+    problems exceed the task slots left.
 
     Not redundant with the solver's budget (the day's free minutes rounded down to 0.1): when a day's minutes are
     not a multiple of 0.1 and work was already done on it, a load that fits that budget can still round up past
@@ -225,9 +195,12 @@ def _enforce_minutes(
     for j, day in enumerate(days):
         spent = sum(seconds for _, seconds in done.get(day, {}).values()) + committed_seconds.get(day, 0.0)
         planned = counts[j]
-        while planned and displayed_minutes(spent + safe_seconds(*problem.load(planned), problem.z)) > exam.minutes_on(
-            day
-        ):
+
+        def over(planned: dict[int, int] = planned, spent: float = spent, j: int = j, day: date = day) -> bool:
+            minutes = displayed_minutes(spent + safe_seconds(*problem.load(planned), problem.z))
+            return minutes > exam.minutes_on(day) or sum(planned.values()) > max(slots[j], 0)
+
+        while planned and over():
             worst = min(planned, key=problem.density)
             planned[worst] -= 1
             if planned[worst] == 0:

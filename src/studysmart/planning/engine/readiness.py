@@ -1,222 +1,51 @@
-"""Exam readiness: the expected score now with an interval, the gain model, the exam-day forecast.
+"""Exam readiness: the expected score now and on exam day (the plan followed), with 80% intervals.
 
-Score model. The exam draws questions from its topics (weights w_t) and difficulties (mix m_d). For a cell
-with discrimination a and probit ``z = a*theta - b`` the student answers correctly with Phi(z). Ability is
-uncertain, theta ~ N(theta_hat, s_t^2), so the expected P(correct) is Phi(z / r) with r = sqrt(1 + a^2 s_t^2).
-A model that gives only P(correct) (no a, b) is read in probit units (a = 1) with the centre chosen so that
-Phi(z / r) equals its prediction. The expected score is sum_t w_t sum_d m_d Phi(z_td / r_td); its 10%-90%
-interval comes from Monte Carlo draws of theta per topic (shared by the topic's cells; one draw for all topics
-when the model has a single ability per student, ``StudentPredictions.shared_ability``).
+Score model. The exam draws questions from its topics (weights w_t) and difficulties (mix m_d). For a cell with
+discrimination a and probit ``z = a*theta - b`` the student answers correctly with Phi(z). Ability is uncertain,
+theta ~ N(theta_hat, s_t^2), so the expected P(correct) is Phi(z / r) with r = sqrt(1 + a^2 s_t^2). A model
+that gives only P(correct) (no a, b) is read in probit units (a = 1) with the centre chosen so that Phi(z / r)
+equals its prediction. On exam day the cells' ``p_exam`` are used (the served model's P(correct) at the exam
+date: what the student has, less what they forget by then). The expected score is sum_t w_t sum_d m_d
+Phi((z_td + g_t) / r_td); its 10%-90% interval comes from Monte Carlo draws of theta per topic (one draw for all
+topics when the model has a single ability per student, ``StudentPredictions.shared_ability``).
 
-Gain model (``GainModel``). Practising one item of a cell whose predicted P(correct) is p counts as ``eff(p) =
-exp(-(p - target)^2 / (2 width^2))`` effective items (desirable difficulty: a full item at the target p = 0.7,
-little when far too easy or too hard). E effective items raise the topic's ability by ``delta(E) = g * S * (1
-- exp(-E / S))``: g per effective item at first, saturating at g * S (diminishing returns; S =
-``saturation_items``). The per-topic gain g is estimated from the student's own history (``estimate_gain``):
-the slope of per-response ability residuals against the effective practice count, shrunk towards a population
-prior N(prior_mean, prior_sd^2) by precision weighting, so little history gives the prior. The exam-day
-forecast integrates the planned practice step by step, so each item's efficiency follows P(correct) as ability
-grows (``TopicReadiness.practice_delta``); the planner itself uses today's P(correct).
+Practice. g_t is the gain of the practice still planned in topic t, from the served model of learning's own
+parameters (``spec.TopicLearning``: the log(1 + count) gains of expected correct and wrong answers at each
+planned difficulty, times the share the model's forgetting leaves between the topic's last planned day and the
+exam), moved from the logit to the probit scale (/ 1.702). A model without learning gives g_t = 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from datetime import date
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from scipy.special import ndtr, ndtri
 
-from studysmart.planning.engine.spec import DIFFICULTIES, ExamSpec, StudentPredictions
+from studysmart.planning.engine.plan import Plan
+from studysmart.planning.engine.spec import DIFFICULTIES, ExamSpec, StudentPredictions, TopicLearning
 
-__all__ = [
-    "GainEstimate",
-    "GainModel",
-    "Readiness",
-    "TopicHistory",
-    "TopicReadiness",
-    "estimate_gain",
-    "estimate_gains",
-    "population_gain",
-    "readiness",
-    "topic_readiness",
-]
+__all__ = ["LOGIT_PER_PROBIT", "Readiness", "TopicReadiness", "readiness", "topic_readiness"]
 
 _P_CLIP = 1e-4
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+#: The logistic-to-normal scale factor: logit(p) ~= 1.702 * probit(p).
+LOGIT_PER_PROBIT = 1.702
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class GainModel(_Frozen):
-    """Hyperparameters of the learning-gain model (see the module docstring).
-
-    Args:
-        target_p: the desirable P(correct) for practice.
-        width: sd of the desirability bell over P(correct).
-        saturation_items: S, the effective items over which a topic's gain saturates.
-        prior_mean: population gain g per effective item (ability units: probit / LNIRT theta).
-        prior_sd: population sd of g across students and topics.
-        min_responses: fewer responses in a topic than this -> the prior alone.
-        floor_fraction: estimates are floored at this fraction of prior_mean, so that noisy history never
-            writes a topic off.
-    """
-
-    target_p: Annotated[float, Field(gt=0, lt=1)] = 0.7
-    width: Positive = 0.15
-    saturation_items: Positive = 60.0
-    prior_mean: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.02
-    prior_sd: Positive = 0.015
-    min_responses: Annotated[int, Field(ge=0)] = 10
-    floor_fraction: Annotated[float, Field(ge=0, le=1)] = 0.25
-
-    def efficiency(self, p: float | np.ndarray) -> np.ndarray:
-        """Effective items per practised item at predicted P(correct) ``p`` (1 at the target)."""
-        return np.exp(-0.5 * ((np.asarray(p, dtype=float) - self.target_p) / self.width) ** 2)
-
-    def ability_gain(
-        self, effective_items: float | np.ndarray, gain: float | np.ndarray, already: float | np.ndarray = 0.0
-    ) -> np.ndarray:
-        """Ability increase from ``effective_items`` more practice after ``already`` effective items.
-
-        Args:
-            effective_items: effective items to add (>= 0).
-            gain: g, ability per effective item at the start.
-            already: effective items already practised (diminishing returns continue from there).
-
-        Returns:
-            g * S * (exp(-already / S) - exp(-(already + effective_items) / S)).
-        """
-        s = self.saturation_items
-        e0 = np.asarray(already, dtype=float)
-        result: np.ndarray = np.asarray(gain) * s * (np.exp(-e0 / s) - np.exp(-(e0 + np.asarray(effective_items)) / s))
-        return result
-
-
-class TopicHistory(_Frozen):
-    """A student's responses in one topic, in the order given.
-
-    Args:
-        topic: topic label.
-        correct: 1/0 per response.
-        p_correct: the serving model's P(correct) for each response at the student's *static* (fitted)
-            ability, i.e. what the model expects without learning.
-        slope: discrimination a per response (None = 1).
-    """
-
-    topic: str
-    correct: tuple[float, ...]
-    p_correct: tuple[float, ...]
-    slope: tuple[float, ...] | None = None
-
-
-class GainEstimate(_Frozen):
-    """The learning gain g for one topic: posterior mean and sd, the raw history slope, and its source."""
-
-    topic: str
-    gain: float
-    sd: float
-    n_responses: int
-    source: Literal["history", "prior"]
-    raw_slope: float | None = None
-
-
-def _residual_slope(history: TopicHistory, model: GainModel) -> tuple[float, float] | None:
-    """Weighted least-squares slope of ability residuals vs effective practice count, and its variance."""
-    y = np.asarray(history.correct, dtype=float)
-    p = np.clip(np.asarray(history.p_correct, dtype=float), _P_CLIP, 1 - _P_CLIP)
-    keep = np.isfinite(y) & np.isfinite(p)
-    y, p = y[keep], p[keep]
-    a = np.ones_like(p) if history.slope is None else np.asarray(history.slope, dtype=float)[keep]
-    if y.size < 3:
-        return None
-    density = a * np.exp(-0.5 * ndtri(p) ** 2) / np.sqrt(2 * np.pi)  # dP/dtheta
-    residual = (y - p) / density  # one Fisher-scoring step: the ability this response alone suggests
-    weight = density**2 / (p * (1 - p))  # its precision
-    practice = np.concatenate([[0.0], np.cumsum(model.efficiency(p))[:-1]])  # effective items before it
-    centre = np.sum(weight * practice) / np.sum(weight)
-    sxx = np.sum(weight * (practice - centre) ** 2)
-    if sxx <= 0:
-        return None
-    slope = float(np.sum(weight * (practice - centre) * residual) / sxx)
-    return slope, float(1.0 / sxx)
-
-
-def estimate_gain(history: TopicHistory, model: GainModel | None = None) -> GainEstimate:
-    """Estimate a topic's learning gain g from the student's own responses, shrunk to the population prior.
-
-    Each response gives an ability residual (y - p) / (dP/dtheta) with precision (dP/dtheta)^2 / (p (1 - p));
-    the precision-weighted regression slope of these residuals on the effective practice count before each
-    response is the trend of ability the static model misses. It is combined with N(prior_mean, prior_sd^2) by
-    precision weighting and floored at ``floor_fraction * prior_mean``.
-
-    Args:
-        history: the student's responses in the topic, oldest first.
-        model: the gain model (defaults to ``GainModel()``).
-
-    Returns:
-        The estimate; ``source`` is "prior" when there are fewer than ``min_responses`` usable responses.
-    """
-    model = model or GainModel()
-    n = int(np.sum(np.isfinite(np.asarray(history.correct, dtype=float))))
-    fitted = _residual_slope(history, model) if n >= model.min_responses else None
-    if fitted is None:
-        return GainEstimate(topic=history.topic, gain=model.prior_mean, sd=model.prior_sd, n_responses=n,
-                            source="prior")
-    slope, var = fitted
-    precision = 1.0 / var + 1.0 / model.prior_sd**2
-    gain = (slope / var + model.prior_mean / model.prior_sd**2) / precision
-    gain = max(gain, model.floor_fraction * model.prior_mean)
-    return GainEstimate(topic=history.topic, gain=float(gain), sd=float(precision**-0.5), n_responses=n,
-                        source="history", raw_slope=slope)
-
-
-def estimate_gains(
-    histories: Iterable[TopicHistory], topics: Iterable[str], model: GainModel | None = None
-) -> dict[str, GainEstimate]:
-    """Gain estimates for ``topics``: from the histories given (one per topic), the prior for the rest."""
-    model = model or GainModel()
-    by_topic = {h.topic: h for h in histories}
-    return {
-        t: estimate_gain(by_topic[t], model)
-        if t in by_topic
-        else GainEstimate(topic=t, gain=model.prior_mean, sd=model.prior_sd, n_responses=0, source="prior")
-        for t in topics
-    }
-
-
-def population_gain(histories: Iterable[TopicHistory], model: GainModel | None = None) -> GainModel:
-    """Refit the population prior from many students' histories (method of moments on the raw slopes).
-
-    The prior mean is the precision-weighted mean of the raw slopes; its sd is the spread of the slopes beyond
-    their sampling noise (at least a tenth of the mean). Histories shorter than ``min_responses`` are skipped.
-
-    Returns:
-        ``model`` with ``prior_mean`` and ``prior_sd`` replaced (unchanged if fewer than 5 usable histories).
-    """
-    model = model or GainModel()
-    fits = [f for h in histories if len(h.correct) >= model.min_responses and (f := _residual_slope(h, model))]
-    if len(fits) < 5:
-        return model
-    slopes = np.array([f[0] for f in fits])
-    variances = np.array([f[1] for f in fits])
-    weights = 1.0 / variances
-    mean = float(np.sum(weights * slopes) / np.sum(weights))
-    spread = float(np.var(slopes) - np.mean(variances))
-    mean = max(mean, 0.0)
-    sd = max(np.sqrt(max(spread, 0.0)), 0.1 * max(mean, model.prior_mean))
-    return model.model_copy(update={"prior_mean": mean, "prior_sd": float(sd)})
-
-
 @dataclass(frozen=True)
 class TopicReadiness:
     """One exam topic as the score model sees it: its weight and, per difficulty present, the centred probit
-    ``z``, slope ``a`` and uncertainty scale ``r`` so that the expected P(correct) after an ability change
-    ``delta`` is Phi((z + a * delta) / r). (Working state of the computation, NumPy arrays: a dataclass.)"""
+    ``z`` (exam day, no more practice), slope ``a`` and uncertainty scale ``r``, so that the expected P(correct)
+    after a probit gain ``g`` is Phi((z + g) / r); ``p_now`` is today's P(correct) per difficulty (what a
+    planned task is predicted at) and ``learning`` what practice does. (Working state, NumPy arrays.)"""
 
     topic: str
     weight: float
@@ -227,57 +56,37 @@ class TopicReadiness:
     slope: np.ndarray
     scale: np.ndarray
     p_now: np.ndarray
+    learning: TopicLearning
 
-    def expected(self, delta: float | np.ndarray = 0.0) -> np.ndarray:
-        """Expected P(correct) over the topic's difficulty mix after ability change(s) ``delta``."""
-        d = np.asarray(delta, dtype=float)[..., None]
-        result: np.ndarray = np.sum(self.mix * ndtr((self.z + self.slope * d) / self.scale), axis=-1)
+    def expected(self, gain: float | np.ndarray = 0.0) -> np.ndarray:
+        """Expected P(correct) over the topic's difficulty mix after probit gain(s) ``gain``."""
+        d = np.asarray(gain, dtype=float)[..., None]
+        result: np.ndarray = np.sum(self.mix * ndtr((self.z + d) / self.scale), axis=-1)
         return result
 
-    def practice_delta(
-        self, counts: np.ndarray, gain: float | np.ndarray, already: float, model: GainModel, steps: int = 60
-    ) -> np.ndarray:
-        """Ability gain from practising ``counts[i]`` items of difficulty ``difficulties[i]``.
+    def p_of(self) -> dict[str, float]:
+        """Difficulty -> today's P(correct)."""
+        return {d: float(p) for d, p in zip(self.difficulties, self.p_now, strict=True)}
 
-        The items are spread evenly over the practice (in up to ``steps`` steps) and each counts ``eff(p)``
-        effective items at the P(correct) it has *when practised*: as ability grows, items get easier and
-        (past the target) less effective, so the gain is not overstated.
+    def probit_gain(self, problems: Mapping[str, float], days_before_exam: int) -> float:
+        """The probit gain on exam day of ``problems`` (difficulty -> count), last practised that many days
+        before the exam."""
+        if not problems:
+            return 0.0
+        logit = self.learning.practice_gain(problems, self.p_of())
+        return logit * self.learning.retained(days_before_exam) / LOGIT_PER_PROBIT
 
-        Args:
-            counts: items per difficulty (aligned with ``difficulties``).
-            gain: g, one value or an array of draws.
-            already: effective items practised before.
-            model: the gain model.
-            steps: integration steps.
-
-        Returns:
-            The ability gain, one per element of ``gain``.
-        """
-        g = np.atleast_1d(np.asarray(gain, dtype=float))
-        delta = np.zeros_like(g)
-        total = float(np.sum(counts))
-        if total <= 0:
-            return delta
-        n_steps = max(1, int(min(total, steps)))
-        share = np.asarray(counts, dtype=float) / total
-        per_step = total / n_steps
-        effective = np.zeros_like(g)
-        for _ in range(n_steps):
-            p = ndtr((self.z + self.slope * delta[:, None]) / self.scale)
-            effective += per_step * (model.efficiency(p) @ share)
-            delta = model.ability_gain(effective, g, already)
-        return delta
-
-    def draws(self, delta: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """P(correct) over the mix at abilities ``estimate + theta_sd * noise + delta`` (``noise`` standard
-        normal, same shape as ``delta``)."""
-        d = (delta + noise * self.theta_sd)[..., None]
-        result: np.ndarray = np.sum(self.mix * ndtr(self.z + self.slope * d), axis=-1)
+    def draws(self, gain: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """P(correct) over the mix at abilities ``estimate + theta_sd * noise`` after probit gain ``gain``
+        (``noise`` standard normal, same shape as ``gain``)."""
+        d = gain[..., None] + (noise * self.theta_sd)[..., None] * self.slope
+        result: np.ndarray = np.sum(self.mix * ndtr(self.z + d), axis=-1)
         return result
 
 
-def topic_readiness(exam: ExamSpec, predictions: StudentPredictions) -> list[TopicReadiness]:
-    """The score model for each exam topic (in the exam's order).
+def topic_readiness(exam: ExamSpec, predictions: StudentPredictions, *, on_exam_day: bool = True,
+                    ) -> list[TopicReadiness]:
+    """The score model for each exam topic (in the exam's order), on exam day (``p_exam``) or today.
 
     Raises:
         MissingPredictionError: when an exam topic has no predicted cell.
@@ -301,9 +110,15 @@ def topic_readiness(exam: ExamSpec, predictions: StudentPredictions) -> list[Top
             if cell.intercept is not None and ability is not None:
                 z[i] = a[i] * ability.theta - cell.intercept
             else:
-                z[i] = ndtri(np.clip(cell.p_correct, _P_CLIP, 1 - _P_CLIP)) * r[i]
-        out.append(TopicReadiness(topic, weight, sd, diffs, m / m.sum(), z, a, r, p))
+                z[i] = _probit(cell.p_correct) * r[i]
+            if on_exam_day and cell.p_exam is not None:  # the model's change by exam day (forgetting)
+                z[i] += (_probit(cell.p_exam) - _probit(cell.p_correct)) * r[i]
+        out.append(TopicReadiness(topic, weight, sd, diffs, m / m.sum(), z, a, r, p, predictions.learning_of(topic)))
     return out
+
+
+def _probit(p: float) -> float:
+    return float(ndtri(np.clip(p, _P_CLIP, 1 - _P_CLIP)))
 
 
 class Readiness(_Frozen):
@@ -318,22 +133,27 @@ class Readiness(_Frozen):
     target_score: float | None = None
 
 
-def _gain_of(value: float | GainEstimate | None, model: GainModel) -> tuple[float, float]:
-    if value is None:
-        return model.prior_mean, model.prior_sd
-    if isinstance(value, GainEstimate):
-        return value.gain, value.sd
-    return float(value), 0.0
+def planned_practice(plan: Plan | None, since: date) -> dict[str, tuple[dict[str, float], date]]:
+    """Topic -> (difficulty -> problems planned and not done from ``since`` on, the last day with any)."""
+    counts: dict[str, dict[str, float]] = defaultdict(dict)
+    last: dict[str, date] = {}
+    for day in plan.days if plan is not None else ():
+        if day.date < since:
+            continue
+        for item in day.items:
+            left = item.count - item.done
+            if left > 0:
+                counts[item.topic][item.difficulty] = counts[item.topic].get(item.difficulty, 0.0) + left
+                last[item.topic] = max(last.get(item.topic, day.date), day.date)
+    return {t: (counts[t], last[t]) for t in counts}
 
 
 def readiness(
     exam: ExamSpec,
     predictions: StudentPredictions,
     *,
-    practice: Mapping[tuple[str, str], float] | None = None,
-    gains: Mapping[str, float | GainEstimate] | None = None,
-    gain_model: GainModel | None = None,
-    prior_practice: Mapping[str, float] | None = None,
+    plan: Plan | None = None,
+    today: date | None = None,
     n_draws: int = 4000,
     seed: int = 0,
 ) -> Readiness:
@@ -341,42 +161,33 @@ def readiness(
 
     Args:
         exam: the exam (weights and difficulty mix).
-        predictions: the student's current predictions per cell.
-        practice: (topic, difficulty) -> items still to practise before the exam (e.g.
-            ``Plan.remaining_practice(today)``); none -> the forecast equals the score now.
-        gains: topic -> learning gain (a float, or a GainEstimate whose sd widens the forecast interval);
-            missing topics use the prior.
-        gain_model: the gain model (efficiency, saturation, prior).
-        prior_practice: topic -> effective items already practised in this preparation (diminishing returns).
+        predictions: the student's predictions per cell (today's and the exam day's) and their learning.
+        plan: the plan whose work from ``today`` on is followed (None: no more practice; the forecast is then
+            the exam-day score after forgetting alone).
+        today: the first day of the plan counted (default: the plan's first day).
         n_draws: Monte Carlo draws for the intervals.
         seed: random seed (the result is deterministic for a given seed).
 
     Returns:
         A Readiness; scores are fractions in [0, 1].
     """
-    model = gain_model or GainModel()
-    topics = topic_readiness(exam, predictions)
-    practice = practice or {}
-    prior_practice = prior_practice or {}
-    gains = gains or {}
+    since = today or (plan.created_on if plan is not None else exam.date)
+    practice = planned_practice(plan, since)
     rng = np.random.default_rng(seed)
-    now = 0.0
-    forecast = 0.0
+    now = forecast = 0.0
     now_draws = np.zeros(n_draws)
     forecast_draws = np.zeros(n_draws)
     shared = rng.standard_normal(n_draws)
-    for tr in topics:
+    pairs = zip(topic_readiness(exam, predictions, on_exam_day=False), topic_readiness(exam, predictions),
+                strict=True)
+    for today_tr, exam_tr in pairs:
         noise = shared if predictions.shared_ability else rng.standard_normal(n_draws)
-        counts = np.array([practice.get((tr.topic, d), 0.0) for d in tr.difficulties])
-        g, g_sd = _gain_of(gains.get(tr.topic), model)
-        already = prior_practice.get(tr.topic, 0.0)
-        delta = float(tr.practice_delta(counts, g, already, model)[0])
-        now += tr.weight * float(tr.expected(0.0))
-        forecast += tr.weight * float(tr.expected(delta))
-        g_draws = np.maximum(g + g_sd * rng.standard_normal(n_draws), 0.0)
-        delta_draws = tr.practice_delta(counts, g_draws, already, model)
-        now_draws += tr.weight * tr.draws(np.zeros(n_draws), noise)
-        forecast_draws += tr.weight * tr.draws(delta_draws, noise)
+        problems, last = practice.get(exam_tr.topic, ({}, exam.date))
+        gain = exam_tr.probit_gain(problems, (exam.date - last).days)
+        now += today_tr.weight * float(today_tr.expected(0.0))
+        forecast += exam_tr.weight * float(exam_tr.expected(gain))
+        now_draws += today_tr.weight * today_tr.draws(np.zeros(n_draws), noise)
+        forecast_draws += exam_tr.weight * exam_tr.draws(np.full(n_draws, gain), noise)
     low, high = np.quantile(now_draws, [0.1, 0.9])
     f_low, f_high = np.quantile(forecast_draws, [0.1, 0.9])
     return Readiness(

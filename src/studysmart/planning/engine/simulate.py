@@ -1,138 +1,153 @@
-"""Simulated exam preparation: a student with true LNIRT parameters who learns, following the plan or not.
+"""Simulated exam preparation with a student the planner does not know: a knowledge-tracing simulator.
 
-The student has, per topic, a true ability theta_t and, per (topic, difficulty) cell, LNIRT item parameters
-(a, b, phi, lambda, sigma^2); answers and times are drawn with ``studysmart.ml.synthetic.simulate_response``.
-Learning: answering one item of a cell whose *true* P(correct) is p raises theta_t by ``g_t * eff(p) *
-exp(-n_t / S)``, where eff is the desirable-difficulty bell of ``GainModel`` (largest at p = 0.7), n_t the
-topic's effective items so far and S the saturation scale; g_t varies by topic around the planner's prior. The
-planner sees only noisy estimates of theta and speed and the prior gain, never the truth.
+The generator is *not* the planner's model of learning. Each topic has a true logit ability theta_t; a problem of
+difficulty d has P(correct) = expit(theta_t - b_td). Every answered problem teaches ``rate_t * 4 p (1 - p) *
+exp(-n_t / 40)`` logits (most at P(correct) 0.5, saturating with the n_t problems done), a share ``stable`` of it
+for good and the rest as a fresh trace that decays exponentially, exp(-days / tau) since the topic was last
+practised (the planner assumes power-law forgetting and log(1 + count) gains instead). Times are lognormal, slower
+for harder problems.
 
-Two students start identical: one follows the plan (items in the materialised, interleaved order, stopping
-when the day's minutes run out), the other spends at least the same minutes each day cycling evenly over the
-topics at uniformly random difficulties. The score is the true expected exam score on exam day.
+The planner sees what a served model would: today's P(correct) per cell from a noisy ability (sd 0.3), the
+predicted times, and population-average learning (``population_learning``: slopes and a power-law forgetting,
+not the simulator's). Strategies with the same minutes each day (those the planned student used): ``plan``
+(follow the plan's tasks in order, replanned weekly from new predictions, as the app replans after
+completions), ``even`` (topics in turn, medium problems), ``easiest`` (cells from the
+highest predicted P(correct) down, an equal share of the minutes each, in that order), ``weakest`` (topics
+from the lowest predicted P(correct) up, an equal share each, medium problems). The score is the true expected
+exam score on exam day.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import expit
 
-from studysmart.ml.synthetic import simulate_response
-from studysmart.planning.engine.plan import Plan, materialise
-from studysmart.planning.engine.planner import PlanOptions, plan_exam, replan
-from studysmart.planning.engine.readiness import GainModel, readiness
+from studysmart.planning.engine.plan import materialise
+from studysmart.planning.engine.planner import PlanOptions, plan_exam
 from studysmart.planning.engine.spec import (
     DIFFICULTIES,
     CellPrediction,
-    CompletedWork,
     ExamSpec,
     StudentPredictions,
     TopicAbility,
+    TopicLearning,
     TopicWeight,
 )
 
-__all__ = ["Comparison", "SimulatedStudent", "compare", "draw_exam", "draw_student", "run_strategy"]
+__all__ = ["STRATEGIES", "SimulatedStudent", "draw_exam", "draw_student", "population_learning",
+           "predictions_for", "run_strategy"]
 
-_B_SHIFT = np.array([-0.8, 0.0, 0.8])  # easy, medium, hard
-_LAMBDA_SHIFT = np.array([-0.25, 0.0, 0.25])
+STRATEGIES = ("plan", "even", "easiest", "weakest")
+_B_SHIFT = np.array([-1.2, 0.0, 1.2])  # easy, medium, hard
+_SECONDS = np.array([70.0, 100.0, 150.0])
 
 
 @dataclass
 class SimulatedStudent:
-    """True parameters (per topic theta and gain; per cell a, b, phi, lambda, sigma^2, shape (T, 3)).
-
-    ``theta`` and ``practice`` (effective items per topic) change as the student learns.
-    """
+    """True parameters and learning state: per topic ability, learning rate, stable and fresh gains, problems
+    done, last day practised; per cell difficulty b and log-time mean (T, 3)."""
 
     topics: tuple[str, ...]
     theta: np.ndarray
-    zeta: float
-    gain: np.ndarray
-    a: np.ndarray
+    rate: np.ndarray
     b: np.ndarray
-    phi: np.ndarray
-    lam: np.ndarray
-    sigma2: np.ndarray
-    practice: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    log_seconds: np.ndarray
+    tau: float
+    stable: float
+    stable_gain: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    fresh_gain: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    done: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    last_day: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def copy(self) -> SimulatedStudent:
-        """An independent copy (same true parameters, same learning state)."""
-        return SimulatedStudent(
-            self.topics, self.theta.copy(), self.zeta, self.gain.copy(), self.a, self.b, self.phi, self.lam,
-            self.sigma2, self.practice.copy() if self.practice.size else np.zeros(len(self.topics)),
-        )  # fmt: skip
+        """An independent copy (same parameters and state)."""
+        return SimulatedStudent(self.topics, self.theta, self.rate, self.b, self.log_seconds, self.tau, self.stable,
+                                self.stable_gain.copy(), self.fresh_gain.copy(), self.done.copy(),
+                                self.last_day.copy())
 
-    def p_true(self) -> np.ndarray:
-        """True P(correct) per cell (T, 3)."""
-        result: np.ndarray = ndtr(self.a * self.theta[:, None] - self.b)
+    def ability(self, day: float) -> np.ndarray:
+        """True ability per topic on ``day`` (days since the start)."""
+        away = np.maximum(day - self.last_day, 0.0)
+        result: np.ndarray = self.theta + self.stable_gain + self.fresh_gain * np.exp(-away / self.tau)
         return result
 
-    def exam_score(self, exam: ExamSpec) -> float:
-        """The true expected exam score: weighted P(correct) over topics and the difficulty mix."""
+    def p_true(self, day: float) -> np.ndarray:
+        """True P(correct) per cell (T, 3) on ``day``."""
+        result: np.ndarray = expit(self.ability(day)[:, None] - self.b)
+        return result
+
+    def exam_score(self, exam: ExamSpec, day: float) -> float:
+        """The true expected exam score on ``day``: weighted P(correct) over topics and the difficulty mix."""
         weights, mix = exam.weights(), exam.mix()
-        p = self.p_true()
         m = np.array([mix[d] for d in DIFFICULTIES])
+        p = self.p_true(day)
         return float(sum(weights[t] * p[i] @ m for i, t in enumerate(self.topics)))
 
-    def attempt(self, t: int, d: int, rng: np.random.Generator) -> tuple[float, float, float]:
-        """Draw an answer to one item of cell (t, d): (true P(correct), correct, seconds); no learning yet."""
-        draw = simulate_response(
-            theta=self.theta[t], zeta=self.zeta, a=self.a[t, d], b=self.b[t, d], phi=self.phi[t, d],
-            lam=self.lam[t, d], sigma2=self.sigma2[t, d], rng=rng,
-        )  # fmt: skip
-        return float(draw.p_correct), float(draw.correct), float(np.exp(draw.log_time))
+    def seconds(self, t: int, d: int, rng: np.random.Generator) -> float:
+        """The time one problem of cell (t, d) will take."""
+        return float(np.exp(self.log_seconds[t, d] + 0.4 * rng.standard_normal()))
 
-    def learn(self, t: int, p_true: float, model: GainModel) -> None:
-        """Apply the learning gain of one finished item of topic t answered at true P(correct) ``p_true``."""
-        eff = float(model.efficiency(p_true))
-        self.theta[t] += self.gain[t] * eff * np.exp(-self.practice[t] / model.saturation_items)
-        self.practice[t] += eff
+    def answer(self, t: int, d: int, day: float) -> None:
+        """Answer one problem of cell (t, d) on ``day`` and learn from it."""
+        p = float(expit(self.ability(day)[t] - self.b[t, d]))
+        gain = self.rate[t] * 4 * p * (1 - p) * math.exp(-self.done[t] / 40.0)
+        fresh_left = self.fresh_gain[t] * math.exp(-max(day - self.last_day[t], 0.0) / self.tau)
+        self.stable_gain[t] += self.stable * gain
+        self.fresh_gain[t] = fresh_left + (1 - self.stable) * gain
+        self.done[t] += 1
+        self.last_day[t] = day
 
 
-def draw_student(
-    n_topics: int, rng: np.random.Generator, *, gain_mean: float = 0.02, seconds_per_item: float = 120.0
-) -> SimulatedStudent:
-    """A random student: abilities N(0, 1) per topic, gains lognormal around ``gain_mean``, LNIRT cells."""
+def draw_student(n_topics: int, rng: np.random.Generator) -> SimulatedStudent:
+    """A random student: abilities N(0, 1), learning rates lognormal around 0.06 logit, forgetting tau 4-12 days."""
     shape = (n_topics, len(DIFFICULTIES))
-    topic_b = rng.normal(0.0, 0.4, size=(n_topics, 1))
     return SimulatedStudent(
         topics=tuple(f"topic-{i + 1}" for i in range(n_topics)),
         theta=rng.normal(0.0, 1.0, size=n_topics),
-        zeta=float(rng.normal(0.0, 0.3)),
-        gain=gain_mean * np.exp(rng.normal(-0.125, 0.5, size=n_topics)),
-        a=np.exp(rng.normal(0.1, 0.25, size=shape)),
-        b=topic_b + _B_SHIFT + rng.normal(0.0, 0.25, size=shape),
-        phi=np.exp(rng.normal(0.0, 0.2, size=shape)),
-        lam=np.log(seconds_per_item) + _LAMBDA_SHIFT + rng.normal(0.0, 0.2, size=shape),
-        sigma2=rng.uniform(0.1, 0.3, size=shape),
-        practice=np.zeros(n_topics),
+        rate=0.06 * np.exp(rng.normal(0.0, 0.4, size=n_topics)),
+        b=rng.normal(0.0, 0.5, size=(n_topics, 1)) + _B_SHIFT + rng.normal(0.0, 0.2, size=shape),
+        log_seconds=np.log(_SECONDS) + rng.normal(0.0, 0.2, size=(n_topics, 1)) + rng.normal(0.0, 0.1, size=shape),
+        tau=float(rng.uniform(4.0, 12.0)),
+        stable=float(rng.uniform(0.4, 0.7)),
+        stable_gain=np.zeros(n_topics),
+        fresh_gain=np.zeros(n_topics),
+        done=np.zeros(n_topics),
+        last_day=np.zeros(n_topics),
     )
 
 
-def predictions_for(
-    student: SimulatedStudent, rng: np.random.Generator, *, theta_sd: float = 0.3, zeta_sd: float = 0.2
-) -> StudentPredictions:
-    """What a serving LNIRT model would predict: item parameters known, theta and zeta noisy."""
-    theta_hat = student.theta + rng.normal(0.0, theta_sd, size=student.theta.shape)
-    zeta_hat = student.zeta + rng.normal(0.0, zeta_sd)
+def population_learning(topic: str, horizon: int, done: float = 0.0) -> TopicLearning:
+    """Population-average learning the planner assumes (not the simulator's): logit slopes per log(1 + count)
+    that grow with difficulty, and power-law forgetting (1 + days)^-0.3 of the gain; ``done`` problems so far
+    (counted half correct, half wrong, plus a small earlier history)."""
+    return TopicLearning(
+        topic=topic,
+        past_correct=5.0 + done / 2,
+        past_wrong=5.0 + done / 2,
+        gain_correct={"easy": 0.10, "medium": 0.25, "hard": 0.35},
+        gain_wrong={"easy": 0.05, "medium": 0.15, "hard": 0.2},
+        retention=tuple((1.0 + k) ** -0.3 for k in range(horizon + 1)),
+    )
+
+
+def predictions_for(student: SimulatedStudent, rng: np.random.Generator, *, horizon: int, day: float = 0.0,
+                    theta_sd: float = 0.3) -> StudentPredictions:
+    """What a served model would predict on ``day``: P(correct) from a noisy estimate of the current ability,
+    times, population learning."""
+    theta_hat = student.ability(day) + rng.normal(0.0, theta_sd, size=student.theta.shape)
     cells = []
     for t, topic in enumerate(student.topics):
         for d, difficulty in enumerate(DIFFICULTIES):
-            a, b, phi = student.a[t, d], student.b[t, d], student.phi[t, d]
-            p = ndtr((a * theta_hat[t] - b) / np.sqrt(1 + a**2 * theta_sd**2))
-            cells.append(CellPrediction(
-                topic=topic, difficulty=difficulty, p_correct=float(p),
-                mean_log_time=float(student.lam[t, d] - phi * zeta_hat),
-                sd_log_time=float(np.sqrt(student.sigma2[t, d] + (phi * zeta_sd) ** 2)), slope=float(a),
-                intercept=float(b),
-            ))  # fmt: skip
-    abilities = {t: TopicAbility(topic=t, theta=float(theta_hat[i]), theta_sd=theta_sd)
-                 for i, t in enumerate(student.topics)}
-    return StudentPredictions(cells=tuple(cells), abilities=abilities)
+            p = float(expit(theta_hat[t] - student.b[t, d]))
+            cells.append(CellPrediction(topic=topic, difficulty=difficulty, p_correct=p,
+                                        mean_log_time=float(student.log_seconds[t, d]), sd_log_time=0.4))
+    abilities = {t: TopicAbility(topic=t, theta=0.0, theta_sd=theta_sd / 1.7) for t in student.topics}
+    learning = {t: population_learning(t, horizon, float(student.done[i])) for i, t in enumerate(student.topics)}
+    return StudentPredictions(cells=tuple(cells), abilities=abilities, learning=learning)
 
 
 def draw_exam(topics: tuple[str, ...], n_days: int, today: date, rng: np.random.Generator) -> ExamSpec:
@@ -148,171 +163,77 @@ def draw_exam(topics: tuple[str, ...], n_days: int, today: date, rng: np.random.
     )
 
 
-@dataclass(frozen=True)
-class StrategyResult:
-    """A strategy's outcome: true exam score, minutes spent per day, items done."""
+def _queue(strategy: str, predictions: StudentPredictions, student: SimulatedStudent) -> list[tuple[int, int]]:
+    """The order of cells a baseline strategy works through ((topic, difficulty) indices)."""
+    p = np.array([[predictions.by_topic(t)[d].p_correct for d in DIFFICULTIES] for t in student.topics])
+    medium = DIFFICULTIES.index("medium")
+    if strategy == "even":
+        return [(t, medium) for t in range(len(student.topics))]
+    if strategy == "easiest":
+        flat = np.argsort(-p, axis=None)
+        return [(int(i // p.shape[1]), int(i % p.shape[1])) for i in flat]
+    if strategy == "weakest":
+        return [(int(t), medium) for t in np.argsort(p.mean(axis=1))]
+    raise ValueError(f"unknown strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
 
-    score: float
-    seconds_per_day: list[float]
-    items: int
-    plan: Plan | None = None
 
-
-def run_strategy(
-    student: SimulatedStudent,
-    exam: ExamSpec,
-    predictions: StudentPredictions,
-    *,
-    today: date,
-    rng: np.random.Generator,
-    strategy: str,
-    seconds_per_day: list[float] | None = None,
-    options: PlanOptions | None = None,
-    replan_every: int | None = None,
-) -> StrategyResult:
-    """Simulate one preparation (the student is modified in place).
+def run_strategy(student: SimulatedStudent, exam: ExamSpec, predictions: StudentPredictions, *, today: date,
+                 rng: np.random.Generator, strategy: str, seconds_per_day: list[float] | None = None,
+                 options: PlanOptions | None = None, replan_every: int = 7) -> tuple[float, list[float]]:
+    """Simulate one preparation (the student is changed in place).
 
     Args:
-        student: the simulated student.
-        exam: the exam.
-        predictions: what the planner believes about the student.
+        student, exam, predictions: the simulated student, the exam, what the planner believes.
         today: the first study day.
-        rng: randomness of answers, times and the random strategy's choices.
-        strategy: "plan" (follow the plan) or "random" (even over topics, random difficulties).
-        seconds_per_day: for "random", the seconds to spend each day (it finishes the item it started).
-        options: planning options.
-        replan_every: for "plan", replan with the completed work every this many days (None = never).
+        rng: randomness of the problems' times.
+        strategy: one of ``STRATEGIES``.
+        seconds_per_day: for the baselines, the seconds to spend each day (at most; a problem that would not fit
+            is not started).
+        options: planning options (``plan``).
+        replan_every: ``plan`` replans every this many days from new predictions (the served model follows the
+            student's answers), as the app does after completions.
 
     Returns:
-        The StrategyResult.
+        The true exam score on exam day and the seconds spent per day.
     """
-    options = options or PlanOptions()
-    model = options.gain_model
     days = exam.study_days(today)
-    index = {t: i for i, t in enumerate(student.topics)}
-    plan = plan_exam(exam, predictions, today=today, options=options) if strategy == "plan" else None
-    initial = plan
-    completed: list[CompletedWork] = []
     spent_per_day: list[float] = []
-    items = 0
-    for k, day in enumerate(days):
-        spent = 0.0
-        if plan is not None:
-            if replan_every and k and k % replan_every == 0:
-                plan = replan(plan, exam, predictions, today=day, completed=completed, options=options)
+    if strategy == "plan":
+        plan = plan_exam(exam, predictions, today=today, options=options)
+        index = {t: i for i, t in enumerate(student.topics)}
+        for k, day in enumerate(days):
+            if k and k % replan_every == 0:
+                seen = predictions_for(student, rng, horizon=len(days), day=k)
+                plan = plan_exam(exam, seen, today=day, options=options)
+            spent, budget = 0.0, exam.minutes_on(day) * 60.0
             plan_day = plan.day(day)
-            budget = exam.minutes_on(day) * 60.0
             for task in materialise(plan_day) if plan_day else []:
-                t = index[task.topic]
-                p_true, _, seconds = student.attempt(t, DIFFICULTIES.index(task.difficulty), rng)
-                if spent + seconds > budget:  # out of time: this item is not finished
+                t, d = index[task.topic], DIFFICULTIES.index(task.difficulty)
+                seconds = student.seconds(t, d, rng)
+                if spent + seconds > budget:  # out of time: this problem is not started
                     break
-                student.learn(t, p_true, model)
+                student.answer(t, d, k)
                 spent += seconds
-                items += 1
-                completed.append(CompletedWork(date=day, topic=task.topic, difficulty=task.difficulty, count=1,
-                                               seconds=seconds))
-        else:
-            budget = (seconds_per_day or [0.0] * len(days))[k]
-            order = rng.permutation(len(student.topics))
-            while spent < budget:
-                t = int(order[items % len(order)])
-                p_true, _, seconds = student.attempt(t, int(rng.integers(len(DIFFICULTIES))), rng)
-                student.learn(t, p_true, model)
+            spent_per_day.append(spent)
+    else:
+        queue = _queue(strategy, predictions, student)
+        total = sum(seconds_per_day or [])
+        share = total / len(queue) if queue else 0.0
+        used_total = 0.0
+        turn = 0
+        for k, _ in enumerate(days):
+            spent, budget = 0.0, (seconds_per_day or [0.0] * len(days))[k]
+            while True:
+                if strategy == "even":
+                    t, d = queue[turn % len(queue)]
+                else:  # sequential: an equal share of all the minutes per entry, in order
+                    t, d = queue[min(int(used_total // share), len(queue) - 1)] if share > 0 else queue[0]
+                seconds = student.seconds(t, d, rng)
+                if spent + seconds > budget:  # no more than the plan's minutes
+                    break
+                turn += 1
+                student.answer(t, d, k)
                 spent += seconds
-                items += 1
-        spent_per_day.append(spent)
-    return StrategyResult(student.exam_score(exam), spent_per_day, items, initial)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Planned vs random students over seeds (scores are true expected exam scores in [0, 1])."""
-
-    seeds: list[int]
-    start: list[float]
-    planned: list[float]
-    random: list[float]
-    forecast: list[float]
-    planned_minutes: list[float]
-    random_minutes: list[float]
-
-    @property
-    def mean_difference(self) -> float:
-        """Mean of planned minus random score."""
-        return float(np.mean(np.subtract(self.planned, self.random)))
-
-    @property
-    def wins(self) -> int:
-        """Seeds where the planned student scored higher."""
-        return int(np.sum(np.greater(self.planned, self.random)))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able summary with the per-seed numbers."""
-        diff = np.subtract(self.planned, self.random)
-        return {
-            "seeds": self.seeds,
-            "score_start": self.start,
-            "score_planned": self.planned,
-            "score_random": self.random,
-            "forecast_planned": self.forecast,
-            "minutes_planned": self.planned_minutes,
-            "minutes_random": self.random_minutes,
-            "mean_planned": float(np.mean(self.planned)),
-            "mean_random": float(np.mean(self.random)),
-            "mean_difference": self.mean_difference,
-            "sd_difference": float(np.std(diff, ddof=1)) if len(diff) > 1 else 0.0,
-            "wins": self.wins,
-        }
-
-
-def compare(
-    seeds: list[int] | range,
-    *,
-    n_topics: int = 6,
-    n_days: int = 30,
-    options: PlanOptions | None = None,
-    replan_every: int | None = None,
-    today: date = date(2025, 1, 6),
-) -> Comparison:
-    """Run planned vs random preparation for each seed (a new student and exam per seed).
-
-    Returns:
-        A Comparison with per-seed start, planned, random and forecast scores and minutes used.
-    """
-    out: dict[str, list[float]] = {k: [] for k in ("start", "planned", "random", "forecast", "pm", "rm")}
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        student = draw_student(n_topics, rng)
-        exam = draw_exam(student.topics, n_days, today, rng)
-        predictions = predictions_for(student, rng)
-        planned_student, random_student = student.copy(), student.copy()
-        planned = run_strategy(
-            planned_student,
-            exam,
-            predictions,
-            today=today,
-            strategy="plan",
-            rng=np.random.default_rng([seed, 1]),
-            options=options,
-            replan_every=replan_every,
-        )
-        random = run_strategy(
-            random_student,
-            exam,
-            predictions,
-            today=today,
-            strategy="random",
-            rng=np.random.default_rng([seed, 2]),
-            seconds_per_day=planned.seconds_per_day,
-        )
-        assert planned.plan is not None
-        forecast = readiness(exam, predictions, practice=planned.plan.remaining_practice(today),
-                             gain_model=(options or PlanOptions()).gain_model)  # fmt: skip
-        out["start"].append(student.exam_score(exam))
-        out["planned"].append(planned.score)
-        out["random"].append(random.score)
-        out["forecast"].append(forecast.forecast_on_exam_day)
-        out["pm"].append(sum(planned.seconds_per_day) / 60.0)
-        out["rm"].append(sum(random.seconds_per_day) / 60.0)
-    return Comparison(list(seeds), out["start"], out["planned"], out["random"], out["forecast"], out["pm"], out["rm"])
+                used_total += seconds
+            spent_per_day.append(spent)
+    return student.exam_score(exam, len(days)), spent_per_day

@@ -31,6 +31,7 @@ __all__ = [
     "PlanningError",
     "StudentPredictions",
     "TopicAbility",
+    "TopicLearning",
     "TopicWeight",
     "Weight",
 ]
@@ -114,6 +115,9 @@ class ExamSpec(_Input):
         minutes_done: minutes already used on given dates (e.g. today), subtracted from those days' minutes.
         difficulty_mix: the exam's share of easy/medium/hard questions (default equal thirds).
         name: a label for calendars and task titles.
+        productive_band: the P(correct) range of planned tasks (low, high); a topic with no difficulty in the
+            band gets the one closest to it.
+        max_tasks_per_day: at most this many tasks (problems) on one day.
 
     Raises:
         pydantic.ValidationError: naming the invalid field (see ``check_date`` for the date against today).
@@ -127,6 +131,15 @@ class ExamSpec(_Input):
     minutes_done: dict[dt.date, NonNegative] = Field(default_factory=dict)
     difficulty_mix: dict[Difficulty, NonNegative] | None = None
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = "exam"
+    productive_band: tuple[Fraction, Fraction] = (0.55, 0.9)
+    max_tasks_per_day: Annotated[int, Field(ge=1, le=200)] = 12
+
+    @field_validator("productive_band")
+    @classmethod
+    def _ordered_band(cls, band: tuple[float, float]) -> tuple[float, float]:
+        if band[0] >= band[1]:
+            raise ValueError(f"the band's low end ({band[0]}) must be below its high end ({band[1]})")
+        return band
 
     @field_validator("topics", mode="before")
     @classmethod
@@ -208,6 +221,8 @@ class CellPrediction(_Input):
         sd_log_time: predictive sd of log(seconds) for one item.
         slope: discrimination a (None = 1, i.e. probit units).
         intercept: item intercept b (None = derive the probit from ``p_correct``).
+        p_exam: P(correct) of this cell on the exam day without more practice (what the student has, less what
+            the model says they forget by then); None = ``p_correct``.
     """
 
     topic: str
@@ -217,6 +232,12 @@ class CellPrediction(_Input):
     sd_log_time: NonNegative
     slope: Finite | None = None
     intercept: Finite | None = None
+    p_exam: Fraction | None = None
+
+    @property
+    def exam_p(self) -> float:
+        """P(correct) on the exam day without more practice."""
+        return self.p_correct if self.p_exam is None else self.p_exam
 
     @property
     def mean_seconds(self) -> float:
@@ -241,6 +262,59 @@ class TopicAbility(_Input):
     theta_sd: NonNegative = 0.0
 
 
+class TopicLearning(_Input):
+    """What practice does for one student in one topic, as the model of learning estimates it (its linearisation).
+
+    Planned practice adds expected correct and wrong answers (n * p and n * (1 - p) for n problems predicted at
+    P(correct) p). C more correct answers after ``past_correct`` raise the logit of P(correct) on the topic by
+    ``gain_correct[d] * (log(1 + past_correct + C) - log(1 + past_correct))`` (the model's log(1 + count) gain,
+    with the slope of an answer at difficulty d: hard successes may teach more), wrong answers likewise with
+    ``gain_wrong``. ``retention[k]`` is the share of a gain left k days after the topic was last practised (the
+    model's forgetting; the last value holds beyond). A model without learning has zero slopes.
+
+    Args:
+        topic: topic label.
+        past_correct, past_wrong: the student's answers on the topic so far.
+        gain_correct, gain_wrong: difficulty -> logit slope per unit of log(1 + count) (missing = 0).
+        retention: share of a practice gain left after 0, 1, 2, ... days (non-increasing, in [0, 1]).
+    """
+
+    topic: str
+    past_correct: NonNegative = 0.0
+    past_wrong: NonNegative = 0.0
+    gain_correct: dict[Difficulty, Finite] = Field(default_factory=dict)
+    gain_wrong: dict[Difficulty, Finite] = Field(default_factory=dict)
+    retention: Annotated[tuple[Fraction, ...], Field(min_length=1)] = (1.0,)
+
+    def retained(self, days: int) -> float:
+        """The share of a practice gain left ``days`` after the last practice."""
+        return self.retention[min(max(days, 0), len(self.retention) - 1)]
+
+    def logit_gain(self, correct: float, wrong: float, slope_correct: float, slope_wrong: float) -> float:
+        """The logit gain of ``correct`` and ``wrong`` more answers with the given (mean) slopes, no time away."""
+        return slope_correct * (math.log1p(self.past_correct + correct) - math.log1p(self.past_correct)) + \
+            slope_wrong * (math.log1p(self.past_wrong + wrong) - math.log1p(self.past_wrong))
+
+    def practice_gain(self, problems: Mapping[str, float], p_correct: Mapping[str, float]) -> float:
+        """The logit gain (no time away) of ``problems`` (difficulty -> count) at their P(correct)."""
+        correct = wrong = s_correct = s_wrong = 0.0
+        for d, n in problems.items():
+            p = p_correct.get(d, 0.5)
+            correct += n * p
+            wrong += n * (1 - p)
+            s_correct += n * p * self.gain_correct.get(d, 0.0)
+            s_wrong += n * (1 - p) * self.gain_wrong.get(d, 0.0)
+        return self.logit_gain(correct, wrong, s_correct / correct if correct > 0 else 0.0,
+                               s_wrong / wrong if wrong > 0 else 0.0)
+
+    def max_gap(self, floor: float, cap: int) -> int:
+        """The longest break (days, 1..cap) after which at least ``floor`` of a practice gain is left."""
+        gap = 1
+        while gap < cap and self.retained(gap + 1) >= floor:
+            gap += 1
+        return gap
+
+
 class StudentPredictions(_Input):
     """All cells predicted for one student, plus per-topic abilities when the model has them.
 
@@ -250,11 +324,18 @@ class StudentPredictions(_Input):
         shared_ability: True when every topic's ability is the same latent variable (a single-theta model such
             as LNIRT: pass the person's theta and sd for every topic); the readiness interval then draws one
             ability for all topics instead of independent ones.
+        learning: topic -> what practice does (the model's gains and forgetting); a topic without one does not
+            learn (models without learning: LNIRT, the baselines).
     """
 
     cells: tuple[CellPrediction, ...]
     abilities: dict[str, TopicAbility] = Field(default_factory=dict)
     shared_ability: bool = False
+    learning: dict[str, TopicLearning] = Field(default_factory=dict)
+
+    def learning_of(self, topic: str) -> TopicLearning:
+        """The topic's learning (no gains when the model has none)."""
+        return self.learning.get(topic) or TopicLearning(topic=topic)
 
     def by_topic(self, topic: str) -> dict[str, CellPrediction]:
         """Difficulty -> cell for one topic (only the cells present)."""
@@ -280,6 +361,8 @@ class StudentPredictions(_Input):
         intercepts: Sequence[float] | np.ndarray | None = None,
         abilities: Iterable[TopicAbility] = (),
         shared_ability: bool = False,
+        p_exam: Sequence[float] | np.ndarray | None = None,
+        learning: Iterable[TopicLearning] = (),
     ) -> StudentPredictions:
         """Build from row arrays, e.g. the fields of ``studysmart.ml.base.Prediction`` for queries built
         one row per (topic, difficulty) cell.
@@ -293,10 +376,12 @@ class StudentPredictions(_Input):
                 sd_log_time=float(sd_log_time[i]),
                 slope=None if slopes is None else float(slopes[i]),
                 intercept=None if intercepts is None else float(intercepts[i]),
+                p_exam=None if p_exam is None else float(p_exam[i]),
             )
             for i in range(len(topics))
         )
-        return cls(cells=cells, abilities={a.topic: a for a in abilities}, shared_ability=shared_ability)
+        return cls(cells=cells, abilities={a.topic: a for a in abilities}, shared_ability=shared_ability,
+                   learning={g.topic: g for g in learning})
 
 
 class CompletedWork(_Input):
