@@ -29,9 +29,9 @@ RESET_PATH = "/reset"
 
 
 class InvalidResetLink(DomainError, PermissionError):
-    """The link is unknown, used, expired or superseded (deliberately not saying which)."""
+    """The link is unknown, used, expired or superseded (deliberately not saying which): a 422 naming ``token``."""
 
-    status = 400
+    status = 422
 
 
 @dataclass(frozen=True)
