@@ -63,7 +63,7 @@ def test_a_rows_cross_fitted_prediction_never_depends_on_its_own_outcome() -> No
     flipped, slower = correct.copy(), log_time.copy()
     flipped[rows] = 1 - flipped[rows]
     slower[rows] += 3.0
-    blend2, crossed2 = fit_blend(preds, flipped, slower, items=items, persons=persons)
+    _, crossed2 = fit_blend(preds, flipped, slower, items=items, persons=persons)
     np.testing.assert_allclose(crossed2.p_correct[rows], crossed.p_correct[rows], rtol=1e-6)
     np.testing.assert_allclose(crossed2.mean_log_time[rows], crossed.mean_log_time[rows], rtol=1e-6)
     assert not np.allclose(crossed2.p_correct[~rows], crossed.p_correct[~rows])
