@@ -54,6 +54,20 @@ def test_the_blend_leans_on_the_member_that_carries_the_signal() -> None:
     assert _log_loss(crossed.p_correct, correct) < _log_loss(preds[1].p_correct, correct) - 0.1
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_the_blend_is_never_worse_than_its_best_member_on_the_hold_out(seed: int) -> None:
+    # a calibrated member and one of pure noise (in accuracy and in time): fitting can only lose to the first
+    preds, correct, log_time, items, persons = _hold_out(10 + seed, n=600, noise=(0.01, 4.0))
+    blend, crossed = fit_blend(preds, correct, log_time, items=items, persons=persons)
+    best_loss = min(_log_loss(p.p_correct, correct) for p in preds)
+    best_error = min(float(np.mean((p.mean_log_time - log_time) ** 2)) for p in preds)
+    assert _log_loss(crossed.p_correct, correct) <= best_loss + 1e-12
+    assert float(np.mean((crossed.mean_log_time - log_time) ** 2)) <= best_error + 1e-12
+    served = combine(blend, preds)  # and what it serves is what it was scored as, where a member serves alone
+    if blend.alone[0] >= 0:
+        np.testing.assert_allclose(served.p_correct, crossed.p_correct)
+
+
 def test_a_rows_cross_fitted_prediction_never_depends_on_its_own_outcome() -> None:
     preds, correct, log_time, items, persons = _hold_out(2)
     _, crossed = fit_blend(preds, correct, log_time, items=items, persons=persons)

@@ -36,6 +36,7 @@ from studysmart.ml.evaluate import Split, online_predictions, split_temporal
 from studysmart.ml.metrics import all_metrics
 from studysmart.ml.robust import with_robust_weights
 from studysmart.ml.stack import Stack
+from studysmart.ml.stack.blend import Blend
 
 log = logging.getLogger("studysmart.training")
 
@@ -141,8 +142,13 @@ def stack_candidate(name: str, candidates: list[Candidate], split: Split) -> Can
         fit_seconds=sum(c.fit_seconds for c in members) + time.perf_counter() - start,
         # for the comparison with its champion: the same blend over the members fitted on the training part
         evaluated=Stack.assemble({c.name: c.evaluated for c in members if c.evaluated is not None}, blend),
-        holdout=crossed, notes=[f"blend of {', '.join(c.name for c in members)}; penalties "
-                                f"{blend.penalties[0]:g} (accuracy), {blend.penalties[1]:g} (time)"])
+        holdout=crossed, notes=[_blend_note([c.name for c in members], blend)])
+
+
+def _blend_note(names: list[str], blend: Blend) -> str:
+    parts = [f"{names[alone]} alone" if alone >= 0 else f"penalty {penalty:g}"
+             for alone, penalty in zip(blend.alone, blend.penalties, strict=True)]
+    return f"blend of {', '.join(names)}: accuracy {parts[0]}, time {parts[1]}"
 
 
 def no_worse(candidate: dict[str, float], champion: dict[str, float], tolerance: float) -> bool:

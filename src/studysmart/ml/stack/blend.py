@@ -11,15 +11,17 @@ A blend predicts, for one row with member predictions ``(p_m, mu_m, sd_m)``:
 
 Both regressions are penalised toward the plain average (intercept 0, every weight 1/M) with a penalty chosen
 from PENALTIES by cross-validation over folds of *items* (or of persons when the hold-out has fewer than two
-items): the blend has to predict items it was not fitted on, as served predictions do. ``fit_blend`` returns the
-blend fitted on the whole hold-out and the cross-fitted predictions of the hold-out (each row predicted by a
-blend fitted without its fold) that score it honestly.
+items): the blend has to predict items it was not fitted on, as served predictions do. Where one member alone
+predicts the hold-out better than the cross-fitted blend (its log loss for accuracy, its squared error for
+time), that member alone is used for that part (``Blend.alone``), so the blend is never worse on the hold-out
+than its best member. ``fit_blend`` returns the blend fitted on the whole hold-out and the cross-fitted
+predictions of the hold-out (each row predicted by a blend fitted without its fold) that score it honestly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import minimize
@@ -40,12 +42,14 @@ _P_CLIP = 1e-6
 @dataclass(frozen=True)
 class Blend:
     """Fitted coefficients: ``accuracy`` and ``time`` are (intercept, weight per member); ``spread`` is (scale,
-    variance weight per member); ``penalties`` the (accuracy, time) penalties chosen by cross-validation."""
+    variance weight per member); ``penalties`` the (accuracy, time) penalties chosen by cross-validation;
+    ``alone`` the member that serves a part by itself because it beat the cross-fitted blend (-1: none)."""
 
     accuracy: np.ndarray
     time: np.ndarray
     spread: np.ndarray
     penalties: tuple[float, float] = (0.0, 0.0)
+    alone: tuple[int, int] = (-1, -1)  # (accuracy, time): the member used alone for that part, -1 = the blend
 
     @property
     def n_members(self) -> int:
@@ -214,5 +218,32 @@ def fit_blend(preds: Sequence[Prediction], correct: np.ndarray, log_time: np.nda
         by_accuracy.append((_log_loss(crossed.p_correct, correct), penalty))
         by_time.append((_squared_error(crossed.mean_log_time, log_time), penalty))
     penalties = (min(by_accuracy)[1], min(by_time)[1])
-    return (_fit_with(preds, correct, log_time, penalties),
-            _cross_fitted(preds, correct, log_time, fold, penalties))
+    blend = _fit_with(preds, correct, log_time, penalties)
+    crossed = _cross_fitted(preds, correct, log_time, fold, penalties)
+    return _best_member_where_better(blend, crossed, preds, correct, log_time)
+
+
+def _alone(n_members: int, member: int) -> np.ndarray:
+    coef = np.zeros(n_members + 1)
+    coef[member + 1] = 1.0
+    return coef
+
+
+def _best_member_where_better(blend: Blend, crossed: Prediction, preds: Sequence[Prediction], correct: np.ndarray,
+                              log_time: np.ndarray) -> tuple[Blend, Prediction]:
+    """The blend with each part replaced by the best member alone where that member's own hold-out predictions
+    (made without any fitting to the hold-out) beat the blend's cross-fitted ones, and the matching predictions."""
+    p, mean = crossed.p_correct, crossed.mean_log_time
+    source = crossed.source
+    loss, member = min((_log_loss(q.p_correct, correct), m) for m, q in enumerate(preds))
+    if loss <= _log_loss(p, correct):
+        blend = replace(blend, accuracy=_alone(blend.n_members, member), alone=(member, blend.alone[1]))
+        p, source = preds[member].p_correct, preds[member].source
+    error, member = min((_squared_error(q.mean_log_time, log_time), m) for m, q in enumerate(preds))
+    if error <= _squared_error(mean, log_time):
+        time_coef = _alone(blend.n_members, member)
+        blend = replace(blend, time=time_coef, alone=(blend.alone[0], member),
+                        spread=_fit_spread(_means(preds), _variances(preds), log_time, time_coef))
+        mean = preds[member].mean_log_time
+    sd = combine(blend, preds).sd_log_time if blend.alone[1] >= 0 else crossed.sd_log_time
+    return blend, Prediction(p, mean, sd, source)

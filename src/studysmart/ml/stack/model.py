@@ -154,7 +154,8 @@ class Stack:
     def to_bytes(self) -> bytes:
         """The blend's coefficients and each member's own serialisation (no pickle)."""
         members, blend = self._fitted()
-        meta = {"model": self.name, "members": list(members), "penalties": list(blend.penalties)}
+        meta = {"model": self.name, "members": list(members), "penalties": list(blend.penalties),
+                "alone": list(blend.alone)}
         arrays = {"accuracy": blend.accuracy, "time": blend.time, "spread": blend.spread}
         for k, model in enumerate(members.values()):
             arrays[f"member_{k}"] = np.frombuffer(model.to_bytes(), dtype=np.uint8)
@@ -171,7 +172,8 @@ class Stack:
             blend = Blend(accuracy=np.asarray(arrays["accuracy"], dtype=float),
                           time=np.asarray(arrays["time"], dtype=float),
                           spread=np.asarray(arrays["spread"], dtype=float),
-                          penalties=(float(meta["penalties"][0]), float(meta["penalties"][1])))
+                          penalties=(float(meta["penalties"][0]), float(meta["penalties"][1])),
+                          alone=(int(meta["alone"][0]), int(meta["alone"][1])))
             if not (blend.n_members == len(names) == blend.time.size - 1 == blend.spread.size - 1):
                 raise CorruptModel("the blend's coefficients do not match its members")
             members = {name: base.load(name, arrays[f"member_{k}"].tobytes()) for k, name in enumerate(names)}
