@@ -10,7 +10,8 @@ prediction in a warm process (the student's state cached) <= 1 ms. Also reported
 runs BLAS single-threaded (OPENBLAS/OMP/MKL_NUM_THREADS=1, set before NumPy is imported) as the worker does on
 one core; numba kernels are compiled (or loaded from the cache) by a warm-up fit before timing. Wall-clock
 medians over ``--repeat`` runs; fits are timed once per size. ``--model`` times another registered model the
-same way (e.g. ``stack``, which may serve instead of ``practice``: its fit includes its members' hold-out fits).
+same way (e.g. ``blend``, which may serve instead of ``practice``; its own fit includes its members' hold-out
+fits, which the training pipeline shares with their candidates).
 """
 
 from __future__ import annotations

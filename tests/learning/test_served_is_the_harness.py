@@ -37,7 +37,7 @@ def _population(sessions: sessionmaker[Session], *, students: int = 8, answers: 
 
 
 @pytest.mark.parametrize(("model", "trained"), [("practice", "practice"), ("shrinkage", "shrinkage"),
-                                               ("stack", "shrinkage,practice,lnirt,stack")])
+                                               ("blend", "shrinkage,practice,lnirt,blend")])
 def test_each_served_prediction_equals_the_harness_online_prediction(
         sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, model: str, trained: str) -> None:
     monkeypatch.setenv("STUDYSMART_TRAINING_MODELS", trained)

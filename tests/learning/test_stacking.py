@@ -21,8 +21,8 @@ def fitted() -> tuple[list[pipeline.Candidate], pipeline.Split]:
     data = generate_learning(n_persons=60, n_topics=3, items_per_topic=8, answers_per_person=30, seed=5).responses
     split = pipeline.holdout_split(data)
     failures: pipeline.Failures = {}
-    names = pipeline.models_to_train(Settings(training_models="stack,shrinkage,practice,avg"), len(data))
-    assert names[-1] == "stack"  # stacked models come last: they blend the others
+    names = pipeline.models_to_train(Settings(training_models="blend,shrinkage,practice,avg"), len(data))
+    assert names[-1] == "blend"  # stacked models come last: they blend the others
     candidates = pipeline.fit_candidates(names, split, data, Settings(), run_id=0, failures=failures)
     assert failures == {}
     return candidates, split
@@ -32,7 +32,7 @@ def test_the_stack_blends_the_servable_candidates_from_their_hold_out_prediction
         fitted: tuple[list[pipeline.Candidate], pipeline.Split]) -> None:
     candidates, _ = fitted
     by_name = {c.name: c for c in candidates}
-    stack = by_name["stack"]
+    stack = by_name["blend"]
     assert isinstance(stack.model, Stack) and stack.model.members_ is not None
     assert list(stack.model.members_) == registry.stack_members(["shrinkage", "practice", "avg"]) == [
         "shrinkage", "practice"]
@@ -46,7 +46,7 @@ def test_the_stack_is_scored_cross_fitted_not_in_sample(fitted: tuple[list[pipel
                                                         ) -> None:
     candidates, split = fitted
     by_name = {c.name: c for c in candidates}
-    stack = by_name["stack"]
+    stack = by_name["blend"]
     assert stack.model.blend_ is not None and stack.holdout is not None  # type: ignore[attr-defined]
     members = [by_name[n].holdout for n in ("shrinkage", "practice")]
     in_sample = combine(stack.model.blend_, members)  # type: ignore[arg-type,attr-defined]
@@ -60,7 +60,7 @@ def test_a_stack_with_nothing_to_blend_is_a_recorded_failure_and_the_run_goes_on
     data = generate_learning(n_persons=30, n_topics=2, items_per_topic=5, answers_per_person=20, seed=6).responses
     split = pipeline.holdout_split(data)
     failures: pipeline.Failures = {}
-    candidates = pipeline.fit_candidates(["shrinkage", "avg", "stack"], split, data, Settings(), run_id=0,
+    candidates = pipeline.fit_candidates(["shrinkage", "avg", "blend"], split, data, Settings(), run_id=0,
                                          failures=failures)
     assert [c.name for c in candidates] == ["shrinkage", "avg"]
-    assert "two members" in failures["stack"]["error"]
+    assert "two members" in failures["blend"]["error"]

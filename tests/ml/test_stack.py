@@ -121,10 +121,10 @@ def test_the_stack_serves_online_what_one_served_call_per_answer_gives(fitted: t
 def test_the_stack_round_trips_and_refuses_a_corrupted_blob(fitted: tuple[Stack, object]) -> None:
     stack, split = fitted
     blob = stack.to_bytes()
-    loaded = base.load("stack", blob)
+    loaded = base.load("blend", blob)
     queries = split.test.to_queries()  # type: ignore[attr-defined]
     np.testing.assert_array_equal(loaded.predict(queries).p_correct, stack.predict(queries).p_correct)
     with pytest.raises(CorruptModel):
-        base.load("stack", blob[: len(blob) // 2])
+        base.load("blend", blob[: len(blob) // 2])
     with pytest.raises(CorruptModel):
-        base.load("stack", base.load("practice", stack.members_["practice"].to_bytes()).to_bytes())  # type: ignore[index]
+        base.load("blend", base.load("practice", stack.members_["practice"].to_bytes()).to_bytes())  # type: ignore[index]

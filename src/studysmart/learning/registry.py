@@ -53,7 +53,7 @@ class ModelSpec:
 #: Servable models first, in the order that breaks ties between them and picks the A/B challenger.
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("practice", "Model of learning", servable=True, student_choice=True),
-    ModelSpec("stack", "Blend of models", servable=True, data_hungry=True, stacked=True),
+    ModelSpec("blend", "Blend of models", servable=True, data_hungry=True, stacked=True),
     ModelSpec("lnirt", "LNIRT", servable=True, data_hungry=True, student_choice=True),
     ModelSpec("neural", "Neural", servable=True, data_hungry=True, student_choice=True),
     ModelSpec("neural-attn", "Neural (attention)", servable=True, data_hungry=True),

@@ -153,7 +153,7 @@ MODELS: dict[str, str] = {
     "neural": "studysmart.ml.neural.model:NeuralLSTM",
     "neural-attn": "studysmart.ml.neural.model:NeuralAttention",
     "practice": "studysmart.ml.practice:PracticeModel",
-    "stack": "studysmart.ml.stack:Stack",
+    "blend": "studysmart.ml.stack:Stack",
 }
 
 #: Models whose module imports torch: the web process only loads them when one of them is the one serving.

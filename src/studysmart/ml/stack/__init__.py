@@ -1,4 +1,4 @@
-"""A stacked blend of models (``model.Stack``, registered as ``stack``): the candidate models' predictions combined
+"""A stacked blend of models (``model.Stack``, registered as ``blend``): the candidate models' predictions combined
 by coefficients fitted on a temporal hold-out (``blend``)."""
 
 from studysmart.ml.stack.model import Stack

@@ -64,7 +64,7 @@ class Stack:
         member_params: hyperparameters per member name.
     """
 
-    name: ClassVar[str] = "stack"
+    name: ClassVar[str] = "blend"
 
     def __init__(self, members: Sequence[str] = DEFAULT_MEMBERS,
                  member_params: Mapping[str, Mapping[str, Any]] | None = None) -> None:
