@@ -1,6 +1,6 @@
 """Speed of the practice model on synthetic learners: fit, online update, served prediction. JSON out.
 
-    .venv/bin/python -m benchmarks.practice_speed [--sizes 10000,250000] [--repeat 20] [--out PATH]
+    .venv/bin/python -m benchmarks.practice_speed [--sizes 10000,250000] [--repeat 20] [--model NAME] [--out PATH]
 
 Targets (issue 13, one core): fit <= 5 s on 10k answers and <= 60 s on 250k; the online update of a student
 (``update_person`` with a new answer appended to a 100-answer history: their state recomputed) <= 5 ms; one
@@ -9,7 +9,9 @@ prediction in a warm process (the student's state cached) <= 1 ms. Also reported
 ``ml.synthetic.generate_learning`` with 60 answers per student in 6 sessions, 8 topics of 25 items. The process
 runs BLAS single-threaded (OPENBLAS/OMP/MKL_NUM_THREADS=1, set before NumPy is imported) as the worker does on
 one core; numba kernels are compiled (or loaded from the cache) by a warm-up fit before timing. Wall-clock
-medians over ``--repeat`` runs; fits are timed once per size.
+medians over ``--repeat`` runs; fits are timed once per size. ``--model`` times another registered model the
+same way (e.g. ``blend``, which may serve instead of ``practice``; its own fit includes its members' hold-out
+fits, which the training pipeline shares with their candidates).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.paths import RESULTS  # noqa: E402
+from studysmart.ml import base  # noqa: E402
 from studysmart.ml.data import Queries, Responses  # noqa: E402
 from studysmart.ml.practice import PracticeModel  # noqa: E402
 from studysmart.ml.synthetic import generate_learning  # noqa: E402
@@ -75,20 +78,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.practice_speed", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,250000")
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=RESULTS / "practice_speed.json")
+    parser.add_argument("--model", default="practice", choices=sorted(base.MODELS))
+    parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/<model>_speed.json")
     args = parser.parse_args(argv)
-    PracticeModel().fit(_data(3000, seed=99))  # compile or load the numba kernels
+    args.out = args.out or RESULTS / f"{args.model}_speed.json"
+    base.create(args.model).fit(_data(3000, seed=99))  # compile or load the numba kernels
     out: dict[str, Any] = {"machine": f"{platform.machine()} python {platform.python_version()}",
-                           "targets": TARGETS, "fit": {}}
+                           "model": args.model, "targets": TARGETS, "fit": {}}
     model = None
     data = None
     for size in (int(s) for s in args.sizes.split(",")):
         data = _data(size, seed=size)
         start, cpu = time.perf_counter(), time.process_time()
-        model = PracticeModel().fit(data)
+        model = base.create(args.model).fit(data)
         out["fit"][str(len(data))] = {"wall_seconds": round(time.perf_counter() - start, 2),
-                                      "cpu_seconds": round(time.process_time() - cpu, 2),
-                                      "structure": model.structure_, "dropped": model.dropped_}
+                                      "cpu_seconds": round(time.process_time() - cpu, 2)}
+        if isinstance(model, PracticeModel):
+            out["fit"][str(len(data))].update(structure=model.structure_, dropped=model.dropped_)
         print(f"fit {len(data)} answers: {out['fit'][str(len(data))]}", flush=True)
     assert model is not None and data is not None
     histories = [_history(data, person=7, extra=k) for k in range(args.repeat + 1)]

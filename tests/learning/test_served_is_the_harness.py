@@ -37,10 +37,11 @@ def _population(sessions: sessionmaker[Session], *, students: int = 8, answers: 
                                     seconds=40.0 + 15 * ((i * s) % 5), now=at + timedelta(seconds=50))
 
 
-@pytest.mark.parametrize("model", ["practice", "shrinkage"])
+@pytest.mark.parametrize(("model", "trained"), [("practice", "practice"), ("shrinkage", "shrinkage"),
+                                               ("blend", "shrinkage,practice,lnirt,blend")])
 def test_each_served_prediction_equals_the_harness_online_prediction(
-        sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, model: str) -> None:
-    monkeypatch.setenv("STUDYSMART_TRAINING_MODELS", model)
+        sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, model: str, trained: str) -> None:
+    monkeypatch.setenv("STUDYSMART_TRAINING_MODELS", trained)
     monkeypatch.setenv("STUDYSMART_SERVING_MODEL", model)
     get_settings.cache_clear()
     _population(sessions)

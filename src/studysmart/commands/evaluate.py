@@ -91,14 +91,18 @@ def evaluate_auto(split: Split, *, mode: str = "online", settings: Settings | No
         candidate's two fits), and "chosen": its name.
     """
     from studysmart.core.config import Settings
-    from studysmart.learning.trainer import choose_serving, fit_candidate, holdout_split, models_to_train
+    from studysmart.learning.trainer import choose_serving, fit_candidates, holdout_split, models_to_train
     from studysmart.ml.evaluate import score_model, split_random
 
     settings = settings or Settings()
     train = split.train
     start = time.perf_counter()
     inner = holdout_split(train) if train.order is not None else split_random(train, fraction=0.2)
-    candidates = [fit_candidate(name, inner, train, settings) for name in models_to_train(settings, len(train))]
+    failures: dict[str, dict[str, Any]] = {}
+    candidates = fit_candidates(models_to_train(settings, len(train)), inner, train, settings, 0, failures)
+    if failures:
+        raise RuntimeError("the training pipeline could not fit: " + "; ".join(
+            f"{name} ({info['stage']}): {info['error']}" for name, info in failures.items()))
     chosen = choose_serving(candidates)
     if chosen is None:
         raise RuntimeError("the training pipeline chose no model (no servable candidate was scored)")

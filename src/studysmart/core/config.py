@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     model_refresh_seconds: Annotated[float, Field(ge=0)] = 5.0
     serving_model: str = "auto"  # auto: the champion (LNIRT once trained), else the shrinkage fallback
     min_samples_for_lnirt: Annotated[int, Field(ge=1)] = 50
-    training_models: str = "shrinkage,practice,lnirt,neural,irt2pl,person-median,item-means,avg"
+    training_models: str = "shrinkage,practice,lnirt,neural,blend,irt2pl,person-median,item-means,avg"
     training_time_limit_seconds: Annotated[float, Field(gt=0)] = 600.0
     training_retry_delay_seconds: Annotated[float, Field(ge=0)] = 30.0
     training_retries: Annotated[int, Field(ge=0)] = 3

@@ -27,6 +27,8 @@ class ModelSpec:
         data_hungry: it is fitted only once there are ``Settings.min_samples_for_lnirt`` answers.
         student_choice: a student may ask for it in the settings (``preferred_model``).
         sampler: an MCMC sampler whose chain length is its ``iterations`` hyperparameter (``--iterations``).
+        stacked: built by the training pipeline from the other candidates' hold-out predictions (a blend of
+            the servable ones that need no torch), never fitted on its own there.
     """
 
     name: str
@@ -35,6 +37,7 @@ class ModelSpec:
     data_hungry: bool = False
     student_choice: bool = False
     sampler: bool = False
+    stacked: bool = False
 
     @property
     def needs_torch(self) -> bool:
@@ -50,6 +53,7 @@ class ModelSpec:
 #: Servable models first, in the order that breaks ties between them and picks the A/B challenger.
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("practice", "Model of learning", servable=True, student_choice=True),
+    ModelSpec("blend", "Blend of models", servable=True, data_hungry=True, stacked=True),
     ModelSpec("lnirt", "LNIRT", servable=True, data_hungry=True, student_choice=True),
     ModelSpec("neural", "Neural", servable=True, data_hungry=True, student_choice=True),
     ModelSpec("neural-attn", "Neural (attention)", servable=True, data_hungry=True),
@@ -88,6 +92,11 @@ def is_known(name: str | None) -> bool:
 def servable() -> tuple[str, ...]:
     """The names of the models that may serve, in preference order."""
     return tuple(s.name for s in SPECS if s.servable)
+
+
+def stack_members(names: Sequence[str]) -> list[str]:
+    """Of ``names`` (fitted candidates), those a stack blends: servable, not stacked, needing no torch."""
+    return [n for n in names if is_known(n) and spec(n).servable and not spec(n).stacked and not needs_torch(n)]
 
 
 def needs_torch(name: str) -> bool:

@@ -32,9 +32,11 @@ from studysmart.learning.models import ModelVersion, RunStatus
 from studysmart.learning.shadow import shadow_score
 from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
-from studysmart.ml.evaluate import Split, online_metrics, split_temporal
+from studysmart.ml.evaluate import Split, online_predictions, split_temporal
 from studysmart.ml.metrics import all_metrics
 from studysmart.ml.robust import with_robust_weights
+from studysmart.ml.stack import Stack
+from studysmart.ml.stack.blend import Blend
 
 log = logging.getLogger("studysmart.training")
 
@@ -72,6 +74,7 @@ class Candidate:
     champion_metrics: dict[str, float] | None = None  # the champion on the hold-out answers it never saw
     compared_metrics: dict[str, float] | None = None  # the candidate on those same answers
     evaluated: ml.Model | None = None  # the model fitted on the training part only (``metrics`` are its scores)
+    holdout: ml.Prediction | None = None  # its online predictions of the hold-out (what a stack is fitted on)
     promoted: bool = False
     version: int | None = None
     notes: list[str] = field(default_factory=list)
@@ -86,9 +89,11 @@ def model_params(name: str, settings: Settings) -> dict[str, Any]:
 
 
 def models_to_train(settings: Settings, n_samples: int) -> list[str]:
-    """The enabled models worth fitting on ``n_samples`` responses (the shrinkage fallback always)."""
-    return registry.trainable(settings.enabled_models, n_samples=n_samples,
-                              min_samples=settings.min_samples_for_lnirt)
+    """The enabled models worth fitting on ``n_samples`` responses (the shrinkage fallback always), stacked
+    ones last (they blend the others)."""
+    names = registry.trainable(settings.enabled_models, n_samples=n_samples,
+                               min_samples=settings.min_samples_for_lnirt)
+    return sorted(names, key=lambda n: registry.spec(n).stacked)
 
 
 def holdout_split(data: Responses) -> Split:
@@ -110,10 +115,40 @@ def fit_candidate(name: str, split: Split, full: Responses, settings: Settings,
     params = model_params(name, settings)
     start = time.perf_counter()
     evaluated = ml.create(name, **params).fit(with_robust_weights(split.train), progress=progress)
-    metrics = online_metrics(evaluated, split)  # as served: each hold-out answer from the student's earlier ones
+    predicted = online_predictions(evaluated, split)  # as served: each hold-out answer from the earlier ones
+    metrics = all_metrics(predicted, split.test.correct, split.test.log_time)
     final = ml.create(name, **params).fit(with_robust_weights(full), progress=progress)
     return Candidate(name=name, model=final, metrics=metrics, n_train=len(split.train), n_test=len(split.test),
-                     fit_seconds=time.perf_counter() - start, evaluated=evaluated)
+                     fit_seconds=time.perf_counter() - start, evaluated=evaluated, holdout=predicted)
+
+
+def stack_candidate(name: str, candidates: list[Candidate], split: Split) -> Candidate:
+    """The stack of the fitted candidates it may blend (``registry.stack_members``): its blend is fitted on their
+    online hold-out predictions, and its metrics are the blend's cross-fitted predictions of the hold-out (each
+    answer predicted by coefficients fitted without its fold of items), so it is scored on answers its
+    coefficients never saw, like every other candidate.
+
+    Raises:
+        ValueError: fewer than two candidates to blend, or a hold-out too small to cross-validate.
+    """
+    start = time.perf_counter()
+    members = [c for c in candidates if c.name in registry.stack_members([c.name for c in candidates])
+               and c.holdout is not None and c.evaluated is not None]
+    blend, crossed = Stack.fit_on_holdout({c.name: c.holdout for c in members if c.holdout is not None}, split)
+    metrics = all_metrics(crossed, split.test.correct, split.test.log_time)
+    return Candidate(
+        name=name, model=Stack.assemble({c.name: c.model for c in members}, blend), metrics=metrics,
+        n_train=len(split.train), n_test=len(split.test),
+        fit_seconds=sum(c.fit_seconds for c in members) + time.perf_counter() - start,
+        # for the comparison with its champion: the same blend over the members fitted on the training part
+        evaluated=Stack.assemble({c.name: c.evaluated for c in members if c.evaluated is not None}, blend),
+        holdout=crossed, notes=[_blend_note([c.name for c in members], blend)])
+
+
+def _blend_note(names: list[str], blend: Blend) -> str:
+    parts = [f"{names[alone]} alone" if alone >= 0 else f"penalty {penalty:g}"
+             for alone, penalty in zip(blend.alone, blend.penalties, strict=True)]
+    return f"blend of {', '.join(names)}: accuracy {parts[0]}, time {parts[1]}"
 
 
 def no_worse(candidate: dict[str, float], champion: dict[str, float], tolerance: float) -> bool:
@@ -256,12 +291,13 @@ def fit_candidates(names: list[str], split: Split, data: Responses, settings: Se
                    failures: Failures, progress: Callable[[str], None] | None = None) -> list[Candidate]:
     """Fit and score each model; one that raises is recorded in ``failures`` and the others go on (a time-out
     ends the whole run)."""
-    candidates = []
+    candidates: list[Candidate] = []
     for name in names:
         if progress:
             progress(f"fitting {name}")
         try:
-            candidate = fit_candidate(name, split, data, settings)
+            candidate = stack_candidate(name, candidates, split) if registry.spec(name).stacked else \
+                fit_candidate(name, split, data, settings)
         except TrainingTimeout:
             raise
         except Exception as exc:

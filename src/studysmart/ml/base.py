@@ -153,6 +153,7 @@ MODELS: dict[str, str] = {
     "neural": "studysmart.ml.neural.model:NeuralLSTM",
     "neural-attn": "studysmart.ml.neural.model:NeuralAttention",
     "practice": "studysmart.ml.practice:PracticeModel",
+    "blend": "studysmart.ml.stack:Stack",
 }
 
 #: Models whose module imports torch: the web process only loads them when one of them is the one serving.
