@@ -36,7 +36,7 @@ ROLLING_WINDOW = 5  # answers per topic behind each point of the progress lines
 
 @dataclass(frozen=True)
 class PlannedTask:
-    """An unfinished task with the prediction shown for it."""
+    """An unfinished task with its current prediction (what the serving model says now)."""
 
     id: int
     title: str
@@ -189,10 +189,10 @@ def _done_rows(session: Session, user: User) -> DoneRows:
     return [(task, name) for task, name in session.execute(stmt)]
 
 
-def _planned(task: Task) -> PlannedTask:
+def _planned(task: Task, current: ShownPrediction | None) -> PlannedTask:
     return PlannedTask(id=task.id, title=task.title, topic=task.topic.name,
                        difficulty=Difficulty(task.difficulty).value,
-                       status=TaskStatus(task.status).value, prediction=task.prediction, started_at=task.started_at)
+                       status=TaskStatus(task.status).value, prediction=current, started_at=task.started_at)
 
 
 def user_topics(*, session: Session, user: User) -> list[str]:
@@ -213,13 +213,15 @@ def streak(days: set[date], today: date) -> int:
 
 
 def today_summary(*, session: Session, user: User, now: datetime, zone: ZoneInfo = UTC) -> DaySummary:
-    """Today's plan (unfinished tasks due today or earlier, or undated) with its predicted time, today's work,
-    the streak and the accuracy of the last 7 days."""
+    """Today's plan (unfinished tasks due today or earlier, or undated) with each task's current prediction and
+    their predicted time, today's work, the streak and the accuracy of the last 7 days."""
     today = _local_day(now, zone)
     stmt = (select(Task).where(Task.owner_id == user.id, Task.status != TaskStatus.DONE,
                                or_(Task.due_date.is_(None), Task.due_date <= today))
             .order_by(Task.status, Task.due_date, Task.created_at, Task.id))  # in progress first
-    planned = [_planned(task) for task in session.scalars(stmt)]
+    open_tasks = list(session.scalars(stmt))
+    current = predictions.predict_tasks(session=session, user=user, tasks=open_tasks, now=now)  # one model call
+    planned = [_planned(task, current.get(task.id)) for task in open_tasks]
     done = _done_rows(session, user)
     days = {_local_day(task.completed_at, zone) for task, _ in done if task.completed_at}
     today_rows = [task for task, _ in done
