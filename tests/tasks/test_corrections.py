@@ -171,3 +171,15 @@ def test_correcting_an_open_task_is_a_422_naming_the_field(client: TestClient) -
     response = client.patch(f"/api/v1/tasks/{task['id']}", headers=headers, json={"correct": True})
     assert response.status_code == 422 and _field(response) == "correct"
     assert client.get(f"/api/v1/tasks/{task['id']}", headers=headers).json()["status"] == "planned"
+
+
+def test_undo_through_the_api_reopens_the_task_once(client: TestClient) -> None:
+    headers = register(client)
+    task = _completed(client, headers)
+    response = client.post(f"/api/v1/tasks/{task['id']}/undo", headers=headers)
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["correct"]) == ("planned", None)
+    assert client.get("/api/v1/training/status", headers=headers).json()["completed_since_training"] == 0
+    assert client.post(f"/api/v1/tasks/{task['id']}/undo", headers=headers).status_code == 409
+    intruder = register(client)
+    assert client.post(f"/api/v1/tasks/{task['id']}/undo", headers=intruder).status_code == 404

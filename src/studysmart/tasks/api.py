@@ -108,6 +108,15 @@ def complete(task_id: TaskId, body: CompleteTask, user: CurrentUser, session: Se
     return task_read(result.task)
 
 
+@router.post("/{task_id}/undo", response_model=TaskRead, responses=responses(404, 409))
+def undo(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
+    """Undo a completion made in the last few minutes: the task is open again and the answer is taken out of
+    the training data and the counter (later, correct it with PATCH ``correct`` / ``seconds``)."""
+    task = service.undo_completion(session=session, user=user, task_id=task_id, now=utcnow())
+    session.commit()
+    return _reads(session, user, [task])[0]
+
+
 @topics_router.get("", response_model=list[TopicRead])
 def list_topics(session: SessionDep, user: CurrentUser,
                 q: Annotated[str | None, Query(max_length=100)] = None,
