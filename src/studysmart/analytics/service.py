@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from scipy.special import betaincinv
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from studysmart.learning import history as stored_answers
@@ -193,6 +193,28 @@ def _planned(task: Task, current: ShownPrediction | None) -> PlannedTask:
     return PlannedTask(id=task.id, title=task.title, topic=task.topic.name,
                        difficulty=Difficulty(task.difficulty).value,
                        status=TaskStatus(task.status).value, prediction=current, started_at=task.started_at)
+
+
+@dataclass(frozen=True)
+class FirstSteps:
+    """A newcomer's three steps: add a task, time it, mark its outcome; ``done`` once a task is marked."""
+
+    added: bool
+    timed: bool
+    marked: bool
+
+    @property
+    def done(self) -> bool:
+        return self.marked
+
+
+def first_steps(*, session: Session, user: User) -> FirstSteps:
+    """Which of the three first steps this student's tasks show (a started task counts as timed)."""
+    own = Task.owner_id == user.id
+    added, timed, marked = session.execute(select(
+        exists().where(own), exists().where(own, Task.started_at.is_not(None)),
+        exists().where(own, Task.status == TaskStatus.DONE))).one()
+    return FirstSteps(added=bool(added), timed=bool(timed or marked), marked=bool(marked))
 
 
 def user_topics(*, session: Session, user: User) -> list[str]:
