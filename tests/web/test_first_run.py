@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction
 from studysmart.tasks import service as tasks
+from studysmart.users.demo_account import DEMO_EMAIL, DEMO_PASSWORD
 from studysmart.users.models import User as Account
-from tests.factories import make_task
+from tests.factories import make_task, make_user
 from tests.web.conftest import log_in, see
 
 
@@ -55,3 +56,16 @@ async def test_the_three_step_start_follows_the_student_and_disappears_once_done
     await user.open("/dashboard")
     await see(user, marker="today-plan")
     await user.should_not_see("Get started in three steps")
+
+
+async def test_the_home_page_offers_the_demo_login_only_where_the_demo_is_loaded(
+        user: User, now: datetime, sessions: sessionmaker[Session]) -> None:
+    await user.open("/")
+    await see(user, marker="login-email")
+    await user.should_not_see(marker="demo-hint")
+
+    with transaction(sessions) as session:
+        make_user(session, now=now, email=DEMO_EMAIL)
+    await user.open("/")
+    await see(user, marker="demo-hint")
+    await user.should_see(f"Just looking? Log in as the demo student: {DEMO_EMAIL}, password {DEMO_PASSWORD}.")
