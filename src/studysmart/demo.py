@@ -17,11 +17,10 @@ from studysmart.planning import service as planning
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty
 from studysmart.users import service as users
+from studysmart.users.demo_account import DEMO_DOMAIN, DEMO_EMAIL, DEMO_PASSWORD, demo_account_exists
 from studysmart.users.models import User
 
-DEMO_DOMAIN = "demo.studysmart.local"
-DEMO_EMAIL = f"demo@{DEMO_DOMAIN}"
-DEMO_PASSWORD = "studysmart-demo-login"  # noqa: S105 - a published demo login, not a secret
+__all__ = ["DEMO_DOMAIN", "DEMO_EMAIL", "DEMO_PASSWORD", "load_demo"]
 TOPICS = ["Algebra", "Geometry", "Probability", "Calculus", "Statistics", "Linear algebra"]
 DIFFICULTY_SHIFT = {Difficulty.EASY: -0.8, Difficulty.MEDIUM: 0.0, Difficulty.HARD: 0.9}
 TITLES = {Difficulty.EASY: "Warm-up exercises", Difficulty.MEDIUM: "Practice set",
@@ -29,7 +28,7 @@ TITLES = {Difficulty.EASY: "Warm-up exercises", Difficulty.MEDIUM: "Practice set
 
 
 def _has_demo(session: Session) -> bool:
-    return session.scalar(select(User.id).where(User.email == DEMO_EMAIL)) is not None
+    return demo_account_exists(session=session)
 
 
 def load_demo(sessions: sessionmaker[Session], *, students: int = 12, seed: int = 7,

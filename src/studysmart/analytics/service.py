@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from scipy.special import betaincinv
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from studysmart.learning import history as stored_answers
@@ -36,7 +36,7 @@ ROLLING_WINDOW = 5  # answers per topic behind each point of the progress lines
 
 @dataclass(frozen=True)
 class PlannedTask:
-    """An unfinished task with the prediction shown for it."""
+    """An unfinished task with its current prediction (what the serving model says now)."""
 
     id: int
     title: str
@@ -189,10 +189,32 @@ def _done_rows(session: Session, user: User) -> DoneRows:
     return [(task, name) for task, name in session.execute(stmt)]
 
 
-def _planned(task: Task) -> PlannedTask:
+def _planned(task: Task, current: ShownPrediction | None) -> PlannedTask:
     return PlannedTask(id=task.id, title=task.title, topic=task.topic.name,
                        difficulty=Difficulty(task.difficulty).value,
-                       status=TaskStatus(task.status).value, prediction=task.prediction, started_at=task.started_at)
+                       status=TaskStatus(task.status).value, prediction=current, started_at=task.started_at)
+
+
+@dataclass(frozen=True)
+class FirstSteps:
+    """A newcomer's three steps: add a task, time it, mark its outcome; ``done`` once a task is marked."""
+
+    added: bool
+    timed: bool
+    marked: bool
+
+    @property
+    def done(self) -> bool:
+        return self.marked
+
+
+def first_steps(*, session: Session, user: User) -> FirstSteps:
+    """Which of the three first steps this student's tasks show (a started task counts as timed)."""
+    own = Task.owner_id == user.id
+    added, timed, marked = session.execute(select(
+        exists().where(own), exists().where(own, Task.started_at.is_not(None)),
+        exists().where(own, Task.status == TaskStatus.DONE))).one()
+    return FirstSteps(added=bool(added), timed=bool(timed or marked), marked=bool(marked))
 
 
 def user_topics(*, session: Session, user: User) -> list[str]:
@@ -213,13 +235,15 @@ def streak(days: set[date], today: date) -> int:
 
 
 def today_summary(*, session: Session, user: User, now: datetime, zone: ZoneInfo = UTC) -> DaySummary:
-    """Today's plan (unfinished tasks due today or earlier, or undated) with its predicted time, today's work,
-    the streak and the accuracy of the last 7 days."""
+    """Today's plan (unfinished tasks due today or earlier, or undated) with each task's current prediction and
+    their predicted time, today's work, the streak and the accuracy of the last 7 days."""
     today = _local_day(now, zone)
     stmt = (select(Task).where(Task.owner_id == user.id, Task.status != TaskStatus.DONE,
                                or_(Task.due_date.is_(None), Task.due_date <= today))
             .order_by(Task.status, Task.due_date, Task.created_at, Task.id))  # in progress first
-    planned = [_planned(task) for task in session.scalars(stmt)]
+    open_tasks = list(session.scalars(stmt))
+    current = predictions.predict_tasks(session=session, user=user, tasks=open_tasks, now=now)  # one model call
+    planned = [_planned(task, current.get(task.id)) for task in open_tasks]
     done = _done_rows(session, user)
     days = {_local_day(task.completed_at, zone) for task, _ in done if task.completed_at}
     today_rows = [task for task, _ in done

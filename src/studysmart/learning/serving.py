@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
@@ -25,8 +26,8 @@ from studysmart.tasks.models import Difficulty, Task, Topic, item_label
 from studysmart.users.models import User
 
 FALLBACK_MODEL = registry.FALLBACK
-__all__ = ["ServedPrediction", "ShownPrediction", "choose_model", "predict_and_log", "predict_task", "score_task",
-           "serving_entry", "shadow_models"]
+__all__ = ["ServedPrediction", "ShownPrediction", "choose_model", "predict_and_log", "predict_task", "predict_tasks",
+           "score_task", "serving_entry", "shadow_models", "unscore_task"]
 
 
 def _stable_fraction(user_id: int) -> float:
@@ -93,26 +94,39 @@ def served_prediction(model: ml.Model, queries: Queries, history: Responses | No
     return model.predict(queries, history=history).bounded()
 
 
-def _predict_one(entry: Loaded, user: User, topic: Topic, difficulty: Difficulty,
-                 history: Responses, now: datetime) -> ml.Prediction:
+def _predict_rows(entry: Loaded, user: User, cells: list[tuple[str, Difficulty]], history: Responses,
+                  now: datetime) -> ml.Prediction:
     # ``order`` = now, as in training and evaluation, where each answer carries its time (the sequence models
     # read the gap since the previous answer and the time of day from it).
-    queries = Queries.from_columns([person_label(user.id)], [item_label(topic.key, difficulty)],
-                                   topic=[topic.key], difficulty=[Difficulty(difficulty).value],
-                                   order=[now.timestamp()])
+    queries = Queries.from_columns([person_label(user.id)] * len(cells),
+                                   [item_label(key, difficulty) for key, difficulty in cells],
+                                   topic=[key for key, _ in cells],
+                                   difficulty=[Difficulty(difficulty).value for _, difficulty in cells],
+                                   order=[now.timestamp()] * len(cells))
     return served_prediction(entry.model, queries, history)
 
 
-def _served(entry: Loaded, pred: ml.Prediction, explanation: str, arm: str) -> ServedPrediction:
+def _predict_one(entry: Loaded, user: User, topic: Topic, difficulty: Difficulty,
+                 history: Responses, now: datetime) -> ml.Prediction:
+    return _predict_rows(entry, user, [(topic.key, difficulty)], history, now)
+
+
+def _shown(entry: Loaded, pred: ml.Prediction, row: int = 0) -> ShownPrediction:
     low, high = pred.served_interval()
-    return ServedPrediction(
-        p_correct=float(pred.p_correct[0]),
-        expected_seconds=float(pred.expected_seconds[0]),
-        seconds_low=float(low[0]),
-        seconds_high=float(high[0]),
+    return ShownPrediction(
+        p_correct=float(pred.p_correct[row]),
+        expected_seconds=float(pred.expected_seconds[row]),
+        seconds_low=float(low[row]),
+        seconds_high=float(high[row]),
         model=entry.name,
         model_version=entry.version,
-        source=str(pred.source[0]),
+        source=str(pred.source[row]),
+    )
+
+
+def _served(entry: Loaded, pred: ml.Prediction, explanation: str, arm: str) -> ServedPrediction:
+    return ServedPrediction(
+        **vars(_shown(entry, pred)),
         mean_log_time=float(pred.mean_log_time[0]),
         sd_log_time=float(pred.sd_log_time[0]),
         explanation=explanation,
@@ -146,6 +160,19 @@ def predict_task(*, session: Session, user: User, topic: Topic, difficulty: Diff
     ``history``: the student's history if the caller already loaded it (``user_history``)."""
     history = user_history(session, user) if history is None else history
     return _serve(session, user, topic, difficulty, history, now)[0]
+
+
+def predict_tasks(*, session: Session, user: User, tasks: Sequence[Task], now: datetime,
+                  history: Responses | None = None) -> dict[int, ShownPrediction]:
+    """What the serving model predicts for each of these tasks of this student right now, by task id: one model
+    call for all of them (the same served path as a preview, so an open task shows what a new task of its topic
+    and difficulty would be shown). Nothing is written."""
+    if not tasks:
+        return {}
+    history = user_history(session, user) if history is None else history
+    entry, _ = serving_entry(session, user)
+    pred = _predict_rows(entry, user, [(task.topic.key, task.difficulty) for task in tasks], history, now)
+    return {task.id: _shown(entry, pred, row) for row, task in enumerate(tasks)}
 
 
 def shadow_models(session: Session) -> list[str]:
@@ -189,3 +216,9 @@ def score_task(*, session: Session, task: Task, now: datetime) -> None:
         .where(PredictionLog.task_id == task.id)
         .values(correct=task.correct, log_time=task.log_time, scored_at=now)
     )
+
+
+def unscore_task(*, session: Session, task: Task) -> None:
+    """Take the outcome off every prediction logged for a task whose completion was undone (unscored again)."""
+    session.execute(update(PredictionLog).where(PredictionLog.task_id == task.id)
+                    .values(correct=None, log_time=None, scored_at=None))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,18 @@ def count_completion(*, session: Session) -> CompletionCount:
     ).one()
     threshold = context_of(session).settings.retrain_threshold
     return CompletionCount(completed_since_training=row[0], samples=row[1], training_due=row[0] >= threshold)
+
+
+def uncount_completion(*, session: Session) -> None:
+    """Take one undone completion back out of the tracker: the count toward the next training and the samples
+    (one atomic statement, in the undoing transaction). The count never drops below zero, nor below what a
+    running training claimed, so the run's own subtraction at its end cannot go negative."""
+    ensure_tracker(session=session)
+    completed, claimed = TrainingState.completed_since_training, TrainingState.claimed_completions
+    fewer = case((completed > 0, completed - 1), else_=0)
+    session.execute(update(TrainingState).where(TrainingState.id == TRACKER_ID).values(
+        completed_since_training=fewer, samples=TrainingState.samples - 1,
+        claimed_completions=case((claimed >= completed, fewer), else_=claimed)))
 
 
 def uncount_completions(*, session: Session, n: int) -> None:

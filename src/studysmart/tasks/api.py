@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
+from sqlalchemy.orm import Session
 
 from studysmart.core.db import utcnow
 from studysmart.core.deps import SessionDep
 from studysmart.core.errors import responses
+from studysmart.learning.prediction import ShownPrediction
 from studysmart.tasks import service
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.tasks.schemas import (
@@ -24,6 +26,7 @@ from studysmart.tasks.schemas import (
     TopicRead,
 )
 from studysmart.users.deps import CurrentUser
+from studysmart.users.models import User
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 ONE_TASK = responses(404)
@@ -31,16 +34,27 @@ TaskId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 topics_router = APIRouter(prefix="/topics", tags=["topics"])
 
 
-def task_read(task: Task) -> TaskRead:
-    """The API view of a task, with the prediction shown at creation."""
-    shown = task.prediction
-    prediction = PredictionRead.model_validate(shown) if shown is not None else None
+def _prediction_read(shown: ShownPrediction | None) -> PredictionRead | None:
+    return PredictionRead.model_validate(shown) if shown is not None else None
+
+
+def task_read(task: Task, current: ShownPrediction | None = None) -> TaskRead:
+    """The API view of a task: ``prediction`` is ``current`` for an open task (the stored one when not given: a
+    task just created or re-predicted), the stored one for a done task; ``created_prediction`` the stored one."""
+    created = _prediction_read(task.prediction)
+    prediction = created if task.status is TaskStatus.DONE or current is None else _prediction_read(current)
     return TaskRead(
         id=task.id, title=task.title, topic=task.topic.name, difficulty=task.difficulty, notes=task.notes,
         status=task.status, due_date=task.due_date, created_at=task.created_at, started_at=task.started_at,
         completed_at=task.completed_at, correct=task.correct, seconds_taken=task.seconds_taken,
-        prediction=prediction,
+        prediction=prediction, created_prediction=created,
     )
+
+
+def _reads(session: Session, user: User, tasks: list[Task]) -> list[TaskRead]:
+    """The API views of these tasks, with the current predictions of the open ones (one batched model call)."""
+    current = service.current_predictions(session=session, user=user, tasks=tasks, now=utcnow())
+    return [task_read(task, current.get(task.id)) for task in tasks]
 
 
 @router.post("", response_model=TaskRead, status_code=status.HTTP_201_CREATED)
@@ -58,19 +72,19 @@ def list_tasks(user: CurrentUser, session: SessionDep, status: TaskStatus | None
                offset: Annotated[int, Query(ge=0, le=2**31)] = 0) -> TaskPage:
     tasks, total = service.list_tasks(session=session, user=user, status=status, topic=topic, limit=limit,
                                       offset=offset)
-    return TaskPage(items=[task_read(t) for t in tasks], total=total, limit=limit, offset=offset)
+    return TaskPage(items=_reads(session, user, tasks), total=total, limit=limit, offset=offset)
 
 
 @router.get("/{task_id}", response_model=TaskRead, responses=ONE_TASK)
 def get(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
-    return task_read(service.get_task(session=session, user=user, task_id=task_id))
+    return _reads(session, user, [service.get_task(session=session, user=user, task_id=task_id)])[0]
 
 
 @router.patch("/{task_id}", response_model=TaskRead, responses=ONE_TASK)
 def patch(task_id: TaskId, body: TaskUpdate, user: CurrentUser, session: SessionDep) -> TaskRead:
     task = service.update_task(session=session, user=user, task_id=task_id, update=body, now=utcnow())
     session.commit()
-    return task_read(task)
+    return _reads(session, user, [task])[0]
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ONE_TASK)
@@ -83,7 +97,7 @@ def delete(task_id: TaskId, user: CurrentUser, session: SessionDep) -> None:
 def start(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
     task = service.start_task(session=session, user=user, task_id=task_id, now=utcnow())
     session.commit()
-    return task_read(task)
+    return _reads(session, user, [task])[0]
 
 
 @router.post("/{task_id}/complete", response_model=TaskRead, responses=responses(404, 409))
@@ -92,6 +106,15 @@ def complete(task_id: TaskId, body: CompleteTask, user: CurrentUser, session: Se
                                    seconds=body.seconds, now=utcnow())
     session.commit()
     return task_read(result.task)
+
+
+@router.post("/{task_id}/undo", response_model=TaskRead, responses=responses(404, 409))
+def undo(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
+    """Undo a completion made in the last few minutes: the task is open again and the answer is taken out of
+    the training data and the counter (later, correct it with PATCH ``correct`` / ``seconds``)."""
+    task = service.undo_completion(session=session, user=user, task_id=task_id, now=utcnow())
+    session.commit()
+    return _reads(session, user, [task])[0]
 
 
 @topics_router.get("", response_model=list[TopicRead])

@@ -47,7 +47,8 @@ class TaskCreate(BaseModel):
 
 
 class TaskUpdate(BaseModel):
-    """Fields a student may edit; changing topic or difficulty re-predicts a task that is not done."""
+    """Fields a student may edit; changing topic or difficulty re-predicts a task that is not done; ``correct``
+    and ``seconds`` correct a done task's outcome and time taken."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -56,12 +57,14 @@ class TaskUpdate(BaseModel):
     difficulty: Difficulty | None = None
     notes: Notes | None = None
     due_date: date | None = None
+    correct: bool | None = None
+    seconds: Seconds | None = None
 
-    @field_validator("title", "topic", "difficulty", mode="before")
+    @field_validator("title", "topic", "difficulty", "correct", "seconds", mode="before")
     @classmethod
     def _not_cleared(cls, value: object, info: ValidationInfo) -> object:
-        """A task always has a title, a topic and a difficulty: leave the field out to keep it; null is refused
-        (notes and due_date may be cleared with null)."""
+        """A task always has a title, a topic and a difficulty (and a done one its outcome and time): leave the
+        field out to keep it; null is refused (notes and due_date may be cleared with null)."""
         if value is None:
             raise ValueError(f"{info.field_name} cannot be cleared; leave it out to keep it")
         return value
@@ -100,7 +103,11 @@ class TaskRead(BaseModel):
     completed_at: datetime | None
     correct: bool | None
     seconds_taken: float | None
+    #: An open task's current prediction (from the student's answers so far); a done task's the one it was shown
+    #: at creation and scored on.
     prediction: PredictionRead | None
+    #: The prediction shown when the task was created (or last re-predicted by an edit); stored for scoring.
+    created_prediction: PredictionRead | None = None
 
 
 class TaskPage(BaseModel):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -20,13 +20,16 @@ from studysmart.learning import history as stored_answers
 from studysmart.learning import serving as predictions
 from studysmart.learning import tracker as training
 from studysmart.learning.context import AppContext, context_of
-from studysmart.learning.prediction import ServedPrediction
+from studysmart.learning.prediction import ServedPrediction, ShownPrediction
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, UserTopic, topic_key
 from studysmart.tasks.schemas import TaskUpdate
 from studysmart.users.models import User
 
 MIN_SECONDS = 1.0  # the UI timer never records less
 MAX_SECONDS = 86_400.0
+#: How long after completing a task its completion can be undone (the page offers it for a few seconds; this
+#: leaves room for a slow request). Later, the outcome and time can still be corrected (``update_task``).
+UNDO_WINDOW = timedelta(minutes=2)
 TOPIC_KEY_LENGTH = 100
 #: Topics every student sees in their lists and autocomplete (migration 0005 creates them); any other topic is
 #: seen only by the students who used it.
@@ -64,6 +67,26 @@ class InvalidTaskInput(DomainError, ValueError):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(reason, field=field)
         self.reason = reason
+
+
+class NotCompleted(DomainError, RuntimeError):
+    """The task is not done, so there is no completion to undo."""
+
+    status = 409
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__("task is not completed")
+        self.task_id = task_id
+
+
+class UndoExpired(DomainError, RuntimeError):
+    """The completion is too old to undo; its outcome and time can still be corrected."""
+
+    status = 409
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__("too late to undo this completion; correct its outcome or time instead")
+        self.task_id = task_id
 
 
 @dataclass(frozen=True)
@@ -212,6 +235,15 @@ def list_tasks(*, session: Session, user: User, status: TaskStatus | None = None
     return list(rows), total
 
 
+def current_predictions(*, session: Session, user: User, tasks: Sequence[Task],
+                        now: datetime) -> dict[int, ShownPrediction]:
+    """The current prediction for each open (not done) task among ``tasks``, by id: what the serving model says
+    now, from the student's answers so far, in one batched model call. A done task keeps the prediction it was
+    scored on (``Task.prediction``), so it has no entry. Nothing is written."""
+    open_tasks = [task for task in tasks if task.status is not TaskStatus.DONE]
+    return predictions.predict_tasks(session=session, user=user, tasks=open_tasks, now=now)
+
+
 def task_update(changes: Mapping[str, Any]) -> TaskUpdate:
     """The typed edit of these fields (a page's form), or InvalidTaskInput naming the first refused field."""
     try:
@@ -223,7 +255,8 @@ def task_update(changes: Mapping[str, Any]) -> TaskUpdate:
 
 def update_task(*, session: Session, user: User, task_id: int, update: TaskUpdate, now: datetime) -> Task:
     """Edit a task with the fields set in ``update`` (an explicit null clears notes or the due date); a new topic
-    or difficulty on an unfinished task gets a new prediction."""
+    or difficulty on an unfinished task gets a new prediction; ``correct`` and ``seconds`` correct a done task's
+    outcome and time (see ``_correct_completion``). One transaction: the caller commits."""
     task = _owned(session, user, task_id, for_update=True)
     given = update.model_fields_set
     repredict = False
@@ -242,12 +275,54 @@ def update_task(*, session: Session, user: User, task_id: int, update: TaskUpdat
     if update.difficulty is not None:
         repredict |= update.difficulty != task.difficulty
         task.difficulty = update.difficulty
+    if "correct" in given or "seconds" in given:
+        _correct_completion(session, task, correct=update.correct, seconds=update.seconds, now=now)
     if repredict:
         if task.status is TaskStatus.DONE:
             raise InvalidTaskInput("topic" if moved_topic else "difficulty",
                                    "a completed task keeps its topic and difficulty")
         session.flush()
         _apply_prediction(session, user, task, now, replace=True)
+    return task
+
+
+def _check_seconds(seconds: float) -> None:
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:  # NaN fails too
+        raise InvalidTaskInput("seconds", f"must be >= {MIN_SECONDS:.0f} and <= {MAX_SECONDS:.0f}")
+
+
+def _correct_completion(session: Session, task: Task, *, correct: bool | None, seconds: float | None,
+                        now: datetime) -> None:
+    """Replace a done task's outcome and/or time. Everything that learns from it reads the task itself (the
+    history, analytics, training), and the prediction log's scores are rewritten here, so all use the corrected
+    values; it is still one completion for the training counter."""
+    if task.status is not TaskStatus.DONE:
+        raise InvalidTaskInput("correct" if correct is not None else "seconds",
+                               "only a completed task's outcome and time can be corrected")
+    if seconds is not None:
+        _check_seconds(seconds)
+        task.seconds_taken = float(seconds)
+    if correct is not None:
+        task.correct = correct
+    session.flush()
+    predictions.score_task(session=session, task=task, now=task.completed_at or now)
+
+
+def undo_completion(*, session: Session, user: User, task_id: int, now: datetime) -> Task:
+    """Undo a completion made within ``UNDO_WINDOW``: the task is open again (in progress if it was started),
+    its prediction logs unscored and the completion taken out of the training counter (one transaction)."""
+    task = _owned(session, user, task_id, for_update=True)
+    if task.status is not TaskStatus.DONE or task.completed_at is None:
+        raise NotCompleted(task_id)
+    if now - task.completed_at > UNDO_WINDOW:
+        raise UndoExpired(task_id)
+    task.status = TaskStatus.IN_PROGRESS if task.started_at is not None else TaskStatus.PLANNED
+    task.correct = None
+    task.seconds_taken = None
+    task.completed_at = None
+    session.flush()
+    predictions.unscore_task(session=session, task=task)
+    training.uncount_completion(session=session)
     return task
 
 
@@ -286,8 +361,7 @@ def complete_task(*, session: Session, user: User, task_id: int, correct: bool, 
         if seconds > MAX_SECONDS:
             raise InvalidTaskInput("seconds", "the task was started over 24 hours ago; give the time taken")
         seconds = max(seconds, MIN_SECONDS)
-    if not MIN_SECONDS <= seconds <= MAX_SECONDS:  # NaN fails too
-        raise InvalidTaskInput("seconds", f"must be >= {MIN_SECONDS:.0f} and <= {MAX_SECONDS:.0f}")
+    _check_seconds(seconds)
     task.status = TaskStatus.DONE
     task.correct = correct
     task.seconds_taken = float(seconds)

@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 from nicegui import ui
 from sqlalchemy.orm import Session
 
-from studysmart.tasks.service import AlreadyCompleted, InvalidTaskInput, TaskNotFound
+from studysmart.tasks.service import AlreadyCompleted, InvalidTaskInput, NotCompleted, TaskNotFound, UndoExpired
 from studysmart.users.models import User
 from studysmart.users.service import InvalidCredentials
 from studysmart.web import auth
@@ -21,7 +21,7 @@ from studysmart.web import auth
 R = TypeVar("R")
 
 FIELD_NAMES = {"title": "Title", "topic": "Topic", "difficulty": "Difficulty", "seconds": "Time taken",
-               "due_date": "Due date", "notes": "Notes"}
+               "due_date": "Due date", "notes": "Notes", "correct": "Outcome"}
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,19 @@ class Outcome(Generic[R]):
     value: R | None = None
 
 
+FIXED_MESSAGES: dict[type[Exception], str] = {
+    TaskNotFound: "That task no longer exists.",
+    AlreadyCompleted: "That task is already done.",
+    NotCompleted: "That task is not done, so there is nothing to undo.",
+    UndoExpired: "Too late to undo; edit the task to correct its outcome or time.",
+}
+
+
 def message_for(error: Exception) -> str:
     """The sentence a student reads for a domain error."""
-    if isinstance(error, TaskNotFound):
-        return "That task no longer exists."
-    if isinstance(error, AlreadyCompleted):
-        return "That task is already done."
+    for kind, message in FIXED_MESSAGES.items():
+        if isinstance(error, kind):
+            return message
     if isinstance(error, InvalidTaskInput):
         return f"{FIELD_NAMES.get(error.field, error.field)}: {error.reason}."
     if isinstance(error, InvalidCredentials):
@@ -63,7 +70,7 @@ async def perform(who: auth.Identity, work: Callable[[Session, User], R], *, pat
     except auth.SessionExpired:
         auth.expire_and_leave(path)
         return Outcome(False)
-    except (TaskNotFound, AlreadyCompleted, InvalidTaskInput, InvalidCredentials) as error:
+    except (TaskNotFound, AlreadyCompleted, NotCompleted, UndoExpired, InvalidTaskInput, InvalidCredentials) as error:
         ui.notify(message_for(error), type="negative")
         return Outcome(False)
     if success:

@@ -13,8 +13,8 @@ import math
 
 from nicegui import ui
 
+from studysmart.learning.prediction import ShownPrediction
 from studysmart.tasks import service as tasks
-from studysmart.tasks.models import Task
 from studysmart.web.components.format import duration, interval, percent
 
 SOURCE_LABELS = {
@@ -71,15 +71,17 @@ class PreviewPanel:
                                 f"{SOURCE_LABELS.get(shown.source, shown.source)}.")
 
 
-def prediction_badge(task: Task) -> None:
-    """The prediction shown when the task was created, compactly, with its range and source as a tooltip."""
-    shown = task.prediction
+def prediction_badge(shown: ShownPrediction | None, *, current: bool = False) -> None:
+    """A task's prediction, compactly, with its range and source as a tooltip: ``current`` for an open task's
+    live one (from the student's answers so far), otherwise the one the done task was shown and scored on."""
     if shown is None:
         ui.label("no prediction").classes("text-xs ss-muted")
         return
     with ui.row().classes("items-center gap-2 text-sm").mark("task-prediction"):
         ui.icon("psychology").classes("text-base ss-muted")
-        ui.label(f"{percent(shown.p_correct)} likely correct · ~{duration(shown.expected_seconds)}")
+        ui.label(f"{percent(shown.p_correct)} likely correct · ~{duration(shown.expected_seconds)}") \
+            .mark("task-prediction-p")
         if shown.seconds_low and shown.seconds_high:
             ui.label(f"({interval(shown.seconds_low, shown.seconds_high)})").classes("ss-muted whitespace-nowrap")
-        ui.tooltip(f"Model {shown.model or '?'}; {SOURCE_LABELS.get(shown.source, shown.source)}")
+        when = "now, from your answers so far" if current else "when you started it"
+        ui.tooltip(f"Predicted {when}. Model {shown.model or '?'}; {SOURCE_LABELS.get(shown.source, shown.source)}")

@@ -74,7 +74,8 @@ def open_complete(host: ui.element, task: Task, on_save: SaveComplete) -> ui.dia
 
 
 def open_edit(host: ui.element, task: Task, topics: list[str], on_save: SaveEdit) -> ui.dialog:
-    """Edit title, topic, difficulty (not once done), due date and notes."""
+    """Edit title, topic, difficulty (not once done), due date and notes; once done, correct the outcome and
+    the minutes taken."""
     dialog, card = _dialog(host, "Edit task")
     done = task.status is TaskStatus.DONE
     with card:
@@ -84,10 +85,16 @@ def open_edit(host: ui.element, task: Task, topics: list[str], on_save: SaveEdit
             .props("maxlength=100").mark("edit-topic")
         difficulty = ui.select(DIFFICULTY_LABELS, value=task.difficulty.value, label="Difficulty") \
             .classes("w-full").mark("edit-difficulty")
+        outcome, minutes = None, None
         if done:
             topic.disable()
             difficulty.disable()
             ui.label("A completed task keeps its topic and difficulty.").classes("text-xs ss-muted")
+            outcome = ui.radio({"correct": "Correct", "incorrect": "Incorrect"},
+                               value="correct" if task.correct else "incorrect") \
+                .props('inline aria-label="Outcome"').mark("edit-outcome")
+            minutes = ui.number("Minutes taken", value=round((task.seconds_taken or 60.0) / 60.0, 1), min=0.1,
+                                max=MAX_MINUTES, step=0.5, format="%.1f").classes("w-full").mark("edit-minutes")
         due = ui.input("Due date", value=task.due_date.isoformat() if task.due_date else "") \
             .props("type=date stack-label").classes("w-full").mark("edit-due")
         notes = ui.textarea("Notes", value=task.notes or "").props("autogrow maxlength=10000") \
@@ -105,6 +112,11 @@ def open_edit(host: ui.element, task: Task, topics: list[str], on_save: SaveEdit
                     return
                 changes["topic"] = topic.value.strip()[:100]
                 changes["difficulty"] = difficulty.value
+            if outcome is not None and minutes is not None:
+                if minutes.value is None or not 0 < float(minutes.value) <= MAX_MINUTES:
+                    minutes.error = f"Enter the minutes taken (more than 0, at most {MAX_MINUTES})."
+                    return
+                changes.update(_corrected(task, outcome.value == "correct", float(minutes.value) * 60.0))
             changes["due_date"] = date.fromisoformat(due.value) if due.value else None
             changes["notes"] = notes.value or None
             if await on_save(changes):
@@ -115,6 +127,16 @@ def open_edit(host: ui.element, task: Task, topics: list[str], on_save: SaveEdit
         _buttons(dialog, "Save", save, marker="save-edit")
     dialog.open()
     return dialog
+
+
+def _corrected(task: Task, correct: bool, seconds: float) -> dict[str, Any]:
+    """The outcome and time changes of a done task's edit (only what changed; the minutes field rounds to 0.1)."""
+    changes: dict[str, Any] = {}
+    if correct != task.correct:
+        changes["correct"] = correct
+    if abs(seconds - (task.seconds_taken or 0.0)) >= 3.0:
+        changes["seconds"] = max(seconds, 1.0)
+    return changes
 
 
 def open_delete(host: ui.element, task: Task, on_confirm: Confirm) -> ui.dialog:

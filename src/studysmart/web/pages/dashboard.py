@@ -34,6 +34,7 @@ class DashboardData:
     training: training.TrainingStatus
     next_exam: exams.ExamView | None
     has_exams: bool  # any exam, past ones included
+    steps: analytics.FirstSteps
 
 
 def _load(zone: ZoneInfo) -> Callable[[Session, User], DashboardData]:
@@ -43,7 +44,8 @@ def _load(zone: ZoneInfo) -> Callable[[Session, User], DashboardData]:
         upcoming = [exam for exam in found if exams.is_upcoming(exam, now)]
         return DashboardData(summary=analytics.today_summary(session=session, user=user, now=now, zone=zone),
                              training=training.get_status(session=session),
-                             next_exam=next(iter(upcoming), None), has_exams=bool(found))
+                             next_exam=next(iter(upcoming), None), has_exams=bool(found),
+                             steps=analytics.first_steps(session=session, user=user))
     return load
 
 
@@ -71,6 +73,32 @@ def _training_badge(status: training.TrainingStatus, zone: ZoneInfo) -> None:
     with ui.row().classes("items-start gap-1 text-xs ss-muted no-wrap").mark("training-status"):
         ui.icon("model_training").classes("text-sm")
         ui.label(training_line(status, zone))
+
+
+FIRST_STEPS = (
+    ("added", "Add a task", "Give it a topic and a difficulty: you see how likely you are to get it right and how "
+                            "long it should take."),
+    ("timed", "Time it", "Press Start when you begin; the timer keeps running through a reload."),
+    ("marked", "Mark it", "Press Complete and say whether you got it right: every answer makes your predictions "
+                          "more your own."),
+)
+
+
+def _first_steps_card(steps: analytics.FirstSteps) -> None:
+    """The three-step start for a newcomer; gone once the first task is marked."""
+    taken = {"added": steps.added, "timed": steps.timed, "marked": steps.marked}
+    with ui.card().classes("ss-card gap-2").mark("first-steps"):
+        ui.label("Get started in three steps").classes("text-lg font-semibold").props('role=heading aria-level="2"')
+        with ui.element("ol").classes("w-full flex flex-col gap-2"):
+            for number, (step, title, text) in enumerate(FIRST_STEPS, start=1):
+                done = taken[step]
+                with ui.element("li").classes("flex items-start gap-3").mark(f"step-{step}"):
+                    ui.icon("check_circle" if done else "radio_button_unchecked",
+                            color="positive" if done else "grey-6").classes("text-2xl") \
+                        .props(f'aria-label="{"done" if done else "to do"}"').mark("step-done" if done else "step-todo")
+                    with ui.column().classes("gap-0"):
+                        ui.link(f"{number}. {title}", "/dashboard/tasks").classes("font-medium")
+                        ui.label(text).classes("text-sm ss-muted")
 
 
 def _plan_card(summary: analytics.DaySummary) -> None:
@@ -139,6 +167,8 @@ def register() -> None:
             data = outcome.value
             summary = data.summary
             _training_badge(data.training, who.zone)
+            if not data.steps.done:
+                _first_steps_card(data.steps)
             with ui.element("div").classes("w-full grid grid-cols-2 md:grid-cols-4 gap-3"):
                 _stat("Planned today", str(len(summary.planned)), f"~{duration(summary.planned_seconds)}",
                       "stat-planned")

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from studysmart.core.db import utcnow
 from studysmart.users import service as users
+from studysmart.users.demo_account import DEMO_EMAIL, DEMO_PASSWORD, demo_account_exists
 from studysmart.users.models import User
 from studysmart.users.passwords import MIN_LENGTH
 from studysmart.users.schemas import Register
@@ -137,11 +138,16 @@ def _readable(field: str, message: str) -> str:
     return message
 
 
+def _has_demo_account() -> bool:
+    with context.sessions()() as session:
+        return demo_account_exists(session=session)
+
+
 def register() -> None:
     """Register the page."""
 
     @ui.page("/")
-    def home_page(request: Request, next: str | None = None) -> RedirectResponse | None:
+    async def home_page(request: Request, next: str | None = None) -> RedirectResponse | None:
         if auth.identity() is not None:
             checked = auth.require_user(request)
             if not isinstance(checked, RedirectResponse):
@@ -171,4 +177,9 @@ def register() -> None:
                             _login_form(next)
                         with ui.tab_panel(signup_tab).classes("gap-3 p-1"):
                             _signup_form(next)
+                    if await context.in_thread(_has_demo_account):
+                        with ui.row().classes("items-start gap-2 no-wrap text-sm").mark("demo-hint"):
+                            ui.icon("visibility", color="primary").classes("text-lg")
+                            ui.label(f"Just looking? Log in as the demo student: {DEMO_EMAIL}, password "
+                                     f"{DEMO_PASSWORD}.").classes("break-all")
         return None

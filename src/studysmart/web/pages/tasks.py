@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from studysmart.analytics import service as analytics
 from studysmart.core.db import utcnow
+from studysmart.learning.prediction import ShownPrediction
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task, TaskStatus
 from studysmart.users.models import User
@@ -29,7 +30,18 @@ from studysmart.web.layout import empty_state, frame
 PATH = "/dashboard/tasks"
 PAGE_SIZE = 20
 PREVIEW_DELAY = 0.3  # seconds of quiet typing before a new preview is computed
+UNDO_SHOWN = 10.0  # seconds the undo of a completion is offered (the service allows tasks.UNDO_WINDOW)
 STATUS_FILTER = {"all": "All", **STATUS_LABELS}
+
+
+Loaded = tuple[list[Task], int, dict[int, ShownPrediction], list[str], list[str]]
+
+
+def completion_message(correct: bool, seconds: float) -> str:
+    """The note after a completion: what was recorded, in words that fit the outcome."""
+    if correct:
+        return f"Well done: recorded as correct, {duration(seconds)}."
+    return f"Recorded as incorrect, {duration(seconds)}. It counts toward your next predictions."
 
 
 def _action(label: str, icon: str, handler: Callable[[], Any], color: str) -> None:
@@ -48,12 +60,14 @@ class TasksView:
         self.who = who
         self.zone = who.zone
         self.rows: list[Task] = []
+        self.current: dict[int, ShownPrediction] = {}  # open tasks' current predictions, by id
         self.total = 0
         self.limit = PAGE_SIZE
         self.catalog: list[str] = []
         self.own_topics: list[str] = []
         self.preview_changed_at: float | None = None
         self.preview_seq = 0
+        self.undo_task: int | None = None
         self.host = ui.element("div")  # dialogs live here, outside the refreshed list
 
     # -- building --------------------------------------------------------------------------------------------
@@ -71,6 +85,8 @@ class TasksView:
                     .mark("new-difficulty")
                 self.due = ui.input("Due date (optional)").props("type=date stack-label").mark("new-due")
             self.preview = PreviewPanel()
+            self.undo_bar = ui.row().classes("w-full items-center gap-2").mark("undo-bar")
+            self.undo_bar.set_visibility(False)
             with ui.row().classes("w-full justify-end"):
                 ui.button("Add task", icon="add", on_click=self.create).props("no-caps").mark("add-task")
         for field in (self.title, self.topic, self.due):
@@ -112,7 +128,9 @@ class TasksView:
                 ui.badge(STATUS_LABELS[task.status.value], color={
                     "planned": "grey-8", "in_progress": "positive", "done": "primary"}[task.status.value])
             with ui.row().classes("w-full items-center gap-x-4 gap-y-1"):
-                prediction_badge(task)
+                is_open = task.status is not TaskStatus.DONE
+                prediction_badge(self.current.get(task.id, task.prediction) if is_open else task.prediction,
+                                 current=is_open and task.id in self.current)
                 if task.status is TaskStatus.IN_PROGRESS and task.started_at is not None:
                     running_timer(task.started_at)
                 if task.status is TaskStatus.DONE:
@@ -139,16 +157,17 @@ class TasksView:
         topic = self.topic_filter.value or None
         limit = self.limit
 
-        def load(session: Session, user: User) -> tuple[list[Task], int, list[str], list[str]]:
+        def load(session: Session, user: User) -> Loaded:
             rows, total = tasks.list_tasks(session=session, user=user, status=status, topic=topic,
                                            limit=limit)
+            current = tasks.current_predictions(session=session, user=user, tasks=rows, now=utcnow())
             catalog = [t.name for t in tasks.list_topics(session=session, user=user, limit=500)]
-            return rows, total, analytics.user_topics(session=session, user=user), catalog
+            return rows, total, current, analytics.user_topics(session=session, user=user), catalog
 
         outcome = await perform(self.who, load, path=PATH)
         if not outcome.ok or outcome.value is None:
             return
-        self.rows, self.total, self.own_topics, catalog = outcome.value
+        self.rows, self.total, self.current, self.own_topics, catalog = outcome.value
         self.catalog[:] = catalog
         self.topic.set_autocomplete(catalog)
         options = {"": "All topics", **{name: name for name in self.own_topics}}
@@ -224,11 +243,40 @@ class TasksView:
         async def save(correct: bool, seconds: float) -> bool:
             outcome = await perform(self.who, lambda s, u: tasks.complete_task(
                 session=s, user=u, task_id=task.id, correct=correct, seconds=seconds, now=utcnow()),
-                path=PATH, success="Well done: recorded.")
+                path=PATH, success=completion_message(correct, seconds))
             await self.reload()
+            if outcome.ok:
+                self.offer_undo(task)
+                await self.update_preview()  # the form's preview now counts this answer too
             return outcome.ok
 
         task_dialogs.open_complete(self.host, task, save)
+
+    def offer_undo(self, task: Task) -> None:
+        """Offer to undo the completion just made, for ``UNDO_SHOWN`` seconds."""
+        self.undo_bar.clear()
+        with self.undo_bar:
+            ui.label(f"Completed “{task.title[:60]}”.").classes("text-sm")
+            ui.button("Undo", icon="undo", on_click=lambda: self.undo(task)).props("flat dense no-caps") \
+                .mark("undo")
+        self.undo_bar.set_visibility(True)
+        shown_for = task.id
+
+        def hide() -> None:
+            if self.undo_bar.visible and self.undo_task == shown_for:
+                self.undo_bar.set_visibility(False)
+
+        self.undo_task = shown_for
+        ui.timer(UNDO_SHOWN, hide, once=True)
+
+    async def undo(self, task: Task) -> None:
+        """Undo the completion: the task is open again and the answer taken out of everything that learns."""
+        self.undo_bar.set_visibility(False)
+        outcome = await perform(self.who, lambda s, u: tasks.undo_completion(
+            session=s, user=u, task_id=task.id, now=utcnow()), path=PATH, success="Undone: the task is open again.")
+        await self.reload()
+        if outcome.ok:
+            await self.update_preview()
 
     def ask_edit(self, task: Task) -> None:
         """Open the edit dialog."""
