@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -76,3 +77,8 @@ def read_token(token: str, *, secret: str) -> TokenClaims:
     if type(version) is not int or not 0 <= version <= _MAX_VERSION:  # bool is an int subclass: excluded
         raise InvalidToken("malformed version")
     return TokenClaims(account_key=subject, version=version, epoch=epoch)
+
+
+def digest(value: str) -> str:
+    """The SHA-256 (hex) of a secret that is stored only as its digest (login tickets, reset links)."""
+    return hashlib.sha256(value.encode()).hexdigest()

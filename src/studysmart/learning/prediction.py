@@ -3,15 +3,17 @@ the pages (nothing copies it field by field)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from pydantic import BaseModel, ConfigDict
 
 __all__ = ["SHOWN_FIELDS", "ServedPrediction", "ShownPrediction"]
 
 
-@dataclass(frozen=True)
-class ShownPrediction:
+class ShownPrediction(BaseModel):
     """What a student is shown for a task: P(correct), the expected time with its 80% range, and which model (and
-    version, and which of its parameters: ``source``) said so. A task keeps the one it was shown at creation."""
+    version, and which of its parameters: ``source``) said so. A task keeps the one it was shown at creation; the
+    API's ``PredictionRead`` is this value (read with ``model_validate``)."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
     p_correct: float
     expected_seconds: float
@@ -22,7 +24,6 @@ class ShownPrediction:
     source: str
 
 
-@dataclass(frozen=True)
 class ServedPrediction(ShownPrediction):
     """A prediction as served: what is shown, the log-time distribution behind it, the sentence that explains it
     and the A/B arm that chose its model."""
@@ -37,4 +38,4 @@ class ServedPrediction(ShownPrediction):
         return ShownPrediction(**{name: getattr(self, name) for name in SHOWN_FIELDS})
 
 
-SHOWN_FIELDS = tuple(item.name for item in fields(ShownPrediction))
+SHOWN_FIELDS = tuple(ShownPrediction.model_fields)

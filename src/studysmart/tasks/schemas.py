@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from studysmart.core.text import VisibleName
+from studysmart.learning.prediction import ShownPrediction
 from studysmart.tasks.models import Difficulty, TaskStatus
 
 #: The largest row id: the id columns are 32-bit INTEGER, and PostgreSQL refuses a larger value in a query (a 500
@@ -21,18 +22,10 @@ Notes = Annotated[str, StringConstraints(max_length=10_000)]
 Seconds = Annotated[float, Field(ge=1, le=86_400, allow_inf_nan=False)]
 
 
-class PredictionRead(BaseModel):
-    """What the serving model expects for this student and task."""
+class PredictionRead(ShownPrediction):
+    """What the serving model expects for this student and task (with the sentence that explains it, for a
+    preview)."""
 
-    model_config = ConfigDict(from_attributes=True)
-
-    p_correct: float
-    expected_seconds: float
-    seconds_low: float
-    seconds_high: float
-    model: str
-    model_version: int | None
-    source: str
     explanation: str | None = None
 
 

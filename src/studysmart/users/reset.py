@@ -8,7 +8,6 @@ emails are registered), and is rate-limited per client and per email. The link i
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,16 +43,12 @@ class ResetLink:
     expires_at: datetime
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_reset_link(*, session: Session, user: User, public_url: str, now: datetime) -> ResetLink:
     """A new single-use link for ``user`` (their earlier unused links stop working); only its digest is stored."""
     session.execute(delete(PasswordReset).where(
         (PasswordReset.expires_at < now) | (PasswordReset.user_id == user.id)))
     token = secrets.token_urlsafe(32)
-    session.add(PasswordReset(digest=_digest(token), user_id=user.id, token_version=user.token_version,
+    session.add(PasswordReset(digest=security.digest(token), user_id=user.id, token_version=user.token_version,
                               created_at=now, expires_at=now + RESET_TTL))
     session.flush()
     url = f"{public_url.rstrip('/')}{RESET_PATH}?token={quote(token)}"
@@ -84,7 +79,8 @@ def reset_password(*, session: Session, token: str, new_password: str, now: date
     """
     if not security.is_key(token):
         raise InvalidResetLink("the link is invalid or has expired; ask for a new one", field="token")
-    reset = session.scalar(select(PasswordReset).where(PasswordReset.digest == _digest(token)).with_for_update())
+    reset = session.scalar(select(PasswordReset).where(PasswordReset.digest == security.digest(token))
+                           .with_for_update())
     user = session.get(User, reset.user_id) if reset is not None else None
     if reset is None or user is None or reset.expires_at <= now or reset.token_version != user.token_version:
         raise InvalidResetLink("the link is invalid or has expired; ask for a new one", field="token")

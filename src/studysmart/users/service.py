@@ -3,7 +3,6 @@ the auth epoch, login tickets, deletion."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 from dataclasses import dataclass
@@ -162,7 +161,7 @@ def failure_delay(*, client_failures: int, account_failures: int, limit: int) ->
 
 def _failure_keys(email: str, client: str) -> tuple[str, str]:
     # The email is whatever the form said (any length): its digest keeps the key short.
-    return f"failed-client:{client[:300]}", f"failed-account:{_digest(email)}"
+    return f"failed-client:{client[:300]}", f"failed-account:{security.digest(email)}"
 
 
 def _throttle_guessing(session: Session, *, email: str, client: str, limit: int, now: datetime) -> None:
@@ -280,17 +279,13 @@ class TicketGrant:
     next_path: str
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
 def create_login_ticket(*, session: Session, user: User, browser: str, tz: str, next_path: str,
                         now: datetime) -> str:
     """A single-use ticket, valid for ``TICKET_TTL``, that the browser session ``browser`` redeems for a fresh
     web session of ``user``. Only its digest is stored."""
     session.execute(delete(LoginTicket).where(LoginTicket.expires_at < now))
     ticket = secrets.token_urlsafe(32)
-    session.add(LoginTicket(digest=_digest(ticket), user_id=user.id, browser=_digest(browser),
+    session.add(LoginTicket(digest=security.digest(ticket), user_id=user.id, browser=security.digest(browser),
                             token_version=user.token_version, epoch=auth_epoch(session), tz=tz[:64],
                             next_path=next_path[:512], expires_at=now + TICKET_TTL))
     session.flush()
@@ -303,11 +298,12 @@ def redeem_login_ticket(*, session: Session, ticket: str, browser: str, now: dat
     if not security.is_key(ticket):
         return None
     row = session.execute(
-        delete(LoginTicket).where(LoginTicket.digest == _digest(ticket))
+        delete(LoginTicket).where(LoginTicket.digest == security.digest(ticket))
         .returning(LoginTicket.user_id, LoginTicket.browser, LoginTicket.token_version, LoginTicket.epoch,
                    LoginTicket.tz, LoginTicket.next_path, LoginTicket.expires_at)
     ).one_or_none()
-    if row is None or row.expires_at <= now or not secrets.compare_digest(row.browser, _digest(browser)):
+    if row is None or row.expires_at <= now or not secrets.compare_digest(row.browser,
+                                                                          security.digest(browser)):
         return None
     user = session.get(User, row.user_id)
     if user is None:
