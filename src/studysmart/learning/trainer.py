@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart import __version__
 from studysmart.core.config import Settings
-from studysmart.core.db import transaction, utcnow
+from studysmart.core.db import read_session, transaction, utcnow
 from studysmart.core.logging import kv
 from studysmart.learning import registry
 from studysmart.learning import tracker as service
@@ -145,7 +145,7 @@ def score_champions(sessions: sessionmaker[Session], candidates: list[Candidate]
     Runs outside any write transaction (loading and predicting can take seconds, and SQLite would hold its write
     lock meanwhile); ``loaded`` champions of the same version are reused instead of being deserialised again."""
     for cand in candidates:
-        with sessions() as session:
+        with read_session(sessions) as session:
             champion = _champion(session, cand.name)
             if champion is None:
                 continue
@@ -233,7 +233,7 @@ def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, 
     for name in settings.enabled_models:
         if not registry.needs_torch(name):
             continue
-        with sessions() as session:
+        with read_session(sessions) as session:
             champion = _champion(session, name)
             if champion is None or champion.promoted_at is None:
                 continue
@@ -318,7 +318,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
     failures: Failures = {}
     try:
         with heartbeats(sessions, run_id, settings), time_limit(settings.training_time_limit_seconds):
-            with sessions() as session:
+            with read_session(sessions) as session:  # a snapshot: serving and completions go on meanwhile
                 data = all_responses(session)
             loaded = shadow_score_champions(sessions, settings, data)
             split = holdout_split(data)
