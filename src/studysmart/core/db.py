@@ -163,10 +163,49 @@ def read_session(factory: sessionmaker[Session]) -> Session:
     return factory(bind=reader(bind))
 
 
+def _query_only(connection: Any, flag: bool) -> None:
+    # A pooled connection keeps the pragma between transactions: set it only when it changes.
+    if connection.info.get("query_only", False) != flag:
+        connection.exec_driver_sql(f"PRAGMA query_only={int(flag)}")
+        connection.info["query_only"] = flag
+
+
+def _release(connection: Any, lock: _TransactionLock) -> None:
+    """Release what ``connection``'s transaction holds (a Connection or the pool's connection: they share info)."""
+    try:
+        info = connection.info
+    except (AttributeError, NotImplementedError):  # an ad-hoc pool wrapper (a reset): it holds nothing
+        return
+    if info.pop("holds_write_lock", False):
+        lock.release()
+    if info.pop("holds_read", False):
+        lock.leave_read()
+
+
+def _begin(connection: Any, lock: _TransactionLock) -> None:
+    if connection.get_execution_options().get(READ_ONLY):
+        # A reader takes no lock: under WAL it reads its snapshot while the one writer goes on.
+        lock.enter_read()
+        connection.info["holds_read"] = True
+        flag, begin = True, "BEGIN"
+    else:
+        # IMMEDIATE takes the write lock up front: two writers queue on busy_timeout instead of deadlocking
+        # on a read-to-write upgrade (which SQLite reports at once as "database is locked").
+        lock.acquire()
+        connection.info["holds_write_lock"] = True
+        flag, begin = False, "BEGIN IMMEDIATE"
+    try:
+        _query_only(connection, flag)
+        connection.exec_driver_sql(begin)
+    except BaseException:
+        _release(connection, lock)
+        raise
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # One writer at a time per process, queued on a lock (woken at once) rather than on SQLite's busy handler
     # (which sleeps in growing steps and gives multi-second tails under load). Other processes (the training
-    # worker, other web processes) still queue on busy_timeout.
+    # worker, other web processes) still queue on busy_timeout. Readers (``reader``) take no lock.
     write_lock = _TransactionLock()
     _WRITE_LOCKS.add(write_lock)
 
@@ -181,44 +220,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")  # WAL + FULL: a commit is fsync'd before it returns (README)
         cursor.close()
 
-    def _query_only(connection: Any, flag: bool) -> None:  # a pooled connection keeps it: set it on change only
-        if connection.info.get("query_only", False) != flag:
-            connection.exec_driver_sql(f"PRAGMA query_only={int(flag)}")
-            connection.info["query_only"] = flag
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
-            # A reader takes no lock: under WAL it reads its snapshot while the one writer goes on.
-            write_lock.enter_read()
-            connection.info["holds_read"] = True
-            try:
-                _query_only(connection, True)
-                connection.exec_driver_sql("BEGIN")
-            except BaseException:
-                _release(connection)
-                raise
-            return
-        # IMMEDIATE takes the write lock up front: two writers queue on busy_timeout instead of deadlocking
-        # on a read-to-write upgrade (which SQLite reports at once as "database is locked").
-        write_lock.acquire()
-        connection.info["holds_write_lock"] = True
-        try:
-            _query_only(connection, False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            _release(connection)
-            raise
-
-    def _release(connection: Any) -> None:  # a Connection or the pool's connection: they share ``info``
-        try:
-            info = connection.info
-        except (AttributeError, NotImplementedError):  # an ad-hoc pool wrapper (a reset): it holds nothing
-            return
-        if info.pop("holds_write_lock", False):
-            write_lock.release()
-        if info.pop("holds_read", False):
-            write_lock.leave_read()
+    event.listen(engine, "begin", lambda connection: _begin(connection, write_lock))
 
     # The lock is released once SQLite's COMMIT or ROLLBACK has returned (the "commit" and "rollback" events
     # fire before it): a fork between the two would copy SQLite's record of a lock still held, and with
@@ -230,13 +232,13 @@ def _configure_sqlite(engine: Engine) -> None:
         try:
             commit(connection)
         finally:
-            _release(connection)
+            _release(connection, write_lock)
 
     def _rollback_then_release(connection: Any) -> None:
         try:
             rollback(connection)
         finally:
-            _release(connection)
+            _release(connection, write_lock)
 
     dialect.do_commit = _commit_then_release  # type: ignore[method-assign,assignment]
     dialect.do_rollback = _rollback_then_release  # type: ignore[method-assign,assignment]
