@@ -29,6 +29,7 @@ from studysmart.learning.erasure import apply_erasures, strip_champions
 from studysmart.learning.guards import TrainingTimeout, heartbeats, time_limit
 from studysmart.learning.history import all_responses
 from studysmart.learning.models import ModelVersion, RunStatus
+from studysmart.learning.pruning import prune_versions
 from studysmart.learning.shadow import shadow_score
 from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
@@ -338,6 +339,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
                 if erasures:
                     apply_erasures(session, run_id=run_id, erasures=[i for i, _ in erasures], stripped=stripped,
                                    now=utcnow())
+                pruned = prune_versions(session, keep=settings.model_versions_kept)
                 serving = choose_serving(candidates)
                 remaining = service.finish_run(session=session, run_id=run_id, now=utcnow(),
                                                models={**summary(candidates), **failures}, n_samples=len(data),
@@ -358,5 +360,5 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
         log.error(kv("training.failed", run=run_id, error=message, retry_in=retry_in if retry else None))
         return RunOutcome(run_id, RunStatus.FAILED, error=message, retry_in=retry_in if retry else None)
     log.info(kv("training.finished", run=run_id, seconds=round(time.perf_counter() - started, 2),
-                serving=serving, remaining=remaining))
+                serving=serving, remaining=remaining, versions_pruned=sum(pruned.values())))
     return RunOutcome(run_id, RunStatus.SUCCEEDED, remaining=remaining)
