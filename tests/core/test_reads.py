@@ -94,3 +94,10 @@ def test_a_get_is_answered_while_a_write_transaction_is_open(client: TestClient)
     status, overlapped = _while_writing(factory, preview)
     assert status == 200
     assert overlapped, "the GET waited for the write transaction"
+
+
+def test_every_read_session_of_a_factory_shares_one_reading_engine(tmp_path: Path) -> None:
+    factory = _table(f"sqlite:///{tmp_path / 'same.db'}")
+    with read_session(factory) as first, read_session(factory) as second:
+        assert first.get_bind() is second.get_bind()  # caches keyed by engine (plans) keep their entries
+        assert first.get_bind() is not factory.kw["bind"]

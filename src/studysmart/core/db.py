@@ -143,12 +143,18 @@ os.register_at_fork(before=_before_fork, after_in_parent=lambda: _after_fork(chi
 
 #: The execution option of an engine (and its connections) that only reads: see ``reader``.
 READ_ONLY = "studysmart_read_only"
+_READER_ATTRIBUTE = "_studysmart_reader"
 
 
 def reader(engine: Engine) -> Engine:
     """``engine`` for reading only (the same pool): on SQLite a deferred transaction that never takes the write
     lock and refuses writes; on PostgreSQL the same transactions as ``engine``."""
-    return engine.execution_options(**{READ_ONLY: True})
+    # One per engine, made once: what keys caches by engine (the plan cache) keeps its entries across requests.
+    made: Engine | None = engine.__dict__.get(_READER_ATTRIBUTE)
+    if made is None:
+        made = engine.execution_options(**{READ_ONLY: True})
+        setattr(engine, _READER_ATTRIBUTE, made)
+    return made
 
 
 def read_session(factory: sessionmaker[Session]) -> Session:
