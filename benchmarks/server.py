@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,8 +24,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(extra_env: dict[str, str] | None = None, demo_students: int = 12) -> Iterator[tuple[str, Path]]:
-    """Yield (base URL, var dir) of a server on a fresh embedded database; stops it afterwards."""
+def running_server(extra_env: dict[str, str] | None = None, demo_students: int = 12,
+                   prepare: Callable[[Path], object] | None = None) -> Iterator[tuple[str, Path]]:
+    """Yield (base URL, var dir) of a server on a fresh embedded database (``prepare(var_dir)`` fills it before
+    the server starts); stops it afterwards."""
     with tempfile.TemporaryDirectory(prefix="studysmart-bench-") as tmp:
         env = {**os.environ, "STUDYSMART_VAR_DIR": tmp, "STUDYSMART_LOG_LEVEL": "WARNING", **(extra_env or {})}
         env.pop("STUDYSMART_DATABASE_URL", None)
@@ -33,6 +35,8 @@ def running_server(extra_env: dict[str, str] | None = None, demo_students: int =
         if demo_students:
             subprocess.run([BIN / "studysmart", "demo", "--students", str(demo_students)], env=env, check=True,
                            capture_output=True)
+        if prepare is not None:
+            prepare(Path(tmp))
         port = free_port()
         log = open(Path(tmp) / "server.log", "w")  # closed below
         proc = subprocess.Popen([BIN / "studysmart", "serve", "--port", str(port)], env=env, stdout=log,

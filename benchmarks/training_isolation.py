@@ -1,6 +1,10 @@
 """Does training slow the app? Task-creation latency with and without a neural training in the worker.
 
     .venv/bin/python -m benchmarks.training_isolation [--clients 20] [--duration 30] [--rounds 2]
+    .venv/bin/python -m benchmarks.training_isolation --answers 100000 --json OUT [--rounds 3] [--clients 4]
+
+With ``--answers N``: preview latency while a training starts and runs against idle, on a database of N answers
+(``benchmarks.preview_isolation``; OUT gets ``{"idle": {"p95_ms": ...}, "training": {"p95_ms": ...}}``).
 
 A server runs on the embedded default (SQLite, its own supervised worker process). Rounds alternate: load with the
 worker idle, then load while the worker trains the neural model (re-queued whenever it finishes, so it trains
@@ -17,6 +21,7 @@ import statistics
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from benchmarks.load import run_load
@@ -71,11 +76,21 @@ def _load(base: str, clients: int, duration: float) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=None, help="default: 20 (4 in preview mode)")
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--students", type=int, default=40, help="demo students (data the neural model trains on)")
+    parser.add_argument("--answers", type=int, default=None, help="preview mode: bulk answers in the database")
+    parser.add_argument("--json", type=Path, default=None, help="preview mode: where the p95 summary goes")
+    parser.add_argument("--models", default=None, help="preview mode: models trained (default: the fallback)")
     args = parser.parse_args()
+    if args.answers is not None:
+        from benchmarks.preview_isolation import run
+
+        run(answers=args.answers, out=args.json, rounds=args.rounds, clients=args.clients or 4,
+            idle_seconds=args.duration, models=args.models)
+        return
+    args.clients = args.clients or 20
     idle_runs, training_runs = [], []
     with running_server(TRAINING_ENV, demo_students=args.students) as (base, var_dir):
         _load(base, args.clients, 5)  # warm-up

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from studysmart.analytics import api as analytics_api
 from studysmart.core import errors, metrics
 from studysmart.core.config import Environment, Settings, get_settings
-from studysmart.core.db import transaction
+from studysmart.core.db import read_session, transaction
 from studysmart.core.errors import refuse_nul_characters, responses
 from studysmart.core.files import secure_var_dir
 from studysmart.core.logging import setup_logging
@@ -63,7 +63,7 @@ def _health_router() -> APIRouter:
         ok = True
         try:
             context: AppContext = request.app.state.context
-            with context.sessions() as session:
+            with read_session(context.sessions) as session:
                 session.execute(text("SELECT 1"))
                 entry = context.models.get(session, registry.FALLBACK)
                 checks["database"] = "ok"

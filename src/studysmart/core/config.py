@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     training_retries: Annotated[int, Field(ge=0)] = 3
     training_stale_seconds: Annotated[float, Field(gt=0)] = 30.0
     promote_tolerance: Annotated[float, Field(ge=0)] = 0.002
+    model_versions_kept: Annotated[int, Field(ge=1)] = 5  # per model, besides its champion
     ab_challenger_share: Annotated[float, Field(ge=0, le=1)] = 0.0
     torch_threads: Annotated[int, Field(ge=1)] = 1
     worker_nice: Annotated[int, Field(ge=0, le=19)] = 10

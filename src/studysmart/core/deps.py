@@ -10,11 +10,17 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from studysmart.core.config import Settings
+from studysmart.core.db import read_session
+
+#: Requests that never write (design: GET never writes): their session only reads, concurrently with writers.
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session for one request; routes that write call ``session.commit()`` before returning."""
-    with request.app.state.sessionmaker() as session:
+    """A session for one request; routes that write call ``session.commit()`` before returning. A GET or HEAD
+    gets a read-only session (``core.db.read_session``), which on SQLite never waits for a write."""
+    factory = request.app.state.sessionmaker
+    with (read_session(factory) if request.method in READ_METHODS else factory()) as session:
         try:
             yield session
         except Exception:

@@ -1,6 +1,10 @@
 """The per-process model cache: the champion of each model name, loaded from the database at most every
-``refresh_seconds`` and swapped atomically when a new version is promoted; the fallback model fitted in-process
-until the first training stores one; deleted accounts dropped from every cached copy."""
+``refresh_seconds`` and swapped atomically when a new version is promoted; deleted accounts dropped from every
+cached copy.
+
+Every training fits and stores the fallback model in the worker. Until the first one has, a process fits it itself,
+on at most ``FALLBACK_FIT_LIMIT`` answers (all of a brand-new app's; the most recent ones of a large database), so
+a request never pays for a fit that grows with the data."""
 
 from __future__ import annotations
 
@@ -13,16 +17,18 @@ from sqlalchemy.orm import Session
 
 from studysmart.learning import registry
 from studysmart.learning.erasure import forget
-from studysmart.learning.history import all_responses
+from studysmart.learning.history import recent_responses
 from studysmart.learning.models import Erasure, ModelVersion, TrainingState
 from studysmart.ml import base as ml
 from studysmart.ml.robust import with_robust_weights
 
-__all__ = ["FALLBACK_CHEAP_SAMPLES", "FALLBACK_REFIT_SECONDS", "Loaded", "ModelCache"]
+__all__ = ["FALLBACK_FIT_LIMIT", "FALLBACK_REFIT_SECONDS", "Loaded", "ModelCache"]
 
 FALLBACK_MODEL = registry.FALLBACK
 FALLBACK_REFIT_SECONDS = 60.0
-FALLBACK_CHEAP_SAMPLES = 5000
+#: Answers the in-process fallback is fitted on at most (a few tens of milliseconds): up to it, it follows every
+#: new answer; past it, it is refitted on the most recent ones at most every FALLBACK_REFIT_SECONDS.
+FALLBACK_FIT_LIMIT = 5000
 
 
 @dataclass(frozen=True)
@@ -106,10 +112,10 @@ class ModelCache:
     def _fallback(self, session: Session, entry: Loaded | None, now: float, erased: int) -> Loaded:
         samples = session.scalar(select(TrainingState.samples)) or 0
         if entry is not None and entry.version is None and (entry.stamp == samples or (
-                samples > FALLBACK_CHEAP_SAMPLES and now - entry.fitted_at < FALLBACK_REFIT_SECONDS)):
+                samples > FALLBACK_FIT_LIMIT and now - entry.fitted_at < FALLBACK_REFIT_SECONDS)):
             return replace(entry, checked_at=now)
-        # Only until the first training stores a shrinkage version: a cheap pass over the data (milliseconds per
-        # thousand answers); past a few thousand answers at most once a minute per process (the student's own
-        # answers still apply at once, through their history).
-        model = ml.create(FALLBACK_MODEL).fit(with_robust_weights(all_responses(session)))  # as training does
+        # Only until the first training stores a version: a bounded pass (the student's own answers still apply at
+        # once, through their history; the worker fits on all of them).
+        data = recent_responses(session, limit=FALLBACK_FIT_LIMIT)
+        model = ml.create(FALLBACK_MODEL).fit(with_robust_weights(data))  # as training does
         return Loaded(FALLBACK_MODEL, None, model, now, samples, now, erased=erased)

@@ -31,7 +31,8 @@ def _responses(rows: list[tuple[int, str, Difficulty, bool | None, float | None,
     )
 
 
-def _completed(session: Session, user_id: int | None = None, before: datetime | None = None) -> Responses:
+def _completed(session: Session, user_id: int | None = None, before: datetime | None = None,
+               latest: int | None = None) -> Responses:
     stmt = (
         select(Task.owner_id, Topic.key, Task.difficulty, Task.correct, Task.seconds_taken, Task.completed_at)
         .join(Topic, Task.topic_id == Topic.id)
@@ -42,12 +43,20 @@ def _completed(session: Session, user_id: int | None = None, before: datetime | 
         stmt = stmt.where(Task.owner_id == user_id)
     if before is not None:
         stmt = stmt.where(Task.completed_at < before)
+    if latest is not None:  # the newest ``latest`` answers (the index on completed_at), back in completion order
+        stmt = stmt.order_by(None).order_by(Task.completed_at.desc(), Task.id.desc()).limit(latest)
+        return _responses([tuple(r) for r in reversed(session.execute(stmt).all())])  # type: ignore[misc]
     return _responses([tuple(r) for r in session.execute(stmt)])  # type: ignore[misc]
 
 
 def all_responses(session: Session, *, before: datetime | None = None) -> Responses:
     """Every completed task of every student, in completion order."""
     return _completed(session, before=before)
+
+
+def recent_responses(session: Session, *, limit: int) -> Responses:
+    """The ``limit`` most recently completed tasks of all students, in completion order (a bounded read)."""
+    return _completed(session, latest=limit)
 
 
 def user_history(session: Session, user: User, *, before: datetime | None = None) -> Responses:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart import __version__
 from studysmart.core.config import Settings
-from studysmart.core.db import transaction, utcnow
+from studysmart.core.db import read_session, transaction, utcnow
 from studysmart.core.logging import kv
 from studysmart.learning import registry
 from studysmart.learning import tracker as service
@@ -29,6 +29,7 @@ from studysmart.learning.erasure import apply_erasures, strip_champions
 from studysmart.learning.guards import TrainingTimeout, heartbeats, time_limit
 from studysmart.learning.history import all_responses
 from studysmart.learning.models import ModelVersion, RunStatus
+from studysmart.learning.pruning import prune_versions
 from studysmart.learning.shadow import shadow_score
 from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
@@ -180,7 +181,7 @@ def score_champions(sessions: sessionmaker[Session], candidates: list[Candidate]
     Runs outside any write transaction (loading and predicting can take seconds, and SQLite would hold its write
     lock meanwhile); ``loaded`` champions of the same version are reused instead of being deserialised again."""
     for cand in candidates:
-        with sessions() as session:
+        with read_session(sessions) as session:
             champion = _champion(session, cand.name)
             if champion is None:
                 continue
@@ -268,7 +269,7 @@ def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, 
     for name in settings.enabled_models:
         if not registry.needs_torch(name):
             continue
-        with sessions() as session:
+        with read_session(sessions) as session:
             champion = _champion(session, name)
             if champion is None or champion.promoted_at is None:
                 continue
@@ -354,7 +355,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
     failures: Failures = {}
     try:
         with heartbeats(sessions, run_id, settings), time_limit(settings.training_time_limit_seconds):
-            with sessions() as session:
+            with read_session(sessions) as session:  # a snapshot: serving and completions go on meanwhile
                 data = all_responses(session)
             loaded = shadow_score_champions(sessions, settings, data)
             split = holdout_split(data)
@@ -374,6 +375,7 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
                 if erasures:
                     apply_erasures(session, run_id=run_id, erasures=[i for i, _ in erasures], stripped=stripped,
                                    now=utcnow())
+                pruned = prune_versions(session, keep=settings.model_versions_kept)
                 serving = choose_serving(candidates)
                 remaining = service.finish_run(session=session, run_id=run_id, now=utcnow(),
                                                models={**summary(candidates), **failures}, n_samples=len(data),
@@ -394,5 +396,5 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
         log.error(kv("training.failed", run=run_id, error=message, retry_in=retry_in if retry else None))
         return RunOutcome(run_id, RunStatus.FAILED, error=message, retry_in=retry_in if retry else None)
     log.info(kv("training.finished", run=run_id, seconds=round(time.perf_counter() - started, 2),
-                serving=serving, remaining=remaining))
+                serving=serving, remaining=remaining, versions_pruned=sum(pruned.values())))
     return RunOutcome(run_id, RunStatus.SUCCEEDED, remaining=remaining)
