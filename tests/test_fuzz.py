@@ -37,7 +37,7 @@ from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import utcnow
 from tests.factories import create_task, register
 
-EXAMPLES = int(os.environ.get("STUDYSMART_FUZZ_EXAMPLES", "25"))  # per operation, logged in (about 1 min a backend)
+EXAMPLES = int(os.environ.get("STUDYSMART_FUZZ_EXAMPLES", "15"))  # per operation, logged in (~40 s a backend)
 ANONYMOUS_EXAMPLES = max(EXAMPLES // 5, 2)
 NEGATIVE_EXAMPLES = max(EXAMPLES // 3, 2)  # inputs that break the schema: each must be a documented 4xx, never 5xx
 RANDOM = os.environ.get("STUDYSMART_FUZZ_RANDOM") == "1"  # new inputs each run (default: the same, for CI)

@@ -1,6 +1,7 @@
 """The real browser: a uvicorn server on a temporary SQLite database with some history, Debian's Chromium
-driven by Playwright. Logs in through the form, visits all six pages at desktop and phone width (and the
-dashboard and analytics in dark mode) and the API docs, asserts that every page carries the Content-Security-Policy
+driven by Playwright. Logs in through the form, visits all six pages at desktop and phone width and in dark mode
+and the API docs; runs axe-core on every page in light and dark mode (no serious or critical violation) and
+checks that every button is at least 44 px at phone width; asserts that every page carries the Content-Security-Policy
 and breaks none of it (``securitypolicyviolation`` events), no console errors and no failed requests, and saves
 screenshots into ./screenshots/ (git-ignored). The NiceGUI websocket refuses a handshake from another site.
 
@@ -197,6 +198,7 @@ def test_six_pages_in_a_real_browser(server: str) -> None:
 
     SHOTS.mkdir(exist_ok=True)
     watch = Watch(server)
+    accessibility: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -206,26 +208,32 @@ def test_six_pages_in_a_real_browser(server: str) -> None:
                 page = context.new_page()
                 watch.attach(page)
                 _visit(page, server, "/", "Know how a study task will go", f"home-{name}.png")
+                accessibility += _accessibility(page, f"{name} /", phone=mobile)
                 _log_in(page, server)
                 for path, text in PAGES.items():
                     _visit(page, server, path, text, f"{path.strip('/').replace('/', '-')}-{name}.png")
+                    accessibility += _accessibility(page, f"{name} {path}", phone=mobile)
                 for path, text in DOCS.items():
                     _visit(page, server, path, text, f"api{path.replace('/', '-')}-{name}.png")
                 page.goto(server + "/dashboard/tasks")
                 page.get_by_label("Topic", exact=True).first.fill("Probability")
                 page.get_by_text("Why: From your").first.wait_for(timeout=15_000)
                 page.screenshot(path=str(SHOTS / f"tasks-preview-{name}.png"), full_page=False)
-                state = context.storage_state()
                 context.close()
-            dark = browser.new_context(viewport=DESKTOP, color_scheme="dark", storage_state=state)
+            dark = browser.new_context(viewport=DESKTOP, color_scheme="dark")
             page = dark.new_page()
             watch.attach(page)
-            for path in ("/dashboard", "/dashboard/analytics"):
-                _visit(page, server, path, PAGES[path], f"{path.strip('/').replace('/', '-')}-dark.png")
+            _visit(page, server, "/", "Know how a study task will go", "home-dark.png")
+            accessibility += _accessibility(page, "dark /", phone=False)
+            _log_in(page, server)
+            for path, text in PAGES.items():
+                _visit(page, server, path, text, f"{path.strip('/').replace('/', '-')}-dark.png")
+                accessibility += _accessibility(page, f"dark {path}", phone=False)
             dark.close()
         finally:
             browser.close()
     assert watch.problems == [], "\n".join(watch.problems)
+    assert accessibility == [], "\n".join(accessibility)
     assert watch.documents >= 20
     assert len(list(SHOTS.glob("*.png"))) >= 20
 
@@ -263,6 +271,13 @@ SMALL_BUTTONS_JS = """(limit) => [...document.querySelectorAll('button, .q-btn, 
        + ` ${Math.round(r.width)}x${Math.round(r.height)}`)"""
 
 
+def _accessibility(page: object, where: str, *, phone: bool) -> list[str]:
+    """At desktop width axe-core's serious and critical violations; at phone width the buttons under 44 px."""
+    if phone:
+        return [f"{where}: small button {b}" for b in page.evaluate(SMALL_BUTTONS_JS, TOUCH_PX)]  # type: ignore[attr-defined]
+    return _violations(page, where)
+
+
 def _violations(page: object, where: str) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
@@ -271,36 +286,3 @@ def _violations(page: object, where: str) -> list[str]:
             + "; ".join(f"{node['html'][:90]} ({(node['any'] or node['all'] or [{'message': ''}])[0]['message'][:90]})"
                         for node in v["nodes"][:4])
             for v in results["violations"] if v["impact"] in SERIOUS]
-
-
-def test_every_page_is_accessible_in_light_and_dark_and_touchable_on_a_phone(server: str) -> None:
-    """axe-core (bundled with axe-playwright-python: nothing downloaded) on every page in light and dark mode:
-    no serious or critical violation; at phone width every button is at least 44 px both ways."""
-    from playwright.sync_api import sync_playwright
-
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            for scheme, viewport in (("light", DESKTOP), ("dark", DESKTOP), ("light", PHONE)):
-                phone = viewport is PHONE
-                context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone,
-                                              color_scheme=scheme)
-                page = context.new_page()
-                where = f"{scheme}{' phone' if phone else ''}"
-                for path, text in {"/": "Know how a study task will go", "login": "", **PAGES}.items():
-                    if path == "login":
-                        _log_in(page, server)
-                        continue
-                    page.goto(server + path)
-                    page.get_by_text(text, exact=False).first.wait_for(timeout=15_000)
-                    page.wait_for_timeout(400)
-                    if phone:
-                        problems += [f"{where} {path}: small button {b}"
-                                     for b in page.evaluate(SMALL_BUTTONS_JS, TOUCH_PX)]
-                    else:
-                        problems += _violations(page, f"{where} {path}")
-                context.close()
-        finally:
-            browser.close()
-    assert problems == [], "\n".join(problems)
