@@ -18,13 +18,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.paths import RESULTS
+from benchmarks.paths import RESULTS, SHARED
+
+#: The readiness benchmark on the Junyi practice log (the closest to our users); other data sets: run it by hand.
+READINESS = ["--data", str(SHARED / "data" / "junyi_fkt_subset" / "data.csv"), "--order", "timestamp",
+             "--json", str(RESULTS / "readiness.json")]
 
 #: name -> (arguments of the full run, arguments of the quick run, the JSON it writes)
 BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
     "task_latency": ([], ["--duration", "3", "--runs", "1"], "task_latency.json"),
     "training_isolation": ([], ["--duration", "5", "--rounds", "1"], "training_isolation.json"),
     "planning": ([], ["--exams", "5", "--seeds", "2"], "planning.json"),
+    "readiness": (READINESS, READINESS, "readiness.json"),
+    "practice_speed": ([], [], "practice_speed.json"),
     "lnirt_speed": ([], ["--iterations", "200"], "lnirt.json"),
     "neural_speed": ([], ["--budget", "20"], "neural.json"),
     "models": ([], ["--runs", "credential-heldout", "--models", "avg,shrinkage,lnirt"], "models.json"),
