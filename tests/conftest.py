@@ -7,7 +7,9 @@ skips its tests; in CI (CI or STUDYSMART_REQUIRE_SERVICES set) it fails them.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +92,30 @@ def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def migrated(settings: Settings) -> str:
-    """The test database at the latest migration."""
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite database at the latest migration per test process, copied for each test that needs one (the
+    migrations run once, not once per test)."""
     from studysmart.migrations import upgrade
 
-    upgrade(settings.database_url)
+    template = tmp_path_factory.mktemp("template") / "migrated.db"
+    upgrade(f"sqlite:///{template}")
+    return template
+
+
+@pytest.fixture
+def migrated(settings: Settings, request: pytest.FixtureRequest) -> str:
+    """The test database at the latest migration (SQLite: a copy of the migrated template)."""
+    from studysmart.migrations import upgrade
+
+    target = settings.sqlite_path
+    if target is not None and not target.exists():
+        template: Path = request.getfixturevalue("migrated_sqlite_template")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(target)) as copy:
+            source.backup(copy)
+    else:
+        upgrade(settings.database_url)
     return settings.database_url
 
 
