@@ -65,13 +65,28 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _recreate_postgres(url: str, template: str) -> None:
+    """Drop the database at ``url`` (ending any connection a test left open) and create it again as a copy of
+    ``template``: a file copy of a few MB, against seconds for running every migration."""
+    target = make_url(url)
+    server = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+            connection.exec_driver_sql(
+                f'CREATE DATABASE "{target.database}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+    finally:
+        server.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database: one run per backend."""
+    """A fresh, empty database: one run per backend (a test that asks for ``migrated`` gets it migrated)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     url = service_url("STUDYSMART_TEST_POSTGRES_URL", "PostgreSQL")
-    _reset_postgres(url)
+    if "migrated" not in request.fixturenames:  # ``migrated`` replaces the whole database from its template
+        _reset_postgres(url)
     return url
 
 
@@ -103,9 +118,22 @@ def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return template
 
 
+@pytest.fixture(scope="session")
+def migrated_postgres_template() -> str:
+    """The name of one PostgreSQL database at the latest migration per test process (``<test db>_template``),
+    which each PostgreSQL test's database is created from."""
+    from studysmart.migrations import upgrade
+
+    url = make_url(service_url("STUDYSMART_TEST_POSTGRES_URL", "PostgreSQL"))
+    template = url.set(database=f"{url.database}_template")
+    _recreate_postgres(template.render_as_string(hide_password=False), "template0")
+    upgrade(template.render_as_string(hide_password=False))  # its engine is disposed: no connection stays open
+    return str(template.database)
+
+
 @pytest.fixture
 def migrated(settings: Settings, request: pytest.FixtureRequest) -> str:
-    """The test database at the latest migration (SQLite: a copy of the migrated template)."""
+    """The test database at the latest migration: a copy of a migrated template (made once per test process)."""
     from studysmart.migrations import upgrade
 
     target = settings.sqlite_path
@@ -114,6 +142,8 @@ def migrated(settings: Settings, request: pytest.FixtureRequest) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(target)) as copy:
             source.backup(copy)
+    elif make_url(settings.database_url).get_backend_name() == "postgresql":
+        _recreate_postgres(settings.database_url, request.getfixturevalue("migrated_postgres_template"))
     else:
         upgrade(settings.database_url)
     return settings.database_url

@@ -258,7 +258,7 @@ def test_the_worker_scores_the_torch_champion_on_new_tasks(
     user_id = _history(sessions)
     _queue_run(sessions)
     assert pipeline.run_training(sessions, get_settings()).status == "succeeded"  # type: ignore[union-attr]
-    # New tasks after the neural champion was promoted: the web process logs only non-torch models.
+    # New tasks after the neural champion was promoted: the web process logs only the served model.
     with transaction(sessions) as session:
         user = session.get(User, user_id)
         assert user is not None
@@ -267,8 +267,9 @@ def test_the_worker_scores_the_torch_champion_on_new_tasks(
         planned = make_task(session, user, now=utcnow())
         done_id, planned_id = done.id, planned.id
     with sessions() as session:
-        logged = set(session.scalars(select(PredictionLog.model).where(PredictionLog.task_id == done_id)))
-        assert "neural" not in logged and "shrinkage" in logged
+        logged = dict(session.execute(select(PredictionLog.model, PredictionLog.served)
+                                      .where(PredictionLog.task_id == done_id)).all())
+        assert len(logged) == 1 and "neural" not in logged and list(logged.values()) == [True]
     _queue_run(sessions)
     assert pipeline.run_training(sessions, get_settings()).status == "succeeded"  # type: ignore[union-attr]
     with sessions() as session:

@@ -7,6 +7,7 @@ NiceGUI's ``user_plugin`` is loaded here by importing its hook and using its pub
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import re
 import sys
@@ -121,6 +122,20 @@ async def see(user: User, target: str | None = None, *, marker: str | None = Non
         await user.should_see(target, retries=WAIT)
     else:
         await user.should_see(marker=marker, retries=WAIT)
+
+
+async def see_inside(user: User, scope: str, *, marker: str) -> None:
+    """``see`` inside the element marked ``scope``, entered again on each try: a list that re-renders replaces
+    its cards, and a scope entered before the re-render would point at a deleted card."""
+    for _ in range(WAIT):
+        try:
+            with user.scope(marker=scope):
+                await user.should_see(marker=marker, retries=1)
+            return
+        except AssertionError:
+            await asyncio.sleep(0.1)
+    with user.scope(marker=scope):
+        await user.should_see(marker=marker, retries=1)
 
 
 async def log_in(user: User, email: str, password: str = PASSWORD, *, path: str = "/") -> None:

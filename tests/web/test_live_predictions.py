@@ -15,7 +15,7 @@ from studysmart.learning import tracker as training
 from studysmart.tasks.models import Task, TaskStatus
 from studysmart.users.models import User as Account
 from tests.factories import make_task
-from tests.web.conftest import log_in, see
+from tests.web.conftest import log_in, see, see_inside
 
 PATH = "/dashboard/tasks"
 
@@ -79,8 +79,7 @@ async def test_an_incorrect_completion_is_not_well_done_and_can_be_undone(
         task = session.get(Task, task_id)
         assert task is not None and (task.status, task.correct, task.completed_at) == (TaskStatus.PLANNED, None, None)
         assert training.get_status(session=session).completed_since_training == 0
-    with user.scope(marker=f"task-{task_id}"):
-        await user.should_see(marker="complete")
+    await see_inside(user, f"task-{task_id}", marker="complete")
 
 
 async def test_a_done_tasks_outcome_and_minutes_can_be_corrected_in_the_edit_dialog(

@@ -1,6 +1,7 @@
 """Serve predictions: the model that serves each student (from the session's context: its model cache and
-settings), the student's own history applied at prediction time (the online update); every active model's
-prediction logged per task and scored when the task is done."""
+settings), the student's own history applied at prediction time (the online update); the served prediction
+logged per task and scored when the task is done (the worker logs the other models' predictions for it:
+``learning.shadow``)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from studysmart.users.models import User
 
 FALLBACK_MODEL = registry.FALLBACK
 __all__ = ["ServedPrediction", "ShownPrediction", "choose_model", "predict_and_log", "predict_task", "predict_tasks",
-           "score_task", "serving_entry", "shadow_models", "unscore_task"]
+           "score_task", "serving_entry", "unscore_task"]
 
 
 def _stable_fraction(user_id: int) -> float:
@@ -175,29 +176,16 @@ def predict_tasks(*, session: Session, user: User, tasks: Sequence[Task], now: d
     return {task.id: _shown(entry, pred, row) for row, task in enumerate(tasks)}
 
 
-def shadow_models(session: Session) -> list[str]:
-    """Models scored alongside the served one in this process (torch models are scored by the worker)."""
-    names = [FALLBACK_MODEL, *context_of(session).settings.enabled_models]
-    return [n for n in dict.fromkeys(names) if registry.is_known(n) and not registry.needs_torch(n)]
-
-
 def predict_and_log(*, session: Session, user: User, task: Task, now: datetime,
                     replace: bool = False) -> ServedPrediction:
-    """The served prediction for ``task``, with one PredictionLog per active model (the served one marked) to
-    score them when the task is done. The student's history is read once for all models."""
+    """The served prediction for ``task``, logged (marked served) to score it when the task is done. The other
+    models' predictions for the task are made and logged by the worker (``learning.shadow``), so a request pays
+    for one model."""
     if replace:
         session.execute(delete(PredictionLog).where(PredictionLog.task_id == task.id))
     history = user_history(session, user)
     served, entry, pred = _serve(session, user, task.topic, task.difficulty, history, now)
-    logs = [_log(task, user, entry, pred, now, arm=served.arm)]
-    cache = context_of(session).models
-    for name in shadow_models(session):
-        shadow = cache.get(session, name)
-        if name == served.model or shadow is None:
-            continue
-        logs.append(_log(task, user, shadow, _predict_one(shadow, user, task.topic, task.difficulty, history, now),
-                         now))
-    session.add_all(logs)
+    session.add(_log(task, user, entry, pred, now, arm=served.arm))
     return served
 
 

@@ -12,7 +12,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -28,9 +28,9 @@ from studysmart.learning import tracker as service
 from studysmart.learning.erasure import apply_erasures, strip_champions
 from studysmart.learning.guards import TrainingTimeout, heartbeats, time_limit
 from studysmart.learning.history import all_responses
-from studysmart.learning.models import ModelVersion, RunStatus
+from studysmart.learning.models import ModelVersion, RunStatus, TrainingRun
 from studysmart.learning.pruning import prune_versions
-from studysmart.learning.shadow import shadow_score
+from studysmart.learning.shadow import Histories, shadow_score
 from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
 from studysmart.ml.evaluate import Split, online_predictions, split_temporal
@@ -259,25 +259,33 @@ def summary(candidates: list[Candidate]) -> dict[str, Any]:
                      "notes": c.notes} for c in candidates}
 
 
-def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, data: Responses) -> Loaded:
-    """Score the torch champions on the tasks created since their promotion (see training.shadow).
+def shadow_score_champions(sessions: sessionmaker[Session], settings: Settings, data: Responses,
+                           until: datetime) -> Loaded:
+    """Score the champion of every model on the tasks served since its training data ended and before
+    ``until`` (this run's start, where ``data`` ends), which it has no prediction for (see learning.shadow).
 
     Returns:
         the champions it loaded, for ``score_champions`` to reuse.
     """
     loaded: Loaded = {}
-    for name in settings.enabled_models:
-        if not registry.needs_torch(name):
+    histories = Histories(data)
+    for name in dict.fromkeys([registry.FALLBACK, *settings.enabled_models]):
+        if not registry.is_known(name):
             continue
         with read_session(sessions) as session:
             champion = _champion(session, name)
-            if champion is None or champion.promoted_at is None:
+            if champion is None:
                 continue
-            version, since, blob = champion.version, champion.promoted_at, champion.artifact
+            trained_until = session.scalar(select(TrainingRun.started_at).where(TrainingRun.id == champion.run_id))
+            since = trained_until or champion.promoted_at  # a version from before runs kept their start
+            if since is None:
+                continue
+            version, blob = champion.version, champion.artifact
         try:
             model = ml.load(name, blob)
             loaded[name] = (version, model)
-            count = shadow_score(sessions, name=name, model=model, version=version, since=since, data=data)
+            count = shadow_score(sessions, name=name, model=model, version=version, since=since, until=until,
+                                 data=data, histories=histories)
         except TrainingTimeout:
             raise
         except Exception as exc:  # shadow scores are a by-product: never the reason a training fails
@@ -348,16 +356,18 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
         run = service.claim_run(session=session, now=utcnow(), trigger=trigger, attempt=attempt, pid=os.getpid())
         if run is None:
             return None
-        run_id = run.id
+        run_id, run_started = run.id, run.started_at or utcnow()
         erasures = [(e.id, e.person) for e in service.pending_erasures(session=session)]  # before the data
     log.info(kv("training.started", run=run_id, trigger=trigger, attempt=attempt, pid=os.getpid()))
     started = time.perf_counter()
     failures: Failures = {}
     try:
         with heartbeats(sessions, run_id, settings), time_limit(settings.training_time_limit_seconds):
-            with read_session(sessions) as session:  # a snapshot: serving and completions go on meanwhile
-                data = all_responses(session)
-            loaded = shadow_score_champions(sessions, settings, data)
+            # A snapshot of the answers completed before the run started (serving and completions go on
+            # meanwhile): a champion's data ends exactly at its run's start, which the shadow scores rely on.
+            with read_session(sessions) as session:
+                data = all_responses(session, before=run_started)
+            loaded = shadow_score_champions(sessions, settings, data, until=run_started)
             split = holdout_split(data)
             names = models_to_train(settings, len(data))
             log.info(kv("training.data", run=run_id, samples=len(data), train=len(split.train),
