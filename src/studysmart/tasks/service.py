@@ -79,7 +79,8 @@ class TimerRunning(DomainError, RuntimeError):
         super().__init__(f"another task's timer is running (“{running.title}”, id {running.id}); "
                          "complete it or stop its timer first")
         self.task_id = task_id
-        self.running = running
+        self.running_id = running.id
+        self.running_title = running.title  # copied: the row is gone from the session once it rolls back
 
 
 class NotCompleted(DomainError, RuntimeError):
