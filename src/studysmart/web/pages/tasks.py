@@ -123,10 +123,7 @@ class TasksView:
     def render_list(self) -> None:
         """The task cards (rebuilt after every change)."""
         if not self.rows:
-            filtered = self.view_filter.value != "all" or bool(self.topic_filter.value) or bool(self.query())
-            empty_state("No tasks match these filters." if filtered else
-                        "No tasks yet: add your first one above to get a prediction of how it will go.",
-                        icon="checklist")
+            empty_state(self.empty_message(), icon="checklist")
             return
         with ui.column().classes("w-full gap-2").mark("task-list"):
             for task in self.rows:
@@ -135,10 +132,17 @@ class TasksView:
             ui.button(f"Show more ({self.total - len(self.rows)} left)", on_click=self.show_more) \
                 .props("flat no-caps").classes("self-center")
 
+    def empty_message(self) -> str:
+        """What an empty list says."""
+        filtered = self.view_filter.value != "all" or bool(self.topic_filter.value) or bool(self.query())
+        return ("No tasks match these filters." if filtered else
+                "No tasks yet: add your first one above to get a prediction of how it will go.")
+
     def _task_card(self, task: Task) -> None:
         with ui.card().props("flat bordered").classes("w-full gap-1 py-2").mark(f"task-{task.id}"):
             with ui.row().classes("w-full items-center gap-2"):
-                ui.label(task.title).classes("font-semibold text-base break-words")
+                ui.link(task.title, f"{PATH}/{task.id}").classes("font-semibold text-base break-words") \
+                    .style("color: inherit; text-decoration: none").mark("task-title")
                 ui.badge(task.topic.name).props("outline color=primary")
                 ui.badge(DIFFICULTY_LABELS[task.difficulty.value]).props("outline color=grey-7")
                 ui.space()
