@@ -106,15 +106,16 @@ class TasksView:
             field.on("keydown.enter", self.create)
         ui.timer(0.1, self._preview_if_quiet)
 
+        half = "w-[calc(50%-0.375rem)] min-w-0"  # phones: two filters a line
         with ui.row().classes("w-full items-end gap-3"):
             self.view_filter = ui.select(VIEW_FILTER, value="all", label="Show",
-                                         on_change=self.reload).classes("w-36 min-w-0").mark("filter-view")
-            self.topic_filter = ui.select({"": "All topics"}, value="", label="Topic",
-                                          on_change=self.reload).classes("w-44 min-w-0").mark("filter-topic")
+                                         on_change=self.reload).classes(f"{half} sm:w-36").mark("filter-view")
             self.sort = ui.select(SORT_LABELS, value="created", label="Sort",
-                                  on_change=self.reload).classes("w-36 min-w-0").mark("sort")
+                                  on_change=self.reload).classes(f"{half} sm:w-36").mark("sort")
+            self.topic_filter = ui.select({"": "All topics"}, value="", label="Topic",
+                                          on_change=self.reload).classes(f"{half} sm:w-44").mark("filter-topic")
             self.search = ui.input("Search titles", on_change=self.reload) \
-                .props("clearable debounce=300 maxlength=200").classes("w-full sm:w-56").mark("search")
+                .props("clearable debounce=300 maxlength=200").classes(f"{half} sm:w-56").mark("search")
             ui.space()
             self.count_label = ui.label("").classes("text-sm ss-muted whitespace-nowrap").mark("task-count")
         self.render_list()
