@@ -71,7 +71,7 @@ def _today(tz: str) -> date:
     """Today's date in the time zone called ``tz``; a 422 naming ``tz`` when there is no such zone."""
     try:
         zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory of zones, like "America"
         raise HTTPException(status_code=422, detail=[{"loc": ["query", "tz"], "msg": "unknown time zone",
                                                       "type": "value_error"}]) from None
     return utcnow().astimezone(zone).date()
