@@ -17,6 +17,7 @@ from studysmart.core.db import transaction
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Task, TaskStatus
 from studysmart.users.models import User as Account
+from studysmart.web.auth import zone_of
 from tests.factories import make_task
 from tests.web.conftest import BROWSER_ZONE, WAIT, log_in, see
 
@@ -154,3 +155,10 @@ async def test_delete_is_in_the_more_menu_away_from_edit(user: User, student: Ac
     assert isinstance(menu, ui.menu) and menu.parent_slot.parent in actions  # behind the "more" button
     more = menu.parent_slot.parent
     assert more.props["aria-label"] == "More actions" and actions.index(more) == actions.index(edit) + 1
+
+
+def test_the_browsers_zone_falls_back_to_utc_for_any_name_that_is_not_a_zone() -> None:
+    """The zone comes from the browser at login; "today" on this page is computed in it."""
+    assert str(zone_of("Europe/Berlin")) == "Europe/Berlin"
+    for name in ("America", "Mars/Olympus", "../etc/passwd", "", None):
+        assert str(zone_of(name)) == "UTC", name
