@@ -55,14 +55,27 @@ async def test_profile_and_preferences_are_saved_and_the_theme_applies_at_once(
     assert user.find(kind=ui.dark_mode).elements.pop().value is True
 
 
-async def test_a_daily_goal_out_of_range_is_refused(user: User, student: Account,
-                                                    sessions: sessionmaker[Session]) -> None:
+async def test_a_daily_goal_below_the_minimum_gets_an_inline_message_not_a_silent_change(
+        user: User, student: Account, sessions: sessionmaker[Session]) -> None:
     await log_in(user, student.email, path=f"/?next={PATH}")
-    user.find(marker="daily-goal").clear().type("2")
+    goal = user.find(marker="daily-goal")
+    goal.clear().type("2").trigger("blur")  # the field loses focus, as when the student goes on to Save
+    [field] = goal.elements
+    assert isinstance(field, ui.number) and field.value == 2  # kept as typed, not clamped to the minimum
+    assert field.error == "At least 5 minutes a day (you typed 2)."  # next to the field, before saving
     user.find(marker="save-preferences").click()
-    await user.should_see("Between 5 and 1440 minutes.")
+    await user.should_see("At least 5 minutes a day (you typed 2).")
     saved = _account(sessions, student.id)
     assert saved is not None and saved.preference("daily_goal_minutes") == 60
+
+    goal.clear().type("1441").trigger("blur")
+    assert field.value == 1441 and field.error == "At most 1440 minutes: a day has no more."
+    goal.clear().type("5").trigger("blur")
+    assert field.error is None
+    user.find(marker="save-preferences").click()
+    await see(user, "Preferences saved.")
+    saved = _account(sessions, student.id)
+    assert saved is not None and saved.preference("daily_goal_minutes") == 5
 
 
 async def test_password_change_keeps_this_browser_and_checks_the_current_one(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy.orm import Session
 
 from studysmart.core.db import utcnow
 from studysmart.core.deps import SessionDep
 from studysmart.core.errors import responses
 from studysmart.learning.prediction import ShownPrediction
-from studysmart.tasks import service
+from studysmart.tasks import listing, service
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.tasks.schemas import (
     MAX_ROW_ID,
@@ -65,13 +67,32 @@ def create(body: TaskCreate, user: CurrentUser, session: SessionDep) -> TaskRead
     return task_read(task)
 
 
+def _today(tz: str) -> date:
+    """Today's date in the time zone called ``tz``; a 422 naming ``tz`` when there is no such zone."""
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory of zones, like "America"
+        raise HTTPException(status_code=422, detail=[{"loc": ["query", "tz"], "msg": "unknown time zone",
+                                                      "type": "value_error"}]) from None
+    return utcnow().astimezone(zone).date()
+
+
 @router.get("", response_model=TaskPage)
 def list_tasks(user: CurrentUser, session: SessionDep, status: TaskStatus | None = None,
                topic: Annotated[str | None, Query(max_length=100)] = None,
+               view: Annotated[listing.TaskView | None, Query(
+                   description="today, upcoming (due later or no due date), overdue: open tasks; done")] = None,
+               sort: Annotated[listing.TaskSort, Query(
+                   description="after the running task: created (newest first) or due (soonest first)")]
+               = listing.TaskSort.CREATED,
+               q: Annotated[str | None, Query(max_length=listing.MAX_QUERY_LENGTH,
+                                              description="words the title contains")] = None,
+               tz: Annotated[str, Query(max_length=64, description="IANA time zone of 'today'")] = "UTC",
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
                offset: Annotated[int, Query(ge=0, le=2**31)] = 0) -> TaskPage:
-    tasks, total = service.list_tasks(session=session, user=user, status=status, topic=topic, limit=limit,
-                                      offset=offset)
+    """The student's tasks, the running one first, filtered, searched and sorted (paged; ``total`` counts all)."""
+    tasks, total = listing.list_tasks(session=session, user=user, today=_today(tz), status=status, topic=topic,
+                                      view=view, sort=sort, query=q, limit=limit, offset=offset)
     return TaskPage(items=_reads(session, user, tasks), total=total, limit=limit, offset=offset)
 
 
@@ -95,7 +116,16 @@ def delete(task_id: TaskId, user: CurrentUser, session: SessionDep) -> None:
 
 @router.post("/{task_id}/start", response_model=TaskRead, responses=responses(404, 409))
 def start(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
+    """Start (or restart) the task's timer; 409 while another task's timer runs (one timer at a time)."""
     task = service.start_task(session=session, user=user, task_id=task_id, now=utcnow())
+    session.commit()
+    return _reads(session, user, [task])[0]
+
+
+@router.post("/{task_id}/stop", response_model=TaskRead, responses=responses(404, 409))
+def stop(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskRead:
+    """Stop the task's timer without completing it (the task is planned again)."""
+    task = service.stop_task(session=session, user=user, task_id=task_id)
     session.commit()
     return _reads(session, user, [task])[0]
 

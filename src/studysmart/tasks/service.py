@@ -1,4 +1,5 @@
-"""Study tasks: create (with a prediction), list, edit, start, complete (with the online update), delete."""
+"""Study tasks: create (with a prediction), edit, start (one timer at a time), complete (with the online update),
+delete. The list is in ``tasks.listing``."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from studysmart.core.db import on_commit
+from studysmart.core.db import on_commit, utcnow
 from studysmart.core.exceptions import DomainError
 from studysmart.core.text import name_problem
 from studysmart.learning import history as stored_answers
@@ -21,6 +22,7 @@ from studysmart.learning import serving as predictions
 from studysmart.learning import tracker as training
 from studysmart.learning.context import AppContext, context_of
 from studysmart.learning.prediction import ServedPrediction, ShownPrediction
+from studysmart.tasks import listing
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, UserTopic, topic_key
 from studysmart.tasks.schemas import TaskUpdate
 from studysmart.users.models import User
@@ -67,6 +69,19 @@ class InvalidTaskInput(DomainError, ValueError):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(reason, field=field)
         self.reason = reason
+
+
+class TimerRunning(DomainError, RuntimeError):
+    """Another task's timer is running: one timer at a time."""
+
+    status = 409
+
+    def __init__(self, task_id: int, running: Task) -> None:
+        super().__init__(f"another task's timer is running (“{running.title}”, id {running.id}); "
+                         "complete it or stop its timer first")
+        self.task_id = task_id
+        self.running_id = running.id
+        self.running_title = running.title  # copied: the row is gone from the session once it rolls back
 
 
 class NotCompleted(DomainError, RuntimeError):
@@ -224,15 +239,10 @@ def create_task(*, session: Session, user: User, title: str, topic: str, difficu
 
 def list_tasks(*, session: Session, user: User, status: TaskStatus | None = None, topic: str | None = None,
                limit: int = 50, offset: int = 0) -> tuple[list[Task], int]:
-    """The user's tasks, newest first, filtered by status and topic; with the total before paging."""
-    stmt = select(Task).where(Task.owner_id == user.id)
-    if status is not None:
-        stmt = stmt.where(Task.status == status)
-    if topic:
-        stmt = stmt.join(Topic, Task.topic_id == Topic.id).where(Topic.key == topic_key(topic))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Task.created_at.desc(), Task.id.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    """The user's tasks, the running one first, then newest first, filtered by status and topic; with the total
+    before paging. Views by due date, sorting and search: ``tasks.listing.list_tasks``."""
+    return listing.list_tasks(session=session, user=user, today=utcnow().date(), status=status, topic=topic,
+                              limit=limit, offset=offset)
 
 
 def current_predictions(*, session: Session, user: User, tasks: Sequence[Task],
@@ -316,6 +326,8 @@ def undo_completion(*, session: Session, user: User, task_id: int, now: datetime
         raise NotCompleted(task_id)
     if now - task.completed_at > UNDO_WINDOW:
         raise UndoExpired(task_id)
+    if task.started_at is not None and running_task(session=session, user=user, lock=True) is not None:
+        task.started_at = None  # another timer started since: one timer at a time, so this one is planned again
     task.status = TaskStatus.IN_PROGRESS if task.started_at is not None else TaskStatus.PLANNED
     task.correct = None
     task.seconds_taken = None
@@ -335,13 +347,37 @@ def delete_task(*, session: Session, user: User, task_id: int) -> None:
     session.flush()
 
 
+def running_task(*, session: Session, user: User, lock: bool = False) -> Task | None:
+    """The user's task whose timer is running (in progress), if any; with ``lock``, the account row is locked
+    first so that two starts at once cannot both find none (PostgreSQL; SQLite writes one at a time anyway)."""
+    if lock:
+        session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    stmt = select(Task).where(Task.owner_id == user.id, Task.status == TaskStatus.IN_PROGRESS) \
+        .order_by(Task.started_at.desc(), Task.id.desc()).limit(1)
+    return session.scalar(stmt)
+
+
 def start_task(*, session: Session, user: User, task_id: int, now: datetime) -> Task:
-    """Start (or restart) the timer of a task that is not done."""
+    """Start (or restart) the timer of a task that is not done; refused (TimerRunning) while another task's
+    timer runs: one timer at a time."""
+    running = running_task(session=session, user=user, lock=True)
     task = _owned(session, user, task_id, for_update=True)
     if task.status is TaskStatus.DONE:
         raise AlreadyCompleted(task_id)
+    if running is not None and running.id != task.id:
+        raise TimerRunning(task_id, running)
     task.status = TaskStatus.IN_PROGRESS
     task.started_at = now
+    return task
+
+
+def stop_task(*, session: Session, user: User, task_id: int) -> Task:
+    """Stop a running timer without completing: the task is planned again (its time so far is not kept)."""
+    task = _owned(session, user, task_id, for_update=True)
+    if task.status is TaskStatus.DONE:
+        raise AlreadyCompleted(task_id)
+    task.status = TaskStatus.PLANNED
+    task.started_at = None
     return task
 
 

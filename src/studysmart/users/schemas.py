@@ -48,12 +48,16 @@ class Token(BaseModel):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
 
 
+MIN_DAILY_GOAL = 5  # minutes
+MAX_DAILY_GOAL = 24 * 60
+
+
 class Preferences(BaseModel):
     """Settings a student can change; unknown keys are refused."""
 
     model_config = ConfigDict(extra="forbid")
 
-    daily_goal_minutes: Annotated[int, Field(ge=5, le=24 * 60)] | None = None
+    daily_goal_minutes: Annotated[int, Field(ge=MIN_DAILY_GOAL, le=MAX_DAILY_GOAL)] | None = None
     preferred_model: PreferredModel | None = None
     theme: Literal["light", "dark", "auto"] | None = None
 

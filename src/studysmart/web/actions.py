@@ -13,7 +13,14 @@ from typing import Generic, TypeVar
 from nicegui import ui
 from sqlalchemy.orm import Session
 
-from studysmart.tasks.service import AlreadyCompleted, InvalidTaskInput, NotCompleted, TaskNotFound, UndoExpired
+from studysmart.tasks.service import (
+    AlreadyCompleted,
+    InvalidTaskInput,
+    NotCompleted,
+    TaskNotFound,
+    TimerRunning,
+    UndoExpired,
+)
 from studysmart.users.models import User
 from studysmart.users.service import InvalidCredentials
 from studysmart.web import auth
@@ -45,6 +52,8 @@ def message_for(error: Exception) -> str:
     for kind, message in FIXED_MESSAGES.items():
         if isinstance(error, kind):
             return message
+    if isinstance(error, TimerRunning):
+        return f"“{error.running_title[:60]}” is running: complete it or stop its timer before starting another."
     if isinstance(error, InvalidTaskInput):
         return f"{FIELD_NAMES.get(error.field, error.field)}: {error.reason}."
     if isinstance(error, InvalidCredentials):
@@ -70,7 +79,8 @@ async def perform(who: auth.Identity, work: Callable[[Session, User], R], *, pat
     except auth.SessionExpired:
         auth.expire_and_leave(path)
         return Outcome(False)
-    except (TaskNotFound, AlreadyCompleted, NotCompleted, UndoExpired, InvalidTaskInput, InvalidCredentials) as error:
+    except (TaskNotFound, AlreadyCompleted, NotCompleted, UndoExpired, TimerRunning, InvalidTaskInput,
+            InvalidCredentials) as error:
         ui.notify(message_for(error), type="negative")
         return Outcome(False)
     if success:

@@ -76,7 +76,7 @@ def zone_of(name: str | None) -> ZoneInfo:
     """The time zone called ``name``, or UTC when it is unknown."""
     try:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory of zones, like "America"
         return ZoneInfo("UTC")
 
 

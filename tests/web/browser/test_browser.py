@@ -78,10 +78,11 @@ def _seed(sessions: sessionmaker[Session], now: datetime) -> None:
                                 now=when + timedelta(seconds=seconds))
     with transaction(sessions) as session:
         ada = session.get(User, ada_id)
-        for topic, title in (("Algebra", "Factorising quadratics"), ("Probability", "Conditional probability"),
-                             ("Geometry", "Circle theorems")):
+        for topic, title, due in (("Algebra", "Factorising quadratics", -3),
+                                  ("Probability", "Conditional probability", 1), ("Geometry", "Circle theorems", None)):
             task = tasks.create_task(session=session, user=ada, title=title, topic=topic,
-                                     difficulty=Difficulty.MEDIUM, now=now)
+                                     difficulty=Difficulty.MEDIUM, now=now, notes="Exercises 4-9, odd ones",
+                                     due_date=None if due is None else now.date() + timedelta(days=due))
         tasks.start_task(session=session, user=ada, task_id=task.id, now=now - timedelta(minutes=4))
 
 
@@ -216,6 +217,8 @@ def test_six_pages_in_a_real_browser(server: str) -> None:
                 for path, text in DOCS.items():
                     _visit(page, server, path, text, f"api{path.replace('/', '-')}-{name}.png")
                 page.goto(server + "/dashboard/tasks")
+                if mobile:
+                    accessibility += _delete_apart_from_edit(page)
                 page.get_by_label("Topic", exact=True).first.fill("Probability")
                 page.get_by_text("Why: From your").first.wait_for(timeout=15_000)
                 page.screenshot(path=str(SHOTS / f"tasks-preview-{name}.png"), full_page=False)
@@ -286,3 +289,20 @@ def _violations(page: object, where: str) -> list[str]:
             + "; ".join(f"{node['html'][:90]} ({(node['any'] or node['all'] or [{'message': ''}])[0]['message'][:90]})"
                         for node in v["nodes"][:4])
             for v in results["violations"] if v["impact"] in SERIOUS]
+
+
+def _delete_apart_from_edit(page: object) -> list[str]:
+    """At phone width: no Delete button next to Edit on a card; Delete is in the "More actions" menu, 44 px high."""
+    problems = []
+    card = page.locator(".q-card", has_text="Circle theorems").first  # type: ignore[attr-defined]
+    card.get_by_role("button", name="Edit").wait_for(timeout=15_000)
+    if card.get_by_role("button", name="Delete").count():
+        problems.append("phone /dashboard/tasks: a Delete button sits among the card's actions")
+    card.get_by_role("button", name="More actions").click()
+    item = page.locator(".q-menu .q-item", has_text="Delete…")  # type: ignore[attr-defined]
+    item.wait_for(timeout=5_000)
+    box = item.bounding_box()
+    if box is None or box["height"] < TOUCH_PX:
+        problems.append(f"phone /dashboard/tasks: the menu's Delete is {box} (under {TOUCH_PX} px)")
+    page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    return problems

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 DIFFICULTY_LABELS = {"easy": "Easy", "medium": "Medium", "hard": "Hard"}
@@ -54,3 +54,23 @@ def interval(low: float, high: float) -> str:
     if low_unit == high_unit and " h " not in low_text and " h " not in high_text:
         return f"{low_text.rsplit(' ', 1)[0]}–{high_text}"
     return f"{low_text} – {high_text}"
+
+
+def short_date(day: date, today: date) -> str:
+    """``"14 Mar"`` (with the year when it is not this year's): ``"14 Mar 2027"``."""
+    return f"{day.day} {day:%b}" + (f" {day.year}" if day.year != today.year else "")
+
+
+def due_label(due: date, today: date, *, done: bool = False) -> str:
+    """A due date as a student reads it: ``"Due tomorrow, 2 Dec"``, ``"Overdue: due 28 Nov (3 days ago)"``; a
+    done task's ``"Was due 28 Nov"``."""
+    when = short_date(due, today)
+    if done:
+        return f"Was due {when}"
+    days = (due - today).days
+    if days < 0:
+        ago = "yesterday" if days == -1 else f"{-days} days ago"
+        return f"Overdue: due {when} ({ago})"
+    if days <= 1:
+        return f"Due {'today' if days == 0 else 'tomorrow'}, {when}"
+    return f"Due {when}"

@@ -14,6 +14,7 @@ from studysmart.learning import registry
 from studysmart.users import service as users
 from studysmart.users.models import User
 from studysmart.users.passwords import MAX_LENGTH, MIN_LENGTH
+from studysmart.users.schemas import MAX_DAILY_GOAL, MIN_DAILY_GOAL
 from studysmart.web import auth, context
 from studysmart.web.actions import perform
 from studysmart.web.components.format import THEME_LABELS
@@ -21,6 +22,19 @@ from studysmart.web.layout import Frame, frame, theme_value
 
 PATH = "/dashboard/settings"
 CONFIRM_DELETE = "delete my account"
+
+
+def goal_problem(minutes: float | None) -> str | None:
+    """What is wrong with a daily goal (None if nothing, or while the field is empty)."""
+    if minutes is None:
+        return None
+    if minutes < MIN_DAILY_GOAL:
+        return f"At least {MIN_DAILY_GOAL} minutes a day (you typed {minutes:g})."
+    if minutes > MAX_DAILY_GOAL:
+        return f"At most {MAX_DAILY_GOAL} minutes: a day has no more."
+    if minutes != int(minutes):
+        return "Use whole minutes."
+    return None
 
 
 def _heading(text: str) -> None:
@@ -66,8 +80,10 @@ class SettingsView:
     def _preferences(self) -> None:
         with ui.card().classes("ss-card gap-3").mark("preferences"):
             _heading("Study preferences")
+            # No min/max on the field: a number field clamps an out-of-range value when it loses focus, which
+            # would save a different goal than the one typed without a word; the message says what is wrong.
             goal = ui.number("Daily goal (minutes)", value=int(self.user.preference("daily_goal_minutes")),
-                             min=5, max=24 * 60, step=5, format="%.0f").classes("w-full").mark("daily-goal")
+                             step=5, format="%.0f", validation=goal_problem).classes("w-full").mark("daily-goal")
             model = ui.select(registry.preference_labels(), value=self.user.preference("preferred_model"),
                               label="Preferred model").classes("w-full").mark("preferred-model")
             ui.label("Automatic uses the best trained model; a model you choose is used once it is trained, the "
@@ -78,10 +94,10 @@ class SettingsView:
 
             async def save() -> None:
                 minutes = goal.value
-                if minutes is None or not 5 <= float(minutes) <= 24 * 60:
-                    goal.error = "Between 5 and 1440 minutes."
+                problem = goal_problem(minutes) or ("Enter your daily goal in minutes." if minutes is None else None)
+                goal.error = problem
+                if problem is not None or minutes is None:
                     return
-                goal.error = None
                 preferences = {"daily_goal_minutes": int(minutes), "preferred_model": model.value,
                                "theme": theme.value}
                 await perform(self.who, lambda s, u: users.update_profile(

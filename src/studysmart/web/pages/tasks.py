@@ -1,5 +1,7 @@
-"""/dashboard/tasks: create a task with a live prediction preview; the list filtered by status and topic;
-start (with a timer that counts from the stored start), complete, edit and delete."""
+"""/dashboard/tasks: create a task with a live prediction preview; the list by view (today, upcoming, overdue,
+done; "today" in the browser's time zone), topic and title search, sorted by due date or creation, the running
+task first, with due dates, overdue marks and notes; start and stop (one timer at a time, counting from the stored
+start), complete, edit, and delete (in the card's "more" menu, away from Edit)."""
 
 from __future__ import annotations
 
@@ -16,13 +18,20 @@ from sqlalchemy.orm import Session
 from studysmart.analytics import service as analytics
 from studysmart.core.db import utcnow
 from studysmart.learning.prediction import ShownPrediction
+from studysmart.tasks import listing
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task, TaskStatus
 from studysmart.users.models import User
 from studysmart.web import auth
 from studysmart.web.actions import perform
 from studysmart.web.components import task_dialogs
-from studysmart.web.components.format import DIFFICULTY_LABELS, STATUS_LABELS, duration, local_datetime
+from studysmart.web.components.format import (
+    DIFFICULTY_LABELS,
+    STATUS_LABELS,
+    due_label,
+    duration,
+    local_datetime,
+)
 from studysmart.web.components.prediction import PreviewPanel, prediction_badge
 from studysmart.web.components.timer import running_timer
 from studysmart.web.layout import empty_state, frame
@@ -31,7 +40,9 @@ PATH = "/dashboard/tasks"
 PAGE_SIZE = 20
 PREVIEW_DELAY = 0.3  # seconds of quiet typing before a new preview is computed
 UNDO_SHOWN = 10.0  # seconds the undo of a completion is offered (the service allows tasks.UNDO_WINDOW)
-STATUS_FILTER = {"all": "All", **STATUS_LABELS}
+VIEW_FILTER = {"all": "All", "today": "Today", "upcoming": "Upcoming", "overdue": "Overdue", "done": "Done"}
+SORT_LABELS = {"created": "Newest first", "due": "By due date"}
+NOTES_SHOWN = 280  # characters of a task's notes on its card (the edit dialog has them all)
 
 
 Loaded = tuple[list[Task], int, dict[int, ShownPrediction], list[str], list[str]]
@@ -59,6 +70,7 @@ class TasksView:
     def __init__(self, who: auth.Identity, user: User) -> None:
         self.who = who
         self.zone = who.zone
+        self.today = utcnow().astimezone(self.zone).date()  # the browser's date: due dates are calendar days
         self.rows: list[Task] = []
         self.current: dict[int, ShownPrediction] = {}  # open tasks' current predictions, by id
         self.total = 0
@@ -67,6 +79,7 @@ class TasksView:
         self.own_topics: list[str] = []
         self.preview_changed_at: float | None = None
         self.preview_seq = 0
+        self.reload_seq = 0
         self.undo_task: int | None = None
         self.host = ui.element("div")  # dialogs live here, outside the refreshed list
 
@@ -93,11 +106,16 @@ class TasksView:
             field.on("keydown.enter", self.create)
         ui.timer(0.1, self._preview_if_quiet)
 
-        with ui.row().classes("w-full items-end gap-3 no-wrap"):
-            self.status_filter = ui.select(STATUS_FILTER, value="all", label="Status",
-                                           on_change=self.reload).classes("w-40 min-w-0").mark("filter-status")
+        half = "w-[calc(50%-0.375rem)] min-w-0"  # phones: two filters a line
+        with ui.row().classes("w-full items-end gap-3"):
+            self.view_filter = ui.select(VIEW_FILTER, value="all", label="Show",
+                                         on_change=self.reload).classes(f"{half} sm:w-36").mark("filter-view")
+            self.sort = ui.select(SORT_LABELS, value="created", label="Sort",
+                                  on_change=self.reload).classes(f"{half} sm:w-36").mark("sort")
             self.topic_filter = ui.select({"": "All topics"}, value="", label="Topic",
-                                          on_change=self.reload).classes("w-48 min-w-0").mark("filter-topic")
+                                          on_change=self.reload).classes(f"{half} sm:w-44").mark("filter-topic")
+            self.search = ui.input("Search titles", on_change=self.reload) \
+                .props("clearable debounce=300 maxlength=200").classes(f"{half} sm:w-56").mark("search")
             ui.space()
             self.count_label = ui.label("").classes("text-sm ss-muted whitespace-nowrap").mark("task-count")
         self.render_list()
@@ -106,10 +124,7 @@ class TasksView:
     def render_list(self) -> None:
         """The task cards (rebuilt after every change)."""
         if not self.rows:
-            filtered = self.status_filter.value != "all" or bool(self.topic_filter.value)
-            empty_state("No tasks match these filters." if filtered else
-                        "No tasks yet: add your first one above to get a prediction of how it will go.",
-                        icon="checklist")
+            empty_state(self.empty_message(), icon="checklist")
             return
         with ui.column().classes("w-full gap-2").mark("task-list"):
             for task in self.rows:
@@ -118,10 +133,17 @@ class TasksView:
             ui.button(f"Show more ({self.total - len(self.rows)} left)", on_click=self.show_more) \
                 .props("flat no-caps").classes("self-center")
 
+    def empty_message(self) -> str:
+        """What an empty list says."""
+        filtered = self.view_filter.value != "all" or bool(self.topic_filter.value) or bool(self.query())
+        return ("No tasks match these filters." if filtered else
+                "No tasks yet: add your first one above to get a prediction of how it will go.")
+
     def _task_card(self, task: Task) -> None:
         with ui.card().props("flat bordered").classes("w-full gap-1 py-2").mark(f"task-{task.id}"):
             with ui.row().classes("w-full items-center gap-2"):
-                ui.label(task.title).classes("font-semibold text-base break-words")
+                ui.link(task.title, f"{PATH}/{task.id}").classes("font-semibold text-base break-words") \
+                    .style("color: inherit; text-decoration: none").mark("task-title")
                 ui.badge(task.topic.name).props("outline color=primary")
                 ui.badge(DIFFICULTY_LABELS[task.difficulty.value]).props("outline color=grey-7")
                 ui.space()
@@ -131,6 +153,8 @@ class TasksView:
                 is_open = task.status is not TaskStatus.DONE
                 prediction_badge(self.current.get(task.id, task.prediction) if is_open else task.prediction,
                                  current=is_open and task.id in self.current)
+                if task.due_date is not None:
+                    self._due(task)
                 if task.status is TaskStatus.IN_PROGRESS and task.started_at is not None:
                     running_timer(task.started_at)
                 if task.status is TaskStatus.DONE:
@@ -139,33 +163,60 @@ class TasksView:
                              f"{local_datetime(task.completed_at, self.zone)}") \
                         .classes("text-sm").mark("task-outcome")
                 ui.space()
-                with ui.row().classes("gap-0"):
+                with ui.row().classes("gap-0 items-center"):
                     self._actions(task)
+            if task.notes:
+                notes = task.notes if len(task.notes) <= NOTES_SHOWN else task.notes[:NOTES_SHOWN].rstrip() + "…"
+                ui.label(notes).classes("text-sm ss-muted whitespace-pre-line break-words").mark("task-notes")
+
+    def _due(self, task: Task) -> None:
+        assert task.due_date is not None
+        overdue = listing.is_overdue(task, self.today)
+        with ui.row().classes("items-center gap-1 text-sm" + (" text-negative font-semibold" if overdue else "")) \
+                .mark("task-due"):
+            ui.icon("event_busy" if overdue else "event")
+            ui.label(due_label(task.due_date, self.today, done=task.status is TaskStatus.DONE))
 
     def _actions(self, task: Task) -> None:
         if task.status is TaskStatus.PLANNED:
             _action("Start", "play_arrow", lambda: self.start(task), "positive")
+        if task.status is TaskStatus.IN_PROGRESS:
+            _action("Stop", "stop", lambda: self.stop(task), "grey-7")
         if task.status is not TaskStatus.DONE:
             _action("Complete", "check", lambda: self.ask_complete(task), "primary")
         _action("Edit", "edit", lambda: self.ask_edit(task), "primary")
-        _action("Delete", "delete", lambda: self.ask_delete(task), "negative")
+        # Delete sits in a menu, away from Edit: a slip of the thumb on a phone cannot reach it.
+        with ui.button(icon="more_vert").props('flat dense color=grey-7 aria-label="More actions"').mark("more"):
+            ui.tooltip("More actions")
+            with ui.menu().props("auto-close anchor='bottom right' self='top right'"):
+                with ui.menu_item(on_click=lambda: self.ask_delete(task)).classes("text-negative").mark("delete"):
+                    with ui.row().classes("items-center gap-2 no-wrap"):
+                        ui.icon("delete")
+                        ui.label("Delete…")
+
+    def query(self) -> str:
+        """The title search, trimmed."""
+        return " ".join((self.search.value or "").split())
 
     # -- loading ---------------------------------------------------------------------------------------------
     async def reload(self) -> None:
         """Load the list, topics and catalog for the current filters, then redraw."""
-        status = None if self.status_filter.value == "all" else TaskStatus(self.status_filter.value)
+        view = None if self.view_filter.value == "all" else listing.TaskView(self.view_filter.value)
         topic = self.topic_filter.value or None
-        limit = self.limit
+        sort, query, limit = listing.TaskSort(self.sort.value), self.query(), self.limit
+        self.today = today = utcnow().astimezone(self.zone).date()
 
         def load(session: Session, user: User) -> Loaded:
-            rows, total = tasks.list_tasks(session=session, user=user, status=status, topic=topic,
-                                           limit=limit)
+            rows, total = listing.list_tasks(session=session, user=user, today=today, view=view, topic=topic,
+                                             sort=sort, query=query, limit=limit)
             current = tasks.current_predictions(session=session, user=user, tasks=rows, now=utcnow())
             catalog = [t.name for t in tasks.list_topics(session=session, user=user, limit=500)]
             return rows, total, current, analytics.user_topics(session=session, user=user), catalog
 
+        self.reload_seq += 1
+        seq = self.reload_seq
         outcome = await perform(self.who, load, path=PATH)
-        if not outcome.ok or outcome.value is None:
+        if not outcome.ok or outcome.value is None or seq != self.reload_seq:  # a newer load overtook this one
             return
         self.rows, self.total, self.current, self.own_topics, catalog = outcome.value
         self.catalog[:] = catalog
@@ -235,6 +286,13 @@ class TasksView:
         """Start the timer of a task."""
         outcome = await perform(self.who, lambda s, u: tasks.start_task(
             session=s, user=u, task_id=task.id, now=utcnow()), path=PATH)
+        if outcome.ok:
+            await self.reload()
+
+    async def stop(self, task: Task) -> None:
+        """Stop the timer of a task without completing it."""
+        outcome = await perform(self.who, lambda s, u: tasks.stop_task(session=s, user=u, task_id=task.id),
+                                path=PATH, success="Timer stopped.")
         if outcome.ok:
             await self.reload()
 
