@@ -4,6 +4,7 @@ after completions and missed days), materializing a day, the .ics export, LNIRT 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
@@ -174,7 +175,8 @@ def test_materialize_creates_the_days_tasks_once(session: Session, student: User
     for task in made.tasks:
         assert task.status is TaskStatus.PLANNED and task.due_date == TODAY and task.owner_id == student.id
         assert task.p_correct is not None and task.expected_seconds is not None and task.model
-        assert task.title.startswith("Finals: ")
+        assert re.fullmatch(rf"{task.topic.name}: (1 {task.difficulty.value} problem|(\d+) "
+                            rf"{task.difficulty.value} problems \(\d+ of \2\))", task.title), task.title
     assert {t.topic.name for t in made.tasks[:2]} == {i.topic for i in planned.items} or len(planned.items) == 1
     again = service.materialize_day(session=session, user=student, exam_id=exam.id, day=TODAY, now=NOW)
     assert not again.created and [t.id for t in again.tasks] == [t.id for t in made.tasks]
@@ -230,16 +232,16 @@ def test_unfinished_tasks_of_a_missed_day_move_to_the_next_day_instead_of_piling
     result = service.materialize_day(session=session, user=student, exam_id=exam.id, day=TODAY + timedelta(days=1),
                                      now=tomorrow)
     session.commit()
-    assert result.created and result.carried > 0
+    assert result.created and result.reused > 0
     carried = [t for t in result.tasks if t.id in {y.id for y in yesterday}]
-    assert len(carried) == result.carried and all(t.due_date == TODAY + timedelta(days=1) for t in carried)
+    assert len(carried) == result.reused and all(t.due_date == TODAY + timedelta(days=1) for t in carried)
     open_tasks = list(session.scalars(select(Task).where(Task.owner_id == student.id,
                                                          Task.status != TaskStatus.DONE)))
     planned = service.exam_plan(session=session, user=student, exam_id=exam.id, now=tomorrow)
     day = planned.day(TODAY + timedelta(days=1))
     assert day is not None and day.minutes_planned <= day.minutes_available
     # the open list is the day's tasks plus yesterday's leftovers the new day had no place for, never both
-    assert len(open_tasks) == len(result.tasks) + len(yesterday) - result.carried
+    assert len(open_tasks) == len(result.tasks) + len(yesterday) - result.reused
     assert _cells(day.items) == _task_cells(result.tasks)
 
 

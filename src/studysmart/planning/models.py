@@ -25,9 +25,10 @@ DEFAULT_MAX_TASKS = 12
 class Exam(Base):
     """One student's exam: date, topics (``ExamTopic`` rows, in the order given), minutes per weekday (Monday
     first), days off (ISO dates), optional target score (a fraction), the time zone its days are counted in,
-    the cached plan, and the tasks made from each planned day (``materialized``: ISO date -> task ids), the days the student skipped or
-moved (``day_changes``: ISO date -> None for a skip, or the ISO date its minutes moved to), and how plans are
-made: the productive P(correct) band (``band_low``, ``band_high``) and ``max_tasks_per_day``."""
+    the cached plan, the tasks made from each planned day (``materialized``: ISO date -> task ids), the days
+    the student skipped or moved (``day_changes``: ISO date -> None for a skip, or the ISO date its minutes moved
+    to), and how plans are made: the productive P(correct) band (``band_low``, ``band_high``) and
+    ``max_tasks_per_day``."""
 
     __tablename__ = "exams"
     __table_args__ = ({"sqlite_autoincrement": True},)  # ids of deleted exams are never handed out again
