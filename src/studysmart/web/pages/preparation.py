@@ -193,21 +193,22 @@ class PreparationView:
                 self._day_row(exam_id, day, is_today=day.day == exam.today)
 
     def _day_row(self, exam_id: int, day: exams.ExamPlanDay, *, is_today: bool) -> None:
-        with ui.row().classes("w-full gap-x-2 gap-y-0 items-center py-1 ss-rule").mark("plan-day"):
+        with ui.row().classes("w-full gap-x-2 gap-y-0 items-center py-1 ss-rule") \
+                .mark("plan-day", f"plan-day-{day.day.isoformat()}"):
             ui.label(f"{day.day:%a %d %b}" + (" (today)" if is_today else "")).classes("w-32 font-medium")
             ui.label(f"{day.minutes_planned:.0f} of {day.minutes_available:.0f} min") \
                 .classes("text-sm ss-muted w-28")
             ui.label(day_text(day)).classes("text-sm flex-1 min-w-[12rem]").mark("day-work")
             if day.skipped or day.moved_to is not None:
                 ui.button("Undo", on_click=lambda: self.change_day(exam_id, day.day, None, undo=True)) \
-                    .props("flat dense no-caps").mark("undo-day")
+                    .props("flat dense no-caps").mark("undo-day", f"undo-day-{day.day.isoformat()}")
             elif day.changeable:
                 ui.button("Skip", on_click=lambda: self.change_day(exam_id, day.day, None)) \
-                    .props("flat dense no-caps").mark("skip-day")
+                    .props("flat dense no-caps").mark("skip-day", f"skip-day-{day.day.isoformat()}")
                 if day.move_to is not None:
                     to = day.move_to
                     ui.button(f"Move to {to:%a}", on_click=lambda: self.change_day(exam_id, day.day, to)) \
-                        .props("flat dense no-caps").mark("move-day")
+                        .props("flat dense no-caps").mark("move-day", f"move-day-{day.day.isoformat()}")
 
     def _actions(self, exam: exams.ExamView) -> None:
         if exam.id is None:
