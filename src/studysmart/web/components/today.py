@@ -11,14 +11,9 @@ from studysmart.web.components.format import duration, interval, percent
 from studysmart.web.components.timer import running_timer
 
 
-def entry_text(entry: TodayEntry) -> str:
-    """The words of one entry, as both pages show them (what the browser test compares)."""
-    return f"{entry.title} · {entry.topic}"
-
-
 def _entry(entry: TodayEntry) -> None:
     with ui.row().classes("w-full items-center gap-x-3 gap-y-0 py-1 ss-rule").mark("today-item"):
-        ui.label(entry.title).classes("font-medium").mark("today-title")
+        ui.label(entry.title).classes("font-medium ss-today-title").mark("today-title")
         ui.badge(entry.topic).props("outline color=primary")
         if entry.task is None:
             ui.badge(f"to add · {entry.exam_name}").props("outline color=grey-7").mark("to-add")
