@@ -211,7 +211,8 @@ async def test_todays_list_is_the_same_on_the_dashboard_and_the_preparation_page
     await see(user, marker="today-title")
     shown = dashboard.SHOWN_PLANNED  # the dashboard shows the first 8 and "and N more"
     assert _titles(user) == planned[:shown]  # the dashboard showed only the task list before
-    assert _words(user, "stat-planned").startswith(f"Planned today {len(planned)} {total.split(' · ')[1]}")
+    count, _, minutes = total.partition(" tasks · ")
+    assert _words(user, "stat-planned").startswith(f"Planned today {count} {minutes}")
     await user.open(PATH)
     await see(user, marker="materialize")
     user.find(marker="materialize").click()

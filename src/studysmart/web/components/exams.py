@@ -100,9 +100,14 @@ def when_label(day: date, today: date) -> str:
 
 
 def _item_lines(day: PlanDay) -> tuple[str, ...]:
-    """``"Probability: 3 medium (1 done)"`` per item, the topics in the plan's order."""
-    return tuple(f"{item.topic}: {item.count} {item.difficulty}" + (f" ({item.done} done)" if item.done else "")
-                 for item in day.items)
+    """One line per topic, its difficulties easy to hard: ``"Probability: 3 medium (1 done), 1 hard"``."""
+    order = {"easy": 0, "medium": 1, "hard": 2}
+    by_topic: dict[str, list[str]] = {}
+    for item in sorted(day.items, key=lambda i: order.get(i.difficulty, 3)):
+        by_topic.setdefault(item.topic, []).append(
+            f"{item.count} {item.difficulty}" + (f" ({item.done} done)" if item.done else ""))
+    return tuple(f"{topic}: {', '.join(parts)}" for topic, parts in sorted(
+        by_topic.items(), key=lambda kv: next(k for k, i in enumerate(day.items) if i.topic == kv[0])))
 
 
 def _plan_days(exam: Exam, plan: Plan, today: date) -> tuple[ExamPlanDay, ...]:

@@ -26,7 +26,6 @@ from studysmart.web import auth, context
 from studysmart.web.actions import Outcome, perform
 from studysmart.web.components import exams
 from studysmart.web.components import today as today_view
-from studysmart.web.components.format import duration
 from studysmart.web.layout import empty_state, frame, placeholder_until_connected
 
 PATH = "/dashboard/preparation"
@@ -157,8 +156,7 @@ class PreparationView:
                 ui.label(f"Today, {plan.day:%a %d %b}").classes("text-lg font-semibold") \
                     .props('role=heading aria-level="2"')
                 ui.space()
-                ui.label(f"{len(plan.entries)} task{'s' if len(plan.entries) != 1 else ''} · "
-                         f"~{duration(plan.seconds)}").classes("text-sm").mark("prep-today-total")
+                ui.label(today_view.total_line(plan)).classes("text-sm ss-today-total").mark("prep-today-total")
             if not plan.entries:
                 ui.label("Nothing left for today.").classes("text-sm ss-muted")
                 return
@@ -214,7 +212,9 @@ class PreparationView:
         if exam.id is None:
             return
         if exam.planned_today and not exam.materialized_today:
-            ui.button(f"Add today's {exam.planned_today} tasks", icon="playlist_add",
+            new = sum(1 for e in self.today.entries if e.exam_id == exam.id) if self.today is not None else 0
+            label = f"Add today's {new} new task{'s' if new != 1 else ''}" if new else "Add today's tasks"
+            ui.button(label, icon="playlist_add",
                       on_click=lambda: self.materialize(exam)).props("flat no-caps").mark("materialize")
         elif exam.materialized_today:
             ui.label("Today's tasks are in your task list.").classes("text-sm ss-muted").mark("materialized")
