@@ -194,8 +194,8 @@ class PreparationView:
         with ui.row().classes("w-full gap-x-2 gap-y-0 items-center py-1 ss-rule") \
                 .mark("plan-day", f"plan-day-{day.day.isoformat()}"):
             ui.label(f"{day.day:%a %d %b}" + (" (today)" if is_today else "")).classes("w-32 font-medium")
-            ui.label(f"{day.minutes_planned:.0f} of {day.minutes_available:.0f} min") \
-                .classes("text-sm ss-muted w-28")
+            minutes = f"{day.minutes_planned:.0f} of {day.minutes_available:.0f} min" if day.minutes_available else ""
+            ui.label(minutes).classes("text-sm ss-muted w-28")
             ui.label(day_text(day)).classes("text-sm flex-1 min-w-[12rem]").mark("day-work")
             if day.skipped or day.moved_to is not None:
                 ui.button("Undo", on_click=lambda: self.change_day(exam_id, day.day, None, undo=True)) \
