@@ -24,7 +24,7 @@ from studysmart.planning.schemas import exam_update
 from studysmart.users.models import User
 from studysmart.web import auth, context
 from studysmart.web.actions import Outcome, perform
-from studysmart.web.components import exams
+from studysmart.web.components import exams, plan_days
 from studysmart.web.components import today as today_view
 from studysmart.web.layout import empty_state, frame, placeholder_until_connected
 
@@ -71,21 +71,6 @@ def parse_topics(text: str) -> list[dict[str, Any]]:
 def parse_dates(text: str) -> list[date]:
     """``"2025-03-05, 2025-03-07"`` -> dates (raises ValueError for anything else)."""
     return [date.fromisoformat(p.strip()) for p in re.split(r"[,;\s]+", text or "") if p.strip()]
-
-
-def day_text(day: exams.ExamPlanDay) -> str:
-    """What a day of the plan says: its work, or why it has none."""
-    if day.skipped:
-        return "Skipped: its work moved to other days."
-    if day.moved_to is not None:
-        return f"Moved to {day.moved_to:%a %d %b}."
-    work = "; ".join(day.items)
-    if day.moved_in:
-        moved = ", ".join(f"{d:%a}" for d in day.moved_in)
-        work = f"{work or 'rest'} (with {moved}'s minutes)"
-    if day.added and work:
-        work += " · on your task list"
-    return work or ("Day off." if not day.minutes_available else "Rest.")
 
 
 class PreparationView:
@@ -188,25 +173,8 @@ class PreparationView:
                 ui.button(icon="chevron_right", on_click=lambda: turn(1)) \
                     .props('flat dense aria-label="Next week"').mark("next-week").set_enabled(week < weeks - 1)
             for day in shown:
-                self._day_row(exam_id, day, is_today=day.day == exam.today)
-
-    def _day_row(self, exam_id: int, day: exams.ExamPlanDay, *, is_today: bool) -> None:
-        with ui.row().classes("w-full gap-x-2 gap-y-0 items-center py-1 ss-rule") \
-                .mark("plan-day", f"plan-day-{day.day.isoformat()}"):
-            ui.label(f"{day.day:%a %d %b}" + (" (today)" if is_today else "")).classes("w-32 font-medium")
-            minutes = f"{day.minutes_planned:.0f} of {day.minutes_available:.0f} min" if day.minutes_available else ""
-            ui.label(minutes).classes("text-sm ss-muted w-28")
-            ui.label(day_text(day)).classes("text-sm flex-1 min-w-[12rem]").mark("day-work")
-            if day.skipped or day.moved_to is not None:
-                ui.button("Undo", on_click=lambda: self.change_day(exam_id, day.day, None, undo=True)) \
-                    .props("flat dense no-caps").mark("undo-day", f"undo-day-{day.day.isoformat()}")
-            elif day.changeable:
-                ui.button("Skip", on_click=lambda: self.change_day(exam_id, day.day, None)) \
-                    .props("flat dense no-caps").mark("skip-day", f"skip-day-{day.day.isoformat()}")
-                if day.move_to is not None:
-                    to = day.move_to
-                    ui.button(f"Move to {to:%a}", on_click=lambda: self.change_day(exam_id, day.day, to)) \
-                        .props("flat dense no-caps").mark("move-day", f"move-day-{day.day.isoformat()}")
+                plan_days.day_row(day, is_today=day.day == exam.today,
+                                  on_change=lambda d, to, undo: self.change_day(exam_id, d, to, undo=undo))
 
     def _actions(self, exam: exams.ExamView) -> None:
         if exam.id is None:
