@@ -69,8 +69,10 @@ def test_ids_of_deleted_tasks_are_not_reused_and_the_rebuild_keeps_every_row(set
     with transaction(sessions) as session:
         user = _user_before_0004(session, now)
         made = [_task_with_log(session, user, now) for _ in range(3)]
-        session.add(Exam(owner_id=user.id, name="Final", exam_date=now.date(), minutes_per_weekday=[30] * 7,
-                         days_off=[], timezone="UTC", materialized={}, created_at=now, updated_at=now))
+        session.execute(text(  # a row of 0002's exams table (the model has columns added later)
+            "INSERT INTO exams (owner_id, name, exam_date, minutes_per_weekday, days_off, timezone, materialized, "
+            "created_at, updated_at) VALUES (:owner, 'Final', :day, :minutes, '[]', 'UTC', '{}', :now, :now)"),
+            {"owner": user.id, "day": now.date(), "minutes": "[30, 30, 30, 30, 30, 30, 30]", "now": now})
     with sessions() as session:
         before = _counts(session)
     assert before["Task"] == 3 and before["PredictionLog"] >= 3 and before["Exam"] == 1
@@ -79,6 +81,9 @@ def test_ids_of_deleted_tasks_are_not_reused_and_the_rebuild_keeps_every_row(set
     with transaction(sessions) as session:
         assert session.scalars(select(Task.id).order_by(Task.id)).all() == ids
         assert _counts(session) == before
+        old_exam = session.scalars(select(Exam)).one()  # 0008's columns: the defaults for an existing exam
+        assert (old_exam.day_changes, old_exam.band_low, old_exam.band_high, old_exam.max_tasks_per_day) == \
+            ({}, 0.55, 0.9, 12)
         owner = session.get(User, user.id)
         assert owner is not None
         logs_of_newest = session.scalar(select(func.count()).where(PredictionLog.task_id == ids[-1]))

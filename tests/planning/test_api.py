@@ -62,9 +62,13 @@ def test_another_students_exam_is_a_404(client: TestClient, exam: dict[str, Any]
     base = f"{EXAMS}/{exam['id']}"
     day = today().isoformat()
     calls = [("get", base), ("patch", base), ("delete", base), ("get", f"{base}/readiness"),
-             ("get", f"{base}/plan"), ("get", f"{base}/plan.ics"), ("post", f"{base}/plan/{day}/materialize")]
+             ("get", f"{base}/plan"), ("get", f"{base}/plan.ics"), ("post", f"{base}/plan/{day}/materialize"),
+             ("post", f"{base}/plan/{day}/skip"), ("post", f"{base}/plan/{day}/move"),
+             ("delete", f"{base}/plan/{day}/change")]
     for method, url in calls:
         kwargs: dict[str, Any] = {"json": {"name": "mine"}} if method == "patch" else {}
+        if url.endswith("/move"):
+            kwargs = {"json": {"to": (today() + timedelta(days=1)).isoformat()}}
         response = client.request(method.upper(), url, headers=other, **kwargs)
         assert response.status_code == 404, (method, url, response.text)
         assert response.json() == {"detail": "exam not found"}
@@ -85,6 +89,14 @@ def test_another_students_exam_is_a_404(client: TestClient, exam: dict[str, Any]
         ({"topics": [{"topic": "Algebra"}, {"topic": "ALGEBRA"}]}, "topics[1].topic"),
         ({"timezone": "Nowhere/City"}, "timezone"),
         ({"topics": [{"topic": "Algebra"}, {"topic": "ß" * 60}]}, "topics[1].topic"),  # 120 once case-folded
+        ({"productive_band": [0.9, 0.5]}, "productive_band"),
+        ({"productive_band": [0.5, 0.5]}, "productive_band"),
+        ({"productive_band": [0.0, 0.5]}, "productive_band"),
+        ({"productive_band": [0.5, 1.0]}, "productive_band"),
+        ({"productive_band": [0.5]}, "productive_band"),
+        ({"max_tasks_per_day": 0}, "max_tasks_per_day"),
+        ({"max_tasks_per_day": 51}, "max_tasks_per_day"),
+        ({"max_tasks_per_day": 2.5}, "max_tasks_per_day"),
     ],
 )
 def test_bad_input_is_a_4xx_naming_the_field(client: TestClient, headers: dict[str, str],
@@ -100,7 +112,8 @@ def test_patch_refuses_bad_input_and_keeps_the_exam(client: TestClient, headers:
                                                     exam: dict[str, Any]) -> None:
     url = f"{EXAMS}/{exam['id']}"
     for body, field in (({"date": "2001-02-03"}, "date"), ({"minutes_per_weekday": [1] * 6}, "minutes_per_weekday"),
-                        ({"owner_id": 2}, "owner_id")):
+                        ({"owner_id": 2}, "owner_id"), ({"productive_band": [0.7, 0.6]}, "productive_band"),
+                        ({"max_tasks_per_day": None}, "max_tasks_per_day")):
         response = client.patch(url, json=body, headers=headers)
         assert response.status_code == 422 and response.json()["detail"][0]["loc"][1] == field
     assert client.get(url, headers=headers).json() == exam

@@ -4,8 +4,10 @@ after completions and missed days), materializing a day, the .ics export, LNIRT 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -174,7 +176,8 @@ def test_materialize_creates_the_days_tasks_once(session: Session, student: User
     for task in made.tasks:
         assert task.status is TaskStatus.PLANNED and task.due_date == TODAY and task.owner_id == student.id
         assert task.p_correct is not None and task.expected_seconds is not None and task.model
-        assert task.title.startswith("Finals: ")
+        assert re.fullmatch(rf"{task.topic.name}: (1 {task.difficulty.value} problem|(\d+) "
+                            rf"{task.difficulty.value} problems \(\d+ of \2\))", task.title), task.title
     assert {t.topic.name for t in made.tasks[:2]} == {i.topic for i in planned.items} or len(planned.items) == 1
     again = service.materialize_day(session=session, user=student, exam_id=exam.id, day=TODAY, now=NOW)
     assert not again.created and [t.id for t in again.tasks] == [t.id for t in made.tasks]
@@ -230,16 +233,16 @@ def test_unfinished_tasks_of_a_missed_day_move_to_the_next_day_instead_of_piling
     result = service.materialize_day(session=session, user=student, exam_id=exam.id, day=TODAY + timedelta(days=1),
                                      now=tomorrow)
     session.commit()
-    assert result.created and result.carried > 0
+    assert result.created and result.reused > 0
     carried = [t for t in result.tasks if t.id in {y.id for y in yesterday}]
-    assert len(carried) == result.carried and all(t.due_date == TODAY + timedelta(days=1) for t in carried)
+    assert len(carried) == result.reused and all(t.due_date == TODAY + timedelta(days=1) for t in carried)
     open_tasks = list(session.scalars(select(Task).where(Task.owner_id == student.id,
                                                          Task.status != TaskStatus.DONE)))
     planned = service.exam_plan(session=session, user=student, exam_id=exam.id, now=tomorrow)
     day = planned.day(TODAY + timedelta(days=1))
     assert day is not None and day.minutes_planned <= day.minutes_available
     # the open list is the day's tasks plus yesterday's leftovers the new day had no place for, never both
-    assert len(open_tasks) == len(result.tasks) + len(yesterday) - result.carried
+    assert len(open_tasks) == len(result.tasks) + len(yesterday) - result.reused
     assert _cells(day.items) == _task_cells(result.tasks)
 
 
@@ -371,3 +374,66 @@ def test_tasks_on_the_list_are_charged_their_mean_time_like_planned_items() -> N
     assert state.mean_seconds(task) == pytest.approx(60.0 * math.exp(0.5))
     assert state.mean_seconds(Task(expected_seconds=60.0)) == 60.0  # no interval: the median
     assert state.mean_seconds(Task()) is None
+
+
+def test_adding_the_days_tasks_reuses_open_tasks_of_the_same_topic_and_difficulty(session: Session,
+                                                                                   student: User) -> None:
+    exam = new_exam(session, student)
+    planned = service.exam_plan(session=session, user=student, exam_id=exam.id, now=NOW).day(TODAY)
+    assert planned is not None and planned.items
+    item = planned.items[0]
+    other = next(d for d in ("easy", "medium", "hard") if d not in {i.difficulty for i in planned.items
+                                                                   if i.topic == item.topic})
+    same = tasks.create_task(session=session, user=student, title="my own", topic=item.topic,
+                             difficulty=Difficulty(item.difficulty), now=NOW)
+    later = tasks.create_task(session=session, user=student, title="next week", topic=item.topic,
+                              difficulty=Difficulty(item.difficulty), due_date=TODAY + timedelta(days=5), now=NOW)
+    harder = tasks.create_task(session=session, user=student, title="other difficulty", topic=item.topic,
+                               difficulty=Difficulty(other), now=NOW)
+    session.commit()
+    made = service.materialize_day(session=session, user=student, exam_id=exam.id, day=TODAY, now=NOW)
+    session.commit()
+    ids = [t.id for t in made.tasks]
+    assert made.reused == 1 and same.id in ids and later.id not in ids and harder.id not in ids
+    assert same.due_date == TODAY and later.due_date == TODAY + timedelta(days=5) and harder.due_date is None
+    assert _task_cells(made.tasks) == _cells(planned.items)  # the plan's problems, one task each
+    new = [t for t in made.tasks if t.id != same.id]
+    assert all(not t.title.startswith("Finals") for t in new)
+    n_same = sum(1 for t in new if (t.topic.name, t.difficulty.value) == (item.topic, item.difficulty))
+    titled = f"{item.topic}: {n_same} {item.difficulty} problem" + ("s" if n_same != 1 else "")
+    assert n_same == 0 or all(t.title.startswith(titled) for t in new
+                              if (t.topic.name, t.difficulty.value) == (item.topic, item.difficulty))
+
+
+def _today_titles(session: Session, user: User, at: datetime) -> list[tuple[str, bool]]:
+    found = service.today_plan(session=session, user=user, now=at, zone=ZoneInfo("UTC"))
+    return [(e.title, e.task is not None) for e in found.entries]
+
+
+def test_todays_plan_is_the_open_tasks_then_the_exams_work_not_on_the_list(session: Session,
+                                                                          student: User) -> None:
+    own = tasks.create_task(session=session, user=student, title="Read chapter 3", topic="History",
+                            difficulty=Difficulty.EASY, due_date=TODAY, now=NOW)
+    tasks.create_task(session=session, user=student, title="Next week", topic="History",
+                      difficulty=Difficulty.EASY, due_date=TODAY + timedelta(days=7), now=NOW)
+    exam = new_exam(session, student)
+    planned = service.exam_plan(session=session, user=student, exam_id=exam.id, now=NOW).day(TODAY)
+    assert planned is not None
+    before = _today_titles(session, student, NOW)
+    assert before[0] == ("Read chapter 3", True) and ("Next week", True) not in before
+    assert [on_list for _, on_list in before[1:]] == [False] * sum(i.count for i in planned.items)
+    found = service.today_plan(session=session, user=student, now=NOW, zone=ZoneInfo("UTC"))
+    assert found.to_add == len(before) - 1 and found.seconds > 0
+    made = service.materialize_day(session=session, user=student, exam_id=exam.id, day=TODAY, now=NOW)
+    session.commit()
+    after = _today_titles(session, student, NOW)
+    assert sorted(title for title, _ in after) == sorted(title for title, _ in before)  # the same list
+    assert all(on_list for _, on_list in after)
+    done = made.tasks[0]
+    tasks.complete_task(session=session, user=student, task_id=done.id, correct=True, seconds=60.0, now=NOW)
+    session.commit()
+    left = list(after)
+    left.remove((done.title, True))
+    assert sorted(_today_titles(session, student, NOW)) == sorted(left)  # the completed task left the list
+    assert own.id in {e.task.id for e in service.today_plan(session=session, user=student, now=NOW,
+                                                            zone=ZoneInfo("UTC")).entries if e.task}

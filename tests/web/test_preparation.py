@@ -17,7 +17,7 @@ from studysmart.planning.models import Exam
 from studysmart.planning.schemas import ExamUpdate
 from studysmart.tasks.models import Task
 from studysmart.users.models import User as Account
-from studysmart.web.pages import preparation
+from studysmart.web.pages import dashboard, preparation
 from studysmart.web.pages.preparation import parse_dates, parse_topics
 from tests.factories import make_user
 from tests.web.conftest import BROWSER_ZONE, log_in, see
@@ -62,7 +62,7 @@ async def test_add_an_exam_through_the_form(user: User, student: Account, sessio
     await see(user, "Added “Maths finals”.")
     await see(user, marker="exam")
     await user.should_see("Expected score now")
-    await user.should_see("Day-by-day plan")
+    await see(user, marker="plan-week")
     [exam] = _exams(sessions, student)
     assert exam.name == "Maths finals" and exam.timezone == BROWSER_ZONE and exam.target_score == 0.8
     assert [(et.topic.name, et.weight) for et in exam.topics] == [("Algebra", 2.0), ("Geometry", 1.0)]
@@ -95,7 +95,8 @@ async def test_add_todays_tasks_and_download_the_calendar(user: User, student: A
     await see(user, marker="materialized")
     with sessions() as session:
         made = list(session.scalars(select(Task).where(Task.owner_id == student.id)))
-    assert made and all(t.p_correct is not None and t.title.startswith("Maths finals: ") for t in made)
+    assert made and all(t.p_correct is not None and " problem" in t.title and t.title.startswith(t.topic.name)
+                        for t in made)
     user.find(marker="export-ics").click()
     response = await user.download.next(timeout=5)
     assert len(Calendar.from_ical(response.content).walk("VEVENT")) >= 1
@@ -183,3 +184,83 @@ async def test_a_past_exam_is_listed_last_can_be_renamed_and_is_not_the_next_exa
     texts = [" ".join(str(getattr(c, "text", "")) for c in card.descendants()) for card in cards]
     assert "Final exam" in texts[0] and "Mock exam 1" in texts[1]  # upcoming first, past last
     assert "on exam day" not in texts[1] and "target 50%" in texts[1]  # no forecast for a day that has passed
+
+
+def _titles(user: User) -> list[str]:
+    """Today's entries in the order shown (elements are numbered as they are made)."""
+    return [label.text for label in sorted(user.find(marker="today-title").elements, key=lambda e: e.id)]
+
+
+def _words(user: User, marker: str) -> str:
+    """The text of the one element with ``marker`` and of everything inside it."""
+    [element] = user.find(marker=marker).elements
+    return " ".join(str(e.text) for e in (element, *element.descendants()) if getattr(e, "text", ""))
+
+
+async def test_todays_list_is_the_same_on_the_dashboard_and_the_preparation_page(
+        user: User, student: Account, now: datetime, sessions: sessionmaker[Session]) -> None:
+    _add_exam(sessions, student, now)
+    await log_in(user, student.email, path=f"/?next={PATH}")
+    await see(user, marker="prep-today")
+    await see(user, marker="to-add")
+    planned = _titles(user)
+    assert planned and all(" problem" in title for title in planned)
+    total = _words(user, "prep-today-total")
+    await user.open("/dashboard")
+    await see(user, marker="today-plan")
+    await see(user, marker="today-title")
+    shown = dashboard.SHOWN_PLANNED  # the dashboard shows the first 8 and "and N more"
+    assert _titles(user) == planned[:shown]  # the dashboard showed only the task list before
+    count, _, minutes = total.partition(" tasks · ")
+    assert _words(user, "stat-planned").startswith(f"Planned today {count} {minutes}")
+    await user.open(PATH)
+    await see(user, marker="materialize")
+    user.find(marker="materialize").click()
+    await see(user, marker="materialized")
+    await user.should_not_see(marker="to-add")  # every entry is on the list now
+    added = _titles(user)
+    assert added == planned
+    await user.open("/dashboard")
+    await see(user, marker="today-title")
+    assert _titles(user) == added[:shown]
+
+
+async def test_the_plan_shows_every_day_a_week_at_a_time_and_a_day_can_be_skipped_moved_and_restored(
+        user: User, student: Account, now: datetime, sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        account = session.get(Account, student.id)
+        assert account is not None
+        exam_id = planning.create_exam(session=session, user=account, name="Long exam", now=now,
+                                       date=now.date() + timedelta(days=17), topics=[{"topic": "Algebra"}],
+                                       minutes_per_weekday=[30] * 7, timezone="UTC").id
+    await log_in(user, student.email, path=f"/?next={PATH}")
+    await see(user, marker="plan-week")
+    today = now.date()
+    assert len(user.find(marker="plan-day").elements) == 7
+    await user.should_see(f"{today:%a %d %b} – {today + timedelta(days=6):%a %d %b}")
+    user.find(marker="next-week").click()
+    await see(user, f"{today + timedelta(days=7):%a %d %b} – {today + timedelta(days=13):%a %d %b}")
+    user.find(marker="next-week").click()
+    await see(user, "week 3 of 3")
+    assert len(user.find(marker="plan-day").elements) == 3  # the last 3 days before the exam
+    user.find(marker="prev-week").click()
+    await see(user, "week 2 of 3")
+    user.find(marker="prev-week").click()
+    await see(user, "week 1 of 3")
+    assert len(user.find(marker="skip-day").elements) == 7  # every day of the week can be skipped
+    tomorrow, after = (today + timedelta(days=k) for k in (1, 2))
+    user.find(marker=f"skip-day-{tomorrow.isoformat()}").click()
+    await see(user, "Skipped: its work moved to other days.")
+    with sessions() as session:
+        stored = session.get(Exam, exam_id)
+        assert stored is not None and stored.day_changes == {(today + timedelta(days=1)).isoformat(): None}
+    await see(user, marker=f"undo-day-{tomorrow.isoformat()}")
+    user.find(marker=f"undo-day-{tomorrow.isoformat()}").click()
+    await see(user, "is back in the plan.")
+    await see(user, marker=f"move-day-{after.isoformat()}")
+    user.find(marker=f"move-day-{after.isoformat()}").click()
+    await see(user, f"Moved to {after + timedelta(days=1):%a %d %b}.")
+    await see(user, "(with")  # the next day has the moved day's minutes too
+    with sessions() as session:
+        stored = session.get(Exam, exam_id)
+        assert stored is not None and stored.day_changes == {after.isoformat(): (after + timedelta(days=1)).isoformat()}

@@ -12,7 +12,15 @@ from studysmart.core.db import utcnow
 from studysmart.core.deps import SessionDep
 from studysmart.core.errors import responses
 from studysmart.planning import service
-from studysmart.planning.schemas import ExamCreate, ExamRead, ExamUpdate, PlanRead, ReadinessRead, exam_read
+from studysmart.planning.schemas import (
+    DayMove,
+    ExamCreate,
+    ExamRead,
+    ExamUpdate,
+    PlanRead,
+    ReadinessRead,
+    exam_read,
+)
 from studysmart.tasks.api import task_read
 from studysmart.tasks.schemas import MAX_ROW_ID, TaskRead
 from studysmart.users.deps import CurrentUser
@@ -27,7 +35,8 @@ def create(body: ExamCreate, user: CurrentUser, session: SessionDep) -> ExamRead
     exam = service.create_exam(
         session=session, user=user, name=body.name, date=body.date,
         topics=[t.model_dump() for t in body.topics], minutes_per_weekday=body.minutes_per_weekday,
-        target_score=body.target_score, days_off=body.days_off, timezone=body.timezone, now=utcnow(),
+        target_score=body.target_score, days_off=body.days_off, timezone=body.timezone,
+        productive_band=body.productive_band, max_tasks_per_day=body.max_tasks_per_day, now=utcnow(),
     )
     session.commit()
     return exam_read(exam)
@@ -88,3 +97,30 @@ def materialize(exam_id: ExamId, date: dt.date, user: CurrentUser, session: Sess
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return [task_read(task) for task in result.tasks]
+
+
+ONE_DAY = responses(404, 422)
+
+
+@router.post("/{exam_id}/plan/{date}/skip", response_model=ExamRead, responses=ONE_DAY)
+def skip(exam_id: ExamId, date: dt.date, user: CurrentUser, session: SessionDep) -> ExamRead:
+    """Skip a day of the plan (no study that day); its work re-flows to the other days."""
+    exam = service.skip_day(session=session, user=user, exam_id=exam_id, day=date, now=utcnow())
+    session.commit()
+    return exam_read(exam)
+
+
+@router.post("/{exam_id}/plan/{date}/move", response_model=ExamRead, responses=ONE_DAY)
+def move(exam_id: ExamId, date: dt.date, body: DayMove, user: CurrentUser, session: SessionDep) -> ExamRead:
+    """Move a day of the plan: its minutes go to ``to`` and the plan re-flows."""
+    exam = service.move_day(session=session, user=user, exam_id=exam_id, day=date, to=body.to, now=utcnow())
+    session.commit()
+    return exam_read(exam)
+
+
+@router.delete("/{exam_id}/plan/{date}/change", response_model=ExamRead, responses=ONE_DAY)
+def restore(exam_id: ExamId, date: dt.date, user: CurrentUser, session: SessionDep) -> ExamRead:
+    """Undo the skip or move of a day."""
+    exam = service.restore_day(session=session, user=user, exam_id=exam_id, day=date, now=utcnow())
+    session.commit()
+    return exam_read(exam)

@@ -18,11 +18,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from studysmart.core.db import Base, UTCDateTime, utcnow
 from studysmart.tasks.models import Topic
 
+DEFAULT_BAND = (0.55, 0.9)
+DEFAULT_MAX_TASKS = 12
+
 
 class Exam(Base):
     """One student's exam: date, topics (``ExamTopic`` rows, in the order given), minutes per weekday (Monday
     first), days off (ISO dates), optional target score (a fraction), the time zone its days are counted in,
-    the cached plan, and the tasks made from each planned day (``materialized``: ISO date -> task ids)."""
+    the cached plan, the tasks made from each planned day (``materialized``: ISO date -> task ids), the days
+    the student skipped or moved (``day_changes``: ISO date -> None for a skip, or the ISO date its minutes moved
+    to), and how plans are made: the productive P(correct) band (``band_low``, ``band_high``) and
+    ``max_tasks_per_day``."""
 
     __tablename__ = "exams"
     __table_args__ = ({"sqlite_autoincrement": True},)  # ids of deleted exams are never handed out again
@@ -42,6 +48,11 @@ class Exam(Base):
     plan_stamp: Mapped[str | None] = mapped_column(String(200))
     plan_updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     materialized: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
+    day_changes: Mapped[dict[str, str | None]] = mapped_column(JSON, default=dict, server_default="{}")
+    band_low: Mapped[float] = mapped_column(Float, default=DEFAULT_BAND[0], server_default=str(DEFAULT_BAND[0]))
+    band_high: Mapped[float] = mapped_column(Float, default=DEFAULT_BAND[1], server_default=str(DEFAULT_BAND[1]))
+    max_tasks_per_day: Mapped[int] = mapped_column(Integer, default=DEFAULT_MAX_TASKS,
+                                                   server_default=str(DEFAULT_MAX_TASKS))
 
     topics: Mapped[list[ExamTopic]] = relationship(
         back_populates="exam", cascade="all, delete-orphan", order_by="ExamTopic.position", lazy="selectin"
@@ -50,6 +61,15 @@ class Exam(Base):
     def days_off_dates(self) -> list[dt.date]:
         """The days off as dates."""
         return [dt.date.fromisoformat(day) for day in self.days_off or ()]
+
+    def skipped_dates(self) -> list[dt.date]:
+        """The days the student skipped (no study; their work re-flows to other days)."""
+        return sorted(dt.date.fromisoformat(day) for day, to in (self.day_changes or {}).items() if to is None)
+
+    def moves(self) -> dict[dt.date, dt.date]:
+        """Moved days: day -> the day its minutes went to."""
+        return {dt.date.fromisoformat(day): dt.date.fromisoformat(to)
+                for day, to in (self.day_changes or {}).items() if to is not None}
 
 
 class ExamTopic(Base):

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from studysmart.core.text import VisibleName
 from studysmart.planning.engine.spec import Fraction, InvalidExamError, Minutes, Weight
-from studysmart.planning.models import Exam
+from studysmart.planning.models import DEFAULT_BAND, DEFAULT_MAX_TASKS, Exam
 from studysmart.tasks.models import Difficulty
 
 ExamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), VisibleName]
@@ -26,6 +26,18 @@ TimeZone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 def _rounded(digits: int) -> AfterValidator:
     return AfterValidator(lambda value: round(value, digits))
+
+
+def _ordered(band: tuple[float, float]) -> tuple[float, float]:
+    if band[0] >= band[1]:
+        raise ValueError(f"the low end ({band[0]:g}) must be below the high end ({band[1]:g})")
+    return band
+
+
+OpenFraction = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+ProductiveBand = Annotated[tuple[OpenFraction, OpenFraction], AfterValidator(_ordered),
+                           Field(description="P(correct) range of planned tasks (low, high), 0 < low < high < 1")]
+TasksPerDay = Annotated[int, Field(ge=1, le=50, description="at most this many planned tasks on one day")]
 
 
 class ExamTopicIn(BaseModel):
@@ -47,6 +59,8 @@ class ExamCreate(BaseModel):
     minutes_per_weekday: WeekMinutes
     days_off: Annotated[list[dt.date], Field(max_length=1000)] = []
     timezone: TimeZone = "UTC"
+    productive_band: ProductiveBand = DEFAULT_BAND
+    max_tasks_per_day: TasksPerDay = DEFAULT_MAX_TASKS
 
 
 class ExamUpdate(BaseModel):
@@ -62,8 +76,11 @@ class ExamUpdate(BaseModel):
     minutes_per_weekday: WeekMinutes | None = None
     days_off: Annotated[list[dt.date], Field(max_length=1000)] | None = None
     timezone: TimeZone | None = None
+    productive_band: ProductiveBand | None = None
+    max_tasks_per_day: TasksPerDay | None = None
 
-    @field_validator("name", "date", "topics", "minutes_per_weekday", "days_off", "timezone")
+    @field_validator("name", "date", "topics", "minutes_per_weekday", "days_off", "timezone", "productive_band",
+                     "max_tasks_per_day")
     @classmethod
     def _not_null(cls, value: object) -> object:
         """Only ``target_score`` can be cleared; an explicit null elsewhere (a 500 before) is refused."""
@@ -89,6 +106,21 @@ class ExamTopicRead(BaseModel):
     weight: float
 
 
+class DayMove(BaseModel):
+    """Move a day of the plan: its minutes go to ``to`` (a later or earlier day before the exam)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: dt.date
+
+
+class DayChangeRead(BaseModel):
+    """A day the student changed: skipped (``moved_to`` is None) or moved to another day."""
+
+    date: dt.date
+    moved_to: dt.date | None
+
+
 class ExamRead(BaseModel):
     id: int
     name: str
@@ -98,6 +130,9 @@ class ExamRead(BaseModel):
     minutes_per_weekday: list[float]
     days_off: list[dt.date]
     timezone: str
+    productive_band: tuple[float, float]
+    max_tasks_per_day: int
+    day_changes: list[DayChangeRead]
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -140,6 +175,10 @@ def exam_read(exam: Exam) -> ExamRead:
         id=exam.id, name=exam.name, date=exam.exam_date,
         topics=[ExamTopicRead(topic=et.topic.name, weight=et.weight) for et in exam.topics],
         target_score=exam.target_score, minutes_per_weekday=list(exam.minutes_per_weekday),
-        days_off=exam.days_off_dates(), timezone=exam.timezone, created_at=exam.created_at,
+        days_off=exam.days_off_dates(), timezone=exam.timezone,
+        productive_band=(exam.band_low, exam.band_high), max_tasks_per_day=exam.max_tasks_per_day,
+        day_changes=[DayChangeRead(date=dt.date.fromisoformat(day), moved_to=None if to is None else
+                                   dt.date.fromisoformat(to)) for day, to in sorted((exam.day_changes or {}).items())],
+        created_at=exam.created_at,
         updated_at=exam.updated_at,
     )

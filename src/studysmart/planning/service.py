@@ -6,29 +6,38 @@ the change (``Exam.plan_record``), which later replans start from. As everywhere
 flush: the API route, or the page's transaction (``web.auth.act``), commits.
 
 Adding a day's tasks to the task list (``materialize_day``) closes that day in the plan: from then on its work
-is the tasks on the list (done or not), so the plan and the list agree. Unfinished tasks of earlier planned days
-move to the new day first, as far as its minutes go, and new tasks only fill the rest, so missed work does not
-pile up on the list.
+is the tasks on the list (done or not), so the plan and the list agree. Each planned problem first reuses one of
+the student's open tasks of the same topic and difficulty (undated, overdue or due that day), and only the rest
+become new tasks, named by what to do ("Probability: 3 medium problems"), so open work does not pile up.
+
+``today_plan`` is the one list of today's work that the dashboard and the preparation page both show: the open
+tasks due today (or earlier, or undated), then each upcoming exam's planned work for today that is not on the
+list yet (exactly the new tasks ``materialize_day`` would make). Skipping and moving days: ``planning.days``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from studysmart.planning.engine import Plan, PlanningError, materialise
+from studysmart.learning import serving as predictions
+from studysmart.learning.prediction import ShownPrediction
+from studysmart.planning.days import move_day, restore_day, skip_day
+from studysmart.planning.engine import Plan, PlanningError, TaskSpec, materialise
+from studysmart.planning.engine.plan import task_title
 from studysmart.planning.engine.spec import InvalidExamError
-from studysmart.planning.models import Exam, ExamTopic
+from studysmart.planning.models import DEFAULT_BAND, DEFAULT_MAX_TASKS, Exam, ExamTopic
 from studysmart.planning.schemas import ExamUpdate
 from studysmart.planning.state import (
     ExamNotFound,
     ExamState,
-    compute_plan,
     current_plan,
     exam_ics,
     exam_owner,
@@ -39,7 +48,6 @@ from studysmart.planning.state import (
     get_exam,
     list_exams,
     local_today,
-    mean_seconds,
     tasks_of,
     zone,
 )
@@ -51,6 +59,8 @@ __all__ = [
     "ExamNotFound",
     "ExamState",
     "Materialized",
+    "TodayEntry",
+    "TodayPlan",
     "create_exam",
     "delete_exam",
     "exam_ics",
@@ -63,6 +73,10 @@ __all__ = [
     "list_exams",
     "local_today",
     "materialize_day",
+    "move_day",
+    "restore_day",
+    "skip_day",
+    "today_plan",
     "update_exam",
 ]
 
@@ -70,11 +84,11 @@ __all__ = [
 @dataclass(frozen=True)
 class Materialized:
     """The tasks of one planned day; ``created`` is False when the day had been materialized before, and
-    ``carried`` counts unfinished tasks of earlier planned days moved to this day instead of new ones."""
+    ``reused`` counts the student's open tasks that took a planned problem instead of a new task."""
 
     tasks: list[Task]
     created: bool
-    carried: int = 0
+    reused: int = 0
 
 
 def _topic_rows(session: Session, topics: Sequence[Mapping[str, Any]]) -> list[ExamTopic]:
@@ -101,7 +115,9 @@ def _store_plan(session: Session, user: User, exam: Exam, now: datetime, plan: P
 
 def create_exam(*, session: Session, user: User, name: str, date: date, topics: Sequence[Mapping[str, Any]],
                 minutes_per_weekday: Sequence[float], target_score: float | None = None,
-                days_off: Sequence[date] = (), timezone: str = "UTC", now: datetime) -> Exam:
+                days_off: Sequence[date] = (), timezone: str = "UTC",
+                productive_band: tuple[float, float] = DEFAULT_BAND, max_tasks_per_day: int = DEFAULT_MAX_TASKS,
+                now: datetime) -> Exam:
     """Store a new exam and its first plan.
 
     Args:
@@ -114,6 +130,8 @@ def create_exam(*, session: Session, user: User, name: str, date: date, topics: 
         target_score: the score aimed for, a fraction in [0, 1].
         days_off: dates without study.
         timezone: IANA name of the zone the student's days are counted in.
+        productive_band: the P(correct) range (low, high) of planned tasks.
+        max_tasks_per_day: at most this many planned tasks on one day.
         now: the current time.
 
     Returns:
@@ -126,7 +144,8 @@ def create_exam(*, session: Session, user: User, name: str, date: date, topics: 
     exam = Exam(owner_id=user.id, name=name.strip(), exam_date=date, target_score=target_score,
                 minutes_per_weekday=[float(m) for m in minutes_per_weekday],
                 days_off=sorted({d.isoformat() for d in days_off}), timezone=timezone, created_at=now,
-                updated_at=now, materialized={})
+                updated_at=now, materialized={}, day_changes={}, band_low=float(productive_band[0]),
+                band_high=float(productive_band[1]), max_tasks_per_day=int(max_tasks_per_day))
     exam.topics = _topic_rows(session, topics)
     exam_spec(exam).check_date(local_today(exam, now))
     _store_plan(session, user, exam, now)
@@ -153,6 +172,10 @@ def update_exam(*, session: Session, user: User, exam_id: int, update: ExamUpdat
     if update.timezone is not None:
         zone(update.timezone)
         exam.timezone = update.timezone
+    if update.productive_band is not None:
+        exam.band_low, exam.band_high = update.productive_band
+    if update.max_tasks_per_day is not None:
+        exam.max_tasks_per_day = update.max_tasks_per_day
     if update.topics is not None:
         exam.topics.clear()
         session.flush()  # the old rows go first: a topic kept in the list would clash on (exam, topic)
@@ -172,8 +195,46 @@ def delete_exam(*, session: Session, user: User, exam_id: int) -> None:
     session.flush()
 
 
+def _reusable(session: Session, user: User, exam: Exam, day: date, today: date) -> list[Task]:
+    """The student's open tasks in the exam's topics that a planned problem of ``day`` can take: undated, overdue
+    or due that day, not already the tasks of another day of this exam, oldest due first."""
+    taken = {i for key, made in (exam.materialized or {}).items() if key >= today.isoformat() for i in made}
+    stmt = (select(Task).where(Task.owner_id == user.id, Task.status != TaskStatus.DONE,
+                               Task.topic_id.in_([et.topic_id for et in exam.topics]),
+                               or_(Task.due_date.is_(None), Task.due_date < today, Task.due_date == day))
+            .order_by(Task.due_date.is_(None), Task.due_date, Task.id))
+    return [task for task in session.scalars(stmt) if task.id not in taken]
+
+
+def _day_work(session: Session, user: User, exam: Exam, plan: Plan, day: date,
+              today: date) -> tuple[list[Task | TaskSpec], int]:
+    """The planned problems of ``day`` in order, each an open task it reuses or the spec of a new task (titled
+    by what to do), and how many were reused."""
+    planned = plan.day(day)
+    specs = materialise(planned) if planned is not None else []
+    open_tasks: dict[tuple[str, str], list[Task]] = defaultdict(list)
+    for task in _reusable(session, user, exam, day, today):
+        open_tasks[(task.topic.name, task.difficulty.value)].append(task)
+    work: list[Task | TaskSpec] = []
+    for spec in specs:
+        waiting = open_tasks.get((spec.topic, spec.difficulty))
+        work.append(waiting.pop(0) if waiting else spec)
+    new = [w for w in work if isinstance(w, TaskSpec)]
+    total: dict[tuple[str, str], int] = defaultdict(int)
+    for spec in new:
+        total[(spec.topic, spec.difficulty)] += 1
+    position: dict[tuple[str, str], int] = defaultdict(int)
+    for k, item in enumerate(work):
+        if isinstance(item, TaskSpec):
+            key = (item.topic, item.difficulty)
+            position[key] += 1
+            work[k] = item.model_copy(update={"title": task_title(*key, position[key], total[key])})
+    return work, len(work) - len(new)
+
+
 def materialize_day(*, session: Session, user: User, exam_id: int, day: date, now: datetime) -> Materialized:
-    """Turn a planned day into real tasks (with predictions), interleaved across topics, due that day.
+    """Turn a planned day into tasks due that day, interleaved across topics: each planned problem reuses an open
+    task of the same topic and difficulty when the student has one, else becomes a new task (with predictions).
 
     Idempotent: a day materialized before returns the tasks made then (those still existing) and creates none,
     so a retried request never doubles the work.
@@ -190,40 +251,90 @@ def materialize_day(*, session: Session, user: User, exam_id: int, day: date, no
     if not today <= day < exam.exam_date:
         raise PlanningError("date", f"{day} is not a day of the remaining plan ({today} to the day before the exam)",
                             where="path")
-    carried: list[Task] = []
-    if day == today:  # unfinished tasks of earlier planned days come first, as far as today's minutes go
-        carried = _leftovers_that_fit(session, user, exam, key, exam_spec(exam).minutes_on(day) * 60.0)
-        for task in carried:
-            task.due_date = day
-        plan = compute_plan(session, user, exam, day, pending=carried, closed=False)
-    else:
-        plan = exam_state(session=session, user=user, exam_id=exam_id, now=now).plan
-    planned = plan.day(day)
-    specs = materialise(planned, exam_name=exam.name) if planned is not None else []
-    taken = Counter((t.topic.name, t.difficulty.value) for t in carried)
-    day_tasks = list(carried)
-    for spec in specs:
-        if taken[(spec.topic, spec.difficulty)] > 0:  # this item is one of the carried tasks
-            taken[(spec.topic, spec.difficulty)] -= 1
-            continue
-        day_tasks.append(tasks.create_task(session=session, user=user, title=spec.title[:200], topic=spec.topic,
-                                           difficulty=Difficulty(spec.difficulty), due_date=spec.planned_for,
-                                           notes=f"Planned for {exam.name}", now=now))
+    plan = exam_state(session=session, user=user, exam_id=exam_id, now=now).plan
+    work, reused = _day_work(session, user, exam, plan, day, today)
+    day_tasks: list[Task] = []
+    for item in work:
+        if isinstance(item, Task):
+            item.due_date = day
+            day_tasks.append(item)
+        else:
+            day_tasks.append(tasks.create_task(session=session, user=user, title=item.title[:200],
+                                               topic=item.topic, difficulty=Difficulty(item.difficulty),
+                                               due_date=day, notes=f"Planned for {exam.name}", now=now))
     exam.materialized = {**(exam.materialized or {}), key: [task.id for task in day_tasks]}
     _store_plan(session, user, exam, now, plan)
     session.flush()
-    return Materialized(day_tasks, created=True, carried=len(carried))
+    return Materialized(day_tasks, created=True, reused=reused)
 
 
-def _leftovers_that_fit(session: Session, user: User, exam: Exam, key: str, seconds: float) -> list[Task]:
-    """Unfinished tasks made for earlier planned days of ``exam`` (in its topics), oldest first, as many as
-    their expected times fit in ``seconds``."""
-    ids = sorted({i for day, made in (exam.materialized or {}).items() if day < key for i in made})
-    topic_ids = [et.topic_id for et in exam.topics]
-    fit: list[Task] = []
-    for task in tasks_of(session, user, ids, Task.status == TaskStatus.PLANNED, Task.topic_id.in_(topic_ids)):
-        seconds -= mean_seconds(task) or 0.0
-        if seconds < 0:
-            break
-        fit.append(task)
-    return fit
+@dataclass(frozen=True)
+class TodayEntry:
+    """One piece of today's work: an open task (``task``), or a planned problem of an exam not on the list yet
+    (``task`` None, ``exam_id`` its exam). ``prediction``: the serving model's current prediction for a task;
+    a planned problem has the plan's ``p_correct`` and ``expected_seconds`` (from the same model)."""
+
+    title: str
+    topic: str
+    difficulty: str
+    expected_seconds: float | None
+    p_correct: float | None
+    task: Task | None = None
+    prediction: ShownPrediction | None = None
+    exam_id: int | None = None
+    exam_name: str | None = None
+
+
+@dataclass(frozen=True)
+class TodayPlan:
+    """Today's work, the same list on the dashboard and the preparation page."""
+
+    day: date
+    entries: list[TodayEntry]
+
+    @property
+    def seconds(self) -> float:
+        """The predicted time of all of it."""
+        return float(sum(e.expected_seconds or 0.0 for e in self.entries))
+
+    @property
+    def to_add(self) -> int:
+        """Planned problems of exams not on the task list yet."""
+        return sum(1 for e in self.entries if e.task is None)
+
+
+def today_plan(*, session: Session, user: User, now: datetime, zone: ZoneInfo) -> TodayPlan:
+    """Today's work: the student's open tasks due today, earlier or undated (in progress first, each with the
+    serving model's current prediction), then each upcoming exam's planned problems for today that are not on the
+    list yet (what adding the day's tasks would create). Only reads.
+
+    Args:
+        session: a database session.
+        user: the student.
+        now: the current time.
+        zone: the student's time zone (today's date; each exam counts its own today).
+    """
+    today = now.astimezone(zone).date()
+    stmt = (select(Task).where(Task.owner_id == user.id, Task.status != TaskStatus.DONE,
+                               or_(Task.due_date.is_(None), Task.due_date <= today))
+            .order_by(Task.status, Task.due_date, Task.created_at, Task.id))
+    open_tasks = list(session.scalars(stmt))
+    current = predictions.predict_tasks(session=session, user=user, tasks=open_tasks, now=now)
+    entries = []
+    for task in open_tasks:
+        shown = current.get(task.id)
+        entries.append(TodayEntry(title=task.title, topic=task.topic.name, difficulty=task.difficulty.value,
+                                  expected_seconds=shown.expected_seconds if shown else task.expected_seconds,
+                                  p_correct=shown.p_correct if shown else task.p_correct, task=task,
+                                  prediction=shown))
+    for exam in list_exams(session=session, user=user):
+        exam_today = local_today(exam, now)
+        if exam_today >= exam.exam_date or exam_today.isoformat() in (exam.materialized or {}):
+            continue
+        plan = exam_state(session=session, user=user, exam_id=exam.id, now=now).plan
+        work, _ = _day_work(session, user, exam, plan, exam_today, exam_today)
+        entries.extend(TodayEntry(title=spec.title, topic=spec.topic, difficulty=spec.difficulty,
+                                  expected_seconds=spec.expected_seconds, p_correct=spec.p_correct,
+                                  exam_id=exam.id, exam_name=exam.name)
+                       for spec in work if isinstance(spec, TaskSpec))
+    return TodayPlan(today, entries)

@@ -97,19 +97,27 @@ def planning_day(exam: Exam, now: datetime) -> date:
 
 
 def exam_spec(exam: Exam) -> ExamSpec:
-    """The planner's view of a stored exam (topics labelled by their catalog names).
+    """The planner's view of a stored exam (topics labelled by their catalog names): skipped days and days moved
+    elsewhere have no minutes, and a day another moved to has that day's minutes too.
 
     Raises:
         InvalidExamError: naming the first field the planner refuses (e.g. ``minutes_per_weekday[2]``).
     """
+    moves = exam.moves()
+    extra: dict[date, float] = {}
+    for day, to in moves.items():  # a moved day's minutes go to the day it moved to
+        extra[to] = extra.get(to, 0.0) + float(exam.minutes_per_weekday[day.weekday()])
     try:
         return ExamSpec.model_validate({
             "date": exam.exam_date,
             "topics": [{"topic": et.topic.name, "weight": et.weight} for et in exam.topics],
             "minutes_per_weekday": exam.minutes_per_weekday,
             "target_score": exam.target_score,
-            "days_off": exam.days_off_dates(),
+            "days_off": [*exam.days_off_dates(), *exam.skipped_dates(), *moves],
+            "extra_minutes": extra,
             "name": exam.name,
+            "productive_band": (exam.band_low, exam.band_high),
+            "max_tasks_per_day": exam.max_tasks_per_day,
         })
     except ValidationError as error:
         raise InvalidExamError.from_validation(error) from None
@@ -176,7 +184,8 @@ def _stamp(session: Session, user: User, exam: Exam, today: date, pending: list[
     """A fingerprint of everything the exam's plan and readiness depend on (see the module docstring)."""
     stored = json.dumps([exam.name, exam.exam_date.isoformat(), [(et.topic_id, et.weight) for et in exam.topics],
                          exam.minutes_per_weekday, exam.days_off, exam.target_score, exam.timezone,
-                         exam.materialized, exam.plan_record], sort_keys=True, default=str)
+                         exam.materialized, exam.plan_record, exam.day_changes, exam.band_low, exam.band_high,
+                         exam.max_tasks_per_day], sort_keys=True, default=str)
     count, id_sum, last = session.execute(
         select(func.count(Task.id), func.coalesce(func.sum(Task.id), 0), func.max(Task.completed_at))
         .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE)

@@ -199,10 +199,15 @@ def test_materialise_interleaves_the_days_tasks():
     spec = exam([("a", 1), ("b", 1)], days=3, minutes=(45,) * 7)
     plan = plan_exam(spec, cells({"a": (0.8, 0.7, 0.5), "b": (0.8, 0.7, 0.5)}), today=TODAY)
     day = plan.days[0]
-    specs = materialise(day, exam_name="Finals")
+    specs = materialise(day)
     assert len(specs) == sum(i.count for i in day.items)
     assert {s.topic for s in specs[:2]} == {"a", "b"}
-    assert all(s.planned_for == TODAY and s.title.startswith("Finals: ") for s in specs)
+    assert all(s.planned_for == TODAY for s in specs)
+    for item in day.items:  # named by what to do: "a: 3 medium problems (1 of 3)"
+        titles = [s.title for s in specs if (s.topic, s.difficulty) == (item.topic, item.difficulty)]
+        n = item.count
+        assert titles == ([f"{item.topic}: 1 {item.difficulty} problem"] if n == 1 else
+                          [f"{item.topic}: {n} {item.difficulty} problems ({k} of {n})" for k in range(1, n + 1)])
     assert all(math.isclose(s.expected_seconds, 120 * math.exp(0.08), rel_tol=1e-6) for s in specs)
 
 

@@ -1,9 +1,11 @@
 """The real browser: a uvicorn server on a temporary SQLite database with some history, Debian's Chromium
 driven by Playwright. Logs in through the form, visits all six pages at desktop and phone width and in dark mode
-and the API docs; runs axe-core on every page in light and dark mode (no serious or critical violation) and
-checks that every button is at least 44 px at phone width; asserts that every page carries the Content-Security-Policy
-and breaks none of it (``securitypolicyviolation`` events), no console errors and no failed requests, and saves
-screenshots into ./screenshots/ (git-ignored). The NiceGUI websocket refuses a handshake from another site.
+and the API docs; adds an exam and checks that the dashboard's today is the preparation page's today before and
+after adding the day's tasks and after a completion; runs axe-core on every page in light and dark mode (no
+serious or critical violation) and checks that every button is at least 44 px at phone width; asserts that every
+page carries the Content-Security-Policy and breaks none of it (``securitypolicyviolation`` events), no console
+errors and no failed requests, and saves screenshots into ./screenshots/ (git-ignored). The NiceGUI websocket
+refuses a handshake from another site.
 
 Run on its own (Playwright's sync API and pytest-asyncio must not share an event loop):
 ``.venv/bin/pytest -m browser -p no:cacheprovider tests/web/browser``.
@@ -23,12 +25,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import Settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.tasks import service as tasks
-from studysmart.tasks.models import Difficulty
+from studysmart.tasks.models import Difficulty, Task, TaskStatus
 from studysmart.users import service as users
 from studysmart.users.models import User
 
@@ -46,7 +49,7 @@ PAGES = {  # path -> text that shows the page is built
     "/dashboard": "Today's plan",
     "/dashboard/tasks": "New task",
     "/dashboard/analytics": "Model leaderboard",
-    "/dashboard/preparation": "No exams yet",
+    "/dashboard/preparation": "Add exam",
     "/dashboard/settings": "Delete account",
 }
 DOCS = {"/docs": "/api/v1/tasks", "/redoc": "/api/v1/tasks"}  # Swagger UI and ReDoc, assets from this server
@@ -189,7 +192,57 @@ def _log_in(page: object, base: str) -> None:
     page.wait_for_url(f"{base}/dashboard", timeout=20_000)  # type: ignore[attr-defined]
 
 
-def test_six_pages_in_a_real_browser(server: str) -> None:
+def _today_titles(page: object, base: str, path: str) -> list[str]:
+    """The titles of today's list on a page, in order."""
+    page.goto(base + path)  # type: ignore[attr-defined]
+    page.get_by_text("Today", exact=False).first.wait_for(timeout=15_000)  # type: ignore[attr-defined]
+    page.locator(".ss-today-title").first.wait_for(timeout=15_000)  # type: ignore[attr-defined]
+    return list(page.locator(".ss-today-title").all_inner_texts())  # type: ignore[attr-defined]
+
+
+def _same_today(page: object, base: str) -> list[str]:
+    """The dashboard's "Today's plan" is the preparation page's today (the dashboard shows the first 8)."""
+    prepared = _today_titles(page, base, "/dashboard/preparation")
+    count = page.locator(".ss-today-total").inner_text().split()[0]  # type: ignore[attr-defined]  # "9 tasks · ..."
+    shown = _today_titles(page, base, "/dashboard")
+    assert shown == prepared[:8], (shown, prepared)
+    planned = page.get_by_text("Planned today").locator("xpath=..").inner_text()  # type: ignore[attr-defined]
+    assert f"\n{count}\n" in f"\n{planned}\n", (planned, count)
+    return prepared
+
+
+def _one_plan_for_today(page: object, base: str, sessions: sessionmaker[Session]) -> None:
+    """Add an exam, then the dashboard's today equals the preparation page's today: before and after adding the
+    day's tasks, and after a completion."""
+    page.goto(base + "/dashboard/preparation")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Add exam").click()  # type: ignore[attr-defined]
+    page.get_by_label("Name", exact=True).fill("Maths finals")  # type: ignore[attr-defined]
+    page.get_by_label("Topics (name: weight, ...)").fill("Algebra: 2, Geometry, Probability")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Save").click()  # type: ignore[attr-defined]
+    page.get_by_text("Added “Maths finals”.").wait_for(timeout=20_000)  # type: ignore[attr-defined]
+    before = _same_today(page, base)
+    assert len(before) > 3  # Ada's 3 open tasks and the exam's problems for today
+    page.goto(base + "/dashboard/preparation")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Add today's").click()  # type: ignore[attr-defined]
+    page.get_by_text("Today's tasks are in your task list.").wait_for(timeout=20_000)  # type: ignore[attr-defined]
+    added = _same_today(page, base)
+    assert sorted(added) == sorted(before)  # the planned problems became those tasks, nothing more
+    with transaction(sessions) as session:
+        ada = session.scalars(select(User).where(User.email == EMAIL)).one()
+        task = session.scalars(select(Task).where(Task.owner_id == ada.id, Task.status == TaskStatus.PLANNED,
+                                                  Task.notes.is_not(None)).order_by(Task.id)).first()
+        assert task is not None
+        tasks.complete_task(session=session, user=ada, task_id=task.id, correct=True, seconds=90.0, now=utcnow())
+        open_today = session.scalar(select(func.count()).select_from(Task).where(
+            Task.owner_id == ada.id, Task.status != TaskStatus.DONE,
+            or_(Task.due_date.is_(None), Task.due_date <= utcnow().date())))
+    after = _same_today(page, base)
+    assert page.get_by_text("Planned today").locator("xpath=..").inner_text().split("\n")[1] == \
+        str(open_today)  # type: ignore[attr-defined]  # the completed task left both lists
+    assert set(after) <= set(added)
+
+
+def test_six_pages_in_a_real_browser(server: str, sessions: sessionmaker[Session]) -> None:
     if not Path(CHROMIUM).exists():
         message = "Debian's chromium is needed (apt-get install chromium)"
         if os.environ.get("CI") or os.environ.get("STUDYSMART_REQUIRE_SERVICES"):
@@ -222,6 +275,8 @@ def test_six_pages_in_a_real_browser(server: str) -> None:
                 page.get_by_label("Topic", exact=True).first.fill("Probability")
                 page.get_by_text("Why: From your").first.wait_for(timeout=15_000)
                 page.screenshot(path=str(SHOTS / f"tasks-preview-{name}.png"), full_page=False)
+                if not mobile:  # from here on Ada has an exam: the phone and dark walks check its page too
+                    _one_plan_for_today(page, server, sessions)
                 context.close()
             dark = browser.new_context(viewport=DESKTOP, color_scheme="dark")
             page = dark.new_page()

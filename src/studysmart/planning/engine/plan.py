@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Plan", "PlanDay", "PlanItem", "TaskSpec", "displayed_minutes", "materialise"]
+__all__ = ["Plan", "PlanDay", "PlanItem", "TaskSpec", "displayed_minutes", "materialise", "task_title"]
 
 
 class _Output(BaseModel):
@@ -87,12 +87,19 @@ class TaskSpec(_Output):
     p_correct: float | None
 
 
-def materialise(day: PlanDay, *, exam_name: str = "exam") -> list[TaskSpec]:
+def task_title(topic: str, difficulty: str, position: int, total: int) -> str:
+    """A task's title by what to do: ``"Probability: 3 medium problems (1 of 3)"``, or ``"Probability: 1 medium
+    problem"`` for a single one."""
+    if total <= 1:
+        return f"{topic}: 1 {difficulty} problem"
+    return f"{topic}: {total} {difficulty} problems ({position} of {total})"
+
+
+def materialise(day: PlanDay) -> list[TaskSpec]:
     """Turn one day's planned (not yet done) items into task specs, interleaved across topics.
 
     Args:
         day: a day of a plan.
-        exam_name: used in the titles.
 
     Returns:
         One TaskSpec per item still to do, ordered round-robin over the day's items (A, B, C, A, B, ...).
@@ -109,7 +116,7 @@ def materialise(day: PlanDay, *, exam_name: str = "exam") -> list[TaskSpec]:
             total = item.count - item.done
             specs.append(
                 TaskSpec(
-                    title=f"{exam_name}: {item.topic} ({item.difficulty}) {position[id(item)]}/{total}",
+                    title=task_title(item.topic, item.difficulty, position[id(item)], total),
                     topic=item.topic,
                     difficulty=item.difficulty,
                     planned_for=day.date,

@@ -113,6 +113,8 @@ class ExamSpec(_Input):
         target_score: the score the student aims for, as a fraction in [0, 1] (optional).
         days_off: dates with no study at all.
         minutes_done: minutes already used on given dates (e.g. today), subtracted from those days' minutes.
+        extra_minutes: minutes added to given dates (a day the student moved to another: its minutes go there;
+            a day has at most 1440 minutes).
         difficulty_mix: the exam's share of easy/medium/hard questions (default equal thirds).
         name: a label for calendars and task titles.
         productive_band: the P(correct) range of planned tasks (low, high); a topic with no difficulty in the
@@ -129,6 +131,7 @@ class ExamSpec(_Input):
     target_score: Fraction | None = None
     days_off: frozenset[dt.date] = frozenset()
     minutes_done: dict[dt.date, NonNegative] = Field(default_factory=dict)
+    extra_minutes: dict[dt.date, NonNegative] = Field(default_factory=dict)
     difficulty_mix: dict[Difficulty, NonNegative] | None = None
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = "exam"
     productive_band: tuple[Fraction, Fraction] = (0.55, 0.9)
@@ -200,7 +203,8 @@ class ExamSpec(_Input):
         """Study minutes available on ``day`` (0 on days off and from the exam day on)."""
         if day in self.days_off or day >= self.date:
             return 0.0
-        return max(0.0, self.minutes_per_weekday[day.weekday()] - self.minutes_done.get(day, 0.0))
+        minutes = min(self.minutes_per_weekday[day.weekday()] + self.extra_minutes.get(day, 0.0), 1440.0)
+        return max(0.0, minutes - self.minutes_done.get(day, 0.0))
 
     def study_days(self, today: dt.date) -> list[dt.date]:
         """Every date from ``today`` up to the day before the exam."""

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from nicegui import ui
 from sqlalchemy.orm import Session
 
 from studysmart.planning import service as planning
-from studysmart.planning.engine import PlanDay
+from studysmart.planning.engine import Plan, PlanDay
 from studysmart.planning.ics import plan_to_ics
+from studysmart.planning.models import Exam
 from studysmart.users.models import User
 from studysmart.web.components.format import percent
 
@@ -34,12 +35,21 @@ class ExamReadiness:
 
 @dataclass(frozen=True)
 class ExamPlanDay:
-    """One day of the plan: minutes available and planned, and one line per planned item."""
+    """One day of the plan: minutes available and planned, one line per planned item, and what the student
+    changed: ``skipped``, ``moved_to`` (the day its minutes went to), ``moved_in`` (days moved to this one);
+    ``added`` when its tasks are on the list, ``move_to`` the day a "move" would send it to (None: it cannot
+    be skipped or moved)."""
 
     day: date
     minutes_available: float
     minutes_planned: float
     items: tuple[str, ...] = ()
+    skipped: bool = False
+    moved_to: date | None = None
+    moved_in: tuple[date, ...] = ()
+    added: bool = False
+    move_to: date | None = None
+    changeable: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,8 +100,41 @@ def when_label(day: date, today: date) -> str:
 
 
 def _item_lines(day: PlanDay) -> tuple[str, ...]:
-    return tuple(f"{item.count} × {item.topic} ({item.difficulty}" + (f", {item.done} done)" if item.done else ")")
-                 for item in day.items)
+    """One line per topic, its difficulties easy to hard: ``"Probability: 3 medium (1 done), 1 hard"``."""
+    order = {"easy": 0, "medium": 1, "hard": 2}
+    by_topic: dict[str, list[str]] = {}
+    for item in sorted(day.items, key=lambda i: order.get(i.difficulty, 3)):
+        by_topic.setdefault(item.topic, []).append(
+            f"{item.count} {item.difficulty}" + (f" ({item.done} done)" if item.done else ""))
+    return tuple(f"{topic}: {', '.join(parts)}" for topic, parts in sorted(
+        by_topic.items(), key=lambda kv: next(k for k, i in enumerate(day.items) if i.topic == kv[0])))
+
+
+def _plan_days(exam: Exam, plan: Plan, today: date) -> tuple[ExamPlanDay, ...]:
+    """Every day of the plan from today to the day before the exam, with the student's changes."""
+    changes = exam.day_changes or {}
+    moves = exam.moves()
+    off = set(exam.days_off or ())
+    added = exam.materialized or {}
+
+    def free(day: date) -> bool:  # a study day that can be changed or take a moved day
+        key = day.isoformat()
+        return (today <= day < exam.exam_date and key not in changes and key not in off and key not in added
+                and bool(exam.minutes_per_weekday[day.weekday()]))
+
+    out = []
+    for d in plan.days:
+        if d.date < today:
+            continue
+        moved_in = tuple(sorted(src for src, to in moves.items() if to == d.date))
+        changeable = free(d.date) and not moved_in
+        target = next((d.date + timedelta(days=k) for k in range(1, (exam.exam_date - d.date).days)
+                       if free(d.date + timedelta(days=k))), None) if changeable else None
+        out.append(ExamPlanDay(d.date, d.minutes_available, d.minutes_planned, _item_lines(d),
+                               skipped=changes.get(d.date.isoformat(), "") is None, moved_to=moves.get(d.date),
+                               moved_in=moved_in, added=d.date.isoformat() in added, move_to=target,
+                               changeable=changeable))
+    return tuple(out)
 
 
 def exam_view(state: planning.ExamState, now: datetime) -> ExamView:
@@ -116,8 +159,7 @@ def exam_view(state: planning.ExamState, now: datetime) -> ExamView:
         readiness=ExamReadiness(ready.expected_score, ready.low, ready.high,
                                 ready.forecast_on_exam_day if exam.exam_date > today else None,
                                 exam.target_score),
-        plan=tuple(ExamPlanDay(d.date, d.minutes_available, d.minutes_planned, _item_lines(d))
-                   for d in plan.days if d.date >= today),
+        plan=_plan_days(exam, plan, today),
         ics=lambda: plan_to_ics(plan, exam_name=name, timezone=zone, generated_at=now),
         id=exam.id, today=today,
         planned_today=sum(i.count - i.done for i in planned.items) if planned is not None else 0,
@@ -147,9 +189,10 @@ def readiness_line(readiness: ExamReadiness | None) -> str:
 
 
 def exam_card(exam: ExamView, *, today: date, on_ics: Callable[[ExamView], object] | None = None,
-              plan_days: int = 7, actions: Callable[[ExamView], None] | None = None) -> None:
-    """One exam: date, topics with weights, readiness, and (when given) the next days of its plan; ``actions``
-    adds the page's buttons for the exam (beside the calendar export)."""
+              plan_days: int = 7, actions: Callable[[ExamView], None] | None = None,
+              plan_section: Callable[[ExamView], None] | None = None) -> None:
+    """One exam: date, topics with weights, readiness, and (when given) the next days of its plan, or the page's
+    ``plan_section``; ``actions`` adds the page's buttons for the exam (beside the calendar export)."""
     with ui.card().props("flat bordered").classes("w-full gap-2").mark("exam"):
         with ui.row().classes("w-full items-baseline gap-2"):
             ui.label(exam.name).classes("text-lg font-semibold")
@@ -164,7 +207,9 @@ def exam_card(exam: ExamView, *, today: date, on_ics: Callable[[ExamView], objec
             ui.linear_progress(value=exam.readiness.expected_score, show_value=False) \
                 .props("rounded size=8px") \
                 .props(f'aria-label="Expected score {percent(exam.readiness.expected_score)}"')
-        if exam.plan and plan_days > 0:
+        if plan_section is not None:
+            plan_section(exam)
+        elif exam.plan and plan_days > 0:
             with ui.expansion("Day-by-day plan", icon="calendar_month").classes("w-full"):
                 for day in exam.plan[:plan_days]:
                     with ui.row().classes("w-full gap-2 items-baseline"):

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from studysmart.analytics import service as analytics
 from studysmart.core.db import utcnow
 from studysmart.learning import tracker as training
+from studysmart.planning import service as planning
 from studysmart.users.models import User
 from studysmart.web import auth
 from studysmart.web.actions import perform
 from studysmart.web.components import exams
-from studysmart.web.components.format import duration, interval, local_datetime, percent
-from studysmart.web.components.timer import running_timer
+from studysmart.web.components import today as today_view
+from studysmart.web.components.format import duration, local_datetime, percent
 from studysmart.web.layout import empty_state, frame, placeholder_until_connected
 
 PATH = "/dashboard"
@@ -35,6 +36,7 @@ class DashboardData:
     next_exam: exams.ExamView | None
     has_exams: bool  # any exam, past ones included
     steps: analytics.FirstSteps
+    today: planning.TodayPlan  # the same list as the preparation page's today
 
 
 def _load(zone: ZoneInfo) -> Callable[[Session, User], DashboardData]:
@@ -45,7 +47,8 @@ def _load(zone: ZoneInfo) -> Callable[[Session, User], DashboardData]:
         return DashboardData(summary=analytics.today_summary(session=session, user=user, now=now, zone=zone),
                              training=training.get_status(session=session),
                              next_exam=next(iter(upcoming), None), has_exams=bool(found),
-                             steps=analytics.first_steps(session=session, user=user))
+                             steps=analytics.first_steps(session=session, user=user),
+                             today=planning.today_plan(session=session, user=user, now=now, zone=zone))
     return load
 
 
@@ -101,41 +104,30 @@ def _first_steps_card(steps: analytics.FirstSteps) -> None:
                         ui.label(text).classes("text-sm ss-muted")
 
 
-def _plan_card(summary: analytics.DaySummary) -> None:
+def _plan_card(summary: analytics.DaySummary, plan: planning.TodayPlan) -> None:
     goal_seconds = summary.daily_goal_minutes * 60.0
     with ui.card().classes("ss-card gap-2").mark("today-plan"):
         with ui.row().classes("w-full items-baseline gap-2"):
             ui.label("Today's plan").classes("text-lg font-semibold").props('role=heading aria-level="2"')
             ui.space()
-            ui.label(f"~{duration(summary.planned_seconds)} predicted · "
-                     f"goal {summary.daily_goal_minutes} min") \
+            ui.label(f"~{duration(plan.seconds)} predicted · goal {summary.daily_goal_minutes} min") \
                 .classes("text-sm").mark("plan-total")
-        ratio = summary.planned_seconds / goal_seconds if goal_seconds else 0.0
+        ratio = plan.seconds / goal_seconds if goal_seconds else 0.0
         ui.linear_progress(value=min(ratio, 1.0), show_value=False,
                            color="positive" if ratio <= 1 else "warning") \
             .props(f'rounded size=8px aria-label="Planned {ratio:.0%} of the daily goal"')
         if ratio > 1:
             ui.label("That is more than your daily goal; consider moving some tasks to another day.") \
                 .classes("text-sm text-warning")
-        if not summary.planned:
+        if not plan.entries:
             empty_state("Nothing planned for today. Add a task to get its predicted time and chance.",
                         action="Add a task", target="/dashboard/tasks", icon="event_available")
             return
-        for task in summary.planned[:SHOWN_PLANNED]:
-            with ui.row().classes("w-full items-center gap-x-3 gap-y-0 py-1 ss-rule").mark("planned-task"):
-                ui.label(task.title).classes("font-medium")
-                ui.badge(task.topic).props("outline color=primary")
-                ui.space()
-                if task.status == "in_progress" and task.started_at is not None:
-                    running_timer(task.started_at)
-                if (shown := task.prediction) is not None:
-                    ui.label(f"{percent(shown.p_correct)} chance · ~{duration(shown.expected_seconds)}") \
-                        .classes("text-sm")
-                    if shown.seconds_low and shown.seconds_high:
-                        ui.label(f"({interval(shown.seconds_low, shown.seconds_high)})") \
-                            .classes("text-sm ss-muted")
-        if len(summary.planned) > SHOWN_PLANNED:
-            ui.link(f"and {len(summary.planned) - SHOWN_PLANNED} more", "/dashboard/tasks").classes("text-sm")
+        if (line := today_view.to_add_line(plan)) is not None:
+            with ui.row().classes("w-full items-center gap-2"):
+                ui.label(line).classes("text-sm ss-muted")
+                ui.link("Add them on the preparation page", "/dashboard/preparation").classes("text-sm")
+        today_view.today_list(plan, shown=SHOWN_PLANNED)
 
 
 def _exam_card(exam: exams.ExamView | None, today: datetime, has_exams: bool) -> None:
@@ -170,7 +162,7 @@ def register() -> None:
             if not data.steps.done:
                 _first_steps_card(data.steps)
             with ui.element("div").classes("w-full grid grid-cols-2 md:grid-cols-4 gap-3"):
-                _stat("Planned today", str(len(summary.planned)), f"~{duration(summary.planned_seconds)}",
+                _stat("Planned today", str(len(data.today.entries)), f"~{duration(data.today.seconds)}",
                       "stat-planned")
                 _stat("Done today", str(summary.done_today), duration(summary.seconds_today) if
                       summary.done_today else "nothing yet", "stat-done")
@@ -179,6 +171,6 @@ def register() -> None:
                 _stat("Last 7 days", percent(summary.week_accuracy),
                       f"{summary.week_correct} of {summary.week_answered} correct" if summary.week_answered
                       else "no answers yet", "stat-week")
-            _plan_card(summary)
+            _plan_card(summary, data.today)
             _exam_card(data.next_exam, utcnow().astimezone(who.zone), data.has_exams)
         return None

@@ -1,9 +1,12 @@
-"""/dashboard/preparation: the student's exams with their readiness (expected score now, with a range), the
-day-by-day plan and its calendar export; add, edit and delete exams, and add today's planned tasks to the task
-list. Every action calls the planning service (``studysmart.planning.service``), never the HTTP API."""
+"""/dashboard/preparation: today's work (the same list as the dashboard's), the student's exams with their
+readiness (expected score now, with a range), every day of the plan until the exam a week at a time (skip a day
+or move it to the next study day, and undo) and its calendar export; add, edit and delete exams, and add today's
+planned tasks to the task list. Every action calls the planning service (``studysmart.planning.service``), never
+the HTTP API."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -21,7 +24,8 @@ from studysmart.planning.schemas import exam_update
 from studysmart.users.models import User
 from studysmart.web import auth, context
 from studysmart.web.actions import Outcome, perform
-from studysmart.web.components import exams
+from studysmart.web.components import exams, plan_days
+from studysmart.web.components import today as today_view
 from studysmart.web.layout import empty_state, frame, placeholder_until_connected
 
 PATH = "/dashboard/preparation"
@@ -76,6 +80,8 @@ class PreparationView:
         self.who = who
         self.default_minutes = float(user.preference("daily_goal_minutes") or 60)
         self.upcoming: list[exams.ExamView] = []
+        self.today: planning.TodayPlan | None = None
+        self.weeks: dict[int, int] = {}  # exam id -> the week of its plan shown (0: this week)
         self.host = ui.element("div")  # dialogs live here, outside the refreshed list
 
     async def act(self, work: Callable[[Session, User], R], success: str | None = None) -> Outcome[R]:
@@ -88,10 +94,16 @@ class PreparationView:
 
     async def load(self) -> bool:
         """Load the exams (plans recomputed only when out of date)."""
-        outcome = await perform(self.who, lambda s, u: exams.load_exams(session=s, user=u, now=utcnow()),
-                                path=PATH)
-        if outcome.ok:
-            self.upcoming = outcome.value or []
+        zone = self.who.zone
+
+        def load(session: Session, user: User) -> tuple[list[exams.ExamView], planning.TodayPlan]:
+            now = utcnow()
+            return (exams.load_exams(session=session, user=user, now=now),
+                    planning.today_plan(session=session, user=user, now=now, zone=zone))
+
+        outcome = await perform(self.who, load, path=PATH)
+        if outcome.ok and outcome.value is not None:
+            self.upcoming, self.today = outcome.value
         return outcome.ok
 
     async def reload(self) -> None:
@@ -116,14 +128,61 @@ class PreparationView:
                 empty_state("No exams yet. Once you add an exam with its date and topics, its readiness "
                             "and a day-by-day plan appear here.", icon="event")
             today = utcnow().astimezone(self.who.zone).date()
+            if self.today is not None and (self.upcoming or self.today.entries):
+                self._today_card(self.today)
             for exam in self.upcoming:
-                exams.exam_card(exam, today=exam.today or today, on_ics=_download_ics, actions=self._actions)
+                exams.exam_card(exam, today=exam.today or today, on_ics=_download_ics, actions=self._actions,
+                                plan_section=self._week)
+
+    def _today_card(self, plan: planning.TodayPlan) -> None:
+        """Today's work: the same list as the dashboard's "Today's plan"."""
+        with ui.card().props("flat bordered").classes("w-full gap-2").mark("prep-today"):
+            with ui.row().classes("w-full items-baseline gap-2"):
+                ui.label(f"Today, {plan.day:%a %d %b}").classes("text-lg font-semibold") \
+                    .props('role=heading aria-level="2"')
+                ui.space()
+                ui.label(today_view.total_line(plan)).classes("text-sm ss-today-total").mark("prep-today-total")
+            if not plan.entries:
+                ui.label("Nothing left for today.").classes("text-sm ss-muted")
+                return
+            if (line := today_view.to_add_line(plan)) is not None:
+                ui.label(f"{line} Add them with the button on the exam below.").classes("text-sm ss-muted")
+            today_view.today_list(plan)
+
+    def _week(self, exam: exams.ExamView) -> None:
+        """The plan a week at a time, every day until the exam, with skip / move / undo per day."""
+        if not exam.plan or exam.id is None:
+            return
+        exam_id = exam.id
+        weeks = math.ceil(len(exam.plan) / 7)
+        week = min(self.weeks.get(exam_id, 0), weeks - 1)
+        shown = exam.plan[7 * week: 7 * week + 7]
+
+        async def turn(step: int) -> None:
+            self.weeks[exam_id] = week + step
+            self.render_list.refresh()
+
+        with ui.column().classes("w-full gap-1").mark("plan-week"):
+            with ui.row().classes("w-full items-center gap-2"):
+                ui.label(f"Plan, {shown[0].day:%a %d %b} – {shown[-1].day:%a %d %b}") \
+                    .classes("font-medium").mark("week-range")
+                ui.label(f"week {week + 1} of {weeks}").classes("text-sm ss-muted")
+                ui.space()
+                ui.button(icon="chevron_left", on_click=lambda: turn(-1)) \
+                    .props('flat dense aria-label="Previous week"').mark("prev-week").set_enabled(week > 0)
+                ui.button(icon="chevron_right", on_click=lambda: turn(1)) \
+                    .props('flat dense aria-label="Next week"').mark("next-week").set_enabled(week < weeks - 1)
+            for day in shown:
+                plan_days.day_row(day, is_today=day.day == exam.today,
+                                  on_change=lambda d, to, undo: self.change_day(exam_id, d, to, undo=undo))
 
     def _actions(self, exam: exams.ExamView) -> None:
         if exam.id is None:
             return
         if exam.planned_today and not exam.materialized_today:
-            ui.button(f"Add today's {exam.planned_today} tasks", icon="playlist_add",
+            new = sum(1 for e in self.today.entries if e.exam_id == exam.id) if self.today is not None else 0
+            label = f"Add today's {new} new task{'s' if new != 1 else ''}" if new else "Add today's tasks"
+            ui.button(label, icon="playlist_add",
                       on_click=lambda: self.materialize(exam)).props("flat no-caps").mark("materialize")
         elif exam.materialized_today:
             ui.label("Today's tasks are in your task list.").classes("text-sm ss-muted").mark("materialized")
@@ -148,11 +207,26 @@ class PreparationView:
         outcome = await self.act(lambda s, u: planning.materialize_day(session=s, user=u, exam_id=exam_id,
                                                                        day=day, now=utcnow()))
         if outcome.ok and outcome.value is not None:
-            new = len(outcome.value.tasks) - outcome.value.carried
+            new = len(outcome.value.tasks) - outcome.value.reused
             message = f"Added {new} task{'s' if new != 1 else ''} for today to your task list."
-            if outcome.value.carried:
-                message += f" {outcome.value.carried} unfinished from earlier days moved to today."
+            if (reused := outcome.value.reused):
+                message += f" {reused} of your open tasks {'are' if reused != 1 else 'is'} part of it, now due today."
             ui.notify(message, type="positive")
+            await self.reload()
+
+    async def change_day(self, exam_id: int, day: date, to: date | None, *, undo: bool = False) -> None:
+        """Skip ``day``, move it to ``to``, or undo either; the plan re-flows."""
+        def work(session: Session, user: User) -> object:
+            if undo:
+                return planning.restore_day(session=session, user=user, exam_id=exam_id, day=day, now=utcnow())
+            if to is None:
+                return planning.skip_day(session=session, user=user, exam_id=exam_id, day=day, now=utcnow())
+            return planning.move_day(session=session, user=user, exam_id=exam_id, day=day, to=to, now=utcnow())
+
+        done = (f"{day:%a %d %b} is back in the plan." if undo else
+                f"Skipped {day:%a %d %b}; its work moved to other days." if to is None else
+                f"Moved {day:%a %d %b} to {to:%a %d %b}.")
+        if (await self.act(work, success=done)).ok:
             await self.reload()
 
     def ask_delete(self, exam: exams.ExamView) -> None:
