@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from studysmart.learning.context import context_of
 from studysmart.learning.models import TRACKER_ID, Erasure, RunStatus, TrackerStatus, TrainingRun, TrainingState
 from studysmart.tasks.models import Task, TaskStatus
+from studysmart.users.models import User
 
 
 class RunReaped(RuntimeError):
@@ -98,6 +99,13 @@ def forget_student(*, session: Session, user_id: int, person: str, now: datetime
     session.add(erasure)
     session.flush()
     return erasure
+
+
+def own_answers(*, session: Session, user: User) -> int:
+    """How many answers (done tasks) of this student their predictions learn from: the student's view of
+    training, which no other account's answers move (the global counter is for operators)."""
+    return int(session.scalar(select(func.count()).select_from(Task)
+                              .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE)) or 0)
 
 
 def pending_erasures(*, session: Session) -> list[Erasure]:
