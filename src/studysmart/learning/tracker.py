@@ -53,12 +53,19 @@ def ensure_tracker(*, session: Session) -> None:
 
 def count_completion(*, session: Session) -> CompletionCount:
     """Add one completion to the tracker with one atomic statement (no lost updates under concurrency)."""
+    return count_completions(session=session, n=1)
+
+
+def count_completions(*, session: Session, n: int) -> CompletionCount:
+    """Add ``n`` answers (a completion, or the done rows of an import) to the samples and to the count toward
+    the next training, with one atomic statement: an import of many answers is one step, so it requests at most
+    one training, never one per row."""
     ensure_tracker(session=session)
     row = session.execute(
         update(TrainingState)
         .where(TrainingState.id == TRACKER_ID)
-        .values(completed_since_training=TrainingState.completed_since_training + 1,
-                samples=TrainingState.samples + 1)
+        .values(completed_since_training=TrainingState.completed_since_training + n,
+                samples=TrainingState.samples + n)
         .returning(TrainingState.completed_since_training, TrainingState.samples)
     ).one()
     threshold = context_of(session).settings.retrain_threshold

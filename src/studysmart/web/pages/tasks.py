@@ -24,6 +24,7 @@ from studysmart.web.actions import perform
 from studysmart.web.components import task_dialogs
 from studysmart.web.components.format import DIFFICULTY_LABELS, STATUS_LABELS, duration, local_datetime
 from studysmart.web.components.prediction import PreviewPanel, prediction_badge
+from studysmart.web.components.task_import import import_controls
 from studysmart.web.components.timer import running_timer
 from studysmart.web.layout import empty_state, frame
 
@@ -92,6 +93,7 @@ class TasksView:
         for field in (self.title, self.topic, self.due):
             field.on("keydown.enter", self.create)
         ui.timer(0.1, self._preview_if_quiet)
+        import_controls(self.who, path=PATH, on_imported=self.reload)
 
         with ui.row().classes("w-full items-end gap-3 no-wrap"):
             self.status_filter = ui.select(STATUS_FILTER, value="all", label="Status",
