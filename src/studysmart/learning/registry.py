@@ -81,7 +81,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("item-means", "Item means", "Task averages",
               "how all students do on this topic and difficulty, the same for everyone"),
     ModelSpec("person-median", "Person median", "Your usual pace",
-              "your typical time, the same for every topic"),
+              "your usual time, when right and when wrong, whatever the task"),
 )
 BY_NAME: Mapping[str, ModelSpec] = {spec.name: spec for spec in SPECS}
 
