@@ -34,8 +34,8 @@ def import_controls(who: auth.Identity, *, path: str, on_imported: Callable[[], 
     limit = _max_bytes()
     with ui.expansion("Bring your history (CSV)", icon="upload_file").classes("w-full").mark("import"):
         ui.label("Import past study sessions from a CSV file with the columns of our export (title, topic, "
-                 "difficulty, status, completed_at, correct, seconds_taken, …). Done rows count as your history "
-                 "at once. A file with a bad row imports nothing and says which row.").classes("text-sm ss-muted")
+                 "difficulty, status, completed_at, correct, seconds_taken, …). Completed rows count as your "
+                 "history at once. A file with a bad row imports nothing and says which row.").classes("text-sm ss-muted")
         result = ui.label("").classes("text-sm").mark("import-result")
 
         async def handle(event: events.UploadEventArguments) -> None:
