@@ -100,7 +100,7 @@ def import_tasks(file: Annotated[UploadFile, File(description="A CSV file with t
 @router.get("/import/template", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def import_template(user: CurrentUser) -> Response:
     """A CSV template for the import: the export's columns and two example rows to replace."""
-    return Response(transfer.template_csv(), media_type="text/csv",
+    return Response(transfer.template_csv(now=utcnow()), media_type="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="studysmart-tasks-template.csv"'})
 
 

@@ -31,7 +31,9 @@ from studysmart.tasks.schemas import Notes, Seconds, Title, TopicName
 from studysmart.users.models import User
 
 #: The columns of ``tasks.csv`` in the CSV export, in order; the import reads the same ones. ``id`` is the task's
-#: id in the exporting account (it links the export's prediction_logs.csv) and is ignored on import.
+#: id in the exporting account (it links the export's prediction_logs.csv) and is ignored on import, as are the
+#: prediction columns of an open row (it is predicted afresh, like a new task); a done row keeps the prediction
+#: it was shown (calibration and the time checks read it).
 TASK_CSV_COLUMNS = ("id", "title", "topic", "difficulty", "status", "notes", "due_date", "created_at",
                     "started_at", "completed_at", "correct", "seconds_taken", "p_correct", "expected_seconds",
                     "seconds_low", "seconds_high", "model", "model_version", "source")
@@ -151,13 +153,14 @@ def write_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     return text.getvalue()
 
 
-def template_csv() -> bytes:
-    """A template to fill in: the export's columns, one done and one planned example row (replace them)."""
+def template_csv(*, now: datetime) -> bytes:
+    """A template to fill in: the export's columns, one done example row (yesterday) and one planned (due in a
+    week); replace them with your own."""
+    yesterday = (now - timedelta(days=1)).replace(hour=18, minute=30, second=0, microsecond=0)
     done = {"title": "Example: exercise set 3 (replace me)", "topic": "Algebra", "difficulty": "medium",
-            "status": "done", "completed_at": "2026-01-15T18:30:00+00:00", "correct": "true",
-            "seconds_taken": "420"}
-    planned = {"title": "Example: past paper 2024 (replace me)", "topic": "Calculus", "difficulty": "hard",
-               "status": "planned", "due_date": "2026-02-01"}
+            "status": "done", "completed_at": yesterday.isoformat(), "correct": "true", "seconds_taken": "420"}
+    planned = {"title": "Example: past paper (replace me)", "topic": "Calculus", "difficulty": "hard",
+               "status": "planned", "due_date": (now + timedelta(days=7)).date().isoformat()}
     return write_csv([done, planned]).encode("utf-8")
 
 
@@ -221,7 +224,6 @@ def _check(row: int, cells: ImportRow, now: datetime) -> TaskStatus:
     """The row's status (given, or done when it has an outcome), after the checks across its cells."""
     status = cells.status or (TaskStatus.DONE if cells.correct is not None or cells.completed_at else
                               TaskStatus.PLANNED)
-    given = cells.model_fields_set
     for name in ("created_at", "started_at", "completed_at"):
         moment = getattr(cells, name)
         if moment is not None and moment > now + CLOCK_SKEW:
@@ -240,7 +242,7 @@ def _check(row: int, cells: ImportRow, now: datetime) -> TaskStatus:
             _check_prediction(row, cells)
     else:
         for name in OUTCOME_COLUMNS:
-            if name in given and getattr(cells, name) is not None:
+            if getattr(cells, name) is not None:
                 raise ImportRefused(f"only a done task has {name}", row=row, column=name)
         if status is TaskStatus.IN_PROGRESS and cells.started_at is None:
             raise ImportRefused("started_at is required for a task in progress", row=row, column="started_at")

@@ -35,7 +35,8 @@ def import_controls(who: auth.Identity, *, path: str, on_imported: Callable[[], 
     with ui.expansion("Bring your history (CSV)", icon="upload_file").classes("w-full").mark("import"):
         ui.label("Import past study sessions from a CSV file with the columns of our export (title, topic, "
                  "difficulty, status, completed_at, correct, seconds_taken, …). Completed rows count as your "
-                 "history at once. A file with a bad row imports nothing and says which row.").classes("text-sm ss-muted")
+                 "history at once. A file with a bad row imports nothing and says which row.") \
+            .classes("text-sm ss-muted")
         result = ui.label("").classes("text-sm").mark("import-result")
 
         async def handle(event: events.UploadEventArguments) -> None:
@@ -58,7 +59,8 @@ def import_controls(who: auth.Identity, *, path: str, on_imported: Callable[[], 
 
         with ui.row().classes("w-full items-start gap-3"):
             ui.button("Download the template", icon="download",
-                      on_click=lambda: ui.download.content(transfer.template_csv(), TEMPLATE_NAME, "text/csv")) \
+                      on_click=lambda: ui.download.content(transfer.template_csv(now=utcnow()), TEMPLATE_NAME,
+                                                           "text/csv")) \
                 .props("outline no-caps").mark("import-template")
             upload = ui.upload(label="Upload a CSV file", auto_upload=True, max_file_size=limit,
                                on_upload=handle) \
