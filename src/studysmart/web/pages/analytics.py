@@ -25,6 +25,7 @@ from studysmart.web.layout import empty_state, frame, placeholder_until_connecte
 PATH = "/dashboard/analytics"
 MIN_FOR_CALIBRATION = 10
 GRID = "grid-cols-1 lg:grid-cols-2"
+WIDE_ONLY = ("meaning", "n", "range")  # leaderboard columns hidden at phone width
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,9 @@ def _leaderboard(rows: list[analytics.ModelScore]) -> None:
         {"name": "time", "label": "Time", "field": "time", "align": "left"},
         {"name": "range", "label": "Time range", "field": "range", "align": "left"},
     ]
+    for column in columns:  # a phone shows the name and the two scores; the rest from 600 px up
+        if column["name"] in WIDE_ONLY:
+            column.update(classes="gt-xs", headerClasses="gt-xs")
     ui.table(columns=columns, rows=leaderboard_rows(rows), row_key="key").props("flat dense wrap-cells") \
         .classes("w-full").mark("leaderboard")
 
