@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +37,10 @@ log = logging.getLogger("studysmart.app")
 
 
 #: Swagger UI and ReDoc assets, served by the app from a pinned package (no CDN, no download at run time).
+#: Requests that carry a CSV file of past tasks (the API's import, the tasks page's upload control) may be up to
+#: ``Settings.max_import_bytes`` plus the multipart framing; every other body is held to ``max_body_bytes``.
+UPLOAD_PATHS = (re.compile(r"/api/v1/tasks/import"), re.compile(r"/_nicegui/client/[^/]+/upload/[^/]+"))
+MULTIPART_SLACK_BYTES = 16 * 1024
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 DOCS_ASSETS_URL = "/docs-assets"
 REDOC_CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
@@ -175,7 +180,8 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     app.state.engine = engine
     app.state.sessionmaker = sessions
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       upload_bytes=settings.max_import_bytes + MULTIPART_SLACK_BYTES, upload_paths=UPLOAD_PATHS)
     app.add_middleware(SecurityHeaders, hsts=settings.env is Environment.PRODUCTION)
     app.add_middleware(WithContext, key=SCOPE_KEY, context=context)
 

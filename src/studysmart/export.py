@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from studysmart import models as _all_models  # noqa: F401 - every table registered on Base.metadata
 from studysmart.core.db import Base
+from studysmart.tasks import transfer
 from studysmart.users.models import User
 
 FORMAT_VERSION = 1
@@ -110,11 +111,16 @@ def export_csv_zip(*, session: Session, user: User) -> bytes:
         user: whose data.
 
     Returns:
-        The zip bytes; JSON-valued cells (preferences) are written as JSON text.
+        The zip bytes; JSON-valued cells (preferences) are written as JSON text. ``tasks.csv`` has the columns
+        the import reads (``tasks.transfer.TASK_CSV_COLUMNS``: the topic by name), so it can be imported into
+        another account.
     """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, rows in collect(session=session, user=user).items():
+            if name == "tasks":  # the columns the import reads (topic by name), one definition in tasks.transfer
+                archive.writestr("tasks.csv", transfer.export_rows(session=session, user=user))
+                continue
             text = io.StringIO()
             writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
             writer.writeheader()

@@ -185,6 +185,7 @@ def test_the_explanation_names_the_practice_gain_and_the_forgetting(fitted: Prac
     later = fitted.explain("new", "q00", topic=topic, order=T0 + 400.0 + 5 * 86_400.0, history=history)
     assert f"your 4 {topic} answers (3 right) add" in fresh.sentence and "away" not in fresh.sentence
     assert "5 days away have faded" in later.sentence
+    assert "points to your chance" in fresh.sentence and "log-odds" not in fresh.sentence  # plain words
     assert later.practice_logit < fresh.practice_logit and later.practice_logit < later.practice_logit_fresh
     query = Queries.from_columns(["new"], ["q00"], topic=[topic], order=[T0 + 400.0])
     assert fresh.p_correct == pytest.approx(float(fitted.predict(query, history=history).p_correct[0]))

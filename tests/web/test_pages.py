@@ -12,6 +12,7 @@ from nicegui.testing import User
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction
+from studysmart.learning import registry
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty
 from studysmart.users.models import User as Account
@@ -67,7 +68,7 @@ async def test_dashboard_today_at_a_glance(user: User, student: Account, now: da
         await user.should_see("6 of 8 correct")
         await user.should_see("75%")
     await user.should_see("goal 60 min")
-    await user.should_see("Models: 8 new answers, training is due · not trained yet")
+    await user.should_see("Your predictions learn from your 8 answers, the latest included.")
     await user.should_see("No exams yet")
 
 
@@ -128,7 +129,8 @@ async def test_analytics_with_history(user: User, student: Account, now: datetim
     await user.should_see(marker="leaderboard")
     table = user.find(marker="leaderboard").elements.pop()
     assert isinstance(table, ui.table)
-    assert "shrinkage (serving)" in [row["model"] for row in table.rows]
+    serving = f"{registry.plain_name(registry.FALLBACK)} (serving you now)"
+    assert serving in [row["model"] for row in table.rows]
     assert all(row["n"] == 8 for row in table.rows)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction
+from studysmart.learning import registry
 from studysmart.learning.logs import PredictionLog
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Task
@@ -39,7 +40,7 @@ async def test_profile_and_preferences_are_saved_and_the_theme_applies_at_once(
 
     user.find(marker="daily-goal").clear().type("90")
     user.find(marker="preferred-model").click()
-    user.find("LNIRT").click()
+    user.find(registry.student_choices()["lnirt"]).click()  # the plain name and meaning a student reads
     user.find(marker="theme").click()
     user.find("Dark").click()
     dark = user.find(kind=ui.dark_mode).elements.pop()

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     session_ttl_hours: Annotated[int, Field(ge=1)] = 24 * 7
     login_attempts_per_minute: Annotated[int, Field(ge=1)] = 10
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    max_import_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024  # a CSV file of past tasks
     model_refresh_seconds: Annotated[float, Field(ge=0)] = 5.0
     serving_model: str = "auto"  # auto: the champion (LNIRT once trained), else the shrinkage fallback
     min_samples_for_lnirt: Annotated[int, Field(ge=1)] = 50

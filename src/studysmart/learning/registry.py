@@ -22,7 +22,9 @@ class ModelSpec:
 
     Attributes:
         name: its registry name (``ml.MODELS``'s key; stored in model versions and prediction logs).
-        label: what a student or an operator reads for it.
+        label: its technical label (operators: ``studysmart models``, the API).
+        plain: its plain name, for a student ("Your practice curve").
+        meaning: what it does, in one line a student understands.
         servable: it may serve students (the others are scored as baselines only).
         data_hungry: it is fitted only once there are ``Settings.min_samples_for_lnirt`` answers.
         student_choice: a student may ask for it in the settings (``preferred_model``).
@@ -33,6 +35,8 @@ class ModelSpec:
 
     name: str
     label: str
+    plain: str = ""
+    meaning: str = ""
     servable: bool = False
     data_hungry: bool = False
     student_choice: bool = False
@@ -52,17 +56,32 @@ class ModelSpec:
 
 #: Servable models first, in the order that breaks ties between them and picks the A/B challenger.
 SPECS: tuple[ModelSpec, ...] = (
-    ModelSpec("practice", "Model of learning", servable=True, student_choice=True),
-    ModelSpec("blend", "Blend of models", servable=True, data_hungry=True, stacked=True),
-    ModelSpec("lnirt", "LNIRT", servable=True, data_hungry=True, student_choice=True),
-    ModelSpec("neural", "Neural", servable=True, data_hungry=True, student_choice=True),
-    ModelSpec("neural-attn", "Neural (attention)", servable=True, data_hungry=True),
-    ModelSpec("shrinkage", "Shrinkage (fallback)", servable=True),
-    ModelSpec("lnirt-gibbs", "LNIRT (Gibbs sampler)", data_hungry=True, sampler=True),
-    ModelSpec("irt2pl", "2PL IRT", data_hungry=True),
-    ModelSpec("avg", "Global average"),
-    ModelSpec("item-means", "Item means"),
-    ModelSpec("person-median", "Person median"),
+    ModelSpec("practice", "Model of learning", "Your practice curve",
+              "learns from each answer and forgets over time", servable=True, student_choice=True),
+    ModelSpec("blend", "Blend of models", "A mix of the models",
+              "weighs the other models by how well each predicted answers it had not seen",
+              servable=True, data_hungry=True, stacked=True),
+    ModelSpec("lnirt", "LNIRT", "Speed and skill together",
+              "links how fast you work with how often you are right", servable=True, data_hungry=True,
+              student_choice=True),
+    ModelSpec("neural", "Neural", "Pattern finder",
+              "a neural network that reads patterns in the order of your answers", servable=True,
+              data_hungry=True, student_choice=True),
+    ModelSpec("neural-attn", "Neural (attention)", "Pattern finder, focused",
+              "a neural network that weighs your answers most like this task", servable=True, data_hungry=True),
+    ModelSpec("shrinkage", "Shrinkage (fallback)", "Your averages, steadied",
+              "your own rates per topic, pulled toward everyone's until you have enough answers", servable=True),
+    ModelSpec("lnirt-gibbs", "LNIRT (Gibbs sampler)", "Speed and skill, slow fit",
+              "the speed-and-skill idea, fitted more slowly and carefully", data_hungry=True, sampler=True),
+    ModelSpec("irt2pl", "2PL IRT", "Skill against difficulty",
+              "compares your skill with how hard each task is for everyone; right or wrong only",
+              data_hungry=True),
+    ModelSpec("avg", "Global average", "Everyone's average",
+              "the same guess for every student and task: how all students do"),
+    ModelSpec("item-means", "Item means", "Task averages",
+              "how all students do on this topic and difficulty, the same for everyone"),
+    ModelSpec("person-median", "Person median", "Your usual pace",
+              "your usual time, when right and when wrong, whatever the task"),
 )
 BY_NAME: Mapping[str, ModelSpec] = {spec.name: spec for spec in SPECS}
 
@@ -71,6 +90,10 @@ FALLBACK = "shrinkage"
 #: The preference (and ``Settings.serving_model``) meaning "whatever the last training chose".
 AUTO = "auto"
 AUTO_LABEL = "Automatic (best available)"
+AUTO_PLAIN = "The best model right now"
+AUTO_MEANING = "whichever predicted students' answers best at the last update"
+UNNAMED_PLAIN = "A comparison model"
+UNNAMED_MEANING = "a model we compare the others with"
 
 
 def spec(name: str) -> ModelSpec:
@@ -110,11 +133,32 @@ def preference_labels() -> dict[str, str]:
 
 
 def label(name: str | None) -> str:
-    """What a student reads for a model name (the name itself when it is not registered)."""
+    """The technical label of a model name, for operators (the name itself when it is not registered)."""
     if name is None or name == AUTO:
         return AUTO_LABEL
     found = BY_NAME.get(name)
     return found.label if found else name
+
+
+def plain_name(name: str | None) -> str:
+    """What a student reads for a model: its plain name (a generic one for a model without a spec)."""
+    if name is None or name == AUTO:
+        return AUTO_PLAIN
+    found = BY_NAME.get(name)
+    return found.plain if found and found.plain else UNNAMED_PLAIN
+
+
+def meaning(name: str | None) -> str:
+    """What a model does, in one line a student understands."""
+    if name is None or name == AUTO:
+        return AUTO_MEANING
+    found = BY_NAME.get(name)
+    return found.meaning if found and found.meaning else UNNAMED_MEANING
+
+
+def student_choices() -> dict[str, str]:
+    """The preferences a student may choose, as the settings page shows them: plain name and meaning."""
+    return {choice: f"{plain_name(choice)}: {meaning(choice)}" for choice in preference_labels()}
 
 
 def trainable(names: Sequence[str], *, n_samples: int, min_samples: int) -> list[str]:

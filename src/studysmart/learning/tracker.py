@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from studysmart.learning.context import context_of
 from studysmart.learning.models import TRACKER_ID, Erasure, RunStatus, TrackerStatus, TrainingRun, TrainingState
 from studysmart.tasks.models import Task, TaskStatus
+from studysmart.users.models import User
 
 
 class RunReaped(RuntimeError):
@@ -52,12 +53,19 @@ def ensure_tracker(*, session: Session) -> None:
 
 def count_completion(*, session: Session) -> CompletionCount:
     """Add one completion to the tracker with one atomic statement (no lost updates under concurrency)."""
+    return count_completions(session=session, n=1)
+
+
+def count_completions(*, session: Session, n: int) -> CompletionCount:
+    """Add ``n`` answers (a completion, or the done rows of an import) to the samples and to the count toward
+    the next training, with one atomic statement: an import of many answers is one step, so it requests at most
+    one training, never one per row."""
     ensure_tracker(session=session)
     row = session.execute(
         update(TrainingState)
         .where(TrainingState.id == TRACKER_ID)
-        .values(completed_since_training=TrainingState.completed_since_training + 1,
-                samples=TrainingState.samples + 1)
+        .values(completed_since_training=TrainingState.completed_since_training + n,
+                samples=TrainingState.samples + n)
         .returning(TrainingState.completed_since_training, TrainingState.samples)
     ).one()
     threshold = context_of(session).settings.retrain_threshold
@@ -98,6 +106,13 @@ def forget_student(*, session: Session, user_id: int, person: str, now: datetime
     session.add(erasure)
     session.flush()
     return erasure
+
+
+def own_answers(*, session: Session, user: User) -> int:
+    """How many answers (done tasks) of this student their predictions learn from: the student's view of
+    training, which no other account's answers move (the global counter is for operators)."""
+    return int(session.scalar(select(func.count()).select_from(Task)
+                              .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE)) or 0)
 
 
 def pending_erasures(*, session: Session) -> list[Erasure]:

@@ -6,14 +6,16 @@ from datetime import date
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, File, HTTPException, Path, Query, UploadFile, status
+from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from studysmart.core.db import utcnow
-from studysmart.core.deps import SessionDep
+from studysmart.core.deps import SessionDep, SettingsDep
 from studysmart.core.errors import responses
 from studysmart.learning.prediction import ShownPrediction
-from studysmart.tasks import listing, service
+from studysmart.tasks import listing, service, transfer
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.tasks.schemas import (
     MAX_ROW_ID,
@@ -94,6 +96,33 @@ def list_tasks(user: CurrentUser, session: SessionDep, status: TaskStatus | None
     tasks, total = listing.list_tasks(session=session, user=user, today=_today(tz), status=status, topic=topic,
                                       view=view, sort=sort, query=q, limit=limit, offset=offset)
     return TaskPage(items=_reads(session, user, tasks), total=total, limit=limit, offset=offset)
+
+
+class Imported(BaseModel):
+    imported: int
+
+
+@router.post("/import", response_model=Imported, status_code=status.HTTP_201_CREATED, responses=responses(413))
+def import_tasks(file: Annotated[UploadFile, File(description="A CSV file with the columns of the export's "
+                                                              "tasks.csv (see GET /tasks/import/template)")],
+                 user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Imported:
+    """Import past study sessions from CSV, all or nothing: 422 names the first bad row (the header is row 1),
+    its column and the reason, and nothing is imported; 413 for a file over ``max_import_bytes``."""
+    content_type = (file.content_type or "").split(";")[0].strip().lower()
+    if content_type not in transfer.CSV_CONTENT_TYPES:
+        raise transfer.ImportRefused(f"must be a CSV file (text/csv), not {content_type}")
+    data = file.file.read(settings.max_import_bytes + 1)
+    imported = transfer.import_tasks(session=session, user=user, data=data, max_bytes=settings.max_import_bytes,
+                                     now=utcnow())
+    session.commit()
+    return Imported(imported=imported)
+
+
+@router.get("/import/template", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def import_template(user: CurrentUser) -> Response:
+    """A CSV template for the import: the export's columns and two example rows to replace."""
+    return Response(transfer.template_csv(now=utcnow()), media_type="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="studysmart-tasks-template.csv"'})
 
 
 @router.get("/{task_id}", response_model=TaskRead, responses=ONE_TASK)

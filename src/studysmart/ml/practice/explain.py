@@ -54,6 +54,13 @@ def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value < 90 else f"{value / 60:.0f} min"
 
 
+def _points(p: float, logit_term: float) -> float:
+    """Percentage points a term of the logit adds to the probability ``p`` (the one it is part of)."""
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    without = 1.0 / (1.0 + math.exp(-(math.log(p / (1 - p)) - logit_term)))
+    return 100.0 * (p - without)
+
+
 def _terms(model: PracticeModel, cols: Any, topic: np.ndarray) -> tuple[float, float, float]:
     """The accuracy practice term now, the same with no time away, and the log-time term now."""
     a, t = model.acc_, model.time_
@@ -88,10 +95,12 @@ def explain_prediction(model: PracticeModel, person: str, item: str, *, topic: s
     if not n_topic:
         sentence = f"{head}: no {label} answers yet, so no practice gain; from your other answers and all students."
     else:
-        lost = fresh - now
-        sentence = (f"{head}: your {n_topic} {label} answers ({n_correct} right) add {now:+.2f} to the log-odds"
-                    f" and {'save' if time_now < 0 else 'add'} {abs(math.expm1(time_now)):.0%} of the time")
-        if days is not None and days >= 1 and lost > 0.005:
-            sentence += f"; {days:.0f} day{'s' if round(days) != 1 else ''} away have faded {lost:.2f} of that gain"
+        gained = _points(p, now)
+        sentence = (f"{head}: your {n_topic} {label} answers ({n_correct} right) add {gained:+.0f} points to your "
+                    f"chance and {'save' if time_now < 0 else 'add'} {abs(math.expm1(time_now)):.0%} of the time")
+        lost = _points(p, now - fresh)  # negative: what time away has taken
+        if days is not None and days >= 1 and fresh - now > 0.005 and round(-lost) >= 1:
+            sentence += (f"; {days:.0f} day{'s' if round(days) != 1 else ''} away have faded {-lost:.0f} "
+                         f"point{'s' if round(-lost) != 1 else ''} of that")
         sentence += "."
     return Explanation(sentence, p, seconds, topic, n_topic, n_correct, now, fresh, time_now, days)

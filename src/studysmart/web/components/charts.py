@@ -17,6 +17,7 @@ MUTED = "#8c8f98"
 GRID_LINE = "rgba(140, 143, 152, 0.25)"
 INTERVAL = "rgba(63, 81, 181, 0.28)"
 Options = dict[str, Any]
+AXIS_TITLE_CHARS = 18
 
 
 def _axis(kind: str, **extra: Any) -> dict[str, Any]:
@@ -29,6 +30,12 @@ def _axis(kind: str, **extra: Any) -> dict[str, Any]:
 def short_date(iso: str) -> str:
     """``"2025-03-10"`` -> ``"10 Mar"`` (axis labels that fit a phone)."""
     return date.fromisoformat(iso).strftime("%d %b").lstrip("0")
+
+
+def axis_title(title: str, *, limit: int = AXIS_TITLE_CHARS) -> str:
+    """A task's title as an axis label: shortened with an ellipsis past ``limit`` characters."""
+    title = " ".join(title.split())
+    return title if len(title) <= limit else f"{title[:limit - 1].rstrip()}…"
 
 
 def _base(x: dict[str, Any], y: Any, series: list[dict[str, Any]], *, legend: bool = True) -> Options:
@@ -102,7 +109,7 @@ def calibration(bins: list[analytics.CalibrationBin]) -> Options:
 def time_checks(checks: list[analytics.TimeCheck], *, last: int = 30) -> Options:
     """Predicted 80% time range and the actual minutes of the latest completed tasks."""
     shown = checks[-last:]
-    labels = [f"#{c.task_id}" for c in shown]
+    labels = [axis_title(c.title) for c in shown]
     series = [
         *_floating("predicted 80% range", [round(c.seconds_low / 60, 1) for c in shown],
                    [round(c.seconds_high / 60, 1) for c in shown], stack="time"),
@@ -125,13 +132,13 @@ def abilities(rows: list[analytics.TopicAbility]) -> Options:
                    [round(100 * r.high, 1) for r in rows], stack="ability"),
         {"name": "your rate", "type": "scatter", "symbolSize": 10,
          "data": [round(100 * r.mean, 1) for r in rows]},
-        {"name": "model, medium task", "type": "scatter", "symbol": "diamond", "symbolSize": 9,
+        {"name": "predicted, medium task", "type": "scatter", "symbol": "diamond", "symbolSize": 9,
          "data": [None if r.predicted is None else round(100 * r.predicted, 1) for r in rows]},
     ]
     rotate = 30 if len(labels) > 4 else 0
     options = _base(_axis("category", data=labels, axisLabel={"color": MUTED, "interval": 0, "rotate": rotate}),
                     _axis("value", min=0, max=100, axisLabel={"color": MUTED, "formatter": "{value}%"}), series)
-    options["legend"]["data"] = ["your rate", "80% interval", "model, medium task"]
+    options["legend"]["data"] = ["your rate", "80% interval", "predicted, medium task"]
     return options
 
 

@@ -13,6 +13,7 @@ import math
 
 from nicegui import ui
 
+from studysmart.learning import registry
 from studysmart.learning.prediction import ShownPrediction
 from studysmart.tasks import service as tasks
 from studysmart.web.components.format import duration, interval, percent
@@ -22,6 +23,15 @@ SOURCE_LABELS = {
     "item-prior": "from all students (you have no answers here yet)",
     "population-prior": "from all students (nobody has answered this yet)",
 }
+
+
+def model_sentence(shown: ShownPrediction) -> str:
+    """The model behind a prediction in a student's words (its plain name and one-line meaning from the
+    registry, and where the numbers come from): ``'Predicted by "Your practice curve": learns from each answer
+    and forgets over time; fitted to your answers.'``"""
+    model = shown.model or None
+    return (f'Predicted by "{registry.plain_name(model)}": {registry.meaning(model)}; '
+            f"{SOURCE_LABELS.get(shown.source, 'from all students')}.")
 
 
 def p_text(preview: tasks.Preview) -> str:
@@ -67,8 +77,7 @@ class PreviewPanel:
         self.p_label.set_text(p_text(preview))
         self.time_label.set_text(f"~{duration(shown.expected_seconds)}")
         self.range_label.set_text(f"80% range {interval(shown.seconds_low, shown.seconds_high)}")
-        self.why_label.set_text(f"Why: {shown.explanation} Model: {shown.model}, "
-                                f"{SOURCE_LABELS.get(shown.source, shown.source)}.")
+        self.why_label.set_text(f"Why: {shown.explanation} {model_sentence(shown)}")
 
 
 def prediction_badge(shown: ShownPrediction | None, *, current: bool = False) -> None:
@@ -84,4 +93,4 @@ def prediction_badge(shown: ShownPrediction | None, *, current: bool = False) ->
         if shown.seconds_low and shown.seconds_high:
             ui.label(f"({interval(shown.seconds_low, shown.seconds_high)})").classes("ss-muted whitespace-nowrap")
         when = "now, from your answers so far" if current else "when you started it"
-        ui.tooltip(f"Predicted {when}. Model {shown.model or '?'}; {SOURCE_LABELS.get(shown.source, shown.source)}")
+        ui.tooltip(f"Predicted {when}. {model_sentence(shown)}")

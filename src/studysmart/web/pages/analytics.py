@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from studysmart.analytics import service as analytics
 from studysmart.core.db import utcnow
+from studysmart.learning import registry
 from studysmart.users.models import User
 from studysmart.web import auth
 from studysmart.web.actions import perform
@@ -24,6 +25,7 @@ from studysmart.web.layout import empty_state, frame, placeholder_until_connecte
 PATH = "/dashboard/analytics"
 MIN_FOR_CALIBRATION = 10
 GRID = "grid-cols-1 lg:grid-cols-2"
+WIDE_ONLY = ("meaning", "n", "range")  # leaderboard columns hidden at phone width
 
 
 @dataclass(frozen=True)
@@ -58,26 +60,53 @@ def _section(title: str, note: str) -> ui.card:
     return card
 
 
-def _number(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+def right_words(auc: float | None) -> str:
+    """How often a model told the student's right answers from the wrong ones, in words (its AUC: of one task
+    answered right and one answered wrong, the chance it gave the right one the higher P(correct))."""
+    if auc is None:
+        return "not known yet (needs a right and a wrong answer)"
+    return f"right about {percent(auc)} of the time"
+
+
+def time_words(mae_seconds: float | None) -> str:
+    """A model's typical time error (its mean absolute error), in words."""
+    if mae_seconds is None:
+        return "no timed answers yet"
+    return f"off by about {duration(mae_seconds)}"
+
+
+def range_words(coverage: float | None) -> str:
+    """How often the actual time fell inside the model's 80% range, in words (about 8 in 10 is honest)."""
+    if coverage is None:
+        return "—"
+    return f"held your time {round(10 * coverage):.0f} times in 10"
+
+
+def leaderboard_rows(rows: list[analytics.ModelScore]) -> list[dict[str, object]]:
+    """The leaderboard as a student reads it: plain names and meanings from the registry, scores in words (best
+    first, as the analytics service ranks them)."""
+    return [{
+        "key": row.model,
+        "model": f"{registry.plain_name(row.model)}{' (serving you now)' if row.serving else ''}",
+        "meaning": registry.meaning(row.model), "n": row.n, "right": right_words(row.auc),
+        "time": time_words(row.mae_seconds), "range": range_words(row.coverage80),
+    } for row in rows]
 
 
 def _leaderboard(rows: list[analytics.ModelScore]) -> None:
     columns = [
-        {"name": "model", "label": "Model", "field": "model", "align": "left"},
-        {"name": "n", "label": "Answers", "field": "n"},
-        {"name": "log_loss", "label": "Log loss ↓", "field": "log_loss"},
-        {"name": "auc", "label": "AUC ↑", "field": "auc"},
-        {"name": "brier", "label": "Brier ↓", "field": "brier"},
-        {"name": "mae", "label": "Time MAE ↓", "field": "mae"},
-        {"name": "coverage", "label": "80% range hit", "field": "coverage"},
+        {"name": "model", "label": "Predictions by", "field": "model", "align": "left"},
+        {"name": "meaning", "label": "What it does", "field": "meaning", "align": "left"},
+        {"name": "n", "label": "Your answers", "field": "n"},
+        {"name": "right", "label": "Telling your right answers from wrong ones", "field": "right",
+         "align": "left"},
+        {"name": "time", "label": "Time", "field": "time", "align": "left"},
+        {"name": "range", "label": "Time range", "field": "range", "align": "left"},
     ]
-    table_rows = [{
-        "model": f"{row.model} (serving)" if row.serving else row.model, "n": row.n,
-        "log_loss": _number(row.log_loss), "auc": _number(row.auc), "brier": _number(row.brier),
-        "mae": duration(row.mae_seconds), "coverage": percent(row.coverage80),
-    } for row in rows]
-    ui.table(columns=columns, rows=table_rows, row_key="model").props("flat dense wrap-cells") \
+    for column in columns:  # a phone shows the name and the two scores; the rest from 600 px up
+        if column["name"] in WIDE_ONLY:
+            column.update(classes="gt-xs", headerClasses="gt-xs")
+    ui.table(columns=columns, rows=leaderboard_rows(rows), row_key="key").props("flat dense wrap-cells") \
         .classes("w-full").mark("leaderboard")
 
 
@@ -105,14 +134,16 @@ def _render(data: AnalyticsData) -> None:
             charts.chart(charts.time_checks(data.times), label="Predicted time range against actual time",
                          marker="chart-times")
         with _section("Ability per topic", "Your rate with its 80% interval (wide with few answers), and "
-                      "what the serving model expects for a medium task now."):
+                      "what your predictions expect for a medium task now."):
             charts.chart(charts.abilities(data.abilities), label="Ability per topic with uncertainty",
                          marker="chart-ability")
         with _section("Time per topic per week", "Minutes spent, stacked by topic."):
             charts.chart(charts.weekly_time(data.weekly), label="Minutes per topic per week",
                          marker="chart-weekly")
-    with _section("Model leaderboard", "Every model predicted each of your tasks before you answered; "
-                  "this is how each scored on your answers."):
+    with _section("Model leaderboard", "Every model predicted each of your tasks before you answered; this is "
+                  "how each did on your answers, best first. \"Right about 70% of the time\": of a task you got "
+                  "right and one you got wrong, how often it gave the right one the higher chance (50% is a coin "
+                  "toss)."):
         if data.leaderboard:
             _leaderboard(data.leaderboard)
         else:

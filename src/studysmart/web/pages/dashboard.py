@@ -22,7 +22,7 @@ from studysmart.web import auth
 from studysmart.web.actions import perform
 from studysmart.web.components import exams
 from studysmart.web.components import today as today_view
-from studysmart.web.components.format import duration, local_datetime, percent
+from studysmart.web.components.format import duration, percent
 from studysmart.web.layout import empty_state, frame, placeholder_until_connected
 
 PATH = "/dashboard"
@@ -32,7 +32,7 @@ SHOWN_PLANNED = 8
 @dataclass(frozen=True)
 class DashboardData:
     summary: analytics.DaySummary
-    training: training.TrainingStatus
+    answers: int  # the student's own answers (done tasks)
     next_exam: exams.ExamView | None
     has_exams: bool  # any exam, past ones included
     steps: analytics.FirstSteps
@@ -45,7 +45,7 @@ def _load(zone: ZoneInfo) -> Callable[[Session, User], DashboardData]:
         found = exams.load_exams(session=session, user=user, now=now)  # upcoming (soonest first), then past
         upcoming = [exam for exam in found if exams.is_upcoming(exam, now)]
         return DashboardData(summary=analytics.today_summary(session=session, user=user, now=now, zone=zone),
-                             training=training.get_status(session=session),
+                             answers=training.own_answers(session=session, user=user),
                              next_exam=next(iter(upcoming), None), has_exams=bool(found),
                              steps=analytics.first_steps(session=session, user=user),
                              today=planning.today_plan(session=session, user=user, now=now, zone=zone))
@@ -59,23 +59,19 @@ def _stat(label: str, value: str, detail: str, marker: str) -> None:
         ui.label(detail).classes("text-sm ss-muted")
 
 
-def training_line(status: training.TrainingStatus, zone: ZoneInfo) -> str:
-    """The quiet status line: answers since the last training (n/N), and when it last ran."""
-    trained = (f"last trained {local_datetime(status.last_trained_at, zone)}" if status.last_trained_at
-               else "not trained yet")
-    if status.running:
-        progress = "training now"
-    elif status.completed_since_training >= status.threshold:
-        progress = f"{status.completed_since_training} new answers, training is due"
-    else:
-        progress = f"{status.completed_since_training}/{status.threshold} answers toward the next training"
-    return f"Models: {progress} · {trained}"
+def training_line(answers: int) -> str:
+    """The quiet status line: what the student's predictions learn from. Only this student's own answers count
+    here (the shared training counter is the operators' view, ``studysmart models`` and the API), so another
+    account's answers never move it."""
+    if answers == 0:
+        return "Your predictions start from all students' answers; each of yours makes them more your own."
+    return f"Your predictions learn from your {answers} answer{'s' if answers != 1 else ''}, the latest included."
 
 
-def _training_badge(status: training.TrainingStatus, zone: ZoneInfo) -> None:
+def _training_badge(answers: int) -> None:
     with ui.row().classes("items-start gap-1 text-xs ss-muted no-wrap").mark("training-status"):
         ui.icon("model_training").classes("text-sm")
-        ui.label(training_line(status, zone))
+        ui.label(training_line(answers))
 
 
 FIRST_STEPS = (
@@ -158,7 +154,7 @@ def register() -> None:
                 return None
             data = outcome.value
             summary = data.summary
-            _training_badge(data.training, who.zone)
+            _training_badge(data.answers)
             if not data.steps.done:
                 _first_steps_card(data.steps)
             with ui.element("div").classes("w-full grid grid-cols-2 md:grid-cols-4 gap-3"):

@@ -84,8 +84,8 @@ class SettingsView:
             # would save a different goal than the one typed without a word; the message says what is wrong.
             goal = ui.number("Daily goal (minutes)", value=int(self.user.preference("daily_goal_minutes")),
                              step=5, format="%.0f", validation=goal_problem).classes("w-full").mark("daily-goal")
-            model = ui.select(registry.preference_labels(), value=self.user.preference("preferred_model"),
-                              label="Preferred model").classes("w-full").mark("preferred-model")
+            model = ui.select(registry.student_choices(), value=self.user.preference("preferred_model"),
+                              label="How your predictions are made").classes("w-full").mark("preferred-model")
             ui.label("Automatic uses the best trained model; a model you choose is used once it is trained, the "
                      "built-in model until then.").classes("text-xs ss-muted")
             theme = ui.select(THEME_LABELS, value=self.user.preference("theme"), label="Theme",

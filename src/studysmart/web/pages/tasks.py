@@ -33,6 +33,7 @@ from studysmart.web.components.format import (
     local_datetime,
 )
 from studysmart.web.components.prediction import PreviewPanel, prediction_badge
+from studysmart.web.components.task_import import import_controls
 from studysmart.web.components.timer import running_timer
 from studysmart.web.layout import empty_state, frame
 
@@ -105,6 +106,7 @@ class TasksView:
         for field in (self.title, self.topic, self.due):
             field.on("keydown.enter", self.create)
         ui.timer(0.1, self._preview_if_quiet)
+        import_controls(self.who, path=PATH, on_imported=self.reload)
 
         half = "w-[calc(50%-0.375rem)] min-w-0"  # phones: two filters a line
         with ui.row().classes("w-full items-end gap-3"):
