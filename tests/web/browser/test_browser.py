@@ -14,6 +14,7 @@ Run on its own (Playwright's sync API and pytest-asyncio must not share an event
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -211,6 +212,49 @@ def _same_today(page: object, base: str) -> list[str]:
     return prepared
 
 
+def _percent(text: str) -> str:
+    """The first percentage in a text ("72% (±8)" -> "72")."""
+    found = re.search(r"(\d+)\s*%", text)
+    assert found is not None, text
+    return found.group(1)
+
+
+def _live_prediction(page: object, base: str) -> None:
+    """Complete an Algebra task on the tasks page: the open Algebra card's percentage changes to the preview's
+    (the open task shows the current prediction, not the one from when it was planned)."""
+    page.goto(base + "/dashboard/tasks")  # type: ignore[attr-defined]
+    page.get_by_text("likely correct").first.wait_for(timeout=20_000)  # the list is loaded: the page is connected
+    for title in ("Algebra warm-up", "Algebra drill"):
+        page.get_by_label("Title", exact=True).fill(title)  # type: ignore[attr-defined]
+        page.get_by_label("Topic", exact=True).first.fill("Algebra")  # type: ignore[attr-defined]
+        page.get_by_role("button", name="Add task").click()  # type: ignore[attr-defined]
+        page.get_by_text(f"Added “{title}”").first.wait_for(timeout=20_000)  # type: ignore[attr-defined]
+    done = page.locator(".q-card").filter(has_text="Algebra warm-up")  # type: ignore[attr-defined]
+    card = page.locator(".q-card").filter(has_text="Algebra drill")  # type: ignore[attr-defined]
+    shown = card.get_by_text("likely correct")
+    try:
+        shown.wait_for(timeout=20_000)
+    except Exception:
+        page.screenshot(path=str(SHOTS / "live-prediction-failure.png"), full_page=True)  # type: ignore[attr-defined]
+        raise
+    before = _percent(shown.inner_text())
+    done.get_by_role("button", name="Complete").click()
+    page.get_by_role("dialog").get_by_text("Incorrect", exact=True).click()  # type: ignore[attr-defined]
+    page.get_by_label("Minutes taken").fill("9")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Save").click()  # type: ignore[attr-defined]
+    page.get_by_text("Recorded as incorrect").first.wait_for(timeout=20_000)  # type: ignore[attr-defined]
+    page.get_by_label("Topic", exact=True).first.fill("Algebra")  # type: ignore[attr-defined]
+    preview = page.get_by_text("Likely correct", exact=True).locator("xpath=following-sibling::*[1]")  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 20
+    while True:
+        card_p, preview_p = _percent(shown.inner_text()), preview.inner_text()
+        if preview_p != "—" and card_p == _percent(preview_p) and card_p != before:
+            break
+        assert time.monotonic() < deadline, (before, card_p, preview_p)
+        page.wait_for_timeout(250)  # type: ignore[attr-defined]
+    page.screenshot(path=str(SHOTS / "tasks-live-prediction.png"), full_page=False)  # type: ignore[attr-defined]
+
+
 def _one_plan_for_today(page: object, base: str, sessions: sessionmaker[Session]) -> None:
     """Add an exam, then the dashboard's today equals the preparation page's today: before and after adding the
     day's tasks, and after a completion."""
@@ -221,7 +265,9 @@ def _one_plan_for_today(page: object, base: str, sessions: sessionmaker[Session]
     page.get_by_role("button", name="Save").click()  # type: ignore[attr-defined]
     page.get_by_text("Added “Maths finals”.").wait_for(timeout=20_000)  # type: ignore[attr-defined]
     before = _same_today(page, base)
-    assert len(before) > 3  # Ada's 3 open tasks and the exam's problems for today
+    # Ada's open tasks for today (overdue, undated; not the one due tomorrow) and the exam's problems for today
+    assert {"Factorising quadratics", "Circle theorems"} <= set(before) and "Conditional probability" not in before
+    assert len(before) > 2, before
     page.goto(base + "/dashboard/preparation")  # type: ignore[attr-defined]
     page.get_by_role("button", name="Add today's").click()  # type: ignore[attr-defined]
     page.get_by_text("Today's tasks are in your task list.").wait_for(timeout=20_000)  # type: ignore[attr-defined]
@@ -277,6 +323,7 @@ def test_six_pages_in_a_real_browser(server: str, sessions: sessionmaker[Session
                 page.screenshot(path=str(SHOTS / f"tasks-preview-{name}.png"), full_page=False)
                 if not mobile:  # from here on Ada has an exam: the phone and dark walks check its page too
                     _one_plan_for_today(page, server, sessions)
+                    _live_prediction(page, server)
                 context.close()
             dark = browser.new_context(viewport=DESKTOP, color_scheme="dark")
             page = dark.new_page()
