@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -22,8 +21,7 @@ from sqlalchemy.orm import Session
 
 from studysmart.learning import history as stored_answers
 from studysmart.learning import serving as predictions
-from studysmart.learning.leaderboard import score_rows
-from studysmart.learning.logs import PredictionLog
+from studysmart.learning.leaderboard import user_scores
 from studysmart.learning.prediction import ShownPrediction
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.users.models import User
@@ -358,16 +356,9 @@ def weekly_time(*, session: Session, user: User, zone: ZoneInfo = UTC, done: Don
 
 
 def leaderboard(*, session: Session, user: User) -> list[ModelScore]:
-    """Every model with scored predictions for this student, best log loss first; marks the serving one."""
-    rows = session.execute(
-        select(PredictionLog.model, PredictionLog.p_correct, PredictionLog.mean_log_time,
-               PredictionLog.sd_log_time, PredictionLog.correct, PredictionLog.log_time)
-        .where(PredictionLog.user_id == user.id, PredictionLog.scored_at.is_not(None))
-    ).all()
+    """Every model with scored predictions for this student, best log loss first; marks the serving one (the
+    AUC over each model's latest ``AUC_WINDOW`` scored predictions)."""
     serving = predictions.serving_model_name(session, user)
-    by_model: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for model, *values in rows:
-        by_model[model].append(tuple(values))
-    out = [ModelScore(model=model, serving=model == serving, **score_rows(values, digits=None))
-           for model, values in by_model.items()]
+    out = [ModelScore(model=model, serving=model == serving, **scores)
+           for model, scores in user_scores(session, user_id=user.id).items()]
     return sorted(out, key=lambda s: (s.log_loss is None, s.log_loss or 0.0, s.model))
