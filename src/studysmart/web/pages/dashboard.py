@@ -42,7 +42,8 @@ def _load(zone: ZoneInfo) -> Callable[[Session, User], DashboardData]:
         now = utcnow()
         found = exams.load_exams(session=session, user=user, now=now)  # upcoming (soonest first), then past
         upcoming = [exam for exam in found if exams.is_upcoming(exam, now)]
-        return DashboardData(summary=analytics.today_summary(session=session, user=user, now=now, zone=zone),
+        return DashboardData(summary=analytics.today_summary(session=session, user=user, now=now, zone=zone,
+                                                                     shown=SHOWN_PLANNED),
                              training=training.get_status(session=session),
                              next_exam=next(iter(upcoming), None), has_exams=bool(found),
                              steps=analytics.first_steps(session=session, user=user))
@@ -134,8 +135,8 @@ def _plan_card(summary: analytics.DaySummary) -> None:
                     if shown.seconds_low and shown.seconds_high:
                         ui.label(f"({interval(shown.seconds_low, shown.seconds_high)})") \
                             .classes("text-sm ss-muted")
-        if len(summary.planned) > SHOWN_PLANNED:
-            ui.link(f"and {len(summary.planned) - SHOWN_PLANNED} more", "/dashboard/tasks").classes("text-sm")
+        if summary.planned_count > SHOWN_PLANNED:
+            ui.link(f"and {summary.planned_count - SHOWN_PLANNED} more", "/dashboard/tasks").classes("text-sm")
 
 
 def _exam_card(exam: exams.ExamView | None, today: datetime, has_exams: bool) -> None:
@@ -170,7 +171,7 @@ def register() -> None:
             if not data.steps.done:
                 _first_steps_card(data.steps)
             with ui.element("div").classes("w-full grid grid-cols-2 md:grid-cols-4 gap-3"):
-                _stat("Planned today", str(len(summary.planned)), f"~{duration(summary.planned_seconds)}",
+                _stat("Planned today", str(summary.planned_count), f"~{duration(summary.planned_seconds)}",
                       "stat-planned")
                 _stat("Done today", str(summary.done_today), duration(summary.seconds_today) if
                       summary.done_today else "nothing yet", "stat-done")
