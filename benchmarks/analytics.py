@@ -78,39 +78,20 @@ def _fill(var_dir: Path, *, logs: int, answers: int, seed: int = 16) -> dict[str
         ability = {uid: a for uid, a in zip([student_id, *bulk_ids], rng.normal(0, 1, len(bulk_ids) + 1),
                                             strict=True)}
         age = np.concatenate([rng.uniform(0, 90 * 86400, answers), rng.uniform(0, 30 * 86400, others)])
-        topic = rng.integers(0, len(topics), n_tasks)
+        topic = [topics[k] for k in rng.integers(0, len(topics), n_tasks)]
         level = rng.integers(0, 3, n_tasks)
         truth = np.array([ability[u] for u in owner]) - SHIFT[level]
         correct = rng.random(n_tasks) < 1 / (1 + np.exp(-truth))
         seconds = np.round(BASE_SECONDS[level] * np.exp(rng.normal(0, 0.4, n_tasks)))
-        difficulties = list(Difficulty)
         for offset in range(0, n_tasks, CHUNK):
-            part = range(offset, min(offset + CHUNK, n_tasks))
-            task_rows, log_rows = [], []
-            for j in part:
-                done = now - timedelta(seconds=float(age[j]))
-                task_rows.append({
-                    "id": next_id + j, "owner_id": int(owner[j]), "topic_id": topics[topic[j]],
-                    "title": "Bench answer", "difficulty": difficulties[level[j]], "status": TaskStatus.DONE,
-                    "created_at": done - timedelta(seconds=float(seconds[j]) + 60),
-                    "started_at": done - timedelta(seconds=float(seconds[j])), "completed_at": done,
-                    "correct": bool(correct[j]), "seconds_taken": float(seconds[j]),
-                    "p_correct": float(1 / (1 + np.exp(-truth[j]))), "expected_seconds": float(BASE_SECONDS[level[j]]),
-                    "seconds_low": float(BASE_SECONDS[level[j]] * 0.6),
-                    "seconds_high": float(BASE_SECONDS[level[j]] * 1.6)})
-                noise = rng.normal(0, 0.6, len(MODELS))
-                for k, model in enumerate(MODELS):
-                    log_rows.append({
-                        "task_id": next_id + j, "user_id": int(owner[j]), "model": model, "model_version": 1,
-                        "served": k == 0, "arm": None, "p_correct": float(1 / (1 + np.exp(-(truth[j] + noise[k])))),
-                        "mean_log_time": float(np.log(BASE_SECONDS[level[j]]) + noise[k] / 4), "sd_log_time": 0.45,
-                        "source": "model", "created_at": task_rows[-1]["created_at"], "correct": bool(correct[j]),
-                        "log_time": float(np.log(seconds[j])), "scored_at": done})
+            task_rows, log_rows = _rows(range(offset, min(offset + CHUNK, n_tasks)), rng=rng, now=now,
+                                        first_id=next_id, owner=owner, age=age, topic=topic,
+                                        level=level, truth=truth, correct=correct, seconds=seconds)
             with transaction(context.sessions) as session:
                 session.execute(insert(Task), task_rows)
                 session.execute(insert(PredictionLog), log_rows)
         open_rows = [{"owner_id": student_id, "topic_id": topics[k % len(topics)], "title": f"Open {k}",
-                      "difficulty": difficulties[k % 3], "status": TaskStatus.PLANNED, "created_at": now}
+                      "difficulty": list(Difficulty)[k % 3], "status": TaskStatus.PLANNED, "created_at": now}
                      for k in range(40)]
         with transaction(context.sessions) as session:
             session.execute(insert(Task), open_rows)
@@ -119,6 +100,37 @@ def _fill(var_dir: Path, *, logs: int, answers: int, seed: int = 16) -> dict[str
         context.dispose()
     return {"tasks": n_tasks, "logs": n_tasks * len(MODELS), "student_answers": answers,
             "fill_seconds": round(time.perf_counter() - started, 1)}
+
+
+def _rows(part: range, *, rng: np.random.Generator, now: Any, first_id: int, owner: np.ndarray, age: np.ndarray,
+          topic: list[int], level: np.ndarray, truth: np.ndarray, correct: np.ndarray, seconds: np.ndarray,
+          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The task rows and prediction-log rows (one per model) of the tasks ``part``."""
+    from studysmart.tasks.models import Difficulty, TaskStatus
+
+    difficulties = list(Difficulty)
+    task_rows, log_rows = [], []
+    for j in part:
+        done = now - timedelta(seconds=float(age[j]))
+        base = float(BASE_SECONDS[level[j]])
+        created = done - timedelta(seconds=float(seconds[j]) + 60)
+        task_rows.append({
+            "id": first_id + j, "owner_id": int(owner[j]), "topic_id": topic[j], "title": "Bench answer",
+            "difficulty": difficulties[level[j]], "status": TaskStatus.DONE, "created_at": created,
+            "started_at": done - timedelta(seconds=float(seconds[j])), "completed_at": done,
+            "correct": bool(correct[j]), "seconds_taken": float(seconds[j]),
+            "p_correct": float(1 / (1 + np.exp(-truth[j]))), "expected_seconds": base,
+            "seconds_low": base * 0.6, "seconds_high": base * 1.6})
+        noise = rng.normal(0, 0.6, len(MODELS))
+        p = 1 / (1 + np.exp(-(truth[j] + noise)))
+        for k, model in enumerate(MODELS):
+            log_rows.append({
+                "task_id": first_id + j, "user_id": int(owner[j]), "model": model, "model_version": 1,
+                "served": k == 0, "arm": None, "p_correct": float(p[k]),
+                "mean_log_time": float(np.log(base) + noise[k] / 4), "sd_log_time": 0.45, "source": "model",
+                "created_at": created, "correct": bool(correct[j]), "log_time": float(np.log(seconds[j])),
+                "scored_at": done})
+    return task_rows, log_rows
 
 
 def _timed(http: httpx.Client, path: str, headers: dict[str, str], requests: int) -> dict[str, float]:

@@ -11,12 +11,12 @@ served ones among them): a leaderboard request reads a bounded number of rows ho
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from studysmart.learning.logs import PredictionLog
@@ -26,41 +26,56 @@ from studysmart.ml.base import Z80, Prediction
 
 LEADERBOARD_METRICS = ("log_loss", "auc", "brier", "mae_seconds", "coverage80")
 #: How many of a model's latest scored predictions its AUC is computed over (its standard error there is about
-#: 0.01: enough to rank models, and a leaderboard reads a bounded number of rows).
-AUC_WINDOW = 2000
+#: 0.015: enough to rank models, and a leaderboard reads a bounded number of rows).
+AUC_WINDOW = 1000
 _EPS = 1e-15
 
 Sums = dict[str, float]
-#: (p_correct, correct, served, arm, scored_at) of a model's latest scored predictions with an outcome, newest first
-Outcomes = list[tuple[float, bool, bool, str | None, datetime]]
+#: (p_correct, correct, served, arm, inside each shorter window?...) of a model's latest scored predictions with
+#: an outcome, newest first
+Outcomes = list[tuple[Any, ...]]
 
 
 class RecentOutcomes:
-    """Each model's latest ``AUC_WINDOW`` scored predictions with an outcome since ``since``, read once per model
-    and shared by leaderboards over shorter windows (the latest rows of a shorter window are among them)."""
+    """Each model's latest ``AUC_WINDOW`` scored predictions with an outcome since ``since`` (None: ever), read
+    once per model from an index alone, and shared by leaderboards over the shorter windows starting at
+    ``within`` (the latest rows of a shorter window are among them); and each window's sums, read once."""
 
-    def __init__(self, session: Session, *, since: datetime | None, user_id: int | None = None) -> None:
-        self.session, self.since, self.user_id = session, since, user_id
+    def __init__(self, session: Session, *, since: datetime | None, user_id: int | None = None,
+                 within: Sequence[datetime] = ()) -> None:
+        self.session, self.since, self.user_id, self.within = session, since, user_id, tuple(within)
         self._rows: dict[str, Outcomes] = {}
+        self._sums: dict[datetime, dict[tuple[str, str, bool], Sums]] = {}
+
+    def window_sums(self, since: datetime) -> dict[tuple[str, str, bool], Sums]:
+        """Per (model, arm, served): the sums of every log scored at or after ``since`` (read once per window)."""
+        if since not in self._sums:
+            self._sums[since] = _window_sums(self.session, since)
+        return self._sums[since]
 
     def rows(self, model: str, since: datetime | None = None) -> Outcomes:
-        """The model's latest outcomes scored at or after ``since`` (None: this reader's own window), which must
-        not start before this reader's window."""
-        if since is not None and self.since is not None and since < self.since:
-            raise ValueError("this reader starts later than the window asked for")
+        """The model's latest outcomes scored at or after ``since``: this reader's own window (None or its
+        ``since``) or one of ``within``."""
         if model not in self._rows:
             log = PredictionLog
-            stmt = (select(log.p_correct, log.correct, log.served, log.arm, log.scored_at)
+            marks = [case((log.scored_at >= start, True), else_=False) for start in self.within]
+            # a student's reads take only what their index holds (no A/B arms there)
+            arms = (literal(False), literal(None)) if self.user_id is not None else (log.served, log.arm)
+            stmt = (select(log.p_correct, log.correct, *arms, *marks)
                     .where(log.model == model, log.scored_at.is_not(None), log.correct.is_not(None))
-                    .order_by(log.scored_at.desc(), log.id.desc()).limit(AUC_WINDOW))
+                    .order_by(log.scored_at.desc()).limit(AUC_WINDOW))
             if self.since is not None:
                 stmt = stmt.where(log.scored_at >= self.since)
             if self.user_id is not None:
                 stmt = stmt.where(log.user_id == self.user_id)
-            self._rows[model] = [(r.p_correct, bool(r.correct), bool(r.served), r.arm, r.scored_at)
-                                 for r in self.session.execute(stmt)]
+            self._rows[model] = list(self.session.execute(stmt).all())
         rows = self._rows[model]
-        return rows if since is None else [row for row in rows if row[4] >= since]
+        if since is None or since == self.since:
+            return rows
+        if since not in self.within:
+            raise ValueError("a window this reader was not made for")
+        k = 4 + self.within.index(since)
+        return [row for row in rows if row[k]]
 
 
 def _row_sums(rows: Iterable[Any]) -> Sums:
@@ -135,7 +150,7 @@ def leaderboard(session: Session, *, now: datetime, days: int, served_only: bool
     since = now - timedelta(days=days)
     recent = recent or RecentOutcomes(session, since=since)
     merged: dict[str, Sums] = {}
-    for (model, arm, served), sums in _window_sums(session, since).items():
+    for (model, arm, served), sums in recent.window_sums(since).items():
         if served_only and not served:
             continue
         key = f"{model}/{arm or 'champion'}" if by_arm else model

@@ -37,7 +37,8 @@ def collect_models(session: Session) -> dict[str, Any]:
     ).all()
     versions = [{"model": c.model, "version": c.version, "n_train": c.n_train, "fit_seconds": c.fit_seconds,
                  "heldout": c.metrics, "promoted_at": c.promoted_at} for c in champions]
-    recent = RecentOutcomes(session, since=now - timedelta(days=30))  # each model's latest outcomes, read once
+    # each model's latest outcomes, read once for the three boards
+    recent = RecentOutcomes(session, since=now - timedelta(days=30), within=[now - timedelta(days=7)])
     boards = {f"{days}d": leaderboard(session, now=now, days=days, recent=recent) for days in (7, 30)}
     arms = leaderboard(session, now=now, days=30, served_only=True, by_arm=True, recent=recent)
     tables = [{

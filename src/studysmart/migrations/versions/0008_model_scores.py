@@ -5,8 +5,9 @@ to the logs in the same transaction as any insert, update or delete of a log (sc
 erasure); the upgrade fills them from the logs already stored. Rows whose sums fall back to zero stay (readers
 skip ``n = 0``). SQLite: row triggers (upserts); PostgreSQL:
 statement triggers over transition tables, which upsert each statement's rows grouped and in key order (so two
-concurrent completions lock the shared hour rows in the same order). An index on (user_id, model, scored_at)
-lets a student's latest scored predictions per model be read without their whole history.
+concurrent completions lock the shared hour rows in the same order). The index on (model, scored_at) becomes one
+on (model, scored_at, correct, p_correct, served, arm), and one on (user_id, model, scored_at, correct, p_correct)
+is added: a model's (or a student's model's) latest outcomes, for the AUC, are read from the index alone.
 
 Revision ID: 0008
 Revises: 0007
@@ -171,8 +172,11 @@ def upgrade() -> None:
                             ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'model', name=op.f('pk_model_score_users')))
     with op.batch_alter_table('prediction_logs', schema=None) as batch_op:
-        batch_op.create_index('ix_prediction_logs_user_model_scored', ['user_id', 'model', 'scored_at'],
-                              unique=False)
+        batch_op.drop_index('ix_prediction_logs_model_scored')
+        batch_op.create_index('ix_prediction_logs_model_outcomes',
+                              ['model', 'scored_at', 'correct', 'p_correct', 'served', 'arm'], unique=False)
+        batch_op.create_index('ix_prediction_logs_user_model_outcomes',
+                              ['user_id', 'model', 'scored_at', 'correct', 'p_correct'], unique=False)
     for table in _KEYS:
         op.execute(_upsert_grouped(table, "prediction_logs", "r", sqlite))
     for statement in _sqlite_triggers() if sqlite else _postgres_triggers():
@@ -186,6 +190,8 @@ def downgrade() -> None:
     if not sqlite:
         op.execute("DROP FUNCTION IF EXISTS prediction_logs_scores()")
     with op.batch_alter_table('prediction_logs', schema=None) as batch_op:
-        batch_op.drop_index('ix_prediction_logs_user_model_scored')
+        batch_op.drop_index('ix_prediction_logs_user_model_outcomes')
+        batch_op.drop_index('ix_prediction_logs_model_outcomes')
+        batch_op.create_index('ix_prediction_logs_model_scored', ['model', 'scored_at'], unique=False)
     op.drop_table('model_score_users')
     op.drop_table('model_score_hours')
