@@ -20,7 +20,16 @@ from scipy.special import betaincinv
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
-from studysmart.analytics.today import UTC, DaySummary, PlannedTask, local_day, streak, today_summary
+from studysmart.analytics.today import (
+    UTC,
+    DaySummary,
+    PlannedTask,
+    day_of,
+    epoch_seconds,
+    local_day,
+    streak,
+    today_summary,
+)
 from studysmart.learning import serving as predictions
 from studysmart.learning.leaderboard import user_scores
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
@@ -193,6 +202,21 @@ def _done(user: User) -> tuple[Any, ...]:
     return (Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at.is_not(None))
 
 
+#: (local day, correct, seconds taken, topic name) of each completed task, in completion order
+Answers = list[tuple[date, bool | None, float | None, str]]
+
+
+def _answers(session: Session, user: User, zone: ZoneInfo, done: DoneRows | None) -> Answers:
+    """The local day, outcome, time and topic of every completed task (from ``done`` if loaded, else by a
+    select of those columns alone, the time as a number)."""
+    if done is not None:
+        return [(_local_day(task.completed_at, zone), task.correct, task.seconds_taken, topic)
+                for task, topic in done if task.completed_at]
+    stmt = (select(epoch_seconds(session, Task.completed_at), Task.correct, Task.seconds_taken, Topic.name)
+            .join(Topic, Task.topic_id == Topic.id).where(*_done(user)).order_by(Task.completed_at, Task.id))
+    return [(day_of(at, zone), correct, seconds, topic) for at, correct, seconds, topic in session.execute(stmt)]
+
+
 def _to_done(row: Any) -> tuple[DoneTask, str]:
     return DoneTask(*row[:-1]), row[-1]
 
@@ -248,22 +272,22 @@ def progress(*, session: Session, user: User, zone: ZoneInfo = UTC, window: int 
              done: DoneRows | None = None) -> Progress:
     """Accuracy and median time of each topic's latest ``window`` answers, per day (per week when the
     history spans more than 35 days). ``done``: the student's completed tasks, if already loaded."""
-    done = _done_rows(session, user) if done is None else done
-    if not done:
+    answers = _answers(session, user, zone, done)
+    if not answers:
         return Progress("day", [], {}, {}, {}, window)
-    days = [_local_day(task.completed_at, zone) for task, _ in done if task.completed_at]
+    days = [day for day, *_ in answers]
     bucket = "day" if (max(days) - min(days)).days <= DAILY_BUCKET_MAX_DAYS else "week"
     periods = sorted({_period_start(day, bucket) for day in days})
     index = {period: i for i, period in enumerate(periods)}
-    topics = sorted({topic for _, topic in done})
+    topics = sorted({topic for *_, topic in answers})
     accuracy: dict[str, list[float | None]] = {t: [None] * len(periods) for t in topics}
     median: dict[str, list[float | None]] = {t: [None] * len(periods) for t in topics}
     answered: dict[str, list[int]] = {t: [0] * len(periods) for t in topics}
     recent: dict[str, list[tuple[bool, float | None]]] = defaultdict(list)
     ends: dict[tuple[str, int], int] = {}  # (topic, period) -> how many of the topic's answers by its end
-    for (task, topic), day in zip(done, days, strict=True):  # in completion order
+    for day, correct, seconds, topic in answers:  # in completion order
         i = index[_period_start(day, bucket)]
-        recent[topic].append((bool(task.correct), task.seconds_taken))
+        recent[topic].append((bool(correct), seconds))
         answered[topic][i] += 1
         ends[(topic, i)] = len(recent[topic])
     for (topic, i), end in ends.items():  # each period's value: the window ending with its last answer
@@ -377,10 +401,9 @@ class _Cell:
 def weekly_time(*, session: Session, user: User, zone: ZoneInfo = UTC, done: DoneRows | None = None) -> WeeklyTime:
     """Minutes spent per topic per local week."""
     minutes: dict[tuple[date, str], float] = defaultdict(float)
-    for task, topic in _or_load(done, session, user):
-        if task.completed_at and task.seconds_taken:
-            week = _period_start(_local_day(task.completed_at, zone), "week")
-            minutes[(week, topic)] += task.seconds_taken / 60.0
+    for day, _, seconds, topic in _answers(session, user, zone, done):
+        if seconds:
+            minutes[(_period_start(day, "week"), topic)] += seconds / 60.0
     weeks = sorted({week for week, _ in minutes})
     names = sorted({topic for _, topic in minutes})
     return WeeklyTime(weeks=[w.isoformat() for w in weeks],

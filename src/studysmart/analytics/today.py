@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import BigInteger, Integer, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from studysmart.learning import serving as predictions
@@ -78,20 +79,37 @@ def _planned(task: Task, current: ShownPrediction | None) -> PlannedTask:
                        status=TaskStatus(task.status).value, prediction=current, started_at=task.started_at)
 
 
-def _completions(session: Session, user: User, since: datetime) -> list[tuple[datetime, bool | None, float | None]]:
-    return [tuple(row) for row in session.execute(  # type: ignore[misc]
-        select(Task.completed_at, Task.correct, Task.seconds_taken)
-        .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at >= since))]
+def epoch_seconds(session: Session, column: Any) -> Any:
+    """SQL for a stored UTC time as whole seconds since 1970 (a number: no datetime to build per row). Whole
+    seconds suffice for calendar days: every midnight falls on a whole second."""
+    if session.get_bind().dialect.name == "sqlite":
+        return cast(func.strftime("%s", column), Integer)
+    return cast(func.floor(func.extract("epoch", column)), BigInteger)
 
 
-def _streak(session: Session, user: User, now: datetime, zone: ZoneInfo,
-            recent: list[tuple[datetime, bool | None, float | None]]) -> int:
+def day_of(seconds: float, zone: ZoneInfo) -> date:
+    """The calendar day in ``zone`` of a time given as seconds since 1970."""
+    return datetime.fromtimestamp(seconds, zone).date()
+
+
+#: (seconds since 1970, correct, seconds taken, within the last 7 days?) of a recent completion
+Completion = tuple[int, bool | None, float | None, bool]
+
+
+def _completions(session: Session, user: User, since: datetime, now: datetime) -> list[Completion]:
+    week = case((Task.completed_at >= now - timedelta(days=7), True), else_=False)
+    return list(session.execute(
+        select(epoch_seconds(session, Task.completed_at), Task.correct, Task.seconds_taken, week)
+        .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at >= since)).all())
+
+
+def _streak(session: Session, user: User, now: datetime, zone: ZoneInfo, recent: list[Completion]) -> int:
     """The streak, reading twice as far back each time it reaches the start of the completions read."""
     today, span, rows = local_day(now, zone), RECENT, recent
     first: datetime | None = None
     while True:
         since = now - span
-        days = {local_day(done, zone) for done, _, _ in rows}
+        days = {day_of(done, zone) for done, *_ in rows}
         count = streak(days, today)
         gap = (today if today in days else today - timedelta(days=1)) - timedelta(days=count)  # ends the streak
         if gap > local_day(since, zone):
@@ -102,7 +120,7 @@ def _streak(session: Session, user: User, now: datetime, zone: ZoneInfo,
         if first is None or first >= since:
             return count
         span *= 2
-        rows = _completions(session, user, now - span)
+        rows = _completions(session, user, now - span, now)
 
 
 def today_summary(*, session: Session, user: User, now: datetime, zone: ZoneInfo = UTC,
@@ -126,9 +144,9 @@ def today_summary(*, session: Session, user: User, now: datetime, zone: ZoneInfo
             *plan, Task.id.not_in([task.id for task in open_tasks]))).one()
         count += int(more)
         planned_seconds += float(stored or 0.0)
-    recent = _completions(session, user, now - RECENT)
-    today_rows = [(correct, seconds) for done, correct, seconds in recent if local_day(done, zone) == today]
-    week = [correct for done, correct, _ in recent if done >= now - timedelta(days=7)]
+    recent = _completions(session, user, now - RECENT, now)
+    today_rows = [(correct, seconds) for done, correct, seconds, _ in recent if day_of(done, zone) == today]
+    week = [correct for _, correct, _, in_week in recent if in_week]
     return DaySummary(
         planned=planned,
         planned_seconds=planned_seconds,
