@@ -74,6 +74,11 @@ def test_the_charts_read_columns_not_task_objects(session: Session) -> None:
     assert analytics.calibration(session=session, user=user, done=done) == bins
     assert analytics.time_checks(session=session, user=user, limit=25, done=done) == checks
     assert analytics.abilities(session=session, user=user, now=NOW, done=done) == abilities
+    for zone in (ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Kathmandu")):  # local days from stored seconds
+        assert (analytics.progress(session=session, user=user, zone=zone)
+                == analytics.progress(session=session, user=user, zone=zone, done=done))
+        assert (analytics.weekly_time(session=session, user=user, zone=zone)
+                == analytics.weekly_time(session=session, user=user, zone=zone, done=done))
 
 
 def test_a_medium_prediction_per_topic_is_what_predict_task_says(session: Session) -> None:
