@@ -35,31 +35,11 @@ from studysmart.learning.leaderboard import user_scores
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.users.models import User
 
-__all__ = [  # today's summary (analytics.today) is part of this API too
-    "CalibrationBin",
-    "DaySummary",
-    "DoneRows",
-    "DoneTask",
-    "FirstSteps",
-    "ModelScore",
-    "PlannedTask",
-    "Progress",
-    "TimeCheck",
-    "TopicAbility",
-    "WeeklyTime",
-    "abilities",
-    "beta_interval",
-    "calibration",
-    "done_rows",
-    "first_steps",
-    "leaderboard",
-    "progress",
-    "streak",
-    "time_checks",
-    "today_summary",
-    "user_topics",
-    "weekly_time",
-]
+# today's summary (analytics.today) is part of this API too
+__all__ = ["CalibrationBin", "DaySummary", "DoneRows", "DoneTask", "FirstSteps", "ModelScore", "PlannedTask",
+           "Progress", "TimeCheck", "TopicAbility", "WeeklyTime", "abilities", "beta_interval", "calibration",
+           "done_rows", "first_steps", "leaderboard", "progress", "streak", "time_checks", "today_summary",
+           "user_topics", "weekly_time"]
 LOW_Q, HIGH_Q = 0.1, 0.9  # an 80% interval, like the time intervals shown with predictions
 DAILY_BUCKET_MAX_DAYS = 35  # longer histories are shown per week
 ROLLING_WINDOW = 5  # answers per topic behind each point of the progress lines
