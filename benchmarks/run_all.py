@@ -28,6 +28,7 @@ READINESS = ["--data", str(SHARED / "data" / "junyi_fkt_subset" / "data.csv"), "
 BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
     "task_latency": ([], ["--duration", "3", "--runs", "1"], "task_latency.json"),
     "training_isolation": ([], ["--duration", "5", "--rounds", "1"], "training_isolation.json"),
+    "analytics": ([], ["--logs", "60000", "--answers", "600", "--requests", "5"], "analytics.json"),
     "planning": ([], ["--exams", "5", "--seeds", "2"], "planning.json"),
     "readiness": (READINESS, READINESS, "readiness.json"),
     "practice_speed": ([], [], "practice_speed.json"),

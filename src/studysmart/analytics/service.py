@@ -12,58 +12,37 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from scipy.special import betaincinv
-from sqlalchemy import exists, or_, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
-from studysmart.learning import history as stored_answers
+from studysmart.analytics.today import (
+    UTC,
+    DaySummary,
+    PlannedTask,
+    day_of,
+    epoch_seconds,
+    local_day,
+    streak,
+    today_summary,
+)
 from studysmart.learning import serving as predictions
-from studysmart.learning.leaderboard import score_rows
-from studysmart.learning.logs import PredictionLog
-from studysmart.learning.prediction import ShownPrediction
+from studysmart.learning.leaderboard import user_scores
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.users.models import User
 
-UTC = ZoneInfo("UTC")
+# today's summary (analytics.today) is part of this API too
+__all__ = ["CalibrationBin", "DaySummary", "DoneRows", "DoneTask", "FirstSteps", "ModelScore", "PlannedTask",
+           "Progress", "TimeCheck", "TopicAbility", "WeeklyTime", "abilities", "beta_interval", "calibration",
+           "done_rows", "first_steps", "leaderboard", "progress", "streak", "time_checks", "today_summary",
+           "user_topics", "weekly_time"]
 LOW_Q, HIGH_Q = 0.1, 0.9  # an 80% interval, like the time intervals shown with predictions
 DAILY_BUCKET_MAX_DAYS = 35  # longer histories are shown per week
 ROLLING_WINDOW = 5  # answers per topic behind each point of the progress lines
-
-
-@dataclass(frozen=True)
-class PlannedTask:
-    """An unfinished task with its current prediction (what the serving model says now)."""
-
-    id: int
-    title: str
-    topic: str
-    difficulty: str
-    status: str
-    prediction: ShownPrediction | None
-    started_at: datetime | None
-
-
-@dataclass(frozen=True)
-class DaySummary:
-    """Today at a glance."""
-
-    planned: list[PlannedTask]
-    planned_seconds: float
-    daily_goal_minutes: int
-    done_today: int
-    seconds_today: float
-    streak_days: int
-    week_answered: int
-    week_correct: int
-
-    @property
-    def week_accuracy(self) -> float | None:
-        """Share correct over the last 7 days (None without answers)."""
-        return self.week_correct / self.week_answered if self.week_answered else None
 
 
 @dataclass(frozen=True)
@@ -166,11 +145,28 @@ def beta_interval(correct: int, answered: int) -> tuple[float, float, float]:
     return a / (a + b), float(low), float(high)
 
 
-def _local_day(moment: datetime, zone: ZoneInfo) -> date:
-    return moment.astimezone(zone).date()
+_local_day = local_day
 
 
-DoneRows = list[tuple[Task, str]]
+@dataclass(frozen=True, slots=True)
+class DoneTask:
+    """The columns of a completed task the analytics read (a plain row, not an ORM object)."""
+
+    id: int
+    title: str
+    topic_id: int
+    completed_at: datetime
+    correct: bool | None
+    seconds_taken: float | None
+    p_correct: float | None
+    expected_seconds: float | None
+    seconds_low: float | None
+    seconds_high: float | None
+
+
+DoneRows = list[tuple[DoneTask, str]]
+_DONE_COLUMNS = (Task.id, Task.title, Task.topic_id, Task.completed_at, Task.correct, Task.seconds_taken,
+                 Task.p_correct, Task.expected_seconds, Task.seconds_low, Task.seconds_high)
 
 
 def done_rows(*, session: Session, user: User) -> DoneRows:
@@ -182,17 +178,33 @@ def _or_load(done: DoneRows | None, session: Session, user: User) -> DoneRows:
     return _done_rows(session, user) if done is None else done
 
 
+def _done(user: User) -> tuple[Any, ...]:
+    return (Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at.is_not(None))
+
+
+#: (local day, correct, seconds taken, topic name) of each completed task, in completion order
+Answers = list[tuple[date, bool | None, float | None, str]]
+
+
+def _answers(session: Session, user: User, zone: ZoneInfo, done: DoneRows | None) -> Answers:
+    """The local day, outcome, time and topic of every completed task (from ``done`` if loaded, else by a
+    select of those columns alone, the time as a number)."""
+    if done is not None:
+        return [(_local_day(task.completed_at, zone), task.correct, task.seconds_taken, topic)
+                for task, topic in done if task.completed_at]
+    stmt = (select(epoch_seconds(session, Task.completed_at), Task.correct, Task.seconds_taken, Topic.name)
+            .join(Topic, Task.topic_id == Topic.id).where(*_done(user)).order_by(Task.completed_at, Task.id))
+    return [(day_of(at, zone), correct, seconds, topic) for at, correct, seconds, topic in session.execute(stmt)]
+
+
+def _to_done(row: Any) -> tuple[DoneTask, str]:
+    return DoneTask(*row[:-1]), row[-1]
+
+
 def _done_rows(session: Session, user: User) -> DoneRows:
-    stmt = (select(Task, Topic.name).join(Topic, Task.topic_id == Topic.id)
-            .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at.is_not(None))
+    stmt = (select(*_DONE_COLUMNS, Topic.name).join(Topic, Task.topic_id == Topic.id).where(*_done(user))
             .order_by(Task.completed_at, Task.id))
-    return [(task, name) for task, name in session.execute(stmt)]
-
-
-def _planned(task: Task, current: ShownPrediction | None) -> PlannedTask:
-    return PlannedTask(id=task.id, title=task.title, topic=task.topic.name,
-                       difficulty=Difficulty(task.difficulty).value,
-                       status=TaskStatus(task.status).value, prediction=current, started_at=task.started_at)
+    return [_to_done(row) for row in session.execute(stmt)]
 
 
 @dataclass(frozen=True)
@@ -224,85 +236,77 @@ def user_topics(*, session: Session, user: User) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def streak(days: set[date], today: date) -> int:
-    """Consecutive days with a completion, ending today (or yesterday, while today is still open)."""
-    day = today if today in days else today - timedelta(days=1)
-    count = 0
-    while day in days:
-        count += 1
-        day -= timedelta(days=1)
-    return count
-
-
-def today_summary(*, session: Session, user: User, now: datetime, zone: ZoneInfo = UTC) -> DaySummary:
-    """Today's plan (unfinished tasks due today or earlier, or undated) with each task's current prediction and
-    their predicted time, today's work, the streak and the accuracy of the last 7 days."""
-    today = _local_day(now, zone)
-    stmt = (select(Task).where(Task.owner_id == user.id, Task.status != TaskStatus.DONE,
-                               or_(Task.due_date.is_(None), Task.due_date <= today))
-            .order_by(Task.status, Task.due_date, Task.created_at, Task.id))  # in progress first
-    open_tasks = list(session.scalars(stmt))
-    current = predictions.predict_tasks(session=session, user=user, tasks=open_tasks, now=now)  # one model call
-    planned = [_planned(task, current.get(task.id)) for task in open_tasks]
-    done = _done_rows(session, user)
-    days = {_local_day(task.completed_at, zone) for task, _ in done if task.completed_at}
-    today_rows = [task for task, _ in done
-                  if task.completed_at and _local_day(task.completed_at, zone) == today]
-    week_start = now - timedelta(days=7)
-    week = [task for task, _ in done if task.completed_at and task.completed_at >= week_start]
-    return DaySummary(
-        planned=planned,
-        planned_seconds=float(sum(t.prediction.expected_seconds for t in planned if t.prediction is not None)),
-        daily_goal_minutes=int(user.preference("daily_goal_minutes")),
-        done_today=len(today_rows),
-        seconds_today=float(sum(t.seconds_taken or 0.0 for t in today_rows)),
-        streak_days=streak(days, today),
-        week_answered=len(week),
-        week_correct=sum(1 for t in week if t.correct),
-    )
-
-
 def _period_start(day: date, bucket: str) -> date:
     return day - timedelta(days=day.weekday()) if bucket == "week" else day
+
+
+def _median(values: list[float]) -> float | None:
+    """The median (the mean of the middle two for an even count), None for no values."""
+    if not values:
+        return None
+    ordered, mid = sorted(values), len(values) // 2
+    return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def progress(*, session: Session, user: User, zone: ZoneInfo = UTC, window: int = ROLLING_WINDOW,
              done: DoneRows | None = None) -> Progress:
     """Accuracy and median time of each topic's latest ``window`` answers, per day (per week when the
     history spans more than 35 days). ``done``: the student's completed tasks, if already loaded."""
-    done = _done_rows(session, user) if done is None else done
-    if not done:
+    answers = _answers(session, user, zone, done)
+    if not answers:
         return Progress("day", [], {}, {}, {}, window)
-    days = [_local_day(task.completed_at, zone) for task, _ in done if task.completed_at]
+    days = [day for day, *_ in answers]
     bucket = "day" if (max(days) - min(days)).days <= DAILY_BUCKET_MAX_DAYS else "week"
     periods = sorted({_period_start(day, bucket) for day in days})
     index = {period: i for i, period in enumerate(periods)}
-    topics = sorted({topic for _, topic in done})
+    topics = sorted({topic for *_, topic in answers})
     accuracy: dict[str, list[float | None]] = {t: [None] * len(periods) for t in topics}
     median: dict[str, list[float | None]] = {t: [None] * len(periods) for t in topics}
     answered: dict[str, list[int]] = {t: [0] * len(periods) for t in topics}
     recent: dict[str, list[tuple[bool, float | None]]] = defaultdict(list)
-    for (task, topic), day in zip(done, days, strict=True):  # in completion order
+    ends: dict[tuple[str, int], int] = {}  # (topic, period) -> how many of the topic's answers by its end
+    for day, correct, seconds, topic in answers:  # in completion order
         i = index[_period_start(day, bucket)]
-        recent[topic].append((bool(task.correct), task.seconds_taken))
-        latest = recent[topic][-window:]
+        recent[topic].append((bool(correct), seconds))
         answered[topic][i] += 1
-        accuracy[topic][i] = float(np.mean([correct for correct, _ in latest]))
-        times = [seconds for _, seconds in latest if seconds]
-        median[topic][i] = float(np.median(times)) if times else None
+        ends[(topic, i)] = len(recent[topic])
+    for (topic, i), end in ends.items():  # each period's value: the window ending with its last answer
+        latest = recent[topic][max(0, end - window):end]
+        accuracy[topic][i] = sum(correct for correct, _ in latest) / len(latest)
+        median[topic][i] = _median([seconds for _, seconds in latest if seconds])
     return Progress(bucket=bucket, periods=[p.isoformat() for p in periods], accuracy=accuracy,
                     median_seconds=median, answered=answered, window=window)
+
+
+def _bin(p: float, bins: int) -> int | None:
+    """The bin k with k / bins <= p < (k + 1) / bins (the last one also holds 1.0); None outside [0, 1]."""
+    k = min(max(int(p * bins), 0), bins - 1)
+    while k > 0 and p < k / bins:  # p * bins may round across a bin's edge
+        k -= 1
+    while k < bins - 1 and p >= (k + 1) / bins:
+        k += 1
+    return k if k / bins <= p < (k + 1) / bins or (k == bins - 1 and p == 1.0) else None
 
 
 def calibration(*, session: Session, user: User, bins: int = 10, done: DoneRows | None = None
                 ) -> list[CalibrationBin]:
     """The P(correct) shown at creation against the outcomes, in ``bins`` equal-width bins."""
-    rows = [(task.p_correct, bool(task.correct)) for task, _ in _or_load(done, session, user)
-            if task.p_correct is not None and task.correct is not None]
+    if done is None:
+        rows = [(float(p or 0.0), bool(y)) for p, y in session.execute(
+            select(Task.p_correct, Task.correct).where(*_done(user), Task.p_correct.is_not(None),
+                                                       Task.correct.is_not(None))
+            .order_by(Task.completed_at, Task.id))]  # completion order, as in done_rows (the same mean)
+    else:
+        rows = [(float(task.p_correct), bool(task.correct)) for task, _ in done
+                if task.p_correct is not None and task.correct is not None]
+    binned: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
+    for p, y in rows:
+        k = _bin(p, bins)
+        if k is not None:
+            binned[k].append((p, y))
     out = []
-    for k in range(bins):
+    for k, inside in enumerate(binned):
         low, high = k / bins, (k + 1) / bins
-        inside = [(p, y) for p, y in rows if low <= p < high or (k == bins - 1 and p == 1.0)]
         if not inside:
             out.append(CalibrationBin(low, high, 0, None, None, None, None))
             continue
@@ -315,6 +319,13 @@ def calibration(*, session: Session, user: User, bins: int = 10, done: DoneRows 
 
 def time_checks(*, session: Session, user: User, limit: int = 200, done: DoneRows | None = None) -> list[TimeCheck]:
     """The latest completed tasks with a predicted time range, oldest first."""
+    if done is None:
+        ranged = [column.is_not(None) & (column != 0) for column in
+                  (Task.expected_seconds, Task.seconds_low, Task.seconds_high, Task.seconds_taken)]
+        latest = session.execute(
+            select(*_DONE_COLUMNS, Topic.name).join(Topic, Task.topic_id == Topic.id).where(*_done(user), *ranged)
+            .order_by(Task.completed_at.desc(), Task.id.desc()).limit(limit)).all()
+        done = [_to_done(row) for row in reversed(latest)]
     out = [TimeCheck(task.id, task.title, topic, task.completed_at, task.expected_seconds, task.seconds_low,
                      task.seconds_high, task.seconds_taken)
            for task, topic in _or_load(done, session, user)
@@ -327,30 +338,52 @@ def abilities(*, session: Session, user: User, now: datetime, done: DoneRows | N
     """Per topic the student has answered: the rate with its 80% interval and the serving model's P(correct)
     for a medium task now (the model's view, which also uses other students' data)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    topics: dict[str, Topic] = {}
-    for task, name in _or_load(done, session, user):
-        counts[name][0] += 1
-        counts[name][1] += int(bool(task.correct))
-        topics[name] = task.topic
+    topic_ids: dict[str, int] = {}
+    if done is None:
+        for topic_id, name, answered, correct in session.execute(
+                select(Topic.id, Topic.name, func.count(), func.sum(case((Task.correct.is_(True), 1), else_=0)))
+                .join(Topic, Task.topic_id == Topic.id).where(*_done(user)).group_by(Topic.id, Topic.name)
+                .order_by(Topic.id)):
+            counts[name][0] += int(answered)
+            counts[name][1] += int(correct or 0)
+            topic_ids[name] = topic_id
+    else:
+        for task, name in done:
+            counts[name][0] += 1
+            counts[name][1] += int(bool(task.correct))
+            topic_ids[name] = task.topic_id
+    if not counts:
+        return []
+    names = sorted(counts)
+    topics = {t.id: t for t in session.scalars(select(Topic).where(Topic.id.in_(set(topic_ids.values()))))}
+    # One model call for every topic: predict_tasks reads only each entry's id, topic and difficulty.
+    cells = [_Cell(id=k, topic=topics[topic_ids[name]], difficulty=Difficulty.MEDIUM) for k, name in enumerate(names)]
+    served = predictions.predict_tasks(session=session, user=user, tasks=cast(list[Task], cells), now=now)
     out = []
-    history = stored_answers.user_history(session, user) if counts else None
-    for name in sorted(counts):
+    for k, name in enumerate(names):
         answered, correct = counts[name]
         mean, low, high = beta_interval(correct, answered)
-        served = predictions.predict_task(session=session, user=user, topic=topics[name],
-                                          difficulty=Difficulty.MEDIUM, now=now, history=history)
-        out.append(TopicAbility(name, answered, correct, mean, low, high, served.p_correct, served.model,
-                                served.source))
+        shown = served[k]
+        out.append(TopicAbility(name, answered, correct, mean, low, high, shown.p_correct, shown.model,
+                                shown.source))
     return out
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """A (topic, difficulty) to predict, shaped like the task predict_tasks reads."""
+
+    id: int
+    topic: Topic
+    difficulty: Difficulty
 
 
 def weekly_time(*, session: Session, user: User, zone: ZoneInfo = UTC, done: DoneRows | None = None) -> WeeklyTime:
     """Minutes spent per topic per local week."""
     minutes: dict[tuple[date, str], float] = defaultdict(float)
-    for task, topic in _or_load(done, session, user):
-        if task.completed_at and task.seconds_taken:
-            week = _period_start(_local_day(task.completed_at, zone), "week")
-            minutes[(week, topic)] += task.seconds_taken / 60.0
+    for day, _, seconds, topic in _answers(session, user, zone, done):
+        if seconds:
+            minutes[(_period_start(day, "week"), topic)] += seconds / 60.0
     weeks = sorted({week for week, _ in minutes})
     names = sorted({topic for _, topic in minutes})
     return WeeklyTime(weeks=[w.isoformat() for w in weeks],
@@ -358,16 +391,9 @@ def weekly_time(*, session: Session, user: User, zone: ZoneInfo = UTC, done: Don
 
 
 def leaderboard(*, session: Session, user: User) -> list[ModelScore]:
-    """Every model with scored predictions for this student, best log loss first; marks the serving one."""
-    rows = session.execute(
-        select(PredictionLog.model, PredictionLog.p_correct, PredictionLog.mean_log_time,
-               PredictionLog.sd_log_time, PredictionLog.correct, PredictionLog.log_time)
-        .where(PredictionLog.user_id == user.id, PredictionLog.scored_at.is_not(None))
-    ).all()
+    """Every model with scored predictions for this student, best log loss first; marks the serving one (the
+    AUC over each model's latest ``AUC_WINDOW`` scored predictions)."""
     serving = predictions.serving_model_name(session, user)
-    by_model: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for model, *values in rows:
-        by_model[model].append(tuple(values))
-    out = [ModelScore(model=model, serving=model == serving, **score_rows(values, digits=None))
-           for model, values in by_model.items()]
+    out = [ModelScore(model=model, serving=model == serving, **scores)
+           for model, scores in user_scores(session, user_id=user.id).items()]
     return sorted(out, key=lambda s: (s.log_loss is None, s.log_loss or 0.0, s.model))

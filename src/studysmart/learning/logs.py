@@ -14,7 +14,11 @@ class PredictionLog(Base):
     """One model's prediction for one task (the served one has ``served=True``); scored once the task is done."""
 
     __tablename__ = "prediction_logs"
-    __table_args__ = (Index("ix_prediction_logs_model_scored", "model", "scored_at"),)
+    # Both cover the leaderboards' AUC reads (a model's, or a student's model's, latest outcomes): no row lookups.
+    __table_args__ = (Index("ix_prediction_logs_model_outcomes", "model", "scored_at", "correct", "p_correct",
+                            "served", "arm"),
+                      Index("ix_prediction_logs_user_model_outcomes", "user_id", "model", "scored_at", "correct",
+                            "p_correct"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)

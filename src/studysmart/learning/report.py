@@ -3,7 +3,7 @@ A/B arms, the queue and the last trainings (with tables for the terminal). Never
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from studysmart.core.db import utcnow
 from studysmart.learning import tracker as training
 from studysmart.learning.context import context_of
-from studysmart.learning.leaderboard import LEADERBOARD_METRICS, leaderboard
+from studysmart.learning.leaderboard import LEADERBOARD_METRICS, RecentOutcomes, leaderboard
 from studysmart.learning.models import ModelVersion, RunStatus
 
 
@@ -37,8 +37,10 @@ def collect_models(session: Session) -> dict[str, Any]:
     ).all()
     versions = [{"model": c.model, "version": c.version, "n_train": c.n_train, "fit_seconds": c.fit_seconds,
                  "heldout": c.metrics, "promoted_at": c.promoted_at} for c in champions]
-    boards = {f"{days}d": leaderboard(session, now=now, days=days) for days in (7, 30)}
-    arms = leaderboard(session, now=now, days=30, served_only=True, by_arm=True)
+    # each model's latest outcomes, read once for the three boards
+    recent = RecentOutcomes(session, since=now - timedelta(days=30), within=[now - timedelta(days=7)])
+    boards = {f"{days}d": leaderboard(session, now=now, days=days, recent=recent) for days in (7, 30)}
+    arms = leaderboard(session, now=now, days=30, served_only=True, by_arm=True, recent=recent)
     tables = [{
         "title": "Champion versions (held-out metrics at training)",
         "columns": ["model", "version", "n_train", "fit s", "log_loss", "auc", "rmse_log_time", "coverage80"],

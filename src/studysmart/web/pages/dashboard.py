@@ -44,7 +44,8 @@ def _load(zone: ZoneInfo) -> Callable[[Session, User], DashboardData]:
         now = utcnow()
         found = exams.load_exams(session=session, user=user, now=now)  # upcoming (soonest first), then past
         upcoming = [exam for exam in found if exams.is_upcoming(exam, now)]
-        return DashboardData(summary=analytics.today_summary(session=session, user=user, now=now, zone=zone),
+        return DashboardData(summary=analytics.today_summary(session=session, user=user, now=now, zone=zone,
+                                                             shown=SHOWN_PLANNED),
                              answers=training.own_answers(session=session, user=user),
                              next_exam=next(iter(upcoming), None), has_exams=bool(found),
                              steps=analytics.first_steps(session=session, user=user),
