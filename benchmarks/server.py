@@ -63,7 +63,7 @@ def running_server(extra_env: dict[str, str] | None = None, demo_students: int =
             log.close()
 
 
-def wait_for_training_idle(var_dir: Path, timeout: float = 300.0) -> None:
+def wait_for_training_idle(var_dir: Path, timeout: float = 1800.0) -> None:
     """Wait until the server's worker has no training queued or running (e.g. the one the demo data triggers)."""
     env = {**os.environ, "STUDYSMART_VAR_DIR": str(var_dir)}
     env.pop("STUDYSMART_DATABASE_URL", None)
