@@ -74,9 +74,10 @@ class State:
     wrong: float = 0.0
     s_correct: float = 0.0
     s_wrong: float = 0.0
+    gain: float = 0.0  # the model's logit gain of this practice (kept by ``Problem.put``)
 
     def copy(self) -> State:
-        return State(self.correct, self.wrong, self.s_correct, self.s_wrong)
+        return State(self.correct, self.wrong, self.s_correct, self.s_wrong, self.gain)
 
 
 def _logit(p: float) -> float:
@@ -139,13 +140,13 @@ class Problem:
 
     def p_after(self, c: int, state: State) -> float:
         """Cell c's predicted P(correct) after the practice in ``state`` (its topic's)."""
-        t = self.cells[c].topic_index
-        x = self._logit_now[c] + self._step[t] * self.logit_gain(t, state)
+        x = self._logit_now[c] + self._step[self.cells[c].topic_index] * state.gain
         return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
 
     def put(self, c: int, state: State, n: int = 1) -> float:
         """Add ``n`` problems of cell c, each at its predicted P(correct) then, to ``state``; their summed P."""
         slope_correct, slope_wrong = self._slopes[c]
+        t = self.cells[c].topic_index
         total = 0.0
         for _ in range(n):
             p = self.p_after(c, state)
@@ -153,6 +154,7 @@ class Problem:
             state.wrong += 1 - p
             state.s_correct += p * slope_correct
             state.s_wrong += (1 - p) * slope_wrong
+            state.gain = self.logit_gain(t, state)
             total += p
         return total
 
@@ -161,7 +163,7 @@ class Problem:
         return self._start[t].copy()
 
     def _score(self, t: int, state: State) -> float:
-        gain = self.logit_gain(t, state) * self._scale[t]
+        gain = state.gain * self._scale[t]
         return sum(m * 0.5 * (1.0 + math.erf((z + gain) / r)) for m, z, r in self._terms[t])
 
     def state_value(self, t: int, state: State) -> float:
