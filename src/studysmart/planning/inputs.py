@@ -122,6 +122,9 @@ _RETENTION_DAYS = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 180, 365, 730)
 #: between them is fitted: ``_effective_past``).
 PROBE_SIZE = 10
 SMALL_PROBE = 3
+#: Larger blocks through which the model's own diminishing returns are read beyond ``PROBE_SIZE`` (what a plan
+#: allocates to a topic over weeks), instead of extrapolating the fitted curve (``TopicLearning.volume``).
+VOLUME_PROBES = (30, 100, 300)
 
 
 def with_practice(history: Responses, person: str, topic: str, item: str, difficulty: str, when: float,
@@ -153,7 +156,10 @@ def learning_of(model: Any, *, person: str, history: Responses, topic: str, name
     on the topic's tasks (mean over the difficulties) straight after fix the log(1 + count) curve (its effective
     earlier answers from the ratio of the two gains, then each difficulty's slope so that the curve equals the
     model at ``PROBE_SIZE``; the same slope for right and wrong answers), and the large block's gain k days
-    later, relative to straight after, the retention (averaged over the difficulties).
+    later, relative to straight after, the retention (averaged over the difficulties). Blocks of
+    ``VOLUME_PROBES`` problems give the model's gain at the volumes a plan allocates, relative to ``PROBE_SIZE``
+    (``TopicLearning.volume``; never falling: more practice is not read as a loss), so a topic the model says
+    is saturated stops attracting minutes.
 
     Args:
         model: the serving model.
@@ -194,7 +200,13 @@ def learning_of(model: Any, *, person: str, history: Responses, topic: str, name
                           retention=tuple(float(x) for x in np.interp(np.arange(days + 1), grid, share)))
     slopes = {d: float(big[d][0] / curve.logit_gain(PROBE_SIZE * p_of[d], PROBE_SIZE * (1 - p_of[d]), 1.0, 1.0))
               for d in DIFFICULTIES}
-    return curve.model_copy(update={"gain_correct": slopes, "gain_wrong": dict(slopes)})
+    learns = [d for d in DIFFICULTIES if big[d][0] > 1e-9]
+    ratios = [float(np.mean([max(gains(with_practice(history, person, topic, item_label(topic, d), d, when, p_of[d],
+                                                          size=n))[0], 0.0) / big[d][0] for d in learns]))
+              for n in VOLUME_PROBES] if learns else []
+    volume = tuple(zip((PROBE_SIZE, *VOLUME_PROBES), np.maximum.accumulate([1.0, *ratios]).tolist(), strict=True))
+    return curve.model_copy(update={"gain_correct": slopes, "gain_wrong": dict(slopes),
+                                    "volume": volume if ratios else ()})
 
 
 def _effective_past(ratios: list[float], p: float) -> float:

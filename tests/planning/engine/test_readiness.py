@@ -20,6 +20,7 @@ from studysmart.planning.engine import (
     plan_exam,
     readiness,
 )
+from studysmart.planning.engine.readiness import topic_readiness
 from studysmart.planning.schemas import ReadinessRead
 from tests.planning import cells
 
@@ -88,6 +89,27 @@ def test_the_forecast_rises_with_practice_with_diminishing_returns():
               if n else readiness(spec, predictions).forecast_on_exam_day for n in (0, 10, 30, 100, 300)]
     assert scores == sorted(scores) and scores[1] > scores[0]
     assert (scores[4] - scores[3]) / 200 < (scores[1] - scores[0]) / 10  # diminishing returns per problem
+
+
+def test_the_forecast_counts_planned_problems_at_the_p_correct_the_plan_predicts_for_them():
+    """Planned medium problems predicted at 0.9 (after earlier planned practice) are expected right 90% of the
+    time in the forecast, not at today's 0.6; an item without a P(correct) is counted at today's."""
+    spec = exam([("a", 1)])
+    predictions = cells({"a": (0.85, 0.6, 0.4)})
+
+    def forecast(p: float | None) -> float:
+        day = PlanDay(date=spec.date - timedelta(days=1), minutes_available=60, minutes_planned=0,
+                      items=(PlanItem(topic="a", difficulty="medium", count=40, expected_seconds=2400.0,
+                                      p_correct=p),))
+        plan = Plan(created_on=TODAY, exam_date=spec.date, days=(day,))
+        return readiness(spec, predictions, plan=plan).forecast_on_exam_day
+
+    topic = topic_readiness(spec, predictions)[0]
+    at = {p: float(topic.expected(topic.probit_gain({"medium": 40.0}, 1, {"medium": p}))) for p in (0.6, 0.9)}
+    print(f"forecast at 0.6: {forecast(0.6):.4f} ({at[0.6]:.4f}), at 0.9: {forecast(0.9):.4f} ({at[0.9]:.4f})")
+    assert abs(at[0.9] - at[0.6]) > 1e-3
+    assert forecast(0.9) == pytest.approx(at[0.9], abs=1e-9)
+    assert forecast(0.6) == pytest.approx(at[0.6], abs=1e-9) == pytest.approx(forecast(None), abs=1e-9)
 
 
 def test_forgetting_lowers_the_gain_of_practice_long_before_the_exam():

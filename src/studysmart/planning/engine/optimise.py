@@ -54,20 +54,45 @@ class Cell:
     var_seconds: float
 
 
-def productive(cells: list[Cell], band: tuple[float, float]) -> list[Cell]:
-    """The cells of one topic to plan: P(correct) in the band (without easy when a harder one is in it); else
-    the one closest to the band."""
+def productive(options: list[tuple[int, str, float]], band: tuple[float, float]) -> list[int]:
+    """The cells of one topic to plan, from (cell index, difficulty, predicted P(correct)): P(correct) in the band
+    (without easy when a harder one is in it); else the one closest to the band."""
     low, high = band
-    inside = [c for c in cells if low <= c.p_correct <= high]
+    inside = [o for o in options if low <= o[2] <= high]
     if not inside:
-        return [min(cells, key=lambda c: max(low - c.p_correct, c.p_correct - high))]
-    harder = [c for c in inside if c.difficulty != "easy"]
-    return harder or inside
+        return [min(options, key=lambda o: max(low - o[2], o[2] - high))[0]]
+    harder = [o for o in inside if o[1] != "easy"]
+    return [o[0] for o in harder or inside]
+
+
+@dataclass
+class State:
+    """The practice planned in one topic so far, as expected answers: correct and wrong, and their sums weighted
+    by each answer's slope (so the mean slopes of ``TopicLearning.logit_gain``)."""
+
+    correct: float = 0.0
+    wrong: float = 0.0
+    s_correct: float = 0.0
+    s_wrong: float = 0.0
+    gain: float = 0.0  # the model's logit gain of this practice (kept by ``Problem.put``)
+
+    def copy(self) -> State:
+        return State(self.correct, self.wrong, self.s_correct, self.s_wrong, self.gain)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
 
 
 @dataclass
 class Problem:
-    """An allocation problem over consecutive days (budgets in seconds; 0 = no study that day)."""
+    """An allocation problem over consecutive days (budgets in seconds; 0 = no study that day).
+
+    Practice is read in order: a problem's predicted P(correct) (its expected outcome, and whether its cell is in
+    the productive band) is today's plus the model's gain of the practice planned before it, so a topic moves to
+    harder problems as the plan teaches it, and its gains flatten as they do in the model.
+    """
 
     topics: list[TopicReadiness]
     cells: list[Cell]
@@ -89,24 +114,73 @@ class Problem:
         self._terms = [[(float(m), float(z), float(r) * math.sqrt(2.0)) for m, z, r in zip(tr.mix, tr.z, tr.scale,
                                                                                           strict=True)]
                        for tr in self.topics]
-        self._p = [tr.p_of() for tr in self.topics]
-        self._scale = [tr.learning.retained(1) / LOGIT_PER_PROBIT for tr in self.topics]
-        self._base = [self._score(t, dict(self.committed[t])) for t in range(len(self.topics))]
+        self._logit_now = [_logit(cell.p_correct) for cell in self.cells]
+        # a gain as it is on the next day (and on exam day after the last days' review): logit, and probit
+        self._step = [tr.learning.retained(1) for tr in self.topics]
+        self._scale = [step / LOGIT_PER_PROBIT for step in self._step]
+        self._slopes = [(tr.learning.gain_correct.get(cell.difficulty, 0.0),
+                         tr.learning.gain_wrong.get(cell.difficulty, 0.0))
+                        for cell in self.cells for tr in (self.topics[cell.topic_index],)]
+        self._base = [self._score(t, State()) for t in range(len(self.topics))]
+        self._start = [self._committed_state(t) for t in range(len(self.topics))]
 
-    def _score(self, t: int, problems: dict[str, float]) -> float:
-        gain = self.topics[t].learning.practice_gain(problems, self._p[t]) * self._scale[t] if problems else 0.0
+    def _committed_state(self, t: int) -> State:
+        state = State()
+        for c in self.by_topic[t]:
+            self.put(c, state, round(self.committed[t].get(self.cells[c].difficulty, 0.0)))
+        return state
+
+    def logit_gain(self, t: int, state: State) -> float:
+        """The model's logit gain (no time away) of the practice in ``state``."""
+        if state.correct <= 0 and state.wrong <= 0:
+            return 0.0
+        return self.topics[t].learning.logit_gain(
+            state.correct, state.wrong, state.s_correct / state.correct if state.correct > 0 else 0.0,
+            state.s_wrong / state.wrong if state.wrong > 0 else 0.0)
+
+    def p_after(self, c: int, state: State) -> float:
+        """Cell c's predicted P(correct) after the practice in ``state`` (its topic's)."""
+        x = self._logit_now[c] + self._step[self.cells[c].topic_index] * state.gain
+        return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+
+    def put(self, c: int, state: State, n: int = 1) -> float:
+        """Add ``n`` problems of cell c, each at its predicted P(correct) then, to ``state``; their summed P."""
+        slope_correct, slope_wrong = self._slopes[c]
+        t = self.cells[c].topic_index
+        total = 0.0
+        for _ in range(n):
+            p = self.p_after(c, state)
+            state.correct += p
+            state.wrong += 1 - p
+            state.s_correct += p * slope_correct
+            state.s_wrong += (1 - p) * slope_wrong
+            state.gain = self.logit_gain(t, state)
+            total += p
+        return total
+
+    def start(self, t: int) -> State:
+        """Topic t's state before planning: what is on today's list already."""
+        return self._start[t].copy()
+
+    def _score(self, t: int, state: State) -> float:
+        gain = state.gain * self._scale[t]
         return sum(m * 0.5 * (1.0 + math.erf((z + gain) / r)) for m, z, r in self._terms[t])
+
+    def state_value(self, t: int, state: State) -> float:
+        """Exam-score gain (weighted) of topic t's practice in ``state`` (the committed work included)."""
+        return self.topics[t].weight * (self._score(t, state) - self._base[t])
 
     @property
     def n_days(self) -> int:
         return len(self.budgets)
 
     def value(self, t: int, problems: dict[str, float]) -> float:
-        """Exam-score gain (weighted) of ``problems`` (difficulty -> count) more in topic t."""
-        total = dict(self.committed[t])
-        for d, n in problems.items():
-            total[d] = total.get(d, 0.0) + n
-        return self.topics[t].weight * (self._score(t, total) - self._base[t])
+        """Exam-score gain (weighted) of ``problems`` (difficulty -> count) more in topic t, easiest first."""
+        state = self.start(t)
+        before = self.state_value(t, state)
+        for c in self.by_topic[t]:
+            self.put(c, state, round(problems.get(self.cells[c].difficulty, 0.0)))
+        return self.state_value(t, state) - before
 
     def load(self, day: dict[int, int]) -> tuple[float, float]:
         """Total mean and variance of a day's problems."""
@@ -123,14 +197,29 @@ class Problem:
                 out[cell.topic_index][cell.difficulty] = out[cell.topic_index].get(cell.difficulty, 0.0) + n
         return out
 
-    def productive_cells(self, t: int) -> list[int]:
-        """Indices of topic t's cells to plan (``productive``)."""
-        keep = {id(cell) for cell in productive([self.cells[c] for c in self.by_topic[t]], self.band)}
-        return [c for c in self.by_topic[t] if id(self.cells[c]) in keep]
+    def productive_cells(self, t: int, state: State | None = None) -> list[int]:
+        """Indices of topic t's cells to plan (``productive``) after the practice in ``state`` (default: none
+        beyond today's list)."""
+        state = state if state is not None else self.start(t)
+        return productive([(c, self.cells[c].difficulty, self.p_after(c, state)) for c in self.by_topic[t]],
+                          self.band)
+
+    def replay(self, counts: list[dict[int, int]]) -> tuple[list[State], list[dict[int, float]]]:
+        """The plan's practice day by day (easiest first within a day): each topic's final state, and per day
+        cell -> the mean predicted P(correct) of its planned problems."""
+        states = [self.start(t) for t in range(len(self.topics))]
+        mean_p: list[dict[int, float]] = []
+        for day in counts:
+            out = {}
+            for c in sorted(day, key=lambda c: (self.cells[c].topic_index, c)):
+                out[c] = self.put(c, states[self.cells[c].topic_index], day[c]) / day[c] if day[c] else 0.0
+            mean_p.append(out)
+        return states, mean_p
 
     def objective(self, counts: list[dict[int, int]]) -> float:
         """The expected exam-score gain of an allocation."""
-        return sum(self.value(t, problems) for t, problems in enumerate(self.totals(counts)))
+        states, _ = self.replay(counts)
+        return sum(self.state_value(t, s) - self.state_value(t, self.start(t)) for t, s in enumerate(states))
 
     def density(self, c: int) -> float:
         """A rough value per second of one more problem of cell c alone (to decide what to drop)."""
@@ -139,42 +228,43 @@ class Problem:
 
 
 class _Marginals:
-    """Running per-topic totals and the marginal value per second of one more problem of each cell."""
+    """Running per-topic practice, the productive cells after it, and the marginal value per second of one more
+    problem of each cell."""
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        self.totals: list[dict[str, float]] = [{} for _ in problem.topics]
-        self.current = [0.0] * len(problem.topics)
+        self.states = [problem.start(t) for t in range(len(problem.topics))]
+        self.current = [problem.state_value(t, s) for t, s in enumerate(self.states)]
         self.gain = [0.0] * len(problem.cells)
+        self.allowed: list[list[int]] = [[] for _ in problem.topics]
         for t in range(len(problem.topics)):
             self.refresh(t)
 
     def refresh(self, t: int) -> None:
         problem = self.problem
+        self.allowed[t] = problem.productive_cells(t, self.states[t])
         for c in problem.by_topic[t]:
-            cell = problem.cells[c]
-            more = dict(self.totals[t])
-            more[cell.difficulty] = more.get(cell.difficulty, 0.0) + 1
-            self.gain[c] = (problem.value(t, more) - self.current[t]) / cell.mean_seconds
+            more = self.states[t].copy()
+            problem.put(c, more)
+            self.gain[c] = (problem.state_value(t, more) - self.current[t]) / problem.cells[c].mean_seconds
 
     def add(self, c: int, n: int = 1) -> None:
-        cell = self.problem.cells[c]
-        t = cell.topic_index
-        self.totals[t][cell.difficulty] = self.totals[t].get(cell.difficulty, 0.0) + n
-        self.current[t] = self.problem.value(t, self.totals[t])
+        t = self.problem.cells[c].topic_index
+        self.problem.put(c, self.states[t], n)
+        self.current[t] = self.problem.state_value(t, self.states[t])
         self.refresh(t)
 
 
 def allocate(problem: Problem) -> list[list[int]]:
     """Per topic: the cells of the problems to plan (pass 1 of the module docstring), in planning order."""
-    allowed = [c for t in range(len(problem.topics)) for c in problem.productive_cells(t)]
     seconds = sum(problem.budgets)
     slots = sum(n for n, b in zip(problem.max_tasks, problem.budgets, strict=True) if b > 0)
     marginals = _Marginals(problem)
     out: list[list[int]] = [[] for _ in problem.topics]
     used = 0.0
     for _ in range(slots):
-        candidates = [c for c in allowed if used + problem.cells[c].mean_seconds <= seconds]
+        candidates = [c for cells in marginals.allowed for c in cells
+                      if used + problem.cells[c].mean_seconds <= seconds]
         if not candidates:
             break
         # a tie (no learning: all gains 0) goes to the harder cell, then the heavier topic
@@ -219,7 +309,6 @@ def schedule(problem: Problem, allocation: list[list[int]]) -> list[dict[int, in
     interval = [1] * n_topics
     reviewed: set[int] = set()
     marginals = _Marginals(problem)
-    best_cell = [max(problem.productive_cells(t), key=lambda c: marginals.gain[c]) for t in range(n_topics)]
     out: list[dict[int, int]] = [{} for _ in problem.budgets]
     for k, j in enumerate(study):
         day = _Day(problem.budgets[j], problem.max_tasks[j], problem.z)
@@ -245,7 +334,7 @@ def schedule(problem: Problem, allocation: list[list[int]]) -> list[dict[int, in
         chosen = chosen[: day.max_tasks]
 
         def place(t: int, day: _Day = day) -> bool:
-            c = remaining[t][0] if remaining[t] else best_cell[t]
+            c = remaining[t][0] if remaining[t] else max(marginals.allowed[t], key=marginals.gain.__getitem__)
             if not day.room_for(problem.cells[c]):
                 return False
             if remaining[t]:

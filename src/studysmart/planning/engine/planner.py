@@ -150,9 +150,10 @@ def plan_exam(
     problem = _build_problem(exam, predictions, budgets, slots, committed, options)
     counts = schedule(problem, allocate(problem)) if days else []
     _enforce_limits(exam, days, counts, problem, done, {today: committed_seconds}, slots)
+    _, planned_p = problem.replay(counts)
     out_days = [_past_day(exam, d, done.get(d, {}), cell_of) for d in exam.study_days(start) if d < today]
     for j, day in enumerate(days):
-        out_days.append(_future_day(exam, day, counts[j], problem, done.get(day, {}), cell_of,
+        out_days.append(_future_day(exam, day, counts[j], planned_p[j], problem, done.get(day, {}), cell_of,
                                     committed if day == today else {}))
     return Plan(
         created_on=start,
@@ -223,9 +224,11 @@ def _past_day(exam: ExamSpec, day: date, by_cell: _ByCell, cell_of: _CellOf) -> 
 
 
 def _future_day(
-    exam: ExamSpec, day: date, planned: dict[int, int], problem: Problem, by_cell: _ByCell, cell_of: _CellOf,
-    committed: _ByCell,
+    exam: ExamSpec, day: date, planned: dict[int, int], planned_p: dict[int, float], problem: Problem,
+    by_cell: _ByCell, cell_of: _CellOf, committed: _ByCell,
 ) -> PlanDay:
+    """One day to come: its new problems (at their predicted P(correct) after the practice planned before them),
+    with the work done and on today's list."""
     done_items = {(i.topic, i.difficulty): i for i in _done_items(by_cell, cell_of)}
     for key, (count, seconds) in committed.items():  # on the task list, not done yet: planned items
         prior = done_items.get(key)
@@ -243,7 +246,7 @@ def _future_day(
         count = n + (prior.count if prior else 0)
         seconds = n * cell.mean_seconds + (prior.expected_seconds if prior else 0.0)
         items.append(PlanItem(topic=cell.topic, difficulty=cell.difficulty, count=count, expected_seconds=seconds,
-                              p_correct=cell.p_correct, done=prior.done if prior else 0))
+                              p_correct=planned_p.get(c, cell.p_correct), done=prior.done if prior else 0))
     items.extend(done_items.values())
     return PlanDay(date=day, minutes_available=exam.minutes_on(day), minutes_planned=minutes, items=tuple(items))
 

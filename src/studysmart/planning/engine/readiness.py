@@ -11,8 +11,9 @@ topics when the model has a single ability per student, ``StudentPredictions.sha
 
 Practice. g_t is the gain of the practice still planned in topic t, from the served model of learning's own
 parameters (``spec.TopicLearning``: the log(1 + count) gains of expected correct and wrong answers at each
-planned difficulty, times the share the model's forgetting leaves between the topic's last planned day and the
-exam), moved from the logit to the probit scale (/ 1.702). A model without learning gives g_t = 0.
+planned difficulty, at the P(correct) the plan predicts for each planned item, times the share the model's
+forgetting leaves between the topic's last planned day and the exam), moved from the logit to the probit scale
+(/ 1.702). A model without learning gives g_t = 0.
 """
 
 from __future__ import annotations
@@ -68,12 +69,13 @@ class TopicReadiness:
         """Difficulty -> today's P(correct)."""
         return {d: float(p) for d, p in zip(self.difficulties, self.p_now, strict=True)}
 
-    def probit_gain(self, problems: Mapping[str, float], days_before_exam: int) -> float:
+    def probit_gain(self, problems: Mapping[str, float], days_before_exam: int,
+                    p_correct: Mapping[str, float] | None = None) -> float:
         """The probit gain on exam day of ``problems`` (difficulty -> count), last practised that many days
-        before the exam."""
+        before the exam, answered at ``p_correct`` (difficulty -> mean P(correct); default today's)."""
         if not problems:
             return 0.0
-        logit = self.learning.practice_gain(problems, self.p_of())
+        logit = self.learning.practice_gain(problems, {**self.p_of(), **(p_correct or {})})
         return logit * self.learning.retained(days_before_exam) / LOGIT_PER_PROBIT
 
     def draws(self, gain: np.ndarray, noise: np.ndarray) -> np.ndarray:
@@ -133,9 +135,14 @@ class Readiness(_Frozen):
     target_score: float | None = None
 
 
-def planned_practice(plan: Plan | None, since: date) -> dict[str, tuple[dict[str, float], date]]:
-    """Topic -> (difficulty -> problems planned and not done from ``since`` on, the last day with any)."""
+def planned_practice(plan: Plan | None, since: date,
+                     ) -> dict[str, tuple[dict[str, float], date, dict[str, float]]]:
+    """Topic -> (difficulty -> problems planned and not done from ``since`` on, the last day with any,
+    difficulty -> their mean planned P(correct): each item's, as predicted after the practice planned before it,
+    where the plan gives one)."""
     counts: dict[str, dict[str, float]] = defaultdict(dict)
+    right: dict[str, dict[str, float]] = defaultdict(dict)
+    known: dict[str, dict[str, float]] = defaultdict(dict)
     last: dict[str, date] = {}
     for day in plan.days if plan is not None else ():
         if day.date < since:
@@ -145,7 +152,11 @@ def planned_practice(plan: Plan | None, since: date) -> dict[str, tuple[dict[str
             if left > 0:
                 counts[item.topic][item.difficulty] = counts[item.topic].get(item.difficulty, 0.0) + left
                 last[item.topic] = max(last.get(item.topic, day.date), day.date)
-    return {t: (counts[t], last[t]) for t in counts}
+                if item.p_correct is not None:
+                    right[item.topic][item.difficulty] = right[item.topic].get(item.difficulty, 0.0) + \
+                        left * item.p_correct
+                    known[item.topic][item.difficulty] = known[item.topic].get(item.difficulty, 0.0) + left
+    return {t: (counts[t], last[t], {d: right[t][d] / n for d, n in known[t].items() if n > 0}) for t in counts}
 
 
 def readiness(
@@ -182,8 +193,8 @@ def readiness(
                 strict=True)
     for today_tr, exam_tr in pairs:
         noise = shared if predictions.shared_ability else rng.standard_normal(n_draws)
-        problems, last = practice.get(exam_tr.topic, ({}, exam.date))
-        gain = exam_tr.probit_gain(problems, (exam.date - last).days)
+        problems, last, p_planned = practice.get(exam_tr.topic, ({}, exam.date, {}))
+        gain = exam_tr.probit_gain(problems, (exam.date - last).days, p_planned)
         now += today_tr.weight * float(today_tr.expected(0.0))
         forecast += exam_tr.weight * float(exam_tr.expected(gain))
         now_draws += today_tr.weight * today_tr.draws(np.zeros(n_draws), noise)

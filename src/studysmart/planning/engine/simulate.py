@@ -9,12 +9,13 @@ for harder problems.
 
 The planner sees what a served model would: today's P(correct) per cell from a noisy ability (sd 0.3), the
 predicted times, and population-average learning (``population_learning``: slopes and a power-law forgetting,
-not the simulator's). Strategies with the same minutes each day (those the planned student used): ``plan``
-(follow the plan's tasks in order, replanned weekly from new predictions, as the app replans after
-completions), ``even`` (topics in turn, medium problems), ``easiest`` (cells from the
-highest predicted P(correct) down, an equal share of the minutes each, in that order), ``weakest`` (topics
-from the lowest predicted P(correct) up, an equal share each, medium problems). The score is the true expected
-exam score on exam day.
+not the simulator's; the diminishing returns of large blocks are the population's mean, as the planner reads a
+served model's at the volumes a plan allocates). Strategies with the same minutes each day (those the planned
+student used): ``plan`` (follow the plan's tasks in order, replanned weekly from new predictions, as the app
+replans after completions), ``even`` (topics in turn, medium problems), ``easiest`` (cells from the highest
+predicted P(correct) down, an equal share of the minutes each, in that order), ``weakest`` (topics from the lowest
+predicted P(correct) up, an equal share each, medium problems). The score is the true expected exam score on exam
+day.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import expit
@@ -120,10 +122,41 @@ def draw_student(n_topics: int, rng: np.random.Generator) -> SimulatedStudent:
     )
 
 
+#: Block sizes at which the population's diminishing returns are read (as ``planning.inputs`` reads a served model).
+VOLUME_PROBES = (10, 30, 100, 300)
+
+
+@lru_cache(maxsize=1)
+def _population_curve(n_students: int = 200, longest: int = 800) -> np.ndarray:
+    """The mean gain of ability (logit, straight after) of simulated students after k = 0..longest medium
+    problems in a row: what a model of learning fitted to this population would say a block of practice does,
+    on average (not any one student's rate or forgetting)."""
+    rng = np.random.default_rng(20_250_106)
+    curve = np.zeros(longest + 1)
+    for _ in range(n_students):
+        student = draw_student(1, rng)
+        start = float(student.ability(0.0)[0])
+        for k in range(1, longest + 1):
+            student.answer(0, 1, 0.0)
+            curve[k] += float(student.ability(0.0)[0]) - start
+    return curve / n_students
+
+
+def population_volume(done: float) -> tuple[tuple[float, float], ...]:
+    """The population's gain of blocks of ``VOLUME_PROBES`` problems after ``done`` relative to the first block
+    (``TopicLearning.volume``: the diminishing returns a served model shows, measured the same way)."""
+    curve = _population_curve()
+    k = min(int(done), len(curve) - 1 - VOLUME_PROBES[-1])
+    gains = [curve[k + n] - curve[k] for n in VOLUME_PROBES]
+    ratios = np.maximum.accumulate([g / gains[0] if gains[0] > 0 else 1.0 for g in gains])
+    return tuple((float(n), float(r)) for n, r in zip(VOLUME_PROBES, ratios, strict=True))
+
+
 def population_learning(topic: str, horizon: int, done: float = 0.0) -> TopicLearning:
     """Population-average learning the planner assumes (not the simulator's): logit slopes per log(1 + count)
     that grow with difficulty, and power-law forgetting (1 + days)^-0.3 of the gain; ``done`` problems so far
-    (counted half correct, half wrong, plus a small earlier history)."""
+    (counted half correct, half wrong, plus a small earlier history); beyond 10 problems, the population's
+    diminishing returns (``population_volume``), as the planner reads them from a served model."""
     return TopicLearning(
         topic=topic,
         past_correct=5.0 + done / 2,
@@ -131,6 +164,7 @@ def population_learning(topic: str, horizon: int, done: float = 0.0) -> TopicLea
         gain_correct={"easy": 0.10, "medium": 0.25, "hard": 0.35},
         gain_wrong={"easy": 0.05, "medium": 0.15, "hard": 0.2},
         retention=tuple((1.0 + k) ** -0.3 for k in range(horizon + 1)),
+        volume=population_volume(done),
     )
 
 

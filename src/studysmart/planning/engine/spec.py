@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import pairwise
 from typing import Annotated, Any
 
 import numpy as np
@@ -281,6 +282,9 @@ class TopicLearning(_Input):
         past_correct, past_wrong: the student's answers on the topic so far.
         gain_correct, gain_wrong: difficulty -> logit slope per unit of log(1 + count) (missing = 0).
         retention: share of a practice gain left after 0, 1, 2, ... days (non-increasing, in [0, 1]).
+        volume: (block size, the model's gain of that many problems / its gain of the first size) at growing
+            sizes, the first with ratio 1: the model's own diminishing returns where the curve would extrapolate
+            (``logit_gain``); empty = the curve at any size.
     """
 
     topic: str
@@ -289,15 +293,43 @@ class TopicLearning(_Input):
     gain_correct: dict[Difficulty, Finite] = Field(default_factory=dict)
     gain_wrong: dict[Difficulty, Finite] = Field(default_factory=dict)
     retention: Annotated[tuple[Fraction, ...], Field(min_length=1)] = (1.0,)
+    volume: tuple[tuple[Annotated[float, Field(gt=0, allow_inf_nan=False)], NonNegative], ...] = ()
+
+    @field_validator("volume")
+    @classmethod
+    def _growing_blocks(cls, volume: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+        sizes = [n for n, _ in volume]
+        if sizes != sorted(set(sizes)):
+            raise ValueError("block sizes must be distinct and increasing")
+        return volume
 
     def retained(self, days: int) -> float:
         """The share of a practice gain left ``days`` after the last practice."""
         return self.retention[min(max(days, 0), len(self.retention) - 1)]
 
     def logit_gain(self, correct: float, wrong: float, slope_correct: float, slope_wrong: float) -> float:
-        """The logit gain of ``correct`` and ``wrong`` more answers with the given (mean) slopes, no time away."""
+        """The logit gain of ``correct`` and ``wrong`` more answers with the given (mean) slopes, no time away.
+
+        Up to the first ``volume`` block (or without one) the log(1 + count) curve; beyond, the curve's gain of
+        a block of that first size at the same share of correct answers, times the model's ratio at the total
+        (linear in log size between the probed blocks, the last ratio held beyond: no extrapolation).
+        """
+        n = correct + wrong
+        if not self.volume or n <= self.volume[0][0]:
+            return self._curve(correct, wrong, slope_correct, slope_wrong)
+        first = self.volume[0][0]
+        return self._curve(correct * first / n, wrong * first / n, slope_correct, slope_wrong) * self._ratio(n)
+
+    def _curve(self, correct: float, wrong: float, slope_correct: float, slope_wrong: float) -> float:
         return slope_correct * (math.log1p(self.past_correct + correct) - math.log1p(self.past_correct)) + \
             slope_wrong * (math.log1p(self.past_wrong + wrong) - math.log1p(self.past_wrong))
+
+    def _ratio(self, n: float) -> float:
+        """The model's gain of a block of ``n`` problems over its gain of the first ``volume`` block (n above it)."""
+        for (a, ra), (b, rb) in pairwise(self.volume):
+            if n <= b:
+                return ra + math.log(n / a) / math.log(b / a) * (rb - ra)
+        return self.volume[-1][1]
 
     def practice_gain(self, problems: Mapping[str, float], p_correct: Mapping[str, float]) -> float:
         """The logit gain (no time away) of ``problems`` (difficulty -> count) at their P(correct)."""
