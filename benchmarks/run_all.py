@@ -34,6 +34,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
     "practice_speed": ([], [], "practice_speed.json"),
     "lnirt_speed": ([], ["--iterations", "200"], "lnirt.json"),
     "neural_speed": ([], ["--budget", "20"], "neural.json"),
+    "pages": (["--json", str(RESULTS / "pages.json")], ["--rounds", "1", "--json", str(RESULTS / "pages.json")],
+              "pages.json"),
     "models": ([], ["--runs", "credential-heldout", "--models", "avg,shrinkage,lnirt"], "models.json"),
 }
 

@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction
+from studysmart.tasks import listing
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Task, TaskStatus
 from studysmart.users.models import User as Account
 from studysmart.web.auth import zone_of
+from studysmart.web.pages import tasks as tasks_page
 from tests.factories import make_task
 from tests.web.conftest import BROWSER_ZONE, WAIT, log_in, see
 
@@ -162,3 +167,25 @@ def test_the_browsers_zone_falls_back_to_utc_for_any_name_that_is_not_a_zone() -
     assert str(zone_of("Europe/Berlin")) == "Europe/Berlin"
     for name in ("America", "Mars/Olympus", "../etc/passwd", "", None):
         assert str(zone_of(name)) == "UTC", name
+
+
+async def test_the_list_shows_a_loading_state_not_no_tasks_yet_until_it_has_loaded(
+        user: User, student: Account, now: datetime, sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    [planned] = _planned(sessions, student, now, ("Slow to load", None, None))
+    release = threading.Event()
+    list_tasks = listing.list_tasks
+
+    def slow_list_tasks(**kwargs: Any) -> Any:
+        release.wait(timeout=10)  # the database is slow today
+        return list_tasks(**kwargs)
+
+    monkeypatch.setattr(tasks_page, "FIRST_LOAD_WAIT", 0.2, raising=False)
+    await log_in(user, student.email)
+    monkeypatch.setattr(listing, "list_tasks", slow_list_tasks)
+    await user.open(PATH)
+    await see(user, "Loading your tasks…")
+    await user.should_not_see("No tasks yet", retries=3)
+    release.set()
+    await see(user, marker=f"task-{planned}")
+    await user.should_not_see("Loading your tasks…", retries=WAIT)

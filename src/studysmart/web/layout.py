@@ -58,9 +58,13 @@ def apply_style() -> None:
           .body--dark .bg-negative { background-color: #c62828 !important; }
           .body--dark .text-grey-7 { color: #bdbdbd !important; }
           :focus-visible { outline: 3px solid var(--q-primary) !important; outline-offset: 2px; }
+          /* A task action's word shows on wide screens only (phones: the icon, named by aria-label and title). */
+          @media (max-width: 599.98px) { .ss-action .q-btn__content > .block { display: none !important; }
+                                         .ss-action .q-icon.on-left { margin-right: 0 !important; } }
         }
         /* Phones: every button at least 44 CSS px both ways (WCAG 2.5.5). */
         @media (max-width: 599.98px) { .q-btn { min-height: 44px; min-width: 44px; } }
+
     """)
 
 
