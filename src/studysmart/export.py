@@ -27,6 +27,9 @@ from studysmart.users.models import User
 FORMAT_VERSION = 1
 SECRET_COLUMNS = {"users": {"password_hash", "token_version", "account_key"}}
 SECRET_TABLES = {"login_tickets"}
+#: Running sums of the user's prediction logs (kept by the database for the leaderboard): the logs themselves
+#: are exported, and these follow from them.
+DERIVED_TABLES = {"model_score_users"}
 
 
 def _plain(value: Any) -> Any:
@@ -60,7 +63,7 @@ def collect(*, session: Session, user: User) -> dict[str, list[dict[str, Any]]]:
     owned: dict[str, list[dict[str, Any]]] = {"users": _rows(session, users, users.c.id == user.id)}
     ids: dict[str, set[Any]] = {"users": {user.id}}
     for table in Base.metadata.sorted_tables:
-        if table.name in owned or table.name in SECRET_TABLES:
+        if table.name in owned or table.name in SECRET_TABLES | DERIVED_TABLES:
             continue
         conditions = []
         for fk in table.foreign_keys:

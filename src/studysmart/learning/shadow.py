@@ -5,7 +5,8 @@ At the start of each training run, the current champion of each model predicts e
 prediction was made after that champion's training data ends (and that it has no prediction logged for), from
 the student's history *before* that moment, and the prediction is logged (and scored, if the task is done). The
 champion never saw these outcomes, and it predicts what it would have shown then, so its scores are as
-prospective as the served model's.
+prospective as the served model's. (A run reads its data just after it starts: only a task both shown and
+answered within those milliseconds could be in the data of the champion that scores it.)
 """
 
 from __future__ import annotations

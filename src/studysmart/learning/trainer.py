@@ -363,10 +363,10 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
     failures: Failures = {}
     try:
         with heartbeats(sessions, run_id, settings), time_limit(settings.training_time_limit_seconds):
-            # A snapshot of the answers completed before the run started (serving and completions go on
-            # meanwhile): a champion's data ends exactly at its run's start, which the shadow scores rely on.
+            # A snapshot (serving and completions go on meanwhile), read just after the run started: the shadow
+            # scores treat a version's data as ending at its run's start (learning.shadow).
             with read_session(sessions) as session:
-                data = all_responses(session, before=run_started)
+                data = all_responses(session)
             loaded = shadow_score_champions(sessions, settings, data, until=run_started)
             split = holdout_split(data)
             names = models_to_train(settings, len(data))
