@@ -181,3 +181,19 @@ def client(settings: Settings, migrated: str) -> Iterator[TestClient]:
 
     with TestClient(create_app(settings, with_ui=False)) as test_client:
         yield test_client
+
+
+#: Model tests that touch the database only to store answers and models: their PostgreSQL runs (minutes of
+#: fitting, the same code path as on SQLite) are in ``make test-slow``; every database-layer test runs on both.
+SLOW_ON_POSTGRES = {
+    "test_one_account_cannot_poison_a_new_students_predictions_or_anyones_exam_plan",
+    "test_each_served_prediction_equals_the_harness_online_prediction",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if (getattr(item, "originalname", None) in SLOW_ON_POSTGRES and callspec is not None
+                and callspec.params.get("db_url") == "postgres"):
+            item.add_marker(pytest.mark.slow)

@@ -51,6 +51,7 @@ def test_parsing_the_form_fields() -> None:
 async def test_add_an_exam_through_the_form(user: User, student: Account, sessions: sessionmaker[Session]) -> None:
     await log_in(user, student.email, path=f"/?next={PATH}")
     await see(user, "No exams yet")
+    await see(user, marker="add-exam")  # the page builds after its exams load
     user.find(marker="add-exam").click()
     await see(user, marker="exam-name")
     user.find(marker="save-exam").click()
@@ -73,6 +74,7 @@ async def test_add_an_exam_through_the_form(user: User, student: Account, sessio
 async def test_service_errors_are_messages_and_the_form_stays(user: User, student: Account,
                                                               sessions: sessionmaker[Session]) -> None:
     await log_in(user, student.email, path=f"/?next={PATH}")
+    await see(user, marker="add-exam")  # the page builds after its exams load
     user.find(marker="add-exam").click()
     await see(user, marker="exam-name")
     user.find(marker="exam-name").type("Old exam")

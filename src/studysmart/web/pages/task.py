@@ -71,6 +71,7 @@ class OneTaskView(TasksView):
         if outcome.ok and outcome.value is not None:
             self.rows, self.total, self.current, _own, catalog = outcome.value
             self.catalog[:] = catalog
+            self.loaded = True
             self.render_list.refresh()
 
     async def update_preview(self) -> None:
