@@ -61,6 +61,13 @@ def test_a_task_deleted_between_the_read_and_the_write_is_skipped(sessions: sess
     assert next(r for r in rows if r.task_id == ids[0]).scored_at is not None
 
 
+def _train(sessions: sessionmaker[Session]) -> None:
+    """Queue a training and run it here; it succeeds."""
+    _queue_run(sessions)
+    outcome = pipeline.run_training(sessions, get_settings())
+    assert outcome is not None and outcome.status == "succeeded"
+
+
 def _served_models(session: Session, task_id: int) -> dict[str, bool]:
     return {log.model: log.served for log in session.scalars(select(PredictionLog).where(
         PredictionLog.task_id == task_id))}
@@ -69,8 +76,7 @@ def _served_models(session: Session, task_id: int) -> dict[str, bool]:
 def test_a_request_logs_one_model_and_the_next_training_logs_every_champion_as_it_would_have_shown(
         fast_models: Settings, sessions: sessionmaker[Session]) -> None:
     user_id = _history(sessions)
-    _queue_run(sessions)
-    assert pipeline.run_training(sessions, get_settings()).status == "succeeded"  # type: ignore[union-attr]
+    _train(sessions)
     with transaction(sessions) as session:
         user = session.get(User, user_id)
         assert user is not None
@@ -81,8 +87,7 @@ def test_a_request_logs_one_model_and_the_next_training_logs_every_champion_as_i
         assert _served_models(session, shown_id) == {served_model: True}  # one model call per request
         champions = {name: ml.load(name, blob) for name, blob in session.execute(
             select(ModelVersion.model, ModelVersion.artifact).where(ModelVersion.is_champion.is_(True)))}
-    _queue_run(sessions)
-    assert pipeline.run_training(sessions, get_settings()).status == "succeeded"  # type: ignore[union-attr]
+    _train(sessions)
     with sessions() as session:
         logs = {log.model: log for log in session.scalars(select(PredictionLog).where(
             PredictionLog.task_id == shown_id))}
@@ -100,8 +105,7 @@ def test_a_request_logs_one_model_and_the_next_training_logs_every_champion_as_i
 def test_a_task_shown_while_a_training_runs_is_scored_by_the_next_one(
         fast_models: Settings, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
     user_id = _history(sessions)
-    _queue_run(sessions)
-    assert pipeline.run_training(sessions, get_settings()).status == "succeeded"  # type: ignore[union-attr]
+    _train(sessions)
     during: list[int] = []
     real_fit = pipeline.fit_candidates
 
@@ -113,14 +117,12 @@ def test_a_task_shown_while_a_training_runs_is_scored_by_the_next_one(
         return real_fit(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "fit_candidates", fit_while_a_task_is_shown)
-    _queue_run(sessions)
-    assert pipeline.run_training(sessions, get_settings()).status == "succeeded"  # type: ignore[union-attr]
+    _train(sessions)
     monkeypatch.setattr(pipeline, "fit_candidates", real_fit)
     with sessions() as session:
         assert len(_served_models(session, during[0])) == 1  # only the served one so far
         run_started = session.scalar(select(TrainingRun.started_at).order_by(TrainingRun.id.desc()).limit(1))
-    _queue_run(sessions)
-    assert pipeline.run_training(sessions, get_settings()).status == "succeeded"  # type: ignore[union-attr]
+    _train(sessions)
     with sessions() as session:
         logged = _served_models(session, during[0])
         versions = dict(session.execute(select(PredictionLog.model, ModelVersion.run_id).join(
