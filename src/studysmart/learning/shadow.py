@@ -28,7 +28,7 @@ from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, item_la
 
 log = logging.getLogger("studysmart.training")
 MAX_TASKS_PER_RUN = 5000
-BATCH = 200
+BATCH = 25  # logs per write transaction: each holds SQLite's write lock, which task creations wait for
 
 
 class Histories:
