@@ -22,6 +22,7 @@ from studysmart.core.db import read_session, transaction, utcnow
 from studysmart.core.logging import kv
 from studysmart.learning.history import person_label
 from studysmart.learning.logs import PredictionLog
+from studysmart.learning.serving import served_prediction
 from studysmart.ml import base as ml
 from studysmart.ml.data import Queries, Responses
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, item_label
@@ -68,8 +69,6 @@ def shadow_score(sessions: sessionmaker[Session], *, name: str, model: ml.Model,
     Predictions are computed with no transaction open and written in small batches, so web requests never wait
     behind this work for SQLite's write lock.
     """
-    from studysmart.learning.serving import served_prediction  # serving imports this module's callers
-
     histories = histories or Histories(data)
     served = aliased(PredictionLog)
     already = exists().where(PredictionLog.task_id == Task.id, PredictionLog.model == name)
