@@ -12,9 +12,10 @@ import gc
 import re
 import sys
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from nicegui import app, storage
@@ -33,6 +34,11 @@ from tests.factories import PASSWORD, make_user
 
 MAIN_FILE = Path(__file__).with_name("main_app.py")
 BROWSER_ZONE = "Europe/Berlin"
+
+
+def browser_today() -> date:
+    """Today in the simulated browser's zone (the pages count days there; it differs from UTC near midnight)."""
+    return datetime.now(ZoneInfo(BROWSER_ZONE)).date()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from studysmart.tasks.models import Difficulty
 from studysmart.users.models import User as Account
 from studysmart.web.components import exams
 from tests.factories import make_task
-from tests.web.conftest import log_in, see
+from tests.web.conftest import browser_today, log_in, see
 
 
 def _history(sessions: sessionmaker[Session], student: Account, now: datetime) -> None:
@@ -41,10 +41,10 @@ def _history(sessions: sessionmaker[Session], student: Account, now: datetime) -
 @pytest.fixture
 def exam_source(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     exam = exams.ExamView(
-        name="Maths final", day=date.today() + timedelta(days=10),
+        name="Maths final", day=browser_today() + timedelta(days=10),
         topics=(("Algebra", 0.6), ("Geometry", 0.4)),
         readiness=exams.ExamReadiness(expected_score=0.64, low=0.52, high=0.75, forecast_on_exam_day=0.78),
-        plan=(exams.ExamPlanDay(date.today(), 60, 45, ("3 × Algebra (medium)",)),),
+        plan=(exams.ExamPlanDay(browser_today(), 60, 45, ("3 × Algebra (medium)",)),),
         ics=lambda: b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
     )
     monkeypatch.setattr(exams, "planning_exams", lambda *, session, user, now: [exam])
@@ -90,7 +90,7 @@ def test_the_readiness_line_compares_with_the_target() -> None:
 async def test_dashboard_skips_exams_that_have_passed(user: User, student: Account,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     def view(name: str, days: int) -> exams.ExamView:
-        return exams.ExamView(name=name, day=date.today() + timedelta(days=days), topics=(("Algebra", 1.0),))
+        return exams.ExamView(name=name, day=browser_today() + timedelta(days=days), topics=(("Algebra", 1.0),))
 
     monkeypatch.setattr(exams, "planning_exams",
                         lambda *, session, user, now: [view("Mock exam", -2), view("Final exam", 5)])
@@ -139,7 +139,7 @@ async def test_preparation_without_and_with_exams(user: User, student: Account,
     await log_in(user, student.email, path="/?next=/dashboard/preparation")
     await see(user, "No exams yet")
     monkeypatch.setattr(exams, "planning_exams", lambda *, session, user, now: [exams.ExamView(
-        name="Maths final", day=date.today() + timedelta(days=3), topics=(("Algebra", 1.0),),
+        name="Maths final", day=browser_today() + timedelta(days=3), topics=(("Algebra", 1.0),),
         ics=lambda: b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")])
     await user.open("/dashboard/preparation")
     await see(user, "Maths final")
