@@ -4,6 +4,7 @@ today's tasks, download the .ics, edit and delete, service errors as messages, n
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
@@ -36,7 +37,8 @@ def _add_exam(sessions: sessionmaker[Session], owner: Account, now: datetime, na
         assert account is not None
         return planning.create_exam(
             session=session, user=account, name=name, now=now,
-            date=now.date() + timedelta(days=6), topics=[{"topic": "Algebra", "weight": 2}, {"topic": "Geometry"}],
+            date=now.astimezone(ZoneInfo(BROWSER_ZONE)).date() + timedelta(days=6),
+            topics=[{"topic": "Algebra", "weight": 2}, {"topic": "Geometry"}],
             minutes_per_weekday=[30] * 7, timezone=BROWSER_ZONE).id
 
 
