@@ -15,9 +15,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import URL, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from studysmart.core import security
 from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import make_engine
 from studysmart.learning.context import AppContext, make_context
@@ -88,6 +91,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if "migrated" not in request.fixturenames:  # ``migrated`` replaces the whole database from its template
         _reset_postgres(url)
     return url
+
+
+#: Argon2id at its minimal cost: the same code path as production's hasher (tests/core/test_security.py checks
+#: production's parameters), at about 1 ms a hash instead of 200: the suite hashes and verifies thousands.
+CHEAP_HASHER = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+_CHEAP_DUMMY_HASH = CHEAP_HASHER.hash("studysmart-no-such-user")
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test in this process hashes passwords with ``CHEAP_HASHER`` (servers a test starts keep the real one)."""
+    monkeypatch.setattr(security, "_hasher", CHEAP_HASHER)
+    monkeypatch.setattr(security, "_DUMMY_HASH", _CHEAP_DUMMY_HASH)
 
 
 @pytest.fixture

@@ -6,22 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 
 from studysmart.analytics import api as analytics_api
-from studysmart.core import security
 from studysmart.core.config import Settings
 from tests.factories import create_task, register
 
 
 @pytest.fixture
-def api(settings: Settings, migrated: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def api(settings: Settings, migrated: str) -> Iterator[TestClient]:
     """An API client with the analytics router under /api/v1 (added here until app.py includes it)."""
     from studysmart.app import create_app
-
-    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
-    monkeypatch.setattr(security, "_hasher", cheap)  # the same code path, faster: these tests log in a lot
 
     app = create_app(settings, with_ui=False)
     if not any(getattr(route, "path", "").startswith("/api/v1/analytics") for route in app.routes):

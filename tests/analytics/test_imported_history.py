@@ -8,24 +8,13 @@ import io
 import zipfile
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import select
 
 from studysmart import export
-from studysmart.core import security
 from studysmart.tasks import transfer
 from studysmart.users.models import User
 from tests.factories import create_task, register
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 at minimal cost (the same code path, faster)."""
-    monkeypatch.setattr(security, "_hasher", PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024,
-                                                                        parallelism=1),)))
 
 
 def _upload(client: TestClient, headers: dict[str, str], data: bytes) -> Any:

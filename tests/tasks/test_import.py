@@ -11,11 +11,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func, select
 
-from studysmart.core import security
 from studysmart.core.db import utcnow
 from studysmart.tasks import transfer
 from studysmart.tasks.models import Task
@@ -23,13 +20,6 @@ from studysmart.users.models import User
 from tests.factories import create_task, register
 
 IMPORT = "/api/v1/tasks/import"
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 at minimal cost (the same code path, faster): every test registers students."""
-    monkeypatch.setattr(security, "_hasher", PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024,
-                                                                        parallelism=1),)))
 
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...] = transfer.TASK_CSV_COLUMNS) -> bytes:

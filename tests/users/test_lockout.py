@@ -9,24 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy.orm import Session, sessionmaker
 
-from studysmart.core import security
 from studysmart.core.db import transaction
 from studysmart.users import service as users
 from studysmart.users.models import User
 from tests.factories import PASSWORD, make_user
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 at minimal cost (same code path): these tests log in hundreds of times."""
-    monkeypatch.setattr(security, "_hasher", PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024,
-                                                                        parallelism=1),)))
 
 
 @pytest.fixture

@@ -22,11 +22,8 @@ from nicegui import app, storage
 from nicegui.persistence import PersistentDict
 from nicegui.testing import User, user_simulation
 from nicegui.testing.general_fixtures import pytest_configure  # noqa: F401 - temporary dir for app.storage
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy.orm import Session, sessionmaker
 
-from studysmart.core import security
 from studysmart.core.config import Settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.users.models import User as Account
@@ -45,13 +42,6 @@ def browser_today() -> date:
 def db_url(tmp_path: Path) -> str:
     """SQLite only for the UI tests (overrides the per-backend parametrisation)."""
     return f"sqlite:///{tmp_path / 'web.db'}"
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 at minimal cost (same code path, much faster): the UI tests hash and verify many passwords."""
-    monkeypatch.setattr(security, "_hasher", PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024,
-                                                                        parallelism=1),)))
 
 
 def _act_in_the_pages_request(simulated: User) -> None:
