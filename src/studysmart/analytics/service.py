@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -356,9 +356,8 @@ def abilities(*, session: Session, user: User, now: datetime, done: DoneRows | N
         return []
     names = sorted(counts)
     topics = {t.id: t for t in session.scalars(select(Topic).where(Topic.id.in_(set(topic_ids.values()))))}
-    # One model call for every topic: predict_tasks reads only each entry's id, topic and difficulty.
-    cells = [_Cell(id=k, topic=topics[topic_ids[name]], difficulty=Difficulty.MEDIUM) for k, name in enumerate(names)]
-    served = predictions.predict_tasks(session=session, user=user, tasks=cast(list[Task], cells), now=now)
+    served = predictions.predict_cells(session=session, user=user, now=now,  # one model call for every topic
+                                       cells=[(topics[topic_ids[name]].key, Difficulty.MEDIUM) for name in names])
     out = []
     for k, name in enumerate(names):
         answered, correct = counts[name]
@@ -367,15 +366,6 @@ def abilities(*, session: Session, user: User, now: datetime, done: DoneRows | N
         out.append(TopicAbility(name, answered, correct, mean, low, high, shown.p_correct, shown.model,
                                 shown.source))
     return out
-
-
-@dataclass(frozen=True)
-class _Cell:
-    """A (topic, difficulty) to predict, shaped like the task predict_tasks reads."""
-
-    id: int
-    topic: Topic
-    difficulty: Difficulty
 
 
 def weekly_time(*, session: Session, user: User, zone: ZoneInfo = UTC, done: DoneRows | None = None) -> WeeklyTime:

@@ -27,8 +27,8 @@ from studysmart.tasks.models import Difficulty, Task, Topic, item_label
 from studysmart.users.models import User
 
 FALLBACK_MODEL = registry.FALLBACK
-__all__ = ["ServedPrediction", "ShownPrediction", "choose_model", "predict_and_log", "predict_task", "predict_tasks",
-           "score_task", "serving_entry", "unscore_task"]
+__all__ = ["ServedPrediction", "ShownPrediction", "choose_model", "predict_and_log", "predict_cells", "predict_task",
+           "predict_tasks", "score_task", "serving_entry", "unscore_task"]
 
 
 def _stable_fraction(user_id: int) -> float:
@@ -168,12 +168,21 @@ def predict_tasks(*, session: Session, user: User, tasks: Sequence[Task], now: d
     """What the serving model predicts for each of these tasks of this student right now, by task id: one model
     call for all of them (the same served path as a preview, so an open task shows what a new task of its topic
     and difficulty would be shown). Nothing is written."""
-    if not tasks:
-        return {}
+    shown = predict_cells(session=session, user=user, cells=[(task.topic.key, task.difficulty) for task in tasks],
+                          now=now, history=history)
+    return {task.id: prediction for task, prediction in zip(tasks, shown, strict=True)}
+
+
+def predict_cells(*, session: Session, user: User, cells: Sequence[tuple[str, Difficulty]], now: datetime,
+                  history: Responses | None = None) -> list[ShownPrediction]:
+    """What the serving model predicts for this student right now on each (topic key, difficulty), in order: one
+    model call for all of them. Nothing is written."""
+    if not cells:
+        return []
     history = user_history(session, user) if history is None else history
     entry, _ = serving_entry(session, user)
-    pred = _predict_rows(entry, user, [(task.topic.key, task.difficulty) for task in tasks], history, now)
-    return {task.id: _shown(entry, pred, row) for row, task in enumerate(tasks)}
+    pred = _predict_rows(entry, user, list(cells), history, now)
+    return [_shown(entry, pred, row) for row in range(len(cells))]
 
 
 def predict_and_log(*, session: Session, user: User, task: Task, now: datetime,
