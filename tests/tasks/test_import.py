@@ -162,3 +162,22 @@ def test_the_template_has_the_export_columns_and_imports(client: TestClient) -> 
     header = next(csv.reader(io.StringIO(response.text)))
     assert tuple(header) == transfer.TASK_CSV_COLUMNS
     assert _upload(client, me, response.content).json() == {"imported": 2}
+
+
+def test_words_a_spreadsheet_would_run_are_exported_quoted_and_imported_as_written(client: TestClient) -> None:
+    me = register(client)
+    words = ["=HYPERLINK(\"http://x.example\",\"click\")", "+1 more", "-5 minutes", "@SUM(A1)", "'quoted", "plain"]
+    for title in words:
+        create_task(client, me, title=title, notes=title)
+    sessions = client.app.state.sessionmaker  # type: ignore[attr-defined]
+    with sessions() as session:
+        owner = session.scalars(select(User)).one()
+        exported = transfer.export_rows(session=session, user=owner)
+    cells = {row["title"]: row for row in csv.DictReader(io.StringIO(exported))}
+    assert set(cells) == {"'" + w if w[0] in "=+-@" else w for w in words}  # no cell starts with a formula
+    assert all(row["notes"] == row["title"] for row in cells.values())
+    again = register(client)
+    assert _upload(client, again, exported.encode()).status_code == 201
+    listed = client.get("/api/v1/tasks", headers=again, params={"limit": 50}).json()["items"]
+    assert sorted(t["title"] for t in listed) == sorted(words)
+    assert sorted(t["notes"] for t in listed) == sorted(words)

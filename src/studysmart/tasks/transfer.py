@@ -131,7 +131,21 @@ def task_csv_row(task: Task, topic_name: str) -> dict[str, Any]:
     values["topic"] = topic_name
     values["difficulty"] = Difficulty(task.difficulty).value
     values["status"] = TaskStatus(task.status).value
-    return {name: _cell(value) for name, value in values.items()}
+    return {name: _text(_cell(value)) if name in TEXT_COLUMNS else _cell(value) for name, value in values.items()}
+
+
+#: The student's own words: a spreadsheet would run one starting with a formula character (OWASP "CSV
+#: injection"), so the export prefixes it with an apostrophe, which the import takes off again.
+TEXT_COLUMNS = frozenset({"title", "topic", "notes"})
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _untext(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value
 
 
 def _cell(value: Any) -> str:
@@ -207,7 +221,8 @@ def _header(reader: Any) -> list[str]:
 def _parse_row(row: int, header: list[str], record: list[str]) -> ImportRow:
     if len(record) > len(header):
         raise ImportRefused(f"{len(record)} cells but {len(header)} columns", row=row)
-    cells = {name: value.strip() for name, value in zip(header, record, strict=False)}
+    cells = {name: _untext(value.strip()) if name in TEXT_COLUMNS else value.strip()
+             for name, value in zip(header, record, strict=False)}
     for name in REQUIRED_COLUMNS:
         if not cells.get(name):
             raise ImportRefused(f"{name} is required", row=row, column=name)
