@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow install lint typecheck bench clean
+.PHONY: run test test-slow install lint typecheck bench css clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(STAMP)
 # The slow tests (real-data bars, long fits, the neural adversaries): not in `make test` / CI.
 test-slow: $(STAMP)
 	$(BIN)/pytest -m "slow" -p no:cacheprovider -n 2 --dist worksteal
+
+# The pages' Tailwind stylesheet (src/studysmart/web/static/tailwind.css, committed): after changing a page's classes.
+css: $(STAMP)
+	$(BIN)/python -m studysmart.web.styles
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all

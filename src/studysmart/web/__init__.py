@@ -2,12 +2,14 @@
 
 Pages call the domain services directly (never the app's own HTTP API). ``mount`` must run after every FastAPI
 route is added, because NiceGUI answers every later route with its 404 page. Assets (Vue, Quasar, ECharts,
-fonts) are served by NiceGUI from this server; the pages link no CDN. NiceGUI's websocket (socket.io at
+fonts) are served by NiceGUI from this server, and Tailwind's CSS is compiled ahead (``web.styles``) instead of in
+the browser; the pages link no CDN. NiceGUI's websocket (socket.io at
 ``/_nicegui_ws``) accepts only pages of this site: a handshake from another ``Origin`` is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +18,7 @@ from nicegui import core, ui
 
 from studysmart.core.config import Environment
 from studysmart.learning.context import AppContext
-from studysmart.web import auth, pages, storage
+from studysmart.web import auth, pages, storage, styles
 from studysmart.web.layout import BRAND
 
 __all__ = ["mount", "same_origin"]
@@ -39,6 +41,15 @@ def same_origin(origin: str | None, environ: dict[str, Any]) -> bool:
     return parts.netloc.lower() in {host.lower() for host in hosts if host}
 
 
+def _link_stylesheet() -> None:
+    """Serve the compiled Tailwind stylesheet and link it from every page (once per process: NiceGUI's app is)."""
+    if any(getattr(route, "path", None) == styles.URL for route in core.app.routes):
+        return
+    core.app.add_static_file(local_file=styles.STYLESHEET, url_path=styles.URL, max_cache_age=86400)
+    version = hashlib.sha256(styles.STYLESHEET.read_bytes()).hexdigest()[:12]  # a new build is a new URL
+    ui.add_head_html(f'<link rel="stylesheet" href="{styles.URL}?v={version}">', shared=True)
+
+
 def mount(app: FastAPI, *, context: AppContext) -> None:
     """Register the pages and mount NiceGUI on ``app`` (call it last, after every other route).
 
@@ -52,9 +63,11 @@ def mount(app: FastAPI, *, context: AppContext) -> None:
     storage.keep_private(settings.var_dir / "sessions", max_age_hours=settings.session_ttl_hours)
     pages.register()
     auth.register_routes()
+    _link_stylesheet()
     ui.run_with(
         app,
         title=BRAND,
+        tailwind=False,  # its in-browser compiler: the compiled stylesheet instead
         favicon="🎓",
         dark=None,
         language="en-US",

@@ -35,6 +35,7 @@ from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task, TaskStatus
 from studysmart.users import service as users
 from studysmart.users.models import User
+from studysmart.web import styles
 
 pytestmark = pytest.mark.browser
 
@@ -142,12 +143,14 @@ document.addEventListener('securitypolicyviolation', (e) => console.error(
 
 class Watch:
     """Console errors (CSP violations among them), page errors, failed requests, requests to any other host
-    (assets are local), and documents served without the Content-Security-Policy."""
+    (assets are local), documents served without the Content-Security-Policy, and Tailwind's in-browser compiler
+    (the pages use the stylesheet compiled ahead, web.styles)."""
 
     def __init__(self, base: str) -> None:
         self.base = base
         self.problems: list[str] = []
         self.documents = 0
+        self.compiled_styles = 0
 
     def _check_document(self, response: object) -> None:
         if response.request.resource_type != "document":  # type: ignore[attr-defined]
@@ -160,6 +163,10 @@ class Watch:
     def _check_host(self, url: str) -> None:
         if not url.startswith((self.base, "data:", "blob:")):
             self.problems.append(f"request to another host: {url}")
+        if "tailwindcss.min.js" in url:
+            self.problems.append(f"Tailwind compiled in the browser: {url}")
+        if url.startswith(self.base + styles.URL):
+            self.compiled_styles += 1
 
     def attach(self, page: object) -> None:
         page.add_init_script(CSP_LISTENER)  # type: ignore[attr-defined]
@@ -340,6 +347,7 @@ def test_six_pages_in_a_real_browser(server: str, sessions: sessionmaker[Session
     assert watch.problems == [], "\n".join(watch.problems)
     assert accessibility == [], "\n".join(accessibility)
     assert watch.documents >= 20
+    assert watch.compiled_styles >= 1
     assert len(list(SHOTS.glob("*.png"))) >= 20
 
 
