@@ -6,7 +6,7 @@
 A server on the embedded default (SQLite) over a database filled by bulk inserts: one student per entry of
 ``--histories`` with that many completed answers (over 90 days), plus ``--others`` answers of other students (the
 population the models are fitted on). One training first, with the default models unless ``--models`` names
-others, and the trained champions loaded by the server (as in a running service). Then ``--runs`` rounds; in each,
+others, and the model it chose to serve loaded by the server (as in a running service). Then ``--runs`` rounds; in each,
 every student in turn (the order rotates) makes ``--requests`` task creations (``POST /api/v1/tasks``) one at a
 time after 3 warm-up ones, then as many previews (``GET /api/v1/predictions/preview``). Created tasks stay open,
 the same number for every student, so the completed history is what differs. OUT gets, per history length,
@@ -112,14 +112,15 @@ def _fill(var_dir: Path, *, histories: list[int], others: int, models: str | Non
     return {"histories": histories, "other_answers": others, "fill_seconds": round(time.perf_counter() - started, 1)}
 
 
-def _champions(var_dir: Path, models: str | None) -> set[str]:
+def _serving(var_dir: Path, models: str | None) -> str:
+    """The model the last training chose to serve (every student's, as no A/B share is set)."""
     from studysmart.learning.context import make_context
-    from studysmart.learning.models import ModelVersion
+    from studysmart.learning.models import TrainingState
 
     context = make_context(_settings(var_dir, models))
     try:
         with context.sessions() as session:
-            return set(session.scalars(select(ModelVersion.model).where(ModelVersion.is_champion.is_(True))))
+            return session.scalar(select(TrainingState.serving_model)) or FALLBACK
     finally:
         context.dispose()
 
@@ -147,16 +148,17 @@ def _token(http: httpx.Client, length: int) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def _wait_loaded(http: httpx.Client, headers: dict[str, str], champions: set[str], timeout: float = 180) -> None:
-    """Create tasks until the server serves a loaded version of every champion (loads happen in the background)."""
+def _wait_loaded(http: httpx.Client, headers: dict[str, str], names: set[str], timeout: float = 180) -> None:
+    """Create tasks until the server has loaded a trained version of each of ``names`` (loads happen in the
+    background; meanwhile the fallback serves)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         http.post(CREATE, json={"title": "Warm", "topic": TOPICS[0], "difficulty": "easy"}, headers=headers)
         loaded = http.get("/api/v1/health", headers=headers).json().get("models") or {}
-        if all(loaded.get(name) is not None for name in champions):
+        if all(loaded.get(name) is not None for name in names):
             return
         time.sleep(1)
-    raise RuntimeError(f"the server did not load every champion ({sorted(champions)}) in {timeout:.0f} s")
+    raise RuntimeError(f"the server did not load {sorted(names)} in {timeout:.0f} s")
 
 
 def _timed(http: httpx.Client, headers: dict[str, str], requests: int, *, create: bool) -> list[float]:
@@ -193,7 +195,8 @@ def run(*, histories: list[int], others: int, requests: int, runs: int, models: 
         made["training_s"] = _train(var_dir, models)
         with httpx.Client(base_url=base, timeout=120) as http:
             tokens = {length: _token(http, length) for length in histories}
-            _wait_loaded(http, tokens[histories[0]], _champions(var_dir, models) | {FALLBACK})
+            made["serving"] = _serving(var_dir, models)
+            _wait_loaded(http, tokens[histories[0]], {made["serving"], FALLBACK})
             for r in range(runs):
                 order = histories[r % len(histories):] + histories[:r % len(histories)]
                 result: dict[str, Any] = {}
