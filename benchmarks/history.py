@@ -112,7 +112,7 @@ def _fill(var_dir: Path, *, histories: list[int], others: int, models: str | Non
     return {"histories": histories, "other_answers": others, "fill_seconds": round(time.perf_counter() - started, 1)}
 
 
-def _serving(var_dir: Path, models: str | None) -> str:
+def serving(var_dir: Path, models: str | None) -> str:
     """The model the last training chose to serve (every student's, as no A/B share is set)."""
     from studysmart.learning.context import make_context
     from studysmart.learning.models import TrainingState
@@ -148,7 +148,7 @@ def _token(http: httpx.Client, length: int) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def _wait_loaded(http: httpx.Client, headers: dict[str, str], names: set[str], timeout: float = 180) -> None:
+def wait_loaded(http: httpx.Client, headers: dict[str, str], names: set[str], timeout: float = 180) -> None:
     """Create tasks until the server has loaded a trained version of each of ``names`` (loads happen in the
     background; meanwhile the fallback serves)."""
     deadline = time.monotonic() + timeout
@@ -195,8 +195,8 @@ def run(*, histories: list[int], others: int, requests: int, runs: int, models: 
         made["training_s"] = _train(var_dir, models)
         with httpx.Client(base_url=base, timeout=120) as http:
             tokens = {length: _token(http, length) for length in histories}
-            made["serving"] = _serving(var_dir, models)
-            _wait_loaded(http, tokens[histories[0]], {made["serving"], FALLBACK})
+            made["serving"] = serving(var_dir, models)
+            wait_loaded(http, tokens[histories[0]], {made["serving"], FALLBACK})
             for r in range(runs):
                 order = histories[r % len(histories):] + histories[:r % len(histories)]
                 result: dict[str, Any] = {}
