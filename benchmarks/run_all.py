@@ -27,6 +27,9 @@ READINESS = ["--data", str(SHARED / "data" / "junyi_fkt_subset" / "data.csv"), "
 #: name -> (arguments of the full run, arguments of the quick run, the JSON it writes)
 BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
     "task_latency": ([], ["--duration", "3", "--runs", "1"], "task_latency.json"),
+    "throughput": (["--clients", "8"], ["--clients", "8", "--duration", "3", "--runs", "1"], "throughput.json"),
+    "history": ([], ["--others", "1000", "--requests", "10", "--runs", "1", "--models", "shrinkage"],
+                "history.json"),
     "training_isolation": ([], ["--duration", "5", "--rounds", "1"], "training_isolation.json"),
     "analytics": ([], ["--logs", "60000", "--answers", "600", "--requests", "5"], "analytics.json"),
     "planning": ([], ["--exams", "5", "--seeds", "2"], "planning.json"),

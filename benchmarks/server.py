@@ -37,7 +37,7 @@ def running_server(extra_env: dict[str, str] | None = None, demo_students: int =
                            capture_output=True)
         if prepare is not None:
             prepare(Path(tmp))
-        port = free_port()
+        port = int(os.environ.get("STUDYSMART_BENCH_PORT") or free_port())  # pinned when ports are shared
         log = open(Path(tmp) / "server.log", "w")  # closed below
         proc = subprocess.Popen([BIN / "studysmart", "serve", "--port", str(port)], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
