@@ -210,7 +210,7 @@ class PracticeModel(RowInputs):
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw prices through the calibration (new items of known topics have their own intercept and shift)."""
         a, c, shift, scale, c_novel, shift_novel = self.calibration_
-        p = expit(a * logit(np.clip(p, 1e-12, 1 - 1e-12)) + np.where(novel, c_novel, c))
+        p = expit(a * logit(np.minimum(np.maximum(p, 1e-12), 1 - 1e-12)) + np.where(novel, c_novel, c))  # = np.clip
         return p, mean + np.where(novel, shift_novel, shift), scale * np.sqrt(var)
 
     # -- prediction ----------------------------------------------------------------------------------------
