@@ -25,6 +25,14 @@ def row_weights(data: Responses) -> np.ndarray:
     return np.nan_to_num(np.asarray(weight, dtype=np.float64), nan=1.0)
 
 
+def _first_seen(labels: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The distinct labels (as str) in order of first appearance, and each row's position among them."""
+    seen: dict[str, int] = {}
+    inverse = np.fromiter((seen.setdefault(str(v), len(seen)) for v in labels.tolist()), dtype=np.int64,
+                          count=labels.shape[0])
+    return list(seen), inverse
+
+
 @dataclass(frozen=True)
 class CodedRows:
     """Rows in model codes (-1: no topic / no level)."""
@@ -97,12 +105,8 @@ class Vocab:
         if n == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty.copy(), empty.copy()
-        names, first, inverse = np.unique(item.astype(str), return_index=True, return_inverse=True)
-        order = np.argsort(first, kind="stable")  # first appearance, so new codes follow the rows' order
-        codes = np.empty(names.size, dtype=np.int64)
-        for u in order:
-            k = self._items.get(names[u])
-            codes[u] = k if k is not None else new_items.setdefault(names[u], self.n_items + len(new_items))
+        names, inverse = _first_seen(item)  # new codes follow the rows' order
+        codes = np.fromiter((self._code_of(name, new_items) for name in names), dtype=np.int64, count=len(names))
         items = codes[inverse]
         known = items < self.n_items
         safe = np.where(known, items, 0)
@@ -114,16 +118,20 @@ class Vocab:
             levels = self._override(levels, level, self._levels, None, self.n_levels)
         return items, topics.astype(np.int64), levels.astype(np.int64)
 
+    def _code_of(self, name: str, new_items: dict[str, int]) -> int:
+        """An item label's code (a new label: the next code past the known ones and ``new_items``)."""
+        k = self._items.get(name)
+        return k if k is not None else new_items.setdefault(name, self.n_items + len(new_items))
+
     @staticmethod
     def _override(codes: np.ndarray, labels: np.ndarray, index: dict[str, int], new: dict[str, int] | None,
                   n_known: int) -> np.ndarray:
         """Codes of the rows' own labels where they have one (new labels: past the known ones, or -1)."""
         out = codes.copy()
-        values, first, inverse = np.unique(np.asarray([str(v) for v in labels], dtype=object).astype(str),
-                                           return_index=True, return_inverse=True)
-        mapped = np.empty(values.size, dtype=np.int64)
-        for u in np.argsort(first, kind="stable"):
-            label = clean_label(values[u])
+        values, inverse = _first_seen(labels)
+        mapped = np.empty(len(values), dtype=np.int64)
+        for u, value in enumerate(values):
+            label = clean_label(value)
             if label is None:
                 mapped[u] = -2  # keep the item's code
                 continue

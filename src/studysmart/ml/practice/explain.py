@@ -81,7 +81,7 @@ def explain_prediction(model: PracticeModel, person: str, item: str, *, topic: s
     hist = hist if hist is not None else model.histories_.get(person)
     prediction = model.predict(queries, history=history)
     p, seconds = float(prediction.p_correct[0]), float(prediction.expected_seconds[0])
-    _, coded, feats = model._query(person, hist, queries)
+    _, coded, feats, _ = model._query(person, hist, queries)
     if model.practice_:
         now, fresh, time_now = _terms(model, coded.cols, coded.topic)
     else:

@@ -210,7 +210,7 @@ class PracticeModel(RowInputs):
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw prices through the calibration (new items of known topics have their own intercept and shift)."""
         a, c, shift, scale, c_novel, shift_novel = self.calibration_
-        p = expit(a * logit(np.clip(p, 1e-12, 1 - 1e-12)) + np.where(novel, c_novel, c))
+        p = expit(a * logit(np.minimum(np.maximum(p, 1e-12), 1 - 1e-12)) + np.where(novel, c_novel, c))  # = np.clip
         return p, mean + np.where(novel, shift_novel, shift), scale * np.sqrt(var)
 
     # -- prediction ----------------------------------------------------------------------------------------
@@ -237,15 +237,14 @@ class PracticeModel(RowInputs):
             if hist is None:
                 hist = self.histories_.get(person)
             sub = store.take_queries(queries, rows)
-            p[rows], mean[rows], sd[rows], known = self._predict_person(person, hist, sub)
-            item_known = self._item_known(sub)
+            p[rows], mean[rows], sd[rows], known, item_known = self._predict_person(person, hist, sub)
             source[rows] = np.where(item_known & known, SOURCE_MODEL,
                                     np.where(item_known, SOURCE_ITEM_PRIOR, SOURCE_POPULATION_PRIOR))
         return Prediction(p, mean, sd, source)
 
-    def _item_known(self, queries: Queries) -> np.ndarray:
-        items, topics, _ = self.vocab_.code(queries.item, queries.topic, queries.difficulty)
-        return (items < self.vocab_.n_items) | ((topics >= 0) & (topics < self.vocab_.n_topics))
+    def _item_known(self, rows: CodedRows) -> np.ndarray:
+        """Per coded row: whether the model knows its item or at least its topic."""
+        return (rows.item < self.vocab_.n_items) | ((rows.topic >= 0) & (rows.topic < self.vocab_.n_topics))
 
     def _person(self, person: str, hist: store.History | None) -> _Student:
         """A student's state from their history (cached by the history's fingerprint; None: a new student)."""
@@ -273,8 +272,9 @@ class PracticeModel(RowInputs):
         return student
 
     def _query(self, person: str, hist: store.History | None, queries: Queries,
-               ) -> tuple[_Student, Coded, Features]:
-        """A student's state and their coded query rows with the queries' practice features."""
+               ) -> tuple[_Student, Coded, Features, np.ndarray]:
+        """A student's state and their coded query rows with the queries' practice features, and per row
+        whether the model knows its item or topic."""
         student = self._person(person, hist)
         q_rows = self.vocab_.code_queries(queries, new_items=dict(student.new_items),
                                           new_topics=dict(student.new_topics))
@@ -284,14 +284,15 @@ class PracticeModel(RowInputs):
         local = student.local
         q_cell = np.array([-1 if t < 0 else local.get(int(t), len(local)) for t in q_rows.topic], dtype=np.int64)
         return student, self._coded(q_prep, np.arange(len(q_rows)), columns(q_feats, self.gap_scale_), q_cell), \
-            q_feats
+            q_feats, self._item_known(q_rows)
 
     def _predict_person(self, person: str, hist: store.History | None, queries: Queries,
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-        """Priced query rows of one student from their history (None: a new student)."""
-        student, query, _ = self._query(person, hist, queries)
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, np.ndarray]:
+        """Priced query rows of one student from their history (None: a new student), whether the student has
+        answers, and per row whether the model knows its item or topic."""
+        student, query, _, item_known = self._query(person, hist, queries)
         p, mean, sd = self._priced(student.state, priced_inputs(self.population_, query))
-        return p, mean, sd, student.state.n > 0
+        return p, mean, sd, student.state.n > 0, item_known
 
     def explain(self, person: str, item: str, *, topic: str | None = None, difficulty: str | None = None,
                 order: float | None = None, history: Responses | None = None) -> Explanation:
@@ -338,7 +339,7 @@ class PracticeModel(RowInputs):
             starts, is_row, pop.acc_var_conditional if pop.beta else pop.acc_var_person, pop.acc_var_cell,
             pop.time_var_person, pop.time_var_cell, NU, pop.beta)
         p, mean, sd = self._calibrated(p_raw, mean_raw, var_raw, priced.novel)
-        item_known = (coded.item < self.vocab_.n_items) | ((coded.topic >= 0) & (coded.topic < self.vocab_.n_topics))
+        item_known = self._item_known(coded)
         source = np.where(item_known & (earlier > 0), SOURCE_MODEL,
                           np.where(item_known, SOURCE_ITEM_PRIOR, SOURCE_POPULATION_PRIOR)).astype(object)
         out_p, out_mean, out_sd = np.empty(len(rows)), np.empty(len(rows)), np.empty(len(rows))

@@ -72,9 +72,12 @@ class RowInputs:
         known = rows.item < v.n_items
         k = np.where(known, rows.item, 0)
         group_topic = np.where((rows.topic >= 0) & (rows.topic < v.n_topics), rows.topic, -1)
+        all_known = bool(known.all())
 
         def params(fit_values: tuple[np.ndarray, ...], fit_vars: tuple[np.ndarray, ...], groups: GroupPrior,
                    mean_load: float, var_load: float, var_factor: float) -> tuple[np.ndarray, np.ndarray]:
+            if all_known:  # no row needs its group's prior (the common served case: one known item)
+                return np.column_stack([f[k] for f in fit_values]), np.column_stack([f[k] for f in fit_vars])
             new_values = (groups.mean(group_topic, rows.level), mean_load, 0.0)
             new_vars = (groups.new_item_var(group_topic, rows.level), var_load, var_factor)
             values = np.column_stack([np.where(known, f[k], np.asarray(nv))

@@ -58,8 +58,12 @@ class Blend:
 
 
 def _logits(preds: Sequence[Prediction]) -> np.ndarray:
-    return np.column_stack([logit(np.clip(np.nan_to_num(p.p_correct, nan=0.5), _P_CLIP, 1 - _P_CLIP))
-                            for p in preds])
+    p = np.column_stack([q.p_correct for q in preds])
+    # np.clip(np.nan_to_num(p, nan=0.5), ...) in two ufuncs each (the served call combines one row: numpy's
+    # wrappers cost more than the arithmetic)
+    p = np.minimum(np.maximum(np.where(np.isnan(p), 0.5, p), _P_CLIP), 1 - _P_CLIP)
+    out: np.ndarray = logit(p)
+    return out
 
 
 def _means(preds: Sequence[Prediction]) -> np.ndarray:
@@ -67,7 +71,8 @@ def _means(preds: Sequence[Prediction]) -> np.ndarray:
 
 
 def _variances(preds: Sequence[Prediction]) -> np.ndarray:
-    return np.column_stack([np.square(p.sd_log_time) for p in preds])
+    out: np.ndarray = np.square(np.column_stack([p.sd_log_time for p in preds]))
+    return out
 
 
 def _prior(n_members: int) -> np.ndarray:
