@@ -154,7 +154,7 @@ def create_app(settings: Settings | None = None, *, with_ui: bool = True) -> Fas
     settings = settings or get_settings()
     setup_logging(settings.log_level)
     secure_var_dir(settings.var_dir, sqlite_path=settings.sqlite_path, with_queue=not settings.redis_url)
-    context = make_context(settings)
+    context = make_context(settings, server=True)
     engine, sessions = context.engine, context.sessions
 
     @asynccontextmanager

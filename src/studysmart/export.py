@@ -114,7 +114,8 @@ def export_csv_zip(*, session: Session, user: User) -> bytes:
         user: whose data.
 
     Returns:
-        The zip bytes; JSON-valued cells (preferences) are written as JSON text. ``tasks.csv`` has the columns
+        The zip bytes; JSON-valued cells (preferences) are written as JSON text, and a text a spreadsheet would
+        run as a formula is quoted (``tasks.transfer.spreadsheet_text``). ``tasks.csv`` has the columns
         the import reads (``tasks.transfer.TASK_CSV_COLUMNS``: the topic by name), so it can be imported into
         another account.
     """
@@ -128,7 +129,8 @@ def export_csv_zip(*, session: Session, user: User) -> bytes:
             writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
             writer.writeheader()
             for row in rows:
-                writer.writerow({key: json.dumps(value) if isinstance(value, dict | list) else value
+                writer.writerow({key: json.dumps(value) if isinstance(value, dict | list)
+                                 else transfer.spreadsheet_text(value) if isinstance(value, str) else value
                                  for key, value in row.items()})
             archive.writestr(f"{name}.csv", text.getvalue())
     return buffer.getvalue()

@@ -78,7 +78,7 @@ class _HeldLoads:
 def test_a_new_version_loads_in_the_background_while_the_one_in_use_serves(
         personal_models: None, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
     _two_students_trained(sessions)
-    cache = ModelCache(refresh_seconds=0.01)  # a server's cache (the setting is seconds there)
+    cache = ModelCache(refresh_seconds=0.01, background=True)  # a server's cache (the setting is seconds there)
     first = _eventually(sessions, cache, lambda entry: entry is not None)
     assert first is not None and first.version == 1
     loads = _HeldLoads(monkeypatch)
@@ -101,7 +101,7 @@ def test_a_model_not_loaded_yet_is_not_ready_until_its_load_ends(
         personal_models: None, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
     _two_students_trained(sessions)
     loads = _HeldLoads(monkeypatch)
-    cache = ModelCache(refresh_seconds=0.01)
+    cache = ModelCache(refresh_seconds=0.01, background=True)
     with sessions() as session:
         assert cache.get(session, MODEL) is None  # serving falls back to the fallback model meanwhile
     assert loads.started.wait(10)
@@ -113,7 +113,7 @@ def test_a_model_not_loaded_yet_is_not_ready_until_its_load_ends(
 def test_an_account_deleted_while_a_version_loads_is_not_in_it(
         personal_models: None, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
     leaver, _ = _two_students_trained(sessions)
-    cache = ModelCache(refresh_seconds=0.01)
+    cache = ModelCache(refresh_seconds=0.01, background=True)
     assert _eventually(sessions, cache, lambda entry: entry is not None) is not None
     loads = _HeldLoads(monkeypatch)
     newer = _promote_copy(sessions)
@@ -125,3 +125,11 @@ def test_an_account_deleted_while_a_version_loads_is_not_in_it(
     loads.release.set()
     entry = _eventually(sessions, cache, lambda entry: entry is not None and entry.version == newer)
     assert entry is not None and _as_unknown(entry.model, person_label(leaver))
+
+
+def test_a_command_or_the_worker_loads_the_current_version_at_once(
+        personal_models: None, sessions: sessionmaker[Session]) -> None:
+    _two_students_trained(sessions)
+    with sessions() as session:  # a command's context: the default refresh, no background loads
+        entry = ModelCache(refresh_seconds=5.0).get(session, MODEL)
+    assert entry is not None and entry.version == 1

@@ -166,7 +166,8 @@ def test_the_template_has_the_export_columns_and_imports(client: TestClient) -> 
 
 def test_words_a_spreadsheet_would_run_are_exported_quoted_and_imported_as_written(client: TestClient) -> None:
     me = register(client)
-    words = ["=HYPERLINK(\"http://x.example\",\"click\")", "+1 more", "-5 minutes", "@SUM(A1)", "'quoted", "plain"]
+    words = ["=HYPERLINK(\"http://x.example\",\"click\")", "+1 more", "-5 minutes", "@SUM(A1)", "'quoted", "'=1+1",
+             "plain"]
     for title in words:
         create_task(client, me, title=title, notes=title)
     sessions = client.app.state.sessionmaker  # type: ignore[attr-defined]
@@ -174,10 +175,25 @@ def test_words_a_spreadsheet_would_run_are_exported_quoted_and_imported_as_writt
         owner = session.scalars(select(User)).one()
         exported = transfer.export_rows(session=session, user=owner)
     cells = {row["title"]: row for row in csv.DictReader(io.StringIO(exported))}
-    assert set(cells) == {"'" + w if w[0] in "=+-@" else w for w in words}  # no cell starts with a formula
+    assert set(cells) == {"'" + w if w[0] in "=+-@'" else w for w in words}  # no cell starts with a formula
     assert all(row["notes"] == row["title"] for row in cells.values())
     again = register(client)
     assert _upload(client, again, exported.encode()).status_code == 201
     listed = client.get("/api/v1/tasks", headers=again, params={"limit": 50}).json()["items"]
     assert sorted(t["title"] for t in listed) == sorted(words)
     assert sorted(t["notes"] for t in listed) == sorted(words)
+
+
+def test_every_file_of_the_data_export_quotes_what_a_spreadsheet_would_run(client: TestClient) -> None:
+    import zipfile
+
+    from studysmart import export
+
+    me = register(client)
+    assert client.patch("/api/v1/auth/me", json={"display_name": "=cmd|' /C calc'!A0"}, headers=me).status_code == 200
+    sessions = client.app.state.sessionmaker  # type: ignore[attr-defined]
+    with sessions() as session:
+        owner = session.scalars(select(User)).one()
+        archive = zipfile.ZipFile(io.BytesIO(export.export_csv_zip(session=session, user=owner)))
+    [account] = list(csv.DictReader(io.StringIO(archive.read("users.csv").decode())))
+    assert account["display_name"] == "'=cmd|' /C calc'!A0"

@@ -2,11 +2,12 @@
 ``refresh_seconds`` and swapped atomically when a new version is promoted; deleted accounts dropped from every
 cached copy.
 
-With ``refresh_seconds`` > 0 (a server: it serves what was current a few seconds ago anyway) a new version is
-loaded in a background thread, reading in its own read-only transaction, and the version in use serves until it is
-ready; a model with no version loaded yet is "not ready" (``get`` returns None, and serving falls back to the
-fallback). So no request waits for an artifact to load (a torch model: seconds, torch's import included), and none
-holds the database's write lock meanwhile. With 0 every ``get`` loads what is current at once (tests, commands).
+In a server's cache (``background``, with ``refresh_seconds`` > 0: it serves what was current a few seconds ago
+anyway) a new version is loaded in a background thread, reading in its own read-only transaction, and the version
+in use serves until it is ready; a model with no version loaded yet is "not ready" (``get`` returns None, and
+serving falls back to the fallback). So no request waits for an artifact to load (a torch model: seconds, torch's
+import included), and none holds the database's write lock meanwhile. Otherwise (commands, the worker, a refresh
+of 0 as in the tests) ``get`` loads what is current at once.
 
 Every training fits and stores the fallback model in the worker. Until the first one has, a process fits it itself,
 on at most ``FALLBACK_FIT_LIMIT`` answers (all of a brand-new app's; the most recent ones of a large database), so
@@ -57,8 +58,9 @@ class Loaded:
 class ModelCache:
     """Per-process cache of serving models; reads the database at most every ``refresh_seconds`` per name."""
 
-    def __init__(self, *, refresh_seconds: float) -> None:
+    def __init__(self, *, refresh_seconds: float, background: bool = False) -> None:
         self.refresh_seconds = refresh_seconds
+        self.background = background and refresh_seconds > 0  # a server's cache (see the module docstring)
         self._loaded: dict[str, Loaded] = {}
         self._lock = threading.Lock()
         self._loading: set[int] = set()  # ModelVersion ids being loaded in the background
@@ -97,7 +99,7 @@ class ModelCache:
             if champion is not None:
                 if entry is not None and entry.stamp == champion.id and entry.version is not None:
                     entry = replace(entry, checked_at=now)
-                elif refresh > 0 and (entry is not None or name != FALLBACK_MODEL):
+                elif self.background and (entry is not None or name != FALLBACK_MODEL):
                     self._load_later(session, name, champion.id, champion.version)
                     if entry is not None:  # the version in use serves until the new one is ready
                         entry = replace(entry, checked_at=now)
@@ -135,15 +137,10 @@ class ModelCache:
             with read_session(factory) as session:
                 latest = session.scalar(select(func.max(Erasure.id))) or 0
                 loaded = _load(session, name, version_id, version, latest, time.monotonic())
-            with self._lock, read_session(factory) as session:
-                # Accounts deleted while it loaded (here, ``forget``, or elsewhere) are dropped before the swap.
-                newest = session.scalar(select(func.max(Erasure.id))) or 0
-                if newest > loaded.erased:
-                    persons = list(session.scalars(select(Erasure.person).where(
-                        Erasure.id > loaded.erased, Erasure.id <= newest)))
-                    loaded = replace(loaded, model=forget(name, loaded.model, persons), erased=newest)
-                if session.scalar(select(ModelVersion.is_champion).where(ModelVersion.id == version_id)):
-                    self._loaded[name] = loaded  # unless a newer version replaced it while this one loaded
+            with read_session(factory) as session:
+                session.connection()  # from the pool before the lock: requests hold theirs while they wait on it
+                with self._lock:
+                    self._swap(session, name, version_id, loaded)
             log.info(kv("models.loaded", model=name, version=version,
                         seconds=round(time.perf_counter() - started, 3)))
         except Exception as exc:  # the version in use goes on serving; the next refresh tries again
@@ -152,6 +149,17 @@ class ModelCache:
         finally:
             with self._lock:
                 self._loading.discard(version_id)
+
+    def _swap(self, session: Session, name: str, version_id: int, loaded: Loaded) -> None:
+        """Put a loaded version in use unless a newer one replaced it meanwhile (called under the lock)."""
+        # Accounts deleted while it loaded (here, ``forget``, or elsewhere) are dropped before the swap.
+        newest = session.scalar(select(func.max(Erasure.id))) or 0
+        if newest > loaded.erased:
+            persons = list(session.scalars(select(Erasure.person).where(
+                Erasure.id > loaded.erased, Erasure.id <= newest)))
+            loaded = replace(loaded, model=forget(name, loaded.model, persons), erased=newest)
+        if session.scalar(select(ModelVersion.is_champion).where(ModelVersion.id == version_id)):
+            self._loaded[name] = loaded
 
     def _fallback(self, session: Session, entry: Loaded | None, now: float, erased: int) -> Loaded:
         samples = session.scalar(select(TrainingState.samples)) or 0

@@ -58,11 +58,12 @@ class AppContext:
         self.engine.dispose()
 
 
-def make_context(settings: Settings, engine: Engine | None = None) -> AppContext:
-    """A new context for ``settings`` (its own engine unless one is given, and an empty model cache)."""
+def make_context(settings: Settings, engine: Engine | None = None, *, server: bool = False) -> AppContext:
+    """A new context for ``settings`` (its own engine unless one is given, and an empty model cache). A
+    ``server``'s cache loads new model versions in the background (``learning.cache``)."""
     engine = engine if engine is not None else make_engine(settings.database_url)
     return AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
-                      models=ModelCache(refresh_seconds=settings.model_refresh_seconds))
+                      models=ModelCache(refresh_seconds=settings.model_refresh_seconds, background=server))
 
 
 def context_of(session: Session) -> AppContext:

@@ -131,21 +131,24 @@ def task_csv_row(task: Task, topic_name: str) -> dict[str, Any]:
     values["topic"] = topic_name
     values["difficulty"] = Difficulty(task.difficulty).value
     values["status"] = TaskStatus(task.status).value
-    return {name: _text(_cell(value)) if name in TEXT_COLUMNS else _cell(value) for name, value in values.items()}
+    return {name: spreadsheet_text(_cell(value)) if name in TEXT_COLUMNS else _cell(value)
+            for name, value in values.items()}
 
 
 #: The student's own words: a spreadsheet would run one starting with a formula character (OWASP "CSV
-#: injection"), so the export prefixes it with an apostrophe, which the import takes off again.
+#: injection"), so the export prefixes it with an apostrophe, which the import takes off again. A text that
+#: starts with an apostrophe gets one more, so that it comes back as written.
 TEXT_COLUMNS = frozenset({"title", "topic", "notes"})
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
-def _text(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
+def spreadsheet_text(value: str) -> str:
+    """``value`` as an exported CSV cell: quoted with an apostrophe if a spreadsheet would run it as a formula."""
+    return "'" + value if value.startswith(_QUOTED_START) else value
 
 
 def _untext(value: str) -> str:
-    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value
+    return value[1:] if value.startswith("'") and value[1:].startswith(_QUOTED_START) else value
 
 
 def _cell(value: Any) -> str:
