@@ -26,7 +26,7 @@ import httpx
 import numpy as np
 from sqlalchemy import func, insert, select, update
 
-from benchmarks.paths import RESULTS
+from benchmarks.paths import RESULTS, write_results
 from benchmarks.preview_isolation import _env, _settings, _train_once
 from benchmarks.server import running_server
 from studysmart.learning import registry
@@ -161,13 +161,8 @@ def run(*, logs: int, answers: int, requests: int, out: Path | None) -> dict[str
             print(json.dumps(timings, indent=2), flush=True)
     summary = {"models_p95_ms": timings["/api/v1/models"]["p95_ms"],
                "endpoints": {path: timings[path]["p95_ms"] for path in PATHS}}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "analytics.json").write_text(json.dumps({"setup": made, "requests": requests, "timings": timings,
-                                                         "summary": summary}, indent=2))
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
+    full = {"setup": made, "requests": requests, "timings": timings, "summary": summary}
+    write_results("analytics", full, summary, out, results=RESULTS)
     return summary
 
 

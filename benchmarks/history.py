@@ -33,7 +33,7 @@ import numpy as np
 from sqlalchemy import insert, select, update
 
 from benchmarks.bulk import BASE_SECONDS, SHIFT, TOPICS, bulk_answers
-from benchmarks.paths import RESULTS
+from benchmarks.paths import RESULTS, write_results
 from benchmarks.server import running_server
 from studysmart.learning.registry import FALLBACK
 
@@ -214,13 +214,8 @@ def run(*, histories: list[int], others: int, requests: int, runs: int, models: 
     first = summary[str(histories[0])]["create_p50_ms"]
     for length in histories:
         summary[str(length)]["create_p50_ratio"] = round(summary[str(length)]["create_p50_ms"] / first, 3)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "history.json").write_text(json.dumps({"setup": made, "requests": requests, "runs": rounds,
-                                                       "summary": summary}, indent=2))
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
+    full = {"setup": made, "requests": requests, "runs": rounds, "summary": summary}
+    write_results("history", full, summary, out, results=RESULTS)
     return summary
 
 

@@ -26,7 +26,7 @@ import httpx
 
 from benchmarks import history
 from benchmarks.load import run_load
-from benchmarks.paths import RESULTS
+from benchmarks.paths import RESULTS, write_results
 from benchmarks.server import running_server, wait_for_training_idle
 from studysmart.learning.registry import FALLBACK
 
@@ -58,12 +58,8 @@ def run(*, clients: int, duration: float, runs: int, out: Path | None) -> dict[s
     summary: dict[str, Any] = {key: statistics.median(r[key] for r in results) for key in ("rps", "p50_ms", "p95_ms")}
     summary.update({"clients": clients, "duration_s": duration, "runs": runs,
                     "requests": sum(r["requests"] for r in results), "errors": sum(r["errors"] for r in results)})
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "throughput.json").write_text(json.dumps({"runs": results, "summary": summary}, indent=2))
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
+    full = {"runs": results, "summary": summary}
+    write_results("throughput", full, summary, out, results=RESULTS)
     return summary
 
 
