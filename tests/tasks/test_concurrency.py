@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
 from studysmart.learning import tracker as training
+from studysmart.tasks import listing
 from studysmart.tasks import service as tasks
 from tests.factories import make_task, make_user
 
@@ -37,7 +38,8 @@ def test_parallel_completions_lose_no_count(sessions: sessionmaker[Session]) -> 
         status = training.get_status(session=session)
         assert status.completed_since_training == N
         assert status.samples == N
-        done, total = tasks.list_tasks(session=session, user=session.get(type(user), user_id), status=None, limit=100)
+        done, total = listing.list_tasks(session=session, user=session.get(type(user), user_id), today=utcnow().date(),
+                                         limit=100)
         assert total == N and all(t.status.value == "done" for t in done)
     # Exactly the completions from the threshold on report a due training.
     assert sum(due) == N - status.threshold + 1

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from studysmart.core.db import on_commit, utcnow
+from studysmart.core.db import on_commit
 from studysmart.core.exceptions import DomainError
 from studysmart.core.text import name_problem
 from studysmart.learning import history as stored_answers
@@ -22,7 +22,6 @@ from studysmart.learning import serving as predictions
 from studysmart.learning import tracker as training
 from studysmart.learning.context import AppContext, context_of
 from studysmart.learning.prediction import ServedPrediction, ShownPrediction
-from studysmart.tasks import listing
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, UserTopic, topic_key
 from studysmart.tasks.schemas import TaskUpdate
 from studysmart.users.models import User
@@ -235,14 +234,6 @@ def create_task(*, session: Session, user: User, title: str, topic: str, difficu
     session.flush()
     _apply_prediction(session, user, task, now)
     return task
-
-
-def list_tasks(*, session: Session, user: User, status: TaskStatus | None = None, topic: str | None = None,
-               limit: int = 50, offset: int = 0) -> tuple[list[Task], int]:
-    """The user's tasks, the running one first, then newest first, filtered by status and topic; with the total
-    before paging. Views by due date, sorting and search: ``tasks.listing.list_tasks``."""
-    return listing.list_tasks(session=session, user=user, today=utcnow().date(), status=status, topic=topic,
-                              limit=limit, offset=offset)
 
 
 def current_predictions(*, session: Session, user: User, tasks: Sequence[Task],
