@@ -16,7 +16,7 @@ from studysmart.learning.logs import PredictionLog
 from studysmart.migrations import upgrade
 from studysmart.models import Base
 from studysmart.planning.models import Exam
-from studysmart.tasks.models import Difficulty, Task, Topic
+from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
 from studysmart.users.models import User
 from tests.factories import make_task
 
@@ -36,10 +36,10 @@ def _counts(session: Session) -> dict[str, int]:
 
 
 def _user_before_0004(session: Session, now: datetime) -> User:
-    """An account made on a schema older than 0004 (which added ``users.account_key``)."""
+    """An account made on a schema older than 0004 (which added ``users.account_key``; 0010 ``history_token``)."""
     session.execute(text("INSERT INTO users (email, display_name, password_hash, created_at, preferences, "
                          "token_version) VALUES ('old@example.com', 'Old', 'x', :now, '{}', 0)"), {"now": now})
-    user = session.scalars(select(User).options(defer(User.account_key))
+    user = session.scalars(select(User).options(defer(User.account_key), defer(User.history_token))
                            .where(User.email == "old@example.com")).one()
     return user
 
@@ -92,4 +92,30 @@ def test_ids_of_deleted_tasks_are_not_reused_and_the_rebuild_keeps_every_row(set
         assert session.scalar(select(func.count()).select_from(PredictionLog)) == \
             before["PredictionLog"] - logs_of_newest  # the cascade still works
         assert make_task(session, owner, now=now).id > ids[-1]
+    context.dispose()
+
+
+def test_history_tokens_are_random_per_existing_student_and_renewed_by_their_answers(settings: Settings) -> None:
+    """0010 gives every existing account its own token (a cache of the time before cannot match) and its triggers
+    renew the token of whoever's done task changes, and only theirs."""
+    upgrade(settings.database_url, "0009")
+    context = make_context(settings)
+    now = utcnow()
+    with transaction(context.sessions) as session:
+        for k in range(3):
+            session.execute(text("INSERT INTO users (email, display_name, password_hash, created_at, preferences, "
+                                 "token_version, account_key) VALUES (:email, 'Old', 'x', :now, '{}', 0, :key)"),
+                            {"email": f"old{k}@example.com", "now": now, "key": f"key-{k}"})
+    upgrade(settings.database_url)
+    with transaction(context.sessions) as session:
+        users = session.scalars(select(User).order_by(User.id)).all()
+        tokens = [user.history_token for user in users]
+        assert len(set(tokens)) == 3 and "0" not in tokens
+        task = make_task(session, users[0], now=now)
+        session.flush()
+        assert [session.scalar(select(User.history_token).where(User.id == u.id)) for u in users] == tokens
+        task.status, task.correct, task.seconds_taken, task.completed_at = TaskStatus.DONE, True, 60.0, now
+        session.flush()
+        after = [session.scalar(select(User.history_token).where(User.id == u.id)) for u in users]
+        assert after[0] != tokens[0] and after[1:] == tokens[1:]
     context.dispose()

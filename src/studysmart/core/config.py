@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
     max_import_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024  # a CSV file of past tasks
     model_refresh_seconds: Annotated[float, Field(ge=0)] = 5.0
+    history_cache_students: Annotated[int, Field(ge=0)] = 512  # students' histories kept per process; 0: none
     serving_model: str = "auto"  # auto: the champion (LNIRT once trained), else the shrinkage fallback
     min_samples_for_lnirt: Annotated[int, Field(ge=1)] = 50
     training_models: str = "shrinkage,practice,lnirt,neural,blend,irt2pl,person-median,item-means,avg"

@@ -25,6 +25,7 @@ from studysmart.core.db import make_engine, make_sessionmaker
 from studysmart.learning.cache import ModelCache
 
 if TYPE_CHECKING:
+    from studysmart.learning.history import HistoryCache
     from studysmart.learning.jobs import Jobs
 
 __all__ = ["SCOPE_KEY", "AppContext", "ContextDep", "context_of", "get_context", "make_context"]
@@ -45,6 +46,13 @@ class AppContext:
 
     def __post_init__(self) -> None:
         self.sessions.configure(info={_INFO_KEY: self})
+
+    @cached_property
+    def histories(self) -> HistoryCache:
+        """The students' histories this process read last (``learning.history``)."""
+        from studysmart.learning.history import HistoryCache
+
+        return HistoryCache(self.settings.history_cache_students)
 
     @cached_property
     def jobs(self) -> Jobs:

@@ -1,11 +1,17 @@
 """The one adapter from stored answers (the students' completed tasks) to ``ml.Responses``: every model, the
-trainer, shadow scoring, planning and analytics read a student's history through it."""
+trainer, shadow scoring, planning and analytics read a student's history through it. A student's whole history is
+kept per process (``HistoryCache``) under their history token, which the database renews whenever their answers
+change (migration 0010), so a request reads one row instead of every answer."""
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
+from dataclasses import fields
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -60,5 +66,64 @@ def recent_responses(session: Session, *, limit: int) -> Responses:
 
 
 def user_history(session: Session, user: User, *, before: datetime | None = None) -> Responses:
-    """One student's completed tasks, in completion order."""
-    return _completed(session, user_id=user.id, before=before)
+    """One student's completed tasks, in completion order (read-only arrays). The whole history comes from the
+    context's ``HistoryCache`` while the student's history token is unchanged."""
+    from studysmart.learning.context import context_of  # the context module imports this one (via the cache)
+
+    if before is not None:
+        return _completed(session, user_id=user.id, before=before)
+    token = session.scalar(select(User.history_token).where(User.id == user.id))  # flushes pending changes first
+    cache = context_of(session).histories
+    history = cache.get(user.id, token) if token is not None else None
+    if history is None:
+        history = _frozen(_completed(session, user_id=user.id))
+        if token is not None:
+            cache.put(user.id, token, history)
+    return history
+
+
+def _frozen(responses: Responses) -> Responses:
+    """``responses`` with every array read-only: one cached history is shared by every request that reads it."""
+    for column in fields(responses):
+        value = getattr(responses, column.name)
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+        elif isinstance(value, dict):
+            for array in value.values():
+                array.setflags(write=False)
+    return responses
+
+
+class HistoryCache:
+    """The last ``size`` students' histories read by this process, each under the history token it was read with
+    (a token the database renews with every change to that student's answers, so an entry is never stale: a new
+    token misses and the history is read again)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[int, tuple[str, Responses]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, user_id: int, token: str) -> Responses | None:
+        """The cached history of this student under this token, or None."""
+        with self._lock:
+            entry = self._entries.get(user_id)
+            if entry is None or entry[0] != token:
+                return None
+            self._entries.move_to_end(user_id)
+            return entry[1]
+
+    def put(self, user_id: int, token: str, history: Responses) -> None:
+        """Keep this student's history under ``token`` (dropping the least recently read student beyond ``size``)."""
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[user_id] = (token, history)
+            self._entries.move_to_end(user_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def forget(self, user_id: int) -> None:
+        """Drop a student's entry (an erased account)."""
+        with self._lock:
+            self._entries.pop(user_id, None)

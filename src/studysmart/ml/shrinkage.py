@@ -50,6 +50,7 @@ from studysmart.ml._shared import (
 )
 from studysmart.ml.base import Prediction, Progress
 from studysmart.ml.data import Queries, Responses
+from studysmart.ml.memo import derived, forget
 
 __all__ = ["PRIOR_P", "PRIOR_SD_LOG_TIME", "PRIOR_SECONDS", "PRIOR_STRENGTH", "Shrinkage"]
 
@@ -234,6 +235,7 @@ class Shrinkage(FittedState):
     # -- fitting -----------------------------------------------------------------------------------------
     def fit(self, data: Responses, *, progress: Progress | None = None) -> Self:
         """Estimate every level from ``data`` (may be empty); returns self."""
+        forget(self)
         p0, mu0, var0 = population(data, self.prior_p, self.prior_seconds, self.prior_sd_log_time,
                                    self.prior_strength)
         self.population_ = [float(logit(p0)), mu0, var0]
@@ -344,6 +346,13 @@ class Shrinkage(FittedState):
         prior, _ = self._item_side(queries.item, groups, queries.difficulty)
         return self._personal(history, groups.astype(str), prior, dict(self.levels_))
 
+    def _history_tables(self, history: Responses) -> tuple[dict[str, int], np.ndarray, dict[str, int], np.ndarray,
+                                                           np.ndarray]:
+        """Person and cell look-ups and shifts from a history, and the persons it has rows of."""
+        (p_labels, p_shift), (c_labels, c_shift) = self._history_shifts(history)
+        return (index_of(p_labels), p_shift, index_of(c_labels), c_shift,
+                np.unique(history.persons[history.person].astype(str)))
+
     def _personal_rows(self, persons: np.ndarray, groups: np.ndarray, prior: np.ndarray,
                        history: Responses | None) -> tuple[np.ndarray, np.ndarray]:
         """Apply person and cell shifts to row priors; returns (values, person known).
@@ -355,10 +364,10 @@ class Shrinkage(FittedState):
         tables = [(self._persons, self.person_shift_, self._cells, self.cell_shift_)]
         from_history = np.zeros(persons.shape[0], dtype=bool)
         if history is not None and len(history):
-            (p_labels, p_shift), (c_labels, c_shift) = self._history_shifts(history)
-            p_index = index_of(p_labels)
-            from_history = np.isin(persons, np.unique(history.persons[history.person].astype(str)))
-            tables.append((p_index, p_shift, index_of(c_labels), c_shift))
+            p_index, p_shift, c_index, c_shift, in_history = derived(self, history, "shrinkage.history",
+                                                                     lambda: self._history_tables(history))
+            from_history = np.isin(persons, in_history)
+            tables.append((p_index, p_shift, c_index, c_shift))
         values = prior.copy()
         person_known = np.zeros(persons.shape[0], dtype=bool)
         row_sets = (~from_history, from_history)

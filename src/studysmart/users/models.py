@@ -39,6 +39,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=lambda: dict(DEFAULT_PREFERENCES))
     token_version: Mapped[int] = mapped_column(Integer, default=0)
+    #: Renewed by the database with every change to this student's answers (migration 0010's triggers).
+    history_token: Mapped[str] = mapped_column(String(16), default="0", server_default="0")
 
     def preference(self, key: str) -> Any:
         """A preference with its default."""

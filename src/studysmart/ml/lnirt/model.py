@@ -30,6 +30,7 @@ from studysmart.ml.base import (
 )
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.lnirt.predictive import ItemGroups, PersonEstimate, person_posterior, predictive
+from studysmart.ml.memo import derived, forget
 from studysmart.ml.robust import person_weights
 
 if TYPE_CHECKING:  # the sampler (and numba) is imported by fit() only: serving predictions never needs it
@@ -114,6 +115,7 @@ class _LNIRTBase:
         """
         from studysmart.ml.lnirt.gibbs import prepare_cells, run_gibbs
 
+        forget(self)
         rows = np.flatnonzero(~(np.isnan(data.correct) & np.isnan(data.log_time)))
         if rows.size == 0:
             raise ValueError(f"{self.name} needs at least one observed response or time to fit")
@@ -210,6 +212,9 @@ class _LNIRTBase:
         """Online estimates of every person with rows in ``history`` (fixed item parameters)."""
         if len(history) == 0:
             return {}
+        return derived(self, history, "lnirt.persons", lambda: self._posteriors(history))
+
+    def _posteriors(self, history: Responses) -> dict[str, PersonEstimate]:
         labels = history.items[history.item]
         mean, _, sigma2, _ = self._items_for(labels, history.row_topic(), history.row_difficulty())
         order = np.argsort(history.person, kind="stable")

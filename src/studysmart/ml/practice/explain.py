@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studysmart.ml.data import Queries, Responses
-from studysmart.ml.practice import store
 from studysmart.ml.practice.design import linear
 
 if TYPE_CHECKING:
@@ -77,7 +76,7 @@ def explain_prediction(model: PracticeModel, person: str, item: str, *, topic: s
     queries = Queries.from_columns([person], [item], topic=None if topic is None else [topic],
                                    difficulty=None if difficulty is None else [difficulty],
                                    order=None if order is None else [order])
-    hist = store.split_by_person(history).get(person) if history is not None and len(history) else None
+    hist = model._split(history).get(person) if history is not None and len(history) else None
     hist = hist if hist is not None else model.histories_.get(person)
     prediction = model.predict(queries, history=history)
     p, seconds = float(prediction.p_correct[0]), float(prediction.expected_seconds[0])

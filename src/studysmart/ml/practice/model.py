@@ -26,6 +26,8 @@ from scipy.special import expit, logit
 
 from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, SOURCE_POPULATION_PRIOR, Prediction, Progress
 from studysmart.ml.data import Queries, Responses
+from studysmart.ml.memo import forget, is_frozen
+from studysmart.ml.memo import kept as memo_kept
 from studysmart.ml.practice import kernels, store
 from studysmart.ml.practice.coding import CodedRows, Vocab
 from studysmart.ml.practice.design import KEPT, TOPIC_SLOPES, active_columns, columns
@@ -147,6 +149,7 @@ class PracticeModel(RowInputs):
         self._fit_population(data)
         self.histories_ = store.histories(self.vocab_, data)
         self._cache: OrderedDict[int, _Student] = OrderedDict()
+        forget(self)
         if progress:
             progress(3, 3, "practice: done")
         return self
@@ -229,7 +232,7 @@ class PracticeModel(RowInputs):
         n = len(queries)
         p, mean, sd = np.empty(n), np.empty(n), np.empty(n)
         source = np.empty(n, dtype=object)
-        given = store.split_by_person(history) if history is not None and len(history) else {}
+        given = self._split(history) if history is not None and len(history) else {}
         labels = queries.person.astype(str)
         for person in np.unique(labels):
             rows = np.flatnonzero(labels == person)
@@ -246,12 +249,26 @@ class PracticeModel(RowInputs):
         """Per coded row: whether the model knows its item or at least its topic."""
         return (rows.item < self.vocab_.n_items) | ((rows.topic >= 0) & (rows.topic < self.vocab_.n_topics))
 
+    def _split(self, history: Responses) -> dict[str, store.History]:
+        """Each student's rows of ``history``; for a read-only history, kept (read-only too) for the next call."""
+        if not is_frozen(history):
+            return store.split_by_person(history)
+        return memo_kept(self, history, "practice.split", lambda: store.sealed(store.split_by_person(history)))
+
     def _person(self, person: str, hist: store.History | None) -> _Student:
-        """A student's state from their history (cached by the history's fingerprint; None: a new student)."""
+        """A student's state from their history (cached by the history's fingerprint, or by the history itself when
+        it is read-only; None: a new student)."""
         if hist is None or not len(hist):
             empty = store.History(*(np.zeros(0, dtype=object if f in ("item", "topic", "level") else np.float64)
                                     for f in ("item", "topic", "level", "correct", "log_time", "order")))
             hist = empty
+        elif store.is_sealed(hist):
+            sealed = hist
+            return memo_kept(self, sealed, f"practice.student:{person}", lambda: self._state(person, sealed))
+        return self._state(person, hist)
+
+    def _state(self, person: str, hist: store.History) -> _Student:
+        """A student's state from their history (cached by the history's fingerprint)."""
         key = store.fingerprint(person, hist)
         cached = self._cache.get(key)
         if cached is not None:

@@ -32,6 +32,8 @@ __all__ = [
     "from_bytes",
     "gain",
     "histories",
+    "is_sealed",
+    "sealed",
     "sequences",
     "split_by_person",
     "take_queries",
@@ -79,6 +81,19 @@ def split_by_person(data: Responses) -> dict[str, History]:
     topic, level = data.row_topic(), data.row_difficulty()
     return {str(data.persons[c]): _history(data, idx[lo:hi], topic, level)
             for c, lo, hi in zip(codes, bounds[:-1], bounds[1:], strict=True)}
+
+
+def sealed(split: dict[str, History]) -> dict[str, History]:
+    """``split`` with every array read-only (histories shared by later calls, see ``is_sealed``)."""
+    for hist in split.values():
+        for f in fields(hist):
+            getattr(hist, f.name).setflags(write=False)
+    return split
+
+
+def is_sealed(hist: History) -> bool:
+    """Whether a history's arrays are all read-only (it can be keyed by identity)."""
+    return not any(getattr(hist, f.name).flags.writeable for f in fields(hist))
 
 
 def histories(vocab: Vocab, data: Responses) -> dict[str, History]:
