@@ -151,3 +151,20 @@ def test_the_cache_keeps_the_students_read_last(context: AppContext) -> None:
         first = [user_history(session, user) for user in users]
         assert user_history(session, users[2]) is first[2]
         assert user_history(session, users[0]) is not first[0]  # the least recently read one was dropped
+
+
+def test_a_deleted_account_leaves_the_cache(context: AppContext, student: int) -> None:
+    from studysmart.users import service as users
+    from tests.factories import PASSWORD
+
+    with transaction(context.sessions) as session:
+        user = session.get(User, student)
+        assert user is not None
+        user_history(session, user)
+        token = _token(session, user)
+    assert context.histories.get(student, token) is not None
+    with transaction(context.sessions) as session:
+        user = session.get(User, student)
+        assert user is not None
+        users.delete_account(session=session, user=user, current_password=PASSWORD)
+    assert context.histories.get(student, token) is None

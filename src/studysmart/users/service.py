@@ -323,5 +323,10 @@ def delete_account(*, session: Session, user: User, current_password: str) -> No
     training.forget_student(session=session, user_id=user.id, person=person, now=utcnow())
     session.delete(user)
     session.flush()
-    models = context_of(session).models
-    on_commit(session, lambda: models.forget([person]))
+    context, user_id = context_of(session), user.id
+
+    def _forget() -> None:
+        context.models.forget([person])
+        context.histories.forget(user_id)
+
+    on_commit(session, _forget)
