@@ -27,8 +27,8 @@ from studysmart.tasks.models import Difficulty, Task, Topic, item_label
 from studysmart.users.models import User
 
 FALLBACK_MODEL = registry.FALLBACK
-__all__ = ["ServedPrediction", "ShownPrediction", "choose_model", "predict_and_log", "predict_cells", "predict_task",
-           "predict_tasks", "score_task", "serving_entry", "unscore_task"]
+__all__ = ["ServedPrediction", "ShownPrediction", "choose_model", "log_served", "predict_and_log", "predict_cells",
+           "predict_task", "predict_tasks", "score_task", "serving_entry", "unscore_task"]
 
 
 def _stable_fraction(user_id: int) -> float:
@@ -144,7 +144,7 @@ def serving_entry(session: Session, user: User) -> tuple[Loaded, str]:
 
 
 def _serve(session: Session, user: User, topic: Topic, difficulty: Difficulty,
-           history: Responses, now: datetime) -> tuple[ServedPrediction, Loaded, ml.Prediction]:
+           history: Responses, now: datetime) -> ServedPrediction:
     entry, arm = serving_entry(session, user)
     pred = _predict_one(entry, user, topic, difficulty, history, now)
     if isinstance(entry.model, registry.Explains) and len(history):
@@ -152,7 +152,7 @@ def _serve(session: Session, user: User, topic: Topic, difficulty: Difficulty,
                            difficulty=Difficulty(difficulty).value, history=history).sentence
     else:
         sentence = _explain(history, topic)
-    return _served(entry, pred, sentence, arm), entry, pred
+    return _served(entry, pred, sentence, arm)
 
 
 def predict_task(*, session: Session, user: User, topic: Topic, difficulty: Difficulty,
@@ -160,7 +160,7 @@ def predict_task(*, session: Session, user: User, topic: Topic, difficulty: Diff
     """The prediction the serving model makes for this student on a (topic, difficulty) task, right now.
     ``history``: the student's history if the caller already loaded it (``user_history``)."""
     history = user_history(session, user) if history is None else history
-    return _serve(session, user, topic, difficulty, history, now)[0]
+    return _serve(session, user, topic, difficulty, history, now)
 
 
 def predict_tasks(*, session: Session, user: User, tasks: Sequence[Task], now: datetime,
@@ -193,17 +193,18 @@ def predict_and_log(*, session: Session, user: User, task: Task, now: datetime,
     if replace:
         session.execute(delete(PredictionLog).where(PredictionLog.task_id == task.id))
     history = user_history(session, user)
-    served, entry, pred = _serve(session, user, task.topic, task.difficulty, history, now)
-    session.add(_log(task, user, entry, pred, now, arm=served.arm))
+    served = _serve(session, user, task.topic, task.difficulty, history, now)
+    return log_served(session=session, task=task, served=served, now=now)
+
+
+def log_served(*, session: Session, task: Task, served: ServedPrediction, now: datetime) -> ServedPrediction:
+    """Log ``served`` (made by ``predict_task`` for this task's student, topic and difficulty, e.g. in a read-only
+    session before this write) as the served prediction of ``task``, to score it when the task is done."""
+    session.add(PredictionLog(
+        task_id=task.id, user_id=task.owner_id, model=served.model, model_version=served.model_version, served=True,
+        arm=served.arm, p_correct=served.p_correct, mean_log_time=served.mean_log_time,
+        sd_log_time=served.sd_log_time, source=served.source, created_at=now))
     return served
-
-
-def _log(task: Task, user: User, entry: Loaded, pred: ml.Prediction, now: datetime,
-         arm: str | None = None) -> PredictionLog:
-    return PredictionLog(
-        task_id=task.id, user_id=user.id, model=entry.name, model_version=entry.version, served=arm is not None,
-        arm=arm, p_correct=float(pred.p_correct[0]), mean_log_time=float(pred.mean_log_time[0]),
-        sd_log_time=float(pred.sd_log_time[0]), source=str(pred.source[0]), created_at=now)
 
 
 def score_task(*, session: Session, task: Task, now: datetime) -> None:

@@ -11,9 +11,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from studysmart.core.db import utcnow
+from studysmart.core.db import read_session, transaction, utcnow
 from studysmart.core.deps import SessionDep, SettingsDep
 from studysmart.core.errors import responses
+from studysmart.learning.context import ContextDep
 from studysmart.learning.prediction import ShownPrediction
 from studysmart.tasks import listing, service, transfer
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic
@@ -29,7 +30,8 @@ from studysmart.tasks.schemas import (
     TopicName,
     TopicRead,
 )
-from studysmart.users.deps import CurrentUser
+from studysmart.users import service as users
+from studysmart.users.deps import CurrentUser, ReadingUser
 from studysmart.users.models import User
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -62,10 +64,17 @@ def _reads(session: Session, user: User, tasks: list[Task]) -> list[TaskRead]:
 
 
 @router.post("", response_model=TaskRead, status_code=status.HTTP_201_CREATED)
-def create(body: TaskCreate, user: CurrentUser, session: SessionDep) -> TaskRead:
-    task = service.create_task(session=session, user=user, title=body.title, topic=body.topic,
-                               difficulty=body.difficulty, notes=body.notes, due_date=body.due_date, now=utcnow())
-    session.commit()
+def create(body: TaskCreate, user: ReadingUser, context: ContextDep) -> TaskRead:
+    # Authentication and the prediction read in read-only sessions; the write transaction (on SQLite, the one
+    # writer at a time) only inserts the task and its prediction log.
+    now = utcnow()
+    with read_session(context.sessions) as reader:
+        served = service.preview(session=reader, user=user, topic=body.topic, difficulty=body.difficulty,
+                                 now=now).prediction
+    with transaction(context.sessions) as session:
+        task = service.create_task(session=session, user=users.account(session=session, user_id=user.id),
+                                   title=body.title, topic=body.topic, difficulty=body.difficulty, notes=body.notes,
+                                   due_date=body.due_date, now=now, prediction=served)
     return task_read(task)
 
 

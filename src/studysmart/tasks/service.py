@@ -224,15 +224,21 @@ def preview(*, session: Session, user: User, topic: str, difficulty: Difficulty,
 
 
 def create_task(*, session: Session, user: User, title: str, topic: str, difficulty: Difficulty,
-                notes: str | None = None, due_date: date | None = None, now: datetime) -> Task:
-    """Plan a task and store the prediction shown for it (and every model's shadow prediction)."""
+                notes: str | None = None, due_date: date | None = None, now: datetime,
+                prediction: ServedPrediction | None = None) -> Task:
+    """Plan a task and store the prediction shown for it (the worker logs the other models' later). ``prediction``:
+    the one ``preview`` served for this student, topic and difficulty just before (e.g. in a read-only session, so
+    that the writing transaction does not predict), else it is made here."""
     _check_title(title)
     catalog_topic = get_or_create_topic(session=session, name=topic)
     task = Task(owner_id=user.id, title=title, topic=catalog_topic, difficulty=Difficulty(difficulty), notes=notes,
                 due_date=due_date, status=TaskStatus.PLANNED, created_at=now)
     session.add(task)
     session.flush()
-    _apply_prediction(session, user, task, now)
+    if prediction is None:
+        _apply_prediction(session, user, task, now)
+    else:
+        task.prediction = predictions.log_served(session=session, task=task, served=prediction, now=now)
     return task
 
 

@@ -226,6 +226,14 @@ def current_user(*, session: Session, account_key: str, version: int, epoch: str
     return user
 
 
+def account(*, session: Session, user_id: int) -> User:
+    """The account with this id in ``session`` (NotAuthenticated if it was deleted meanwhile)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotAuthenticated("invalid or expired session")
+    return user
+
+
 def user_from_token(*, session: Session, token: str, secret: str) -> User:
     """The user a valid, unrevoked token belongs to; raises NotAuthenticated."""
     try:
