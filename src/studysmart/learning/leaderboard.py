@@ -102,7 +102,7 @@ class RecentOutcomes:
 
 
 @cache
-def _latest_stmt(windows: int, since: bool, by_user: bool) -> Select[Any]:
+def _latest_stmt(windows: int, since: bool, by_user: bool) -> Select[*tuple[Any, ...]]:
     """The select of a model's latest outcomes (built once: parameters model, limit, since, user_id and each
     shorter window's within_k)."""
     log = PredictionLog
@@ -111,7 +111,7 @@ def _latest_stmt(windows: int, since: bool, by_user: bool) -> Select[Any]:
              for k in range(windows)]
     # a student's reads take only what their index holds (no A/B arms there)
     arms = (literal(False), literal(None)) if by_user else (log.served, log.arm)
-    stmt = (select(log.p_correct, log.correct, *arms, *marks)
+    stmt: Select[*tuple[Any, ...]] = (select(log.p_correct, log.correct, *arms, *marks)
             .where(log.model == bindparam("model"), scored_at.is_not(None), log.correct.is_not(None))
             .order_by(scored_at.desc()).limit(bindparam("limit", type_=Integer)))
     if since:
@@ -122,7 +122,7 @@ def _latest_stmt(windows: int, since: bool, by_user: bool) -> Select[Any]:
 
 
 @cache
-def _partial_hour_stmt(dialect: str) -> Select[Any]:
+def _partial_hour_stmt(dialect: str) -> Select[*tuple[Any, ...]]:
     """Per (model, arm, served): the SUMS of the logs of ``models`` scored in [since, until), as the database
     triggers add them (migration 0009). Built once per dialect; parameters models, since, until."""
     log = PredictionLog
@@ -154,7 +154,7 @@ def _partial_hour_stmt(dialect: str) -> Select[Any]:
 
 
 @cache
-def _hour_stmts() -> tuple[Select[Any], Select[Any]]:
+def _hour_stmts() -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any, ...]]]:
     """The sums of the whole hours from ``full`` on, and the models with sums in the hour ``first``."""
     hours = ModelScoreHour
     whole = (select(hours.model, hours.arm, hours.served, *[func.sum(getattr(hours, c)).label(c) for c in SUMS])
