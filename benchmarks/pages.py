@@ -1,10 +1,10 @@
 """Content-ready time of every dashboard page in a real browser (Debian's Chromium driven by Playwright).
 
-    .venv/bin/python -m benchmarks.pages [--rounds 5] [--json OUT]
+    .venv/bin/python -m benchmarks.pages [--rounds 5] [--answers 1000] [--json OUT]
 
 A server on a fresh embedded (SQLite) database with the demo data (``studysmart demo``) and one more student with
-1,000 completed answers (bulk inserts) and a few planned tasks. For each student, in its own browser context
-(logged in through the form), every page is visited once to warm the browser's cache, then ``--rounds`` times;
+1,000 completed answers (``--answers``; bulk inserts) and a few planned tasks. For each student, in its own browser
+context (logged in through the form), every page is visited once to warm the browser's cache, then ``--rounds`` times;
 a visit's time is from navigation start (``performance.timeOrigin``) to the first animation frame in which the
 page's real content is visible: an element that is built only once the page's data has loaded, never the
 skeleton or the frame:
@@ -63,8 +63,8 @@ READY_JS = """([selector, text]) => {
 }"""
 
 
-def _many_answers(var_dir: Path) -> None:
-    """A student who can log in, with ``MANY_ANSWERS`` completed tasks over 60 days and five planned ones."""
+def _many_answers(var_dir: Path, answers: int = MANY_ANSWERS) -> None:
+    """A student who can log in, with ``answers`` completed tasks over 60 days and five planned ones."""
     os.environ["STUDYSMART_VAR_DIR"] = str(var_dir)
     from studysmart.core.config import Settings
     from studysmart.core.db import transaction, utcnow
@@ -86,7 +86,7 @@ def _many_answers(var_dir: Path) -> None:
         levels = list(Difficulty)
         start = now - timedelta(days=60)
         rows = []
-        for k, when in enumerate(np.sort(rng.uniform(0, 60 * 86400 - 3600, MANY_ANSWERS))):
+        for k, when in enumerate(np.sort(rng.uniform(0, 60 * 86400 - 3600, answers))):
             level = levels[int(rng.integers(0, 3))]
             seconds = BASE_SECONDS[level] * float(np.exp(rng.normal(0, 0.4)))
             done = start + timedelta(seconds=float(when))
@@ -145,20 +145,20 @@ def _student(browser: Any, base: str, email: str, password: str, rounds: int) ->
         context.close()
 
 
-def run(*, rounds: int, out: Path | None) -> dict[str, Any]:
+def run(*, rounds: int, out: Path | None, answers: int = MANY_ANSWERS) -> dict[str, Any]:
     """Run the benchmark; returns (and writes to ``out``) the medians per student and page."""
     from playwright.sync_api import sync_playwright
 
     from studysmart.users.demo_account import DEMO_EMAIL, DEMO_PASSWORD
 
     result: dict[str, Any] = {"students": {}}
-    with running_server(TRAINING, prepare=_many_answers) as (base, var_dir):
+    with running_server(TRAINING, prepare=lambda var_dir: _many_answers(var_dir, answers)) as (base, var_dir):
         wait_for_training_idle(var_dir, timeout=600)  # measure the pages alone, with a trained champion
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 for name, email, password in (("demo", DEMO_EMAIL, DEMO_PASSWORD),
-                                              (str(MANY_ANSWERS), MANY_EMAIL, MANY_PASSWORD)):
+                                              (str(answers), MANY_EMAIL, MANY_PASSWORD)):
                     print(f"{name}:", file=sys.stderr)
                     result["students"][name] = _student(browser, base, email, password, rounds)
             finally:
@@ -173,9 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pages", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="visits of each page per student (median)")
+    parser.add_argument("--answers", type=int, default=MANY_ANSWERS, help="completed tasks of the second student")
     parser.add_argument("--json", type=Path, default=RESULTS / "pages.json")
     args = parser.parse_args(argv)
-    print(json.dumps(run(rounds=args.rounds, out=args.json), indent=2))
+    print(json.dumps(run(rounds=args.rounds, out=args.json, answers=args.answers), indent=2))
     return 0
 
 

@@ -1,19 +1,23 @@
 """The analytics and the dashboard read what they show: columns rather than task objects, the dashboard's first
-tasks only, and a streak that reads back only as far as it goes."""
+tasks only, a streak that reads back only as far as it goes, and local days counted by the database as Python
+counts them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 from studysmart.analytics import service as analytics
+from studysmart.analytics import today
 from studysmart.core.db import utcnow
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Difficulty, Task, TaskStatus
@@ -132,3 +136,54 @@ def test_a_long_streak_is_counted_to_its_first_day(session: Session) -> None:
     other = make_user(session, now=NOW)
     _done(session, other, [1, 2, 3])  # nothing today yet: the streak ends yesterday
     assert analytics.today_summary(session=session, user=other, now=NOW).streak_days == 3
+
+
+ZONES = ["UTC", "Europe/Berlin", "America/Santiago", "Asia/Kathmandu", "Australia/Lord_Howe", "America/St_Johns"]
+NOWS = [datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 4, 5, 3, 30, tzinfo=UTC),
+        datetime(2026, 9, 6, 4, 10, tzinfo=UTC), NOW]
+
+
+def _moments_around_local_days(rng: np.random.Generator) -> list[datetime]:
+    """Completion times for the zones: random ones over 400 days, and some within a second or an hour of each
+    offset change (found hour by hour) and of local midnights near each of NOWS."""
+    start = NOW - timedelta(days=400)
+    moments = [start + timedelta(seconds=float(s)) for s in rng.uniform(0, 401 * 86400, 250)]
+    for name in ZONES[1:]:
+        zone = ZoneInfo(name)
+        hours = [start + timedelta(hours=h) for h in range(401 * 24)]
+        for before, after in pairwise(hours):
+            if before.astimezone(zone).utcoffset() != after.astimezone(zone).utcoffset():
+                moments += [after + timedelta(seconds=s) for s in (-3600, -1, 0, 1, 1800)]
+        for now in NOWS:
+            for k in range(-2, 3):
+                midnight = datetime.combine(now.astimezone(zone).date() + timedelta(days=k), time(0), tzinfo=zone)
+                moments += [midnight.astimezone(UTC) + timedelta(seconds=s) for s in (-1, 0, 1)]
+    return [m.replace(microsecond=0) + timedelta(microseconds=int(rng.integers(0, 10**6))) for m in moments]
+
+
+def test_todays_figures_and_the_streak_count_local_days_as_python_does(session: Session) -> None:
+    user = make_user(session, now=NOW)
+    topic = tasks.get_or_create_topic(session=session, name="Algebra")
+    session.flush()
+    rng = np.random.default_rng(16)
+    moments = _moments_around_local_days(rng)
+    seconds = [float(s) for s in rng.uniform(30, 900, len(moments))]
+    correct = [bool(c) for c in rng.random(len(moments)) < 0.6]
+    session.execute(insert(Task), [{
+        "owner_id": user.id, "topic_id": topic.id, "title": "Done", "difficulty": Difficulty.MEDIUM,
+        "status": TaskStatus.DONE, "created_at": at - timedelta(hours=1), "completed_at": at, "correct": ok,
+        "seconds_taken": s} for at, s, ok in zip(moments, seconds, correct, strict=True)])
+    session.flush()
+    for name in ZONES:
+        zone = ZoneInfo(name)
+        local = [m.astimezone(zone).date() for m in moments]
+        assert today._local_days(session, user, NOW - timedelta(days=401), NOW, zone) == set(local), name
+        for now in NOWS:
+            day = now.astimezone(zone).date()
+            summary = analytics.today_summary(session=session, user=user, now=now, zone=zone)
+            done_today = [s for d, s in zip(local, seconds, strict=True) if d == day]
+            week = [ok for m, ok in zip(moments, correct, strict=True) if m >= now - timedelta(days=7)]
+            assert summary.done_today == len(done_today), (name, now)
+            assert summary.seconds_today == pytest.approx(sum(done_today), rel=1e-12), (name, now)
+            assert (summary.week_answered, summary.week_correct) == (len(week), sum(week)), (name, now)
+            assert summary.streak_days == analytics.streak(set(local), day), (name, now)

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from studysmart.ml import metrics
 from studysmart.ml.base import SOURCE_MODEL, Prediction
@@ -29,6 +30,20 @@ def test_accuracy_metrics_by_hand() -> None:
     assert metrics.accuracy(p, y) == pytest.approx(0.5)
     # bins: 0.9 -> bin 9 (gap 0.1), 0.8 -> bin 8 (gap 0.8), 0.3 x2 -> bin 3 (|0.6 - 1| = 0.4)
     assert metrics.ece(p, y) == pytest.approx((0.1 + 0.8 + 0.4) / 4)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_average_ranks_equal_scipys_rankdata(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.choice([0.0, 0.25, 0.5, 1.0, -np.inf, np.inf, *rng.uniform(0, 1, 20)], size=300)
+    assert np.array_equal(metrics.average_ranks(values), stats.rankdata(values))
+    values[7] = np.nan
+    assert np.isnan(metrics.average_ranks(values)).all() and np.isnan(stats.rankdata(values)).all()
+    assert metrics.average_ranks(np.zeros(0)).shape == (0,)
+    y = (rng.random(300) < 0.5).astype(float)
+    values[7] = 0.5
+    by_scipy = (stats.rankdata(values)[y == 1].sum() - y.sum() * (y.sum() + 1) / 2) / (y.sum() * (300 - y.sum()))
+    assert metrics.auc(values, y) == by_scipy
 
 
 def test_degenerate_inputs_give_nan() -> None:

@@ -1,18 +1,20 @@
 """Today at a glance for one student: the plan (unfinished tasks due today or earlier, or undated) with current
 predictions, today's work, the streak and the last 7 days, read with bounded queries.
 
-Today's and the week's figures read the completions of the last few weeks only; the streak reads further back
-only while it reaches the start of what was read (so it costs as much as the streak is long, not the history).
+Today's and the week's figures are SQL aggregates over their own time ranges; the streak reads the local days with
+a completion (one row per day, the day computed by the database) over 40 days, and further back only while it
+reaches the start of what was read (so it costs as much as the streak is long, not the history).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Integer, case, cast, func, or_, select
+from sqlalchemy import BigInteger, Integer, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from studysmart.learning import serving as predictions
@@ -21,7 +23,10 @@ from studysmart.tasks.models import Difficulty, Task, TaskStatus
 from studysmart.users.models import User
 
 UTC = ZoneInfo("UTC")
-RECENT = timedelta(days=40)  # completions read first: the last 7 days, today, and most streaks
+RECENT = timedelta(days=40)  # the days the streak reads first (most streaks are shorter)
+_PROBE = 6 * 3600  # no zone has changed its UTC offset twice within 6 hours
+_DAY = 86400
+_EPOCH_DAY = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -92,24 +97,51 @@ def day_of(seconds: float, zone: ZoneInfo) -> date:
     return datetime.fromtimestamp(seconds, zone).date()
 
 
-#: (seconds since 1970, correct, seconds taken, within the last 7 days?) of a recent completion
-Completion = tuple[int, bool | None, float | None, bool]
+def _offsets(zone: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
+    """The zone's UTC offset (seconds) from ``start`` to ``end`` (seconds since 1970) as (from, offset) pieces:
+    each offset holds from its ``from`` until the next piece's (found to the second between 6-hour probes)."""
+    def offset(at: int) -> int:
+        shift = datetime.fromtimestamp(at, zone).utcoffset()
+        return int(shift.total_seconds()) if shift is not None else 0
+
+    pieces = [(start, offset(start))]
+    probe = start
+    while probe < end:
+        step = min(probe + _PROBE, end)
+        if offset(step) != pieces[-1][1]:
+            low, high = probe, step  # offset(low) is the last piece's, offset(high) is not
+            while high - low > 1:
+                mid = (low + high) // 2
+                low, high = (mid, high) if offset(mid) == pieces[-1][1] else (low, mid)
+            pieces.append((high, offset(high)))
+        probe = step
+    return pieces
 
 
-def _completions(session: Session, user: User, since: datetime, now: datetime) -> list[Completion]:
-    week = case((Task.completed_at >= now - timedelta(days=7), True), else_=False)
-    return list(session.execute(
-        select(epoch_seconds(session, Task.completed_at), Task.correct, Task.seconds_taken, week)
-        .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at >= since)).all())
+def _local_days(session: Session, user: User, since: datetime, now: datetime, zone: ZoneInfo) -> set[date]:
+    """The student's local days with a completion at or after ``since``, one row per day from the database: the
+    local day is (seconds since 1970 + the zone's offset then) // 86400, with the offset as a CASE over the
+    zone's changes from ``since`` to two days after ``now`` (later completions keep the last offset: none of them
+    falls on today or earlier)."""
+    epoch = epoch_seconds(session, Task.completed_at)
+    pieces = _offsets(zone, int(since.timestamp()), int(now.timestamp()) + 2 * _DAY)
+    shift: Any = literal(pieces[0][1])
+    if len(pieces) > 1:
+        shift = case(*[(epoch < start, literal(before)) for (_, before), (start, _) in pairwise(pieces)],
+                     else_=literal(pieces[-1][1]))
+    day = (epoch + shift) // literal(_DAY)  # whole seconds, all after 1970: integer division
+    rows = session.execute(select(day).distinct().where(
+        Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at >= since))
+    return {_EPOCH_DAY + timedelta(days=int(k)) for (k,) in rows}
 
 
-def _streak(session: Session, user: User, now: datetime, zone: ZoneInfo, recent: list[Completion]) -> int:
-    """The streak, reading twice as far back each time it reaches the start of the completions read."""
-    today, span, rows = local_day(now, zone), RECENT, recent
+def _streak(session: Session, user: User, now: datetime, zone: ZoneInfo) -> int:
+    """The streak, reading twice as far back each time it reaches the start of the days read."""
+    today, span = local_day(now, zone), RECENT
     first: datetime | None = None
     while True:
         since = now - span
-        days = {day_of(done, zone) for done, *_ in rows}
+        days = _local_days(session, user, since, now, zone)
         count = streak(days, today)
         gap = (today if today in days else today - timedelta(days=1)) - timedelta(days=count)  # ends the streak
         if gap > local_day(since, zone):
@@ -120,7 +152,26 @@ def _streak(session: Session, user: User, now: datetime, zone: ZoneInfo, recent:
         if first is None or first >= since:
             return count
         span *= 2
-        rows = _completions(session, user, now - span, now)
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    """The first moment of a local day (its midnight, or the end of a gap that skips midnight), in UTC."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def _recent_counts(session: Session, user: User, now: datetime, zone: ZoneInfo) -> tuple[int, float, int, int]:
+    """Today's completions and their seconds, and the last 7 days' answers and correct ones (SQL aggregates)."""
+    today = local_day(now, zone)
+    start, end = _day_start(today, zone), _day_start(today + timedelta(days=1), zone)
+    week = now - timedelta(days=7)
+    is_today = (Task.completed_at >= start) & (Task.completed_at < end)
+    in_week = Task.completed_at >= week
+    row = session.execute(select(
+        func.count(case((is_today, 1))), func.sum(case((is_today, func.coalesce(Task.seconds_taken, 0.0)))),
+        func.count(case((in_week, 1))), func.count(case((in_week & Task.correct.is_(True), 1))))
+        .where(Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at >= min(start, week))
+    ).one()
+    return int(row[0]), float(row[1] or 0.0), int(row[2]), int(row[3])
 
 
 def today_summary(*, session: Session, user: User, now: datetime, zone: ZoneInfo = UTC,
@@ -144,17 +195,15 @@ def today_summary(*, session: Session, user: User, now: datetime, zone: ZoneInfo
             *plan, Task.id.not_in([task.id for task in open_tasks]))).one()
         count += int(more)
         planned_seconds += float(stored or 0.0)
-    recent = _completions(session, user, now - RECENT, now)
-    today_rows = [(correct, seconds) for done, correct, seconds, _ in recent if day_of(done, zone) == today]
-    week = [correct for _, correct, _, in_week in recent if in_week]
+    done_today, seconds_today, week_answered, week_correct = _recent_counts(session, user, now, zone)
     return DaySummary(
         planned=planned,
         planned_seconds=planned_seconds,
         daily_goal_minutes=int(user.preference("daily_goal_minutes")),
-        done_today=len(today_rows),
-        seconds_today=float(sum(seconds or 0.0 for _, seconds in today_rows)),
-        streak_days=_streak(session, user, now, zone, recent),
-        week_answered=len(week),
-        week_correct=sum(1 for correct in week if correct),
+        done_today=done_today,
+        seconds_today=seconds_today,
+        streak_days=_streak(session, user, now, zone),
+        week_answered=week_answered,
+        week_correct=week_correct,
         planned_count=count,
     )

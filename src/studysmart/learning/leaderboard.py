@@ -11,12 +11,14 @@ served ones among them): a leaderboard request reads a bounded number of rows ho
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import Integer, Select, bindparam, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from studysmart.learning.logs import PredictionLog
@@ -31,9 +33,36 @@ AUC_WINDOW = 1000
 _EPS = 1e-15
 
 Sums = dict[str, float]
-#: (p_correct, correct, served, arm, inside each shorter window?...) of a model's latest scored predictions with
-#: an outcome, newest first
-Outcomes = list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """A model's latest scored predictions with an outcome, newest first, as columns."""
+
+    p_correct: np.ndarray  # float64
+    correct: np.ndarray  # float64, 1.0 for correct
+    served: np.ndarray  # bool
+    arm: np.ndarray  # the A/B arm's name, "champion" for none
+    marks: np.ndarray  # bool, (rows, shorter windows): scored inside each of the reader's ``within`` windows
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[Sequence[Any]], windows: int) -> Outcomes:
+        """From (p_correct, correct, served, arm, inside each shorter window...) rows."""
+        if not rows:
+            return cls(np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=object),
+                       np.zeros((0, windows), dtype=bool))
+        columns = list(zip(*rows, strict=True))
+        return cls(np.array(columns[0], dtype=np.float64), np.array(columns[1], dtype=np.float64),
+                   np.array(columns[2], dtype=bool), np.array([a or "champion" for a in columns[3]], dtype=object),
+                   np.array(columns[4:], dtype=bool).reshape(windows, len(rows)).T)
+
+    def where(self, keep: np.ndarray) -> Outcomes:
+        """The rows where ``keep`` holds."""
+        return Outcomes(self.p_correct[keep], self.correct[keep], self.served[keep], self.arm[keep],
+                        self.marks[keep])
+
+    def __len__(self) -> int:
+        return int(self.p_correct.shape[0])
 
 
 class RecentOutcomes:
@@ -57,43 +86,82 @@ class RecentOutcomes:
         """The model's latest outcomes scored at or after ``since``: this reader's own window (None or its
         ``since``) or one of ``within``."""
         if model not in self._rows:
-            log = PredictionLog
-            marks = [case((log.scored_at >= start, True), else_=False) for start in self.within]
-            # a student's reads take only what their index holds (no A/B arms there)
-            arms = (literal(False), literal(None)) if self.user_id is not None else (log.served, log.arm)
-            stmt = (select(log.p_correct, log.correct, *arms, *marks)
-                    .where(log.model == model, log.scored_at.is_not(None), log.correct.is_not(None))
-                    .order_by(log.scored_at.desc()).limit(AUC_WINDOW))
-            if self.since is not None:
-                stmt = stmt.where(log.scored_at >= self.since)
-            if self.user_id is not None:
-                stmt = stmt.where(log.user_id == self.user_id)
-            self._rows[model] = list(self.session.execute(stmt).all())
-        rows = self._rows[model]
+            stmt = _latest_stmt(len(self.within), self.since is not None, self.user_id is not None)
+            params: dict[str, Any] = {"model": model, "since": self.since, "user_id": self.user_id,
+                                      "limit": AUC_WINDOW}
+            params.update({f"within_{k}": start for k, start in enumerate(self.within)})
+            # plain rows through the session's connection: the ORM's row handling cost as much as the read
+            rows = self.session.connection().execute(stmt, params).all()
+            self._rows[model] = Outcomes.of_rows(rows, len(self.within))
+        outcomes = self._rows[model]
         if since is None or since == self.since:
-            return rows
+            return outcomes
         if since not in self.within:
             raise ValueError("a window this reader was not made for")
-        k = 4 + self.within.index(since)
-        return [row for row in rows if row[k]]
+        return outcomes.where(outcomes.marks[:, self.within.index(since)])
 
 
-def _row_sums(rows: Iterable[Any]) -> Sums:
-    """The SUMS of logs read as rows with p_correct, correct, mean_log_time, sd_log_time, log_time (the same
-    terms the database triggers add)."""
-    out: Sums = dict.fromkeys(SUMS, 0.0)
-    for row in rows:
-        out["n"] += 1
-        if row.correct is not None:
-            p = min(max(float(row.p_correct), _EPS), 1 - _EPS)
-            out["n_outcome"] += 1
-            out["sum_log_loss"] -= math.log(p) if row.correct else math.log1p(-p)
-            out["sum_brier"] += (float(row.p_correct) - float(row.correct)) ** 2
-        if row.log_time is not None:
-            out["n_time"] += 1
-            out["sum_abs_seconds"] += abs(math.exp(min(row.mean_log_time, 700.0)) - math.exp(min(row.log_time, 700.0)))
-            out["n_covered"] += int(abs(row.log_time - row.mean_log_time) <= Z80 * row.sd_log_time)
-    return out
+@cache
+def _latest_stmt(windows: int, since: bool, by_user: bool) -> Select[*tuple[Any, ...]]:
+    """The select of a model's latest outcomes (built once: parameters model, limit, since, user_id and each
+    shorter window's within_k)."""
+    log = PredictionLog
+    scored_at = log.scored_at
+    marks = [case((scored_at >= bindparam(f"within_{k}", type_=scored_at.type), True), else_=False)
+             for k in range(windows)]
+    # a student's reads take only what their index holds (no A/B arms there)
+    arms = (literal(False), literal(None)) if by_user else (log.served, log.arm)
+    stmt: Select[*tuple[Any, ...]] = (select(log.p_correct, log.correct, *arms, *marks)
+            .where(log.model == bindparam("model"), scored_at.is_not(None), log.correct.is_not(None))
+            .order_by(scored_at.desc()).limit(bindparam("limit", type_=Integer)))
+    if since:
+        stmt = stmt.where(scored_at >= bindparam("since", type_=scored_at.type))
+    if by_user:
+        stmt = stmt.where(log.user_id == bindparam("user_id"))
+    return stmt
+
+
+@cache
+def _partial_hour_stmt(dialect: str) -> Select[*tuple[Any, ...]]:
+    """Per (model, arm, served): the SUMS of the logs of ``models`` scored in [since, until), as the database
+    triggers add them (migration 0009). Built once per dialect; parameters models, since, until."""
+    log = PredictionLog
+    least, greatest = (func.min, func.max) if dialect == "sqlite" else (func.least, func.greatest)
+    p = greatest(least(log.p_correct, literal(1 - _EPS)), literal(_EPS))
+    y = case((log.correct.is_(True), 1.0), else_=0.0)
+    covered = case((log.log_time.is_not(None) & (func.abs(log.log_time - log.mean_log_time)
+                                                 <= literal(Z80) * log.sd_log_time), 1), else_=0)
+    cap = literal(700.0)
+    seconds = func.abs(func.exp(least(log.mean_log_time, cap)) - func.exp(least(log.log_time, cap)))
+    terms = {
+        "n": func.count(),
+        "n_outcome": func.count(log.correct),
+        "sum_log_loss": func.sum(case((log.correct.is_(None), 0.0), (log.correct.is_(True), -func.ln(p)),
+                                      else_=-func.ln(literal(1.0) - p))),
+        "sum_brier": func.sum(case((log.correct.is_(None), 0.0), else_=(log.p_correct - y) * (log.p_correct - y))),
+        "n_time": func.count(log.log_time),
+        "sum_abs_seconds": func.sum(case((log.log_time.is_(None), 0.0), else_=seconds)),
+        "n_covered": func.sum(covered),
+    }
+    scored_at = log.scored_at
+    return (select(log.model, func.coalesce(log.arm, "").label("arm"), log.served,
+                   *[terms[name].label(name) for name in SUMS])
+            # model IN (...): the range is read from the (model, scored_at) index
+            .where(log.model.in_(bindparam("models", expanding=True)),
+                   scored_at >= bindparam("since", type_=scored_at.type),
+                   scored_at < bindparam("until", type_=scored_at.type))
+            .group_by(log.model, log.arm, log.served))  # a NULL and a '' arm: two rows, added together
+
+
+@cache
+def _hour_stmts() -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any, ...]]]:
+    """The sums of the whole hours from ``full`` on, and the models with sums in the hour ``first``."""
+    hours = ModelScoreHour
+    whole = (select(hours.model, hours.arm, hours.served, *[func.sum(getattr(hours, c)).label(c) for c in SUMS])
+             .where(hours.hour >= bindparam("full", type_=hours.hour.type))
+             .group_by(hours.model, hours.arm, hours.served))
+    first = select(hours.model).where(hours.hour == bindparam("first", type_=hours.hour.type)).distinct()
+    return whole, first
 
 
 def _ratio(num: float, den: float) -> float:
@@ -102,10 +170,7 @@ def _ratio(num: float, den: float) -> float:
 
 def board_row(sums: Sums, outcomes: Outcomes, digits: int | None) -> dict[str, Any]:
     """The leaderboard entry of a model (n and LEADERBOARD_METRICS) from its sums and its recent outcomes."""
-    auc = math.nan
-    if outcomes:
-        auc = metrics.auc(np.array([o[0] for o in outcomes], dtype=np.float64),
-                          np.array([float(o[1]) for o in outcomes], dtype=np.float64))
+    auc = metrics.auc(outcomes.p_correct, outcomes.correct) if len(outcomes) else math.nan
     values = {"log_loss": _ratio(sums["sum_log_loss"], sums["n_outcome"]), "auc": auc,
               "brier": _ratio(sums["sum_brier"], sums["n_outcome"]),
               "mae_seconds": _ratio(sums["sum_abs_seconds"], sums["n_time"]),
@@ -121,24 +186,17 @@ def _window_sums(session: Session, since: datetime) -> dict[tuple[str, str, bool
     """Per (model, arm, served): the sums of the logs scored at or after ``since``."""
     first = since.replace(minute=0, second=0, microsecond=0)
     full = first + timedelta(hours=1)
-    hours = ModelScoreHour
+    connection = session.connection()
     out: dict[tuple[str, str, bool], Sums] = {}
-    stmt = (select(hours.model, hours.arm, hours.served, *[func.sum(getattr(hours, c)).label(c) for c in SUMS])
-            .where(hours.hour >= full).group_by(hours.model, hours.arm, hours.served))
-    for row in session.execute(stmt):
+    whole, first_models = _hour_stmts()
+    for row in connection.execute(whole, {"full": full}):
         add_sums(out.setdefault((row.model, row.arm, bool(row.served)), {}), row._mapping)
-    models = list(session.scalars(select(hours.model).where(hours.hour == first).distinct()))
-    if models:  # the window's first, partial hour: from the logs themselves
-        log = PredictionLog
-        rows = session.execute(
-            select(log.model, log.arm, log.served, log.p_correct, log.correct, log.mean_log_time, log.sd_log_time,
-                   log.log_time)
-            .where(log.model.in_(models), log.scored_at >= since, log.scored_at < full))
-        grouped: dict[tuple[str, str, bool], list[Any]] = {}
+    models = list(connection.execute(first_models, {"first": first}).scalars())
+    if models:  # the window's first, partial hour: summed by the database from the logs themselves
+        rows = connection.execute(_partial_hour_stmt(session.get_bind().dialect.name),
+                                  {"models": models, "since": since, "until": full})
         for row in rows:
-            grouped.setdefault((row.model, row.arm or "", bool(row.served)), []).append(row)
-        for key, group in grouped.items():
-            add_sums(out.setdefault(key, {}), _row_sums(group))
+            add_sums(out.setdefault((row.model, row.arm, bool(row.served)), {}), row._mapping)
     return {key: sums for key, sums in out.items() if sums.get("n")}
 
 
@@ -160,9 +218,9 @@ def leaderboard(session: Session, *, now: datetime, days: int, served_only: bool
         model, _, arm = key.partition("/")
         rows = recent.rows(model, since)
         if served_only:
-            rows = [r for r in rows if r[2]]
+            rows = rows.where(rows.served)
         if by_arm:
-            rows = [r for r in rows if (r[3] or "champion") == arm]
+            rows = rows.where(rows.arm == arm)
         out[key] = board_row(sums, rows, digits)
     return out
 

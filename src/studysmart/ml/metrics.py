@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import rankdata
 
 from studysmart.ml.base import Z80, Prediction
 
@@ -20,6 +19,7 @@ __all__ = [
     "accuracy",
     "all_metrics",
     "auc",
+    "average_ranks",
     "brier",
     "coverage80",
     "ece",
@@ -44,6 +44,21 @@ def _observed(target: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]
     return (target[keep], *(np.asarray(a, dtype=np.float64)[keep] for a in arrays))
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``values``, ties sharing the mean of their ranks (scipy's ``rankdata``, average method;
+    all NaN if any value is NaN)."""
+    values = np.asarray(values, dtype=np.float64)
+    if np.isnan(values).any():
+        return np.full(values.shape, np.nan)
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True])  # each run of ties, and the end
+    mean_rank = (starts[:-1] + starts[1:] + 1) / 2  # of positions starts[i] .. starts[i + 1] - 1, 1-based
+    ranks = np.empty(values.shape[0], dtype=np.float64)
+    ranks[order] = np.repeat(mean_rank, np.diff(starts))
+    return ranks
+
+
 def auc(p_correct: np.ndarray, correct: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney, ties counted half)."""
     y, p = _observed(correct, p_correct)
@@ -51,7 +66,7 @@ def auc(p_correct: np.ndarray, correct: np.ndarray) -> float:
     n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return math.nan
-    ranks = rankdata(p)
+    ranks = average_ranks(p)
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
