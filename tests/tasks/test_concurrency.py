@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.db import transaction, utcnow
 from studysmart.learning import tracker as training
+from studysmart.learning.logs import PredictionLog
 from studysmart.tasks import listing
 from studysmart.tasks import service as tasks
-from tests.factories import make_task, make_user
+from tests.factories import create_task, make_task, make_user, register
 
 N = 50
 
@@ -43,3 +49,31 @@ def test_parallel_completions_lose_no_count(sessions: sessionmaker[Session]) -> 
         assert total == N and all(t.status.value == "done" for t in done)
     # Exactly the completions from the threshold on report a due training.
     assert sum(due) == N - status.threshold + 1
+
+
+def test_a_task_creation_predicts_without_holding_the_write_lock(client: TestClient,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """While ``POST /tasks`` is predicting, another write of the same process commits (on SQLite the write lock is
+    taken for the insert only); the task is then stored with that prediction and its log."""
+    headers = register(client)
+    context = client.app.state.context  # type: ignore[attr-defined]
+    other_write: list[bool] = []
+    preview = tasks.preview
+
+    def predicting(**kwargs: Any) -> tasks.Preview:
+        def write() -> None:
+            with transaction(context.sessions) as session:
+                tasks.get_or_create_topic(session=session, name="Written meanwhile")
+            other_write.append(True)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(10)
+        return preview(**kwargs)
+
+    monkeypatch.setattr(tasks, "preview", predicting)
+    created = create_task(client, headers, topic="Geometry")
+    assert other_write == [True]
+    with context.sessions() as session:
+        logs = session.scalars(select(PredictionLog).where(PredictionLog.task_id == created["id"])).all()
+        assert [(log.served, log.p_correct) for log in logs] == [(True, created["prediction"]["p_correct"])]
