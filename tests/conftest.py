@@ -118,6 +118,10 @@ def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("STUDYSMART_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("STUDYSMART_MODEL_REFRESH_SECONDS", "0")
     monkeypatch.setenv("STUDYSMART_WORKER_PROCESSES", "0")  # tests drive the queue themselves
+    # The prototype's rule: a training every STUDYSMART_RETRAIN_THRESHOLD completions (tests/learning/test_trigger.py
+    # sets the growth share and the time floor itself).
+    monkeypatch.setenv("STUDYSMART_RETRAIN_GROWTH_PERCENT", "0")
+    monkeypatch.setenv("STUDYSMART_RETRAIN_MIN_INTERVAL_SECONDS", "0")
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()

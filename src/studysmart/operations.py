@@ -30,6 +30,7 @@ def collect_status(session: Session, *, brief: bool = False) -> dict[str, Any]:
             "completed_since_training": tracker.completed_since_training,
             "threshold": tracker.threshold,
             "last_trained_at": tracker.last_trained_at,
+            "not_before": tracker.not_before,
             "samples": tracker.samples,
             "running": tracker.running,
             "status": tracker.status,

@@ -101,6 +101,7 @@ class Drill:
             "STUDYSMART_ENV": "test", "STUDYSMART_VAR_DIR": str(tmp_path / "var"),
             "STUDYSMART_DATABASE_URL": self.database_url, "STUDYSMART_SECRET_KEY": TEST_SECRET,
             "STUDYSMART_TRAINING_MODELS": "shrinkage,slow-test", "STUDYSMART_RETRAIN_THRESHOLD": "5",
+            "STUDYSMART_RETRAIN_GROWTH_PERCENT": "0", "STUDYSMART_RETRAIN_MIN_INTERVAL_SECONDS": "0",
             "STUDYSMART_WORKER_PROCESSES": "1", MARKER_ENV: str(self.marker),
             "PYTHONPATH": os.pathsep.join([str(DRILL_SITE), os.environ.get("PYTHONPATH", "")]),
         })

@@ -1,19 +1,23 @@
-"""The trigger: the Nth completion queues exactly one training; concurrent completions coalesce and lose no count.
-Run against the embedded SQLite queue and a real Redis."""
+"""The trigger: the Nth completion queues exactly one training; concurrent completions coalesce and lose no count;
+with the growth rule, a share of all answers must be new and a time floor have passed since the last training.
+Run on SQLite and PostgreSQL, against the embedded SQLite queue and a real Redis."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from studysmart.core.config import Settings, get_settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.learning import tracker as training
 from studysmart.learning import trainer as pipeline
 from studysmart.learning.jobs import Jobs
+from studysmart.learning.models import TRACKER_ID, TrainingState
 from studysmart.learning.trainer import run_training
 from studysmart.tasks import service as tasks
 from studysmart.users.models import User
@@ -121,3 +125,116 @@ def test_a_reaped_run_cannot_finish_over_its_retry(jobs: Jobs) -> None:
     with sessions() as session:
         state = training.get_status(session=session)
         assert state.queued and state.last_trained_at is None
+
+
+# -- the growth rule: new answers >= max(threshold, a share of all answers), and a time floor after a training --
+
+FLOOR = timedelta(seconds=300)
+
+
+@pytest.fixture
+def growth_rule(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production rule (10% growth, a 300 s floor) instead of the tests' every-5-completions; requested
+    before ``jobs`` so that the test's context is made with it."""
+    monkeypatch.setenv("STUDYSMART_RETRAIN_GROWTH_PERCENT", "10")
+    monkeypatch.setenv("STUDYSMART_RETRAIN_MIN_INTERVAL_SECONDS", str(FLOOR.total_seconds()))
+    get_settings.cache_clear()
+
+
+def _tracker(sessions: sessionmaker[Session], **values: Any) -> None:
+    with transaction(sessions) as session:
+        training.ensure_tracker(session=session)
+        session.execute(update(TrainingState).where(TrainingState.id == TRACKER_ID).values(**values))
+
+
+def _complete_at(sessions: sessionmaker[Session], user_id: int, task_id: int, now: datetime) -> bool:
+    with transaction(sessions) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        return tasks.complete_task(session=session, user=user, task_id=task_id, correct=True, seconds=60.0,
+                                   now=now).training_due
+
+
+@pytest.mark.parametrize(("threshold", "percent", "samples", "needed"),
+                         [(5, 10.0, 0, 5), (5, 10.0, 49, 5), (5, 10.0, 51, 6), (5, 10.0, 100_000, 10_000),
+                          (5, 0.0, 100_000, 5), (20, 10.0, 100, 20)])
+def test_answers_needed_is_the_larger_of_threshold_and_share(threshold: int, percent: float, samples: int,
+                                                             needed: int) -> None:
+    rule = Settings(retrain_threshold=threshold, retrain_growth_percent=percent, _env_file=None)  # type: ignore[call-arg]
+    assert training.answers_needed(rule, samples) == needed
+
+
+def test_below_the_growth_share_no_training_then_one(growth_rule: None, jobs: Jobs) -> None:
+    sessions = jobs.sessions()
+    assert jobs.settings.retrain_growth_percent == 10
+    user_id, ids = _setup(sessions, 14)
+    _tracker(sessions, samples=100)  # 100 earlier answers (e.g. an import before the first training)
+    now = utcnow()
+    # The threshold (5) is passed long before 10% of the answers are new: at k new answers of 100 + k,
+    # 10% needs ceil((100 + k) / 10), first reached at k = 12.
+    for task_id in ids[:11]:
+        assert not _complete_at(sessions, user_id, task_id, now)
+    assert jobs.depth() == 0
+    with sessions() as session:
+        state = training.get_status(session=session)
+    assert state.completed_since_training == 11 and state.samples == 111 and state.threshold == 12
+    assert not state.queued
+    assert _complete_at(sessions, user_id, ids[11], now)
+    assert jobs.depth() == 1
+    for task_id in ids[12:]:
+        _complete_at(sessions, user_id, task_id, now)  # coalesce into the queued job
+    assert jobs.depth() == 1
+    with sessions() as session:
+        state = training.get_status(session=session)
+    assert state.queued and state.completed_since_training == 14 and state.samples == 114
+
+
+def test_within_the_time_floor_no_training_after_it_one(growth_rule: None, jobs: Jobs) -> None:
+    sessions = jobs.sessions()
+    user_id, ids = _setup(sessions, 8)
+    trained = utcnow() - timedelta(seconds=100)
+    _tracker(sessions, last_trained_at=trained)
+    for task_id in ids[:6]:  # over the threshold and the share (6 of 6 answers are new), inside the floor
+        assert not _complete_at(sessions, user_id, task_id, trained + timedelta(seconds=200))
+    assert jobs.depth() == 0
+    with sessions() as session:
+        state = training.get_status(session=session)
+    assert state.completed_since_training == 6 and not state.queued  # counted all the same
+    assert state.not_before == trained + FLOOR
+    assert _complete_at(sessions, user_id, ids[6], trained + FLOOR)  # the floor has passed: this one triggers
+    assert jobs.depth() == 1
+    _complete_at(sessions, user_id, ids[7], trained + FLOOR + timedelta(seconds=1))  # coalesces into it
+    assert jobs.depth() == 1
+
+
+def test_a_trigger_skipped_in_the_floor_fires_from_the_supervisor(growth_rule: None, jobs: Jobs) -> None:
+    """No completion comes after the floor: the worker's supervisor (``request_if_due``) queues the training."""
+    sessions = jobs.sessions()
+    user_id, ids = _setup(sessions, 6)
+    _tracker(sessions, last_trained_at=utcnow() - timedelta(seconds=100))
+    for task_id in ids:
+        assert not _complete_at(sessions, user_id, task_id, utcnow())
+    assert jobs.request_if_due() is False  # still within the floor
+    assert jobs.depth() == 0
+    _tracker(sessions, last_trained_at=utcnow() - FLOOR - timedelta(seconds=1))  # time has passed
+    assert jobs.request_if_due() is True
+    assert jobs.request_if_due() is False  # coalesced: it is queued
+    assert jobs.depth() == 1
+    with sessions() as session:
+        assert training.get_status(session=session).queued
+
+
+def test_a_finished_run_does_not_requeue_within_the_floor(growth_rule: None, jobs: Jobs) -> None:
+    """Completions that arrived during a run wait for the floor (the worker rests), however many they are."""
+    sessions = jobs.sessions()
+    user_id, ids = _setup(sessions, 12)
+    for task_id in ids[:6]:
+        _complete_at(sessions, user_id, task_id, utcnow())
+    assert jobs.depth() == 1  # never trained: no floor yet
+    jobs.huey.flush()
+    outcome = run_training(sessions, jobs.settings)
+    assert outcome is not None and outcome.status == "succeeded"
+    for task_id in ids[6:]:  # 6 new of 12: over the threshold and the share, within the floor
+        assert not _complete_at(sessions, user_id, task_id, utcnow())
+    assert jobs.request_if_due() is False
+    assert jobs.depth() == 0

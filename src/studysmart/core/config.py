@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     log_level: str = "INFO"
     retrain_threshold: Annotated[int, Field(ge=1)] = 5
+    #: A training also waits for this share of all answers to be new (so trainings space out as data grows) ...
+    retrain_growth_percent: Annotated[float, Field(ge=0, le=100)] = 10.0
+    #: ... and for this long since the last training finished (the worker rests between trainings).
+    retrain_min_interval_seconds: Annotated[float, Field(ge=0)] = 300.0
     token_ttl_minutes: Annotated[int, Field(ge=1)] = 60 * 24
     session_ttl_hours: Annotated[int, Field(ge=1)] = 24 * 7
     login_attempts_per_minute: Annotated[int, Field(ge=1)] = 10

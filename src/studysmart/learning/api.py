@@ -27,8 +27,9 @@ class LastRun(BaseModel):
 
 class TrainingStatusRead(BaseModel):
     completed_since_training: int
-    threshold: int
+    threshold: int  # new answers the retraining rule needs now: max(threshold, growth share of all answers)
     last_trained_at: datetime | None
+    not_before: datetime | None = None  # the end of the time floor after the last training
     samples: int
     running: bool
     queued: bool
@@ -48,7 +49,8 @@ def training_status(session: SessionDep, user: CurrentUser) -> TrainingStatusRea
                                       "metrics": info.get("metrics"), "error": info.get("error")}
                                for name, info in (run.models or {}).items()})
     return TrainingStatusRead(completed_since_training=state.completed_since_training, threshold=state.threshold,
-                              last_trained_at=state.last_trained_at, samples=state.samples, running=state.running,
+                              last_trained_at=state.last_trained_at, not_before=state.not_before,
+                              samples=state.samples, running=state.running,
                               queued=state.queued, serving_model=state.serving_model or registry.FALLBACK,
                               last_run=last)
 

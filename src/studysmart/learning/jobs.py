@@ -29,7 +29,7 @@ from huey.serializer import Serializer
 from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import Settings, get_settings
-from studysmart.core.db import transaction, utcnow
+from studysmart.core.db import read_session, transaction, utcnow
 from studysmart.core.files import private_file
 from studysmart.core.logging import kv
 from studysmart.learning import tracker as service
@@ -106,14 +106,18 @@ class Jobs:
             self.train(trigger="resume", attempt=attempt)  # handed back by a stopping worker: again, at once
         elif outcome.status == RunStatus.FAILED and outcome.retry_in is not None:
             self.train.schedule(kwargs={"trigger": "retry", "attempt": attempt + 1}, delay=outcome.retry_in)
-        elif outcome.status == RunStatus.SUCCEEDED and outcome.remaining >= self.settings.retrain_threshold:
-            self.request_training(trigger="threshold")  # completions that arrived during the run
+        elif outcome.status == RunStatus.SUCCEEDED:
+            self.request_if_due()  # completions that arrived during the run (no floor: at once; else the supervisor)
 
     def request_training(self, *, trigger: str = "threshold") -> bool:
         """Queue one training unless one is queued or running (then the request coalesces into it)."""
         with transaction(self.sessions()) as session:
             if not service.mark_queued(session=session, now=utcnow()):
                 return False
+        return self._enqueue(trigger)
+
+    def _enqueue(self, trigger: str) -> bool:
+        """Enqueue the job of a training just marked queued (unmarked again if the queue refuses it)."""
         try:
             self.train(trigger=trigger)
         except Exception:
@@ -122,6 +126,19 @@ class Jobs:
             raise
         log.info(kv("training.queued", trigger=trigger))
         return True
+
+    def request_if_due(self, *, trigger: str = "threshold") -> bool:
+        """Queue a training if the retraining rule holds now and none is queued or running: what a completion
+        that came within the time floor left pending (the worker's supervisor calls this every few seconds)."""
+        with read_session(self.sessions()) as session:
+            if not service.due_now(session=session, now=utcnow()):
+                return False  # the usual case: one read of one row, no write lock
+        with transaction(self.sessions()) as session:
+            if not service.due_now(session=session, now=utcnow(), lock=True):
+                return False  # a training started (or finished) meanwhile
+            if not service.mark_queued(session=session, now=utcnow()):
+                return False
+        return self._enqueue(trigger)
 
     def depth(self) -> int:
         """Jobs waiting: queued now plus scheduled retries."""
@@ -226,10 +243,11 @@ class EmbeddedWorker:
         return all(self.consumer.environment.is_alive(p) for _, p in self.consumer.worker_threads)
 
     def check(self) -> None:
-        """Replace dead workers, then re-queue abandoned work."""
+        """Replace dead workers, re-queue abandoned work, then queue a training that became due."""
         self.consumer.check_worker_health()
         try:
             self.jobs.reap()
+            self.jobs.request_if_due()
         except Exception:  # the database may be briefly busy; try again next round
             log.exception("worker supervisor check failed")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from studysmart.core.config import Settings
 from studysmart.learning.context import context_of
 from studysmart.learning.models import TRACKER_ID, Erasure, RunStatus, TrackerStatus, TrainingRun, TrainingState
 from studysmart.tasks.models import Task, TaskStatus
@@ -38,6 +40,29 @@ class TrainingStatus:
     queued: bool = False
     serving_model: str | None = None
     queued_at: datetime | None = None
+    #: The end of the time floor after the last training: no training is queued before it (None: never trained).
+    not_before: datetime | None = None
+
+
+def answers_needed(settings: Settings, samples: int) -> int:
+    """New answers that make a training due: the threshold, or the growth share of all answers if larger."""
+    return max(settings.retrain_threshold, math.ceil(samples * settings.retrain_growth_percent / 100))
+
+
+def floor_end(settings: Settings, last_trained_at: datetime | None) -> datetime | None:
+    """When the time floor after the last training ends (None: never trained, no floor)."""
+    if last_trained_at is None:
+        return None
+    return last_trained_at + timedelta(seconds=settings.retrain_min_interval_seconds)
+
+
+def is_due(settings: Settings, *, completed: int, samples: int, last_trained_at: datetime | None,
+           now: datetime) -> bool:
+    """The retraining rule: enough new answers (``answers_needed``) and the time floor passed."""
+    if completed < answers_needed(settings, samples):
+        return False
+    end = floor_end(settings, last_trained_at)
+    return end is None or now >= end
 
 
 def ensure_tracker(*, session: Session) -> None:
@@ -51,25 +76,38 @@ def ensure_tracker(*, session: Session) -> None:
             pass
 
 
-def count_completion(*, session: Session) -> CompletionCount:
+def count_completion(*, session: Session, now: datetime) -> CompletionCount:
     """Add one completion to the tracker with one atomic statement (no lost updates under concurrency)."""
-    return count_completions(session=session, n=1)
+    return count_completions(session=session, n=1, now=now)
 
 
-def count_completions(*, session: Session, n: int) -> CompletionCount:
+def count_completions(*, session: Session, n: int, now: datetime) -> CompletionCount:
     """Add ``n`` answers (a completion, or the done rows of an import) to the samples and to the count toward
     the next training, with one atomic statement: an import of many answers is one step, so it requests at most
-    one training, never one per row."""
+    one training, never one per row. ``training_due``: the retraining rule (``is_due``) holds at ``now``; a
+    completion that is not due still counts, and the worker's supervisor queues the training once the time
+    floor has passed (``Jobs.request_if_due``)."""
     ensure_tracker(session=session)
     row = session.execute(
         update(TrainingState)
         .where(TrainingState.id == TRACKER_ID)
         .values(completed_since_training=TrainingState.completed_since_training + n,
                 samples=TrainingState.samples + n)
-        .returning(TrainingState.completed_since_training, TrainingState.samples)
+        .returning(TrainingState.completed_since_training, TrainingState.samples, TrainingState.last_trained_at)
     ).one()
-    threshold = context_of(session).settings.retrain_threshold
-    return CompletionCount(completed_since_training=row[0], samples=row[1], training_due=row[0] >= threshold)
+    completed, samples = int(row[0]), int(row[1])
+    due = is_due(context_of(session).settings, completed=completed, samples=samples, last_trained_at=row[2], now=now)
+    return CompletionCount(completed_since_training=completed, samples=samples, training_due=due)
+
+
+def due_now(*, session: Session, now: datetime, lock: bool = False) -> bool:
+    """Whether the tracker is idle and the retraining rule holds at ``now`` (``lock``: lock the row first, so the
+    answer holds until the caller's transaction ends; PostgreSQL)."""
+    state = session.get(TrainingState, TRACKER_ID, with_for_update=lock or None)
+    if state is None or state.status != TrackerStatus.IDLE:
+        return False
+    return is_due(context_of(session).settings, completed=state.completed_since_training, samples=state.samples,
+                  last_trained_at=state.last_trained_at, now=now)
 
 
 def uncount_completion(*, session: Session) -> None:
@@ -121,14 +159,15 @@ def pending_erasures(*, session: Session) -> list[Erasure]:
 
 
 def get_status(*, session: Session) -> TrainingStatus:
-    """The tracker as the prototype showed it: n/N since the last training, when, on how many samples."""
+    """The tracker as the prototype showed it: n/N since the last training (N: the answers the retraining rule
+    needs now), when, on how many samples, and the end of the time floor."""
     state = session.scalar(select(TrainingState).where(TrainingState.id == TRACKER_ID))
-    threshold = context_of(session).settings.retrain_threshold
+    settings = context_of(session).settings
     if state is None:
-        return TrainingStatus(0, threshold, None, 0, False, TrackerStatus.IDLE)
+        return TrainingStatus(0, answers_needed(settings, 0), None, 0, False, TrackerStatus.IDLE)
     return TrainingStatus(
         completed_since_training=state.completed_since_training,
-        threshold=threshold,
+        threshold=answers_needed(settings, state.samples),
         last_trained_at=state.last_trained_at,
         samples=state.samples,
         running=state.status == TrackerStatus.RUNNING,
@@ -136,6 +175,7 @@ def get_status(*, session: Session) -> TrainingStatus:
         queued=state.status == TrackerStatus.QUEUED,
         serving_model=state.serving_model,
         queued_at=state.queued_at,
+        not_before=floor_end(settings, state.last_trained_at),
     )
 
 

@@ -401,7 +401,7 @@ def complete_task(*, session: Session, user: User, task_id: int, correct: bool, 
     task.completed_at = now
     session.flush()
     predictions.score_task(session=session, task=task, now=now)
-    count = training.count_completion(session=session)
+    count = training.count_completion(session=session, now=now)
     if count.training_due:
         context = context_of(session)
         on_commit(session, lambda: _request_training(context))

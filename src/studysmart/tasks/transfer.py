@@ -352,7 +352,7 @@ def import_tasks(*, session: Session, user: User, data: bytes, max_bytes: int, n
         if task.status is not TaskStatus.DONE:
             task.prediction = predictions.predict_and_log(session=session, user=user, task=task, now=now)
     done = sum(task.status is TaskStatus.DONE for task in tasks)
-    if done and training.count_completions(session=session, n=done).training_due:
+    if done and training.count_completions(session=session, n=done, now=now).training_due:
         context = context_of(session)
 
         def request() -> None:
