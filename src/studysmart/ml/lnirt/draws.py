@@ -70,7 +70,8 @@ def _others(d: int, j: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """The coordinates other than j of a d-vector, and the index of their block of a (d, d) matrix (the
     sampler asks for the same few thousands of times)."""
     others = np.array([c for c in range(d) if c != j])
-    return others, np.ix_(others, others)
+    rows, cols = np.ix_(others, others)
+    return others, (rows, cols)
 
 
 @functools.cache

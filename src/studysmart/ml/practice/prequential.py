@@ -122,12 +122,12 @@ def choose_coupling(rows: Rows, acc: AccuracyFit, time: TimeFit) -> tuple[float,
     base = acc.b[k] + (linear_and_slope(rows.cols, acc.w, acc.delta, acc.u, rows.topic)[0] if rows.practice else 0)
     best = (np.inf, 0.0, acc.var_person)
     ratio = float(np.sqrt(acc.var_person / time.var_person))
-    slowness = _online_time(rows, time, wrong, starts, cells)[3:]  # the same for every coupling
-    accuracy = _accuracy_inputs(rows, acc)
+    slow_mean, slow_var = _online_time(rows, time, wrong, starts, cells)[3:]  # the same for every coupling
+    a_base, a_load, a_factor, a_y, a_weight = _accuracy_inputs(rows, acc)
     for rho in RHO_GRID:
         beta, conditional = float(rho * ratio), float(acc.var_person * (1 - rho**2))
-        a_mean, a_var = kernels.prequential_accuracy(*accuracy, cells, starts, conditional, acc.var_cell, beta,
-                                                     *slowness)
+        a_mean, a_var = kernels.prequential_accuracy(a_base, a_load, a_factor, a_y, a_weight, cells, starts,
+                                                     conditional, acc.var_cell, beta, slow_mean, slow_var)
         p = expit((base + a_mean) / np.sqrt(1 + np.pi / 8 * (a_var + acc.b_var[k])))
         p = np.clip(p[known], 1e-12, 1 - 1e-12)
         y, w = rows.correct[known], rows.weight[known]
@@ -158,10 +158,11 @@ def _online_moments(rows: Rows, acc: AccuracyFit, time: TimeFit, wrong: np.ndarr
                     cells: np.ndarray) -> tuple[np.ndarray, ...]:
     """The kernel's per-row online moments of the person parts under the current fits and the moment estimate
     of the coupling: (acc_mean, acc_var, time_mean, time_var, kappa)."""
-    time_mean, time_var, kappa, *slowness = _online_time(rows, time, wrong, starts, cells)
+    time_mean, time_var, kappa, slow_mean, slow_var = _online_time(rows, time, wrong, starts, cells)
     beta, conditional = coupling(rows, acc, time)
-    acc_mean, acc_var = kernels.prequential_accuracy(*_accuracy_inputs(rows, acc), cells, starts, conditional,
-                                                     acc.var_cell, beta, *slowness)
+    a_base, a_load, a_factor, a_y, a_weight = _accuracy_inputs(rows, acc)
+    acc_mean, acc_var = kernels.prequential_accuracy(a_base, a_load, a_factor, a_y, a_weight, cells, starts,
+                                                     conditional, acc.var_cell, beta, slow_mean, slow_var)
     return acc_mean, acc_var, time_mean, time_var, kappa
 
 
@@ -170,7 +171,10 @@ def _practice_term(rows: Rows, weights: np.ndarray, delta: float, u: np.ndarray)
     return term if rows.practice else np.zeros_like(term)
 
 
-def _accuracy_inputs(rows: Rows, acc: AccuracyFit) -> tuple[np.ndarray, ...]:
+_Five = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _accuracy_inputs(rows: Rows, acc: AccuracyFit) -> _Five:
     """(base, load, factor, y, weight) of ``kernels.prequential_accuracy`` under the accuracy fit."""
     k = rows.item
     return (np.ascontiguousarray(acc.b[k] + _practice_term(rows, acc.w, acc.delta, acc.u)),
@@ -179,7 +183,7 @@ def _accuracy_inputs(rows: Rows, acc: AccuracyFit) -> tuple[np.ndarray, ...]:
 
 
 def _online_time(rows: Rows, time: TimeFit, wrong: np.ndarray, starts: np.ndarray,
-                 cells: np.ndarray) -> tuple[np.ndarray, ...]:
+                 cells: np.ndarray) -> _Five:
     """``kernels.prequential_time`` under the time fit: (time_mean, time_var, kappa, slowness mean, slowness
     variance) per row."""
     k = rows.item
