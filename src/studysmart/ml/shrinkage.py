@@ -402,6 +402,13 @@ class Shrinkage(FittedState):
             source=sources(person_known, item_known),
         )
 
+    def predict_sequence(self, history: Responses, rows: Responses, *, sequential: bool) -> Prediction:
+        """Online predictions of ``rows`` in one vectorised pass (``ml.evaluate.SequentialPredictor``): what
+        ``predict`` serves each row from the person's earlier answers (``shrinkage_sequence``)."""
+        from studysmart.ml.shrinkage_sequence import predict_sequence
+
+        return predict_sequence(self, history, rows, sequential=sequential)
+
     def update_person(self, person: str, history: Responses) -> None:
         """Re-estimate ``person`` from their rows in ``history`` (their full history), in place.
 

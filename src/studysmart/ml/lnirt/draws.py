@@ -3,6 +3,7 @@ and the box of plausible item parameters the draws are kept in."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,20 @@ def psd_root(matrix: np.ndarray) -> np.ndarray:
         return result
 
 
+@functools.cache
+def _others(d: int, j: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """The coordinates other than j of a d-vector, and the index of their block of a (d, d) matrix (the
+    sampler asks for the same few thousands of times)."""
+    others = np.array([c for c in range(d) if c != j])
+    rows, cols = np.ix_(others, others)
+    return others, (rows, cols)
+
+
+@functools.cache
+def _below_diagonal(m: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(m, -1)
+
+
 def conditional_normal(
     mu: np.ndarray, sigma: np.ndarray, values: np.ndarray, j: int
 ) -> tuple[np.ndarray, float]:
@@ -75,8 +90,8 @@ def conditional_normal(
     Returns:
         Conditional mean per row (n,) and the (common) conditional variance.
     """
-    others = [c for c in range(mu.shape[0]) if c != j]
-    s_oo = sigma[np.ix_(others, others)]
+    others, block = _others(mu.shape[0], j)
+    s_oo = sigma[block]
     s_oj = sigma[others, j]
     w = np.linalg.solve(s_oo, s_oj)
     mean = mu[j] + (values[:, others] - mu[others]) @ w
@@ -96,7 +111,7 @@ def inv_wishart(rng: np.random.Generator, df: float, scale: np.ndarray) -> np.nd
     m = scale.shape[0]
     chol = psd_root(np.linalg.inv(scale))
     bartlett = np.diag(np.sqrt(rng.chisquare(df - np.arange(m))))
-    bartlett[np.tril_indices(m, -1)] = rng.standard_normal(m * (m - 1) // 2)
+    bartlett[_below_diagonal(m)] = rng.standard_normal(m * (m - 1) // 2)
     factor = chol @ bartlett
     inv_factor = np.linalg.inv(factor)
     return inv_factor.T @ inv_factor

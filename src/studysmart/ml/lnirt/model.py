@@ -284,6 +284,13 @@ class _LNIRTBase:
         source = np.where(known_p & known_i, SOURCE_MODEL, one_known).astype(object)
         return Prediction(p_correct=p, mean_log_time=mean, sd_log_time=sd, source=source)
 
+    def predict_sequence(self, history: Responses, rows: Responses, *, sequential: bool) -> Prediction:
+        """Online predictions of ``rows`` in one vectorised pass (``ml.evaluate.SequentialPredictor``): what
+        ``predict`` serves each row from the person's earlier answers (``lnirt.sequence``)."""
+        from studysmart.ml.lnirt.sequence import predict_sequence
+
+        return predict_sequence(self, history, rows, sequential=sequential)
+
     def update_person(self, person: str, history: Responses) -> None:
         """Re-estimate one person's (theta, zeta) from their rows in ``history``, in place (adds new persons).
 

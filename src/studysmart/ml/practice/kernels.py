@@ -221,24 +221,61 @@ def price(acc: np.ndarray, acc_var: np.ndarray, time: np.ndarray, time_var: np.n
 
 
 @njit(cache=True)
-def prequential(base: np.ndarray, load: np.ndarray, factor: np.ndarray, y: np.ndarray, weight: np.ndarray,
-                cell: np.ndarray, resid: np.ndarray, time_load: np.ndarray, time_factor: np.ndarray,
-                sigma2: np.ndarray, starts: np.ndarray, var_p: float, var_c: float, time_var_p: float,
-                time_var_c: float, nu: float, beta: float,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For every row, the student's posterior from their earlier rows only, as the mean and variance of the
-    person part of each linear predictor at that row (accuracy: load (main + cell) + factor psi; time likewise),
-    and the residual-variance factor. The ability's prior is conditional on the slowness posterior (``beta``:
-    the regression of ability on slowness; ``var_p``: the conditional variance), as ``person.person_state``.
-    Students are the runs [starts[i], starts[i + 1]) of the time-sorted rows, ``cell`` their local cell codes
-    by first appearance.
+def prequential_time(resid: np.ndarray, time_load: np.ndarray, time_factor: np.ndarray, sigma2: np.ndarray,
+                     weight: np.ndarray, cell: np.ndarray, starts: np.ndarray, time_var_p: float,
+                     time_var_c: float, nu: float,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For every row, the student's time posterior from their earlier rows only: the mean and variance of the
+    person part of the log-time predictor at that row (load (main + cell) + factor), the residual-variance
+    factor kappa, and the posterior mean and variance of the slowness (the main term; the population prior's
+    before any row), which condition the ability's prior in ``prequential_accuracy``. Students are the runs
+    [starts[i], starts[i + 1]) of the time-sorted rows, ``cell`` their local cell codes by first appearance.
+    (Apart from the accuracy part, which a search over couplings repeats, this part is computed once.)
 
     Returns:
-        (acc_mean, acc_var, time_mean, time_var, kappa) per row.
+        (time_mean, time_var, kappa, slowness mean, slowness variance) per row.
+    """
+    n_rows = resid.shape[0]
+    time_mean, time_var, kappa_out = np.zeros(n_rows), np.zeros(n_rows), np.ones(n_rows)
+    slow_mean, slow_var = np.zeros(n_rows), np.full(n_rows, time_var_p)
+    for i in range(starts.shape[0] - 1):
+        lo, hi = starts[i], starts[i + 1]
+        m = 0
+        for r in range(lo, hi):
+            n = r - lo
+            if n > 0:
+                t_mean, t_cov, t_cm, t_cv, t_cc, kappa = time_posterior(
+                    resid[lo:hi], time_load[lo:hi], time_factor[lo:hi], sigma2[lo:hi], weight[lo:hi], cell[lo:hi],
+                    n, m, time_var_p, time_var_c, nu)
+                slow_mean[r], slow_var[r] = t_mean[0], t_cov[0, 0]
+            else:
+                t_mean, t_cov = np.zeros(2), np.array([[time_var_p, 0.0], [0.0, 1.0]])
+                t_cm, t_cv, t_cc, kappa = np.zeros(0), np.zeros(0), np.zeros((0, 2)), 1.0
+            c = cell[r]
+            mm, mv, fm, fv, cv = _part_moments(t_mean, t_cov, t_cm, t_cv, t_cc, c, time_var_c)
+            time_mean[r] = time_load[r] * mm + time_factor[r] * fm
+            time_var[r] = time_load[r] ** 2 * mv + time_factor[r] ** 2 * fv + 2 * time_load[r] * time_factor[r] * cv
+            kappa_out[r] = kappa
+            if c >= m:
+                m = c + 1
+    return time_mean, time_var, kappa_out, slow_mean, slow_var
+
+
+@njit(cache=True)
+def prequential_accuracy(base: np.ndarray, load: np.ndarray, factor: np.ndarray, y: np.ndarray,
+                         weight: np.ndarray, cell: np.ndarray, starts: np.ndarray, var_p: float, var_c: float,
+                         beta: float, slow_mean: np.ndarray, slow_var: np.ndarray,
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """For every row, the student's accuracy posterior from their earlier rows only, as the mean and variance of
+    the person part of the linear predictor (load (main + cell) + factor psi), the ability's prior conditional
+    on the slowness posterior of ``prequential_time`` (``beta``: the regression of ability on slowness;
+    ``var_p``: the conditional variance), as ``person.person_state``.
+
+    Returns:
+        (acc_mean, acc_var) per row.
     """
     n_rows = base.shape[0]
     acc_mean, acc_var = np.zeros(n_rows), np.zeros(n_rows)
-    time_mean, time_var, kappa_out = np.zeros(n_rows), np.zeros(n_rows), np.ones(n_rows)
     for i in range(starts.shape[0] - 1):
         lo, hi = starts[i], starts[i + 1]
         m_all = 0
@@ -250,29 +287,20 @@ def prequential(base: np.ndarray, load: np.ndarray, factor: np.ndarray, y: np.nd
         for r in range(lo, hi):
             n = r - lo
             if n > 0:
-                t_mean, t_cov, t_cm, t_cv, t_cc, kappa = time_posterior(
-                    resid[lo:hi], time_load[lo:hi], time_factor[lo:hi], sigma2[lo:hi], weight[lo:hi], cell[lo:hi],
-                    n, m, time_var_p, time_var_c, nu)
                 mean, cov, cmean, cvar, ccov = accuracy_posterior(
                     base[lo:hi], load[lo:hi], factor[lo:hi], y[lo:hi], weight[lo:hi], cell[lo:hi], n, m,
-                    var_p + beta * beta * t_cov[0, 0], var_c, mean, cm, beta * t_mean[0])
+                    var_p + beta * beta * slow_var[r], var_c, mean, cm, beta * slow_mean[r])
                 cm[:m] = cmean
             else:
-                cov = np.array([[var_p + beta * beta * time_var_p, 0.0], [0.0, 1.0]])
+                cov = np.array([[var_p + beta * beta * slow_var[r], 0.0], [0.0, 1.0]])
                 cmean, cvar, ccov = np.zeros(0), np.zeros(0), np.zeros((0, 2))
-                t_mean, t_cov = np.zeros(2), np.array([[time_var_p, 0.0], [0.0, 1.0]])
-                t_cm, t_cv, t_cc, kappa = np.zeros(0), np.zeros(0), np.zeros((0, 2)), 1.0
             c = cell[r]
             mm, mv, fm, fv, cv = _part_moments(mean, cov, cmean, cvar, ccov, c, var_c)
             acc_mean[r] = load[r] * mm + factor[r] * fm
             acc_var[r] = load[r] ** 2 * mv + factor[r] ** 2 * fv + 2 * load[r] * factor[r] * cv
-            mm, mv, fm, fv, cv = _part_moments(t_mean, t_cov, t_cm, t_cv, t_cc, c, time_var_c)
-            time_mean[r] = time_load[r] * mm + time_factor[r] * fm
-            time_var[r] = time_load[r] ** 2 * mv + time_factor[r] ** 2 * fv + 2 * time_load[r] * time_factor[r] * cv
-            kappa_out[r] = kappa
             if c >= m:
                 m = c + 1
-    return acc_mean, acc_var, time_mean, time_var, kappa_out
+    return acc_mean, acc_var
 
 
 @njit(cache=True)

@@ -4,11 +4,11 @@ A student's ability and slowness are recomputed online from their earlier answer
 terms must add what that online state does not already know. Fitted in-sample, next to person x topic effects
 estimated from ALL of a student's answers, the slopes of the practice counts pick up the opposite of learning
 (a student's later answers are compared with an ability that already includes them). Here, every training
-answer is predicted from the student's state after their earlier answers only (``kernels.prequential``), and the
-practice slopes, their per-topic deviations and the forgetting rate are fitted to those predictions (logistic
-regression with the online person part as an offset, attenuated by its uncertainty; weighted least squares for
-log-time); the items are then refitted with the new slopes, twice. The online person state uses every row of
-the student (as served); the regressions weigh each row by its weight (``Rows.weight``).
+answer is predicted from the student's state after their earlier answers only (``kernels.prequential_time``,
+``prequential_accuracy``), and the practice slopes, their per-topic deviations and the forgetting rate are fitted to
+those predictions (logistic regression with the online person part as an offset, attenuated by its uncertainty;
+weighted least squares for log-time); the items are then refitted with the new slopes, twice. The online person
+state uses every row of the student (as served); the regressions weigh each row by its weight (``Rows.weight``).
 """
 
 from __future__ import annotations
@@ -122,9 +122,12 @@ def choose_coupling(rows: Rows, acc: AccuracyFit, time: TimeFit) -> tuple[float,
     base = acc.b[k] + (linear_and_slope(rows.cols, acc.w, acc.delta, acc.u, rows.topic)[0] if rows.practice else 0)
     best = (np.inf, 0.0, acc.var_person)
     ratio = float(np.sqrt(acc.var_person / time.var_person))
+    slow_mean, slow_var = _online_time(rows, time, wrong, starts, cells)[3:]  # the same for every coupling
+    a_base, a_load, a_factor, a_y, a_weight = _accuracy_inputs(rows, acc)
     for rho in RHO_GRID:
         beta, conditional = float(rho * ratio), float(acc.var_person * (1 - rho**2))
-        a_mean, a_var = _online_moments(rows, acc, time, wrong, starts, cells, (beta, conditional))[:2]
+        a_mean, a_var = kernels.prequential_accuracy(a_base, a_load, a_factor, a_y, a_weight, cells, starts,
+                                                     conditional, acc.var_cell, beta, slow_mean, slow_var)
         p = expit((base + a_mean) / np.sqrt(1 + np.pi / 8 * (a_var + acc.b_var[k])))
         p = np.clip(p[known], 1e-12, 1 - 1e-12)
         y, w = rows.correct[known], rows.weight[known]
@@ -152,21 +155,43 @@ def _first_rows(rows: Rows, stop_person: int) -> Rows:
 
 
 def _online_moments(rows: Rows, acc: AccuracyFit, time: TimeFit, wrong: np.ndarray, starts: np.ndarray,
-                    cells: np.ndarray, given: tuple[float, float] | None = None) -> tuple[np.ndarray, ...]:
-    """The kernel's per-row online moments of the person parts under the current fits (``given``: the
-    coupling (beta, conditional variance), else its moment estimate)."""
-    acc_term = linear_and_slope(rows.cols, acc.w, acc.delta, acc.u, rows.topic)[0]
-    time_term = linear_and_slope(rows.cols, time.v, time.delta, time.u, rows.topic)[0]
-    if not rows.practice:
-        acc_term, time_term = np.zeros_like(acc_term), np.zeros_like(time_term)
+                    cells: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The kernel's per-row online moments of the person parts under the current fits and the moment estimate
+    of the coupling: (acc_mean, acc_var, time_mean, time_var, kappa)."""
+    time_mean, time_var, kappa, slow_mean, slow_var = _online_time(rows, time, wrong, starts, cells)
+    beta, conditional = coupling(rows, acc, time)
+    a_base, a_load, a_factor, a_y, a_weight = _accuracy_inputs(rows, acc)
+    acc_mean, acc_var = kernels.prequential_accuracy(a_base, a_load, a_factor, a_y, a_weight, cells, starts,
+                                                     conditional, acc.var_cell, beta, slow_mean, slow_var)
+    return acc_mean, acc_var, time_mean, time_var, kappa
+
+
+def _practice_term(rows: Rows, weights: np.ndarray, delta: float, u: np.ndarray) -> np.ndarray:
+    term = linear_and_slope(rows.cols, weights, delta, u, rows.topic)[0]
+    return term if rows.practice else np.zeros_like(term)
+
+
+_Five = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _accuracy_inputs(rows: Rows, acc: AccuracyFit) -> _Five:
+    """(base, load, factor, y, weight) of ``kernels.prequential_accuracy`` under the accuracy fit."""
     k = rows.item
-    resid = rows.log_time - time.lam[k] - time_term - wrong * time.omega[k]
-    beta, conditional = coupling(rows, acc, time) if given is None else given
-    return kernels.prequential(
-        np.ascontiguousarray(acc.b[k] + acc_term), np.ascontiguousarray(acc.a[k]), np.ascontiguousarray(acc.c[k]),
-        np.ascontiguousarray(rows.correct), np.ones(rows.person.shape[0]), cells, np.ascontiguousarray(resid),
-        np.ascontiguousarray(time.phi[k]), np.ascontiguousarray(time.d[k]), np.ascontiguousarray(time.sigma2[k]),
-        starts, conditional, acc.var_cell, time.var_person, time.var_cell, NU, beta)
+    return (np.ascontiguousarray(acc.b[k] + _practice_term(rows, acc.w, acc.delta, acc.u)),
+            np.ascontiguousarray(acc.a[k]), np.ascontiguousarray(acc.c[k]), np.ascontiguousarray(rows.correct),
+            np.ones(rows.person.shape[0]))
+
+
+def _online_time(rows: Rows, time: TimeFit, wrong: np.ndarray, starts: np.ndarray,
+                 cells: np.ndarray) -> _Five:
+    """``kernels.prequential_time`` under the time fit: (time_mean, time_var, kappa, slowness mean, slowness
+    variance) per row."""
+    k = rows.item
+    resid = rows.log_time - time.lam[k] - _practice_term(rows, time.v, time.delta, time.u) - wrong * time.omega[k]
+    return kernels.prequential_time(
+        np.ascontiguousarray(resid), np.ascontiguousarray(time.phi[k]), np.ascontiguousarray(time.d[k]),
+        np.ascontiguousarray(time.sigma2[k]), np.ones(rows.person.shape[0]), cells, starts, time.var_person,
+        time.var_cell, NU)
 
 
 def _refit(cols: Columns, topic: np.ndarray, n_topics: int, offset: np.ndarray, scale: np.ndarray,
