@@ -37,26 +37,34 @@ def read_answers(session: Session, *, before: datetime | None = None, chunk: int
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("owner", "topic", "level", "correct", "seconds", "order")}
     for rows in session.execute(stmt).partitions():
         owner, topic, level, correct, seconds, done = zip(*rows, strict=True)
-        parts["owner"].append(np.fromiter(owner, dtype=np.int64, count=len(rows)))
-        parts["topic"].append(np.fromiter(topic, dtype=np.int64, count=len(rows)))
+        parts["owner"].append(np.fromiter(owner, dtype=np.int32, count=len(rows)))
+        parts["topic"].append(np.fromiter(topic, dtype=np.int32, count=len(rows)))
         parts["level"].append(np.fromiter((_LEVEL_CODE[Difficulty(v)] for v in level), dtype=np.int8,
                                           count=len(rows)))
         parts["correct"].append(np.array(correct, dtype=np.float64))  # None -> NaN
         parts["seconds"].append(np.array(seconds, dtype=np.float64))
         parts["order"].append(np.fromiter((np.nan if d is None else d.timestamp() for d in done),
                                           dtype=np.float64, count=len(rows)))
-    cols = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
-    owners, person = np.unique(cols["owner"].astype(np.int64), return_inverse=True)
+    cols = {k: _joined(v) for k, v in parts.items()}
+    owners, person = np.unique(cols.pop("owner"), return_inverse=True)
     # the item of a (topic, level) cell: topic position * levels + level
-    topic_pos = np.searchsorted(topic_ids, cols["topic"].astype(np.int64))
-    item = topic_pos * len(_LEVELS) + cols["level"].astype(np.int64)
+    item = (np.searchsorted(topic_ids, cols.pop("topic")) * len(_LEVELS) + cols.pop("level")).astype(np.int32)
     items = [item_label(key, level) for key in topic_keys for level in _LEVELS]
     return Responses.from_codes(
-        person.astype(np.int64), [person_label(int(o)) for o in owners], item, items,
+        person.astype(np.int32), [person_label(int(o)) for o in owners], item, items,
         cols["correct"], cols["seconds"], order=cols["order"],
         item_topic=[key for key in topic_keys for _ in _LEVELS],
         item_difficulty=[level.value for _ in topic_keys for level in _LEVELS],
     )
+
+
+def _joined(chunks: list[np.ndarray]) -> np.ndarray:
+    """The chunks end to end (the parts freed as they are copied: one column's memory twice at most)."""
+    if not chunks:
+        return np.zeros(0, dtype=np.int32)
+    out = np.concatenate(chunks)
+    chunks.clear()
+    return out
 
 
 def _topics(session: Session) -> tuple[np.ndarray, list[str]]:
