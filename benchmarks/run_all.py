@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
     "neural_speed": ([], ["--budget", "20"], "neural.json"),
     "pages": (["--json", str(RESULTS / "pages.json")], ["--rounds", "1", "--json", str(RESULTS / "pages.json")],
               "pages.json"),
+    "scale": ([], ["--sizes", "10000,100000"], "scale.json"),
     "models": ([], ["--runs", "credential-heldout", "--models", "avg,shrinkage,lnirt"], "models.json"),
 }
 

@@ -19,6 +19,7 @@ from studysmart.core.config import get_settings
 from studysmart.core.db import transaction, utcnow
 from studysmart.learning import tracker as training
 from studysmart.learning import trainer as pipeline
+from studysmart.learning.columns import read_answers
 from studysmart.learning.jobs import EmbeddedWorker, Jobs
 from studysmart.learning.logs import PredictionLog
 from studysmart.learning.models import ModelVersion, TrainingRun
@@ -89,7 +90,7 @@ def _champions_before_the_data(sessions: sessionmaker[Session], monkeypatch: pyt
 def _worse_shrinkage(sessions: sessionmaker[Session]) -> tuple[pipeline.Candidate, pipeline.Split]:
     """A candidate for "shrinkage" that is really the global average (clearly worse), with this data's split."""
     with sessions() as session:
-        data = pipeline.all_responses(session)
+        data = read_answers(session)
     split = pipeline.holdout_split(data)
     worse = ml.create("avg").fit(split.train)
     return pipeline.Candidate(name="shrinkage", model=worse, metrics=pipeline._score(worse, split.test),
@@ -124,7 +125,7 @@ def test_scoring_champions_reuses_a_champion_already_loaded_at_its_version(
         trained: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
     _champions_before_the_data(trained, monkeypatch)
     with trained() as session:
-        data = pipeline.all_responses(session)
+        data = read_answers(session)
     split = pipeline.holdout_split(data)
     stand_in = ml.create("avg").fit(split.train)  # distinguishable from the stored shrinkage champion
     scores = {}

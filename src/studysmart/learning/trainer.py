@@ -23,11 +23,11 @@ from studysmart import __version__
 from studysmart.core.config import Settings
 from studysmart.core.db import read_session, transaction, utcnow
 from studysmart.core.logging import kv
-from studysmart.learning import registry
+from studysmart.learning import registry, scaling
 from studysmart.learning import tracker as service
+from studysmart.learning.columns import read_answers
 from studysmart.learning.erasure import apply_erasures, strip_champions
 from studysmart.learning.guards import TrainingTimeout, heartbeats, time_limit
-from studysmart.learning.history import all_responses
 from studysmart.learning.models import ModelVersion, RunStatus, TrainingRun
 from studysmart.learning.pruning import prune_versions
 from studysmart.learning.shadow import Histories, shadow_score
@@ -36,6 +36,7 @@ from studysmart.ml.data import Responses
 from studysmart.ml.evaluate import Split, online_predictions, split_temporal
 from studysmart.ml.metrics import all_metrics
 from studysmart.ml.robust import with_robust_weights
+from studysmart.ml.sampling import compact, sample_students
 from studysmart.ml.stack import Stack
 from studysmart.ml.stack.blend import Blend
 
@@ -112,15 +113,25 @@ def fit_candidate(name: str, split: Split, full: Responses, settings: Settings,
 
     Both fits see robust row weights computed from their own data only (``ml.robust``: implausible times and
     a student's many answers to one item weigh less in the item parameters); the hold-out is scored as is.
+    A model with a time budget (the neural ones) is fitted on a sample of whole students that fits it
+    (``scaling.budget_answers``) and still scored on the whole hold-out, the others served from their history.
     """
     params = model_params(name, settings)
     start = time.perf_counter()
-    evaluated = ml.create(name, **params).fit(with_robust_weights(split.train), progress=progress)
+    budget = scaling.budget_answers(name, params.get("max_seconds"))
+    notes = []
+    train = split.train
+    if budget is not None and len(full) > budget:
+        chosen = np.zeros(full.n_persons, dtype=bool)  # the split's parts share the vocabularies of ``full``
+        chosen[full.person[sample_students(full, budget, seed=scaling.SAMPLE_SEED)]] = True
+        full, train = compact(full.subset(chosen[full.person])), compact(train.subset(chosen[train.person]))
+        notes.append(f"fitted on {full.n_persons} students ({len(full)} answers) to fit its time budget")
+    evaluated = ml.create(name, **params).fit(with_robust_weights(train), progress=progress)
     predicted = online_predictions(evaluated, split)  # as served: each hold-out answer from the earlier ones
     metrics = all_metrics(predicted, split.test.correct, split.test.log_time)
     final = ml.create(name, **params).fit(with_robust_weights(full), progress=progress)
-    return Candidate(name=name, model=final, metrics=metrics, n_train=len(split.train), n_test=len(split.test),
-                     fit_seconds=time.perf_counter() - start, evaluated=evaluated, holdout=predicted)
+    return Candidate(name=name, model=final, metrics=metrics, n_train=len(train), n_test=len(split.test),
+                     fit_seconds=time.perf_counter() - start, evaluated=evaluated, holdout=predicted, notes=notes)
 
 
 def stack_candidate(name: str, candidates: list[Candidate], split: Split) -> Candidate:
@@ -366,13 +377,17 @@ def run_training(sessions: sessionmaker[Session], settings: Settings, *, trigger
             # A snapshot (serving and completions go on meanwhile), read just after the run started: the shadow
             # scores treat a version's data as ending at its run's start (learning.shadow).
             with read_session(sessions) as session:
-                data = all_responses(session)
+                data = read_answers(session)
             loaded = shadow_score_champions(sessions, settings, data, until=run_started)
-            split = holdout_split(data)
+            fitted = scaling.training_data(data, settings)
+            split = holdout_split(fitted.data)
             names = models_to_train(settings, len(data))
-            log.info(kv("training.data", run=run_id, samples=len(data), train=len(split.train),
-                        test=len(split.test), models=",".join(names)))
-            candidates = fit_candidates(names, split, data, settings, run_id, failures, progress)
+            log.info(kv("training.data", run=run_id, samples=len(data), fitted=len(fitted.data),
+                        train=len(split.train), test=len(split.test), models=",".join(names)))
+            candidates = fit_candidates(names, split, fitted.data, settings, run_id, failures, progress)
+            if (note := fitted.note()) is not None:
+                for cand in candidates:
+                    cand.notes.append(note)
             score_champions(sessions, candidates, split, loaded)
             artifacts = serialise(candidates, run_id, failures)
             candidates = [cand for cand in candidates if cand.name in artifacts]

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,28 @@ __all__ = [
 
 def _labels(values: Sequence[object] | np.ndarray) -> np.ndarray:
     return np.asarray([str(v) for v in values], dtype=object)
+
+
+def _log_seconds(sec: np.ndarray) -> np.ndarray:
+    """log(seconds), NaN where seconds are missing, NaN or <= 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result: np.ndarray = np.where(sec > 0, np.log(np.where(sec > 0, sec, 1.0)), np.nan)
+    return result
+
+
+def _recode(codes: np.ndarray, labels: np.ndarray, name: str, *, keep: bool = False) -> Any:
+    """(sorted used labels, codes into them[, the old index of each kept label]) of codes into ``labels``."""
+    if codes.size and (codes.min() < 0 or codes.max() >= len(labels)):
+        raise ValueError(f"{name} codes must index its {len(labels)} labels")
+    if len(np.unique(labels)) != len(labels):
+        raise ValueError(f"{name} labels must be distinct")
+    used = np.flatnonzero(np.bincount(codes, minlength=len(labels)) > 0)
+    kept = used[np.argsort(labels[used], kind="stable")]
+    mapping = np.full(len(labels), -1, dtype=np.int32)
+    mapping[kept] = np.arange(len(kept), dtype=np.int32)
+    recoded = mapping[codes]
+    out = labels[kept].astype(object)
+    return (out, recoded, kept) if keep else (out, recoded)
 
 
 @dataclass(frozen=True)
@@ -119,8 +142,7 @@ class Responses:
         item_labels, item_codes = np.unique(_labels(item), return_inverse=True)
         correct_arr = np.array([np.nan if c is None else float(c) for c in correct], dtype=np.float64)
         sec = np.array([np.nan if s is None else float(s) for s in seconds], dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_time = np.where(sec > 0, np.log(np.where(sec > 0, sec, 1.0)), np.nan)
+        log_time = _log_seconds(sec)
         n_items = item_labels.shape[0]
 
         def per_item(values: Sequence[object] | None) -> np.ndarray | None:
@@ -143,6 +165,44 @@ class Responses:
             item_topic=per_item(topic),
             item_difficulty=per_item(difficulty),
         )
+
+    @classmethod
+    def from_codes(
+        cls,
+        person: np.ndarray,
+        persons: Sequence[object] | np.ndarray,
+        item: np.ndarray,
+        items: Sequence[object] | np.ndarray,
+        correct: np.ndarray,
+        seconds: np.ndarray,
+        *,
+        order: np.ndarray | None = None,
+        item_topic: Sequence[object] | np.ndarray | None = None,
+        item_difficulty: Sequence[object] | np.ndarray | None = None,
+    ) -> Responses:
+        """Build responses from integer codes into label arrays, without one label per row: the same
+        Responses as ``from_columns`` of the rows' labels ``persons[person]``, ``items[item]`` (labels sorted,
+        unused ones dropped). ``item_topic`` / ``item_difficulty`` are per label of ``items``.
+
+        Raises:
+            ValueError: a label occurs twice, a code is outside its labels, or the columns differ in length.
+        """
+        n = len(person)
+        if not len(item) == len(correct) == len(seconds) == n or (order is not None and len(order) != n):
+            raise ValueError("person, item, correct, seconds (and order) must have one entry per row")
+        person_labels, person_codes = _recode(np.asarray(person), _labels(persons), "person")
+        item_labels, item_codes, kept = _recode(np.asarray(item), _labels(items), "item", keep=True)
+
+        def per_item(values: Sequence[object] | np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else _labels(values)[kept]
+
+        return cls(
+            person=person_codes, item=item_codes,
+            correct=np.asarray(correct, dtype=np.float64), log_time=_log_seconds(np.asarray(seconds, np.float64)),
+            persons=person_labels, items=item_labels,
+            order=None if order is None else np.asarray(order, dtype=np.float64),
+            item_topic=per_item(item_topic), item_difficulty=per_item(item_difficulty),
+        )  # fmt: skip
 
     @classmethod
     def empty(cls) -> Responses:
