@@ -119,6 +119,10 @@ class Drill:
         self.processes.append(process)
         return process
 
+    def log_of(self, process: subprocess.Popen[bytes]) -> str:
+        """What ``process`` (one this drill started) has written so far."""
+        return (self.tmp / f"process-{self.processes.index(process)}.log").read_text(errors="replace")
+
     def command(self, *args: str) -> str:
         """Run ``studysmart ARGS...`` to its end; its output."""
         done = subprocess.run([str(STUDYSMART), *args], env=self.env, capture_output=True, text=True,
