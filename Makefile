@@ -26,8 +26,9 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
-	$(BIN)/pytest -m "not browser and not slow" -p no:cacheprovider -n 2 --dist worksteal
+	$(BIN)/pytest -m "not browser and not slow and not deploy" -p no:cacheprovider -n 2 --dist worksteal
 	$(BIN)/pytest -m browser -p no:cacheprovider tests/web/browser
+	$(BIN)/pytest -m deploy -p no:cacheprovider tests/deploy
 
 # The slow tests (real-data bars, long fits, the neural adversaries): not in `make test` / CI.
 test-slow: $(STAMP)

@@ -1,5 +1,5 @@
-"""Processes under test: `studysmart serve` / `studysmart worker` on a throwaway SQLite database, the tree of
-processes each started (read from /proc), and a cleanup that kills only those."""
+"""Processes under test: `studysmart serve` / `studysmart worker` on a throwaway database (SQLite unless told
+otherwise), the tree of processes each started (read from /proc), and a cleanup that kills only those."""
 
 from __future__ import annotations
 
@@ -86,14 +86,14 @@ def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
 
 
 class Drill:
-    """`studysmart` processes on one port, database and queue, and every process they started (all killed at
-    the end, and only those)."""
+    """`studysmart` processes on one database and queue (and, by default, one port), and every process they
+    started (all killed at the end, and only those). ``env`` adds to (or overrides) every process's settings."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, *, database_url: str | None = None, env: dict[str, str] | None = None) -> None:
         self.tmp = tmp_path
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.database_url = f"sqlite:///{tmp_path / 'drill.db'}"
+        self.database_url = database_url or f"sqlite:///{tmp_path / 'drill.db'}"
         self.marker = tmp_path / "slow-marker"
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith("STUDYSMART_") or k.startswith(("STUDYSMART_TEST_", "STUDYSMART_SHARED"))}
@@ -104,18 +104,25 @@ class Drill:
             "STUDYSMART_RETRAIN_GROWTH_PERCENT": "0", "STUDYSMART_RETRAIN_MIN_INTERVAL_SECONDS": "0",
             "STUDYSMART_WORKER_PROCESSES": "1", MARKER_ENV: str(self.marker),
             "PYTHONPATH": os.pathsep.join([str(DRILL_SITE), os.environ.get("PYTHONPATH", "")]),
+            **(env or {}),
         })
         self.started: set[int] = set()
         self.processes: list[subprocess.Popen[bytes]] = []
         upgrade(self.database_url)
 
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
-        """``studysmart ARGS...`` in the background (its output in a log file of the test)."""
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """``studysmart ARGS...`` in the background (its output in a log file of the test; ``env`` on top of the
+        drill's)."""
         log = open(self.tmp / f"process-{len(self.processes)}.log", "wb")  # the child keeps it
-        process = subprocess.Popen([str(STUDYSMART), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([str(STUDYSMART), *args], env={**self.env, **(env or {})}, stdout=log,
+                                   stderr=subprocess.STDOUT)
         log.close()
         self.processes.append(process)
         return process
+
+    def log_of(self, process: subprocess.Popen[bytes]) -> str:
+        """What ``process`` (one this drill started) has written so far."""
+        return (self.tmp / f"process-{self.processes.index(process)}.log").read_text(errors="replace")
 
     def command(self, *args: str) -> str:
         """Run ``studysmart ARGS...`` to its end; its output."""
@@ -123,16 +130,22 @@ class Drill:
                               timeout=60, check=True)
         return done.stdout
 
-    def serve(self) -> subprocess.Popen[bytes]:
-        server = self.start("serve", "--port", str(self.port))
-        wait_for(lambda: self._healthy(server), 60, "the server to answer /api/v1/health")
+    def serve(self, port: int | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """`studysmart serve` on ``port`` (the drill's by default), once it answers its health check."""
+        port = port or self.port
+        server = self.start("serve", "--port", str(port), env=env)
+        self.wait_healthy(server, f"http://127.0.0.1:{port}")
         return server
 
-    def _healthy(self, server: subprocess.Popen[bytes]) -> bool:
+    def wait_healthy(self, server: subprocess.Popen[bytes], base: str, seconds: float = 60) -> None:
+        """Wait (up to ``seconds``) until the server at ``base`` answers its health check."""
+        wait_for(lambda: self._healthy(server, base), seconds, f"the server at {base} to answer /api/v1/health")
+
+    def _healthy(self, server: subprocess.Popen[bytes], base: str) -> bool:
         if server.poll() is not None:
             raise AssertionError(f"the server exited ({server.returncode}):\n{self.logs()}")
         try:
-            return httpx.get(f"{self.base}/api/v1/health", timeout=2).status_code == 200
+            return httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 

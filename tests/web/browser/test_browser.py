@@ -36,14 +36,12 @@ from studysmart.tasks.models import Difficulty, Task, TaskStatus
 from studysmart.users import service as users
 from studysmart.users.models import User
 from studysmart.web import styles
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[3]
 SHOTS = ROOT / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 EMAIL, PASSWORD = "ada@example.com", "correct horse battery"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 812}
@@ -296,11 +294,7 @@ def _one_plan_for_today(page: object, base: str, sessions: sessionmaker[Session]
 
 
 def test_six_pages_in_a_real_browser(server: str, sessions: sessionmaker[Session]) -> None:
-    if not Path(CHROMIUM).exists():
-        message = "Debian's chromium is needed (apt-get install chromium)"
-        if os.environ.get("CI") or os.environ.get("STUDYSMART_REQUIRE_SERVICES"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(exist_ok=True)
