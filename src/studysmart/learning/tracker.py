@@ -50,8 +50,8 @@ def answers_needed(settings: Settings, samples: int) -> int:
 
 
 def floor_end(settings: Settings, last_trained_at: datetime | None) -> datetime | None:
-    """When the time floor after the last training ends (None: never trained, no floor)."""
-    if last_trained_at is None:
+    """When the time floor after the last training ends (None: never trained, or a floor of 0: no floor)."""
+    if last_trained_at is None or settings.retrain_min_interval_seconds <= 0:
         return None
     return last_trained_at + timedelta(seconds=settings.retrain_min_interval_seconds)
 
