@@ -41,9 +41,9 @@ def _sqlite_triggers() -> list[str]:
 
 def _postgres_triggers() -> list[str]:
     changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in (c.strip() for c in HISTORY_COLUMNS.split(",")))
-    # The owners are locked in id order, so two statements renewing the same students never deadlock.
-    renew = ("UPDATE users SET history_token = " + POSTGRES_TOKEN  # noqa: S608 - constant SQL
-             + " WHERE id IN (SELECT id FROM users WHERE id IN ({owners}) ORDER BY id FOR UPDATE)")
+    # A plain UPDATE (FOR NO KEY UPDATE): it does not wait for the KEY SHARE locks that foreign keys to users take
+    # (other transactions' tasks and prediction logs), which a FOR UPDATE would, and deadlock with them.
+    renew = "UPDATE users SET history_token = " + POSTGRES_TOKEN + " WHERE id IN ({owners})"  # noqa: S608 - constant
     inserted = "SELECT owner_id FROM new_rows WHERE status = 'done'"
     deleted = "SELECT owner_id FROM old_rows WHERE status = 'done'"
     pairs = "old_rows o JOIN new_rows n ON n.id = o.id"
