@@ -186,7 +186,7 @@ def _check_title(title: str) -> None:
 def _owned(session: Session, user: User, task_id: int, *, for_update: bool = False) -> Task:
     stmt = select(Task).where(Task.id == task_id, Task.owner_id == user.id)
     if for_update:
-        stmt = stmt.with_for_update(of=Task)
+        stmt = stmt.with_for_update(of=Task, key_share=True)  # FOR NO KEY UPDATE: foreign keys' KEY SHARE pass
     task = session.scalar(stmt)
     if task is None:
         raise TaskNotFound(task_id)
@@ -348,7 +348,8 @@ def running_task(*, session: Session, user: User, lock: bool = False) -> Task | 
     """The user's task whose timer is running (in progress), if any; with ``lock``, the account row is locked
     first so that two starts at once cannot both find none (PostgreSQL; SQLite writes one at a time anyway)."""
     if lock:
-        session.execute(select(User.id).where(User.id == user.id).with_for_update())
+        # FOR NO KEY UPDATE: two starts still queue, while rows referencing the account (KEY SHARE) never wait
+        session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
     stmt = select(Task).where(Task.owner_id == user.id, Task.status == TaskStatus.IN_PROGRESS) \
         .order_by(Task.started_at.desc(), Task.id.desc()).limit(1)
     return session.scalar(stmt)
