@@ -183,9 +183,18 @@ def _check_title(title: str) -> None:
 
 
 # -- tasks -----------------------------------------------------------------------------------------------------
+def _lock_account(session: Session, user: User) -> None:
+    """Lock the account row (PostgreSQL; SQLite writes one at a time anyway). Every write that locks a task locks its
+    account first, so two of them never take the two rows in opposite orders (the history-token trigger of a done
+    task's change updates the account after the task). FOR NO KEY UPDATE: rows referencing the account (KEY SHARE)
+    never wait on it."""
+    session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+
+
 def _owned(session: Session, user: User, task_id: int, *, for_update: bool = False) -> Task:
     stmt = select(Task).where(Task.id == task_id, Task.owner_id == user.id)
     if for_update:
+        _lock_account(session, user)
         stmt = stmt.with_for_update(of=Task, key_share=True)  # FOR NO KEY UPDATE: foreign keys' KEY SHARE pass
     task = session.scalar(stmt)
     if task is None:
@@ -348,8 +357,7 @@ def running_task(*, session: Session, user: User, lock: bool = False) -> Task | 
     """The user's task whose timer is running (in progress), if any; with ``lock``, the account row is locked
     first so that two starts at once cannot both find none (PostgreSQL; SQLite writes one at a time anyway)."""
     if lock:
-        # FOR NO KEY UPDATE: two starts still queue, while rows referencing the account (KEY SHARE) never wait
-        session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+        _lock_account(session, user)
     stmt = select(Task).where(Task.owner_id == user.id, Task.status == TaskStatus.IN_PROGRESS) \
         .order_by(Task.started_at.desc(), Task.id.desc()).limit(1)
     return session.scalar(stmt)
