@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from studysmart.core.config import Settings
 from studysmart.learning import registry
 from studysmart.ml.data import Responses
@@ -66,3 +68,15 @@ def budget_answers(name: str, max_seconds: float | None) -> int | None:
     if not registry.needs_torch(name) or max_seconds is None:
         return None
     return max(NEURAL_MIN_ANSWERS, int(max_seconds * NEURAL_ANSWERS_PER_SECOND))
+
+
+def within_budget(full: Responses, train: Responses, budget: int) -> tuple[Responses, Responses, str | None]:
+    """``full`` and its training part ``train`` (two subsets of one data set's vocabularies) cut to the same sample of
+    whole students of ``full`` up to ``budget`` answers, and the note the candidate's record carries (None and the
+    data as given when they fit)."""
+    if len(full) <= budget:
+        return full, train, None
+    chosen = np.zeros(full.n_persons, dtype=bool)
+    chosen[full.person[sample_students(full, budget, seed=SAMPLE_SEED)]] = True
+    full, train = compact(full.subset(chosen[full.person])), compact(train.subset(chosen[train.person]))
+    return full, train, f"fitted on {full.n_persons} students ({len(full)} answers) to fit its time budget"

@@ -36,7 +36,6 @@ from studysmart.ml.data import Responses
 from studysmart.ml.evaluate import Split, online_predictions, split_temporal
 from studysmart.ml.metrics import all_metrics
 from studysmart.ml.robust import with_robust_weights
-from studysmart.ml.sampling import compact, sample_students
 from studysmart.ml.stack import Stack
 from studysmart.ml.stack.blend import Blend
 
@@ -119,13 +118,10 @@ def fit_candidate(name: str, split: Split, full: Responses, settings: Settings,
     params = model_params(name, settings)
     start = time.perf_counter()
     budget = scaling.budget_answers(name, params.get("max_seconds"))
-    notes = []
-    train = split.train
-    if budget is not None and len(full) > budget:
-        chosen = np.zeros(full.n_persons, dtype=bool)  # the split's parts share the vocabularies of ``full``
-        chosen[full.person[sample_students(full, budget, seed=scaling.SAMPLE_SEED)]] = True
-        full, train = compact(full.subset(chosen[full.person])), compact(train.subset(chosen[train.person]))
-        notes.append(f"fitted on {full.n_persons} students ({len(full)} answers) to fit its time budget")
+    train, notes = split.train, []
+    if budget is not None:
+        full, train, note = scaling.within_budget(full, train, budget)
+        notes = [note] if note else []
     evaluated = ml.create(name, **params).fit(with_robust_weights(train), progress=progress)
     predicted = online_predictions(evaluated, split)  # as served: each hold-out answer from the earlier ones
     metrics = all_metrics(predicted, split.test.correct, split.test.log_time)
