@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from studysmart.ml.data import Responses
+from studysmart.ml.base import Prediction
+from studysmart.ml.data import Queries, Responses
 
-__all__ = ["CHUNK_PAIRS", "Layout", "layout"]
+__all__ = ["CHUNK_PAIRS", "Layout", "Outputs", "layout", "start"]
 
 #: Pairs (query, history row) held at once: queries are processed in chunks of about this many pairs.
 CHUNK_PAIRS = 2_000_000
@@ -79,3 +81,40 @@ def layout(history: Responses, rows: Responses, *, sequential: bool) -> Layout:
     at = np.arange(seq.size)
     hist_len = at - first if sequential else np.bincount(past.person, minlength=combined.n_persons)[person]
     return Layout(combined, len(past), seq, first, hist_len, at[is_row[seq]])
+
+
+class _Predicts(Protocol):
+    def _check_fitted(self) -> None: ...
+
+    def predict(self, queries: Queries, *, history: Responses | None = None) -> Prediction: ...
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The per-row results of a vectorised ``predict_sequence``, filled in place (``prediction()`` at the end)."""
+
+    p: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    source: np.ndarray
+
+    def prediction(self) -> Prediction:
+        return Prediction(p_correct=self.p, mean_log_time=self.mean, sd_log_time=self.sd, source=self.source)
+
+
+def start(model: _Predicts, history: Responses, rows: Responses, *, sequential: bool,
+          ) -> tuple[Layout, Outputs, np.ndarray]:
+    """What every vectorised ``predict_sequence`` starts with: the layout, the outputs with the rows that have no
+    served history already priced as the served call prices them (``model.predict`` from the fitted persons), and
+    the positions in ``seq`` of the rows that have one."""
+    model._check_fitted()
+    n = len(rows)
+    lay = layout(history, rows, sequential=sequential)
+    out = Outputs(np.empty(n), np.empty(n), np.empty(n), np.empty(n, dtype=object))
+    empty = lay.hist_len[lay.query_at] == 0
+    if empty.any():
+        where = lay.row_of(lay.query_at[empty])
+        fitted = model.predict(rows.to_queries(where))
+        out.p[where], out.mean[where], out.sd[where], out.source[where] = (
+            fitted.p_correct, fitted.mean_log_time, fitted.sd_log_time, fitted.source)
+    return lay, out, lay.query_at[~empty]

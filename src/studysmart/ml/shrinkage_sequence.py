@@ -15,7 +15,7 @@ from scipy.special import expit
 from studysmart.ml._shared import query_groups, sources
 from studysmart.ml.base import Prediction
 from studysmart.ml.data import Responses
-from studysmart.ml.sequence import layout
+from studysmart.ml.sequence import start
 from studysmart.ml.shrinkage import Shrinkage, _apply, _Level, _shifts, _Sums
 
 __all__ = ["predict_sequence"]
@@ -25,34 +25,23 @@ def predict_sequence(model: Shrinkage, history: Responses, rows: Responses, *, s
     """Online predictions of ``rows`` (``ml.evaluate.SequentialPredictor``): each row as ``model.predict`` serves
     it with the person's rows of ``history`` and, when ``sequential``, their earlier rows of ``rows`` (by order,
     then position) as the history."""
-    model._check_fitted()
-    n = len(rows)
-    lay = layout(history, rows, sequential=sequential)
+    lay, out, primed = start(model, history, rows, sequential=sequential)
     combined = lay.combined
     queries = combined.to_queries()
     groups = query_groups(queries, model._item_group)
     prior, item_known = model._item_side(queries.item, groups, queries.difficulty)
     group_code = np.unique(groups.astype(str), return_inverse=True)[1]
-    p, mean, sd = np.empty(n), np.empty(n), np.empty(n)
-    source = np.empty(n, dtype=object)
-    empty = lay.hist_len[lay.query_at] == 0
-    if empty.any():  # no history: the served call prices from the fitted tables
-        where = lay.row_of(lay.query_at[empty])
-        fitted = model.predict(rows.to_queries(where))
-        p[where], mean[where], sd[where], source[where] = (fitted.p_correct, fitted.mean_log_time,
-                                                           fitted.sd_log_time, fitted.source)
     t = ~np.isnan(combined.log_time)
     z = np.full(len(combined), np.nan)
     z[t] = (combined.log_time[t] - prior[t, 1]) / np.sqrt(prior[t, 2])
     levels = (_Level(*model.levels_["person"]), _Level(*model.levels_["cell"]))
-    for chunk, local, hist_row in lay.pairs(lay.query_at[~empty]):
+    for chunk, local, hist_row in lay.pairs(primed):
         query_row = lay.seq[chunk]
         values, known = _priced(query_row, local, hist_row, combined, prior, z, group_code, levels)
         where = lay.row_of(chunk)
-        p[where], mean[where], sd[where] = expit(values[:, 0]), values[:, 1], np.sqrt(values[:, 2])
-        source[where] = sources(known, item_known[query_row])
-    return Prediction(p_correct=p, mean_log_time=mean, sd_log_time=sd, source=source)
-
+        out.p[where], out.mean[where], out.sd[where] = expit(values[:, 0]), values[:, 1], np.sqrt(values[:, 2])
+        out.source[where] = sources(known, item_known[query_row])
+    return out.prediction()
 
 def _priced(query_row: np.ndarray, local: np.ndarray, hist_row: np.ndarray, combined: Responses,
             prior: np.ndarray, z: np.ndarray, group_code: np.ndarray, levels: tuple[_Level, _Level],

@@ -17,7 +17,7 @@ from scipy.special import log_ndtr
 from studysmart.ml.base import SOURCE_ITEM_PRIOR, SOURCE_MODEL, Prediction
 from studysmart.ml.data import Responses
 from studysmart.ml.lnirt.predictive import _LOG_SQRT_2PI, predictive
-from studysmart.ml.sequence import layout
+from studysmart.ml.sequence import start
 
 if TYPE_CHECKING:
     from studysmart.ml.lnirt.model import _LNIRTBase
@@ -29,29 +29,19 @@ def predict_sequence(model: _LNIRTBase, history: Responses, rows: Responses, *, 
     """Online predictions of ``rows`` (``ml.evaluate.SequentialPredictor``): each row as ``model.predict`` serves
     it with the person's rows of ``history`` and, when ``sequential``, their earlier rows of ``rows`` (by order,
     then position) as the history."""
-    model._check_fitted()
-    n = len(rows)
-    lay = layout(history, rows, sequential=sequential)
+    lay, out, primed = start(model, history, rows, sequential=sequential)
     combined = lay.combined
     labels = combined.items[combined.item]
     item_mean, item_cov, sigma2, known_i = model._items_for(labels, combined.row_topic(), combined.row_difficulty())
-    p, mean, sd = np.empty(n), np.empty(n), np.empty(n)
-    source = np.empty(n, dtype=object)
-    empty = lay.hist_len[lay.query_at] == 0
-    if empty.any():  # no history: the served call uses the fitted persons
-        where = lay.row_of(lay.query_at[empty])
-        fitted = model.predict(rows.to_queries(where))
-        p[where], mean[where], sd[where], source[where] = (fitted.p_correct, fitted.mean_log_time,
-                                                           fitted.sd_log_time, fitted.source)
-    for chunk, local, hist_row in lay.pairs(lay.query_at[~empty]):
+    for chunk, local, hist_row in lay.pairs(primed):
         x, cov = _posteriors(local, chunk.size, item_mean[hist_row], sigma2[hist_row], combined.correct[hist_row],
                              combined.log_time[hist_row], model.mu_p_, model.sigma_p_)
         query_row = lay.seq[chunk]
         where = lay.row_of(chunk)
-        p[where], mean[where], sd[where] = predictive(x[:, 0], x[:, 1], cov, item_mean[query_row],
-                                                      item_cov[query_row], sigma2[query_row])
-        source[where] = np.where(known_i[query_row], SOURCE_MODEL, SOURCE_ITEM_PRIOR)  # the person is known
-    return Prediction(p_correct=p, mean_log_time=mean, sd_log_time=sd, source=source)
+        out.p[where], out.mean[where], out.sd[where] = predictive(x[:, 0], x[:, 1], cov, item_mean[query_row],
+                                                                  item_cov[query_row], sigma2[query_row])
+        out.source[where] = np.where(known_i[query_row], SOURCE_MODEL, SOURCE_ITEM_PRIOR)  # the person is known
+    return out.prediction()
 
 
 def _posteriors(local: np.ndarray, n: int, params: np.ndarray, sigma2: np.ndarray, correct: np.ndarray,
