@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from studysmart.analytics import service as analytics
 from studysmart.core.db import utcnow
 from studysmart.learning import tracker as training
-from studysmart.learning.history import all_responses, user_history
+from studysmart.learning.columns import read_answers
+from studysmart.learning.history import user_history
 from studysmart.learning.logs import PredictionLog
 from studysmart.tasks import service as tasks
 from studysmart.tasks.models import Task, TaskStatus
@@ -46,7 +47,7 @@ def test_a_corrected_completion_is_what_history_analytics_and_the_scores_use(ses
 
     history = user_history(session, student)
     assert list(history.correct) == [0.0] and list(history.log_time) == pytest.approx([math.log(600)])
-    assert list(all_responses(session).correct) == [0.0]  # what the trainer fits on
+    assert list(read_answers(session).correct) == [0.0]  # what the trainer fits on
     assert {(c, round(t or 0, 6)) for c, t, _ in _logs(session, task)} == {(False, round(math.log(600), 6))}
     assert {scored for _, _, scored in _logs(session, task)} == {task.completed_at}  # scored when answered
     summary = analytics.today_summary(session=session, user=student, now=now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any, TypeVar
 
 import numpy as np
@@ -24,8 +25,9 @@ _ATTRIBUTE = "_history_memo"
 
 
 def is_frozen(history: Responses) -> bool:
-    """Whether every row array of ``history`` is read-only (the history can be keyed by identity)."""
-    arrays = (history.person, history.item, history.correct, history.log_time, history.order)
+    """Whether every array of ``history`` is read-only (the history can be keyed by identity)."""
+    arrays: list[object] = [getattr(history, f.name) for f in fields(history)]
+    arrays += list(history.person_covariates.values())
     return all(not array.flags.writeable for array in arrays if isinstance(array, np.ndarray))
 
 
