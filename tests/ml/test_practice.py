@@ -188,7 +188,9 @@ def test_the_explanation_names_the_practice_gain_and_the_forgetting(fitted: Prac
     assert "points to your chance" in fresh.sentence and "log-odds" not in fresh.sentence  # plain words
     assert later.practice_logit < fresh.practice_logit and later.practice_logit < later.practice_logit_fresh
     query = Queries.from_columns(["new"], ["q00"], topic=[topic], order=[T0 + 400.0])
-    assert fresh.p_correct == pytest.approx(float(fitted.predict(query, history=history).p_correct[0]))
+    predicted = fitted.predict(query, history=history)
+    assert fresh.p_correct == pytest.approx(float(predicted.p_correct[0]))
+    assert fresh.expected_seconds == pytest.approx(float(predicted.expected_seconds[0]))
     none = fitted.explain("new", "q00", topic=topic, order=T0, history=None)
     assert "no practice gain" in none.sentence
 

@@ -17,6 +17,7 @@ from studysmart.learning import tracker as training
 from studysmart.learning.logs import PredictionLog
 from studysmart.tasks import listing
 from studysmart.tasks import service as tasks
+from studysmart.tasks.models import Task
 from tests.factories import create_task, make_task, make_user, register
 
 N = 50
@@ -77,3 +78,32 @@ def test_a_task_creation_predicts_without_holding_the_write_lock(client: TestCli
     with context.sessions() as session:
         logs = session.scalars(select(PredictionLog).where(PredictionLog.task_id == created["id"])).all()
         assert [(log.served, log.p_correct) for log in logs] == [(True, created["prediction"]["p_correct"])]
+
+
+def test_a_creation_whose_account_is_deleted_while_it_predicts_is_a_401_and_stores_nothing(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The account goes between the creation's read (authentication, prediction) and its write: the task's foreign
+    key refuses the insert, and the answer is the 401 of a gone account, not a 500."""
+    from studysmart.users.models import User
+
+    headers = register(client)
+    me = client.get("/api/v1/auth/me", headers=headers).json()
+    context = client.app.state.context  # type: ignore[attr-defined]
+    preview = tasks.preview
+    gone: list[int] = []
+
+    def predicting(**kwargs: Any) -> tasks.Preview:
+        shown = preview(**kwargs)
+        with transaction(context.sessions) as session:  # the student has no tasks yet: the row alone goes
+            session.delete(session.get(User, kwargs["user"].id))
+        gone.append(kwargs["user"].id)
+        return shown
+
+    monkeypatch.setattr(tasks, "preview", predicting)
+    response = client.post("/api/v1/tasks", json={"title": "Gone", "topic": "Algebra", "difficulty": "easy"},
+                           headers=headers)
+    assert response.status_code == 401, response.text
+    with context.sessions() as session:
+        assert session.scalar(select(User).where(User.email == me["email"])) is None
+        assert session.scalars(select(PredictionLog).where(PredictionLog.user_id == gone[0])).all() == []
+        assert session.scalars(select(Task).where(Task.owner_id == gone[0])).all() == []

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     """Every setting of StudySmart; see the README's configuration table."""
 
     model_config = SettingsConfigDict(env_prefix="STUDYSMART_", env_file=".env", extra="ignore")
+    _secret: str | None = PrivateAttr(default=None)  # the generated key, once read (every request signs or checks)
 
     env: Environment = Environment.DEVELOPMENT
     var_dir: Path = Path("./var")
@@ -120,6 +121,11 @@ class Settings(BaseSettings):
         """The signing key: the configured one, else (outside production) one generated once and kept in var_dir."""
         if self.secret_key:
             return self.secret_key
+        if self._secret is None:
+            self._secret = self._generated_secret()
+        return self._secret
+
+    def _generated_secret(self) -> str:
         path = self.var_dir / "secret_key"
         self.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():

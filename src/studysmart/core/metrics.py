@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi import routing as fastapi_routing
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class RouteTemplates:
@@ -45,6 +46,16 @@ class RouteTemplates:
         return found[1]
 
 
+class _Measure:
+    """The latency middleware as plain ASGI (``measure`` wraps the inner app)."""
+
+    def __init__(self, app: ASGIApp, *, measure: Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]]) -> None:
+        self.app, self.measure = app, measure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.measure(scope, receive, send, self.app)
+
+
 def install(app: FastAPI, collectors: Iterable[Collector] = ()) -> None:
     """Add the latency middleware and the /metrics route with ``collectors`` (a registry per app, so tests stay
     independent)."""
@@ -56,14 +67,25 @@ def install(app: FastAPI, collectors: Iterable[Collector] = ()) -> None:
         registry.register(collector)
     templates = RouteTemplates(app)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        start = time.perf_counter()
-        response: Response = await call_next(request)
-        path = templates.of(request.scope.get("route"))
-        if path and path.startswith("/api/"):  # label by route template, never by raw path (cardinality)
-            latency.labels(request.method, path, str(response.status_code)).observe(time.perf_counter() - start)
-        return response
+    async def measure(scope: Scope, receive: Receive, send: Send, call: ASGIApp) -> None:
+        if scope["type"] != "http":
+            await call(scope, receive, send)
+            return
+        start, status = time.perf_counter(), [500]
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await call(scope, receive, tracking_send)
+        finally:
+            path = templates.of(scope.get("route"))  # the router sets it in this scope
+            if path and path.startswith("/api/"):  # label by route template, never by raw path (cardinality)
+                latency.labels(scope["method"], path, str(status[0])).observe(time.perf_counter() - start)
+
+    app.add_middleware(_Measure, measure=measure)  # plain ASGI: no per-request task group and body streams
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -82,7 +82,7 @@ def context_of(session: Session) -> AppContext:
     return context
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
     """FastAPI dependency: the context of the app serving ``request``."""
     context: AppContext = request.app.state.context
     return context

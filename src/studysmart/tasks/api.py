@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, File, HTTPException, Path, Query, UploadFile, status
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from studysmart.core.db import read_session, transaction, utcnow
@@ -67,14 +68,19 @@ def _reads(session: Session, user: User, tasks: list[Task]) -> list[TaskRead]:
 def create(body: TaskCreate, user: ReadingUser, context: ContextDep) -> TaskRead:
     # Authentication and the prediction read in read-only sessions; the write transaction (on SQLite, the one
     # writer at a time) only inserts the task and its prediction log.
+    # An account deleted since authentication fails the task's foreign key: a 401, as if it had gone before.
     now = utcnow()
     with read_session(context.sessions) as reader:
-        served = service.preview(session=reader, user=user, topic=body.topic, difficulty=body.difficulty,
-                                 now=now).prediction
-    with transaction(context.sessions) as session:
-        task = service.create_task(session=session, user=users.account(session=session, user_id=user.id),
-                                   title=body.title, topic=body.topic, difficulty=body.difficulty, notes=body.notes,
-                                   due_date=body.due_date, now=now, prediction=served)
+        shown = service.preview(session=reader, user=user, topic=body.topic, difficulty=body.difficulty, now=now)
+    try:
+        with transaction(context.sessions) as session:
+            task = service.create_task(session=session, user=user, title=body.title, topic=body.topic,
+                                       difficulty=body.difficulty, notes=body.notes, due_date=body.due_date, now=now,
+                                       prediction=shown.prediction, catalog=shown.topic)
+    except IntegrityError:
+        with read_session(context.sessions) as reader:
+            users.account(session=reader, user_id=user.id)  # NotAuthenticated when the account has gone
+        raise
     return task_read(task)
 
 

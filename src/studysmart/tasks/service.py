@@ -217,29 +217,35 @@ class Preview:
 
     prediction: ServedPrediction
     topic_answers: int
+    topic: Topic | None = None  # the catalog topic it was priced for (None: a name not in the catalog yet)
 
 
 def preview(*, session: Session, user: User, topic: str, difficulty: Difficulty, now: datetime) -> Preview:
     """The prediction a new task would get now; nothing is written (a topic not in the catalog is priced from the
     population, not created). The API's preview and the create form's both come from here."""
     name = " ".join(topic.split())
-    subject = find_topic(session=session, name=name) or Topic(name=name, key=topic_key(name))
+    catalog = find_topic(session=session, name=name)
+    subject = catalog or Topic(name=name, key=topic_key(name))
     history = stored_answers.user_history(session, user)  # read once: for the prediction and the answer count
     served = predictions.predict_task(session=session, user=user, topic=subject, difficulty=Difficulty(difficulty),
                                       now=now, history=history)
     topics = history.row_topic()
     answers = int(np.sum(topics == subject.key)) if topics is not None and len(history) else 0
-    return Preview(prediction=served, topic_answers=answers)
+    return Preview(prediction=served, topic_answers=answers, topic=catalog)
 
 
 def create_task(*, session: Session, user: User, title: str, topic: str, difficulty: Difficulty,
                 notes: str | None = None, due_date: date | None = None, now: datetime,
-                prediction: ServedPrediction | None = None) -> Task:
+                prediction: ServedPrediction | None = None, catalog: Topic | None = None) -> Task:
     """Plan a task and store the prediction shown for it (the worker logs the other models' later). ``prediction``:
     the one ``preview`` served for this student, topic and difficulty just before (e.g. in a read-only session, so
-    that the writing transaction does not predict), else it is made here."""
+    that the writing transaction does not predict), else it is made here; ``catalog``: the catalog topic that
+    preview found for ``topic`` (read in its session: a topic is never deleted while tasks refer to it)."""
     _check_title(title)
-    catalog_topic = get_or_create_topic(session=session, name=topic)
+    if catalog is not None and catalog.key == topic_key(" ".join(topic.split())):
+        catalog_topic = session.merge(catalog, load=False)  # as read: no second look-up
+    else:
+        catalog_topic = get_or_create_topic(session=session, name=topic)
     task = Task(owner_id=user.id, title=title, topic=catalog_topic, difficulty=Difficulty(difficulty), notes=notes,
                 due_date=due_date, status=TaskStatus.PLANNED, created_at=now)
     session.add(task)

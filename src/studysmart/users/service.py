@@ -220,9 +220,11 @@ def current_user(*, session: Session, account_key: str, version: int, epoch: str
     """The account a token or web session names, if it is still valid; raises NotAuthenticated."""
     if not security.is_key(account_key) or not security.is_key(epoch):
         raise NotAuthenticated("invalid or expired session")
-    user = session.scalar(select(User).where(User.account_key == account_key))
-    if user is None or user.token_version != version or epoch != auth_epoch(session):
+    current_epoch = select(AuthState.epoch).where(AuthState.id == 1).scalar_subquery()
+    row = session.execute(select(User, current_epoch).where(User.account_key == account_key)).first()
+    if row is None or row[0].token_version != version or epoch != (row[1] or _NO_EPOCH):  # one query per request
         raise NotAuthenticated("invalid or expired session")
+    user: User = row[0]
     return user
 
 

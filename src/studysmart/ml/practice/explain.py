@@ -12,6 +12,7 @@ import numpy as np
 
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.practice.design import linear
+from studysmart.ml.practice.person import priced_inputs
 
 if TYPE_CHECKING:
     from studysmart.ml.practice.model import PracticeModel
@@ -78,9 +79,9 @@ def explain_prediction(model: PracticeModel, person: str, item: str, *, topic: s
                                    order=None if order is None else [order])
     hist = model._split(history).get(person) if history is not None and len(history) else None
     hist = hist if hist is not None else model.histories_.get(person)
-    prediction = model.predict(queries, history=history)
-    p, seconds = float(prediction.p_correct[0]), float(prediction.expected_seconds[0])
-    _, coded, feats, _ = model._query(person, hist, queries)
+    student, coded, feats, _ = model._query(person, hist, queries)
+    priced, mean, _ = model._priced(student.state, priced_inputs(model.population_, coded))  # what predict gives
+    p, seconds = float(priced[0]), math.exp(float(mean[0]))
     if model.practice_:
         now, fresh, time_now = _terms(model, coded.cols, coded.topic)
     else:
