@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from studysmart.core.config import get_settings
 from studysmart.core.db import transaction, utcnow
-from studysmart.learning import history
+from studysmart.learning import history, serving
 from studysmart.learning import tracker as training
 from studysmart.learning import trainer as pipeline
 from studysmart.learning.context import context_of
@@ -77,3 +77,16 @@ def test_each_served_prediction_equals_the_harness_online_prediction(
         harness = online_predictions(entry.model, split, fast=fast).bounded()
         np.testing.assert_allclose(harness.p_correct, [p for p, _ in served], rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(harness.expected_seconds, [s for _, s in served], rtol=1e-9)
+
+    # The sentence beside a prediction states the numbers shown (a blend's member explains, with its own numbers),
+    # and names the topic as the student wrote it.
+    with sessions() as session:
+        student = session.get(User, student_id)
+        assert student is not None
+        topic = tasks.find_topic(session=session, name="Algebra")
+        assert topic is not None
+        shown = serving.predict_task(session=session, user=student, topic=topic, difficulty=Difficulty.MEDIUM,
+                                     now=start + timedelta(days=2))
+    if model != "shrinkage":  # shrinkage does not explain itself
+        assert shown.explanation.startswith(f"{shown.p_correct:.0%} likely right"), shown.explanation
+        assert "Algebra answers" in shown.explanation, shown.explanation

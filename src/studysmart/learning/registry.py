@@ -173,7 +173,7 @@ class Explains(Protocol):
     """A model that can say why one prediction is what it is (an object with a ``sentence`` for the UI)."""
 
     def explain(self, person: str, item: str, *, topic: str | None = None, difficulty: str | None = None,
-                order: float | None = None, history: Responses | None = None) -> Any: ...
+                order: float | None = None, history: Responses | None = None, label: str | None = None) -> Any: ...
 
 
 @runtime_checkable

@@ -148,8 +148,16 @@ def _serve(session: Session, user: User, topic: Topic, difficulty: Difficulty,
     entry, arm = serving_entry(session, user)
     pred = _predict_one(entry, user, topic, difficulty, history, now)
     if isinstance(entry.model, registry.Explains) and len(history):
-        sentence = entry.model.explain(person_label(user.id), item_label(topic.key, difficulty), topic=topic.key,
-                           difficulty=Difficulty(difficulty).value, history=history).sentence
+        why = entry.model.explain(person_label(user.id), item_label(topic.key, difficulty), topic=topic.key,
+                                  difficulty=Difficulty(difficulty).value, order=now.timestamp(), history=history,
+                                  label=topic.name)
+        reason = getattr(why, "reason", "")
+        if reason:  # a practice explanation (the module is loaded): it may be a blend's member's, whose numbers
+            from studysmart.ml.practice.explain import headed  # are not the ones shown, so it states the served ones
+
+            sentence = headed(float(pred.p_correct[0]), float(pred.expected_seconds[0]), reason)
+        else:
+            sentence = why.sentence
     else:
         sentence = _explain(history, topic)
     return _served(entry, pred, sentence, arm)

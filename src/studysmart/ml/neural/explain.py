@@ -90,7 +90,7 @@ def _focus(seq: Seq, weights: np.ndarray | None, model: NeuralModel) -> tuple[st
 
 def explain(model: NeuralModel, person: str, item: str, *, topic: str | None = None,
             difficulty: str | None = None, order: float | None = None,
-            history: Responses | None = None) -> Explanation:
+            history: Responses | None = None, label: str | None = None) -> Explanation:
     """Explain the prediction of ``model`` for one (person, item); see ``NeuralModel.explain``."""
     query = Queries.from_columns([person], [item], None if topic is None else [topic],
                                  None if difficulty is None else [difficulty], None if order is None else [order])
@@ -101,7 +101,7 @@ def explain(model: NeuralModel, person: str, item: str, *, topic: str | None = N
     stored = model._history_of(history, [person]) if history is not None else {}
     seq = stored.get(person, model.histories_.get(person, Seq.empty())).tail(model.window)
     topic_code = int(raw.topic[0])
-    topic_label = model.topics_.label(topic_code)
+    topic_label = (label if topic_code else None) or model.topics_.label(topic_code)
     n, n_correct = len(seq), int(np.sum(seq.correct == 1))
     in_topic = seq.topic == topic_code if topic_code else np.zeros(n, dtype=bool)
     n_topic, n_topic_correct = int(in_topic.sum()), int(np.sum(seq.correct[in_topic] == 1))

@@ -367,17 +367,20 @@ class NeuralModel:
 
     # -- explanation, serialisation ------------------------------------------------------------------------------
     def explain(self, person: str, item: str, *, topic: str | None = None, difficulty: str | None = None,
-                order: float | None = None, history: Responses | None = None) -> Explanation:
+                order: float | None = None, history: Responses | None = None,
+                label: str | None = None) -> Explanation:
         """Why one prediction is what it is, as one sentence for the UI plus the numbers behind it.
 
         Args:
             person, item, topic, difficulty, order: the query (as one row of Queries).
             history: this person's responses for this call (else the stored history).
+            label: the topic's name as the student sees it (else the model's label of ``topic``).
 
         Returns:
             An Explanation (its ``sentence`` is the UI text).
         """
-        return explain(self, person, item, topic=topic, difficulty=difficulty, order=order, history=history)
+        return explain(self, person, item, topic=topic, difficulty=difficulty, order=order, history=history,
+                       label=label)
 
     def to_bytes(self) -> bytes:
         """The fitted model as bytes: safetensors weights inside a ``base.pack`` blob (no pickle)."""

@@ -17,7 +17,7 @@ from studysmart.ml.practice.person import priced_inputs
 if TYPE_CHECKING:
     from studysmart.ml.practice.model import PracticeModel
 
-__all__ = ["Explanation", "explain_prediction"]
+__all__ = ["Explanation", "explain_prediction", "headed"]
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,15 @@ class Explanation:
     """One prediction explained.
 
     Attributes:
-        sentence: the text for the UI.
+        sentence: the text for the UI (``headed`` with this prediction's numbers and ``reason``).
         p_correct, expected_seconds: the prediction (median seconds).
         topic, n_topic_answers, n_topic_correct: the query's topic and the student's earlier answers on it.
         practice_logit: what practice adds to the logit of P(correct) now (fading part after time away plus
             lasting part); practice_logit_fresh: the same right after practice (no time away).
         practice_log_time: what practice adds to the mean log-time now (negative: faster).
         days_away: days since the topic was last practised (None: never, or positions without clock time).
+        reason: the sentence without its opening numbers, for a caller that shows other numbers (a blend that
+            explains by this member states its own P(correct) and time: ``headed``).
     """
 
     sentence: str
@@ -44,10 +46,16 @@ class Explanation:
     practice_logit_fresh: float
     practice_log_time: float
     days_away: float | None
+    reason: str = ""  # the sentence after its head of numbers: what practice and time away did
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
         return asdict(self)
+
+
+def headed(p_correct: float, expected_seconds: float, reason: str) -> str:
+    """The explanation's sentence: the prediction's numbers, then ``reason``."""
+    return f"{p_correct:.0%} likely right, about {_seconds(expected_seconds)}: {reason}"
 
 
 def _seconds(value: float) -> str:
@@ -72,8 +80,9 @@ def _terms(model: PracticeModel, cols: Any, topic: np.ndarray) -> tuple[float, f
 
 
 def explain_prediction(model: PracticeModel, person: str, item: str, *, topic: str | None, difficulty: str | None,
-                       order: float | None, history: Responses | None) -> Explanation:
-    """The explanation of one prediction (see ``PracticeModel.explain``)."""
+                       order: float | None, history: Responses | None, label: str | None = None) -> Explanation:
+    """The explanation of one prediction (see ``PracticeModel.explain``); ``label``: the topic's name as the student
+    sees it (else the topic as given)."""
     queries = Queries.from_columns([person], [item], topic=None if topic is None else [topic],
                                    difficulty=None if difficulty is None else [difficulty],
                                    order=None if order is None else [order])
@@ -90,17 +99,19 @@ def explain_prediction(model: PracticeModel, person: str, item: str, *, topic: s
     n_correct = round(feats.topic_s[0])
     gap = float(feats.topic_gap[0])
     days = gap / 86_400.0 if model.timestamps_ and n_topic else None
-    label = topic or "this topic"
-    head = f"{p:.0%} likely right, about {_seconds(seconds)}"
+    label = label or topic or "this topic"
     if not n_topic:
-        sentence = f"{head}: no {label} answers yet, so no practice gain; from your other answers and all students."
+        reason = f"no {label} answers yet, so no practice gain; from your other answers and all students."
     else:
-        gained = _points(p, now)
-        sentence = (f"{head}: your {n_topic} {label} answers ({n_correct} right) add {gained:+.0f} points to your "
-                    f"chance and {'save' if time_now < 0 else 'add'} {abs(math.expm1(time_now)):.0%} of the time")
+        gained = round(_points(p, now))
+        effect = f"add {gained} point{'s' if gained != 1 else ''} to" if gained >= 0 else \
+            f"take {-gained} point{'s' if gained != -1 else ''} off"
+        reason = (f"your {n_topic} {label} answers ({n_correct} right) {effect} your chance and "
+                  f"{'save' if time_now < 0 else 'add'} {abs(math.expm1(time_now)):.0%} of the time")
         lost = _points(p, now - fresh)  # negative: what time away has taken
-        if days is not None and days >= 1 and fresh - now > 0.005 and round(-lost) >= 1:
-            sentence += (f"; {days:.0f} day{'s' if round(days) != 1 else ''} away have faded {-lost:.0f} "
-                         f"point{'s' if round(-lost) != 1 else ''} of that")
-        sentence += "."
-    return Explanation(sentence, p, seconds, topic, n_topic, n_correct, now, fresh, time_now, days)
+        if gained > 0 and days is not None and days >= 1 and fresh - now > 0.005 and round(-lost) >= 1:
+            reason += (f"; {days:.0f} day{'s' if round(days) != 1 else ''} away have faded {-lost:.0f} "
+                       f"point{'s' if round(-lost) != 1 else ''} of that")
+        reason += "."
+    sentence = headed(p, seconds, reason)
+    return Explanation(sentence, p, seconds, topic, n_topic, n_correct, now, fresh, time_now, days, reason)

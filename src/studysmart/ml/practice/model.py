@@ -312,17 +312,19 @@ class PracticeModel(RowInputs):
         return p, mean, sd, student.state.n > 0, item_known
 
     def explain(self, person: str, item: str, *, topic: str | None = None, difficulty: str | None = None,
-                order: float | None = None, history: Responses | None = None) -> Explanation:
+                order: float | None = None, history: Responses | None = None,
+                label: str | None = None) -> Explanation:
         """Why one prediction is what it is: one sentence for the UI naming the practice gain and the forgetting
         it used, plus the numbers (``explain.Explanation``).
 
         Args:
             person, item, topic, difficulty, order: the query (as one row of Queries).
             history: this person's answers for this call (else the stored history).
+            label: the topic's name as the student sees it (else ``topic``).
         """
         self._check_fitted()
         return explain_prediction(self, person, item, topic=topic, difficulty=difficulty, order=order,
-                                  history=history)
+                                  history=history, label=label)
 
     def predict_sequence(self, history: Responses, rows: Responses, *, sequential: bool) -> Prediction:
         """Online predictions of ``rows`` (``ml.evaluate.SequentialPredictor``): each row from the student's rows

@@ -40,7 +40,7 @@ DEFAULT_MEMBERS = ("practice", "lnirt", "shrinkage")
 @runtime_checkable
 class _Explains(Protocol):
     def explain(self, person: str, item: str, *, topic: str | None = None, difficulty: str | None = None,
-                order: float | None = None, history: Responses | None = None) -> Any: ...
+                order: float | None = None, history: Responses | None = None, label: str | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -139,15 +139,16 @@ class Stack:
             model.update_person(person, history)
 
     def explain(self, person: str, item: str, *, topic: str | None = None, difficulty: str | None = None,
-                order: float | None = None, history: Responses | None = None) -> Any:
+                order: float | None = None, history: Responses | None = None, label: str | None = None) -> Any:
         """The explanation of the member with the largest accuracy weight that explains (else a sentence naming
-        the blend)."""
+        the blend). Its numbers are that member's: a caller showing the blend's own says the member's ``reason``
+        after them (``ml.practice.explain.headed``)."""
         members, blend = self._fitted()
         ranked = sorted(zip(blend.accuracy[1:], members.values(), strict=True), key=lambda pair: -pair[0])
         for _, model in ranked:
             if isinstance(model, _Explains):
                 return model.explain(person, item, topic=topic, difficulty=difficulty, order=order,
-                                     history=history)
+                                     history=history, label=label)
         return _Sentence(f"A blend of {', '.join(members)} fitted on recent answers.")
 
     # -- storage ---------------------------------------------------------------------------------------------
