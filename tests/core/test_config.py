@@ -22,6 +22,10 @@ def test_generated_secret_is_kept(tmp_path: Path) -> None:
     assert len(first) >= 32
     assert settings.resolved_secret_key() == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert Settings(var_dir=tmp_path, _env_file=None).resolved_secret_key() == first  # type: ignore[call-arg]
+    elsewhere = settings.model_copy(update={"var_dir": tmp_path / "other"})  # a copy reads its own var_dir's
+    assert elsewhere.resolved_secret_key() != first and (tmp_path / "other" / "secret_key").exists()
+    assert list(tmp_path.glob(".secret_key.*")) == []  # no temp file left behind
 
 
 @pytest.mark.parametrize("secret", ["", "changeme", "short"])

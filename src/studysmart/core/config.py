@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +30,9 @@ class Settings(BaseSettings):
     """Every setting of StudySmart; see the README's configuration table."""
 
     model_config = SettingsConfigDict(env_prefix="STUDYSMART_", env_file=".env", extra="ignore")
-    _secret: str | None = PrivateAttr(default=None)  # the generated key, once read (every request signs or checks)
+    # The generated key once read, with the var_dir it was read from (every request signs or checks a token; a
+    # copy of these settings with another var_dir reads its own).
+    _secret: tuple[Path, str] | None = PrivateAttr(default=None)
 
     env: Environment = Environment.DEVELOPMENT
     var_dir: Path = Path("./var")
@@ -53,8 +56,8 @@ class Settings(BaseSettings):
     min_samples_for_lnirt: Annotated[int, Field(ge=1)] = 50
     training_models: str = "shrinkage,practice,lnirt,neural,blend,irt2pl,person-median,item-means,avg"
     training_time_limit_seconds: Annotated[float, Field(gt=0)] = 600.0
-    # 0: fit on every answer. 150k: the served blend's fit then takes ~35-40 s on one core at any size
-    # (benchmarks.scale: 39.6 s at 1e6, 34.6 s at 1e7 answers), within the training time limit.
+    # 0: fit on every answer. 150k: the served blend's own fit then takes ~35-40 s on one core at any size
+    # (benchmarks.scale: 39.6 s at 1e6, 34.6 s at 1e7 answers); see docs/operations.md for what else a training does.
     training_max_answers: Annotated[int, Field(ge=0)] = 150_000
     training_retry_delay_seconds: Annotated[float, Field(ge=0)] = 30.0
     training_retries: Annotated[int, Field(ge=0)] = 3
@@ -123,18 +126,18 @@ class Settings(BaseSettings):
         """The signing key: the configured one, else (outside production) one generated once and kept in var_dir."""
         if self.secret_key:
             return self.secret_key
-        if self._secret is None:
-            self._secret = self._generated_secret()
-        return self._secret
+        if self._secret is None or self._secret[0] != self.var_dir:
+            self._secret = (self.var_dir, self._generated_secret())
+        return self._secret[1]
 
     def _generated_secret(self) -> str:
         path = self.var_dir / "secret_key"
         self.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
-            # Written to a private temp file and linked into place: concurrent processes never see a partial
-            # key, and the first link wins (the others read the winner's key below).
-            tmp = self.var_dir / f".secret_key.{os.getpid()}"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # Written to a private temp file of its own (mkstemp: unique across processes and threads, mode 0600)
+            # and linked into place: nobody sees a partial key, and the first link wins (the others read it below).
+            fd, name = tempfile.mkstemp(dir=self.var_dir, prefix=".secret_key.")
+            tmp = Path(name)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
             try:

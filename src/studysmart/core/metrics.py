@@ -71,19 +71,26 @@ def install(app: FastAPI, collectors: Iterable[Collector] = ()) -> None:
         if scope["type"] != "http":
             await call(scope, receive, send)
             return
-        start, status = time.perf_counter(), [500]
+        start, status, observed = time.perf_counter(), [500], [False]
+
+        def observe() -> None:
+            observed[0] = True
+            path = templates.of(scope.get("route"))  # the router sets it in this scope
+            if path and path.startswith("/api/"):  # label by route template, never by raw path (cardinality)
+                latency.labels(scope["method"], path, str(status[0])).observe(time.perf_counter() - start)
 
         async def tracking_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                observe()  # the response is out: a background task run after it is not the request's latency
 
         try:
             await call(scope, receive, tracking_send)
         finally:
-            path = templates.of(scope.get("route"))  # the router sets it in this scope
-            if path and path.startswith("/api/"):  # label by route template, never by raw path (cardinality)
-                latency.labels(scope["method"], path, str(status[0])).observe(time.perf_counter() - start)
+            if not observed[0]:  # no complete response (an error, a disconnect): counted as a 500
+                observe()
 
     app.add_middleware(_Measure, measure=measure)  # plain ASGI: no per-request task group and body streams
 

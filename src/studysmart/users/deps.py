@@ -28,7 +28,7 @@ def get_reading_user(request: Request, settings: SettingsDep,
                      token: Annotated[str, Depends(oauth2_scheme)]) -> User:
     """The user of the bearer token (401 otherwise), read in a read-only session of its own and detached from it: for
     a write route that reads and predicts before it writes, so that its writing session takes SQLite's write lock
-    only once it writes (the route re-reads the account there: ``users.service.account``)."""
+    only once it writes (an account deleted meanwhile then fails the write's foreign key: the route answers 401)."""
     with read_session(request.app.state.sessionmaker) as session:
         return users.user_from_token(session=session, token=token, secret=settings.resolved_secret_key())
 

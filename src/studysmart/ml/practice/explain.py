@@ -62,6 +62,10 @@ def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value < 90 else f"{value / 60:.0f} min"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _points(p: float, logit_term: float) -> float:
     """Percentage points a term of the logit adds to the probability ``p`` (the one it is part of)."""
     p = min(max(p, 1e-6), 1 - 1e-6)
@@ -104,14 +108,15 @@ def explain_prediction(model: PracticeModel, person: str, item: str, *, topic: s
         reason = f"no {label} answers yet, so no practice gain; from your other answers and all students."
     else:
         gained = round(_points(p, now))
-        effect = f"add {gained} point{'s' if gained != 1 else ''} to" if gained >= 0 else \
-            f"take {-gained} point{'s' if gained != -1 else ''} off"
+        effect = (f"add {_count(gained, 'point')} to" if gained > 0 else
+                  f"take {_count(-gained, 'point')} off" if gained < 0 else "do not change")
         reason = (f"your {n_topic} {label} answers ({n_correct} right) {effect} your chance and "
                   f"{'save' if time_now < 0 else 'add'} {abs(math.expm1(time_now)):.0%} of the time")
-        lost = _points(p, now - fresh)  # negative: what time away has taken
-        if gained > 0 and days is not None and days >= 1 and fresh - now > 0.005 and round(-lost) >= 1:
-            reason += (f"; {days:.0f} day{'s' if round(days) != 1 else ''} away have faded {-lost:.0f} "
-                       f"point{'s' if round(-lost) != 1 else ''} of that")
+        faded = round(-_points(p, now - fresh))  # what time away has taken
+        if days is not None and days >= 1 and fresh - now > 0.005 and faded >= 1:
+            reason += (f"; {_count(round(days), 'day')} away {'has' if round(days) == 1 else 'have'} faded "
+                       f"{_count(faded, 'point')} "
+                       f"{'of that' if gained > 0 else 'it gave'}")
         reason += "."
     sentence = headed(p, seconds, reason)
     return Explanation(sentence, p, seconds, topic, n_topic, n_correct, now, fresh, time_now, days, reason)
