@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studysmart.ml.data import Queries, Responses
-from studysmart.ml.practice.design import linear
+from studysmart.ml.practice.design import COLUMN_NAMES, linear
 from studysmart.ml.practice.person import priced_inputs
 
 if TYPE_CHECKING:
@@ -28,9 +28,10 @@ class Explanation:
         sentence: the text for the UI (``headed`` with this prediction's numbers and ``reason``).
         p_correct, expected_seconds: the prediction (median seconds).
         topic, n_topic_answers, n_topic_correct: the query's topic and the student's earlier answers on it.
-        practice_logit: what practice adds to the logit of P(correct) now (fading part after time away plus
-            lasting part); practice_logit_fresh: the same right after practice (no time away).
-        practice_log_time: what practice adds to the mean log-time now (negative: faster).
+        practice_logit: what the earlier answers on the query's topic and item add to the logit of P(correct) now
+            (fading part after time away plus lasting part; the student's overall practice, session and pace terms
+            are not counted); practice_logit_fresh: the same right after practice (no time away).
+        practice_log_time: what they add to the mean log-time now (negative: faster).
         days_away: days since the topic was last practised (None: never, or positions without clock time).
         reason: the sentence without its opening numbers, for a caller that shows other numbers (a blend that
             explains by this member states its own P(correct) and time: ``headed``).
@@ -73,13 +74,27 @@ def _points(p: float, logit_term: float) -> float:
     return 100.0 * (p - without)
 
 
+#: The columns about all of a student's answers, not the query's topic and item: the sentence's "your N <topic>
+#: answers add ..." leaves them out (they are the student's overall practice, session and pace).
+_OVERALL = [COLUMN_NAMES.index(name) for name in
+            ("all_correct", "all_wrong", "all_last", "session_gap", "last_speed", "last_speed_outcome")]
+
+
+def _own(weights: np.ndarray) -> np.ndarray:
+    """``weights`` with the overall columns' set to 0: the part of the practice term due to the topic's answers."""
+    out = np.array(weights, dtype=np.float64)
+    out[_OVERALL] = 0.0
+    return out
+
+
 def _terms(model: PracticeModel, cols: Any, topic: np.ndarray) -> tuple[float, float, float]:
-    """The accuracy practice term now, the same with no time away, and the log-time term now."""
+    """What the topic's and item's earlier answers add to the accuracy logit now, the same with no time away, and
+    to the mean log-time now."""
     a, t = model.acc_, model.time_
     slope_topic = np.where((topic >= 0) & (topic < model.vocab_.n_topics), topic, -1)
-    now = float(linear(cols, a.w, a.delta, a.u, slope_topic)[0])
-    fresh = float(linear(cols, a.w, 0.0, a.u, slope_topic)[0])
-    time_now = float(linear(cols, t.v, t.delta, t.u, slope_topic)[0])
+    now = float(linear(cols, _own(a.w), a.delta, a.u, slope_topic)[0])
+    fresh = float(linear(cols, _own(a.w), 0.0, a.u, slope_topic)[0])
+    time_now = float(linear(cols, _own(t.v), t.delta, t.u, slope_topic)[0])
     return now, fresh, time_now
 
 
