@@ -97,7 +97,7 @@ def day_of(seconds: float, zone: ZoneInfo) -> date:
     return datetime.fromtimestamp(seconds, zone).date()
 
 
-def _offsets(zone: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
+def offsets(zone: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
     """The zone's UTC offset (seconds) from ``start`` to ``end`` (seconds since 1970) as (from, offset) pieces:
     each offset holds from its ``from`` until the next piece's (found to the second between 6-hour probes)."""
     def offset(at: int) -> int:
@@ -118,21 +118,45 @@ def _offsets(zone: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
     return pieces
 
 
+def local_day_number(session: Session, zone: ZoneInfo, start: int, end: int) -> Any:
+    """SQL for the local day in ``zone`` of a task's completion as days since 1970-01-01, for completions from
+    ``start`` to ``end`` (seconds since 1970; later ones keep the last offset): (seconds since 1970 + the zone's
+    offset then) // 86400, the offset a CASE over the zone's changes in that range."""
+    return day_number_of(session, offsets(zone, start, end))
+
+
+def day_number_of(session: Session, pieces: list[tuple[int, int]]) -> Any:
+    """``local_day_number`` from the zone's offsets (``offsets``)."""
+    epoch = epoch_seconds(session, Task.completed_at)
+    shift: Any = literal(pieces[0][1])
+    if len(pieces) > 1:
+        shift = case(*[(epoch < begin, literal(before)) for (_, before), (begin, _) in pairwise(pieces)],
+                     else_=literal(pieces[-1][1]))
+    return (epoch + shift) // literal(_DAY)  # whole seconds, all after 1970: integer division
+
+
+def days_go_back(pieces: list[tuple[int, int]]) -> bool:
+    """Whether a later moment can fall on an earlier local day: a change to a smaller offset that sets the
+    clocks back across midnight (as in Goose Bay until 2010, where 00:01 on a Sunday became 23:01 on the
+    Saturday; not where 24:00 becomes 23:00, as in Chile)."""
+    return any((begin - 1 + before) // _DAY > (begin + after) // _DAY
+               for (_, before), (begin, after) in pairwise(pieces))
+
+
+def day_from_number(number: int) -> date:
+    """The date of a day counted from 1970-01-01 (``local_day_number``)."""
+    return _EPOCH_DAY + timedelta(days=int(number))
+
+
 def _local_days(session: Session, user: User, since: datetime, now: datetime, zone: ZoneInfo) -> set[date]:
     """The student's local days with a completion at or after ``since``, one row per day from the database: the
     local day is (seconds since 1970 + the zone's offset then) // 86400, with the offset as a CASE over the
     zone's changes from ``since`` to two days after ``now`` (later completions keep the last offset: none of them
     falls on today or earlier)."""
-    epoch = epoch_seconds(session, Task.completed_at)
-    pieces = _offsets(zone, int(since.timestamp()), int(now.timestamp()) + 2 * _DAY)
-    shift: Any = literal(pieces[0][1])
-    if len(pieces) > 1:
-        shift = case(*[(epoch < start, literal(before)) for (_, before), (start, _) in pairwise(pieces)],
-                     else_=literal(pieces[-1][1]))
-    day = (epoch + shift) // literal(_DAY)  # whole seconds, all after 1970: integer division
+    day = local_day_number(session, zone, int(since.timestamp()), int(now.timestamp()) + 2 * _DAY)
     rows = session.execute(select(day).distinct().where(
         Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at >= since))
-    return {_EPOCH_DAY + timedelta(days=int(k)) for (k,) in rows}
+    return {day_from_number(k) for (k,) in rows}
 
 
 def _streak(session: Session, user: User, now: datetime, zone: ZoneInfo) -> int:
