@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
-from studysmart.analytics.today import day_from_number, day_number_of, days_go_back, epoch_seconds, offsets
+from studysmart.analytics.today import day_from_number, day_number_of, days_go_back, local_day, offsets
 from studysmart.tasks.models import Task, TaskStatus, Topic
 from studysmart.users.models import User
 
@@ -36,15 +36,26 @@ def _week_start(day: Any) -> Any:
     return day - (day + literal_column("3")) % literal_column("7")
 
 
-def _day_number(session: Session, user: User, zone: ZoneInfo) -> tuple[Any, bool] | None:
-    """SQL for the local day number of the student's completions, and whether a later completion can fall on an
-    earlier local day in the history's range (``today.days_go_back``); None without completions."""
-    epoch = epoch_seconds(session, Task.completed_at)
-    first, last = session.execute(select(func.min(epoch), func.max(epoch)).where(*_done(user))).one()
-    if first is None:
+@dataclass(frozen=True)
+class LocalDays:
+    """SQL for the local day number of the student's completions, the local days of the first and the last one,
+    and whether a later completion can fall on an earlier local day in between (``today.days_go_back``)."""
+
+    number: Any
+    first: date
+    last: date
+    go_back: bool
+
+
+def _local_days(session: Session, user: User, zone: ZoneInfo) -> LocalDays | None:
+    """The student's ``LocalDays`` (None without completions)."""
+    first, last = session.execute(select(func.min(Task.completed_at), func.max(Task.completed_at))
+                                  .where(*_done(user))).one()
+    if first is None or last is None:
         return None
-    pieces = offsets(zone, int(first), int(last) + 1)
-    return day_number_of(session, pieces), days_go_back(pieces)
+    pieces = offsets(zone, int(first.timestamp()), int(last.timestamp()) + 1)
+    return LocalDays(day_number_of(session, pieces), local_day(first, zone), local_day(last, zone),
+                     days_go_back(pieces))
 
 
 @dataclass(frozen=True)
@@ -60,17 +71,21 @@ class PeriodEnd:
 
 def progress_windows(session: Session, user: User, zone: ZoneInfo, window: int) -> tuple[str, list[PeriodEnd]]:
     """The bucket ("day", or "week" when the local days span more than 35) and every (topic, period)'s end."""
-    local = _day_number(session, user, zone)
+    local = _local_days(session, user, zone)
     if local is None:
         return "day", []
-    day, goes_back = local
     # the local day computed once per answer (a materialised CTE: not again in each window's sort)
-    done = (select(Task.topic_id, day.label("day"), Task.completed_at, Task.id, Task.correct, Task.seconds_taken)
-            .where(*_done(user)).cte("done").prefix_with("MATERIALIZED"))
-    first, last = session.execute(select(func.min(done.c.day), func.max(done.c.day))).one()
-    bucket = "day" if int(last) - int(first) <= DAILY_BUCKET_MAX_DAYS else "week"
+    done = (select(Task.topic_id, local.number.label("day"), Task.completed_at, Task.id, Task.correct,
+                   Task.seconds_taken).where(*_done(user)).cte("done").prefix_with("MATERIALIZED"))
+    span = (local.last - local.first).days
+    if local.go_back:  # the first and the last completion's days need not be the first and the last day
+        first, last = session.execute(select(func.min(done.c.day), func.max(done.c.day))).one()
+        if first is None:  # deleted meanwhile
+            return "day", []
+        span = int(last) - int(first)
+    bucket = "day" if span <= DAILY_BUCKET_MAX_DAYS else "week"
     period = (done.c.day if bucket == "day" else _week_start(done.c.day)).label("period")
-    rows = (_windows_anywhere if goes_back else _windows_in_order)(session, done, period, window)
+    rows = (_windows_anywhere if local.go_back else _windows_in_order)(session, done, period, window)
     answers: dict[str, list[tuple[bool | None, float | None]]] = defaultdict(list)
     out = []
     for topic, number, is_end, n, correct, seconds in rows:  # each topic's in completion order
@@ -116,11 +131,10 @@ def _windows_anywhere(session: Session, done: Any, period: Any, window: int) -> 
 
 def weekly_seconds(session: Session, user: User, zone: ZoneInfo) -> dict[tuple[date, str], float]:
     """Per (local week's Monday, topic name): the seconds of the answers with a time."""
-    local = _day_number(session, user, zone)
+    local = _local_days(session, user, zone)
     if local is None:
         return {}
-    day, _ = local
-    week = _week_start(day).label("week")
+    week = _week_start(local.number).label("week")
     stmt = (select(week, Topic.name, func.sum(Task.seconds_taken))
             .join(Topic, Task.topic_id == Topic.id)
             .where(*_done(user), and_(Task.seconds_taken.is_not(None), Task.seconds_taken != 0))
