@@ -189,3 +189,19 @@ def test_a_year_of_weekly_points_reads_a_bounded_number_of_rows(session: Session
     assert bucket == "week" and sum(len(end.latest) for end in ends) <= 3 * 53 * 5
     assert analytics.progress(session=session, user=user, zone=zone) == _reference_progress(answers, zone, 5)
     assert analytics.weekly_time(session=session, user=user, zone=zone) == _reference_weekly(answers, zone)
+
+
+@pytest.mark.parametrize("name", [zone for zone, _ in AROUND])
+def test_the_offsets_found_once_per_year_equal_a_direct_probe(name: str) -> None:
+    """The cached per-year changes give the pieces a probe over the range itself finds, for ranges that start
+    and end anywhere (within a year, across years, at a change)."""
+    import random
+
+    zone = ZoneInfo(name)
+    rng = random.Random(name)
+    center = int(dict(AROUND)[name].timestamp())
+    ranges = [(center - 1, center), (center, center + 1), (center - 86400, center + 86400)]
+    ranges += [(s, s + rng.randint(0, 3 * 365 * 86400)) for s in (rng.randint(0, 1_900_000_000) for _ in range(20))]
+    for start, end in ranges:
+        direct = [(start, today._offset(zone, start)), *today._probe_changes(zone, start, end)]
+        assert today.offsets(zone, start, end) == direct, (start, end)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -97,24 +98,44 @@ def day_of(seconds: float, zone: ZoneInfo) -> date:
     return datetime.fromtimestamp(seconds, zone).date()
 
 
-def offsets(zone: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
-    """The zone's UTC offset (seconds) from ``start`` to ``end`` (seconds since 1970) as (from, offset) pieces:
-    each offset holds from its ``from`` until the next piece's (found to the second between 6-hour probes)."""
-    def offset(at: int) -> int:
-        shift = datetime.fromtimestamp(at, zone).utcoffset()
-        return int(shift.total_seconds()) if shift is not None else 0
+def _offset(zone: ZoneInfo, at: int) -> int:
+    shift = datetime.fromtimestamp(at, zone).utcoffset()
+    return int(shift.total_seconds()) if shift is not None else 0
 
-    pieces = [(start, offset(start))]
-    probe = start
+
+def _probe_changes(zone: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
+    """The zone's offset changes in (``start``, ``end``] as (from, offset), found to the second between 6-hour
+    probes."""
+    changes: list[tuple[int, int]] = []
+    current, probe = _offset(zone, start), start
     while probe < end:
         step = min(probe + _PROBE, end)
-        if offset(step) != pieces[-1][1]:
-            low, high = probe, step  # offset(low) is the last piece's, offset(high) is not
+        if _offset(zone, step) != current:
+            low, high = probe, step  # offset(low) is the current one, offset(high) is not
             while high - low > 1:
                 mid = (low + high) // 2
-                low, high = (mid, high) if offset(mid) == pieces[-1][1] else (low, mid)
-            pieces.append((high, offset(high)))
+                low, high = (mid, high) if _offset(zone, mid) == current else (low, mid)
+            current = _offset(zone, high)
+            changes.append((high, current))
         probe = step
+    return changes
+
+
+@lru_cache(maxsize=4096)
+def _year_changes(zone: ZoneInfo, year: int) -> tuple[tuple[int, int], ...]:
+    """The zone's offset changes in one UTC year (after its first second, up to the next year's): found once
+    per process, so a long history costs no more probes than a short one."""
+    bounds = [int(datetime(y, 1, 1, tzinfo=UTC).timestamp()) for y in (year, year + 1)]
+    return tuple(_probe_changes(zone, *bounds))
+
+
+def offsets(zone: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
+    """The zone's UTC offset (seconds) from ``start`` to ``end`` (seconds since 1970) as (from, offset) pieces:
+    each offset holds from its ``from`` until the next piece's (the changes of each UTC year found once)."""
+    first, last = (datetime.fromtimestamp(at, UTC).year for at in (start, end))
+    pieces = [(start, _offset(zone, start))]
+    for year in range(first, last + 1):
+        pieces += [(at, offset) for at, offset in _year_changes(zone, year) if start < at <= end]
     return pieces
 
 
