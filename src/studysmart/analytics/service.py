@@ -20,12 +20,12 @@ from scipy.special import betaincinv
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
+from studysmart.analytics import aggregates
+from studysmart.analytics.aggregates import DAILY_BUCKET_MAX_DAYS, PeriodEnd
 from studysmart.analytics.today import (
     UTC,
     DaySummary,
     PlannedTask,
-    day_of,
-    epoch_seconds,
     local_day,
     streak,
     today_summary,
@@ -41,7 +41,6 @@ __all__ = ["CalibrationBin", "DaySummary", "DoneRows", "DoneTask", "FirstSteps",
            "done_rows", "first_steps", "leaderboard", "progress", "streak", "time_checks", "today_summary",
            "user_topics", "weekly_time"]
 LOW_Q, HIGH_Q = 0.1, 0.9  # an 80% interval, like the time intervals shown with predictions
-DAILY_BUCKET_MAX_DAYS = 35  # longer histories are shown per week
 ROLLING_WINDOW = 5  # answers per topic behind each point of the progress lines
 
 
@@ -186,15 +185,10 @@ def _done(user: User) -> tuple[Any, ...]:
 Answers = list[tuple[date, bool | None, float | None, str]]
 
 
-def _answers(session: Session, user: User, zone: ZoneInfo, done: DoneRows | None) -> Answers:
-    """The local day, outcome, time and topic of every completed task (from ``done`` if loaded, else by a
-    select of those columns alone, the time as a number)."""
-    if done is not None:
-        return [(_local_day(task.completed_at, zone), task.correct, task.seconds_taken, topic)
-                for task, topic in done if task.completed_at]
-    stmt = (select(epoch_seconds(session, Task.completed_at), Task.correct, Task.seconds_taken, Topic.name)
-            .join(Topic, Task.topic_id == Topic.id).where(*_done(user)).order_by(Task.completed_at, Task.id))
-    return [(day_of(at, zone), correct, seconds, topic) for at, correct, seconds, topic in session.execute(stmt)]
+def _answers(done: DoneRows, zone: ZoneInfo) -> Answers:
+    """The local day, outcome, time and topic of every completed task of ``done``."""
+    return [(_local_day(task.completed_at, zone), task.correct, task.seconds_taken, topic)
+            for task, topic in done if task.completed_at]
 
 
 def _to_done(row: Any) -> tuple[DoneTask, str]:
@@ -248,32 +242,45 @@ def _median(values: list[float]) -> float | None:
     return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def progress(*, session: Session, user: User, zone: ZoneInfo = UTC, window: int = ROLLING_WINDOW,
-             done: DoneRows | None = None) -> Progress:
-    """Accuracy and median time of each topic's latest ``window`` answers, per day (per week when the
-    history spans more than 35 days). ``done``: the student's completed tasks, if already loaded."""
-    answers = _answers(session, user, zone, done)
+def _python_windows(answers: Answers, window: int) -> tuple[str, list[PeriodEnd]]:
+    """``aggregates.progress_windows`` computed in Python from every answer (from rows already loaded)."""
     if not answers:
-        return Progress("day", [], {}, {}, {}, window)
+        return "day", []
     days = [day for day, *_ in answers]
     bucket = "day" if (max(days) - min(days)).days <= DAILY_BUCKET_MAX_DAYS else "week"
-    periods = sorted({_period_start(day, bucket) for day in days})
+    recent: dict[str, list[tuple[bool | None, float | None]]] = defaultdict(list)
+    ends: dict[tuple[str, date], int] = {}  # (topic, period) -> how many of the topic's answers by its end
+    answered: dict[tuple[str, date], int] = defaultdict(int)
+    for day, correct, seconds, topic in answers:  # in completion order
+        period = _period_start(day, bucket)
+        recent[topic].append((correct, seconds))
+        answered[(topic, period)] += 1
+        ends[(topic, period)] = len(recent[topic])
+    return bucket, [PeriodEnd(topic, period, answered[(topic, period)], recent[topic][max(0, end - window):end])
+                    for (topic, period), end in ends.items()]
+
+
+def progress(*, session: Session, user: User, zone: ZoneInfo = UTC, window: int = ROLLING_WINDOW,
+             done: DoneRows | None = None) -> Progress:
+    """Accuracy and median time of each topic's latest ``window`` answers, per day (per week when the history
+    spans more than 35 days): from ``done`` if loaded, else the database returns only the windows' answers."""
+    if done is None:
+        bucket, ends = aggregates.progress_windows(session, user, zone, window)
+    else:
+        bucket, ends = _python_windows(_answers(done, zone), window)
+    if not ends:
+        return Progress("day", [], {}, {}, {}, window)
+    periods = sorted({end.period for end in ends})
     index = {period: i for i, period in enumerate(periods)}
-    topics = sorted({topic for *_, topic in answers})
+    topics = sorted({end.topic for end in ends})
     accuracy: dict[str, list[float | None]] = {t: [None] * len(periods) for t in topics}
     median: dict[str, list[float | None]] = {t: [None] * len(periods) for t in topics}
     answered: dict[str, list[int]] = {t: [0] * len(periods) for t in topics}
-    recent: dict[str, list[tuple[bool, float | None]]] = defaultdict(list)
-    ends: dict[tuple[str, int], int] = {}  # (topic, period) -> how many of the topic's answers by its end
-    for day, correct, seconds, topic in answers:  # in completion order
-        i = index[_period_start(day, bucket)]
-        recent[topic].append((bool(correct), seconds))
-        answered[topic][i] += 1
-        ends[(topic, i)] = len(recent[topic])
-    for (topic, i), end in ends.items():  # each period's value: the window ending with its last answer
-        latest = recent[topic][max(0, end - window):end]
-        accuracy[topic][i] = sum(correct for correct, _ in latest) / len(latest)
-        median[topic][i] = _median([seconds for _, seconds in latest if seconds])
+    for end in ends:  # each period's value: the window ending with its last answer
+        i = index[end.period]
+        answered[end.topic][i] = end.answered
+        accuracy[end.topic][i] = sum(bool(correct) for correct, _ in end.latest) / len(end.latest)
+        median[end.topic][i] = _median([seconds for _, seconds in end.latest if seconds])
     return Progress(bucket=bucket, periods=[p.isoformat() for p in periods], accuracy=accuracy,
                     median_seconds=median, answered=answered, window=window)
 
@@ -369,15 +376,18 @@ def abilities(*, session: Session, user: User, now: datetime, done: DoneRows | N
 
 
 def weekly_time(*, session: Session, user: User, zone: ZoneInfo = UTC, done: DoneRows | None = None) -> WeeklyTime:
-    """Minutes spent per topic per local week."""
-    minutes: dict[tuple[date, str], float] = defaultdict(float)
-    for day, _, seconds, topic in _answers(session, user, zone, done):
-        if seconds:
-            minutes[(_period_start(day, "week"), topic)] += seconds / 60.0
-    weeks = sorted({week for week, _ in minutes})
-    names = sorted({topic for _, topic in minutes})
+    """Minutes per topic per local week (each week's seconds, in minutes rounded to 0.1; a GROUP BY unless loaded)."""
+    if done is None:
+        seconds = aggregates.weekly_seconds(session, user, zone)
+    else:
+        seconds = defaultdict(float)
+        for day, _, taken, topic in _answers(done, zone):
+            if taken:
+                seconds[(_period_start(day, "week"), topic)] += taken
+    weeks = sorted({week for week, _ in seconds})
+    names = sorted({topic for _, topic in seconds})
     return WeeklyTime(weeks=[w.isoformat() for w in weeks],
-                      minutes={t: [round(minutes.get((w, t), 0.0), 1) for w in weeks] for t in names})
+                      minutes={t: [round(seconds.get((w, t), 0.0) / 60.0, 1) for w in weeks] for t in names})
 
 
 def leaderboard(*, session: Session, user: User) -> list[ModelScore]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -97,25 +98,75 @@ def day_of(seconds: float, zone: ZoneInfo) -> date:
     return datetime.fromtimestamp(seconds, zone).date()
 
 
-def _offsets(zone: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
-    """The zone's UTC offset (seconds) from ``start`` to ``end`` (seconds since 1970) as (from, offset) pieces:
-    each offset holds from its ``from`` until the next piece's (found to the second between 6-hour probes)."""
-    def offset(at: int) -> int:
-        shift = datetime.fromtimestamp(at, zone).utcoffset()
-        return int(shift.total_seconds()) if shift is not None else 0
+def _offset(zone: ZoneInfo, at: int) -> int:
+    shift = datetime.fromtimestamp(at, zone).utcoffset()
+    return int(shift.total_seconds()) if shift is not None else 0
 
-    pieces = [(start, offset(start))]
-    probe = start
+
+def _probe_changes(zone: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
+    """The zone's offset changes in (``start``, ``end``] as (from, offset), found to the second between 6-hour
+    probes."""
+    changes: list[tuple[int, int]] = []
+    current, probe = _offset(zone, start), start
     while probe < end:
         step = min(probe + _PROBE, end)
-        if offset(step) != pieces[-1][1]:
-            low, high = probe, step  # offset(low) is the last piece's, offset(high) is not
+        if _offset(zone, step) != current:
+            low, high = probe, step  # offset(low) is the current one, offset(high) is not
             while high - low > 1:
                 mid = (low + high) // 2
-                low, high = (mid, high) if offset(mid) == pieces[-1][1] else (low, mid)
-            pieces.append((high, offset(high)))
+                low, high = (mid, high) if _offset(zone, mid) == current else (low, mid)
+            current = _offset(zone, high)
+            changes.append((high, current))
         probe = step
+    return changes
+
+
+@lru_cache(maxsize=4096)
+def _year_changes(zone: ZoneInfo, year: int) -> tuple[tuple[int, int], ...]:
+    """The zone's offset changes in one UTC year (after its first second, up to the next year's): found once
+    per process, so a long history costs no more probes than a short one."""
+    bounds = [int(datetime(y, 1, 1, tzinfo=UTC).timestamp()) for y in (year, year + 1)]
+    return tuple(_probe_changes(zone, *bounds))
+
+
+def offsets(zone: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
+    """The zone's UTC offset (seconds) from ``start`` to ``end`` (seconds since 1970) as (from, offset) pieces:
+    each offset holds from its ``from`` until the next piece's (the changes of each UTC year found once)."""
+    first, last = (datetime.fromtimestamp(at, UTC).year for at in (start, end))
+    pieces = [(start, _offset(zone, start))]
+    for year in range(first, last + 1):
+        pieces += [(at, offset) for at, offset in _year_changes(zone, year) if start < at <= end]
     return pieces
+
+
+def local_day_number(session: Session, zone: ZoneInfo, start: int, end: int) -> Any:
+    """SQL for the local day in ``zone`` of a task's completion as days since 1970-01-01, for completions from
+    ``start`` to ``end`` (seconds since 1970; later ones keep the last offset): (seconds since 1970 + the zone's
+    offset then) // 86400, the offset a CASE over the zone's changes in that range."""
+    return day_number_of(session, offsets(zone, start, end))
+
+
+def day_number_of(session: Session, pieces: list[tuple[int, int]]) -> Any:
+    """``local_day_number`` from the zone's offsets (``offsets``)."""
+    epoch = epoch_seconds(session, Task.completed_at)
+    shift: Any = literal(pieces[0][1])
+    if len(pieces) > 1:
+        shift = case(*[(epoch < begin, literal(before)) for (_, before), (begin, _) in pairwise(pieces)],
+                     else_=literal(pieces[-1][1]))
+    return (epoch + shift) // literal(_DAY)  # whole seconds, all after 1970: integer division
+
+
+def days_go_back(pieces: list[tuple[int, int]]) -> bool:
+    """Whether a later moment can fall on an earlier local day: a change to a smaller offset that sets the
+    clocks back across midnight (as in Goose Bay until 2010, where 00:01 on a Sunday became 23:01 on the
+    Saturday; not where 24:00 becomes 23:00, as in Chile)."""
+    return any((begin - 1 + before) // _DAY > (begin + after) // _DAY
+               for (_, before), (begin, after) in pairwise(pieces))
+
+
+def day_from_number(number: int) -> date:
+    """The date of a day counted from 1970-01-01 (``local_day_number``)."""
+    return _EPOCH_DAY + timedelta(days=int(number))
 
 
 def _local_days(session: Session, user: User, since: datetime, now: datetime, zone: ZoneInfo) -> set[date]:
@@ -123,16 +174,10 @@ def _local_days(session: Session, user: User, since: datetime, now: datetime, zo
     local day is (seconds since 1970 + the zone's offset then) // 86400, with the offset as a CASE over the
     zone's changes from ``since`` to two days after ``now`` (later completions keep the last offset: none of them
     falls on today or earlier)."""
-    epoch = epoch_seconds(session, Task.completed_at)
-    pieces = _offsets(zone, int(since.timestamp()), int(now.timestamp()) + 2 * _DAY)
-    shift: Any = literal(pieces[0][1])
-    if len(pieces) > 1:
-        shift = case(*[(epoch < start, literal(before)) for (_, before), (start, _) in pairwise(pieces)],
-                     else_=literal(pieces[-1][1]))
-    day = (epoch + shift) // literal(_DAY)  # whole seconds, all after 1970: integer division
+    day = local_day_number(session, zone, int(since.timestamp()), int(now.timestamp()) + 2 * _DAY)
     rows = session.execute(select(day).distinct().where(
         Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at >= since))
-    return {_EPOCH_DAY + timedelta(days=int(k)) for (k,) in rows}
+    return {day_from_number(k) for (k,) in rows}
 
 
 def _streak(session: Session, user: User, now: datetime, zone: ZoneInfo) -> int:
