@@ -128,3 +128,19 @@ def test_the_stack_round_trips_and_refuses_a_corrupted_blob(fitted: tuple[Stack,
         base.load("blend", blob[: len(blob) // 2])
     with pytest.raises(CorruptModel):
         base.load("blend", base.load("practice", stack.members_["practice"].to_bytes()).to_bytes())  # type: ignore[index]
+
+
+def test_the_stack_explains_by_a_member_only_when_its_p_correct_uses_that_member(
+        fitted: tuple[Stack, object]) -> None:
+    """The practice member explains the blend while it has accuracy weight; with none (the blend's P(correct) from
+    shrinkage alone), its account of practice would explain a number the student is not shown: the generic one."""
+    from dataclasses import replace
+
+    stack, split = fitted
+    assert stack.members_ is not None and stack.blend_ is not None
+    person, item = str(split.test.persons[0]), str(split.test.items[0])  # type: ignore[attr-defined]
+    by_practice = Stack.assemble(stack.members_, replace(stack.blend_, accuracy=np.array([0.0, 1.0, 0.0])))
+    assert getattr(by_practice.explain(person, item, history=split.train), "reason", "")  # type: ignore[attr-defined]
+    by_shrinkage = Stack.assemble(stack.members_, replace(stack.blend_, accuracy=np.array([0.0, 0.0, 1.0])))
+    why = by_shrinkage.explain(person, item, history=split.train)  # type: ignore[attr-defined]
+    assert why.generic and not getattr(why, "reason", "")

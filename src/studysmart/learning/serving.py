@@ -152,7 +152,9 @@ def _serve(session: Session, user: User, topic: Topic, difficulty: Difficulty,
                                   difficulty=Difficulty(difficulty).value, order=now.timestamp(), history=history,
                                   label=topic.name)
         reason = getattr(why, "reason", "")
-        if reason:  # a practice explanation (the module is loaded): it may be a blend's member's, whose numbers
+        if getattr(why, "generic", False):  # a blend none of whose weighted members explains itself
+            sentence = _explain(history, topic)
+        elif reason:  # a practice explanation (the module is loaded): it may be a blend's member's, whose numbers
             from studysmart.ml.practice.explain import headed  # are not the ones shown, so it states the served ones
 
             sentence = headed(float(pred.p_correct[0]), float(pred.expected_seconds[0]), reason)

@@ -46,6 +46,7 @@ class _Explains(Protocol):
 @dataclass(frozen=True)
 class _Sentence:
     sentence: str
+    generic: bool = False  # says only that this is a blend: a server has a better sentence of its own
 
 
 def holdout(data: Responses, fraction: float = 0.2) -> Split:
@@ -140,16 +141,17 @@ class Stack:
 
     def explain(self, person: str, item: str, *, topic: str | None = None, difficulty: str | None = None,
                 order: float | None = None, history: Responses | None = None, label: str | None = None) -> Any:
-        """The explanation of the member with the largest accuracy weight that explains (else a sentence naming
-        the blend). Its numbers are that member's: a caller showing the blend's own says the member's ``reason``
-        after them (``ml.practice.explain.headed``)."""
+        """The explanation of the member with the largest accuracy weight that explains, among the members the
+        blend's P(correct) uses (a positive weight); else a sentence naming the blend (``generic``). Its numbers are
+        that member's: a caller showing the blend's own says the member's ``reason`` after them
+        (``ml.practice.explain.headed``)."""
         members, blend = self._fitted()
         ranked = sorted(zip(blend.accuracy[1:], members.values(), strict=True), key=lambda pair: -pair[0])
-        for _, model in ranked:
-            if isinstance(model, _Explains):
+        for weight, model in ranked:
+            if weight > 0 and isinstance(model, _Explains):  # a member the blend ignores explains nothing shown
                 return model.explain(person, item, topic=topic, difficulty=difficulty, order=order,
                                      history=history, label=label)
-        return _Sentence(f"A blend of {', '.join(members)} fitted on recent answers.")
+        return _Sentence(f"A blend of {', '.join(members)} fitted on recent answers.", generic=True)
 
     # -- storage ---------------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
