@@ -1,5 +1,5 @@
 """The progress lines and the weekly time as SQL over a student's completed tasks, the local days computed by the
-database (``today.local_day_number``: the zone's offsets as a CASE over the history's time range).
+database (``today.day_number_of``: the zone's offsets as a CASE over the history's time range).
 
 The weekly time is a GROUP BY on (topic, local week). The progress lines need, per topic and period, the
 topic's latest ``window`` answers as of the period's end: the database numbers each topic's answers in
@@ -19,15 +19,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
-from studysmart.analytics.today import day_from_number, day_number_of, days_go_back, local_day, offsets
-from studysmart.tasks.models import Task, TaskStatus, Topic
+from studysmart.analytics.today import (
+    completed_by,
+    day_from_number,
+    day_number_of,
+    days_go_back,
+    local_day,
+    offsets,
+)
+from studysmart.tasks.models import Task, Topic
 from studysmart.users.models import User
 
 DAILY_BUCKET_MAX_DAYS = 35  # longer histories are shown per week
-
-
-def _done(user: User) -> tuple[Any, ...]:
-    return (Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at.is_not(None))
 
 
 def _week_start(day: Any) -> Any:
@@ -50,7 +53,7 @@ class LocalDays:
 def _local_days(session: Session, user: User, zone: ZoneInfo) -> LocalDays | None:
     """The student's ``LocalDays`` (None without completions)."""
     first, last = session.execute(select(func.min(Task.completed_at), func.max(Task.completed_at))
-                                  .where(*_done(user))).one()
+                                  .where(*completed_by(user))).one()
     if first is None or last is None:
         return None
     pieces = offsets(zone, int(first.timestamp()), int(last.timestamp()) + 1)
@@ -76,7 +79,7 @@ def progress_windows(session: Session, user: User, zone: ZoneInfo, window: int) 
         return "day", []
     # the local day computed once per answer (a materialised CTE: not again in each window's sort)
     done = (select(Task.topic_id, local.number.label("day"), Task.completed_at, Task.id, Task.correct,
-                   Task.seconds_taken).where(*_done(user)).cte("done").prefix_with("MATERIALIZED"))
+                   Task.seconds_taken).where(*completed_by(user)).cte("done").prefix_with("MATERIALIZED"))
     span = (local.last - local.first).days
     if local.go_back:  # the first and the last completion's days need not be the first and the last day
         first, last = session.execute(select(func.min(done.c.day), func.max(done.c.day))).one()
@@ -137,7 +140,7 @@ def weekly_seconds(session: Session, user: User, zone: ZoneInfo) -> dict[tuple[d
     week = _week_start(local.number).label("week")
     stmt = (select(week, Topic.name, func.sum(Task.seconds_taken))
             .join(Topic, Task.topic_id == Topic.id)
-            .where(*_done(user), and_(Task.seconds_taken.is_not(None), Task.seconds_taken != 0))
+            .where(*completed_by(user), and_(Task.seconds_taken.is_not(None), Task.seconds_taken != 0))
             .group_by(week, Topic.name))
     return {(day_from_number(number), topic): float(seconds) for number, topic, seconds in session.execute(stmt)}
 

@@ -26,6 +26,7 @@ from studysmart.analytics.today import (
     UTC,
     DaySummary,
     PlannedTask,
+    completed_by,
     local_day,
     streak,
     today_summary,
@@ -177,10 +178,6 @@ def _or_load(done: DoneRows | None, session: Session, user: User) -> DoneRows:
     return _done_rows(session, user) if done is None else done
 
 
-def _done(user: User) -> tuple[Any, ...]:
-    return (Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at.is_not(None))
-
-
 #: (local day, correct, seconds taken, topic name) of each completed task, in completion order
 Answers = list[tuple[date, bool | None, float | None, str]]
 
@@ -196,7 +193,7 @@ def _to_done(row: Any) -> tuple[DoneTask, str]:
 
 
 def _done_rows(session: Session, user: User) -> DoneRows:
-    stmt = (select(*_DONE_COLUMNS, Topic.name).join(Topic, Task.topic_id == Topic.id).where(*_done(user))
+    stmt = (select(*_DONE_COLUMNS, Topic.name).join(Topic, Task.topic_id == Topic.id).where(*completed_by(user))
             .order_by(Task.completed_at, Task.id))
     return [_to_done(row) for row in session.execute(stmt)]
 
@@ -300,7 +297,7 @@ def calibration(*, session: Session, user: User, bins: int = 10, done: DoneRows 
     """The P(correct) shown at creation against the outcomes, in ``bins`` equal-width bins."""
     if done is None:
         rows = [(float(p or 0.0), bool(y)) for p, y in session.execute(
-            select(Task.p_correct, Task.correct).where(*_done(user), Task.p_correct.is_not(None),
+            select(Task.p_correct, Task.correct).where(*completed_by(user), Task.p_correct.is_not(None),
                                                        Task.correct.is_not(None))
             .order_by(Task.completed_at, Task.id))]  # completion order, as in done_rows (the same mean)
     else:
@@ -330,8 +327,8 @@ def time_checks(*, session: Session, user: User, limit: int = 200, done: DoneRow
         ranged = [column.is_not(None) & (column != 0) for column in
                   (Task.expected_seconds, Task.seconds_low, Task.seconds_high, Task.seconds_taken)]
         latest = session.execute(
-            select(*_DONE_COLUMNS, Topic.name).join(Topic, Task.topic_id == Topic.id).where(*_done(user), *ranged)
-            .order_by(Task.completed_at.desc(), Task.id.desc()).limit(limit)).all()
+            select(*_DONE_COLUMNS, Topic.name).join(Topic, Task.topic_id == Topic.id)
+            .where(*completed_by(user), *ranged).order_by(Task.completed_at.desc(), Task.id.desc()).limit(limit)).all()
         done = [_to_done(row) for row in reversed(latest)]
     out = [TimeCheck(task.id, task.title, topic, task.completed_at, task.expected_seconds, task.seconds_low,
                      task.seconds_high, task.seconds_taken)
@@ -349,7 +346,7 @@ def abilities(*, session: Session, user: User, now: datetime, done: DoneRows | N
     if done is None:
         for topic_id, name, answered, correct in session.execute(
                 select(Topic.id, Topic.name, func.count(), func.sum(case((Task.correct.is_(True), 1), else_=0)))
-                .join(Topic, Task.topic_id == Topic.id).where(*_done(user)).group_by(Topic.id, Topic.name)
+                .join(Topic, Task.topic_id == Topic.id).where(*completed_by(user)).group_by(Topic.id, Topic.name)
                 .order_by(Topic.id)):
             counts[name][0] += int(answered)
             counts[name][1] += int(correct or 0)

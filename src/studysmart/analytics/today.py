@@ -93,6 +93,11 @@ def epoch_seconds(session: Session, column: Any) -> Any:
     return cast(func.floor(func.extract("epoch", column)), BigInteger)
 
 
+def completed_by(user: User) -> tuple[Any, ...]:
+    """The conditions of ``user``'s completed tasks (with a completion time): the analytics' answers."""
+    return (Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at.is_not(None))
+
+
 def day_of(seconds: float, zone: ZoneInfo) -> date:
     """The calendar day in ``zone`` of a time given as seconds since 1970."""
     return datetime.fromtimestamp(seconds, zone).date()
@@ -139,15 +144,10 @@ def offsets(zone: ZoneInfo, start: int, end: int) -> list[tuple[int, int]]:
     return pieces
 
 
-def local_day_number(session: Session, zone: ZoneInfo, start: int, end: int) -> Any:
-    """SQL for the local day in ``zone`` of a task's completion as days since 1970-01-01, for completions from
-    ``start`` to ``end`` (seconds since 1970; later ones keep the last offset): (seconds since 1970 + the zone's
-    offset then) // 86400, the offset a CASE over the zone's changes in that range."""
-    return day_number_of(session, offsets(zone, start, end))
-
-
 def day_number_of(session: Session, pieces: list[tuple[int, int]]) -> Any:
-    """``local_day_number`` from the zone's offsets (``offsets``)."""
+    """SQL for the local day of a task's completion as days since 1970-01-01, given the zone's offsets over the
+    completions' time range (``offsets``; later ones keep the last offset): (seconds since 1970 + the offset then)
+    // 86400, the offset a CASE over the changes."""
     epoch = epoch_seconds(session, Task.completed_at)
     shift: Any = literal(pieces[0][1])
     if len(pieces) > 1:
@@ -165,7 +165,7 @@ def days_go_back(pieces: list[tuple[int, int]]) -> bool:
 
 
 def day_from_number(number: int) -> date:
-    """The date of a day counted from 1970-01-01 (``local_day_number``)."""
+    """The date of a day counted from 1970-01-01 (``day_number_of``)."""
     return _EPOCH_DAY + timedelta(days=int(number))
 
 
@@ -174,7 +174,7 @@ def _local_days(session: Session, user: User, since: datetime, now: datetime, zo
     local day is (seconds since 1970 + the zone's offset then) // 86400, with the offset as a CASE over the
     zone's changes from ``since`` to two days after ``now`` (later completions keep the last offset: none of them
     falls on today or earlier)."""
-    day = local_day_number(session, zone, int(since.timestamp()), int(now.timestamp()) + 2 * _DAY)
+    day = day_number_of(session, offsets(zone, int(since.timestamp()), int(now.timestamp()) + 2 * _DAY))
     rows = session.execute(select(day).distinct().where(
         Task.owner_id == user.id, Task.status == TaskStatus.DONE, Task.completed_at >= since))
     return {day_from_number(k) for (k,) in rows}
