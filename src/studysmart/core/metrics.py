@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -46,14 +46,40 @@ class RouteTemplates:
         return found[1]
 
 
-class _Measure:
-    """The latency middleware as plain ASGI (``measure`` wraps the inner app)."""
+class _Latency:
+    """The latency middleware (plain ASGI: no per-request task group and body streams): an API request is observed
+    once its response body is out (a background task run after it is not its latency), or as a 500 when it ends
+    without a complete response."""
 
-    def __init__(self, app: ASGIApp, *, measure: Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]]) -> None:
-        self.app, self.measure = app, measure
+    def __init__(self, app: ASGIApp, *, histogram: Histogram, templates: RouteTemplates) -> None:
+        self.app, self.histogram, self.templates = app, histogram, templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.measure(scope, receive, send, self.app)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status, observed = time.perf_counter(), 500, False
+
+        def observe() -> None:
+            nonlocal observed
+            observed = True
+            path = self.templates.of(scope.get("route"))  # the router sets it in this scope
+            if path and path.startswith("/api/"):  # label by route template, never by raw path (cardinality)
+                self.histogram.labels(scope["method"], path, str(status)).observe(time.perf_counter() - start)
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                observe()
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            if not observed:
+                observe()
 
 
 def install(app: FastAPI, collectors: Iterable[Collector] = ()) -> None:
@@ -67,32 +93,7 @@ def install(app: FastAPI, collectors: Iterable[Collector] = ()) -> None:
         registry.register(collector)
     templates = RouteTemplates(app)
 
-    async def measure(scope: Scope, receive: Receive, send: Send, call: ASGIApp) -> None:
-        if scope["type"] != "http":
-            await call(scope, receive, send)
-            return
-        start, status, observed = time.perf_counter(), [500], [False]
-
-        def observe() -> None:
-            observed[0] = True
-            path = templates.of(scope.get("route"))  # the router sets it in this scope
-            if path and path.startswith("/api/"):  # label by route template, never by raw path (cardinality)
-                latency.labels(scope["method"], path, str(status[0])).observe(time.perf_counter() - start)
-
-        async def tracking_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                observe()  # the response is out: a background task run after it is not the request's latency
-
-        try:
-            await call(scope, receive, tracking_send)
-        finally:
-            if not observed[0]:  # no complete response (an error, a disconnect): counted as a 500
-                observe()
-
-    app.add_middleware(_Measure, measure=measure)  # plain ASGI: no per-request task group and body streams
+    app.add_middleware(_Latency, histogram=latency, templates=templates)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -242,7 +242,7 @@ def create_task(*, session: Session, user: User, title: str, topic: str, difficu
     that the writing transaction does not predict), else it is made here; ``catalog``: the catalog topic that
     preview found for ``topic`` (read in its session: a topic is never deleted while tasks refer to it)."""
     _check_title(title)
-    if catalog is not None and catalog.key == topic_key(" ".join(topic.split())):
+    if catalog is not None and catalog.key == topic_key(topic):
         catalog_topic = session.merge(catalog, load=False)  # as read: no second look-up
     else:
         catalog_topic = get_or_create_topic(session=session, name=topic)

@@ -12,7 +12,6 @@ import numpy as np
 
 from studysmart.ml.data import Queries, Responses
 from studysmart.ml.practice.design import COLUMN_NAMES, linear
-from studysmart.ml.practice.person import priced_inputs
 
 if TYPE_CHECKING:
     from studysmart.ml.practice.model import PracticeModel
@@ -108,8 +107,8 @@ def explain_prediction(model: PracticeModel, person: str, item: str, *, topic: s
     hist = model._split(history).get(person) if history is not None and len(history) else None
     hist = hist if hist is not None else model.histories_.get(person)
     student, coded, feats, _ = model._query(person, hist, queries)
-    priced, mean, _ = model._priced(student.state, priced_inputs(model.population_, coded))  # what predict gives
-    p, seconds = float(priced[0]), math.exp(float(mean[0]))
+    priced, mean, _ = model._price(student, coded)
+    p, seconds = float(priced[0]), math.exp(float(mean[0]))  # predict's P(correct) and median seconds
     if model.practice_:
         now, fresh, time_now = _terms(model, coded.cols, coded.topic)
     else:

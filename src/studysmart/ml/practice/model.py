@@ -308,8 +308,12 @@ class PracticeModel(RowInputs):
         """Priced query rows of one student from their history (None: a new student), whether the student has
         answers, and per row whether the model knows its item or topic."""
         student, query, _, item_known = self._query(person, hist, queries)
-        p, mean, sd = self._priced(student.state, priced_inputs(self.population_, query))
+        p, mean, sd = self._price(student, query)
         return p, mean, sd, student.state.n > 0, item_known
+
+    def _price(self, student: _Student, query: Coded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Calibrated (p, mean, sd) of a student's coded query rows (``_query``): what ``predict`` serves."""
+        return self._priced(student.state, priced_inputs(self.population_, query))
 
     def explain(self, person: str, item: str, *, topic: str | None = None, difficulty: str | None = None,
                 order: float | None = None, history: Responses | None = None,
