@@ -98,7 +98,8 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     each part whose score on its answers to known items is within one standard error of the best (the simplest
     such; accuracy: log loss; time: squared error of log-time: the structures differ in the items' own
     parameters, and a hold-out's new items need not resemble later ones); then calibrate on the chosen parts'
-    predictions of those answers. Too few of them: the additive structure, uncalibrated.
+    predictions of those answers, as served (the optional blocks that ``prune`` dropped at 0). Too few of them:
+    the additive structure without the optional blocks (nothing shows that they predict), uncalibrated.
     """
     from studysmart.ml.evaluate import split_random, split_temporal
 
@@ -116,6 +117,8 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     enough = int(np.sum(~np.isnan(test.correct) & known & (weight > 0))) >= MIN_CALIBRATION_ROWS
     model.structure_ = [s if s != "auto" else ("additive" if not enough else "auto") for s in model.structure_]
     if not enough:
+        if practice and model.prune:  # no hold-out to show that an optional block predicts: none is kept
+            model.dropped_ = [list(OPTIONAL_BLOCKS), list(OPTIONAL_BLOCKS)]
         return
     candidates = STRUCTURES if "auto" in model.structure_ else tuple(dict.fromkeys(model.structure_))
     preds: dict[str, Prediction] = {}
@@ -138,9 +141,30 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
         prune(model, clones, train, test, y, t, weight)
     if not model.calibrate:
         return
-    acc, tim = preds[model.structure_[0]], preds[model.structure_[1]]
+    if any(model.dropped_):
+        acc, tim = as_served(model, clones, train, test)
+    else:
+        acc, tim = preds[model.structure_[0]], preds[model.structure_[1]]
     combined = Prediction(acc.p_correct, tim.mean_log_time, tim.sd_log_time, acc.source)
     model.calibration_ = store.calibration(combined, test.correct, test.log_time, kind, weight)
+
+
+def as_served(model: PracticeModel, clones: dict[str, PracticeModel], train: Responses, test: Responses,
+              ) -> tuple[Prediction, Prediction]:
+    """The chosen structures' inner predictions of the hold-out with the dropped blocks' slopes at 0: the model
+    the final fit serves, which the calibration is for (not the inner fits with every block)."""
+    for part, structure in enumerate(model.structure_):
+        clone = clones[structure]
+        slopes = clone.acc_.w if part == 0 else clone.time_.v
+        for name in model.dropped_[part]:
+            slopes[list(OPTIONAL_BLOCKS[name])] = 0.0
+    out = {}
+    for structure in dict.fromkeys(model.structure_):
+        clone = clones[structure]
+        clone.population_ = clone._population()
+        clone._cache.clear()
+        out[structure] = clone.predict_sequence(train, test, sequential=True)
+    return out[model.structure_[0]], out[model.structure_[1]]
 
 
 
