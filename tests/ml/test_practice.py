@@ -14,6 +14,7 @@ from studysmart.ml.data import Queries, Responses
 from studysmart.ml.evaluate import online_predictions, served_predictions, split_temporal
 from studysmart.ml.metrics import log_loss
 from studysmart.ml.practice import PracticeModel
+from studysmart.ml.practice.design import OPTIONAL_BLOCKS
 from studysmart.ml.practice.person import (
     accuracy_posterior_numpy,
     person_state,
@@ -22,7 +23,6 @@ from studysmart.ml.practice.person import (
     priced_inputs,
     time_posterior_numpy,
 )
-from studysmart.ml.practice.design import OPTIONAL_BLOCKS
 from studysmart.ml.practice.selection import simplest_within_one_se
 from studysmart.ml.robust import with_robust_weights
 from studysmart.ml.synthetic import generate_learning
