@@ -146,13 +146,26 @@ class PracticeModel(RowInputs):
             select_and_calibrate(self, data)
         if progress:
             progress(1, 3, "practice: fitting")
+        self._fit_chosen(data)
+        if progress:
+            progress(3, 3, "practice: done")
+        return self
+
+    def fit_as(self, data: Responses, model: PracticeModel) -> Self:
+        """Fit ``data`` the way ``model`` was chosen to be fitted (its structures and dropped blocks; this model's
+        sweeps and rounds), without choosing or calibrating anything: the inner fit of a model as it serves."""
+        self.calibration_ = np.asarray((*store.IDENTITY, 0.0, 0.0), dtype=np.float64)
+        self.structure_ = list(model.structure_)
+        self.selection_ = {}
+        self.dropped_ = [list(part) for part in model.dropped_]
+        self._fit_chosen(data)
+        return self
+
+    def _fit_chosen(self, data: Responses) -> None:
         self._fit_population(data)
         self.histories_ = store.histories(self.vocab_, data)
         self._cache: OrderedDict[int, _Student] = OrderedDict()
         forget(self)
-        if progress:
-            progress(3, 3, "practice: done")
-        return self
 
     def _fit_population(self, data: Responses) -> None:
         self.vocab_ = vocab = Vocab.from_data(data)

@@ -92,14 +92,21 @@ def simplest_within_one_se(candidates: tuple[str, ...], losses: dict[str, np.nda
     return best
 
 
+def _inner_fit(model: PracticeModel, train: Responses, structure: str) -> PracticeModel:
+    """A quick uncalibrated fit of one structure with every block (half the sweeps, one round)."""
+    return type(model)(sweeps=max(model.sweeps // 2, 10), calibrate=False, seed=model.seed, prune=False,
+                       accuracy_structure=structure, time_structure=structure, rounds=1).fit(train)
+
+
 def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     """On an inner hold-out of ``data`` (the last 20% of each student's answers; random cells without an
     order), fit each candidate structure on the rest, predict the hold-out online, and keep the structure of
     each part whose score on its answers to known items is within one standard error of the best (the simplest
     such; accuracy: log loss; time: squared error of log-time: the structures differ in the items' own
-    parameters, and a hold-out's new items need not resemble later ones); then calibrate on the chosen parts'
-    predictions of those answers, as served (the optional blocks that ``prune`` dropped at 0). Too few of them:
-    the additive structure without the optional blocks (nothing shows that they predict), uncalibrated.
+    parameters, and a hold-out's new items need not resemble later ones); ``prune`` the optional blocks; then
+    calibrate on those answers' predictions by an inner fit of the model as it will serve (the dropped blocks
+    left out). Too few of them: the additive structure, uncalibrated, its optional blocks tested on all the
+    hold-out's answers (``prune_on_all_answers``).
     """
     from studysmart.ml.evaluate import split_random, split_temporal
 
@@ -117,15 +124,14 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     enough = int(np.sum(~np.isnan(test.correct) & known & (weight > 0))) >= MIN_CALIBRATION_ROWS
     model.structure_ = [s if s != "auto" else ("additive" if not enough else "auto") for s in model.structure_]
     if not enough:
-        if practice and model.prune:  # no hold-out to show that an optional block predicts: none is kept
-            model.dropped_ = [list(OPTIONAL_BLOCKS), list(OPTIONAL_BLOCKS)]
+        if practice and model.prune:
+            prune_on_all_answers(model, train, test, weight)
         return
     candidates = STRUCTURES if "auto" in model.structure_ else tuple(dict.fromkeys(model.structure_))
     preds: dict[str, Prediction] = {}
     clones: dict[str, PracticeModel] = {}
     for structure in candidates:
-        clone = type(model)(sweeps=max(model.sweeps // 2, 10), calibrate=False, seed=model.seed, prune=False,
-                            accuracy_structure=structure, time_structure=structure, rounds=1).fit(train)
+        clone = _inner_fit(model, train, structure)
         clones[structure] = clone
         preds[structure] = clone.predict_sequence(train, test, sequential=practice)
     y, t = np.where(known, test.correct, np.nan), np.where(known, test.log_time, np.nan)
@@ -141,31 +147,24 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
         prune(model, clones, train, test, y, t, weight)
     if not model.calibrate:
         return
-    if any(model.dropped_):
-        acc, tim = as_served(model, clones, train, test)
+    if any(model.dropped_):  # the inner fits had every block: refit the model as it will serve
+        served = type(model)(sweeps=model.sweeps, rounds=model.rounds, seed=model.seed).fit_as(train, model)
+        combined = served.predict_sequence(train, test, sequential=practice)
     else:
         acc, tim = preds[model.structure_[0]], preds[model.structure_[1]]
-    combined = Prediction(acc.p_correct, tim.mean_log_time, tim.sd_log_time, acc.source)
+        combined = Prediction(acc.p_correct, tim.mean_log_time, tim.sd_log_time, acc.source)
     model.calibration_ = store.calibration(combined, test.correct, test.log_time, kind, weight)
 
 
-def as_served(model: PracticeModel, clones: dict[str, PracticeModel], train: Responses, test: Responses,
-              ) -> tuple[Prediction, Prediction]:
-    """The chosen structures' inner predictions of the hold-out with the dropped blocks' slopes at 0: the model
-    the final fit serves, which the calibration is for (not the inner fits with every block)."""
-    for part, structure in enumerate(model.structure_):
-        clone = clones[structure]
-        slopes = clone.acc_.w if part == 0 else clone.time_.v
-        for name in model.dropped_[part]:
-            slopes[list(OPTIONAL_BLOCKS[name])] = 0.0
-    out = {}
-    for structure in dict.fromkeys(model.structure_):
-        clone = clones[structure]
-        clone.population_ = clone._population()
-        clone._cache.clear()
-        out[structure] = clone.predict_sequence(train, test, sequential=True)
-    return out[model.structure_[0]], out[model.structure_[1]]
-
+def prune_on_all_answers(model: PracticeModel, train: Responses, test: Responses, weight: np.ndarray) -> None:
+    """Too few answers to known items to choose a structure: the optional blocks (a student's own recent
+    practice, not the items') are tested on all the hold-out's answers; with too few of those too, nothing
+    can show that a block predicts, and none is kept."""
+    if int(np.sum(~np.isnan(test.correct) & (weight > 0))) < MIN_CALIBRATION_ROWS:
+        model.dropped_ = [list(OPTIONAL_BLOCKS), list(OPTIONAL_BLOCKS)]
+        return
+    clones = {structure: _inner_fit(model, train, structure) for structure in dict.fromkeys(model.structure_)}
+    prune(model, clones, train, test, test.correct, test.log_time, weight)
 
 
 def prune(model: PracticeModel, clones: dict[str, PracticeModel], train: Responses, test: Responses,
