@@ -1,13 +1,15 @@
 """Exam planning: does the plan help a student it does not know, and how fast is it?
 
     .venv/bin/python -m benchmarks.planning [--json OUT] [--speed-json OUT2] [--seeds 10] [--topics 6]
+        [--band LOW,HIGH]
 
 Simulation (``studysmart.planning.engine.simulate``: a knowledge-tracing student with exponential forgetting,
 not the planner's model of learning): for each horizon (14, 30, 60 days) and seed, a new student and exam; one
 copy follows the plan, three copies spend the same minutes each day by the baselines ``even``, ``easiest`` and
 ``weakest``. OUT is exactly ``{"horizons": {"14": {"seeds": 10, "wins": {"even": n, "easiest": n, "weakest":
 n}, "mean_score": {"plan": ..., "even": ..., "easiest": ..., "weakest": ...}}, "30": ..., "60": ...}}`` (a win:
-the plan's true exam score above the baseline's for that seed).
+the plan's true exam score above the baseline's for that seed). ``--band`` sets the exams' productive band
+(default: ``ExamSpec``'s, 0.55-0.9), to measure what the band costs the plan.
 
 Speed (OUT2, default benchmarks/results/planning_speed.json): ``plan_exam`` on ``--exams`` random 60-day,
 10-topic exams, wall-clock seconds p50 / p95 / max, days over their minutes or their task limit.
@@ -33,11 +35,14 @@ HORIZONS = (14, 30, 60)
 BASELINES = tuple(s for s in STRATEGIES if s != "plan")
 
 
-def one_seed(seed: int, n_days: int, n_topics: int) -> dict[str, float]:
-    """True exam scores of the four strategies for one simulated student and exam."""
+def one_seed(seed: int, n_days: int, n_topics: int, band: tuple[float, float] | None = None) -> dict[str, float]:
+    """True exam scores of the four strategies for one simulated student and exam (``band``: the exam's
+    productive band; None: the default)."""
     rng = np.random.default_rng([seed, n_days])
     student = draw_student(n_topics, rng)
     exam = draw_exam(student.topics, n_days, TODAY, rng)
+    if band is not None:
+        exam = exam.model_copy(update={"productive_band": band})
     predictions = predictions_for(student, rng, horizon=n_days)
     scores: dict[str, float] = {}
     scores["plan"], spent = run_strategy(student.copy(), exam, predictions, today=TODAY, strategy="plan",
@@ -48,11 +53,11 @@ def one_seed(seed: int, n_days: int, n_topics: int) -> dict[str, float]:
     return scores
 
 
-def simulation(n_seeds: int, n_topics: int) -> dict[str, Any]:
+def simulation(n_seeds: int, n_topics: int, band: tuple[float, float] | None = None) -> dict[str, Any]:
     """The OUT body: wins and mean scores per horizon."""
     horizons: dict[str, Any] = {}
     for n_days in HORIZONS:
-        runs = [one_seed(seed, n_days, n_topics) for seed in range(n_seeds)]
+        runs = [one_seed(seed, n_days, n_topics, band) for seed in range(n_seeds)]
         horizons[str(n_days)] = {
             "seeds": n_seeds,
             "wins": {b: int(sum(r["plan"] > r[b] for r in runs)) for b in BASELINES},
@@ -81,6 +86,16 @@ def speed(n_exams: int, n_days: int = 60, n_topics: int = 10) -> dict[str, Any]:
             "days_over_their_limits": over}
 
 
+def _band(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected LOW,HIGH, e.g. 0.3,0.9") from None
+    if not 0 <= low < high <= 1:
+        raise argparse.ArgumentTypeError("expected 0 <= LOW < HIGH <= 1")
+    return low, high
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run both parts, print the tables, write the two JSON files; returns the simulation's body."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -89,8 +104,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--topics", type=int, default=6)
     parser.add_argument("--exams", type=int, default=20)
+    parser.add_argument("--band", type=_band, default=None, help="LOW,HIGH: the exams' productive band")
     args = parser.parse_args(argv)
-    body = simulation(args.seeds, args.topics)
+    body = simulation(args.seeds, args.topics, args.band)
     print("| days | plan | even | easiest | weakest | wins vs even / easiest / weakest |")
     print("|---|---|---|---|---|---|")
     for days, h in body["horizons"].items():

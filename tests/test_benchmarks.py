@@ -1,4 +1,5 @@
-"""Smoke runs of the history and throughput benchmarks (tiny sizes: they check the benchmark works, not speed)."""
+"""Smoke runs of the history, throughput and planning benchmarks (tiny sizes: they check the benchmark works,
+not speed)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from benchmarks import history, throughput
+from benchmarks import history, planning, throughput
 from benchmarks.run_all import BENCHMARKS
 
 
@@ -40,3 +41,13 @@ def test_throughput_reports_rps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert json.loads(out.read_text()) == summary
     assert summary["rps"] > 0 and summary["requests"] > 0 and summary["errors"] == 0
     assert summary["p95_ms"] >= summary["p50_ms"] > 0
+
+
+def test_planning_takes_a_productive_band(tmp_path: Path) -> None:
+    wide = planning.one_seed(0, 14, 4, band=(0.3, 0.9))
+    default = planning.one_seed(0, 14, 4)
+    assert set(wide) == set(default) == set(planning.STRATEGIES)
+    assert wide["plan"] != default["plan"]  # the band reaches the planner
+    with pytest.raises(SystemExit) as refused:
+        planning.main(["--band", "0.9,0.3", "--json", str(tmp_path / "p.json")])
+    assert refused.value.code == 2

@@ -92,10 +92,15 @@ def simplest_within_one_se(candidates: tuple[str, ...], losses: dict[str, np.nda
     return best
 
 
-def _inner_fit(model: PracticeModel, train: Responses, structure: str) -> PracticeModel:
-    """A quick uncalibrated fit of one structure with every block (half the sweeps, one round)."""
+def _quick(model: PracticeModel, structure: str = "auto") -> PracticeModel:
+    """An unfitted, uncalibrated model for an inner fit: half the sweeps, one prequential round."""
     return type(model)(sweeps=max(model.sweeps // 2, 10), calibrate=False, seed=model.seed, prune=False,
-                       accuracy_structure=structure, time_structure=structure, rounds=1).fit(train)
+                       accuracy_structure=structure, time_structure=structure, rounds=1)
+
+
+def _inner_fit(model: PracticeModel, train: Responses, structure: str) -> PracticeModel:
+    """A quick fit of one structure with every block."""
+    return _quick(model, structure).fit(train)
 
 
 def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
@@ -104,8 +109,8 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     each part whose score on its answers to known items is within one standard error of the best (the simplest
     such; accuracy: log loss; time: squared error of log-time: the structures differ in the items' own
     parameters, and a hold-out's new items need not resemble later ones); ``prune`` the optional blocks; then
-    calibrate on those answers' predictions by an inner fit of the model as it will serve (the dropped blocks
-    left out). Too few of them: the additive structure, uncalibrated, its optional blocks tested on all the
+    calibrate on those answers' predictions by a quick inner fit of the model as it will serve (the dropped
+    blocks left out). Too few of them: the additive structure, uncalibrated, its optional blocks tested on all the
     hold-out's answers (``prune_on_all_answers``).
     """
     from studysmart.ml.evaluate import split_random, split_temporal
@@ -147,8 +152,8 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
         prune(model, clones, train, test, y, t, weight)
     if not model.calibrate:
         return
-    if any(model.dropped_):  # the inner fits had every block: refit the model as it will serve
-        served = type(model)(sweeps=model.sweeps, rounds=model.rounds, seed=model.seed).fit_as(train, model)
+    if any(model.dropped_):  # the inner fits had every block: a quick fit of the model as it will serve
+        served = _quick(model).fit_as(train, model)
         combined = served.predict_sequence(train, test, sequential=practice)
     else:
         acc, tim = preds[model.structure_[0]], preds[model.structure_[1]]
