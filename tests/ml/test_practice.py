@@ -264,6 +264,44 @@ def test_a_first_small_class_is_served_without_blocks_that_nothing_showed_to_pre
     assert np.mean(excess) < -0.03 and max(excess) < 0.04
 
 
+def _new_items_at_the_end(data: Responses) -> Responses:
+    """``data`` with every student's last 20% of answers (the inner hold-out) to items nobody saw before."""
+    split = split_temporal(data)
+    parts = []
+    for part, rename in ((split.train, False), (split.test, True)):
+        items = np.array([f"new-{k}" for k in range(len(part))]) if rename else part.items[part.item]
+        parts.append((part.persons[part.person], items, part.correct, np.exp(part.log_time), part.order,
+                      part.row_topic()))
+    p, i, c, s, o, t = (np.concatenate(cols) for cols in zip(*parts, strict=True))
+    return Responses.from_columns(p, i, c, s, order=o, topic=t)
+
+
+def test_with_only_new_items_to_choose_on_the_blocks_are_tested_on_all_answers(learning: Responses) -> None:
+    # as on chess, where every later item is new: no structure choice, no calibration, but the hold-out's
+    # answers still say which of a student's own practice blocks predict
+    model = PracticeModel().fit(_new_items_at_the_end(learning))
+    assert not model.selection_ and model.structure_ == ["additive", "additive"]
+    np.testing.assert_array_equal(model.calibration_, (1.0, 0.0, 0.0, 1.0, 0.0, 0.0))
+    # tested: some blocks dropped (not all kept untested), some kept (not all dropped for want of a test)
+    assert 0 < sum(map(len, model.dropped_)) < 2 * len(OPTIONAL_BLOCKS)
+
+
+def test_fit_as_fits_the_chosen_structures_without_the_dropped_blocks(learning: Responses) -> None:
+    chosen = PracticeModel()
+    chosen.structure_, chosen.dropped_ = ["additive", "full"], [["last_speed"], ["session_gap", "overall_practice"]]
+    refit = PracticeModel(sweeps=10, rounds=1).fit_as(learning, chosen)
+    assert refit.structure_ == chosen.structure_ and refit.dropped_ == chosen.dropped_
+    assert all(a is not b for a, b in zip(refit.dropped_, chosen.dropped_, strict=True))  # copies
+    assert np.all(np.abs(refit.acc_.w[list(OPTIONAL_BLOCKS["last_speed"])]) < 1e-8)  # held at 0
+    assert np.all(np.abs(refit.time_.v[[*OPTIONAL_BLOCKS["session_gap"], *OPTIONAL_BLOCKS["overall_practice"]]])
+                  < 1e-8)
+    assert np.any(refit.acc_.w[list(OPTIONAL_BLOCKS["session_gap"])] != 0)  # kept in the accuracy part
+    assert PracticeModel.from_bytes(refit.to_bytes()).dropped_ == refit.dropped_
+    chosen.structure_ = ["auto", "additive"]
+    with pytest.raises(ValueError, match="chosen structures"):
+        PracticeModel().fit_as(learning, chosen)
+
+
 def test_a_near_tie_keeps_the_simpler_structure() -> None:
     rng = np.random.default_rng(0)
     base = rng.exponential(0.5, 400)

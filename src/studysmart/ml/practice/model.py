@@ -105,6 +105,9 @@ class PracticeModel(RowInputs):
         calibrate: recalibrate P(correct) (two-parameter logistic) and the log-time spread on an inner
             temporal hold-out of the training rows (the last 20% of each student's answers).
         seed: seed of the calibration's subsample of students.
+        accuracy_structure, time_structure: ``auto`` (chosen on the inner hold-out) or one of ``STRUCTURES``.
+        prune: keep an optional block of practice features only where the inner hold-out shows that it
+            predicts (``selection.prune``); False keeps every block.
     """
 
     name: ClassVar[str] = "practice"
@@ -138,11 +141,8 @@ class PracticeModel(RowInputs):
                 raise ValueError(f"unknown structure {value!r}; use auto or one of {', '.join(STRUCTURES)}")
         if progress:
             progress(0, 3, "practice: choosing the structure on an inner hold-out")
-        self.calibration_ = np.asarray((*store.IDENTITY, 0.0, 0.0), dtype=np.float64)
-        self.structure_ = [self.accuracy_structure, self.time_structure]
-        self.selection_: dict[str, list[float]] = {}
-        self.dropped_: list[list[str]] = [[], []]
-        if self.calibrate or "auto" in self.structure_:
+        self._reset([self.accuracy_structure, self.time_structure], [[], []])
+        if self.calibrate or self.prune or "auto" in self.structure_:
             select_and_calibrate(self, data)
         if progress:
             progress(1, 3, "practice: fitting")
@@ -154,12 +154,17 @@ class PracticeModel(RowInputs):
     def fit_as(self, data: Responses, model: PracticeModel) -> Self:
         """Fit ``data`` the way ``model`` was chosen to be fitted (its structures and dropped blocks; this model's
         sweeps and rounds), without choosing or calibrating anything: the inner fit of a model as it serves."""
-        self.calibration_ = np.asarray((*store.IDENTITY, 0.0, 0.0), dtype=np.float64)
-        self.structure_ = list(model.structure_)
-        self.selection_ = {}
-        self.dropped_ = [list(part) for part in model.dropped_]
+        if any(s not in STRUCTURES for s in model.structure_):
+            raise ValueError(f"fit_as needs chosen structures, got {model.structure_}")
+        self._reset(list(model.structure_), [list(part) for part in model.dropped_])
         self._fit_chosen(data)
         return self
+
+    def _reset(self, structure: list[str], dropped: list[list[str]]) -> None:
+        self.calibration_ = np.asarray((*store.IDENTITY, 0.0, 0.0), dtype=np.float64)
+        self.structure_ = structure
+        self.selection_: dict[str, list[float]] = {}
+        self.dropped_: list[list[str]] = dropped
 
     def _fit_chosen(self, data: Responses) -> None:
         self._fit_population(data)

@@ -27,7 +27,8 @@ __all__ = ["MAX_CALIBRATION_ROWS", "MAX_SELECTION_ROWS", "MIN_CALIBRATION_ROWS",
 STRUCTURES = ("additive", "factor", "full")
 #: At most this many training answers are used to choose the structure (a random subset of students).
 MAX_SELECTION_ROWS = 60_000
-#: Fewer inner hold-out answers to known items than this: the additive structure, uncalibrated.
+#: Fewer inner hold-out answers to known items than this: the additive structure, uncalibrated; fewer answers
+#: (outcomes, or times) than this to test a part's optional blocks on: none of them is kept.
 MIN_CALIBRATION_ROWS = 200
 #: At most this many inner hold-out answers are predicted to choose and calibrate (a random subset of students).
 MAX_CALIBRATION_ROWS = 20_000
@@ -92,15 +93,22 @@ def simplest_within_one_se(candidates: tuple[str, ...], losses: dict[str, np.nda
     return best
 
 
-def _quick(model: PracticeModel, structure: str = "auto") -> PracticeModel:
-    """An unfitted, uncalibrated model for an inner fit: half the sweeps, one prequential round."""
+def _quick(model: PracticeModel, accuracy: str, time: str) -> PracticeModel:
+    """An unfitted model for an inner fit of fixed structures (nothing chosen, pruned or calibrated in it): half
+    the sweeps, one prequential round."""
     return type(model)(sweeps=max(model.sweeps // 2, 10), calibrate=False, seed=model.seed, prune=False,
-                       accuracy_structure=structure, time_structure=structure, rounds=1)
+                       accuracy_structure=accuracy, time_structure=time, rounds=1)
 
 
 def _inner_fit(model: PracticeModel, train: Responses, structure: str) -> PracticeModel:
     """A quick fit of one structure with every block."""
-    return _quick(model, structure).fit(train)
+    return _quick(model, structure, structure).fit(train)
+
+
+def _answers(values: np.ndarray, weight: np.ndarray, rows: np.ndarray | None = None) -> int:
+    """The hold-out's answers with this outcome (or time) that count (weight > 0), among ``rows`` (all: None)."""
+    ok = ~np.isnan(values) & (weight > 0)
+    return int(np.sum(ok if rows is None else ok & rows))
 
 
 def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
@@ -108,10 +116,13 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     order), fit each candidate structure on the rest, predict the hold-out online, and keep the structure of
     each part whose score on its answers to known items is within one standard error of the best (the simplest
     such; accuracy: log loss; time: squared error of log-time: the structures differ in the items' own
-    parameters, and a hold-out's new items need not resemble later ones); ``prune`` the optional blocks; then
-    calibrate on those answers' predictions by a quick inner fit of the model as it will serve (the dropped
-    blocks left out). Too few of them: the additive structure, uncalibrated, its optional blocks tested on all the
-    hold-out's answers (``prune_on_all_answers``).
+    parameters, and a hold-out's new items need not resemble later ones); with an order and ``model.prune``,
+    ``prune`` the optional blocks on the same answers; then calibrate (``store.calibration``: the known items,
+    and an intercept and shift for the new items of known topics) on the predictions of a quick inner fit of the
+    model as it will serve, when that is not one of the structure fits (blocks dropped, or the two parts of
+    different structures). Fewer than ``MIN_CALIBRATION_ROWS`` answers to known items: an ``auto`` part becomes
+    additive, nothing is calibrated, and with an order and ``model.prune`` the optional blocks are tested on
+    all the hold-out's answers (``prune_on_all_answers``).
     """
     from studysmart.ml.evaluate import split_random, split_temporal
 
@@ -126,7 +137,7 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     topic_known = np.zeros(len(test), bool) if test_topic is None else np.isin(test_topic.astype(str),
                                                                                    topics_seen)
     kind = np.where(known, 0, np.where(topic_known, 1, 2))
-    enough = int(np.sum(~np.isnan(test.correct) & known & (weight > 0))) >= MIN_CALIBRATION_ROWS
+    enough = _answers(test.correct, weight, known) >= MIN_CALIBRATION_ROWS
     model.structure_ = [s if s != "auto" else ("additive" if not enough else "auto") for s in model.structure_]
     if not enough:
         if practice and model.prune:
@@ -149,11 +160,11 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
             model.structure_[part] = simplest_within_one_se(candidates, {s: losses[s][part] for s in candidates},
                                                             weight)
     if practice and model.prune:
-        prune(model, clones, train, test, y, t, weight)
+        prune(model, clones, train, test, y, t, weight, testable(model, y, t, weight))
     if not model.calibrate:
         return
-    if any(model.dropped_):  # the inner fits had every block: a quick fit of the model as it will serve
-        served = _quick(model).fit_as(train, model)
+    if any(model.dropped_) or model.structure_[0] != model.structure_[1]:  # served as no inner fit was
+        served = _quick(model, *model.structure_).fit_as(train, model)
         combined = served.predict_sequence(train, test, sequential=practice)
     else:
         acc, tim = preds[model.structure_[0]], preds[model.structure_[1]]
@@ -161,25 +172,36 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     model.calibration_ = store.calibration(combined, test.correct, test.log_time, kind, weight)
 
 
+def testable(model: PracticeModel, y: np.ndarray, t: np.ndarray, weight: np.ndarray) -> list[int]:
+    """The parts (0 accuracy, 1 time) with at least ``MIN_CALIBRATION_ROWS`` hold-out answers to test their
+    optional blocks on (outcomes ``y``, times ``t``); every block of the other parts is dropped: nothing can
+    show that it predicts."""
+    parts = [part for part, values in enumerate((y, t)) if _answers(values, weight) >= MIN_CALIBRATION_ROWS]
+    for part in (0, 1):
+        if part not in parts:
+            model.dropped_[part] = list(OPTIONAL_BLOCKS)
+    return parts
+
+
 def prune_on_all_answers(model: PracticeModel, train: Responses, test: Responses, weight: np.ndarray) -> None:
     """Too few answers to known items to choose a structure: the optional blocks (a student's own recent
-    practice, not the items') are tested on all the hold-out's answers; with too few of those too, nothing
-    can show that a block predicts, and none is kept."""
-    if int(np.sum(~np.isnan(test.correct) & (weight > 0))) < MIN_CALIBRATION_ROWS:
-        model.dropped_ = [list(OPTIONAL_BLOCKS), list(OPTIONAL_BLOCKS)]
-        return
-    clones = {structure: _inner_fit(model, train, structure) for structure in dict.fromkeys(model.structure_)}
-    prune(model, clones, train, test, test.correct, test.log_time, weight)
+    practice, not the items') are tested on all the hold-out's answers (``testable``: none is kept in a part
+    with too few of those)."""
+    parts = testable(model, test.correct, test.log_time, weight)
+    if parts:
+        clones = {s: _inner_fit(model, train, s) for s in dict.fromkeys(model.structure_[p] for p in parts)}
+        prune(model, clones, train, test, test.correct, test.log_time, weight, parts)
 
 
 def prune(model: PracticeModel, clones: dict[str, PracticeModel], train: Responses, test: Responses,
-          y: np.ndarray, t: np.ndarray, weight: np.ndarray) -> None:
-    """Drop each optional practice block whose slopes, set to 0 in the chosen structure's inner fit, predict
-    the inner hold-out's known items better (accuracy: log loss; time: RMSE): a trend fitted in the past that
-    does not hold forward in time (e.g. overall practice speeding a student up, in a tutor whose later
-    problems take longer) is left out of the final fit (``weight``: of the hold-out's rows)."""
+          y: np.ndarray, t: np.ndarray, weight: np.ndarray, parts: list[int]) -> None:
+    """Drop each optional practice block of the given parts whose slopes, set to 0 in the chosen structure's
+    inner fit, predict the inner hold-out better (accuracy: log loss of ``y``; time: RMSE of ``t``): a trend
+    fitted in the past that does not hold forward in time (e.g. overall practice speeding a student up, in a
+    tutor whose later problems take longer) is left out of the final fit (``weight``: of the hold-out's rows)."""
 
-    for part, clone in enumerate((clones[model.structure_[0]], clones[model.structure_[1]])):
+    for part in parts:
+        clone = clones[model.structure_[part]]
         slopes = clone.acc_.w if part == 0 else clone.time_.v
         base = slopes.copy()
         pred = clone.predict_sequence(train, test, sequential=True)
