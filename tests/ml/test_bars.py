@@ -34,12 +34,10 @@ FILES = {
 }
 #: Criteria not met (measured on the online auto evaluation, see docs/models.md).
 SHORT = {
-    ("chess", "ece"): "ECE 0.089: the 8 test items are all new; even the global average has 0.044, and an exactly "
+    ("chess", "ece"): "ECE 0.093: the 8 test items are all new; even the global average has 0.044, and an exactly "
                       "calibrated predictor with these p has ECE 0.023 on average from sampling noise alone",
-    ("chess", "coverage80"): "coverage80 0.776 on new items only (the hold-out asks to widen by 1.13, the test by "
-                             "1.06)",
-    ("chess", "rmse_log_time"): "rmse 0.5612 against the reproduced reference 0.5602 (the issue's 0.5628 is met; "
-                                "0.5601 before training weighed rows with ml.robust)",
+    ("junyi", "coverage80"): "coverage80 0.822 (the blend; its practice member 0.811): the intervals the inner "
+                             "hold-outs ask for are a little wider than the test needs",
 }
 CRITERIA = ("log_loss", "rmse_log_time", "auc", "coverage80", "ece")
 _cache: dict[str, dict[str, Any]] = {}
