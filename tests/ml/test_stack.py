@@ -144,3 +144,33 @@ def test_the_stack_explains_by_a_member_only_when_its_p_correct_uses_that_member
     by_shrinkage = Stack.assemble(stack.members_, replace(stack.blend_, accuracy=np.array([0.0, 0.0, 1.0])))
     why = by_shrinkage.explain(person, item, history=split.train)  # type: ignore[attr-defined]
     assert why.generic and not getattr(why, "reason", "")
+
+
+def test_a_member_the_blend_does_not_use_is_not_called(fitted: tuple[Stack, object]) -> None:
+    """A blend whose every part leaves a member out (it lost on the hold-out) serves what the full computation
+    gives, without calling that member."""
+    from dataclasses import replace
+
+    stack, split = fitted
+    assert stack.members_ is not None and stack.blend_ is not None
+    alone = Stack.assemble(stack.members_, replace(stack.blend_, accuracy=np.array([0.1, 0.0, 1.2]),
+                                                   time=np.array([0.0, 0.0, 1.0]),
+                                                   spread=np.array([1.1, 0.0, 1.0])))
+    queries = split.test.to_queries()  # type: ignore[attr-defined]
+    members = [m.predict(queries, history=split.train) for m in stack.members_.values()]  # type: ignore[attr-defined]
+    expected = combine(alone.blend_, members)  # type: ignore[arg-type]
+
+    class Refuses:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"the unused member was called: {name}")
+
+    calls = Stack.assemble({"practice": Refuses(), "shrinkage": stack.members_["shrinkage"]},  # type: ignore[dict-item]
+                           alone.blend_)  # type: ignore[arg-type]
+    served = calls.predict(queries, history=split.train)  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(served.p_correct, expected.p_correct)
+    np.testing.assert_array_equal(served.mean_log_time, expected.mean_log_time)
+    np.testing.assert_array_equal(served.sd_log_time, expected.sd_log_time)
+    calls.update_person(str(split.test.persons[0]), split.train)  # type: ignore[attr-defined]
+    online = calls.predict_sequence(split.train, split.test, sequential=True)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(online.p_correct, alone.predict_sequence(  # type: ignore[attr-defined]
+        split.train, split.test, sequential=True).p_correct, rtol=1e-12)
