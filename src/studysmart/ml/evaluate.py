@@ -121,10 +121,8 @@ class SequentialPredictor(Protocol):
 
 @runtime_checkable
 class Refits(Protocol):
-    """A model fitted on the rows of ``split.train`` that makes its model of all the data from its own choices
-    (what its fit chose on an inner hold-out), instead of a fresh ``fit`` that would choose them again. Used by a
-    standalone stack; the training pipeline fits its candidates afresh (a refit there, tried, scored worse on
-    chess and Junyi)."""
+    """A model fitted on ``split.train`` that makes its model of all the data from its own choices (what its fit
+    chose on an inner hold-out), instead of a fresh ``fit`` that would choose them again."""
 
     def refit(self, data: Responses, split: Split) -> base.Model:
         """The model of ``data`` (``split.train`` and ``split.test``, perhaps with other row weights)."""

@@ -165,10 +165,9 @@ class PracticeModel(RowInputs):
 
     def refit(self, data: Responses, split: Split) -> PracticeModel:
         """The model of all of ``data`` with the choices this fit made (its structures and dropped blocks), this
-        model having been fitted on the rows of ``split.train`` (a stack's hold-out fit), calibrated on its own
-        uncalibrated online predictions of ``split.test``: the choice and the calibration a fresh ``fit(data)``
-        would make on the same kind of hold-out, without choosing again (``ml.evaluate.Refits``). ``split`` is
-        the hold-out split of ``data`` itself, with its row weights (which a fresh fit's hold-out would have)."""
+        model having been fitted on ``split.train`` (a stack's or the training pipeline's hold-out fit), calibrated
+        on its own uncalibrated online predictions of ``split.test``: the choice and the calibration a fresh
+        ``fit(data)`` would make on the same kind of hold-out, without choosing again (``ml.evaluate.Refits``)."""
         final = type(self)(**self.get_params()).fit_as(data, self)
         if self.calibrate:
             final.calibration_ = calibrate_on(self, split.train, split.test)

@@ -115,12 +115,11 @@ class Stack:
             held[name] = base.create(name, **self.member_params.get(name, {})).fit(inner_train)
             predictions[name] = online_predictions(held[name], split)  # the history as stored, as the pipeline
         self.blend_ = self.fit_on_holdout(predictions, split)[0]
-        weighted = holdout(data)  # the same rows, with the weights of ``data`` that the members of it see
         members = {}
         for done, name in enumerate(self.members):
             if progress:
                 progress(len(self.members) + done, 2 * len(self.members), f"stack: fitting {name}")
-            members[name] = refit(held[name], data, weighted, **self.member_params.get(name, {}))
+            members[name] = refit(held[name], data, split, **self.member_params.get(name, {}))
         self.members_ = members
         return self
 
