@@ -174,26 +174,3 @@ def test_a_member_the_blend_does_not_use_is_not_called(fitted: tuple[Stack, obje
     online = calls.predict_sequence(split.train, split.test, sequential=True)  # type: ignore[attr-defined]
     np.testing.assert_allclose(online.p_correct, alone.predict_sequence(  # type: ignore[attr-defined]
         split.train, split.test, sequential=True).p_correct, rtol=1e-12)
-
-
-def test_a_standalone_stack_chooses_the_practice_models_structure_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The member of all the data is made from the hold-out fit's choices (``Refits``), calibrated on that fit's
-    own online predictions of the hold-out, not chosen a second time."""
-    import studysmart.ml.practice.model as practice_model
-    from studysmart.ml.practice.selection import calibrate_on
-    from studysmart.ml.robust import with_robust_weights
-
-    chosen = []
-    original = practice_model.select_and_calibrate
-    monkeypatch.setattr(practice_model, "select_and_calibrate", lambda model, data: chosen.append(len(data)) or
-                        original(model, data))
-    data = generate_learning(n_persons=60, n_topics=3, items_per_topic=8, answers_per_person=30, seed=4).responses
-    stack = Stack(members=("practice", "shrinkage")).fit(data)
-    assert stack.members_ is not None
-    final = stack.members_["practice"]
-    assert len(chosen) == 1 and chosen[0] < len(data)  # on the hold-out's training part only
-    split = split_temporal(data)
-    held = practice_model.PracticeModel().fit(with_robust_weights(split.train))  # as the stack fits it
-    assert final.structure_ == held.structure_ and final.dropped_ == held.dropped_  # type: ignore[attr-defined]
-    np.testing.assert_allclose(final.calibration_, calibrate_on(held, split.train, split.test))  # type: ignore[attr-defined]
-    assert sum(len(h.item) for h in final.histories_.values()) == len(data)  # type: ignore[attr-defined]
