@@ -33,7 +33,7 @@ from studysmart.learning.pruning import prune_versions
 from studysmart.learning.shadow import Histories, shadow_score
 from studysmart.ml import base as ml
 from studysmart.ml.data import Responses
-from studysmart.ml.evaluate import Split, online_predictions, refit, split_temporal
+from studysmart.ml.evaluate import Split, online_predictions, split_temporal
 from studysmart.ml.metrics import all_metrics
 from studysmart.ml.robust import with_robust_weights
 from studysmart.ml.stack import Stack
@@ -125,9 +125,7 @@ def fit_candidate(name: str, split: Split, full: Responses, settings: Settings,
     evaluated = ml.create(name, **params).fit(with_robust_weights(train), progress=progress)
     predicted = online_predictions(evaluated, split)  # as served: each hold-out answer from the earlier ones
     metrics = all_metrics(predicted, split.test.correct, split.test.log_time)
-    # from the hold-out fit's own choices where the model can (the practice model's structure and blocks)
-    final = refit(evaluated, with_robust_weights(full), split, **params) if budget is None else \
-        ml.create(name, **params).fit(with_robust_weights(full), progress=progress)
+    final = ml.create(name, **params).fit(with_robust_weights(full), progress=progress)
     return Candidate(name=name, model=final, metrics=metrics, n_train=len(train), n_test=len(split.test),
                      fit_seconds=time.perf_counter() - start, evaluated=evaluated, holdout=predicted, notes=notes)
 

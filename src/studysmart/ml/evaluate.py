@@ -34,8 +34,8 @@ from studysmart.ml.data import DataError, Responses
 from studysmart.ml.metrics import all_metrics
 from studysmart.ml.robust import with_robust_weights
 
-__all__ = ["MODES", "SPLITS", "Refits", "SequentialPredictor", "Split", "evaluate_model", "evaluate_models",
-           "online_metrics", "online_predictions", "refit", "score_model", "served_predictions", "split_heldout",
+__all__ = ["MODES", "SPLITS", "SequentialPredictor", "Split", "evaluate_model", "evaluate_models",
+           "online_metrics", "online_predictions", "score_model", "served_predictions", "split_heldout",
            "split_random", "split_temporal"]
 
 SPLITS = ("heldout", "random", "temporal")
@@ -117,24 +117,6 @@ class SequentialPredictor(Protocol):
     def predict_sequence(self, history: Responses, rows: Responses, *, sequential: bool) -> base.Prediction:
         """Online predictions of ``rows`` (see the class docstring)."""
         ...
-
-
-@runtime_checkable
-class Refits(Protocol):
-    """A model fitted on ``split.train`` that makes its model of all the data from its own choices (what its fit
-    chose on an inner hold-out), instead of a fresh ``fit`` that would choose them again."""
-
-    def refit(self, data: Responses, split: Split) -> base.Model:
-        """The model of ``data`` (``split.train`` and ``split.test``, perhaps with other row weights)."""
-        ...
-
-
-def refit(model: base.Model, data: Responses, split: Split, **params: Any) -> base.Model:
-    """The model of all of ``data`` after ``model``, its hold-out fit on ``split.train``: from the hold-out fit's
-    own choices where it can make one (``Refits``), else a fresh fit (``params``: its hyperparameters)."""
-    if isinstance(model, Refits):
-        return model.refit(data, split)
-    return base.create(model.name, **params).fit(data)
 
 
 def _concat(first: Responses, second: Responses) -> Responses:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from scipy.special import expit, logit
@@ -63,11 +63,8 @@ from studysmart.ml.practice.prepare import (
     without_topic,
 )
 from studysmart.ml.practice.prequential import Structure, choose_coupling, fit_parts
-from studysmart.ml.practice.selection import STRUCTURES, calibrate_on, flags, select_and_calibrate
+from studysmart.ml.practice.selection import STRUCTURES, flags, select_and_calibrate
 from studysmart.ml.robust import person_weights
-
-if TYPE_CHECKING:
-    from studysmart.ml.evaluate import Split
 
 __all__ = ["PracticeGain", "PracticeModel"]
 
@@ -162,16 +159,6 @@ class PracticeModel(RowInputs):
         self._reset(list(model.structure_), [list(part) for part in model.dropped_])
         self._fit_chosen(data)
         return self
-
-    def refit(self, data: Responses, split: Split) -> PracticeModel:
-        """The model of all of ``data`` with the choices this fit made (its structures and dropped blocks), this
-        model having been fitted on ``split.train`` (a stack's or the training pipeline's hold-out fit), calibrated
-        on its own uncalibrated online predictions of ``split.test``: the choice and the calibration a fresh
-        ``fit(data)`` would make on the same kind of hold-out, without choosing again (``ml.evaluate.Refits``)."""
-        final = type(self)(**self.get_params()).fit_as(data, self)
-        if self.calibrate:
-            final.calibration_ = calibrate_on(self, split.train, split.test)
-        return final
 
     def _reset(self, structure: list[str], dropped: list[list[str]]) -> None:
         self.calibration_ = np.asarray((*store.IDENTITY, 0.0, 0.0), dtype=np.float64)

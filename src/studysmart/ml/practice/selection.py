@@ -6,7 +6,6 @@ choice or in the calibration, and an item known only from such rows counts as ne
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -106,34 +105,6 @@ def _inner_fit(model: PracticeModel, train: Responses, structure: str) -> Practi
     return _quick(model, structure, structure).fit(train)
 
 
-def kinds(train: Responses, test: Responses) -> np.ndarray:
-    """Per row of ``test``: 0 its item is known from ``train`` (rows of weight > 0), 1 only its topic is, 2 new."""
-    counted = train.row_weight() > 0
-    known = np.isin(test.item, np.unique(train.item[counted]))
-    train_topic, test_topic = train.row_topic(), test.row_topic()
-    topics_seen = np.unique(train_topic[counted].astype(str)) if train_topic is not None else np.zeros(0)
-    topic_known = np.zeros(len(test), bool) if test_topic is None else np.isin(test_topic.astype(str),
-                                                                                   topics_seen)
-    result: np.ndarray = np.where(known, 0, np.where(topic_known, 1, 2))
-    return result
-
-
-def calibrate_on(model: PracticeModel, train: Responses, test: Responses) -> np.ndarray:
-    """The calibration (``store.calibration``) of a model of ``train`` and ``test`` from ``model``'s uncalibrated
-    online predictions of ``test`` (``model`` fitted on ``train``, as served): what ``select_and_calibrate``
-    fits on an inner hold-out; none (the identity) with fewer than ``MIN_CALIBRATION_ROWS`` answers to known
-    items."""
-    weight, kind = test.row_weight(), kinds(train, test)
-    identity = np.asarray((*store.IDENTITY, 0.0, 0.0), dtype=np.float64)
-    if _answers(test.correct, weight, kind == 0) < MIN_CALIBRATION_ROWS:
-        return identity
-    raw = copy.copy(model)  # shares the fitted population and the students' states, which no calibration enters
-    raw.calibration_ = identity
-    sequential = bool(test.order is not None and np.any(~np.isnan(test.order)))
-    return store.calibration(raw.predict_sequence(train, test, sequential=sequential), test.correct,
-                             test.log_time, kind, weight)
-
-
 def _answers(values: np.ndarray, weight: np.ndarray, rows: np.ndarray | None = None) -> int:
     """The hold-out's answers with this outcome (or time) that count (weight > 0), among ``rows`` (all: None)."""
     ok = ~np.isnan(values) & (weight > 0)
@@ -158,9 +129,14 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     practice = bool(data.order is not None and np.any(~np.isnan(data.order)))
     inner = split_temporal(data) if practice else split_random(data, fraction=0.2, seed=model.seed)
     train, test = subsample(inner.train, inner.test, model.seed)
+    counted = train.row_weight() > 0
     weight = test.row_weight()
-    kind = kinds(train, test)
-    known = kind == 0
+    known = np.isin(test.item, np.unique(train.item[counted]))
+    train_topic, test_topic = train.row_topic(), test.row_topic()
+    topics_seen = np.unique(train_topic[counted].astype(str)) if train_topic is not None else np.zeros(0)
+    topic_known = np.zeros(len(test), bool) if test_topic is None else np.isin(test_topic.astype(str),
+                                                                                   topics_seen)
+    kind = np.where(known, 0, np.where(topic_known, 1, 2))
     enough = _answers(test.correct, weight, known) >= MIN_CALIBRATION_ROWS
     model.structure_ = [s if s != "auto" else ("additive" if not enough else "auto") for s in model.structure_]
     if not enough:

@@ -3,11 +3,10 @@ temporal hold-out of the training data.
 
 Standalone (``fit``), a stack does what the training pipeline does for it: it holds out the last 20% of each
 person's answers (random cells without an order), fits every member on the rest, predicts the hold-out online
-(each answer from the person's earlier ones, as served), fits the blend to those predictions, and makes the
-members of all the data (``ml.evaluate.refit``: from the hold-out fits' own choices where a member can, as the
-practice model's structure and blocks). The pipeline builds it from its own candidates instead (``assemble``),
-without fitting anything twice. A prediction calls every member it uses with the same history and combines the
-results row by row, so the served call and the evaluation harness's online predictions agree by construction.
+(each answer from the person's earlier ones, as served), fits the blend to those predictions, and refits the
+members on all the data. The pipeline builds it from its own candidates instead (``assemble``), without fitting
+anything twice. A prediction calls every member with the same history and combines the results row by row, so
+the served call and the evaluation harness's online predictions agree by construction.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from studysmart.ml.evaluate import (
     SequentialPredictor,
     Split,
     online_predictions,
-    refit,
     served_predictions,
     split_random,
     split_temporal,
@@ -102,24 +100,23 @@ class Stack:
 
     def fit(self, data: Responses, *, progress: Progress | None = None) -> Self:
         """Fit the members on a hold-out split of ``data``, the blend on their hold-out predictions, then the
-        members of all of ``data`` (``refit``; ``data`` may carry robust weights, the inner fits compute their
-        own)."""
+        members on all of ``data`` (which may carry robust weights; the inner fits compute their own)."""
         if len(self.members) < 2:
             raise ValueError("a stack needs at least two members")
         split = holdout(data.weighted(None))
         inner_train = with_robust_weights(split.train)
-        predictions, held = {}, {}
+        predictions = {}
         for done, name in enumerate(self.members):
             if progress:
                 progress(done, 2 * len(self.members), f"stack: fitting {name} on the hold-out's training part")
-            held[name] = base.create(name, **self.member_params.get(name, {})).fit(inner_train)
-            predictions[name] = online_predictions(held[name], split)  # the history as stored, as the pipeline
+            model = base.create(name, **self.member_params.get(name, {})).fit(inner_train)
+            predictions[name] = online_predictions(model, split)  # the history as stored, as the pipeline does
         self.blend_ = self.fit_on_holdout(predictions, split)[0]
         members = {}
         for done, name in enumerate(self.members):
             if progress:
                 progress(len(self.members) + done, 2 * len(self.members), f"stack: fitting {name}")
-            members[name] = refit(held[name], data, split, **self.member_params.get(name, {}))
+            members[name] = base.create(name, **self.member_params.get(name, {})).fit(data)
         self.members_ = members
         return self
 
