@@ -99,13 +99,16 @@ def _band(text: str) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run both parts, print the tables, write the two JSON files; returns the simulation's body."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, default=RESULTS / "planning.json", dest="out")
+    parser.add_argument("--json", type=Path, default=None, dest="out", help="default: benchmarks/results/planning.json")
     parser.add_argument("--speed-json", type=Path, default=RESULTS / "planning_speed.json")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--topics", type=int, default=6)
     parser.add_argument("--exams", type=int, default=20)
     parser.add_argument("--band", type=_band, default=None, help="LOW,HIGH: the exams' productive band")
     args = parser.parse_args(argv)
+    if args.band is not None and args.out is None:
+        parser.error("--band needs --json OUT: the default results are the default band's")
+    args.out = args.out or RESULTS / "planning.json"
     body = simulation(args.seeds, args.topics, args.band)
     print("| days | plan | even | easiest | weakest | wins vs even / easiest / weakest |")
     print("|---|---|---|---|---|---|")

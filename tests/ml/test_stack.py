@@ -161,16 +161,26 @@ def test_a_member_the_blend_does_not_use_is_not_called(fitted: tuple[Stack, obje
     expected = combine(alone.blend_, members)  # type: ignore[arg-type]
 
     class Refuses:
+        """Refuses every call but ``update_person``, which erasure needs from every member."""
+
+        def __init__(self) -> None:
+            self.updated: list[str] = []
+
+        def update_person(self, person: str, history: object) -> None:
+            self.updated.append(person)
+
         def __getattr__(self, name: str) -> object:
             raise AssertionError(f"the unused member was called: {name}")
 
-    calls = Stack.assemble({"practice": Refuses(), "shrinkage": stack.members_["shrinkage"]},  # type: ignore[dict-item]
+    unused = Refuses()
+    calls = Stack.assemble({"practice": unused, "shrinkage": stack.members_["shrinkage"]},  # type: ignore[dict-item]
                            alone.blend_)  # type: ignore[arg-type]
     served = calls.predict(queries, history=split.train)  # type: ignore[attr-defined]
     np.testing.assert_array_equal(served.p_correct, expected.p_correct)
     np.testing.assert_array_equal(served.mean_log_time, expected.mean_log_time)
     np.testing.assert_array_equal(served.sd_log_time, expected.sd_log_time)
     calls.update_person(str(split.test.persons[0]), split.train)  # type: ignore[attr-defined]
+    assert unused.updated == [str(split.test.persons[0])]  # an erased student leaves every member
     online = calls.predict_sequence(split.train, split.test, sequential=True)  # type: ignore[attr-defined]
     np.testing.assert_allclose(online.p_correct, alone.predict_sequence(  # type: ignore[attr-defined]
         split.train, split.test, sequential=True).p_correct, rtol=1e-12)

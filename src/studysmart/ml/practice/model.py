@@ -142,7 +142,8 @@ class PracticeModel(RowInputs):
         if progress:
             progress(0, 3, "practice: choosing the structure on an inner hold-out")
         self._reset([self.accuracy_structure, self.time_structure], [[], []])
-        if self.calibrate or self.prune or "auto" in self.structure_:
+        ordered = data.order is not None and bool(np.any(~np.isnan(data.order)))
+        if self.calibrate or (self.prune and ordered) or "auto" in self.structure_:
             select_and_calibrate(self, data)
         if progress:
             progress(1, 3, "practice: fitting")

@@ -128,7 +128,7 @@ class Stack:
     def _members_used(self) -> list[base.Model | None]:
         """Each member, or None where the blend gives it no weight in any part and does not take its sources:
         its prediction would be multiplied by 0, so it is not made (a member that lost on the hold-out costs a
-        served call nothing)."""
+        served call nothing; the same numbers as calling it, as long as its predictions would be finite)."""
         members, blend = self._fitted()
         lead = int(np.argmax(blend.accuracy[1:]))
         return [model if k == lead or blend.accuracy[1 + k] or blend.time[1 + k] or blend.spread[1 + k] else None
@@ -151,10 +151,10 @@ class Stack:
         return combine(blend, preds)
 
     def update_person(self, person: str, history: Responses) -> None:
-        """Re-estimate one person in every member the blend uses."""
-        for model in self._members_used():
-            if model is not None:
-                model.update_person(person, history)
+        """Re-estimate one person in every member, used or not: erasure (``learning.erasure``) strips a student
+        from every member that the stored blend carries."""
+        for model in self._fitted()[0].values():
+            model.update_person(person, history)
 
     def explain(self, person: str, item: str, *, topic: str | None = None, difficulty: str | None = None,
                 order: float | None = None, history: Responses | None = None, label: str | None = None) -> Any:
