@@ -221,6 +221,11 @@ class Responses:
     def n_items(self) -> int:
         return int(self.items.shape[0])
 
+    @property
+    def has_order(self) -> bool:
+        """Whether any row has an order value (a timestamp or a position): the answers form sequences."""
+        return self.order is not None and bool(np.any(~np.isnan(self.order)))
+
     # -- views ----------------------------------------------------------------------------------------------
     def subset(self, rows: np.ndarray) -> Responses:
         """The given rows (boolean mask or indices), keeping the same person and item vocabularies."""

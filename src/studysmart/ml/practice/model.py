@@ -142,8 +142,7 @@ class PracticeModel(RowInputs):
         if progress:
             progress(0, 3, "practice: choosing the structure on an inner hold-out")
         self._reset([self.accuracy_structure, self.time_structure], [[], []])
-        ordered = data.order is not None and bool(np.any(~np.isnan(data.order)))
-        if self.calibrate or (self.prune and ordered) or "auto" in self.structure_:
+        if self.calibrate or (self.prune and data.has_order) or "auto" in self.structure_:
             select_and_calibrate(self, data)
         if progress:
             progress(1, 3, "practice: fitting")
@@ -176,7 +175,7 @@ class PracticeModel(RowInputs):
     def _fit_population(self, data: Responses) -> None:
         self.vocab_ = vocab = Vocab.from_data(data)
         order = data.order
-        self.practice_ = bool(order is not None and np.any(~np.isnan(order)))
+        self.practice_ = data.has_order
         self.timestamps_ = bool(self.practice_ and order is not None and np.nanmax(order) > TIMESTAMP_THRESHOLD)
         self.gap_scale_ = GAP_SCALE_SECONDS if self.timestamps_ else GAP_SCALE_POSITIONS
         coded = vocab.code_responses(data)

@@ -126,7 +126,7 @@ def select_and_calibrate(model: PracticeModel, data: Responses) -> None:
     """
     from studysmart.ml.evaluate import split_random, split_temporal
 
-    practice = bool(data.order is not None and np.any(~np.isnan(data.order)))
+    practice = data.has_order
     inner = split_temporal(data) if practice else split_random(data, fraction=0.2, seed=model.seed)
     train, test = subsample(inner.train, inner.test, model.seed)
     counted = train.row_weight() > 0

@@ -56,6 +56,16 @@ class Blend:
         """How many member predictions it combines."""
         return int(self.accuracy.shape[0]) - 1
 
+    @property
+    def lead(self) -> int:
+        """The member with the largest accuracy weight (whose sources a prediction takes)."""
+        return int(np.argmax(self.accuracy[1:]))
+
+    def uses(self, member: int) -> bool:
+        """Whether a prediction depends on this member: a weight in some part, or its sources (``lead``)."""
+        return member == self.lead or any(bool(part[1 + member]) for part in (self.accuracy, self.time,
+                                                                                self.spread))
+
 
 def _logits(preds: Sequence[Prediction]) -> np.ndarray:
     p = np.column_stack([q.p_correct for q in preds])
@@ -134,19 +144,24 @@ def _fit_spread(means: np.ndarray, variances: np.ndarray, log_time: np.ndarray, 
     return np.concatenate([[scale], weights])
 
 
-def combine(blend: Blend, preds: Sequence[Prediction]) -> Prediction:
-    """The blended prediction of the rows the members predicted (same rows, same order).
+def combine(blend: Blend, preds: Sequence[Prediction | None]) -> Prediction:
+    """The blended prediction of the rows the members predicted (same rows, same order); None for a member the
+    blend does not use (``Blend.uses``: its weights are all 0, so it is left out of the sums).
 
     Returns:
         a Prediction whose ``source`` is that of the member with the largest accuracy weight.
     """
     if len(preds) != blend.n_members:
         raise ValueError(f"the blend combines {blend.n_members} members, got {len(preds)} predictions")
-    z = blend.accuracy[0] + _logits(preds) @ blend.accuracy[1:]
-    mean = blend.time[0] + _means(preds) @ blend.time[1:]
-    sd = blend.spread[0] * np.sqrt(_variances(preds) @ blend.spread[1:])
-    lead = int(np.argmax(blend.accuracy[1:]))
-    return Prediction(p_correct=expit(z), mean_log_time=mean, sd_log_time=sd, source=preds[lead].source)
+    if any(p is None and blend.uses(k) for k, p in enumerate(preds)):
+        raise ValueError("a member the blend uses has no prediction")
+    used = [k for k, p in enumerate(preds) if p is not None]
+    given = [p for p in preds if p is not None]
+    z = blend.accuracy[0] + _logits(given) @ blend.accuracy[1:][used]
+    mean = blend.time[0] + _means(given) @ blend.time[1:][used]
+    sd = blend.spread[0] * np.sqrt(_variances(given) @ blend.spread[1:][used])
+    source = given[used.index(blend.lead)].source  # the lead is used
+    return Prediction(p_correct=expit(z), mean_log_time=mean, sd_log_time=sd, source=source)
 
 
 def _fit_with(preds: Sequence[Prediction], correct: np.ndarray, log_time: np.ndarray,

@@ -49,11 +49,6 @@ class _Sentence:
     generic: bool = False  # says only that this is a blend: a server has a better sentence of its own
 
 
-def _unused(n: int) -> Prediction:
-    """What stands for a member the blend does not use: finite values that its zero weights cancel."""
-    return Prediction(np.full(n, 0.5), np.zeros(n), np.ones(n), np.full(n, base.SOURCE_MODEL, dtype=object))
-
-
 def holdout(data: Responses, fraction: float = 0.2) -> Split:
     """The hold-out a stack is fitted on: each person's last ``fraction`` of answers, or random cells when the
     data have no order."""
@@ -126,26 +121,23 @@ class Stack:
         return self.members_, self.blend_
 
     def _members_used(self) -> list[base.Model | None]:
-        """Each member, or None where the blend gives it no weight in any part and does not take its sources:
-        its prediction would be multiplied by 0, so it is not made (a member that lost on the hold-out costs a
-        served call nothing; the same numbers as calling it, as long as its predictions would be finite)."""
+        """Each member, or None where the blend does not use it (``Blend.uses``): its prediction is not made, so
+        a member that lost on the hold-out costs a served call nothing."""
         members, blend = self._fitted()
-        lead = int(np.argmax(blend.accuracy[1:]))
-        return [model if k == lead or blend.accuracy[1 + k] or blend.time[1 + k] or blend.spread[1 + k] else None
-                for k, model in enumerate(members.values())]
+        return [model if blend.uses(k) else None for k, model in enumerate(members.values())]
 
     # -- predicting ------------------------------------------------------------------------------------------
     def predict(self, queries: Queries, *, history: Responses | None = None) -> Prediction:
         """Every member's prediction of ``queries`` (with the same ``history``), blended row by row."""
         blend = self._fitted()[1]
-        return combine(blend, [_unused(len(queries)) if m is None else m.predict(queries, history=history)
+        return combine(blend, [None if m is None else m.predict(queries, history=history)
                                for m in self._members_used()])
 
     def predict_sequence(self, history: Responses, rows: Responses, *, sequential: bool) -> Prediction:
         """Online predictions of ``rows`` (``ml.evaluate.SequentialPredictor``): each member's own (vectorised
         when it offers it, else one served call per row), blended row by row: what ``predict`` serves."""
         blend = self._fitted()[1]
-        preds = [_unused(len(rows)) if m is None
+        preds = [None if m is None
                  else m.predict_sequence(history, rows, sequential=sequential) if isinstance(m, SequentialPredictor)
                  else served_predictions(m, history, rows, sequential=sequential) for m in self._members_used()]
         return combine(blend, preds)
