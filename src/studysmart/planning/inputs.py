@@ -38,6 +38,9 @@ from studysmart.learning import serving as predictions
 from studysmart.ml.data import Queries, Responses
 from studysmart.planning.engine.spec import (
     DIFFICULTIES,
+    PROBE_SIZE,
+    SMALL_PROBE,
+    VOLUME_PROBES,
     CompletedWork,
     StudentPredictions,
     TopicAbility,
@@ -118,15 +121,6 @@ def _history_rows(history: Responses, keys: list[str]) -> tuple[np.ndarray, list
 _RETENTION_DAYS = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 180, 365, 730)
 
 
-#: Problems in the probe blocks of practice appended to the history to measure the model's gain (the curve
-#: between them is fitted: ``_effective_past``).
-PROBE_SIZE = 10
-SMALL_PROBE = 3
-#: Larger blocks through which the model's own diminishing returns are read beyond ``PROBE_SIZE`` (what a plan
-#: allocates to a topic over weeks), instead of extrapolating the fitted curve (``TopicLearning.volume``).
-VOLUME_PROBES = (30, 100, 300)
-
-
 def with_practice(history: Responses, person: str, topic: str, item: str, difficulty: str, when: float,
                   p_correct: float, size: int = PROBE_SIZE) -> Responses:
     """``history`` and a block of ``size`` answers to ``item`` just before ``when``, with the expected outcomes at
@@ -192,37 +186,14 @@ def learning_of(model: Any, *, person: str, history: Responses, topic: str, name
            for d in DIFFICULTIES}
     small = {d: float(gains(with_practice(history, person, topic, item_label(topic, d), d, when, p_of[d],
                                           size=SMALL_PROBE))[0]) for d in DIFFICULTIES}
-    past = _effective_past([small[d] / big[d][0] for d in DIFFICULTIES if big[d][0] > 1e-9 and small[d] > 0],
-                           float(np.mean(list(p_of.values()))))
     shares = [np.clip(big[d] / big[d][0], 0.0, 1.0) for d in DIFFICULTIES if big[d][0] > 1e-9]
     share = np.minimum.accumulate(np.mean(shares, axis=0)) if shares else np.ones(len(grid))
-    curve = TopicLearning(topic=name, past_correct=past, past_wrong=past,
-                          retention=tuple(float(x) for x in np.interp(np.arange(days + 1), grid, share)))
-    slopes = {d: float(big[d][0] / curve.logit_gain(PROBE_SIZE * p_of[d], PROBE_SIZE * (1 - p_of[d]), 1.0, 1.0))
-              for d in DIFFICULTIES}
     learns = [d for d in DIFFICULTIES if big[d][0] > 1e-9]
     ratios = [float(np.mean([max(gains(with_practice(history, person, topic, item_label(topic, d), d, when, p_of[d],
                                                           size=n))[0], 0.0) / big[d][0] for d in learns]))
               for n in VOLUME_PROBES] if learns else []
-    volume = tuple(zip((PROBE_SIZE, *VOLUME_PROBES), np.maximum.accumulate([1.0, *ratios]).tolist(), strict=True))
-    return curve.model_copy(update={"gain_correct": slopes, "gain_wrong": dict(slopes),
-                                    "volume": volume if ratios else ()})
-
-
-def _effective_past(ratios: list[float], p: float) -> float:
-    """The earlier answers ``m`` (as many right as wrong) that make the log(1 + count) curve's gain of
-    ``SMALL_PROBE`` problems relative to ``PROBE_SIZE`` problems the model's (``ratios``, one per difficulty)."""
-    if not ratios:
-        return 0.0
-    target = float(np.mean(ratios))
-
-    def ratio(m: float) -> float:
-        def f(n: float) -> float:
-            return math.log1p(p * n / (1 + m)) + math.log1p((1 - p) * n / (1 + m))
-        return f(SMALL_PROBE) / f(PROBE_SIZE)
-
-    candidates = [0.0, *np.geomspace(0.1, 1000.0, 60).tolist()]
-    return float(min(candidates, key=lambda m: abs(ratio(m) - target)))
+    return TopicLearning.from_probes(name, p_correct=p_of, small=small, big={d: float(big[d][0]) for d in big},
+                                     retention=np.interp(np.arange(days + 1), grid, share).tolist(), volume=ratios)
 
 
 def _noon(day: date) -> float:

@@ -160,3 +160,22 @@ def test_forecast_from_a_plan():
 def test_missing_topic_predictions_are_an_error():
     with pytest.raises(MissingPredictionError):
         readiness(exam([("a", 1), ("zzz", 1)]), cells({"a": (0.8, 0.7, 0.6)}))
+
+
+def test_a_linearisation_from_probes_reproduces_the_models_gains():
+    """``TopicLearning.from_probes``: the curve equals the model's gain of the big block at each difficulty, its
+    small block gets about the model's share of that, and the volume ratios never fall."""
+    from studysmart.planning.engine.spec import PROBE_SIZE, SMALL_PROBE, TopicLearning
+
+    p = {"easy": 0.8, "medium": 0.55, "hard": 0.3}
+    big = {"easy": 0.2, "medium": 0.35, "hard": 0.4}
+    small = {d: 0.5 * g for d, g in big.items()}
+    learning = TopicLearning.from_probes("a", p_correct=p, small=small, big=big, retention=[1.0, 0.8],
+                                         volume=[2.0, 1.5, 3.0])
+    for d, gain in big.items():
+        assert learning.practice_gain({d: PROBE_SIZE}, p) == pytest.approx(gain, rel=1e-9)
+        assert learning.practice_gain({d: SMALL_PROBE}, p) / gain == pytest.approx(0.5, abs=0.05)
+    assert [r for _, r in learning.volume] == [1.0, 2.0, 2.0, 3.0]
+    assert learning.retained(5) == 0.8
+    silent = TopicLearning.from_probes("a", p_correct=p, small={}, big={}, retention=[1.0])
+    assert silent.practice_gain({"medium": 20}, p) == 0.0 and silent.volume == ()

@@ -37,3 +37,37 @@ def test_the_baselines_spend_no_more_than_the_plan_and_every_strategy_runs():
                                    rng=np.random.default_rng(1), seconds_per_day=spent)
         assert other > start
         assert all(u <= s for u, s in zip(used, spent, strict=True))
+
+
+def test_what_was_forgotten_can_be_learned_again():
+    """After a topic saturates and the student is away, practice brings the ability back (Junyi's learners
+    regain their accuracy within a few answers after a break: docs/models.md)."""
+    student = draw_student(1, np.random.default_rng(5))
+    for _ in range(200):
+        student.answer(0, 1, 0.0)
+    saturated = student.ability(0.0)[0]
+    away = student.ability(60.0)[0]
+    for _ in range(40):
+        student.answer(0, 1, 60.0)
+    back = student.ability(60.0)[0]
+    assert away < saturated - 0.3
+    assert back - away > 0.5 * (saturated - away)
+
+
+def test_a_longer_preparation_with_the_same_daily_minutes_ends_no_lower():
+    """The same student and minutes per weekday: 60 days of even practice end at least as high as 30 days."""
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        student = draw_student(4, rng)
+        short = draw_exam(student.topics, 30, TODAY, rng)
+        long = short.model_copy(update={"date": TODAY + (short.date - TODAY) * 2, "days_off": frozenset()})
+        short = short.model_copy(update={"days_off": frozenset()})
+        scores = []
+        for exam in (short, long):
+            days = exam.study_days(TODAY)
+            seconds = [exam.minutes_on(day) * 60.0 for day in days]
+            predictions = predictions_for(student, np.random.default_rng(1), horizon=len(days))
+            score, _ = run_strategy(student.copy(), exam, predictions, today=TODAY, strategy="even",
+                                    rng=np.random.default_rng(2), seconds_per_day=seconds)
+            scores.append(score)
+        assert scores[1] >= scores[0] - 0.005, seed

@@ -2,25 +2,27 @@
 
 The generator is *not* the planner's model of learning. Each topic has a true logit ability theta_t; a problem of
 difficulty d has P(correct) = expit(theta_t - b_td). Every answered problem teaches ``rate_t * 4 p (1 - p) *
-exp(-n_t / 40)`` logits (most at P(correct) 0.5, saturating with the n_t problems done), a share ``stable`` of it
-for good and the rest as a fresh trace that decays exponentially, exp(-days / tau) since the topic was last
-practised (the planner assumes power-law forgetting and log(1 + count) gains instead). Times are lognormal, slower
-for harder problems.
+(1 - L_t / (40 rate_t))`` logits (most at P(correct) 0.5; L_t the learning the student still has in the topic, so
+gains saturate exponentially towards a ceiling of 40 rate_t, and what was forgotten can be learned again), a
+share ``stable`` of it for good and the rest as a fresh trace that decays exponentially, exp(-days / tau) since
+the topic was last practised (the planner assumes power-law forgetting and log(1 + count) gains instead). Times
+are lognormal, slower for harder problems.
 
 The planner sees what a served model would: today's P(correct) per cell from a noisy ability (sd 0.3), the
-predicted times, and population-average learning (``population_learning``: slopes and a power-law forgetting,
-not the simulator's; the diminishing returns of large blocks are the population's mean, as the planner reads a
-served model's at the volumes a plan allocates). Strategies with the same minutes each day (those the planned
-student used): ``plan`` (follow the plan's tasks in order, replanned weekly from new predictions, as the app
-replans after completions), ``even`` (topics in turn, medium problems), ``easiest`` (cells from the highest
-predicted P(correct) down, an equal share of the minutes each, in that order), ``weakest`` (topics from the lowest
-predicted P(correct) up, an equal share each, medium problems). The score is the true expected exam score on exam
-day.
+predicted times, and population-average learning (``population_learning``: the population's gains of blocks of
+problems of each difficulty read as ``planning.inputs`` reads a served model's, through
+``TopicLearning.from_probes``, with a power-law forgetting, not the simulator's). Strategies with the same
+minutes each day (those the planned student used): ``plan`` (follow the plan's tasks in order, replanned weekly
+from new predictions, as the app replans after completions), ``even`` (topics in turn, medium problems),
+``easiest`` (cells from the highest predicted P(correct) down, an equal share of the minutes each, in that
+order), ``weakest`` (topics from the lowest predicted P(correct) up, an equal share each, medium problems). The
+score is the true expected exam score on exam day.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -32,6 +34,9 @@ from studysmart.planning.engine.plan import materialise
 from studysmart.planning.engine.planner import PlanOptions, plan_exam
 from studysmart.planning.engine.spec import (
     DIFFICULTIES,
+    PROBE_SIZE,
+    SMALL_PROBE,
+    VOLUME_PROBES,
     CellPrediction,
     ExamSpec,
     StudentPredictions,
@@ -46,6 +51,8 @@ __all__ = ["STRATEGIES", "SimulatedStudent", "draw_exam", "draw_student", "popul
 STRATEGIES = ("plan", "even", "easiest", "weakest")
 _B_SHIFT = np.array([-1.2, 0.0, 1.2])  # easy, medium, hard
 _SECONDS = np.array([70.0, 100.0, 150.0])
+#: A topic's learning saturates at this many times its rate per problem (the old count-based rate, exp(-n / 40)).
+CEILING_PROBLEMS = 40.0
 
 
 @dataclass
@@ -96,8 +103,9 @@ class SimulatedStudent:
     def answer(self, t: int, d: int, day: float) -> None:
         """Answer one problem of cell (t, d) on ``day`` and learn from it."""
         p = float(expit(self.ability(day)[t] - self.b[t, d]))
-        gain = self.rate[t] * 4 * p * (1 - p) * math.exp(-self.done[t] / 40.0)
         fresh_left = self.fresh_gain[t] * math.exp(-max(day - self.last_day[t], 0.0) / self.tau)
+        headroom = max(0.0, 1.0 - (self.stable_gain[t] + fresh_left) / (CEILING_PROBLEMS * self.rate[t]))
+        gain = self.rate[t] * 4 * p * (1 - p) * headroom
         self.stable_gain[t] += self.stable * gain
         self.fresh_gain[t] = fresh_left + (1 - self.stable) * gain
         self.done[t] += 1
@@ -122,49 +130,46 @@ def draw_student(n_topics: int, rng: np.random.Generator) -> SimulatedStudent:
     )
 
 
-#: Block sizes at which the population's diminishing returns are read (as ``planning.inputs`` reads a served model).
-VOLUME_PROBES = (10, 30, 100, 300)
-
-
-@lru_cache(maxsize=1)
-def _population_curve(n_students: int = 200, longest: int = 800) -> np.ndarray:
-    """The mean gain of ability (logit, straight after) of simulated students after k = 0..longest medium
-    problems in a row: what a model of learning fitted to this population would say a block of practice does,
-    on average (not any one student's rate or forgetting)."""
+@lru_cache(maxsize=len(DIFFICULTIES))
+def _population_curve(d: int, n_students: int = 200, longest: int = 800) -> np.ndarray:
+    """The mean gain of ability (logit, straight after) of simulated students after k = 0..longest problems of
+    difficulty ``d`` in a row: what a model of learning fitted to this population would say a block of practice
+    does, on average (not any one student's rate or forgetting)."""
     rng = np.random.default_rng(20_250_106)
     curve = np.zeros(longest + 1)
     for _ in range(n_students):
         student = draw_student(1, rng)
         start = float(student.ability(0.0)[0])
         for k in range(1, longest + 1):
-            student.answer(0, 1, 0.0)
+            student.answer(0, d, 0.0)
             curve[k] += float(student.ability(0.0)[0]) - start
     return curve / n_students
 
 
-def population_volume(done: float) -> tuple[tuple[float, float], ...]:
-    """The population's gain of blocks of ``VOLUME_PROBES`` problems after ``done`` relative to the first block
-    (``TopicLearning.volume``: the diminishing returns a served model shows, measured the same way)."""
-    curve = _population_curve()
-    k = min(int(done), len(curve) - 1 - VOLUME_PROBES[-1])
-    gains = [curve[k + n] - curve[k] for n in VOLUME_PROBES]
-    ratios = np.maximum.accumulate([g / gains[0] if gains[0] > 0 else 1.0 for g in gains])
-    return tuple((float(n), float(r)) for n, r in zip(VOLUME_PROBES, ratios, strict=True))
+def population_learning(topic: str, horizon: int, done: float = 0.0,
+                        p_correct: Mapping[str, float] | None = None) -> TopicLearning:
+    """Population-average learning the planner assumes (not the simulator's): the population's gains of blocks of
+    ``SMALL_PROBE``, ``PROBE_SIZE`` and ``VOLUME_PROBES`` problems of each difficulty after ``done`` problems
+    (``_population_curve``), linearised as the app linearises a served model (``TopicLearning.from_probes``, with
+    the student's ``p_correct`` per difficulty, default 0.5), and power-law forgetting (1 + days)^-0.3 of the
+    gain."""
+    longest = len(_population_curve(0)) - 1
+    k = min(int(done), longest - VOLUME_PROBES[-1])
 
+    def gain(d: int, n: int) -> float:
+        curve = _population_curve(d)
+        return float(curve[k + n] - curve[k])
 
-def population_learning(topic: str, horizon: int, done: float = 0.0) -> TopicLearning:
-    """Population-average learning the planner assumes (not the simulator's): logit slopes per log(1 + count)
-    that grow with difficulty, and power-law forgetting (1 + days)^-0.3 of the gain; ``done`` problems so far
-    (counted half correct, half wrong, plus a small earlier history); beyond 10 problems, the population's
-    diminishing returns (``population_volume``), as the planner reads them from a served model."""
-    return TopicLearning(
-        topic=topic,
-        past_correct=5.0 + done / 2,
-        past_wrong=5.0 + done / 2,
-        gain_correct={"easy": 0.10, "medium": 0.25, "hard": 0.35},
-        gain_wrong={"easy": 0.05, "medium": 0.15, "hard": 0.2},
-        retention=tuple((1.0 + k) ** -0.3 for k in range(horizon + 1)),
-        volume=population_volume(done),
+    big = {name: gain(d, PROBE_SIZE) for d, name in enumerate(DIFFICULTIES)}
+    learns = [d for d, name in enumerate(DIFFICULTIES) if big[name] > 1e-9]
+    return TopicLearning.from_probes(
+        topic,
+        p_correct=p_correct or {},
+        small={name: gain(d, SMALL_PROBE) for d, name in enumerate(DIFFICULTIES)},
+        big=big,
+        retention=[(1.0 + j) ** -0.3 for j in range(horizon + 1)],
+        volume=[float(np.mean([gain(d, n) / big[DIFFICULTIES[d]] for d in learns])) for n in VOLUME_PROBES]
+        if learns else [],
     )
 
 
@@ -174,13 +179,14 @@ def predictions_for(student: SimulatedStudent, rng: np.random.Generator, *, hori
     times, population learning."""
     theta_hat = student.ability(day) + rng.normal(0.0, theta_sd, size=student.theta.shape)
     cells = []
+    learning = {}
     for t, topic in enumerate(student.topics):
+        p_of = {difficulty: float(expit(theta_hat[t] - student.b[t, d])) for d, difficulty in enumerate(DIFFICULTIES)}
         for d, difficulty in enumerate(DIFFICULTIES):
-            p = float(expit(theta_hat[t] - student.b[t, d]))
-            cells.append(CellPrediction(topic=topic, difficulty=difficulty, p_correct=p,
+            cells.append(CellPrediction(topic=topic, difficulty=difficulty, p_correct=p_of[difficulty],
                                         mean_log_time=float(student.log_seconds[t, d]), sd_log_time=0.4))
+        learning[topic] = population_learning(topic, horizon, float(student.done[t]), p_of)
     abilities = {t: TopicAbility(topic=t, theta=0.0, theta_sd=theta_sd / 1.7) for t in student.topics}
-    learning = {t: population_learning(t, horizon, float(student.done[i])) for i, t in enumerate(student.topics)}
     return StudentPredictions(cells=tuple(cells), abilities=abilities, learning=learning)
 
 

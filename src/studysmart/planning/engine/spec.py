@@ -21,6 +21,9 @@ from studysmart.core.exceptions import DomainError
 
 __all__ = [
     "DIFFICULTIES",
+    "PROBE_SIZE",
+    "SMALL_PROBE",
+    "VOLUME_PROBES",
     "CellPrediction",
     "CompletedWork",
     "Difficulty",
@@ -53,6 +56,14 @@ MAX_HORIZON_DAYS = 730
 #: The largest log-seconds the lognormal moments below are computed from (a week per item): the exponents
 #: stay far from overflow whatever a prediction says (served ones stay within a day anyway).
 MAX_LOG_SECONDS = math.log(7 * 86_400.0)
+
+#: Problems in the probe blocks of practice through which a model's gains are read (``TopicLearning.from_probes``:
+#: the log(1 + count) curve is fitted between the two).
+PROBE_SIZE = 10
+SMALL_PROBE = 3
+#: Larger blocks through which a model's own diminishing returns are read beyond ``PROBE_SIZE`` (what a plan
+#: allocates to a topic over weeks), instead of extrapolating the fitted curve (``TopicLearning.volume``).
+VOLUME_PROBES = (30, 100, 300)
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -303,6 +314,37 @@ class TopicLearning(_Input):
             raise ValueError("block sizes must be distinct and increasing")
         return volume
 
+    @classmethod
+    def from_probes(cls, topic: str, *, p_correct: Mapping[str, float], small: Mapping[str, float],
+                    big: Mapping[str, float], retention: Sequence[float], volume: Sequence[float] = ()
+                    ) -> TopicLearning:
+        """The linearisation that reproduces a model's gains of blocks of practice.
+
+        Args:
+            topic: topic label.
+            p_correct: difficulty -> today's P(correct) (the blocks' expected outcomes).
+            small, big: difficulty -> the model's logit gain straight after ``SMALL_PROBE`` and ``PROBE_SIZE``
+                problems of that difficulty (missing or <= 0 in ``big``: no learning from that difficulty).
+            retention: the share of the big blocks' gain left after 0, 1, 2, ... days.
+            volume: the model's gain of ``VOLUME_PROBES`` problems relative to ``PROBE_SIZE`` (mean over the
+                difficulties that teach; empty: none read).
+
+        The ratio of the two blocks' gains fixes the curve's effective earlier answers (as many right as wrong),
+        then each difficulty's slope makes the curve equal the model at ``PROBE_SIZE`` (the same slope for right
+        and wrong answers); the volume ratios never fall (more practice is not read as a loss).
+        """
+        learns = [d for d in DIFFICULTIES if big.get(d, 0.0) > 1e-9]
+        p_mean = float(np.mean([p_correct.get(d, 0.5) for d in DIFFICULTIES]))
+        past = _effective_past([small[d] / big[d] for d in learns if small.get(d, 0.0) > 0], p_mean)
+        curve = cls(topic=topic, past_correct=past, past_wrong=past, retention=tuple(retention))
+        p_of = {d: p_correct.get(d, 0.5) for d in DIFFICULTIES}
+        slopes = {d: float(big.get(d, 0.0) / curve.logit_gain(PROBE_SIZE * p_of[d], PROBE_SIZE * (1 - p_of[d]),
+                                                                1.0, 1.0))
+                  for d in DIFFICULTIES}
+        blocks = tuple(zip((PROBE_SIZE, *VOLUME_PROBES), np.maximum.accumulate([1.0, *volume]).tolist(),
+                           strict=True)) if volume else ()
+        return curve.model_copy(update={"gain_correct": slopes, "gain_wrong": dict(slopes), "volume": blocks})
+
     def retained(self, days: int) -> float:
         """The share of a practice gain left ``days`` after the last practice."""
         return self.retention[min(max(days, 0), len(self.retention) - 1)]
@@ -349,6 +391,22 @@ class TopicLearning(_Input):
         while gap < cap and self.retained(gap + 1) >= floor:
             gap += 1
         return gap
+
+
+def _effective_past(ratios: list[float], p: float) -> float:
+    """The earlier answers ``m`` (as many right as wrong) that make the log(1 + count) curve's gain of
+    ``SMALL_PROBE`` problems relative to ``PROBE_SIZE`` problems the model's (``ratios``, one per difficulty)."""
+    if not ratios:
+        return 0.0
+    target = float(np.mean(ratios))
+
+    def ratio(m: float) -> float:
+        def f(n: float) -> float:
+            return math.log1p(p * n / (1 + m)) + math.log1p((1 - p) * n / (1 + m))
+        return f(SMALL_PROBE) / f(PROBE_SIZE)
+
+    candidates = [0.0, *np.geomspace(0.1, 1000.0, 60).tolist()]
+    return float(min(candidates, key=lambda m: abs(ratio(m) - target)))
 
 
 class StudentPredictions(_Input):
