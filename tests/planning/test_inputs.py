@@ -54,3 +54,30 @@ def test_a_saturating_model_is_read_at_the_volume_a_plan_allocates():
         assert planned == pytest.approx(model.gain(n), rel=0.05)
     more = learning.practice_gain({"medium": 400.0}, {"medium": 0.6})
     assert more == pytest.approx(learning.practice_gain({"medium": 300.0}, {"medium": 0.6}))  # held, not grown
+
+
+class StaticModel:
+    """A model without learning: the same P(correct) whatever the history."""
+
+    def predict(self, queries: Queries, history: Responses | None = None) -> Prediction:
+        size = len(queries)
+        return Prediction(np.full(size, 0.7), np.full(size, math.log(60.0)), np.full(size, 0.4),
+                          np.full(size, SOURCE_MODEL))
+
+
+def test_a_blend_is_read_through_its_model_of_learning_whatever_its_weight_today():
+    """A blend that predicts today's answers from a static member alone still plans with its model of learning's
+    gains (before: no gains at all, the planner saw a blend as a model without learning)."""
+    from studysmart.ml.stack.blend import Blend
+    from studysmart.ml.stack.model import Stack
+
+    learner = SaturatingModel()
+    blend = Blend(accuracy=np.array([0.0, 0.0, 1.0]), time=np.array([0.0, 0.0, 1.0]),
+                  spread=np.array([1.0, 0.0, 1.0]), alone=(1, 1))
+    stack = Stack.assemble({"practice": learner, "shrinkage": StaticModel()}, blend)  # type: ignore[dict-item]
+    assert inputs.learner_of(stack) is learner and inputs.learner_of(StaticModel()) is None
+    p = {"easy": 0.6, "medium": 0.6, "hard": 0.6}
+    read = [inputs.learning_of(m, person=PERSON, history=_empty_history(), topic=TOPIC, name="Algebra", when=WHEN,
+                               days=10, p_correct=p) for m in (stack, learner)]
+    assert read[0] == read[1]
+    assert read[0].practice_gain({"medium": 10.0}, p) == pytest.approx(learner.gain(10), rel=0.05)

@@ -268,3 +268,11 @@ async def test_the_plan_shows_every_day_a_week_at_a_time_and_a_day_can_be_skippe
     with sessions() as session:
         stored = session.get(Exam, exam_id)
         assert stored is not None and stored.day_changes == {after.isoformat(): (after + timedelta(days=1)).isoformat()}
+
+
+def test_a_day_past_its_minutes_by_work_done_does_not_read_as_an_overbooked_plan():
+    from studysmart.web.components.exams import day_minutes
+
+    assert day_minutes(23.0, 30.0) == "23 of 30 min"
+    assert day_minutes(30.2, 30.0) == "30 of 30 min"
+    assert day_minutes(81.0, 30.0) == "81 min (day: 30)"  # before: "81 of 30 min"

@@ -12,8 +12,9 @@
   forgetting as the planner's linearisation: per difficulty, the logit slope per unit of log(1 + count) of an
   answer, and the share of a gain left after k days, both measured through the model's own predictions (a
   probe block of practice with its expected outcomes appended to the student's history, the topic's tasks
-  predicted straight after and k days later: ``learning_of``). Any other model (LNIRT, the baselines) gives
-  none: no gains, no forgetting.
+  predicted straight after and k days later: ``learning_of``). A blend serving the student is read through its
+  model of learning (``learner_of``), whatever that member's weight in today's prediction. Any other model
+  (LNIRT, the baselines) gives none: no gains, no forgetting.
 - ``CompletedWork``: the student's completed tasks in the exam's topics since a date, per local day and cell.
 """
 
@@ -49,7 +50,7 @@ from studysmart.planning.engine.spec import (
 from studysmart.tasks.models import Task, TaskStatus, Topic, item_label
 from studysmart.users.models import User
 
-__all__ = ["LearnsFromPractice", "StudentInputs", "completed_work", "learning_of", "serving_model_key",
+__all__ = ["LearnsFromPractice", "StudentInputs", "completed_work", "learner_of", "learning_of", "serving_model_key",
            "student_inputs", "with_practice"]
 
 _P_CLIP = 1e-4
@@ -141,19 +142,30 @@ def with_practice(history: Responses, person: str, topic: str, item: str, diffic
     )
 
 
+def learner_of(model: Any) -> LearnsFromPractice | None:
+    """The model of learning in ``model``: the model itself, or the member of a blend that learns from practice
+    (None: no model of learning). A blend weighs its members to predict the next answer on the data so far; what
+    practice will do is its model of learning's estimate even where that member has little weight today (a
+    first class's few answers)."""
+    if isinstance(model, LearnsFromPractice):
+        return model
+    members = getattr(model, "fitted_members", None)
+    return next((m for m in members.values() if isinstance(m, LearnsFromPractice)), None) if members else None
+
+
 def learning_of(model: Any, *, person: str, history: Responses, topic: str, name: str, when: float, days: int,
                 p_correct: dict[str, float]) -> TopicLearning:
     """The planner's linearisation of a model's gains and forgetting for one topic (no gains without learning).
 
-    Through the model itself: for each practice difficulty, probe blocks of ``SMALL_PROBE`` and ``PROBE_SIZE``
-    problems with the expected outcomes at today's ``p_correct`` are appended to the history; their logit gains
-    on the topic's tasks (mean over the difficulties) straight after fix the log(1 + count) curve (its effective
-    earlier answers from the ratio of the two gains, then each difficulty's slope so that the curve equals the
-    model at ``PROBE_SIZE``; the same slope for right and wrong answers), and the large block's gain k days
-    later, relative to straight after, the retention (averaged over the difficulties). Blocks of
-    ``VOLUME_PROBES`` problems give the model's gain at the volumes a plan allocates, relative to ``PROBE_SIZE``
-    (``TopicLearning.volume``; never falling: more practice is not read as a loss), so a topic the model says
-    is saturated stops attracting minutes.
+    Through the model of learning itself (``learner_of``: a blend's is its member that learns from practice):
+    for each practice difficulty, probe blocks of ``SMALL_PROBE`` and ``PROBE_SIZE`` problems with the expected
+    outcomes at today's ``p_correct`` are appended to the history; their logit gains on the topic's tasks (mean
+    over the difficulties) straight after fix the log(1 + count) curve (its effective earlier answers from the
+    ratio of the two gains, then each difficulty's slope so that the curve equals the model at ``PROBE_SIZE``;
+    the same slope for right and wrong answers), and the large block's gain k days later, relative to straight
+    after, the retention (averaged over the difficulties). Blocks of ``VOLUME_PROBES`` problems give the model's
+    gain at the volumes a plan allocates, relative to ``PROBE_SIZE`` (``TopicLearning.volume``; never falling:
+    more practice is not read as a loss), so a topic the model says is saturated stops attracting minutes.
 
     Args:
         model: the serving model.
@@ -167,14 +179,14 @@ def learning_of(model: Any, *, person: str, history: Responses, topic: str, name
     mine = (row_topic.astype(str) == topic) if row_topic is not None and len(history) else np.zeros(0, bool)
     correct = float(np.nansum(history.correct[mine])) if mine.size else 0.0
     wrong = float(np.sum(history.correct[mine] == 0)) if mine.size else 0.0
-    if not isinstance(model, LearnsFromPractice):
+    served: Any = learner_of(model)
+    if served is None:
         return TopicLearning(topic=name, past_correct=correct, past_wrong=wrong)
     grid = [k for k in _RETENTION_DAYS if k < days] + [days]
     rows = [(d, k) for k in grid for d in DIFFICULTIES]
     queries = Queries.from_columns([person] * len(rows), [item_label(topic, d) for d, _ in rows],
                                    topic=[topic] * len(rows), difficulty=[d for d, _ in rows],
                                    order=[when + k * _DAY for _, k in rows])
-    served: Any = model
 
     def gains(probe: Responses) -> np.ndarray:
         after = logit(np.clip(predictions.served_prediction(served, queries, probe).p_correct, 1e-6, 1 - 1e-6))

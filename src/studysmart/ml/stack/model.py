@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
@@ -114,6 +115,11 @@ class Stack:
             members[name] = base.create(name, **self.member_params.get(name, {})).fit(data)
         self.members_ = members
         return self
+
+    @property
+    def fitted_members(self) -> Mapping[str, base.Model]:
+        """The fitted members by name, in the blend's order (read-only)."""
+        return MappingProxyType(self._fitted()[0])
 
     def _fitted(self) -> tuple[dict[str, base.Model], Blend]:
         if self.members_ is None or self.blend_ is None:

@@ -33,6 +33,14 @@ class ExamReadiness:
     target: float | None = None  # the student's target score, when they set one
 
 
+def day_minutes(planned: float, available: float) -> str:
+    """A plan day's minutes: "23 of 30 min"; past the day's minutes (work done or already on the task list: the
+    planner adds none beyond them) "81 min (day: 30)", not a load that reads as an overbooked plan."""
+    if round(planned) > round(available):
+        return f"{planned:.0f} min (day: {available:.0f})"
+    return f"{planned:.0f} of {available:.0f} min"
+
+
 @dataclass(frozen=True)
 class ExamPlanDay:
     """One day of the plan: minutes available and planned, one line per planned item, and what the student
@@ -214,7 +222,7 @@ def exam_card(exam: ExamView, *, today: date, on_ics: Callable[[ExamView], objec
                 for day in exam.plan[:plan_days]:
                     with ui.row().classes("w-full gap-2 items-baseline"):
                         ui.label(f"{day.day:%a %d %b}").classes("w-24 font-medium")
-                        ui.label(f"{day.minutes_planned:.0f} of {day.minutes_available:.0f} min") \
+                        ui.label(day_minutes(day.minutes_planned, day.minutes_available)) \
                             .classes("text-sm ss-muted w-28")
                         ui.label("; ".join(day.items) or "rest").classes("text-sm flex-1")
         with ui.row().classes("w-full gap-1 items-center"):

@@ -8,7 +8,7 @@ from datetime import date
 
 from nicegui import ui
 
-from studysmart.web.components.exams import ExamPlanDay
+from studysmart.web.components.exams import ExamPlanDay, day_minutes
 
 #: on_change(day, to, undo): skip (to None), move to ``to``, or undo the change of ``day``.
 OnChange = Callable[[date, date | None, bool], Awaitable[None]]
@@ -34,7 +34,7 @@ def day_row(day: ExamPlanDay, *, is_today: bool, on_change: OnChange) -> None:
     key = day.day.isoformat()
     with ui.row().classes("w-full gap-x-2 gap-y-0 items-center py-1 ss-rule").mark("plan-day", f"plan-day-{key}"):
         ui.label(f"{day.day:%a %d %b}" + (" (today)" if is_today else "")).classes("w-32 font-medium")
-        minutes = f"{day.minutes_planned:.0f} of {day.minutes_available:.0f} min" if day.minutes_available else ""
+        minutes = day_minutes(day.minutes_planned, day.minutes_available) if day.minutes_available else ""
         ui.label(minutes).classes("text-sm ss-muted w-28")
         ui.label(day_text(day)).classes("text-sm flex-1 min-w-[12rem]").mark("day-work")
         if day.skipped or day.moved_to is not None:
