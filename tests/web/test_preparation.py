@@ -276,3 +276,9 @@ def test_a_day_past_its_minutes_by_work_done_does_not_read_as_an_overbooked_plan
     assert day_minutes(23.0, 30.0) == "23 of 30 min"
     assert day_minutes(30.2, 30.0) == "30 of 30 min"
     assert day_minutes(81.0, 30.0) == "81 min (day: 30)"  # before: "81 of 30 min"
+
+
+def test_an_empty_today_says_no_tasks_not_zero_seconds():
+    from studysmart.web.components.today import total_line
+
+    assert total_line(planning.TodayPlan(day=date(2025, 3, 3), entries=[])) == "No tasks"  # before: "0 tasks · ~0 s"

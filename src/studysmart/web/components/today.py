@@ -76,8 +76,10 @@ def today_list(plan: TodayPlan, *, shown: int | None = None) -> None:
 
 
 def total_line(plan: TodayPlan) -> str:
-    """``"9 tasks · ~38 min"``."""
+    """``"9 tasks · ~38 min"`` (``"No tasks"`` for an empty day, not "0 tasks · ~0 s")."""
     n = len(plan.entries)
+    if not n:
+        return "No tasks"
     return f"{n} task{'s' if n != 1 else ''} · ~{duration(plan.seconds)}"
 
 
