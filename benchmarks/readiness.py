@@ -8,10 +8,13 @@ the served ``practice`` model) is fitted on the first 80% of every student's ans
 reaches the fit. The readiness forecast of a student's exam score is the mean predicted P(correct) of their exam
 items, each predicted at the time it was answered (so forgetting is the model's) from their known answers and, as
 planned practice, their earlier exam answers with expected outcomes and no times (never the real ones), with an 80%
-interval from the predictive distribution of the observed mean: the student's ability shifted by N(0, sd^2) (sd:
-the posterior sd of a logit ability, prior N(0, 1), from the Fisher information of their known answers at the
-model's P(correct), widened by the drift of abilities from known answers to exam that the same split within the
-training rows shows: ``drift_sd``), then each answer drawn. The baseline is the student's past accuracy per topic
+interval from the predictive distribution of the observed mean: the student's ability shifted by N(0, sd^2) on
+every exam row (sd: the posterior sd of a logit ability, prior N(0, 1), from the Fisher information of their known
+answers at the model's P(correct), widened by the drift of abilities from known answers to exam that the same
+split within the training rows shows: ``drift_sd``, fitted as the forecasting model was chosen), plus, per exam
+topic, the student's deviation in that topic (prior: the model's own student x topic variance, posterior from
+their known answers in the topic: ``topic_spread``; a topic they never answered keeps the prior, a model without
+one adds nothing), then each answer drawn. The baseline is the student's past accuracy per topic
 (Beta(1 + right, 1 + wrong); topics they never did use all their answers), its interval drawn the same way (rates
 from the Beta, then the answers).
 
@@ -28,7 +31,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,22 +82,49 @@ def logit_ability_sd(p: np.ndarray) -> float:
     return float(1.0 / np.sqrt(1.0 + np.sum(p * (1 - p))))
 
 
+@dataclass(frozen=True)
+class Spread:
+    """The uncertainty of a student's logit ability on their exam rows: ``general`` (sd, shared by every row),
+    and per exam topic the sd of the student's deviation in it (``cell``; ``row_group``: each row's topic)."""
+
+    general: float
+    cell: np.ndarray
+    row_group: np.ndarray
+
+
 def model_forecast(model: base.Model, data: Responses, known: np.ndarray, exam: np.ndarray,
                    rng: np.random.Generator, extra_sd: float = 0.0) -> tuple[float, np.ndarray]:
     """The model's forecast of the mean score on ``exam`` rows from ``known`` rows, and predictive draws of it
     (``extra_sd``: the drift of the student's logit ability beyond the posterior sd, ``drift_sd``)."""
-    p_exam, sd = _model_parts(model, data, known, exam)
-    return float(p_exam.mean()), _draws(p_exam, math.hypot(sd, extra_sd), rng)
+    p_exam, spread = _model_parts(model, data, known, exam)
+    return float(p_exam.mean()), _draws(p_exam, spread, rng, extra_sd)
 
 
-def _draws(p_exam: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
-    shift = rng.normal(0.0, sd, size=(DRAWS, 1))
+def _draws(p_exam: np.ndarray, spread: Spread, rng: np.random.Generator, extra_sd: float = 0.0) -> np.ndarray:
+    shift = rng.normal(0.0, math.hypot(spread.general, extra_sd), size=(DRAWS, 1))
+    if spread.cell.size:
+        shift = shift + (rng.normal(0.0, 1.0, size=(DRAWS, spread.cell.size)) * spread.cell)[:, spread.row_group]
     return _scores(expit(logit(np.clip(p_exam, 1e-6, 1 - 1e-6)) + shift), rng)
 
 
+def topic_spread(model: base.Model, data: Responses, known: np.ndarray, exam: np.ndarray,
+                 p_known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per exam topic, the posterior sd of the student's deviation in it (prior: the model's student x topic
+    variance, ``topic_variance``; none for a model without one), and each exam row's topic index."""
+    topics = data.row_topic()
+    label = topics.astype(str) if topics is not None else np.full(len(data), "")
+    groups, row_group = np.unique(label[exam], return_inverse=True)
+    variance = float(model.topic_variance()) if hasattr(model, "topic_variance") else 0.0
+    if variance <= 0:
+        return np.zeros(0), row_group
+    p = np.clip(p_known, 1e-4, 1 - 1e-4)
+    info = np.array([np.sum((p * (1 - p))[label[known] == g]) for g in groups])
+    return 1.0 / np.sqrt(1.0 / variance + info), row_group
+
+
 def _model_parts(model: base.Model, data: Responses, known: np.ndarray, exam: np.ndarray,
-                 ) -> tuple[np.ndarray, float]:
-    """P(correct) of the exam rows (sequential, expected outcomes) and the posterior sd of the ability."""
+                 ) -> tuple[np.ndarray, Spread]:
+    """P(correct) of the exam rows (sequential, expected outcomes) and the uncertainty of the ability."""
     history = data.subset(known)
     frozen = np.asarray(model.predict(data.to_queries(exam), history=history).p_correct, dtype=float)
     # the exam's answers are practice too, with outcomes not known yet: each is predicted after the earlier ones
@@ -105,25 +135,31 @@ def _model_parts(model: base.Model, data: Responses, known: np.ndarray, exam: np
     else:
         p_exam = np.asarray(served_predictions(model, history, planned, sequential=True).p_correct, dtype=float)
     p_known = np.asarray(model.predict(data.to_queries(known), history=history).p_correct, dtype=float)
-    return p_exam, logit_ability_sd(p_known)
+    cell, row_group = topic_spread(model, data, known, exam, p_known)
+    return p_exam, Spread(logit_ability_sd(p_known), cell, row_group)
 
 
-def drift_sd(data: Responses, *, model_name: str, min_answers: int, seed: int) -> float:
+def drift_sd(data: Responses, *, model_name: str, min_answers: int, seed: int,
+             like: base.Model | None = None) -> float:
     """The extra sd of a student's logit ability between their known answers and their exam, calibrated on the
     training rows alone: the same 80/20 split within every student's known answers, a model fitted on the inner
-    known part, and the sd (on a grid 0, 0.05, ..., 1.5) whose intervals cover 80% of the inner exams."""
+    known part (as ``like`` was chosen to be fitted when it can be: its structure and blocks, so the interval is
+    calibrated on the model that forecasts, not on another selection's), and the sd (on a grid 0, 0.05, ..., 1.5)
+    whose intervals cover 80% of the inner exams."""
     inner_train, inner = split_students(data, min_answers=max(2, int(min_answers * (1 - TEST_SHARE))))
     if not inner:
         return 0.0
-    model = base.create(model_name).fit(data.subset(inner_train))
+    fresh = base.create(model_name)
+    inner_data = data.subset(inner_train)
+    model = fresh.fit_as(inner_data, like) if like is not None and hasattr(fresh, "fit_as") else fresh.fit(inner_data)
     parts = [(_model_parts(model, data, known, exam), float(np.mean(data.correct[exam])))
              for known, exam in inner.values()]
     grid = np.arange(0.0, 1.501, 0.05)
     coverage = []
     for extra in grid:
         rng = np.random.default_rng(seed)
-        coverage.append(np.mean([covered80(_draws(p, math.hypot(sd, extra), rng), actual, rng)
-                                 for (p, sd), actual in parts]))
+        coverage.append(np.mean([covered80(_draws(p, spread, rng, extra), actual, rng)
+                                 for (p, spread), actual in parts]))
     return float(grid[int(np.argmin(np.abs(np.asarray(coverage) - 0.8)))])
 
 
@@ -148,8 +184,8 @@ def baseline_forecast(data: Responses, known: np.ndarray, exam: np.ndarray,
 def evaluate(data: Responses, *, model_name: str, min_answers: int, seed: int) -> dict[str, Any]:
     """Fit on the known rows, forecast every evaluated student; returns the numbers of OUT (without ``data``)."""
     train, students = split_students(data, min_answers=min_answers)
-    extra = drift_sd(data.subset(train), model_name=model_name, min_answers=min_answers, seed=seed)
     model = base.create(model_name).fit(data.subset(train))
+    extra = drift_sd(data.subset(train), model_name=model_name, min_answers=min_answers, seed=seed, like=model)
     rng = np.random.default_rng(seed)
     errors: dict[str, list[float]] = {"model": [], "baseline": []}
     covered: dict[str, list[bool]] = {"model": [], "baseline": []}

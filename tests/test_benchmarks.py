@@ -51,3 +51,31 @@ def test_planning_takes_a_productive_band(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as refused:
         planning.main(["--band", "0.9,0.3", "--json", str(tmp_path / "p.json")])
     assert refused.value.code == 2
+
+
+def test_readiness_widens_a_topic_the_student_has_not_answered_by_the_models_topic_spread() -> None:
+    """An exam topic with no known answer gets the model's whole student x topic sd; a practised one less; a
+    model without a topic spread none (its interval is the shared ability's alone)."""
+    import numpy as np
+    from benchmarks import readiness
+
+    from studysmart.ml.data import Responses
+
+    data = Responses.from_columns(["s"] * 6, ["i1", "i2", "i3", "i4", "i5", "i6"], [1, 0, 1, 1, 0, 1],
+                                  [30.0] * 6, order=list(range(6)), topic=["a", "a", "a", "a", "b", "a"])
+    known, exam = np.arange(4), np.array([4, 5])
+
+    class Spreads:
+        def topic_variance(self) -> float:
+            return 0.25
+
+    cell, row_group = readiness.topic_spread(Spreads(), data, known, exam, np.full(4, 0.5))  # type: ignore[arg-type]
+    by_row = cell[row_group]
+    assert by_row[0] == pytest.approx(0.5)  # topic b: no answer, the prior sd sqrt(0.25)
+    assert by_row[1] == pytest.approx(1 / np.sqrt(4 + 4 * 0.25))  # topic a: 4 answers at P 0.5
+    none, _ = readiness.topic_spread(object(), data, known, exam, np.full(4, 0.5))  # type: ignore[arg-type]
+    assert none.size == 0
+    rng = np.random.default_rng(0)
+    shared = readiness._draws(np.full(2, 0.5), readiness.Spread(0.0, none, row_group), rng)
+    wide = readiness._draws(np.full(2, 0.5), readiness.Spread(0.0, np.array([3.0, 3.0]), row_group), rng)
+    assert np.std(wide) > np.std(shared)

@@ -454,6 +454,12 @@ class PracticeModel(RowInputs):
         x = math.log1p(max(gap, 0.0) / self.gap_scale_)
         return math.exp(-self.acc_.delta * x), math.exp(-self.time_.delta * x)
 
+    def topic_variance(self) -> float:
+        """The variance (logit) of a student's ability in one topic around their ability overall: the model's
+        student x topic spread, before any answer in the topic."""
+        self._check_fitted()
+        return float(self.acc_.var_cell)
+
     # -- serialisation -------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "acc_"):
