@@ -32,7 +32,7 @@ from studysmart.tasks.schemas import (
     TopicRead,
 )
 from studysmart.users import service as users
-from studysmart.users.deps import CurrentUser, ReadingUser
+from studysmart.users.deps import BearerToken, CurrentUser
 from studysmart.users.models import User
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -65,12 +65,13 @@ def _reads(session: Session, user: User, tasks: list[Task]) -> list[TaskRead]:
 
 
 @router.post("", response_model=TaskRead, status_code=status.HTTP_201_CREATED)
-def create(body: TaskCreate, user: ReadingUser, context: ContextDep) -> TaskRead:
-    # Authentication and the prediction read in read-only sessions; the write transaction (on SQLite, the one
+def create(body: TaskCreate, token: BearerToken, settings: SettingsDep, context: ContextDep) -> TaskRead:
+    # Authentication and the prediction read in one read-only session; the write transaction (on SQLite, the one
     # writer at a time) only inserts the task and its prediction log.
     # An account deleted since authentication fails the task's foreign key: a 401, as if it had gone before.
     now = utcnow()
     with read_session(context.sessions) as reader:
+        user = users.user_from_token(session=reader, token=token, secret=settings.resolved_secret_key())
         shown = service.preview(session=reader, user=user, topic=body.topic, difficulty=body.difficulty, now=now)
     try:
         with transaction(context.sessions) as session:

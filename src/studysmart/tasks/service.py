@@ -248,12 +248,14 @@ def create_task(*, session: Session, user: User, title: str, topic: str, difficu
         catalog_topic = get_or_create_topic(session=session, name=topic)
     task = Task(owner_id=user.id, title=title, topic=catalog_topic, difficulty=Difficulty(difficulty), notes=notes,
                 due_date=due_date, status=TaskStatus.PLANNED, created_at=now)
+    if prediction is not None:
+        task.prediction = prediction  # inserted with the task (not an UPDATE after it)
     session.add(task)
     session.flush()
     if prediction is None:
         _apply_prediction(session, user, task, now)
     else:
-        task.prediction = predictions.log_served(session=session, task=task, served=prediction, now=now)
+        predictions.log_served(session=session, task=task, served=prediction, now=now)
     return task
 
 

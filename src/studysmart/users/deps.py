@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
-from studysmart.core.db import read_session
 from studysmart.core.deps import SessionDep, SettingsDep
 from studysmart.users import service as users
 from studysmart.users.models import User
@@ -24,13 +23,8 @@ def get_current_user(session: SessionDep, settings: SettingsDep,
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_reading_user(request: Request, settings: SettingsDep,
-                     token: Annotated[str, Depends(oauth2_scheme)]) -> User:
-    """The user of the bearer token (401 otherwise), read in a read-only session of its own and detached from it: for
-    a write route that reads and predicts before it writes, so that its writing session takes SQLite's write lock
-    only once it writes (an account deleted meanwhile then fails the write's foreign key: the route answers 401)."""
-    with read_session(request.app.state.sessionmaker) as session:
-        return users.user_from_token(session=session, token=token, secret=settings.resolved_secret_key())
-
-
-ReadingUser = Annotated[User, Depends(get_reading_user)]
+#: The bearer token alone, for a write route that reads and predicts before it writes: it authenticates in the
+#: read-only session it predicts in (``users.user_from_token``), so that its writing session takes SQLite's write
+#: lock only once it writes (an account deleted meanwhile then fails the write's foreign key: the route answers
+#: 401), with no thread-pool hop and no read transaction of its own for the authentication.
+BearerToken = Annotated[str, Depends(oauth2_scheme)]
