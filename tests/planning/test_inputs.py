@@ -65,19 +65,28 @@ class StaticModel:
                           np.full(size, SOURCE_MODEL))
 
 
-def test_a_blend_is_read_through_its_model_of_learning_whatever_its_weight_today():
-    """A blend that predicts today's answers from a static member alone still plans with its model of learning's
-    gains (before: no gains at all, the planner saw a blend as a model without learning)."""
+def test_a_blend_is_read_through_itself_when_it_has_a_model_of_learning():
+    """A blend with a learning member forecasts the gains its own predictions will show: the member's, times its
+    accuracy weight; a blend that predicts from a static member alone shows none (before: a blend was always read
+    as a model without learning, whatever its weights)."""
     from studysmart.ml.stack.blend import Blend
     from studysmart.ml.stack.model import Stack
 
     learner = SaturatingModel()
-    blend = Blend(accuracy=np.array([0.0, 0.0, 1.0]), time=np.array([0.0, 0.0, 1.0]),
-                  spread=np.array([1.0, 0.0, 1.0]), alone=(1, 1))
-    stack = Stack.assemble({"practice": learner, "shrinkage": StaticModel()}, blend)  # type: ignore[dict-item]
-    assert inputs.learner_of(stack) is learner and inputs.learner_of(StaticModel()) is None
     p = {"easy": 0.6, "medium": 0.6, "hard": 0.6}
-    read = [inputs.learning_of(m, person=PERSON, history=_empty_history(), topic=TOPIC, name="Algebra", when=WHEN,
-                               days=10, p_correct=p) for m in (stack, learner)]
-    assert read[0] == read[1]
-    assert read[0].practice_gain({"medium": 10.0}, p) == pytest.approx(learner.gain(10), rel=0.05)
+
+    def read(model: object) -> float:
+        learning = inputs.learning_of(model, person=PERSON, history=_empty_history(), topic=TOPIC, name="Algebra",
+                                      when=WHEN, days=10, p_correct=p)
+        return learning.practice_gain({"medium": 10.0}, p)
+
+    def stack(weights: list[float]) -> Stack:
+        blend = Blend(accuracy=np.array(weights), time=np.array([0.0, 0.0, 1.0]), spread=np.array([1.0, 0.0, 1.0]))
+        return Stack.assemble({"practice": learner, "shrinkage": StaticModel()}, blend)  # type: ignore[dict-item]
+
+    assert inputs.learner_of(stack([0.0, 0.5, 0.5])) is learner and inputs.learner_of(StaticModel()) is None
+    assert inputs.learner_of(Stack()) is None  # not fitted
+    alone = read(learner)
+    assert alone == pytest.approx(learner.gain(10), rel=0.05)
+    assert read(stack([0.0, 0.5, 0.5])) == pytest.approx(0.5 * alone, rel=0.05)
+    assert read(stack([0.0, 0.0, 1.0])) == pytest.approx(0.0, abs=1e-9)

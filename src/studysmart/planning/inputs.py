@@ -12,9 +12,9 @@
   forgetting as the planner's linearisation: per difficulty, the logit slope per unit of log(1 + count) of an
   answer, and the share of a gain left after k days, both measured through the model's own predictions (a
   probe block of practice with its expected outcomes appended to the student's history, the topic's tasks
-  predicted straight after and k days later: ``learning_of``). A blend serving the student is read through its
-  model of learning (``learner_of``), whatever that member's weight in today's prediction. Any other model
-  (LNIRT, the baselines) gives none: no gains, no forgetting.
+  predicted straight after and k days later: ``learning_of``). A blend with a model of learning among its members
+  (``learner_of``) is read the same way, through the blend: its gains are the learning member's as the blend
+  weighs it. Any other model (LNIRT, the baselines) gives none: no gains, no forgetting.
 - ``CompletedWork``: the student's completed tasks in the exam's topics since a date, per local day and cell.
 """
 
@@ -143,13 +143,14 @@ def with_practice(history: Responses, person: str, topic: str, item: str, diffic
 
 
 def learner_of(model: Any) -> LearnsFromPractice | None:
-    """The model of learning in ``model``: the model itself, or the member of a blend that learns from practice
-    (None: no model of learning). A blend weighs its members to predict the next answer on the data so far; what
-    practice will do is its model of learning's estimate even where that member has little weight today (a
-    first class's few answers)."""
+    """The model of learning in ``model``: the model itself, or the member of a fitted blend that learns from
+    practice (None: no model of learning)."""
     if isinstance(model, LearnsFromPractice):
         return model
-    members = getattr(model, "fitted_members", None)
+    try:
+        members = getattr(model, "fitted_members", None)
+    except RuntimeError:  # a blend not fitted yet
+        return None
     return next((m for m in members.values() if isinstance(m, LearnsFromPractice)), None) if members else None
 
 
@@ -157,8 +158,9 @@ def learning_of(model: Any, *, person: str, history: Responses, topic: str, name
                 p_correct: dict[str, float]) -> TopicLearning:
     """The planner's linearisation of a model's gains and forgetting for one topic (no gains without learning).
 
-    Through the model of learning itself (``learner_of``: a blend's is its member that learns from practice):
-    for each practice difficulty, probe blocks of ``SMALL_PROBE`` and ``PROBE_SIZE`` problems with the expected
+    Through the served model itself, when it has a model of learning (``learner_of``: a blend's member that learns
+    from practice, read as the blend serves it, so the forecast gains are those its predictions will show): for
+    each practice difficulty, probe blocks of ``SMALL_PROBE`` and ``PROBE_SIZE`` problems with the expected
     outcomes at today's ``p_correct`` are appended to the history; their logit gains on the topic's tasks (mean
     over the difficulties) straight after fix the log(1 + count) curve (its effective earlier answers from the
     ratio of the two gains, then each difficulty's slope so that the curve equals the model at ``PROBE_SIZE``;
@@ -179,9 +181,9 @@ def learning_of(model: Any, *, person: str, history: Responses, topic: str, name
     mine = (row_topic.astype(str) == topic) if row_topic is not None and len(history) else np.zeros(0, bool)
     correct = float(np.nansum(history.correct[mine])) if mine.size else 0.0
     wrong = float(np.sum(history.correct[mine] == 0)) if mine.size else 0.0
-    served: Any = learner_of(model)
-    if served is None:
+    if learner_of(model) is None:
         return TopicLearning(topic=name, past_correct=correct, past_wrong=wrong)
+    served: Any = model
     grid = [k for k in _RETENTION_DAYS if k < days] + [days]
     rows = [(d, k) for k in grid for d in DIFFICULTIES]
     queries = Queries.from_columns([person] * len(rows), [item_label(topic, d) for d, _ in rows],

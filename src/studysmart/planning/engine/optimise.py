@@ -262,14 +262,19 @@ def allocate(problem: Problem) -> list[list[int]]:
     marginals = _Marginals(problem)
     out: list[list[int]] = [[] for _ in problem.topics]
     used = 0.0
+
+    def share(c: int) -> float:  # the topic's problems so far per unit of its exam weight
+        t = problem.cells[c].topic_index
+        return len(out[t]) / max(problem.topics[t].weight, 1e-9)
+
     for _ in range(slots):
         candidates = [c for cells in marginals.allowed for c in cells
                       if used + problem.cells[c].mean_seconds <= seconds]
         if not candidates:
             break
-        # a tie (no learning: all gains 0) goes to the harder cell, then the heavier topic
-        best = max(candidates, key=lambda c: (marginals.gain[c], -problem.cells[c].p_correct,
-                                              problem.topics[problem.cells[c].topic_index].weight))
+        # a tie (no learning: all gains 0) goes to the topic with the fewest problems for its weight (the
+        # minutes in proportion to the weights), then to the harder cell
+        best = max(candidates, key=lambda c: (marginals.gain[c], -share(c), -problem.cells[c].p_correct))
         out[problem.cells[best].topic_index].append(best)
         used += problem.cells[best].mean_seconds
         marginals.add(best)
