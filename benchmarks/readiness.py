@@ -112,11 +112,11 @@ def topic_spread(model: base.Model, data: Responses, known: np.ndarray, exam: np
     """Per exam topic, the posterior sd of the student's deviation in it (prior: the model's student x topic
     variance, ``topic_variance``; none for a model without one), and each exam row's topic index."""
     topics = data.row_topic()
-    label = topics.astype(str) if topics is not None else np.full(len(data), "")
-    groups, row_group = np.unique(label[exam], return_inverse=True)
     variance = float(model.topic_variance()) if hasattr(model, "topic_variance") else 0.0
-    if variance <= 0:
-        return np.zeros(0), row_group
+    if topics is None or variance <= 0:
+        return np.zeros(0), np.zeros(len(exam), dtype=np.int64)
+    label = topics.astype(str)
+    groups, row_group = np.unique(label[exam], return_inverse=True)
     p = np.clip(p_known, 1e-4, 1 - 1e-4)
     info = np.array([np.sum((p * (1 - p))[label[known] == g]) for g in groups])
     return 1.0 / np.sqrt(1.0 / variance + info), row_group
@@ -143,9 +143,9 @@ def drift_sd(data: Responses, *, model_name: str, min_answers: int, seed: int,
              like: base.Model | None = None) -> float:
     """The extra sd of a student's logit ability between their known answers and their exam, calibrated on the
     training rows alone: the same 80/20 split within every student's known answers, a model fitted on the inner
-    known part (as ``like`` was chosen to be fitted when it can be: its structure and blocks, so the interval is
-    calibrated on the model that forecasts, not on another selection's), and the sd (on a grid 0, 0.05, ..., 1.5)
-    whose intervals cover 80% of the inner exams."""
+    known part (as ``like`` was chosen to be fitted when it can be: its structure and blocks, without its
+    calibration; ``like`` chose them on all the training rows, the inner exams included, so this inner fit is not
+    blind to them), and the sd (on a grid 0, 0.05, ..., 1.5) whose intervals cover 80% of the inner exams."""
     inner_train, inner = split_students(data, min_answers=max(2, int(min_answers * (1 - TEST_SHARE))))
     if not inner:
         return 0.0
@@ -187,14 +187,16 @@ def evaluate(data: Responses, *, model_name: str, min_answers: int, seed: int) -
     model = base.create(model_name).fit(data.subset(train))
     extra = drift_sd(data.subset(train), model_name=model_name, min_answers=min_answers, seed=seed, like=model)
     rng = np.random.default_rng(seed)
+    baseline_rng = np.random.default_rng([seed, 1])  # its own: the baseline's draws do not move with the model's
     errors: dict[str, list[float]] = {"model": [], "baseline": []}
     covered: dict[str, list[bool]] = {"model": [], "baseline": []}
     for known, exam in students.values():
         actual = float(np.mean(data.correct[exam]))
-        for name, (mean, scores) in (("model", model_forecast(model, data, known, exam, rng, extra)),
-                                     ("baseline", baseline_forecast(data, known, exam, rng))):
+        for name, own, (mean, scores) in (
+                ("model", rng, model_forecast(model, data, known, exam, rng, extra)),
+                ("baseline", baseline_rng, baseline_forecast(data, known, exam, baseline_rng))):
             errors[name].append(abs(mean - actual))
-            covered[name].append(covered80(scores, actual, rng))
+            covered[name].append(covered80(scores, actual, own))
     return {
         "students": len(students),
         "mae": float(np.mean(errors["model"])),

@@ -39,6 +39,7 @@ from studysmart.learning import serving as predictions
 from studysmart.ml.data import Queries, Responses
 from studysmart.planning.engine.spec import (
     DIFFICULTIES,
+    LEARNS,
     PROBE_SIZE,
     SMALL_PROBE,
     VOLUME_PROBES,
@@ -200,14 +201,13 @@ def learning_of(model: Any, *, person: str, history: Responses, topic: str, name
            for d in DIFFICULTIES}
     small = {d: float(gains(with_practice(history, person, topic, item_label(topic, d), d, when, p_of[d],
                                           size=SMALL_PROBE))[0]) for d in DIFFICULTIES}
-    shares = [np.clip(big[d] / big[d][0], 0.0, 1.0) for d in DIFFICULTIES if big[d][0] > 1e-9]
+    shares = [np.clip(big[d] / big[d][0], 0.0, 1.0) for d in DIFFICULTIES if big[d][0] > LEARNS]
     share = np.minimum.accumulate(np.mean(shares, axis=0)) if shares else np.ones(len(grid))
-    learns = [d for d in DIFFICULTIES if big[d][0] > 1e-9]
-    ratios = [float(np.mean([max(gains(with_practice(history, person, topic, item_label(topic, d), d, when, p_of[d],
-                                                          size=n))[0], 0.0) / big[d][0] for d in learns]))
-              for n in VOLUME_PROBES] if learns else []
+    volume = {d: [float(gains(with_practice(history, person, topic, item_label(topic, d), d, when, p_of[d],
+                                            size=n))[0]) for n in VOLUME_PROBES]
+              for d in DIFFICULTIES if big[d][0] > LEARNS}
     return TopicLearning.from_probes(name, p_correct=p_of, small=small, big={d: float(big[d][0]) for d in big},
-                                     retention=np.interp(np.arange(days + 1), grid, share).tolist(), volume=ratios)
+                                     retention=np.interp(np.arange(days + 1), grid, share).tolist(), volume=volume)
 
 
 def _noon(day: date) -> float:

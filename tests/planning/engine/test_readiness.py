@@ -171,11 +171,13 @@ def test_a_linearisation_from_probes_reproduces_the_models_gains():
     big = {"easy": 0.2, "medium": 0.35, "hard": 0.4}
     small = {d: 0.5 * g for d, g in big.items()}
     learning = TopicLearning.from_probes("a", p_correct=p, small=small, big=big, retention=[1.0, 0.8],
-                                         volume=[2.0, 1.5, 3.0])
+                                         volume={d: [2.0 * g, 1.5 * g, 3.0 * g] for d, g in big.items()})
     for d, gain in big.items():
         assert learning.practice_gain({d: PROBE_SIZE}, p) == pytest.approx(gain, rel=1e-9)
         assert learning.practice_gain({d: SMALL_PROBE}, p) / gain == pytest.approx(0.5, abs=0.05)
     assert [r for _, r in learning.volume] == [1.0, 2.0, 2.0, 3.0]
     assert learning.retained(5) == 0.8
-    silent = TopicLearning.from_probes("a", p_correct=p, small={}, big={}, retention=[1.0])
+    silent = TopicLearning.from_probes("a", p_correct=p, small={}, big={}, retention=[1.0], volume={})
     assert silent.practice_gain({"medium": 20}, p) == 0.0 and silent.volume == ()
+    losing = TopicLearning.from_probes("a", p_correct=p, small=small, big={**big, "hard": -0.3}, retention=[1.0])
+    assert losing.gain_correct["hard"] == 0.0 < losing.gain_correct["medium"]  # a negative probe teaches nothing

@@ -40,8 +40,8 @@ def test_the_baselines_spend_no_more_than_the_plan_and_every_strategy_runs():
 
 
 def test_what_was_forgotten_can_be_learned_again():
-    """After a topic saturates and the student is away, practice brings the ability back (Junyi's learners
-    regain their accuracy within a few answers after a break: docs/models.md)."""
+    """After a topic saturates and the student is away, practice brings the ability back: relearning is possible,
+    as it is for real learners (docs/models.md: Junyi's accuracy after a break), though slower than Junyi's."""
     student = draw_student(1, np.random.default_rng(5))
     for _ in range(200):
         student.answer(0, 1, 0.0)

@@ -456,9 +456,9 @@ class PracticeModel(RowInputs):
 
     def topic_variance(self) -> float:
         """The variance (logit) of a student's ability in one topic around their ability overall: the model's
-        student x topic spread, before any answer in the topic."""
+        student x topic spread, before any answer in the topic (0 for data without topics)."""
         self._check_fitted()
-        return float(self.acc_.var_cell)
+        return float(self.acc_.var_cell) if self.vocab_.n_topics > 0 else 0.0
 
     # -- serialisation -------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:

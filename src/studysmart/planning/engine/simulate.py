@@ -51,7 +51,8 @@ __all__ = ["STRATEGIES", "SimulatedStudent", "draw_exam", "draw_student", "popul
 STRATEGIES = ("plan", "even", "easiest", "weakest")
 _B_SHIFT = np.array([-1.2, 0.0, 1.2])  # easy, medium, hard
 _SECONDS = np.array([70.0, 100.0, 150.0])
-#: A topic's learning saturates at this many times its rate per problem (the old count-based rate, exp(-n / 40)).
+#: A topic's learning saturates at this many times its rate per problem: the gain of a problem shrinks in
+#: proportion to the learning the student still has in the topic, up to ``CEILING_PROBLEMS * rate``.
 CEILING_PROBLEMS = 40.0
 
 
@@ -154,22 +155,19 @@ def population_learning(topic: str, horizon: int, done: float = 0.0,
     the student's ``p_correct`` per difficulty, default 0.5), and power-law forgetting (1 + days)^-0.3 of the
     gain."""
     longest = len(_population_curve(0)) - 1
-    k = min(int(done), longest - VOLUME_PROBES[-1])
+    k = min(int(done), longest - VOLUME_PROBES[-1])  # beyond 500 problems done, read at 500 (saturated by then)
 
     def gain(d: int, n: int) -> float:
         curve = _population_curve(d)
         return float(curve[k + n] - curve[k])
 
-    big = {name: gain(d, PROBE_SIZE) for d, name in enumerate(DIFFICULTIES)}
-    learns = [d for d, name in enumerate(DIFFICULTIES) if big[name] > 1e-9]
     return TopicLearning.from_probes(
         topic,
         p_correct=p_correct or {},
         small={name: gain(d, SMALL_PROBE) for d, name in enumerate(DIFFICULTIES)},
-        big=big,
+        big={name: gain(d, PROBE_SIZE) for d, name in enumerate(DIFFICULTIES)},
         retention=[(1.0 + j) ** -0.3 for j in range(horizon + 1)],
-        volume=[float(np.mean([gain(d, n) / big[DIFFICULTIES[d]] for d in learns])) for n in VOLUME_PROBES]
-        if learns else [],
+        volume={name: [gain(d, n) for n in VOLUME_PROBES] for d, name in enumerate(DIFFICULTIES)},
     )
 
 

@@ -21,6 +21,7 @@ from studysmart.core.exceptions import DomainError
 
 __all__ = [
     "DIFFICULTIES",
+    "LEARNS",
     "PROBE_SIZE",
     "SMALL_PROBE",
     "VOLUME_PROBES",
@@ -64,6 +65,8 @@ SMALL_PROBE = 3
 #: Larger blocks through which a model's own diminishing returns are read beyond ``PROBE_SIZE`` (what a plan
 #: allocates to a topic over weeks), instead of extrapolating the fitted curve (``TopicLearning.volume``).
 VOLUME_PROBES = (30, 100, 300)
+#: A probe block's logit gain above this is learning (below: the difficulty teaches nothing).
+LEARNS = 1e-9
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -316,34 +319,38 @@ class TopicLearning(_Input):
 
     @classmethod
     def from_probes(cls, topic: str, *, p_correct: Mapping[str, float], small: Mapping[str, float],
-                    big: Mapping[str, float], retention: Sequence[float], volume: Sequence[float] = ()
-                    ) -> TopicLearning:
+                    big: Mapping[str, float], retention: Sequence[float],
+                    volume: Mapping[str, Sequence[float]] | None = None) -> TopicLearning:
         """The linearisation that reproduces a model's gains of blocks of practice.
 
         Args:
             topic: topic label.
-            p_correct: difficulty -> today's P(correct) (the blocks' expected outcomes).
+            p_correct: difficulty -> today's P(correct) (the blocks' expected outcomes; missing: 0.5).
             small, big: difficulty -> the model's logit gain straight after ``SMALL_PROBE`` and ``PROBE_SIZE``
-                problems of that difficulty (missing or <= 0 in ``big``: no learning from that difficulty).
+                problems of that difficulty (missing or not above 0 in ``big``: that difficulty teaches nothing).
             retention: the share of the big blocks' gain left after 0, 1, 2, ... days.
-            volume: the model's gain of ``VOLUME_PROBES`` problems relative to ``PROBE_SIZE`` (mean over the
-                difficulties that teach; empty: none read).
+            volume: difficulty -> the model's gains of ``VOLUME_PROBES`` problems (None: not read).
 
         The ratio of the two blocks' gains fixes the curve's effective earlier answers (as many right as wrong),
         then each difficulty's slope makes the curve equal the model at ``PROBE_SIZE`` (the same slope for right
-        and wrong answers); the volume ratios never fall (more practice is not read as a loss).
+        and wrong answers). The volume ratios are the mean over the difficulties that teach of each block's gain
+        (at least 0) relative to ``PROBE_SIZE``'s, never falling (more practice is not read as a loss).
         """
-        learns = [d for d in DIFFICULTIES if big.get(d, 0.0) > 1e-9]
-        p_mean = float(np.mean([p_correct.get(d, 0.5) for d in DIFFICULTIES]))
-        past = _effective_past([small[d] / big[d] for d in learns if small.get(d, 0.0) > 0], p_mean)
-        curve = cls(topic=topic, past_correct=past, past_wrong=past, retention=tuple(retention))
         p_of = {d: p_correct.get(d, 0.5) for d in DIFFICULTIES}
-        slopes = {d: float(big.get(d, 0.0) / curve.logit_gain(PROBE_SIZE * p_of[d], PROBE_SIZE * (1 - p_of[d]),
-                                                                1.0, 1.0))
-                  for d in DIFFICULTIES}
-        blocks = tuple(zip((PROBE_SIZE, *VOLUME_PROBES), np.maximum.accumulate([1.0, *volume]).tolist(),
-                           strict=True)) if volume else ()
-        return curve.model_copy(update={"gain_correct": slopes, "gain_wrong": dict(slopes), "volume": blocks})
+        learns = [d for d in DIFFICULTIES if big.get(d, 0.0) > LEARNS]
+        past = _effective_past([small[d] / big[d] for d in learns if small.get(d, 0.0) > 0],
+                               float(np.mean(list(p_of.values()))))
+        curve = cls(topic=topic, past_correct=past, past_wrong=past, retention=tuple(retention))
+        slopes = {d: float(big[d] / curve.logit_gain(PROBE_SIZE * p_of[d], PROBE_SIZE * (1 - p_of[d]), 1.0, 1.0))
+                  if d in learns else 0.0 for d in DIFFICULTIES}
+        blocks: tuple[tuple[float, float], ...] = ()
+        if volume is not None and learns:
+            ratios = [float(np.mean([max(volume[d][j], 0.0) / big[d] for d in learns]))
+                      for j in range(len(VOLUME_PROBES))]
+            blocks = tuple(zip((PROBE_SIZE, *VOLUME_PROBES), np.maximum.accumulate([1.0, *ratios]).tolist(),
+                               strict=True))
+        return cls(topic=topic, past_correct=past, past_wrong=past, retention=tuple(retention),
+                   gain_correct=slopes, gain_wrong=dict(slopes), volume=blocks)
 
     def retained(self, days: int) -> float:
         """The share of a practice gain left ``days`` after the last practice."""

@@ -31,6 +31,7 @@ class ExamReadiness:
     high: float
     forecast_on_exam_day: float | None = None
     target: float | None = None  # the student's target score, when they set one
+    learns: bool = True  # whether the serving model forecasts a gain from the planned practice
 
 
 def day_minutes(planned: float, available: float) -> str:
@@ -166,7 +167,7 @@ def exam_view(state: planning.ExamState, now: datetime) -> ExamView:
         minutes_per_day=sum(exam.minutes_per_weekday) / 7.0,
         readiness=ExamReadiness(ready.expected_score, ready.low, ready.high,
                                 ready.forecast_on_exam_day if exam.exam_date > today else None,
-                                exam.target_score),
+                                exam.target_score, learns=plan.expected_gain > 0),
         plan=_plan_days(exam, plan, today),
         ics=lambda: plan_to_ics(plan, exam_name=name, timezone=zone, generated_at=now),
         id=exam.id, today=today,
@@ -189,6 +190,9 @@ def readiness_line(readiness: ExamReadiness | None) -> str:
             f"({percent(readiness.low)}–{percent(readiness.high)})")
     if readiness.forecast_on_exam_day is not None:
         text += f" · on exam day {percent(readiness.forecast_on_exam_day)} if you follow the plan"
+        if not readiness.learns:
+            text += (" (your predictions show no gain from practice yet, so the plan shares your minutes by the "
+                     "exam's weights)")
     if readiness.target is not None:
         outlook = readiness.expected_score if readiness.forecast_on_exam_day is None \
             else readiness.forecast_on_exam_day
