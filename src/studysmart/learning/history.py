@@ -12,9 +12,10 @@ from dataclasses import fields
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from studysmart.core.db import READ_ONLY
 from studysmart.ml.data import Responses
 from studysmart.tasks.models import Difficulty, Task, TaskStatus, Topic, item_label
 from studysmart.users.models import User
@@ -72,7 +73,7 @@ def user_history(session: Session, user: User, *, before: datetime | None = None
 
     if before is not None:
         return _completed(session, user_id=user.id, before=before)
-    token = session.scalar(select(User.history_token).where(User.id == user.id))  # flushes pending changes first
+    token = _history_token(session, user)
     cache = context_of(session).histories
     history = cache.get(user.id, token) if token is not None else None
     if history is None:
@@ -80,6 +81,18 @@ def user_history(session: Session, user: User, *, before: datetime | None = None
         if token is not None:
             cache.put(user.id, token, history)
     return history
+
+
+def _history_token(session: Session, user: User) -> str | None:
+    """The student's history token as ``session``'s transaction sees it. In a read-only session that loaded
+    ``user`` itself (e.g. authenticated it) the loaded value is that snapshot's, so it is not read again; otherwise
+    it is read (which flushes pending changes first)."""
+    state = inspect(user)
+    read_only = bool(session.get_bind().get_execution_options().get(READ_ONLY))
+    if read_only and state.session is session and "history_token" not in state.unloaded:
+        token: str | None = user.history_token
+        return token
+    return session.scalar(select(User.history_token).where(User.id == user.id))
 
 
 def _frozen(responses: Responses) -> Responses:
