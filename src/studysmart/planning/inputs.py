@@ -37,6 +37,7 @@ from studysmart.learning import history as stored_answers
 from studysmart.learning import registry
 from studysmart.learning import serving as predictions
 from studysmart.ml.data import Queries, Responses
+from studysmart.planning.engine.readiness import LOGIT_PER_PROBIT
 from studysmart.planning.engine.spec import (
     DIFFICULTIES,
     LEARNS,
@@ -102,11 +103,18 @@ def _single_ability(model: Any, person: str, history: Responses) -> tuple[float,
     return model.ability(person, history) if isinstance(model, registry.HasAbility) else None
 
 
-def _fisher_sd(p: np.ndarray) -> float:
-    """Posterior sd of a probit ability (N(0, 1) prior) after answers predicted at P(correct) ``p``."""
+def _fisher_sd(p: np.ndarray, prior_variance: float = 1.0) -> float:
+    """Posterior sd of a probit ability (N(0, ``prior_variance``) prior) after answers predicted at P(correct)
+    ``p``."""
     p = np.clip(p, _P_CLIP, 1 - _P_CLIP)
     density = np.exp(-0.5 * ndtri(p) ** 2) / math.sqrt(2 * math.pi)
-    return float(1.0 / math.sqrt(1.0 + np.sum(density**2 / (p * (1 - p)))))
+    return float(1.0 / math.sqrt(1.0 / prior_variance + np.sum(density**2 / (p * (1 - p)))))
+
+
+def _topic_variance(model: Any) -> float:
+    """The model of learning's student x topic variance (logit; 0 without one): ``PracticeModel.topic_variance``."""
+    learner = learner_of(model)
+    return float(learner.topic_variance()) if learner is not None and hasattr(learner, "topic_variance") else 0.0
 
 
 def _history_rows(history: Responses, keys: list[str]) -> tuple[np.ndarray, list[str], list[str], list[str]]:
@@ -254,8 +262,15 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic], tod
     topic_of_row = np.asarray(past_topics, dtype=object)
 
     single = _single_ability(entry.model, person, history)
+    variance = _topic_variance(entry.model) / LOGIT_PER_PROBIT**2
+    shared = 0.0
     if single is not None:
         abilities = [TopicAbility(topic=name_of[k], theta=single[0], theta_sd=single[1]) for k in keys]
+    elif variance > 0:  # the student overall (every exam topic's answers) and their deviation in each topic
+        shared = _fisher_sd(p_past)
+        abilities = [TopicAbility(topic=name_of[k], theta=0.0,
+                                  theta_sd=math.hypot(shared, _fisher_sd(p_past[topic_of_row == k], variance)))
+                     for k in keys]
     else:
         abilities = [TopicAbility(topic=name_of[k], theta=0.0, theta_sd=_fisher_sd(p_past[topic_of_row == k]))
                      for k in keys]
@@ -268,7 +283,7 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic], tod
                 for k in keys]
     student = StudentPredictions.from_arrays(
         [name_of[k] for k in cell_topics], cell_diffs, pred.p_correct[:n_cells], pred.mean_log_time[:n_cells],
-        pred.sd_log_time[:n_cells], abilities=abilities, shared_ability=single is not None,
+        pred.sd_log_time[:n_cells], abilities=abilities, shared_ability=single is not None, shared_sd=shared,
         p_exam=pred.p_correct[n_cells:2 * n_cells], learning=learning,
     )
     return StudentInputs(student)

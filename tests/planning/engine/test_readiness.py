@@ -63,6 +63,21 @@ def test_a_shared_ability_widens_the_interval_over_many_topics():
     assert shared.high - shared.low > 1.8 * (independent.high - independent.low)
 
 
+def test_an_ability_overall_correlates_the_topics_by_its_share_of_their_uncertainty():
+    """``shared_sd``: the part of each topic's sd that every topic shares (a student overall and their deviation
+    per topic) widens the exam's range between independent topics (0) and one ability for all (the whole sd)."""
+    spec = exam([(f"t{i}", 1) for i in range(6)])
+    predictions = cells({f"t{i}": (0.85, 0.7, 0.5) for i in range(6)}, theta_sd=0.5)
+
+    def width(**update: object) -> float:
+        ready = readiness(spec, predictions.model_copy(update=update))
+        return ready.high - ready.low
+
+    independent, part, whole = width(), width(shared_sd=0.3), width(shared_sd=0.5)
+    assert independent < part < whole
+    assert whole == pytest.approx(width(shared_ability=True), rel=1e-9)
+
+
 def test_lnirt_parameters_are_used_when_given():
     a, b, theta, sd = 1.5, 0.3, 0.4, 0.5
     predictions = StudentPredictions(

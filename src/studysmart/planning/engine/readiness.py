@@ -7,7 +7,8 @@ that gives only P(correct) (no a, b) is read in probit units (a = 1) with the ce
 equals its prediction. On exam day the cells' ``p_exam`` are used (the served model's P(correct) at the exam
 date: what the student has, less what they forget by then). The expected score is sum_t w_t sum_d m_d
 Phi((z_td + g_t) / r_td); its 10%-90% interval comes from Monte Carlo draws of theta per topic (one draw for all
-topics when the model has a single ability per student, ``StudentPredictions.shared_ability``).
+topics when the model has a single ability per student, ``StudentPredictions.shared_ability``; topics correlated
+through ``StudentPredictions.shared_sd`` when the model has an ability overall and a deviation per topic).
 
 Practice. g_t is the gain of the practice still planned in topic t, from the served model of learning's own
 parameters (``spec.TopicLearning``: the log(1 + count) gains of expected correct and wrong answers at each
@@ -18,6 +19,7 @@ forgetting leaves between the topic's last planned day and the exam), moved from
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -192,7 +194,11 @@ def readiness(
     pairs = zip(topic_readiness(exam, predictions, on_exam_day=False), topic_readiness(exam, predictions),
                 strict=True)
     for today_tr, exam_tr in pairs:
-        noise = shared if predictions.shared_ability else rng.standard_normal(n_draws)
+        if predictions.shared_ability:
+            noise = shared
+        else:  # correlated through the part of the ability every topic shares (``shared_sd``)
+            rho = min(predictions.shared_sd / exam_tr.theta_sd, 1.0) if exam_tr.theta_sd > 0 else 0.0
+            noise = rho * shared + math.sqrt(1.0 - rho**2) * rng.standard_normal(n_draws)
         problems, last, p_planned = practice.get(exam_tr.topic, ({}, exam.date, {}))
         gain = exam_tr.probit_gain(problems, (exam.date - last).days, p_planned)
         now += today_tr.weight * float(today_tr.expected(0.0))

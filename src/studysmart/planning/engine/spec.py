@@ -425,6 +425,9 @@ class StudentPredictions(_Input):
         shared_ability: True when every topic's ability is the same latent variable (a single-theta model such
             as LNIRT: pass the person's theta and sd for every topic); the readiness interval then draws one
             ability for all topics instead of independent ones.
+        shared_sd: the part of every topic's ``theta_sd`` that all topics share (a model of the student's
+            ability overall and their deviation in each topic: the readiness draws correlate the topics through
+            it); 0: independent topics (unless ``shared_ability``).
         learning: topic -> what practice does (the model's gains and forgetting); a topic without one does not
             learn (models without learning: LNIRT, the baselines).
     """
@@ -432,6 +435,7 @@ class StudentPredictions(_Input):
     cells: tuple[CellPrediction, ...]
     abilities: dict[str, TopicAbility] = Field(default_factory=dict)
     shared_ability: bool = False
+    shared_sd: NonNegative = 0.0
     learning: dict[str, TopicLearning] = Field(default_factory=dict)
 
     def learning_of(self, topic: str) -> TopicLearning:
@@ -462,6 +466,7 @@ class StudentPredictions(_Input):
         intercepts: Sequence[float] | np.ndarray | None = None,
         abilities: Iterable[TopicAbility] = (),
         shared_ability: bool = False,
+        shared_sd: float = 0.0,
         p_exam: Sequence[float] | np.ndarray | None = None,
         learning: Iterable[TopicLearning] = (),
     ) -> StudentPredictions:
@@ -482,7 +487,7 @@ class StudentPredictions(_Input):
             for i in range(len(topics))
         )
         return cls(cells=cells, abilities={a.topic: a for a in abilities}, shared_ability=shared_ability,
-                   learning={g.topic: g for g in learning})
+                   shared_sd=shared_sd, learning={g.topic: g for g in learning})
 
 
 class CompletedWork(_Input):
