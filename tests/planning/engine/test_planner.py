@@ -278,13 +278,13 @@ def test_a_stored_plan_comes_back_equal_and_can_be_replanned():
 
 
 def test_without_learning_the_minutes_go_to_the_topics_in_proportion_to_their_weights():
-    """A model without learning gives every problem the same (zero) gain: the plan then spreads its problems by
+    """A model without learning gives every problem the same (zero) gain: the plan then spreads its minutes by
     the exam's weights (before: the ties all went to the hardest cell of whichever topic had it)."""
     spec = exam([("a", 3.0), ("b", 1.0), ("c", 2.0)], days=21)
     predictions = cells({"a": (0.8, 0.6, 0.4), "b": (0.7, 0.5, 0.2), "c": (0.9, 0.7, 0.5)}, learns=False)
     plan = plan_exam(spec, predictions, today=TODAY)
-    count = {t: sum(i.count for d in plan.days for i in d.items if i.topic == t) for t in "abc"}
-    total = sum(count.values())
-    assert total > 60
+    seconds = {t: sum(i.expected_seconds for d in plan.days for i in d.items if i.topic == t) for t in "abc"}
+    total = sum(seconds.values())
+    assert total > 60 * 120
     for topic, weight in (("a", 0.5), ("b", 1 / 6), ("c", 1 / 3)):
-        assert count[topic] / total == pytest.approx(weight, abs=0.05), count
+        assert seconds[topic] / total == pytest.approx(weight, abs=0.05), seconds

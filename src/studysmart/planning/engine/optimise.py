@@ -263,16 +263,16 @@ def allocate(problem: Problem) -> list[list[int]]:
     out: list[list[int]] = [[] for _ in problem.topics]
     used = 0.0
 
-    def share(c: int) -> float:  # the topic's problems so far per unit of its exam weight
+    def share(c: int) -> float:  # the topic's predicted seconds so far per unit of its exam weight
         t = problem.cells[c].topic_index
-        return len(out[t]) / max(problem.topics[t].weight, 1e-9)
+        return sum(problem.cells[k].mean_seconds for k in out[t]) / max(problem.topics[t].weight, 1e-9)
 
     for _ in range(slots):
         candidates = [c for cells in marginals.allowed for c in cells
                       if used + problem.cells[c].mean_seconds <= seconds]
         if not candidates:
             break
-        # a tie (no learning: all gains 0) goes to the topic with the fewest problems for its weight (the
+        # a tie (no learning: all gains 0) goes to the topic with the fewest minutes for its weight (the
         # minutes in proportion to the weights), then to the harder cell
         best = max(candidates, key=lambda c: (marginals.gain[c], -share(c), -problem.cells[c].p_correct))
         out[problem.cells[best].topic_index].append(best)
