@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from studysmart.core.db import transaction, utcnow
+from studysmart.core.db import read_session, transaction, utcnow
 from studysmart.learning.context import AppContext
 from studysmart.learning.history import _completed, user_history
 from studysmart.ml.data import Responses
@@ -168,3 +168,24 @@ def test_a_deleted_account_leaves_the_cache(context: AppContext, student: int) -
         assert user is not None
         users.delete_account(session=session, user=user, current_password=PASSWORD)
     assert context.histories.get(student, token) is None
+
+
+def test_a_read_session_that_loaded_the_student_reads_the_history_its_other_reads_see(
+        context: AppContext, student: int) -> None:
+    """Authenticate (load the user) in a read session, let another transaction complete a task, then read the
+    history in that session: it agrees with what the session's own queries see (on SQLite the snapshot of the
+    login, on PostgreSQL the latest commit), so a plan stamped from those queries is built from that history."""
+    user_id = student
+    with read_session(context.sessions) as reader:
+        user = reader.get(User, user_id)
+        assert user is not None
+        with transaction(context.sessions) as session:
+            writer_user = session.get(User, user_id)
+            assert writer_user is not None
+            task = make_task(session, writer_user, now=NOW, topic="Geometry")
+            tasks.complete_task(session=session, user=writer_user, task_id=task.id, correct=True, seconds=40.0,
+                                now=NOW)
+        seen = reader.scalar(select(func.count()).select_from(Task)
+                             .where(Task.owner_id == user_id, Task.status == TaskStatus.DONE))
+        assert len(user_history(reader, user)) == seen
+        assert seen == (3 if reader.get_bind().dialect.name == "sqlite" else 4)

@@ -85,9 +85,9 @@ def test_the_readiness_line_compares_with_the_target() -> None:
     assert exams.readiness_line(ready).endswith("· target 80%: behind")
     assert exams.readiness_line(replace(ready, target=0.75)).endswith("· target 75%: on track")  # by exam day
     assert exams.readiness_line(replace(ready, forecast_on_exam_day=None, target=0.7)).endswith("target 70%: behind")
-    flat = exams.readiness_line(replace(ready, forecast_on_exam_day=0.64, target=None, learns=False))
-    assert flat.endswith("on exam day 64% if you follow the plan (your predictions show no gain from practice yet, so "
-                         "the plan spreads your minutes over the exam's topics)")
+    flat = exams.readiness_line(replace(ready, forecast_on_exam_day=0.64, target=None, visible_gain=False))
+    assert flat.endswith("on exam day 64% if you follow the plan (your predictions show no gain from this practice "
+                         "yet)")
     assert "no gain" not in exams.readiness_line(ready)
 
 

@@ -84,11 +84,13 @@ def user_history(session: Session, user: User, *, before: datetime | None = None
 
 
 def _history_token(session: Session, user: User) -> str | None:
-    """The student's history token as ``session``'s transaction sees it. In a read-only session that loaded
-    ``user`` itself (e.g. authenticated it) the loaded value is that snapshot's, so it is not read again; otherwise
-    it is read (which flushes pending changes first)."""
+    """The student's history token as ``session``'s next statements see it. In a read-only SQLite session that
+    loaded ``user`` itself (e.g. authenticated it) the loaded value is its transaction's snapshot (SQLite reads one
+    snapshot per transaction), so it is not read again; otherwise, and always on PostgreSQL (where each statement
+    of a read-committed transaction sees the latest commits), it is read (which flushes pending changes first)."""
     state = inspect(user)
-    read_only = bool(session.get_bind().get_execution_options().get(READ_ONLY))
+    bind = session.get_bind()
+    read_only = bool(bind.get_execution_options().get(READ_ONLY)) and bind.dialect.name == "sqlite"
     if read_only and state.session is session and "history_token" not in state.unloaded:
         token: str | None = user.history_token
         return token

@@ -3,9 +3,12 @@
 - ``StudentPredictions``: one query row per (topic, difficulty) cell of the exam through the model that serves
   the student (with the student's history applied, as for a new task). Ability uncertainty for the readiness
   interval: a single-ability model (LNIRT: one theta per student) gives its own posterior (theta, sd) of the
-  student, used for every topic with ``shared_ability=True``; any other model gets, per topic, the posterior sd
-  of a probit ability with a N(0, 1) prior from the Fisher information of the student's answers in that topic
-  (at the model's predicted P(correct)), topics independent.
+  student, used for every topic with ``shared_ability=True``; a model with a student x topic variance (the practice
+  model, alone or in a blend) gives the student's ability overall (a N(0, 1) logit prior, from the Fisher
+  information of their answers in the exam's topics) shared by every topic (``shared_sd``), plus their deviation
+  in each topic (the model's variance as its prior, from their answers in that topic); any other model gets, per
+  topic, the posterior sd of a probit ability with a N(0, 1) prior from the Fisher information of the student's
+  answers in that topic (at the model's predicted P(correct)), topics independent.
 - P(correct) today (query time = the planning day) and on the exam day (query time = the exam date, so the
   model's forgetting of what the student has between now and then is the model's own).
 - ``TopicLearning``: a model of learning (``LearnsFromPractice``: the ``practice`` model) gives its gains and
@@ -267,7 +270,7 @@ def student_inputs(*, session: Session, user: User, topics: Sequence[Topic], tod
     if single is not None:
         abilities = [TopicAbility(topic=name_of[k], theta=single[0], theta_sd=single[1]) for k in keys]
     elif variance > 0:  # the student overall (every exam topic's answers) and their deviation in each topic
-        shared = _fisher_sd(p_past)
+        shared = _fisher_sd(p_past, 1.0 / LOGIT_PER_PROBIT**2)  # N(0, 1) on the logit scale, as the benchmark
         abilities = [TopicAbility(topic=name_of[k], theta=0.0,
                                   theta_sd=math.hypot(shared, _fisher_sd(p_past[topic_of_row == k], variance)))
                      for k in keys]

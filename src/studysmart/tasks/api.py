@@ -69,6 +69,7 @@ def create(body: TaskCreate, token: BearerToken, settings: SettingsDep, context:
     # Authentication and the prediction read in one read-only session; the write transaction (on SQLite, the one
     # writer at a time) only inserts the task and its prediction log.
     # An account deleted since authentication fails the task's foreign key: a 401, as if it had gone before.
+    # (The body is validated before the token is checked here: a bad body with a bad token is a 422, not a 401.)
     now = utcnow()
     with read_session(context.sessions) as reader:
         user = users.user_from_token(session=reader, token=token, secret=settings.resolved_secret_key())

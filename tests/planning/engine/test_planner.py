@@ -281,7 +281,10 @@ def test_without_learning_the_minutes_go_to_the_topics_in_proportion_to_their_we
     """A model without learning gives every problem the same (zero) gain: the plan then spreads its minutes by
     the exam's weights (before: the ties all went to the hardest cell of whichever topic had it)."""
     spec = exam([("a", 3.0), ("b", 1.0), ("c", 2.0)], days=21)
-    predictions = cells({"a": (0.8, 0.6, 0.4), "b": (0.7, 0.5, 0.2), "c": (0.9, 0.7, 0.5)}, learns=False)
+    parts = [cells({t: profile}, seconds=seconds, learns=False)
+             for t, profile, seconds in (("a", (0.8, 0.6, 0.4), 60.0), ("b", (0.7, 0.5, 0.2), 240.0),
+                                         ("c", (0.9, 0.7, 0.5), 120.0))]
+    predictions = parts[0].model_copy(update={"cells": tuple(c for p in parts for c in p.cells)})
     plan = plan_exam(spec, predictions, today=TODAY)
     seconds = {t: sum(i.expected_seconds for d in plan.days for i in d.items if i.topic == t) for t in "abc"}
     total = sum(seconds.values())

@@ -6,7 +6,8 @@ left after one day away (the last days review every topic). Two greedy passes:
 
 1. ``allocate``: problems one at a time, the best marginal value per predicted second among the topic's
    *productive* difficulties (predicted P(correct) in the exam's band; the closest one when none is; easy only
-   when no harder difficulty is in the band), until the minutes and task slots of all days are used. Diminishing
+   when no harder difficulty is in the band), until the minutes and task slots of all days are used (a tie, as
+   when nothing is learned, goes to the topic with the fewest minutes for its exam weight). Diminishing
    returns (log(1 + count) gains, the score's S-curve) spread the problems over the topics in proportion to
    what they add.
 2. ``schedule``: day by day, the topics that are due first (each topic comes back after 1, 2, 4, ... days, never
@@ -262,10 +263,11 @@ def allocate(problem: Problem) -> list[list[int]]:
     marginals = _Marginals(problem)
     out: list[list[int]] = [[] for _ in problem.topics]
     used = 0.0
+    spent = [0.0] * len(problem.topics)  # predicted seconds allocated per topic
 
     def share(c: int) -> float:  # the topic's predicted seconds so far per unit of its exam weight
         t = problem.cells[c].topic_index
-        return sum(problem.cells[k].mean_seconds for k in out[t]) / max(problem.topics[t].weight, 1e-9)
+        return spent[t] / max(problem.topics[t].weight, 1e-9)
 
     for _ in range(slots):
         candidates = [c for cells in marginals.allowed for c in cells
@@ -277,6 +279,7 @@ def allocate(problem: Problem) -> list[list[int]]:
         best = max(candidates, key=lambda c: (marginals.gain[c], -share(c), -problem.cells[c].p_correct))
         out[problem.cells[best].topic_index].append(best)
         used += problem.cells[best].mean_seconds
+        spent[problem.cells[best].topic_index] += problem.cells[best].mean_seconds
         marginals.add(best)
     return out
 

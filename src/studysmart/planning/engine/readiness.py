@@ -197,7 +197,7 @@ def readiness(
         if predictions.shared_ability:
             noise = shared
         else:  # correlated through the part of the ability every topic shares (``shared_sd``)
-            rho = min(predictions.shared_sd / exam_tr.theta_sd, 1.0) if exam_tr.theta_sd > 0 else 0.0
+            rho = predictions.shared_sd / exam_tr.theta_sd if exam_tr.theta_sd > 0 else 0.0  # <= 1: validated
             noise = rho * shared + math.sqrt(1.0 - rho**2) * rng.standard_normal(n_draws)
         problems, last, p_planned = practice.get(exam_tr.topic, ({}, exam.date, {}))
         gain = exam_tr.probit_gain(problems, (exam.date - last).days, p_planned)

@@ -15,7 +15,16 @@ from itertools import pairwise
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from studysmart.core.exceptions import DomainError
 
@@ -437,6 +446,12 @@ class StudentPredictions(_Input):
     shared_ability: bool = False
     shared_sd: NonNegative = 0.0
     learning: dict[str, TopicLearning] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shared_within_each_topic(self) -> StudentPredictions:
+        if any(self.shared_sd > a.theta_sd + 1e-9 for a in self.abilities.values()):
+            raise ValueError("shared_sd is part of every topic's theta_sd: it cannot exceed one")
+        return self
 
     def learning_of(self, topic: str) -> TopicLearning:
         """The topic's learning (no gains when the model has none)."""

@@ -31,11 +31,11 @@ class ExamReadiness:
     high: float
     forecast_on_exam_day: float | None = None
     target: float | None = None  # the student's target score, when they set one
-    learns: bool = True  # whether the serving model forecasts a gain from the planned practice that shows
+    visible_gain: bool = True  # whether the plan's practice adds at least VISIBLE_GAIN to the forecast
 
 
-#: The planned practice's forecast gain of exam score below which the page says the plan has no gains to go by
-#: (half a point: less rounds away in the percentages it shows).
+#: The planned practice's forecast gain of exam score below which the page says the forecast shows no gain from
+#: it (half a point: less rounds away in the percentages it shows).
 VISIBLE_GAIN = 0.005
 
 
@@ -172,7 +172,7 @@ def exam_view(state: planning.ExamState, now: datetime) -> ExamView:
         minutes_per_day=sum(exam.minutes_per_weekday) / 7.0,
         readiness=ExamReadiness(ready.expected_score, ready.low, ready.high,
                                 ready.forecast_on_exam_day if exam.exam_date > today else None,
-                                exam.target_score, learns=plan.expected_gain >= VISIBLE_GAIN),
+                                exam.target_score, visible_gain=plan.expected_gain >= VISIBLE_GAIN),
         plan=_plan_days(exam, plan, today),
         ics=lambda: plan_to_ics(plan, exam_name=name, timezone=zone, generated_at=now),
         id=exam.id, today=today,
@@ -195,9 +195,8 @@ def readiness_line(readiness: ExamReadiness | None) -> str:
             f"({percent(readiness.low)}–{percent(readiness.high)})")
     if readiness.forecast_on_exam_day is not None:
         text += f" · on exam day {percent(readiness.forecast_on_exam_day)} if you follow the plan"
-        if not readiness.learns:
-            text += (" (your predictions show no gain from practice yet, so the plan spreads your minutes over the "
-                     "exam's topics)")
+        if not readiness.visible_gain:
+            text += " (your predictions show no gain from this practice yet)"
     if readiness.target is not None:
         outlook = readiness.expected_score if readiness.forecast_on_exam_day is None \
             else readiness.forecast_on_exam_day
