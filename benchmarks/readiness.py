@@ -76,10 +76,11 @@ def covered80(scores: np.ndarray, actual: float, rng: np.random.Generator) -> bo
     return 0.1 <= u <= 0.9
 
 
-def logit_ability_sd(p: np.ndarray) -> float:
-    """Posterior sd of a logit ability shift (prior N(0, 1)) after answers predicted at P(correct) ``p``."""
+def logit_ability_sd(p: np.ndarray, prior_variance: float = 1.0) -> float:
+    """Posterior sd of a logit ability shift (prior N(0, ``prior_variance``)) after answers predicted at P(correct)
+    ``p``."""
     p = np.clip(p, 1e-4, 1 - 1e-4)
-    return float(1.0 / np.sqrt(1.0 + np.sum(p * (1 - p))))
+    return float(1.0 / np.sqrt(1.0 / prior_variance + np.sum(p * (1 - p))))
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,7 @@ def topic_spread(model: base.Model, data: Responses, known: np.ndarray, exam: np
         return np.zeros(0), np.zeros(len(exam), dtype=np.int64)
     label = topics.astype(str)
     groups, row_group = np.unique(label[exam], return_inverse=True)
-    p = np.clip(p_known, 1e-4, 1 - 1e-4)
-    info = np.array([np.sum((p * (1 - p))[label[known] == g]) for g in groups])
-    return 1.0 / np.sqrt(1.0 / variance + info), row_group
+    return np.array([logit_ability_sd(p_known[label[known] == g], variance) for g in groups]), row_group
 
 
 def _model_parts(model: base.Model, data: Responses, known: np.ndarray, exam: np.ndarray,

@@ -92,8 +92,7 @@ def _history_token(session: Session, user: User) -> str | None:
     bind = session.get_bind()
     read_only = bool(bind.get_execution_options().get(READ_ONLY)) and bind.dialect.name == "sqlite"
     if read_only and state.session is session and "history_token" not in state.unloaded:
-        token: str | None = user.history_token
-        return token
+        return user.history_token
     return session.scalar(select(User.history_token).where(User.id == user.id))
 
 
